@@ -1,0 +1,28 @@
+// Runs every test file under test/ with Node's own test runner (TypeScript through tsx).
+// Node 20's --test does not expand globs, so the files are listed here.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+function find(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name === 'node_modules' || name === 'artifacts' || name === 'fixtures') continue;
+    if (statSync(p).isDirectory()) find(p, out);
+    else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+const filter = process.argv[2];
+const files = find('test').filter((f) => !filter || f.includes(filter)).sort();
+const typecheck = spawnSync('npx', ['tsc', '-b'], { stdio: 'inherit' });
+if (typecheck.status !== 0) {
+  console.error('typecheck failed');
+  process.exit(typecheck.status ?? 1);
+}
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+});
+process.exit(res.status ?? 1);

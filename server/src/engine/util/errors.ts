@@ -1,0 +1,24 @@
+/**
+ * Errors the engine raises on bad input. Each names the file (when there is one) and the problem in one
+ * sentence, so the CLI can print it as is and the language server can turn it into a diagnostic.
+ */
+export class PruneLensError extends Error {
+  constructor(
+    message: string,
+    /** The file the problem is in, when it is about a file. */
+    readonly file?: string,
+  ) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = new.target.name;
+  }
+}
+
+/** A pruning plan that cannot be applied (unknown layer, contradicting entries, emptied layer). */
+export class PlanError extends PruneLensError {}
+
+/** The user asked for work to stop. */
+export class CancelledError extends PruneLensError {
+  constructor() {
+    super('cancelled');
+  }
+}
