@@ -20,6 +20,8 @@ export interface WeightTensor {
   name: string;
   shape: number[];
   data: Float32Array;
+  /** Stored dtype when it is not float32 (int32 counters); values are still held as float32. */
+  dtype?: 'int32';
 }
 
 /** Keras-style layer config: arbitrary JSON, snake_case keys. */
@@ -61,6 +63,10 @@ export interface ModelGraph {
     generatedBy?: string;
     convertedBy?: string | null;
     userDefinedMetadata?: Record<string, unknown>;
+    /** Sequential models: the input layer the reader added (the file has none); the writer drops it again. */
+    syntheticInput?: string;
+    /** The topology came wrapped as `{model_config, training_config}` (Keras converter output). */
+    topologyWrapped?: boolean;
   };
 }
 
@@ -84,7 +90,7 @@ export function weightSize(w: WeightTensor): number {
 
 /** Deep copy: surgery returns a new graph and never touches the one it was given. */
 export function cloneGraph(graph: ModelGraph): ModelGraph {
-  const cloneWeight = (w: WeightTensor): WeightTensor => ({ name: w.name, shape: [...w.shape], data: w.data.slice() });
+  const cloneWeight = (w: WeightTensor): WeightTensor => ({ ...w, shape: [...w.shape], data: w.data.slice() });
   return {
     name: graph.name,
     modelClass: graph.modelClass,

@@ -1,0 +1,343 @@
+/**
+ * Channel coupling: which channels of which layers must be removed together (the Torch-Pruning lesson).
+ *
+ * Every channel a filter-producing layer creates gets an element id. Walking the graph in topological order,
+ * each tensor carries an `origin` array — for every position along its last axis, the element it comes from:
+ *   - BatchNorm, activations, Dropout, pooling, UpSampling2D, ZeroPadding2D, Cropping2D, global pooling and
+ *     DepthwiseConv2D pass elements through (depthwise with multiplier m repeats each element m times);
+ *   - Concatenate lays its inputs' arrays end to end (so offsets, however deep, fall out by construction);
+ *   - Add/Subtract/Multiply/Average/Maximum/Minimum unite their inputs position by position (union-find):
+ *     all inputs of a merge share one index set;
+ *   - Flatten repeats the channel array once per spatial position, in TF.js row-major NHWC order, so a
+ *     Dense layer after it sees its block of H·W rows per channel interleaved exactly as TF.js lays them out.
+ * A weight axis that reads or writes channels records the origin array it is indexed by, so surgery slices it
+ * by looking up whether each position's element survives. Elements that reach a model output, the model
+ * input, or a layer we cannot follow channels through are blocked, with the reason kept for the user.
+ * A group is a set of producers tied by shared elements; naming one of them prunes them all.
+ */
+import type { LayerNode, ModelGraph, TensorRef } from './ir';
+import { tensorKey } from './ir';
+import { inferShapes, MERGE, type Shape } from './shapes';
+
+/** Layers that create new channels (filters / units): the prunable kind. */
+export const PRODUCERS = new Set(['Conv2D', 'Conv2DTranspose', 'SeparableConv2D', 'Dense']);
+
+/** Layers that carry channels through unchanged (possibly with per-channel weights on axis `-1`/`0`). */
+const PASS_THROUGH = new Set([
+  'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Dropout', 'SpatialDropout2D', 'GaussianNoise',
+  'GaussianDropout', 'AlphaDropout', 'MaxPooling2D', 'AveragePooling2D', 'UpSampling2D', 'ZeroPadding2D',
+  'Cropping2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'BatchNormalization', 'PReLU',
+]);
+
+/** One weight axis indexed by channels: position p along `axis` belongs to element `origin[p]`. */
+export interface WeightAxis {
+  role: string;
+  axis: number;
+  origin: Int32Array;
+}
+
+export interface ChannelGroup {
+  id: number;
+  /** Producer layers whose filters are tied together, in graph order. */
+  members: string[];
+  /** Non-producer layers whose weights are sliced with the group (BatchNorm, depthwise, consumers' inputs). */
+  followers: string[];
+  /** Number of independent channels (coupled sets) in the group. */
+  channels: number;
+  prunable: boolean;
+  reason?: string;
+}
+
+export interface Coupling {
+  shapes: Map<string, Shape | null>;
+  groups: ChannelGroup[];
+  groupOf: Map<string, ChannelGroup>;
+  /** Producer output position → element id. */
+  producerOut: Map<string, Int32Array>;
+  /** Weight axes sliced by channel, per layer. */
+  weightAxes: Map<string, WeightAxis[]>;
+  /** Why a layer is not prunable (non-producers get a note too). */
+  layerNotes: Map<string, string>;
+  find(element: number): number;
+  blockedReason(element: number): string | undefined;
+}
+
+class UnionFind {
+  private parent: number[] = [];
+  private reason = new Map<number, string>();
+
+  add(n: number, reason?: string): Int32Array {
+    const ids = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      ids[i] = this.parent.length;
+      this.parent.push(ids[i]);
+      if (reason) this.reason.set(ids[i], reason);
+    }
+    return ids;
+  }
+
+  find(e: number): number {
+    while (this.parent[e] !== e) {
+      this.parent[e] = this.parent[this.parent[e]];
+      e = this.parent[e];
+    }
+    return e;
+  }
+
+  union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra === rb) return;
+    this.parent[rb] = ra;
+    const why = this.reason.get(ra) ?? this.reason.get(rb);
+    if (why) this.reason.set(ra, why);
+  }
+
+  block(e: number, why: string): void {
+    const r = this.find(e);
+    if (!this.reason.has(r)) this.reason.set(r, why);
+  }
+
+  blocked(e: number): string | undefined {
+    return this.reason.get(this.find(e));
+  }
+}
+
+const lastDim = (s: Shape | null | undefined): number | null => (s && s.length > 0 ? s[s.length - 1] : null);
+
+export function analyzeCoupling(graph: ModelGraph): Coupling {
+  const shapes = inferShapes(graph);
+  const uf = new UnionFind();
+  const origins = new Map<string, Int32Array | null>();
+  const producerOut = new Map<string, Int32Array>();
+  const weightAxes = new Map<string, WeightAxis[]>();
+  const layerNotes = new Map<string, string>();
+  const blockAll = (arrs: (Int32Array | null)[], why: string): void => {
+    for (const a of arrs) if (a) for (const e of a) uf.block(e, why);
+  };
+
+  for (const layer of graph.layers) {
+    const outKey = (n: number): string => tensorKey({ layer: layer.name, nodeIndex: n, tensorIndex: 0 });
+    const outShape = shapes.get(outKey(0));
+    const opaque = (why: string): Int32Array | null => {
+      const c = lastDim(outShape);
+      return c === null ? null : uf.add(c, why);
+    };
+    if (layer.inboundNodes.length === 0) {
+      const why = layer.className === 'InputLayer' ? 'tied to the model input' : `'${layer.name}' has no inputs`;
+      origins.set(outKey(0), opaque(why));
+      if (layer.className === 'InputLayer') layerNotes.set(layer.name, 'model input');
+      continue;
+    }
+    const nodeIns = layer.inboundNodes.map((node) => node.map((r: TensorRef) => origins.get(tensorKey(r)) ?? null));
+    if (layer.inboundNodes.length > 1) {
+      const why = `consumed by '${layer.name}', which is called ${layer.inboundNodes.length} times (shared weights)`;
+      blockAll(nodeIns.flat(), why);
+      layer.inboundNodes.forEach((_, n) => origins.set(outKey(n), opaque(why)));
+      layerNotes.set(layer.name, why);
+      continue;
+    }
+    const ins = nodeIns[0];
+    const { out, note } = propagate(layer, ins, outShape ?? null, uf, weightAxes, producerOut, blockAll, opaque);
+    if (note) layerNotes.set(layer.name, note);
+    origins.set(outKey(0), out);
+  }
+
+  for (const r of graph.outputs) {
+    const o = origins.get(tensorKey(r));
+    if (o) for (const e of o) uf.block(e, `feeds the model output '${r.layer}'`);
+  }
+
+  const groups = buildGroups(graph, uf, producerOut, weightAxes);
+  const groupOf = new Map<string, ChannelGroup>();
+  for (const g of groups) for (const m of g.members) groupOf.set(m, g);
+  return {
+    shapes,
+    groups,
+    groupOf,
+    producerOut,
+    weightAxes,
+    layerNotes,
+    find: (e) => uf.find(e),
+    blockedReason: (e) => uf.blocked(e),
+  };
+}
+
+type BlockAll = (arrs: (Int32Array | null)[], why: string) => void;
+
+/** The origin of one layer call's output, recording which of its weight axes are indexed by channel. */
+function propagate(
+  layer: LayerNode,
+  ins: (Int32Array | null)[],
+  outShape: Shape | null,
+  uf: UnionFind,
+  weightAxes: Map<string, WeightAxis[]>,
+  producerOut: Map<string, Int32Array>,
+  blockAll: BlockAll,
+  opaque: (why: string) => Int32Array | null,
+): { out: Int32Array | null; note?: string } {
+  const c = layer.config;
+  const x = ins[0];
+  const axes: WeightAxis[] = [];
+  const cannot = (why: string): { out: Int32Array | null; note: string } => {
+    const msg = `consumed by '${layer.name}' (${layer.className}): ${why}`;
+    blockAll(ins, msg);
+    return { out: opaque(msg), note: why };
+  };
+  const has = (role: string): boolean => layer.weights.has(role);
+  const cls = layer.className;
+
+  if ((c.data_format ?? 'channels_last') !== 'channels_last') return cannot('channels_first layout is not supported');
+
+  if (PRODUCERS.has(cls)) {
+    const n = Number(cls === 'Dense' ? c.units : c.filters);
+    const out = uf.add(n);
+    producerOut.set(layer.name, out);
+    if (c.activation === 'softmax') for (const e of out) uf.block(e, `'${layer.name}' applies softmax across its channels`);
+    const inAxis = (role: string, axis: number): void => {
+      if (x && has(role) && layer.weights.get(role)!.shape[axis] === x.length) axes.push({ role, axis, origin: x });
+      else if (x) blockAll([x], `consumed by '${layer.name}', whose '${role}' does not match its input channels`);
+    };
+    if (cls === 'Conv2D') {
+      axes.push({ role: 'kernel', axis: 3, origin: out });
+      inAxis('kernel', 2);
+    } else if (cls === 'Conv2DTranspose') {
+      axes.push({ role: 'kernel', axis: 2, origin: out });
+      inAxis('kernel', 3);
+    } else if (cls === 'Dense') {
+      axes.push({ role: 'kernel', axis: 1, origin: out });
+      inAxis('kernel', 0);
+    } else {
+      // SeparableConv2D: depthwise over input channels, then a pointwise conv creating the filters.
+      const m = Number(c.depth_multiplier ?? 1);
+      inAxis('depthwise_kernel', 2);
+      if (x) axes.push({ role: 'pointwise_kernel', axis: 2, origin: repeatEach(x, m) });
+      axes.push({ role: 'pointwise_kernel', axis: 3, origin: out });
+    }
+    if (has('bias')) axes.push({ role: 'bias', axis: 0, origin: out });
+    weightAxes.set(layer.name, axes);
+    return { out };
+  }
+
+  if (cls === 'DepthwiseConv2D') {
+    if (!x) return { out: null };
+    const out = repeatEach(x, Number(c.depth_multiplier ?? 1));
+    axes.push({ role: 'depthwise_kernel', axis: 2, origin: x });
+    if (has('bias')) axes.push({ role: 'bias', axis: 0, origin: out });
+    weightAxes.set(layer.name, axes);
+    return { out, note: 'depthwise: passes channels through (pruned with its group)' };
+  }
+
+  if (PASS_THROUGH.has(cls)) {
+    if (cls === 'Activation' && c.activation === 'softmax') return cannot('softmax mixes channels');
+    if (cls === 'BatchNormalization' && ![-1, 3].includes(Number(c.axis ?? -1))) return cannot(`normalises axis ${String(c.axis)}, not channels`);
+    if (x) {
+      for (const [role, w] of layer.weights) axes.push({ role, axis: w.shape.length - 1, origin: x });
+      if (axes.some((a) => layer.weights.get(a.role)!.shape[a.axis] !== x.length)) return cannot('per-channel weights do not match its input');
+      if (axes.length) weightAxes.set(layer.name, axes);
+    }
+    return { out: x, note: 'passes channels through (pruned with its group)' };
+  }
+
+  switch (cls) {
+    case 'Softmax':
+    case 'LayerNormalization':
+      return cannot('it mixes channels');
+    case 'Flatten': {
+      if (!x) return { out: null };
+      const inShape = outShape && outShape[1] !== null ? (outShape[1] as number) : null;
+      if (inShape === null || inShape % x.length !== 0) return cannot('flattened size unknown');
+      const out = new Int32Array(inShape);
+      for (let p = 0; p < inShape; p++) out[p] = x[p % x.length];
+      return { out, note: 'flattens channels (each channel a block of H·W rows in the next Dense)' };
+    }
+    case 'Concatenate': {
+      const axis = Number(c.axis ?? -1);
+      const rank = outShape?.length ?? 4;
+      if (axis !== -1 && axis !== rank - 1) return cannot(`concatenates along axis ${axis}, not channels`);
+      if (ins.some((a) => a === null)) return cannot('an input has unknown channels');
+      const arrs = ins as Int32Array[];
+      const out = new Int32Array(arrs.reduce((s, a) => s + a.length, 0));
+      let off = 0;
+      for (const a of arrs) {
+        out.set(a, off);
+        off += a.length;
+      }
+      return { out, note: 'concatenates channels (offsets follow each input)' };
+    }
+    default:
+      if (MERGE.has(cls)) {
+        if (ins.some((a) => a === null) || ins.some((a) => a!.length !== x!.length)) return cannot('inputs differ in channels (broadcasting)');
+        for (const a of ins.slice(1)) for (let i = 0; i < x!.length; i++) uf.union(x![i], a![i]);
+        return { out: x, note: 'element-wise merge: its inputs share one channel index set' };
+      }
+      return cannot(`PruneLens cannot follow channels through ${cls}`);
+  }
+}
+
+function repeatEach(x: Int32Array, m: number): Int32Array {
+  if (m === 1) return x;
+  const out = new Int32Array(x.length * m);
+  for (let i = 0; i < x.length; i++) for (let k = 0; k < m; k++) out[i * m + k] = x[i];
+  return out;
+}
+
+function buildGroups(
+  graph: ModelGraph,
+  uf: UnionFind,
+  producerOut: Map<string, Int32Array>,
+  weightAxes: Map<string, WeightAxis[]>,
+): ChannelGroup[] {
+  // Producers sharing any element root belong to one group.
+  const owner = new Map<number, string>();
+  const parent = new Map<string, string>();
+  const top = (p: string): string => {
+    while (parent.get(p) !== p) p = parent.get(p)!;
+    return p;
+  };
+  for (const [name, out] of producerOut) {
+    parent.set(name, name);
+    for (const e of out) {
+      const r = uf.find(e);
+      const o = owner.get(r);
+      if (o === undefined) owner.set(r, name);
+      else if (top(o) !== top(name)) parent.set(top(name), top(o));
+    }
+  }
+  const byTop = new Map<string, ChannelGroup>();
+  const groups: ChannelGroup[] = [];
+  for (const layer of graph.layers) {
+    if (!producerOut.has(layer.name)) continue;
+    const t = top(layer.name);
+    let g = byTop.get(t);
+    if (!g) {
+      g = { id: groups.length, members: [], followers: [], channels: 0, prunable: true };
+      byTop.set(t, g);
+      groups.push(g);
+    }
+    g.members.push(layer.name);
+  }
+  const rootGroup = new Map<number, ChannelGroup>();
+  for (const g of groups) {
+    const roots = new Set<number>();
+    for (const m of g.members) for (const e of producerOut.get(m)!) roots.add(uf.find(e));
+    g.channels = roots.size;
+    for (const r of roots) {
+      rootGroup.set(r, g);
+      const why = uf.blocked(r);
+      if (why && g.prunable) {
+        g.prunable = false;
+        g.reason = why;
+      }
+    }
+  }
+  for (const layer of graph.layers) {
+    for (const ax of weightAxes.get(layer.name) ?? []) {
+      for (const e of ax.origin) {
+        const g = rootGroup.get(uf.find(e));
+        if (g && !g.members.includes(layer.name) && !g.followers.includes(layer.name)) g.followers.push(layer.name);
+      }
+    }
+  }
+  return groups;
+}

@@ -1,0 +1,33 @@
+/**
+ * Terminal tables (cli-table3), in the spirit of Keras' `model.summary()`.
+ */
+import Table from 'cli-table3';
+import type { InspectReport } from '../inspect';
+
+export function formatNumber(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
+  return String(n);
+}
+
+export function formatInspectTable(report: InspectReport): string {
+  const table = new Table({
+    head: ['Layer (type)', 'Channels', 'Params', 'FLOPs (MACs)', 'Prunable'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [38, 10, 11, 14, 50],
+  });
+  for (const l of report.layers) {
+    const prunable = l.prunable ? `yes (group ${l.group})` : l.group !== undefined ? `no: ${l.reason}` : `— ${l.reason ?? ''}`;
+    table.push([`${l.name} (${l.type})`, l.outputChannels ?? '?', formatNumber(l.params), formatNumber(l.flops), prunable]);
+  }
+  const prunableGroups = report.groups.filter((g) => g.prunable).length;
+  return [
+    `Model: ${report.model}`,
+    table.toString(),
+    `Total params: ${report.totals.params.toLocaleString('en-US')}`,
+    `Total FLOPs: ${report.totals.flops.toLocaleString('en-US')} multiply-accumulates`,
+    `Coupled groups: ${report.groups.length} (${prunableGroups} prunable)`,
+  ].join('\n');
+}
