@@ -22,6 +22,10 @@ export interface DatasetInfo {
   ignoreIndex?: number;
   /** Where the data came from and its licence, for reports. */
   source?: string;
+  /** The reader that produced it (`pascal-voc`, `cifar10`, ..., or `generated`). */
+  format?: string;
+  /** Predefined splits of the format (sample indices into this dataset), e.g. VOC's train.txt / val.txt. */
+  splits?: Record<string, number[]>;
 }
 
 export interface Sample {
@@ -43,4 +47,32 @@ export interface Batch {
   x: Float32Array;
   y: Int32Array;
   n: number;
+}
+
+/**
+ * Options every reader understands. All are optional: without them a reader keeps the size of the first
+ * sample, the channel count of the data, and scales pixels to [0, 1].
+ */
+export interface ReadOptions {
+  /** Resize every sample to this height × width (bilinear for images, nearest for masks). */
+  height?: number;
+  width?: number;
+  /** Force 1 (luminance) or 3 (grey replicated) channels. */
+  channels?: 1 | 3;
+  /** After scaling to [0, 1]: `(x - mean[c]) / std[c]` per channel. */
+  normalize?: { mean: number[]; std: number[] };
+  /** Only the samples of this predefined split (`train`, `val`, `test`), when the format defines splits. */
+  split?: string;
+  /** Number of classes when the format cannot tell (index masks without `classes.json`). */
+  numClasses?: number;
+  /** Zero-pad classification images, centred, to this square size before any resize (MNIST 28 → 32). */
+  padTo?: number;
+}
+
+/** One dataset format: `open` returns null quickly when `path` is not this format. */
+export interface DatasetReader {
+  readonly format: string;
+  /** What `open` looks for, for the "tried these formats" message. */
+  readonly expects: string;
+  open(path: string, options?: ReadOptions): Promise<Dataset | null>;
 }
