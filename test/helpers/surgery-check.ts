@@ -18,9 +18,8 @@ const ZEROED_FOLLOWER_ROLES = new Set(['bias', 'beta', 'moving_mean']);
 export function zeroRemoved(graph: ModelGraph, coupling: Coupling, removed: Set<number>): ModelGraph {
   const g = cloneGraph(graph);
   for (const layer of g.layers) {
-    const prodOut = coupling.producerOut.get(layer.name);
     for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
-      const isOut = prodOut ? ax.origin === prodOut : ZEROED_FOLLOWER_ROLES.has(ax.role);
+      const isOut = ax.dir === 'out' || (ax.dir === 'through' && ZEROED_FOLLOWER_ROLES.has(ax.role));
       if (!isOut) continue;
       const w = layer.weights.get(ax.role)!;
       const inner = w.shape.slice(ax.axis + 1).reduce((a, b) => a * b, 1);
@@ -122,8 +121,9 @@ export function randomizeWeights(model: tf.LayersModel, rng: Rng, scale = 0.4): 
     if (vars.length === 0) continue;
     const values = vars.map((v) => {
       const positive = v.originalName.endsWith('moving_variance');
-      const data = new Float32Array(v.shape.reduce((a, b) => a * b, 1)).map(() => (positive ? 0.5 + rng.next() : rng.normal() * scale));
-      return tf.tensor(data, v.shape);
+      const shape = v.shape as number[];
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => (positive ? 0.5 + rng.next() : rng.normal() * scale));
+      return tf.tensor(data, shape);
     });
     layer.setWeights(values);
     values.forEach((t) => t.dispose());

@@ -34,6 +34,11 @@ export interface WeightAxis {
   role: string;
   axis: number;
   origin: Int32Array;
+  /**
+   * `out`: the layer's own filters; `in`: the layer reads these channels (a consumer: what NCI sums over);
+   * `through`: per-channel parameters of a layer that passes channels on (BatchNorm, PReLU, depthwise bias).
+   */
+  dir: 'in' | 'out' | 'through';
 }
 
 export interface ChannelGroup {
@@ -195,26 +200,26 @@ function propagate(
     producerOut.set(layer.name, out);
     if (c.activation === 'softmax') for (const e of out) uf.block(e, `'${layer.name}' applies softmax across its channels`);
     const inAxis = (role: string, axis: number): void => {
-      if (x && has(role) && layer.weights.get(role)!.shape[axis] === x.length) axes.push({ role, axis, origin: x });
+      if (x && has(role) && layer.weights.get(role)!.shape[axis] === x.length) axes.push({ role, axis, origin: x, dir: 'in' });
       else if (x) blockAll([x], `consumed by '${layer.name}', whose '${role}' does not match its input channels`);
     };
     if (cls === 'Conv2D') {
-      axes.push({ role: 'kernel', axis: 3, origin: out });
+      axes.push({ role: 'kernel', axis: 3, origin: out, dir: 'out' });
       inAxis('kernel', 2);
     } else if (cls === 'Conv2DTranspose') {
-      axes.push({ role: 'kernel', axis: 2, origin: out });
+      axes.push({ role: 'kernel', axis: 2, origin: out, dir: 'out' });
       inAxis('kernel', 3);
     } else if (cls === 'Dense') {
-      axes.push({ role: 'kernel', axis: 1, origin: out });
+      axes.push({ role: 'kernel', axis: 1, origin: out, dir: 'out' });
       inAxis('kernel', 0);
     } else {
       // SeparableConv2D: depthwise over input channels, then a pointwise conv creating the filters.
       const m = Number(c.depth_multiplier ?? 1);
       inAxis('depthwise_kernel', 2);
-      if (x) axes.push({ role: 'pointwise_kernel', axis: 2, origin: repeatEach(x, m) });
-      axes.push({ role: 'pointwise_kernel', axis: 3, origin: out });
+      if (x) axes.push({ role: 'pointwise_kernel', axis: 2, origin: repeatEach(x, m), dir: 'in' });
+      axes.push({ role: 'pointwise_kernel', axis: 3, origin: out, dir: 'out' });
     }
-    if (has('bias')) axes.push({ role: 'bias', axis: 0, origin: out });
+    if (has('bias')) axes.push({ role: 'bias', axis: 0, origin: out, dir: 'out' });
     weightAxes.set(layer.name, axes);
     return { out };
   }
@@ -222,8 +227,8 @@ function propagate(
   if (cls === 'DepthwiseConv2D') {
     if (!x) return { out: null };
     const out = repeatEach(x, Number(c.depth_multiplier ?? 1));
-    axes.push({ role: 'depthwise_kernel', axis: 2, origin: x });
-    if (has('bias')) axes.push({ role: 'bias', axis: 0, origin: out });
+    axes.push({ role: 'depthwise_kernel', axis: 2, origin: x, dir: 'in' });
+    if (has('bias')) axes.push({ role: 'bias', axis: 0, origin: out, dir: 'through' });
     weightAxes.set(layer.name, axes);
     return { out, note: 'depthwise: passes channels through (pruned with its group)' };
   }
@@ -232,7 +237,7 @@ function propagate(
     if (cls === 'Activation' && c.activation === 'softmax') return cannot('softmax mixes channels');
     if (cls === 'BatchNormalization' && ![-1, 3].includes(Number(c.axis ?? -1))) return cannot(`normalises axis ${String(c.axis)}, not channels`);
     if (x) {
-      for (const [role, w] of layer.weights) axes.push({ role, axis: w.shape.length - 1, origin: x });
+      for (const [role, w] of layer.weights) axes.push({ role, axis: w.shape.length - 1, origin: x, dir: 'through' });
       if (axes.some((a) => layer.weights.get(a.role)!.shape[a.axis] !== x.length)) return cannot('per-channel weights do not match its input');
       if (axes.length) weightAxes.set(layer.name, axes);
     }

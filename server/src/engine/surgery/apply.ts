@@ -14,6 +14,10 @@ export function sliceAxis(w: WeightTensor, axis: number, keep: number[]): Weight
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const n = shape[axis];
+  const newShape = [...shape];
+  newShape[axis] = keep.length;
+  // Shape-only graphs (cost prediction) carry no data: only the shape changes.
+  if (w.data.length === 0) return { ...w, shape: newShape };
   const data = new Float32Array(outer * keep.length * inner);
   let o = 0;
   for (let i = 0; i < outer; i++) {
@@ -23,8 +27,6 @@ export function sliceAxis(w: WeightTensor, axis: number, keep: number[]): Weight
       o += inner;
     }
   }
-  const newShape = [...shape];
-  newShape[axis] = keep.length;
   return { ...w, shape: newShape, data };
 }
 

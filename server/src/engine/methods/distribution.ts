@@ -1,0 +1,95 @@
+/**
+ * Method B — importance-score distribution (DESIGN §1): s_j = NCI_j^norm · MSD_j^norm (or their mean), both
+ * normalised per group by their maximum; the filters in the low tail of the distribution of s are pruned.
+ * Tail cut-off: μ − α·σ, a percentile, or Otsu's split; over each group's scores (`layer`) or over all
+ * groups' normalised scores at once (`global`). Never fewer than `minFilters` per group.
+ */
+import { nciScores } from '../criteria/nci';
+import { msd } from '../criteria/msd';
+import type { CriterionContext } from '../criteria/types';
+import { finishDecisions, isExcluded, topK, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+
+export type Threshold = { kind: 'std'; alpha: number } | { kind: 'percentile'; p: number } | { kind: 'otsu' };
+
+export interface DistributionOptions extends CommonOptions {
+  combine?: 'product' | 'mean';
+  threshold?: Threshold;
+  scope?: 'layer' | 'global';
+}
+
+const normMax = (v: Float64Array): Float64Array => {
+  const m = Math.max(...v);
+  return m > 0 ? v.map((x) => x / m) : v;
+};
+
+/** Otsu's threshold over a 64-bin histogram of the values (maximises between-class variance). */
+export function otsu(values: number[]): number {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  if (hi <= lo) return lo;
+  const bins = 64;
+  const hist = new Array(bins).fill(0);
+  for (const v of values) hist[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]++;
+  const total = values.length;
+  const sumAll = hist.reduce((s, h, i) => s + h * i, 0);
+  let wB = 0;
+  let sumB = 0;
+  let best = -1;
+  let bestT = 0;
+  for (let t = 0; t < bins - 1; t++) {
+    wB += hist[t];
+    sumB += hist[t] * t;
+    const wF = total - wB;
+    if (wB === 0 || wF === 0) continue;
+    const between = wB * wF * (sumB / wB - (sumAll - sumB) / wF) ** 2;
+    if (between > best) {
+      best = between;
+      bestT = t;
+    }
+  }
+  return lo + ((bestT + 1) / bins) * (hi - lo);
+}
+
+export function cutOff(values: number[], t: Threshold): number {
+  if (values.length === 0) return -Infinity;
+  if (t.kind === 'otsu') return otsu(values);
+  if (t.kind === 'percentile') {
+    if (!(t.p >= 0 && t.p <= 100)) throw new Error(`percentile must be in [0, 100], got ${t.p}`);
+    const sorted = [...values].sort((a, b) => a - b);
+    const pos = (t.p / 100) * (sorted.length - 1);
+    const i = Math.floor(pos);
+    return sorted[i] + (sorted[Math.min(i + 1, sorted.length - 1)] - sorted[i]) * (pos - i);
+  }
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  return mean - t.alpha * std;
+}
+
+export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptions = {}): MethodResult {
+  const combine = opts.combine ?? 'product';
+  const threshold: Threshold = opts.threshold ?? { kind: 'std', alpha: 0.5 };
+  const scope = opts.scope ?? 'layer';
+  const minFilters = opts.minFilters ?? 1;
+  if (!ctx.stats) throw new Error('method B (distribution) needs the statistics pass (calibration data)');
+  const nci = nciScores(ctx);
+  const msdScores = msd.score(ctx);
+  const rows: { g: number; members: string[]; n: Float64Array; m: Float64Array; s: Float64Array; excluded: boolean }[] = [];
+  for (const g of ctx.coupling.groups) {
+    if (!g.prunable) continue;
+    const n = nci.get(g.id)!;
+    const m = normMax(msdScores.get(g.id)!);
+    const s = n.map((v, i) => (combine === 'product' ? v * m[i] : (v + m[i]) / 2));
+    rows.push({ g: g.id, members: g.members, n, m, s, excluded: isExcluded(g.members, opts) });
+  }
+  const globalCut = scope === 'global' ? cutOff(rows.filter((r) => !r.excluded).flatMap((r) => Array.from(r.s)), threshold) : undefined;
+  const decisions: GroupDecision[] = rows.map((r) => {
+    const all = Array.from(r.s, (_, i) => i);
+    const base = { group: r.g, members: r.members, channels: r.s.length, scores: Array.from(r.s), nci: Array.from(r.n), msd: Array.from(r.m) };
+    if (r.excluded) return { ...base, keep: all, excluded: true, note: 'excluded by configuration' };
+    const t = globalCut ?? cutOff(Array.from(r.s), threshold);
+    let keep = all.filter((i) => r.s[i] >= t);
+    if (keep.length < Math.min(minFilters, r.s.length)) keep = topK(r.s, minFilters, r.n);
+    return { ...base, keep, threshold: t };
+  });
+  return finishDecisions('distribution', { combine, threshold, scope, minFilters, exclude: opts.exclude ?? [] }, ctx.graph, ctx.coupling, decisions);
+}

@@ -1,0 +1,55 @@
+/**
+ * Method A — PCA + NCI (DESIGN §1): PCA over a layer's feature maps says *how many* filters to keep (the
+ * smallest k whose cumulative explained variance reaches τ); next-convolution influence says *which* (the
+ * k with the highest NCI, ties broken by MSD). For a coupled group the largest k of its members is used, so
+ * no member keeps fewer components than its own spectrum asks for.
+ */
+import { nciScores } from '../criteria/nci';
+import { msd } from '../criteria/msd';
+import type { CriterionContext } from '../criteria/types';
+import { finishDecisions, isExcluded, topK, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+import { componentsFor, pcaSpectrum, type Spectrum } from './pca';
+
+export interface PcaNciOptions extends CommonOptions {
+  /** τ: cumulative explained variance to reach (default 0.99). */
+  varianceThreshold?: number;
+}
+
+export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodResult {
+  const tau = opts.varianceThreshold ?? 0.99;
+  const minFilters = opts.minFilters ?? 1;
+  if (!(tau > 0 && tau <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${tau}`);
+  if (!ctx.stats) throw new Error('method A (pca-nci) needs the statistics pass (calibration data)');
+  const nci = nciScores(ctx);
+  const msdScores = msd.score(ctx);
+  const decisions: GroupDecision[] = [];
+  for (const g of ctx.coupling.groups) {
+    if (!g.prunable) continue;
+    const n = nci.get(g.id)!;
+    const m = msdScores.get(g.id)!;
+    const base = { group: g.id, members: g.members, channels: n.length, scores: Array.from(n), nci: Array.from(n), msd: Array.from(m) };
+    if (isExcluded(g.members, opts)) {
+      decisions.push({ ...base, keep: Array.from(n, (_, i) => i), excluded: true, note: 'excluded by configuration' });
+      continue;
+    }
+    let k = 0;
+    let spectrum: Spectrum | undefined;
+    for (const member of g.members) {
+      const s = ctx.stats.layers.get(member);
+      if (!s) continue;
+      const sp = pcaSpectrum(s.covariance, s.channels);
+      const km = componentsFor(sp, tau);
+      if (km >= k) {
+        k = km;
+        spectrum = sp;
+      }
+    }
+    if (!spectrum) {
+      decisions.push({ ...base, keep: Array.from(n, (_, i) => i), note: 'no feature-map statistics for this group: kept whole' });
+      continue;
+    }
+    k = Math.min(n.length, Math.max(k, minFilters));
+    decisions.push({ ...base, keep: topK(n, k, m), spectrum, components: k });
+  }
+  return finishDecisions('pca-nci', { varianceThreshold: tau, minFilters, exclude: opts.exclude ?? [] }, ctx.graph, ctx.coupling, decisions);
+}

@@ -1,0 +1,35 @@
+/**
+ * PCA spectrum of a layer from its accumulated channel covariance (ml-pca's eigen-decomposition of a
+ * covariance matrix — exact, never NIPALS), and the number of components that reach a variance threshold.
+ */
+import { PCA } from 'ml-pca';
+
+export interface Spectrum {
+  /** Explained-variance ratio of each component, largest first. */
+  explained: number[];
+  /** Cumulative explained variance. */
+  cumulative: number[];
+}
+
+export function pcaSpectrum(covariance: Float64Array, channels: number): Spectrum {
+  const rows: number[][] = [];
+  for (let i = 0; i < channels; i++) rows.push(Array.from(covariance.subarray(i * channels, (i + 1) * channels)));
+  const total = rows.reduce((s, r, i) => s + Math.max(r[i], 0), 0);
+  if (total <= 0) {
+    // All channels constant on the calibration data: no component explains anything.
+    return { explained: new Array(channels).fill(0), cumulative: new Array(channels).fill(1) };
+  }
+  const pca = new PCA(rows, { isCovarianceMatrix: true });
+  const eig = pca.getEigenvalues().map((v) => Math.max(v, 0));
+  const sum = eig.reduce((a, b) => a + b, 0);
+  const explained = eig.map((v) => v / sum).sort((a, b) => b - a);
+  const cumulative: number[] = [];
+  explained.reduce((acc, v, i) => (cumulative[i] = Math.min(acc + v, 1)), 0);
+  return { explained, cumulative };
+}
+
+/** Smallest k whose cumulative explained variance reaches τ (at least 1). */
+export function componentsFor(spectrum: Spectrum, tau: number): number {
+  const i = spectrum.cumulative.findIndex((c) => c >= tau - 1e-12);
+  return i < 0 ? spectrum.cumulative.length : Math.max(1, i + 1);
+}
