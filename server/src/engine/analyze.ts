@@ -1,0 +1,168 @@
+/**
+ * Analysis: model + calibration data + method → scores and a PruningPlan. The one entry point the CLI
+ * (`analyze`, `run`), the language server's worker and the webviews use.
+ *
+ * files → reader → ModelGraph → stats (one pass) → criteria → method → plan (DESIGN §2).
+ */
+import { createHash } from 'node:crypto';
+import { bundledDataset, BUNDLED_NAMES, type BundledName } from './data/bundled';
+import { openDataset } from './data/index';
+import { splitIndices } from './data/pipeline';
+import type { Dataset, ReadOptions } from './data/types';
+import { graphToTfModel } from './formats/tfjs-layers/writer';
+import { analyzeCoupling, type Coupling } from './graph/coupling';
+import type { ModelGraph } from './graph/ir';
+import { inspectGraph, type InspectReport } from './inspect';
+import { baseline, type BaselineOptions } from './methods/baseline';
+import type { GroupDecision, MethodResult } from './methods/decisions';
+import { scoreDistribution, type DistributionOptions } from './methods/distribution';
+import { pcaNci, type PcaNciOptions } from './methods/pca-nci';
+import { observationPoints } from './stats/observe';
+import { runStatsPass, type StatsResult } from './stats/pass';
+import { PruneLensError } from './util/errors';
+import { Rng } from './util/rng';
+
+/** `bundled:<name>` or a folder/file path, as written in configs and on the command line. */
+export async function resolveDataset(spec: string, read: ReadOptions & { count?: number; size?: number; seed?: number } = {}): Promise<Dataset> {
+  if (spec.startsWith('bundled:')) {
+    const name = spec.slice('bundled:'.length) as BundledName;
+    if (!BUNDLED_NAMES.includes(name)) throw new PruneLensError(`unknown bundled dataset '${name}' (known: ${BUNDLED_NAMES.join(', ')})`);
+    if (name === 'fashion-mnist') return bundledDataset(name, read);
+    return bundledDataset(name, { count: read.count, size: read.size, seed: read.seed });
+  }
+  return openDataset(spec, read);
+}
+
+export type MethodSpec =
+  | { method: 'pca-nci'; options?: PcaNciOptions }
+  | { method: 'distribution'; options?: DistributionOptions }
+  | { method: 'baseline'; options: BaselineOptions };
+
+export interface CalibrationOptions {
+  /** Calibration images (default 64), drawn from the training split. */
+  images?: number;
+  batchSize?: number;
+  hrankImages?: number;
+  seed?: number;
+}
+
+export interface AnalysisProgress {
+  phase: 'prepare' | 'statistics' | 'scoring';
+  done: number;
+  total: number;
+  message: string;
+}
+
+export interface AnalyzeOptions {
+  calibration?: CalibrationOptions;
+  signal?: AbortSignal;
+  onProgress?: (p: AnalysisProgress) => void;
+}
+
+export interface Analysis {
+  graph: ModelGraph;
+  coupling: Coupling;
+  structure: InspectReport;
+  stats: StatsResult;
+  result: MethodResult;
+}
+
+/** Calibration indices: the first N of a seeded shuffle of the training split (never validation images). */
+export function calibrationIndices(dataset: Dataset, images: number, seed: number): number[] {
+  const { train } = splitIndices(dataset.size, { val: 0.1, seed });
+  // A second seeded shuffle so calibration is a random sample of the split, not its lowest indices.
+  return new Rng(seed + 1).shuffle([...train]).slice(0, Math.min(images, train.length));
+}
+
+export function runMethod(spec: MethodSpec, graph: ModelGraph, coupling: Coupling, stats: StatsResult | undefined, seed = 0): MethodResult {
+  const ctx = { graph, coupling, stats, seed };
+  switch (spec.method) {
+    case 'pca-nci':
+      return pcaNci(ctx, spec.options);
+    case 'distribution':
+      return scoreDistribution(ctx, spec.options);
+    case 'baseline':
+      return baseline(ctx, spec.options);
+  }
+}
+
+/** One statistics pass (the expensive part), reusable by several methods. */
+export async function collectStatistics(graph: ModelGraph, coupling: Coupling, dataset: Dataset, opts: AnalyzeOptions = {}): Promise<StatsResult> {
+  const cal = opts.calibration ?? {};
+  const model = await graphToTfModel(graph);
+  try {
+    const points = observationPoints(graph, coupling);
+    const indices = calibrationIndices(dataset, cal.images ?? 64, cal.seed ?? 0);
+    return await runStatsPass(model, points, dataset, indices, {
+      batchSize: cal.batchSize ?? 8,
+      hrankImages: cal.hrankImages ?? 4,
+      signal: opts.signal,
+      onProgress: (done, total) => opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function analyze(graph: ModelGraph, dataset: Dataset, spec: MethodSpec, opts: AnalyzeOptions = {}): Promise<Analysis> {
+  opts.onProgress?.({ phase: 'prepare', done: 0, total: 1, message: 'analysing structure' });
+  const coupling = analyzeCoupling(graph);
+  const structure = inspectGraph(graph, coupling);
+  checkDataFits(graph, dataset);
+  const stats = await collectStatistics(graph, coupling, dataset, opts);
+  opts.onProgress?.({ phase: 'scoring', done: 0, total: 1, message: `scoring with ${spec.method}` });
+  const result = runMethod(spec, graph, coupling, stats, opts.calibration?.seed ?? 0);
+  opts.onProgress?.({ phase: 'scoring', done: 1, total: 1, message: 'done' });
+  return { graph, coupling, structure, stats, result };
+}
+
+function checkDataFits(graph: ModelGraph, dataset: Dataset): void {
+  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
+  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[] | undefined;
+  if (!shape) return;
+  const { height, width, channels } = dataset.info;
+  const [, h, w, c] = shape;
+  if ((h !== null && h !== height) || (w !== null && w !== width) || (c !== null && c !== channels)) {
+    throw new PruneLensError(
+      `the data (${dataset.info.name}: ${height}×${width}×${channels}) does not fit the model input ${h ?? '?'}×${w ?? '?'}×${c ?? '?'}; set the data size options`,
+    );
+  }
+}
+
+/** Stable content hash of a model's weights and topology (for the analysis cache). */
+export function graphHash(graph: ModelGraph): string {
+  const h = createHash('sha256');
+  for (const l of graph.layers) {
+    h.update(l.name).update(l.className).update(JSON.stringify(l.config));
+    for (const [role, w] of l.weights) h.update(role).update(w.shape.join(',')).update(Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** What `scores.json` holds: per group, everything a user (or a webview) needs to see why. */
+export function scoresJson(a: Analysis): Record<string, unknown> {
+  const layerOf = (d: GroupDecision) => d.members[0];
+  return {
+    version: 1,
+    model: a.graph.name,
+    modelHash: graphHash(a.graph),
+    dataset: a.stats.dataset,
+    calibrationImages: a.stats.images,
+    statistics: { seconds: a.stats.seconds, imagesPerSecond: a.stats.imagesPerSecond },
+    method: a.result.method,
+    options: a.result.options,
+    cost: a.result.cost,
+    flopsUnit: 'multiply-accumulates',
+    groups: a.result.groups.map((d) => {
+      const s = a.stats.layers.get(layerOf(d));
+      return {
+        ...d,
+        layer: layerOf(d),
+        kept: d.keep.length,
+        apoz: s ? Array.from(s.apoz) : undefined,
+        rank: s?.rank ? Array.from(s.rank) : undefined,
+        classResponse: s?.classResponse ? { classes: a.stats.dataset.classNames, values: Array.from(s.classResponse) } : undefined,
+      };
+    }),
+  };
+}
