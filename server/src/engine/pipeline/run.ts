@@ -1,0 +1,222 @@
+/**
+ * `prunelens run CONFIG`: the whole pruning job from a validated config — evaluate the original, one
+ * statistics pass, the chosen method's plan, one-shot surgery, fine-tuning, optional baselines at the same
+ * FLOPs, and the outputs (pruned model, plan.json, scores.json, summary.json, report). The CLI, the demo and
+ * the language server all come through here.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { analyze, resolveDataset, runMethod, type MethodSpec } from '../analyze';
+import { scoresJson } from '../analyze';
+import type { PruneLensConfig } from '../config/types';
+import { parseConfigText, validateConfig } from '../config/validate';
+import { splitIndices } from '../data/pipeline';
+import type { Dataset } from '../data/types';
+import { readModel } from '../formats';
+import { graphToTfModel, writeTfjsLayersModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
+import type { ModelGraph } from '../graph/ir';
+import { inspectGraph, type InspectReport } from '../inspect';
+import type { MethodResult } from '../methods/decisions';
+import { applyPlan } from '../surgery/apply';
+import { evaluate, type EvaluationReport } from '../train/evaluate';
+import type { ProgressEvent } from '../train/trainer';
+import type { EpochRecord } from '../train/checkpoint';
+import { PruneLensError } from '../util/errors';
+import { finetune } from './finetune';
+import { measureLatency, type Latency } from './latency';
+import { writeJsonAtomic } from './write';
+
+export interface RunEvents {
+  signal?: AbortSignal;
+  /** Human-readable step changes (the CLI prints them, the server reports them as progress). */
+  onStep?: (step: string, fraction: number) => void;
+  onStatsProgress?: (done: number, total: number) => void;
+  onTrainProgress?: (ev: ProgressEvent) => void;
+  onEpochEnd?: (record: EpochRecord, best: { epoch: number; metric: number }) => void;
+}
+
+export interface StageResult {
+  structure: InspectReport['totals'];
+  latency?: Latency;
+  evaluation?: EvaluationReport;
+}
+
+export interface BaselineRun {
+  method: string;
+  paramsRemoved: number;
+  flopsRemoved: number;
+  evaluation: EvaluationReport;
+}
+
+export interface RunSummary {
+  config: string;
+  model: string;
+  dataset: Dataset['info'];
+  method: string;
+  before: StageResult;
+  pruned: StageResult;
+  finetuned?: StageResult & { epochs: number; bestEpoch: number };
+  baselines: BaselineRun[];
+  outputDir: string;
+  seconds: number;
+}
+
+export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new PruneLensError('config file not found', file);
+  }
+  let value: unknown;
+  try {
+    value = parseConfigText(text, file);
+  } catch (err) {
+    throw new PruneLensError(`cannot parse (${(err as Error).message.split('\n')[0]})`, file);
+  }
+  const problems = validateConfig(value);
+  if (problems.length) throw new PruneLensError(problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '), file);
+  return value as PruneLensConfig;
+}
+
+export function methodSpecOf(config: PruneLensConfig): MethodSpec {
+  const m = config.method ?? { name: 'pca-nci' as const };
+  const common = { minFilters: m.minFilters, exclude: m.exclude };
+  if (m.name === 'pca-nci') return { method: 'pca-nci', options: { ...common, varianceThreshold: m.varianceThreshold } };
+  if (m.name === 'distribution') return { method: 'distribution', options: { ...common, combine: m.combine, threshold: m.threshold, scope: m.scope } };
+  if (m.ratio === undefined && m.flopsReduction === undefined) {
+    throw new PruneLensError(`method '${m.name}' is a baseline criterion and needs 'ratio' or 'flopsReduction'`);
+  }
+  return { method: 'baseline', options: { ...common, criterion: m.name, ratio: m.ratio, flopsReduction: m.flopsReduction } };
+}
+
+const inputSize = (graph: ModelGraph): [number | null, number | null, number | null] => {
+  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
+  const s = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
+  return [s[1], s[2], s[3]];
+};
+
+async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
+  return {
+    structure: inspectGraph(graph).totals,
+    latency: await measureLatency(model),
+    evaluation: await evaluate(model, dataset, indices, { batchSize, signal }),
+  };
+}
+
+export async function runPipeline(config: PruneLensConfig, configFile: string, ev: RunEvents = {}): Promise<RunSummary> {
+  const started = Date.now();
+  const base = path.dirname(path.resolve(configFile));
+  const rel = (p: string): string => (p.startsWith('bundled:') ? p : path.resolve(base, p));
+  const step = (s: string, f: number): void => ev.onStep?.(s, f);
+
+  step('reading model', 0);
+  const modelPath = rel(config.model);
+  const { graph } = await readModel(modelPath);
+  const outputDir = path.resolve(base, config.output ?? `${path.basename(path.dirname(modelPath))}.pruned-run`);
+  if (path.resolve(path.dirname(modelPath.endsWith('.json') ? modelPath : path.join(modelPath, 'model.json'))) === outputDir) {
+    throw new PruneLensError(`output '${config.output}' is the model's own folder; PruneLens never writes over the original`, configFile);
+  }
+  const [h, w] = inputSize(graph);
+  const d = config.data;
+  const dataset = await resolveDataset(rel(d.path), {
+    height: d.height ?? h ?? undefined,
+    width: d.width ?? w ?? undefined,
+    channels: d.channels,
+    numClasses: d.numClasses,
+    count: d.count,
+    size: d.size ?? h ?? undefined,
+    seed: d.seed,
+  });
+  const splits = splitIndices(dataset.size, { val: d.valFraction ?? 0.1, test: d.testFraction ?? 0, seed: d.seed ?? 0 });
+  const evalIdx = splits.test.length ? splits.test : splits.val;
+  const ft = config.finetune ?? {};
+  const batchSize = ft.batchSize ?? 8;
+
+  step('evaluating the original model', 0.05);
+  const original = await graphToTfModel(graph);
+  const before = await stage(original, graph, dataset, evalIdx, batchSize, ev.signal);
+
+  step('statistics pass and scoring', 0.15);
+  const spec = methodSpecOf(config);
+  const analysis = await analyze(graph, dataset, spec, {
+    calibration: config.calibration,
+    signal: ev.signal,
+    onProgress: (p) => p.phase === 'statistics' && ev.onStatsProgress?.(p.done, p.total),
+  });
+  await fs.mkdir(outputDir, { recursive: true });
+  await writeJsonAtomic(path.join(outputDir, 'scores.json'), scoresJson(analysis));
+  await writeJsonAtomic(path.join(outputDir, 'plan.json'), analysis.result.plan);
+
+  step('pruning', 0.3);
+  const prunedGraph = applyPlan(graph, analysis.result.plan, { coupling: analysis.coupling }).graph;
+  const pruned = await graphToTfModel(prunedGraph);
+  const prunedStage = await stage(pruned, prunedGraph, dataset, evalIdx, batchSize, ev.signal);
+
+  let finetuned: RunSummary['finetuned'];
+  let finalGraph = prunedGraph;
+  if ((ft.epochs ?? 5) > 0) {
+    step('fine-tuning', 0.4);
+    const res = await finetune(pruned, { dataset, train: splits.train, val: splits.val }, ft, original, {
+      signal: ev.signal,
+      onProgress: ev.onTrainProgress,
+      onEpochEnd: ev.onEpochEnd,
+    });
+    finalGraph = await tfModelToGraph(pruned);
+    finetuned = { ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)), epochs: res.epochsRun, bestEpoch: res.bestEpoch };
+  }
+  await writeTfjsLayersModel(finalGraph, path.join(outputDir, 'model'));
+
+  const baselines: BaselineRun[] = [];
+  const achieved = 1 - analysis.result.cost.after.flops / analysis.result.cost.before.flops;
+  for (const [i, criterion] of (config.compareBaselines ?? []).entries()) {
+    step(`baseline ${criterion} at ${(100 * achieved).toFixed(1)}% FLOPs`, 0.7 + (0.25 * i) / (config.compareBaselines!.length || 1));
+    baselines.push(await runBaseline(criterion, achieved, analysis, dataset, splits, evalIdx, ft, original, ev));
+  }
+  original.dispose();
+  pruned.dispose();
+
+  const summary: RunSummary = {
+    config: path.resolve(configFile),
+    model: modelPath,
+    dataset: dataset.info,
+    method: analysis.result.method,
+    before,
+    pruned: prunedStage,
+    finetuned,
+    baselines,
+    outputDir,
+    seconds: (Date.now() - started) / 1000,
+  };
+  await writeJsonAtomic(path.join(outputDir, 'summary.json'), { ...summary, method: { name: analysis.result.method, options: analysis.result.options } });
+  step('done', 1);
+  return summary;
+}
+
+async function runBaseline(
+  criterion: string,
+  flopsReduction: number,
+  analysis: Awaited<ReturnType<typeof analyze>>,
+  dataset: Dataset,
+  splits: { train: number[]; val: number[] },
+  evalIdx: number[],
+  ft: NonNullable<PruneLensConfig['finetune']>,
+  teacher: tf.LayersModel,
+  ev: RunEvents,
+): Promise<BaselineRun> {
+  const res: MethodResult = runMethod({ method: 'baseline', options: { criterion, flopsReduction } }, analysis.graph, analysis.coupling, analysis.stats);
+  const g = applyPlan(analysis.graph, res.plan, { coupling: analysis.coupling }).graph;
+  const model = await graphToTfModel(g);
+  try {
+    if ((ft.epochs ?? 5) > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, teacher, { signal: ev.signal, onProgress: ev.onTrainProgress });
+    return {
+      method: res.method,
+      paramsRemoved: 1 - res.cost.after.params / res.cost.before.params,
+      flopsRemoved: 1 - res.cost.after.flops / res.cost.before.flops,
+      evaluation: await evaluate(model, dataset, evalIdx, { signal: ev.signal }),
+    };
+  } finally {
+    model.dispose();
+  }
+}
