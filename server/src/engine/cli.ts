@@ -1,1 +1,108 @@
-// placeholder entry replaced below
+/**
+ * `prunelens` — the headless face of the engine. One file per command under cli/; each is a thin wrapper
+ * over the same engine functions the language server calls. Bad input ends with one line naming the file
+ * and the problem, and exit code 1.
+ */
+import { Command } from 'commander';
+import { analyzeCommand } from './cli/analyze';
+import { demoCommand } from './cli/demo';
+import { doctorCommand } from './cli/doctor';
+import { inspectCommand } from './cli/inspect';
+import { pruneCommand } from './cli/prune';
+import { runConfigCommand } from './cli/run';
+import { evaluateCommand, finetuneCommand, trainCommand } from './cli/train';
+import { PruneLensError } from './util/errors';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('prunelens').description('CNN filter pruning (López-González et al. 2024): analyse, prune, fine-tune and explain TF.js models');
+  program
+    .command('inspect')
+    .argument('<model>', 'model.json of a TF.js layers model (or its folder)')
+    .option('--json', 'machine-readable output')
+    .description('per-layer channels, parameters, FLOPs and prunability, and the coupled channel groups')
+    .action(inspectCommand);
+  program
+    .command('prune')
+    .argument('<model>', 'model.json of a TF.js layers model (or its folder)')
+    .requiredOption('--plan <plan.json>', 'pruning plan {"version":1,"layers":{"<layer>":{"keep":[...]}}}')
+    .requiredOption('--out <dir>', 'folder for the pruned model (never the input folder)')
+    .option('--json', 'machine-readable summary')
+    .description('apply a pruning plan and write the smaller model')
+    .action(pruneCommand);
+  program
+    .command('analyze')
+    .argument('<model>', 'model.json')
+    .requiredOption('--data <spec>', 'dataset folder/file or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist')
+    .option('--method <m>', 'pca-nci (A), distribution (B), or a baseline: l1 bn-scale apoz hrank fpgm random', 'pca-nci')
+    .option('--tau <τ>', 'method A: variance threshold (default 0.99)')
+    .option('--alpha <α>', 'method B: cut-off μ − α·σ (default 0.5)')
+    .option('--percentile <p>', 'method B: cut at this percentile instead')
+    .option('--otsu', "method B: cut at Otsu's threshold instead")
+    .option('--scope <s>', 'method B: layer | global')
+    .option('--ratio <r>', 'baselines: fraction of each layer to remove')
+    .option('--flops <f>', 'baselines: fraction of FLOPs to remove')
+    .option('--min-filters <n>', 'never keep fewer filters per layer')
+    .option('--images <n>', 'calibration images (default 64)')
+    .option('--out <dir>', 'where scores.json and plan.json go')
+    .option('--json', 'machine-readable summary')
+    .description('statistics pass + method → scores.json and plan.json')
+    .action(analyzeCommand);
+  program
+    .command('run')
+    .argument('<config>', '*.prunelens.yaml | *.prunelens.json')
+    .option('--json', 'machine-readable summary')
+    .description('the whole job from a config: analyse, prune, fine-tune, compare, report')
+    .action(async (c, o) => {
+      await runConfigCommand(c, o);
+    });
+  program
+    .command('train')
+    .argument('<model>', 'zoo:unet | zoo:segnet | zoo:deeplabv3plus | zoo:vgg16, or a model.json to continue')
+    .requiredOption('--data <spec>', 'dataset')
+    .requiredOption('--out <dir>', 'folder for the trained model')
+    .option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>').option('--patience <n>').option('--seed <n>')
+    .option('--count <n>', 'generated datasets: number of images')
+    .option('--zoo-options <json>', 'zoo builder options as JSON (default: the demo size)')
+    .option('--class-weights', 'median-frequency class weights (imbalanced segmentation)')
+    .option('--resume', 'continue from the checkpoints beside --out')
+    .option('--json')
+    .description('train a zoo model (or continue one) with checkpoints, early stopping and progress')
+    .action(trainCommand);
+  program
+    .command('finetune')
+    .argument('<model>', 'the pruned model.json')
+    .requiredOption('--data <spec>', 'dataset')
+    .requiredOption('--out <dir>', 'folder for the fine-tuned model')
+    .option('--teacher <model>', 'the unpruned model, for distillation')
+    .option('--distill', 'distil from --teacher')
+    .option('--temperature <T>').option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>', "the original training's learning rate")
+    .option('--lr-factor <f>', 'fine-tuning learning rate = factor × --lr (default 0.1)')
+    .option('--patience <n>').option('--seed <n>').option('--count <n>').option('--json')
+    .description('fine-tune a pruned model: reduced learning rate, early stopping, best epoch kept')
+    .action(finetuneCommand);
+  program
+    .command('evaluate')
+    .argument('<model>', 'model.json')
+    .requiredOption('--data <spec>', 'dataset')
+    .option('--count <n>').option('--seed <n>').option('--json')
+    .description('pixel accuracy, mIoU, per-class IoU, Dice, top-1 on the held-out split')
+    .action(evaluateCommand);
+  program.command('doctor').description('which compute backend is active, and why faster ones are not').action(doctorCommand);
+  program.command('demo').option('--json').description('analyse, prune, fine-tune and report on the bundled U-Net and crop/weed data').action(demoCommand);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof PruneLensError) {
+      process.stderr.write(`prunelens: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`prunelens: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    return 2;
+  }
+}

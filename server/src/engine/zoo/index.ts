@@ -85,5 +85,4 @@ export function buildZooModel(name: string, options: unknown = {}): tf.LayersMod
 }
 
 export { ZooOptionError } from './options';
-export { enableAtrousTraining } from './atrous-training';
 export type { UNetOptions, SegNetOptions, DeepLabV3PlusOptions, Vgg16Options };

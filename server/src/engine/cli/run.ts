@@ -1,0 +1,52 @@
+import Table from 'cli-table3';
+import { formatNumber } from '../report/console';
+import { loadConfigFile, runPipeline, type RunSummary } from '../pipeline/run';
+import { TerminalProgress } from '../train/progress-bar';
+import { out, pct, startBackend } from './common';
+
+const p = (v: number | undefined): string => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
+
+export function summaryTable(s: RunSummary): string {
+  const stages = [
+    ['original', s.before],
+    ['pruned', s.pruned],
+    ...(s.finetuned ? [[`fine-tuned (${s.finetuned.epochs} ep)`, s.finetuned]] : []),
+  ] as [string, RunSummary['before']][];
+  const t = new Table({ head: ['', 'params', 'FLOPs (MACs)', 'latency', 'pixel acc', 'mIoU', ...(s.dataset.task === 'classification' ? ['top-1'] : [])], style: { head: [], border: [] } });
+  for (const [name, st] of stages) {
+    const e = st.evaluation;
+    t.push([
+      name,
+      `${formatNumber(st.structure.params)}${name === 'original' ? '' : ` (−${pct(s.before.structure.params, st.structure.params)})`}`,
+      `${formatNumber(st.structure.flops)}${name === 'original' ? '' : ` (−${pct(s.before.structure.flops, st.structure.flops)})`}`,
+      st.latency ? `${st.latency.medianMs.toFixed(1)} ms` : '—',
+      p(e?.pixelAccuracy),
+      p(e?.meanIoU),
+      ...(s.dataset.task === 'classification' ? [p(e?.top1)] : []),
+    ]);
+  }
+  for (const b of s.baselines) {
+    t.push([`${b.method} (same FLOPs)`, `−${(100 * b.paramsRemoved).toFixed(1)}%`, `−${(100 * b.flopsRemoved).toFixed(1)}%`, '—', p(b.evaluation.pixelAccuracy), p(b.evaluation.meanIoU), ...(s.dataset.task === 'classification' ? [p(b.evaluation.top1)] : [])]);
+  }
+  const lines = [`${s.method} on ${s.dataset.name}${s.dataset.synthetic ? ' (SYNTHETIC data)' : ''}`, t.toString()];
+  return lines.join('\n');
+}
+
+export async function runConfigCommand(configFile: string, o: { json?: boolean } = {}): Promise<RunSummary> {
+  const config = await loadConfigFile(configFile);
+  await startBackend(o.json);
+  const progress = new TerminalProgress({ metricName: 'miou' });
+  try {
+    const summary = await runPipeline(config, configFile, {
+      onStep: (step, f) => !o.json && process.stderr.write(`[${(100 * f).toFixed(0).padStart(3)}%] ${step}\n`),
+      onStatsProgress: (d, t) => !o.json && process.stderr.write(`\r      statistics ${d}/${t} images`) && d === t && process.stderr.write('\n'),
+      onTrainProgress: o.json ? undefined : progress.onProgress,
+      onEpochEnd: o.json ? undefined : progress.onEpochEnd,
+    });
+    progress.stop();
+    out(o.json ? JSON.stringify(summary, null, 2) : `${summaryTable(summary)}\noutputs in ${summary.outputDir} (${summary.seconds.toFixed(0)} s)`);
+    return summary;
+  } finally {
+    progress.stop();
+  }
+}

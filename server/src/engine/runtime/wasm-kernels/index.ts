@@ -1,0 +1,59 @@
+/**
+ * Kernels that a training step needs and @tensorflow/tfjs-backend-wasm 4.22 does not register.
+ *
+ * Found by recording every kernel one Adam step with categorical cross-entropy dispatches (tf.profile around
+ * trainOnBatch) on a network holding every layer kind the zoo uses — Conv2D (strides 1/2, dilations 1/2/4, same
+ * and valid), Conv2DTranspose, MaxPooling2D, AveragePooling2D, UpSampling2D (nearest, bilinear), DepthwiseConv2D,
+ * SeparableConv2D, BatchNormalization, ReLU, Dropout, Concatenate, Add, GlobalAveragePooling2D, Flatten, Dense,
+ * Softmax, ZeroPadding2D, Cropping2D — and checking each against the wasm registry:
+ *
+ *   Conv2DBackpropFilter                 Conv2D / Conv2DTranspose / SeparableConv2D (pointwise) filter gradient
+ *   DepthwiseConv2dNativeBackpropInput   DepthwiseConv2D / SeparableConv2D input gradient
+ *   DepthwiseConv2dNativeBackpropFilter  DepthwiseConv2D / SeparableConv2D filter gradient
+ *
+ * All other kernels of that step (AvgPoolGrad, ResizeBilinearGrad, ResizeNearestNeighborGrad, Conv2DBackpropInput,
+ * FusedBatchNorm, …) exist on wasm, but one of them is wrong and is replaced:
+ *
+ *   MaxPoolGrad                          wrong values for 2×2 stride-2 pooling in wasm 4.22 (see MaxPoolGrad.ts)
+ *
+ * Dilated convolutions additionally need gradients that TF.js itself refuses on every backend: see
+ * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
+import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
+import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
+import { maxPoolGradConfig } from './MaxPoolGrad';
+
+export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterConfig,
+  depthwiseConv2dNativeBackpropInputConfig,
+  depthwiseConv2dNativeBackpropFilterConfig,
+];
+
+/** Kernels the wasm backend registers itself but gets wrong; ours replace them. */
+export const wasmReplacedKernels: readonly tf.KernelConfig[] = [maxPoolGradConfig];
+
+const replaced = new Set<string>();
+
+/**
+ * Registers the kernels above for 'wasm' and replaces the wrong ones. Idempotent; a missing kernel that is
+ * already registered (a future wasm release that ships its own) is left alone. Returns the names this call
+ * registered.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  const added: string[] = [];
+  for (const config of wasmTrainingKernels) {
+    if (tf.getKernel(config.kernelName, 'wasm') !== undefined) continue;
+    tf.registerKernel(config);
+    added.push(config.kernelName);
+  }
+  for (const config of wasmReplacedKernels) {
+    if (replaced.has(config.kernelName)) continue;
+    tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+    replaced.add(config.kernelName);
+    added.push(config.kernelName);
+  }
+  return added;
+}

@@ -1,0 +1,71 @@
+/**
+ * Helpers for kernels written on top of the wasm backend's own kernels. They work on TensorInfos (not Tensors),
+ * so nothing is tracked by the engine: every intermediate must be freed with `free`, and the kernel returns
+ * exactly one fresh TensorInfo that the engine then owns.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+export type Info = tf.TensorInfo;
+
+/** Runs the wasm backend's kernel `name`; the caller owns the result. */
+export function wasmOp(
+  backend: BackendWasm, name: string, inputs: Record<string, Info> | Info[], attrs: object = {},
+): Info {
+  const kernel = tf.getKernel(name, 'wasm');
+  if (kernel === undefined) throw new Error(`wasm kernel '${name}' is not registered`);
+  // Concat and Pack take their inputs as an array; every other kernel as a named map.
+  const out = kernel.kernelFunc({ inputs: inputs as tf.NamedTensorInfoMap, backend, attrs: attrs as tf.NamedAttrMap });
+  return Array.isArray(out) ? out[0] : out;
+}
+
+/** Releases intermediates (reshapes share data and are reference-counted by the backend, so each is freed once). */
+export function free(backend: BackendWasm, ...infos: Info[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+export function reshape(backend: BackendWasm, x: Info, shape: number[]): Info {
+  return wasmOp(backend, 'Reshape', { x }, { shape });
+}
+
+export function transpose(backend: BackendWasm, x: Info, perm: number[]): Info {
+  return wasmOp(backend, 'Transpose', { x }, { perm });
+}
+
+/** Zero padding; `pads` is one [before, after] per axis. Returns the input itself (not a copy) when all are 0. */
+export function padZeros(backend: BackendWasm, x: Info, pads: Array<[number, number]>): Info {
+  if (pads.every(([a, b]) => a === 0 && b === 0)) return x;
+  return wasmOp(backend, 'PadV2', { x }, { paddings: pads, constantValue: 0 });
+}
+
+/** Strided window of a 4-D NHWC tensor: rows `top + i*sh` for i < outH, columns likewise, all batches/channels. */
+export function window4d(
+  backend: BackendWasm, x: Info, top: number, left: number, outH: number, outW: number, sh: number, sw: number,
+): Info {
+  const [b, , , c] = x.shape;
+  if (sh === 1 && sw === 1) return wasmOp(backend, 'Slice', { x }, { begin: [0, top, left, 0], size: [b, outH, outW, c] });
+  return wasmOp(backend, 'StridedSlice', { x }, {
+    begin: [0, top, left, 0],
+    end: [b, top + (outH - 1) * sh + 1, left + (outW - 1) * sw + 1, c],
+    strides: [1, sh, sw, 1],
+    beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
+  });
+}
+
+/** Frees `x` unless it is `keep` (used after helpers that may return their input unchanged). */
+export function freeIfNot(backend: BackendWasm, x: Info, keep: Info): void {
+  if (x !== keep) free(backend, x);
+}
+
+/** dy with s−1 zero rows (columns) after every row (column); shape [B, OH·sh, OW·sw, C]. */
+export function insertZeros(backend: BackendWasm, dy: Info, sh: number, sw: number): Info {
+  if (sh === 1 && sw === 1) return dy;
+  const [b, oh, ow, c] = dy.shape;
+  const r = reshape(backend, dy, [b, oh, 1, ow, 1, c]);
+  const p = wasmOp(backend, 'PadV2', { x: r }, {
+    paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0,
+  });
+  const out = reshape(backend, p, [b, oh * sh, ow * sw, c]);
+  free(backend, r, p);
+  return out;
+}

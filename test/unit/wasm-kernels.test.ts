@@ -1,0 +1,427 @@
+/**
+ * The wasm gradient kernels PruneLens registers, the atrous-convolution gradients, and backend selection.
+ * Kernels are compared with the cpu backend (TF.js's reference implementation) on seeded random inputs; the dilated
+ * cases, which the cpu kernels cannot compute, against an independent formulation (the zero-inserted filter).
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import {
+  BackendLoader, BackendName, doctorReport, effectivePreference, initBackend, selectBackend,
+} from '../../server/src/engine/runtime/backend';
+import { wasmTrainingKernels } from '../../server/src/engine/runtime/wasm-kernels';
+import { Rng } from '../../server/src/engine/util/rng';
+
+delete process.env.PRUNELENS_BACKEND; // the tests choose their backends themselves
+
+type Shape4 = [number, number, number, number];
+const TOL = 1e-4;
+
+function randn(rng: Rng, shape: number[]): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.normal();
+  return out;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'sizes differ');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+interface Arg { shape: number[]; data: Float32Array }
+
+/** Runs one kernel on `backend`, returns its output values and shape; checks no backend data is leaked. */
+async function runKernelOn(backend: BackendName, name: string, args: Record<string, Arg>, attrs: object) {
+  await tf.setBackend(backend);
+  const inputs: tf.NamedTensorMap = {};
+  for (const [k, a] of Object.entries(args)) inputs[k] = tf.tensor(a.data, a.shape);
+  const before = tf.backend().numDataIds();
+  const out = tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = out.dataSync().slice() as Float32Array;
+  const shape = out.shape;
+  out.dispose();
+  const leaked = tf.backend().numDataIds() - before;
+  for (const t of Object.values(inputs)) t.dispose();
+  return { values, shape, leaked };
+}
+
+/** Filter with d−1 zeros between taps: a dilation-d convolution with w is an undilated one with this. */
+function zeroInserted(w: tf.Tensor4D, d: number): tf.Tensor4D {
+  const [kh, kw, ci, co] = w.shape;
+  const spread = tf.pad(w.reshape([kh, 1, kw, 1, ci, co]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
+  return spread.reshape([kh * d, kw * d, ci, co]).slice([0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, ci, co]) as tf.Tensor4D;
+}
+
+function zeroInsertedShape([kh, kw, ci, co]: Shape4, d: number): Shape4 {
+  return [(kh - 1) * d + 1, (kw - 1) * d + 1, ci, co];
+}
+
+/** Every d-th tap of a gradient computed for the zero-inserted filter: the gradient of the dilated filter. */
+function taps(values: Float32Array, big: Shape4, d: number): Float32Array {
+  return tf.tidy(() => tf.tensor4d(values, big).stridedSlice([0, 0, 0, 0], big, [d, d, 1, 1]).dataSync().slice() as Float32Array);
+}
+
+const maxDiffs: Record<string, number> = {};
+function record(kernel: string, d: number): void {
+  maxDiffs[kernel] = Math.max(maxDiffs[kernel] ?? 0, d);
+}
+
+before(async () => {
+  const report = await initBackend('wasm');
+  assert.equal(report.active, 'wasm');
+});
+
+describe('Conv2DBackpropFilter on wasm', () => {
+  const cases: Array<{ x: Shape4; k: [number, number]; co: number; s: number; pad: 'same' | 'valid' }> = [
+    { x: [2, 7, 9, 3], k: [3, 3], co: 4, s: 1, pad: 'same' },
+    { x: [2, 7, 9, 3], k: [3, 3], co: 4, s: 1, pad: 'valid' },
+    { x: [2, 7, 9, 3], k: [3, 3], co: 5, s: 2, pad: 'same' },
+    { x: [3, 8, 8, 2], k: [3, 3], co: 4, s: 2, pad: 'valid' },
+    { x: [2, 9, 7, 4], k: [5, 3], co: 3, s: 2, pad: 'same' },
+    { x: [2, 7, 7, 3], k: [1, 1], co: 6, s: 2, pad: 'valid' },
+    { x: [1, 8, 8, 4], k: [2, 2], co: 4, s: 2, pad: 'same' },
+    { x: [2, 6, 5, 16], k: [3, 3], co: 8, s: 1, pad: 'same' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x} k ${c.k} s ${c.s} ${c.pad}`, async () => {
+      const rng = new Rng(c.x.reduce((a, b) => a * 31 + b, c.s));
+      const filterShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.co];
+      const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.s, 1, c.pad);
+      const args = { x: { shape: c.x, data: randn(rng, c.x) }, dy: { shape: info.outShape, data: randn(rng, info.outShape) } };
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', filterShape };
+      const w = await runKernelOn('wasm', 'Conv2DBackpropFilter', args, attrs);
+      const r = await runKernelOn('cpu', 'Conv2DBackpropFilter', args, attrs);
+      assert.deepEqual(w.shape, r.shape);
+      assert.equal(w.leaked, 0, 'wasm kernel leaked intermediates');
+      const d = maxAbsDiff(w.values, r.values);
+      record('Conv2DBackpropFilter', d);
+      assert.ok(d <= TOL, `max abs diff ${d}`);
+    });
+  }
+
+  // TF.js never passes dilations to this kernel, but the wasm kernel honours them; the reference is the cpu
+  // kernel on the equivalent undilated filter ((k−1)·d+1 wide, same padding), keeping every d-th tap.
+  for (const d of [2, 4]) {
+    for (const pad of ['same', 'valid'] as const) {
+      it(`dilation ${d} ${pad}`, async () => {
+        const rng = new Rng(100 + d);
+        const x: Shape4 = [2, 11, 10, 3];
+        const filterShape: Shape4 = [3, 2, 3, 4];
+        const info = tf.backend_util.computeConv2DInfo(x, filterShape, 1, d, pad);
+        const args = { x: { shape: x, data: randn(rng, x) }, dy: { shape: info.outShape, data: randn(rng, info.outShape) } };
+        const w = await runKernelOn('wasm', 'Conv2DBackpropFilter', args, { strides: 1, pad, dataFormat: 'NHWC', filterShape, dilations: d });
+        const big = zeroInsertedShape(filterShape, d);
+        const r = await runKernelOn('cpu', 'Conv2DBackpropFilter', args, { strides: 1, pad, dataFormat: 'NHWC', filterShape: big });
+        assert.equal(w.leaked, 0, 'wasm kernel leaked intermediates');
+        const diff = maxAbsDiff(w.values, taps(r.values, big, d));
+        record('Conv2DBackpropFilter', diff);
+        assert.ok(diff <= TOL, `max abs diff ${diff}`);
+      });
+    }
+  }
+});
+
+describe('DepthwiseConv2dNative gradients on wasm', () => {
+  const cases: Array<{ x: Shape4; k: [number, number]; m: number; s: number; d: number; pad: 'same' | 'valid' }> = [
+    { x: [2, 7, 9, 3], k: [3, 3], m: 1, s: 1, d: 1, pad: 'same' },
+    { x: [2, 7, 9, 3], k: [3, 3], m: 1, s: 1, d: 1, pad: 'valid' },
+    { x: [2, 7, 9, 3], k: [3, 3], m: 2, s: 2, d: 1, pad: 'same' },
+    { x: [3, 8, 8, 2], k: [3, 3], m: 1, s: 2, d: 1, pad: 'valid' },
+    { x: [2, 9, 7, 4], k: [5, 3], m: 3, s: 2, d: 1, pad: 'same' },
+    { x: [2, 7, 7, 3], k: [1, 1], m: 1, s: 2, d: 1, pad: 'same' },
+    { x: [2, 11, 10, 3], k: [3, 3], m: 1, s: 1, d: 2, pad: 'same' },
+    { x: [2, 11, 10, 3], k: [3, 3], m: 2, s: 1, d: 2, pad: 'valid' },
+    { x: [1, 13, 12, 2], k: [3, 3], m: 1, s: 1, d: 4, pad: 'same' },
+    { x: [2, 13, 12, 2], k: [3, 2], m: 1, s: 1, d: 4, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x} k ${c.k} m ${c.m} s ${c.s} d ${c.d} ${c.pad}`, async () => {
+      const rng = new Rng(c.x.reduce((a, b) => a * 17 + b, c.s * 7 + c.d));
+      const filterShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.m];
+      const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.s, c.d, c.pad, undefined, true);
+      const x = { shape: c.x, data: randn(rng, c.x) };
+      const dy = { shape: info.outShape, data: randn(rng, info.outShape) };
+      const filter = { shape: filterShape, data: randn(rng, filterShape) };
+      const common = { strides: c.s, dilations: c.d, pad: c.pad };
+      // Reference: the cpu kernels at dilation 1 with the zero-inserted filter (the cpu input-gradient kernel
+      // ignores dilations, so it cannot be compared directly); for d = 1 this is the plain cpu kernel.
+      const big = zeroInsertedShape(filterShape, c.d);
+      const bigFilter = { shape: big, data: tf.tidy(() => zeroInserted(tf.tensor4d(filter.data, filterShape), c.d).dataSync().slice() as Float32Array) };
+      const refCommon = { strides: c.s, dilations: 1, pad: c.pad };
+      const kernels: Array<[string, Record<string, Arg>, object, Record<string, Arg>, object]> = [
+        ['DepthwiseConv2dNativeBackpropInput', { dy, filter }, { ...common, inputShape: c.x },
+          { dy, filter: bigFilter }, { ...refCommon, inputShape: c.x }],
+        ['DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...common, filterShape },
+          { x, dy }, { ...refCommon, filterShape: big }],
+      ];
+      for (const [name, args, attrs, refArgs, refAttrs] of kernels) {
+        const w = await runKernelOn('wasm', name, args, attrs);
+        const r = await runKernelOn('cpu', name, refArgs, refAttrs);
+        const ref = name.endsWith('Filter') ? taps(r.values, big, c.d) : r.values;
+        assert.equal(w.leaked, 0, `${name} leaked intermediates`);
+        const d = maxAbsDiff(w.values, ref);
+        record(name, d);
+        assert.ok(d <= TOL, `${name}: max abs diff ${d}`);
+      }
+    });
+  }
+});
+
+/** Exact max-pool gradient: each window's dy goes to its first maximal element (row-major), padding never wins. */
+function maxPoolGradReference(x: Float32Array, shape: Shape4, dy: Float32Array, info: tf.backend_util.Conv2DInfo): Float32Array {
+  const [B, H, W, C] = shape;
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < B; b++) for (let i = 0; i < info.outHeight; i++) for (let j = 0; j < info.outWidth; j++) for (let c = 0; c < C; c++) {
+    let best = -Infinity;
+    let at = -1;
+    for (let u = 0; u < info.filterHeight; u++) for (let v = 0; v < info.filterWidth; v++) {
+      const r = i * info.strideHeight + u - info.padInfo.top;
+      const q = j * info.strideWidth + v - info.padInfo.left;
+      if (r < 0 || q < 0 || r >= H || q >= W) continue;
+      const k = ((b * H + r) * W + q) * C + c;
+      if (x[k] > best) { best = x[k]; at = k; }
+    }
+    out[at] += dy[((b * info.outHeight + i) * info.outWidth + j) * C + c];
+  }
+  return out;
+}
+
+describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
+  const cases: Array<{ x: Shape4; k: number; s: number; pad: 'same' | 'valid' }> = [
+    { x: [2, 14, 14, 3], k: 2, s: 2, pad: 'valid' },
+    { x: [2, 8, 8, 4], k: 2, s: 2, pad: 'same' },
+    { x: [2, 7, 9, 3], k: 2, s: 2, pad: 'same' },
+    { x: [2, 9, 7, 3], k: 3, s: 2, pad: 'valid' },
+    { x: [1, 9, 8, 2], k: 3, s: 2, pad: 'same' },
+    { x: [2, 6, 5, 3], k: 3, s: 1, pad: 'same' },
+    { x: [2, 7, 7, 2], k: 7, s: 7, pad: 'valid' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x} pool ${c.k} s ${c.s} ${c.pad}`, async () => {
+      const rng = new Rng(c.x.reduce((a, b) => a * 13 + b, c.k * 5 + c.s));
+      const info = tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad);
+      const x = randn(rng, c.x);
+      const dy = randn(rng, info.outShape);
+      const attrs = { filterSize: c.k, strides: c.s, pad: c.pad };
+      // `output` is part of the kernel's inputs; neither implementation reads it, so x stands in.
+      const args = { dy: { shape: info.outShape, data: dy }, input: { shape: c.x, data: x }, output: { shape: c.x, data: x } };
+      const w = await runKernelOn('wasm', 'MaxPoolGrad', args, attrs);
+      const r = await runKernelOn('cpu', 'MaxPoolGrad', args, attrs);
+      assert.equal(w.leaked, 0, 'wasm kernel leaked intermediates');
+      const ref = maxPoolGradReference(x, c.x, dy, info);
+      const d = maxAbsDiff(w.values, ref);
+      record('MaxPoolGrad (vs exact argmax)', d);
+      record('MaxPoolGrad (vs cpu)', maxAbsDiff(w.values, r.values));
+      assert.ok(d <= TOL, `max abs diff ${d}`);
+      assert.ok(maxAbsDiff(w.values, r.values) <= TOL, 'cpu and wasm disagree');
+    });
+  }
+});
+
+describe('nearest upsampling gradient (installed by initBackend)', () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: ×2 and ×(3,2) on odd and non-square inputs is the block sum of dy`, async () => {
+      await tf.setBackend(backend);
+      const rng = new Rng(11);
+      for (const [h, w, fh, fw] of [[3, 3, 2, 2], [4, 5, 2, 2], [3, 4, 3, 2]]) {
+        const x = tf.tensor4d(randn(rng, [2, h, w, 3]), [2, h, w, 3]);
+        const dy = tf.tensor4d(randn(rng, [2, h * fh, w * fw, 3]), [2, h * fh, w * fw, 3]);
+        const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [h * fh, w * fw]), dy)))(x);
+        const ref = tf.sum(tf.reshape(dy, [2, h, fh, w, fw, 3]), [2, 4]);
+        const d = maxAbsDiff(g.dataSync(), ref.dataSync());
+        record(`nearest upsampling gradient (${backend})`, d);
+        assert.ok(d <= TOL, `${h}x${w} ×(${fh},${fw}): max abs diff ${d}`);
+        tf.dispose([x, dy, g, ref]);
+      }
+    });
+  }
+});
+
+describe('atrous gradients (installed by initBackend)', () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    for (const d of [2, 4]) {
+      for (const pad of ['same', 'valid'] as const) {
+        it(`${backend}: conv2d and depthwiseConv2d, dilation ${d}, ${pad}`, async () => {
+          await tf.setBackend(backend);
+          const rng = new Rng(7 * d + (pad === 'same' ? 1 : 0));
+          const x = tf.tensor4d(randn(rng, [2, 12, 11, 3]), [2, 12, 11, 3]);
+          const w = tf.tensor4d(randn(rng, [3, 3, 3, 4]), [3, 3, 3, 4]);
+          const dw = tf.tensor4d(randn(rng, [3, 3, 3, 2]), [3, 3, 3, 2]);
+          const probe = (y: tf.Tensor) => tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+          const pairs: Array<[string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, tf.Tensor4D]> = [
+            ['conv2d',
+              (a, b) => probe(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad, 'NHWC', d)),
+              (a, b) => probe(tf.conv2d(a as tf.Tensor4D, zeroInserted(b as tf.Tensor4D, d), 1, pad)), w],
+            ['depthwiseConv2d',
+              (a, b) => probe(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, pad, 'NHWC', d)),
+              (a, b) => probe(tf.depthwiseConv2d(a as tf.Tensor4D, zeroInserted(b as tf.Tensor4D, d), 1, pad)), dw],
+            // tfjs-layers' Conv2D goes through the fused op (bias, activation): its gradient must work dilated too.
+            ['fused.conv2d',
+              (a, b) => probe(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 1, pad, dilations: d, bias: tf.scalar(0.1), activation: 'relu' })),
+              (a, b) => probe(tf.relu(tf.add(tf.conv2d(a as tf.Tensor4D, zeroInserted(b as tf.Tensor4D, d), 1, pad), 0.1))), w],
+          ];
+          for (const [name, dilated, reference, filter] of pairs) {
+            const [gx, gw] = tf.grads(dilated)([x, filter]);
+            const [rx, rw] = tf.grads(reference)([x, filter]);
+            const diff = Math.max(maxAbsDiff(gx.dataSync(), rx.dataSync()), maxAbsDiff(gw.dataSync(), rw.dataSync()));
+            record(`atrous ${name} (${backend})`, diff);
+            assert.ok(diff <= TOL, `${name}: max abs diff ${diff}`);
+            tf.dispose([gx, gw, rx, rw]);
+          }
+          tf.dispose([x, w, dw]);
+        });
+      }
+    }
+  }
+});
+
+/** Every layer kind of U-Net, SegNet, DeepLabv3+ and VGG-16, on a 16×16×3 input. */
+function buildNet(): tf.LayersModel {
+  const L = tf.layers;
+  const seed = 3;
+  const inp = tf.input({ shape: [16, 16, 3] });
+  let x = L.zeroPadding2d({ padding: 1 }).apply(inp) as tf.SymbolicTensor; // 18
+  x = L.cropping2D({ cropping: 1 }).apply(x) as tf.SymbolicTensor; // 16
+  x = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  x = L.batchNormalization().apply(x) as tf.SymbolicTensor;
+  x = L.reLU().apply(x) as tf.SymbolicTensor;
+  const a2 = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 2 }).apply(x) as tf.SymbolicTensor;
+  const a4 = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 4, activation: 'relu' }).apply(x) as tf.SymbolicTensor;
+  const sep = L.separableConv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 2 }).apply(x) as tf.SymbolicTensor;
+  x = L.add().apply([a2, a4, sep]) as tf.SymbolicTensor;
+  const dv = L.depthwiseConv2d({ kernelSize: 3, padding: 'valid', depthMultiplier: 2 }).apply(x) as tf.SymbolicTensor; // 14
+  x = L.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor; // 7
+  x = L.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(x) as tf.SymbolicTensor; // 8
+  const mp = L.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor; // 4
+  const ap = L.averagePooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor; // 4
+  let y = L.concatenate().apply([mp, ap]) as tf.SymbolicTensor;
+  y = L.conv2dTranspose({ filters: 6, kernelSize: 3, strides: 2, padding: 'same' }).apply(y) as tf.SymbolicTensor; // 8
+  y = L.upSampling2d({ size: [2, 2] }).apply(y) as tf.SymbolicTensor; // 16
+  y = L.cropping2D({ cropping: 1 }).apply(y) as tf.SymbolicTensor; // 14
+  const up = L.upSampling2d({ size: [2, 2], interpolation: 'bilinear' })
+    .apply(L.maxPooling2d({ poolSize: 2 }).apply(dv)) as tf.SymbolicTensor; // 7 → 14
+  y = L.concatenate().apply([y, up]) as tf.SymbolicTensor;
+  y = L.conv2d({ filters: 8, kernelSize: 3, strides: 1, padding: 'same' }).apply(y) as tf.SymbolicTensor;
+  y = L.dropout({ rate: 0.3, seed }).apply(y) as tf.SymbolicTensor;
+  const gap = L.globalAveragePooling2d({}).apply(y) as tf.SymbolicTensor;
+  const flat = L.flatten().apply(L.maxPooling2d({ poolSize: 7 }).apply(y)) as tf.SymbolicTensor;
+  let o = L.concatenate().apply([gap, flat]) as tf.SymbolicTensor;
+  o = L.dense({ units: 5 }).apply(o) as tf.SymbolicTensor;
+  o = L.softmax().apply(o) as tf.SymbolicTensor;
+  return tf.model({ inputs: inp, outputs: o });
+}
+
+describe('a full training step on wasm', () => {
+  it('matches the cpu backend (gradients, fit loss, updated weights)', async () => {
+    const rng = new Rng(42);
+    const xData = randn(rng, [4, 16, 16, 3]);
+    const labels = [0, 3, 1, 4];
+    await tf.setBackend('cpu');
+    const init = buildNet().getWeights().map((w) => ({ shape: w.shape, data: w.dataSync().slice() }));
+    const step = async (backend: BackendName) => {
+      await tf.setBackend(backend);
+      const model = buildNet();
+      model.setWeights(init.map((w) => tf.tensor(w.data, w.shape)));
+      model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+      const xs = tf.tensor4d(xData, [4, 16, 16, 3]);
+      const ys = tf.oneHot(tf.tensor1d(labels, 'int32'), 5);
+      // Gradients of the training loss (dropout and batch statistics active), without updating.
+      const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
+      const { grads } = tf.variableGrads(() => {
+        const pred = model.apply(xs, { training: true }) as tf.Tensor;
+        return tf.metrics.categoricalCrossentropy(ys, pred).mean() as tf.Scalar;
+      }, vars);
+      const gradValues = vars.map((v) => grads[v.name].dataSync().slice());
+      tf.dispose(Object.values(grads));
+      const t0 = Date.now();
+      const hist = await model.fit(xs, ys, { batchSize: 4, epochs: 1, shuffle: false, verbose: 0 });
+      const ms = Date.now() - t0;
+      const loss = hist.history.loss[0] as number;
+      const after = model.getWeights().map((w) => w.dataSync().slice());
+      const afterLoss = (model.evaluate(xs, ys) as tf.Scalar).dataSync()[0];
+      tf.dispose([xs, ys]);
+      model.dispose();
+      return { gradValues, loss, after, afterLoss, ms };
+    };
+    const w = await step('wasm');
+    const c = await step('cpu');
+    assert.ok(Number.isFinite(w.loss), `wasm loss ${w.loss}`);
+    let gradDiff = 0;
+    w.gradValues.forEach((g, i) => { gradDiff = Math.max(gradDiff, maxAbsDiff(g, c.gradValues[i])); });
+    let weightDiff = 0;
+    w.after.forEach((v, i) => { weightDiff = Math.max(weightDiff, maxAbsDiff(v, c.after[i])); });
+    record('train step: gradients', gradDiff);
+    record('train step: loss', Math.abs(w.loss - c.loss));
+    record('train step: weights after Adam', weightDiff);
+    record('train step: loss after step', Math.abs(w.afterLoss - c.afterLoss));
+    console.log(`train step: wasm ${w.ms} ms, cpu ${c.ms} ms, loss ${w.loss} vs ${c.loss}`);
+    assert.ok(gradDiff <= TOL, `gradient max abs diff ${gradDiff}`);
+    assert.ok(Math.abs(w.loss - c.loss) <= TOL, `loss ${w.loss} vs ${c.loss}`);
+    assert.ok(weightDiff <= TOL, `weights after one Adam step differ by ${weightDiff}`);
+    assert.ok(Math.abs(w.afterLoss - c.afterLoss) <= TOL, `loss after the step ${w.afterLoss} vs ${c.afterLoss}`);
+    await tf.setBackend('wasm');
+  });
+});
+
+describe('backend selection', () => {
+  const ok = (why: string): BackendLoader => async () => ({ simd: true, threads: 1, why });
+  const fails = (msg: string): BackendLoader => async () => { throw new Error(`${msg}\nRequire stack:\n- somewhere`); };
+
+  it('falls back from tfjs-node to wasm and says why', async () => {
+    const r = await selectBackend('auto', {
+      tensorflow: fails("Cannot find module '@tensorflow/tfjs-node'"), wasm: ok('wasm up'), cpu: ok('cpu up'),
+    });
+    assert.equal(r.active, 'wasm');
+    assert.deepEqual(r.reasons.map((x) => [x.backend, x.available]), [['tensorflow', false], ['wasm', true], ['cpu', false]]);
+    assert.equal(r.reasons[0].why, "Cannot find module '@tensorflow/tfjs-node'");
+    assert.match(r.reasons[2].why, /not needed/);
+  });
+
+  it('falls back to cpu when wasm fails too, and throws when nothing loads', async () => {
+    const r = await selectBackend('auto', { tensorflow: fails('no tfjs-node'), wasm: fails('no wasm'), cpu: ok('cpu up') });
+    assert.equal(r.active, 'cpu');
+    assert.deepEqual(r.reasons.map((x) => x.why), ['no tfjs-node', 'no wasm', 'cpu up']);
+    await assert.rejects(selectBackend('auto', { tensorflow: fails('a'), wasm: fails('b'), cpu: fails('c') }), /no TF.js backend/);
+  });
+
+  it('a preference skips the faster backends and reports them as not tried', async () => {
+    const tried: string[] = [];
+    const track = (n: string): BackendLoader => async () => { tried.push(n); return { simd: false, threads: 1, why: n }; };
+    const r = await selectBackend('cpu', { tensorflow: track('tensorflow'), wasm: track('wasm'), cpu: track('cpu') });
+    assert.deepEqual(tried, ['cpu']);
+    assert.match(r.reasons[0].why, /not tried: preference is 'cpu'/);
+  });
+
+  it('PRUNELENS_BACKEND overrides the preference; invalid values are ignored with a note', () => {
+    assert.equal(effectivePreference('auto', { PRUNELENS_BACKEND: 'cpu' }).prefer, 'cpu');
+    const bad = effectivePreference('wasm', { PRUNELENS_BACKEND: 'gpu' });
+    assert.equal(bad.prefer, 'wasm');
+    assert.match(bad.notes[0], /ignored PRUNELENS_BACKEND=gpu/);
+  });
+
+  it('the real initBackend reports tfjs-node with a reason, is idempotent, and feeds doctor', async () => {
+    let tfNodeInstalled = true;
+    try { require.resolve('@tensorflow/tfjs-node'); } catch { tfNodeInstalled = false; }
+    const r = await initBackend();
+    assert.equal(await initBackend(), r, 'second call returns the cached report');
+    if (!tfNodeInstalled) {
+      assert.equal(r.active, 'wasm');
+      assert.equal(r.simd, true);
+      assert.equal(r.reasons[0].available, false);
+      assert.match(r.reasons[0].why, /Cannot find module '@tensorflow\/tfjs-node'/);
+    }
+    for (const k of wasmTrainingKernels) assert.ok(tf.getKernel(k.kernelName, 'wasm'), `${k.kernelName} registered`);
+    const lines = await doctorReport();
+    assert.ok(lines.some((l) => l.startsWith(`active backend: ${r.active}`)), lines.join('\n'));
+  });
+});
+
+describe('summary', () => {
+  it('prints the max abs diffs', () => {
+    for (const [k, v] of Object.entries(maxDiffs)) console.log(`max abs diff ${k}: ${v.toExponential(2)}`);
+    assert.ok(Object.keys(maxDiffs).length >= 3);
+  });
+});
