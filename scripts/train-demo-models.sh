@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Trains the two bundled demo models from scratch, seeded, with the project's own CLI. Each model's log is
+# committed beside it (data/models/<name>/train-log.txt). Re-running reproduces them on the same backend
+# (wasm SIMD here); weights differ across backends in the last bits.
+#   bash scripts/train-demo-models.sh [unet|vgg]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run --silent build
+which="${1:-all}"
+
+if [[ "$which" == all || "$which" == unet ]]; then
+  out=data/models/unet-cropweed
+  rm -rf "$out" "$out.checkpoints"
+  # U-Net, 3 levels, base width 16, BatchNorm, on 400 synthetic 64×64 crop/weed fields (seeded).
+  node bin/prunelens.js train zoo:unet \
+    --zoo-options '{"depth":3,"baseFilters":16,"batchNorm":true,"inputShape":[64,64,3],"numClasses":3,"seed":1}' \
+    --data bundled:cropweed --count 400 --seed 7 \
+    --epochs 30 --patience 6 --batch-size 8 --lr 0.002 --class-weights \
+    --out "$out.tmp" 2>&1 | tee /tmp/unet-train-log.txt
+  rm -rf "$out" && mv "$out.tmp" "$out" && mv /tmp/unet-train-log.txt "$out/train-log.txt"
+  rm -rf "$out.tmp.checkpoints"
+fi
+
+if [[ "$which" == all || "$which" == vgg ]]; then
+  out=data/models/vgg16-fashion
+  rm -rf "$out"
+  # VGG-16 at width ×0.25 with BatchNorm, on the vendored Fashion-MNIST subset padded to 32×32.
+  node bin/prunelens.js train zoo:vgg16 \
+    --zoo-options '{"widthMultiplier":0.25,"batchNorm":true,"inputShape":[32,32,1],"numClasses":10,"seed":1}' \
+    --data bundled:fashion-mnist --seed 7 \
+    --epochs 12 --patience 3 --batch-size 32 --lr 0.001 \
+    --out "$out.tmp" 2>&1 | tee /tmp/vgg-train-log.txt
+  rm -rf "$out" && mv "$out.tmp" "$out" && mv /tmp/vgg-train-log.txt "$out/train-log.txt"
+  rm -rf "$out.tmp.checkpoints"
+fi
