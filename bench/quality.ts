@@ -1,0 +1,69 @@
+/**
+ * The paper-style quality table for a bundled trained model: method A, method B and the six baselines
+ * (matched to method A's FLOPs reduction), each fine-tuned with the same budget, evaluated on the held-out
+ * test split. The paper's published figures are printed beside ours by the README.
+ *   node --import tsx bench/quality.ts unet|vgg16      (BENCH_EPOCHS, default 2)
+ */
+import * as path from 'node:path';
+import { analyze, runMethod, type MethodSpec } from '../server/src/engine/analyze';
+import { BASELINES } from '../server/src/engine/criteria';
+import { resolveDataset } from '../server/src/engine/analyze';
+import { splitIndices } from '../server/src/engine/data/pipeline';
+import { readModel } from '../server/src/engine/formats';
+import { graphToTfModel } from '../server/src/engine/formats/tfjs-layers/writer';
+import type { MethodResult } from '../server/src/engine/methods/decisions';
+import { finetune } from '../server/src/engine/pipeline/finetune';
+import { applyPlan } from '../server/src/engine/surgery/apply';
+import { evaluate, type EvaluationReport } from '../server/src/engine/train/evaluate';
+import { setup, writeResult } from './common';
+
+const SETUPS = {
+  unet: { model: 'data/models/unet-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
+  vgg16: { model: 'data/models/vgg16-fashion/model.json', data: 'bundled:fashion-mnist', read: {}, lr: 0.001, metric: 'top1' as const },
+};
+
+async function main(name: keyof typeof SETUPS): Promise<void> {
+  const s = SETUPS[name];
+  if (!s) throw new Error(`no quality setup for ${name}`);
+  await setup();
+  const root = path.resolve(__dirname, '..');
+  const { graph } = await readModel(path.join(root, s.model));
+  const dataset = await resolveDataset(s.data, s.read);
+  const splits = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: 7 });
+  const epochs = Number(process.env.BENCH_EPOCHS ?? 2);
+  const original = await graphToTfModel(graph);
+  const base = await evaluate(original, dataset, splits.test);
+  const a = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.99 } }, { calibration: { images: 64 } });
+  const flopsA = 1 - a.result.cost.after.flops / a.result.cost.before.flops;
+  const specs: [string, MethodSpec | null][] = [
+    ['A: PCA + NCI (τ = 0.99)', null],
+    ['B: NCI·MSD distribution (μ − 0.5σ)', { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } }],
+    ...BASELINES.map((c): [string, MethodSpec] => [`${c} @ A's FLOPs`, { method: 'baseline', options: { criterion: c, flopsReduction: flopsA } }]),
+  ];
+  const value = (e: EvaluationReport): number => (s.metric === 'top1' ? e.top1 ?? e.pixelAccuracy : e.meanIoU);
+  const rows = [];
+  for (const [label, spec] of specs) {
+    const res: MethodResult = spec ? runMethod(spec, a.graph, a.coupling, a.stats, 1) : a.result;
+    const pruned = await graphToTfModel(applyPlan(graph, res.plan, { coupling: a.coupling }).graph);
+    const oneShot = await evaluate(pruned, dataset, splits.test);
+    await finetune(pruned, { dataset, train: splits.train, val: splits.val }, { epochs, learningRate: s.lr, lrFactor: 0.1, patience: epochs, augment: true }, undefined);
+    const tuned = await evaluate(pruned, dataset, splits.test);
+    pruned.dispose();
+    const row = {
+      method: label,
+      paramsRemoved: 1 - res.cost.after.params / res.cost.before.params,
+      flopsRemoved: 1 - res.cost.after.flops / res.cost.before.flops,
+      metric: s.metric,
+      before: value(base),
+      oneShot: value(oneShot),
+      afterFinetune: value(tuned),
+      change: value(tuned) - value(base),
+      pixelAccuracyChange: tuned.pixelAccuracy - base.pixelAccuracy,
+    };
+    rows.push(row);
+    process.stdout.write(`${label.padEnd(36)} params −${(100 * row.paramsRemoved).toFixed(1)}%  FLOPs −${(100 * row.flopsRemoved).toFixed(1)}%  ${s.metric} ${(100 * row.before).toFixed(2)} → one-shot ${(100 * row.oneShot).toFixed(2)} → tuned ${(100 * row.afterFinetune).toFixed(2)} (${row.change >= 0 ? '+' : ''}${(100 * row.change).toFixed(2)})\n`);
+  }
+  writeResult(`quality-${name}`, { model: name, dataset: dataset.info, finetuneEpochs: epochs, testImages: splits.test.length, rows });
+}
+
+void main((process.argv[2] ?? 'unet') as keyof typeof SETUPS);

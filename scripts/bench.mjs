@@ -1,0 +1,26 @@
+// `npm run bench`: every benchmark in its own process (so peak RSS is per model), results in bench/results/.
+// Speed targets are benchmarks, never timed tests. BENCH_ONLY=zoo-speed,analysis-speed limits what runs.
+import { spawnSync } from 'node:child_process';
+
+const models = ['unet', 'segnet', 'deeplabv3plus', 'vgg16'];
+const only = process.env.BENCH_ONLY?.split(',');
+const runs = [
+  ...models.map((m) => ['zoo-speed', m]),
+  ...models.map((m) => ['analysis-speed', m]),
+  ['quality', 'unet'],
+  ['quality', 'vgg16'],
+].filter(([b]) => !only || only.includes(b));
+
+let failed = 0;
+for (const [bench, arg] of runs) {
+  process.stderr.write(`\n== ${bench} ${arg}\n`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${bench}.ts`, arg], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+const peer = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
+if (peer.status === 0) {
+  spawnSync('python3', ['bench/peers/torch_zoo.py'], { stdio: 'inherit' });
+} else {
+  process.stderr.write('\nPyTorch peer skipped: `python3 -c "import torch"` fails on this machine\n');
+}
+process.exit(failed ? 1 : 0);
