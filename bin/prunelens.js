@@ -1,4 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// The CLI is bundled by `npm run build` (run automatically by `npm ci` through `prepare`).
-require('../dist/cli.js');
+// The CLI is bundled into dist/ by `npm run build`, which `npm ci` runs through the `prepare` script.
+require('../dist/cli.js')
+  .main(process.argv)
+  .then((code) => {
+    process.exitCode = code;
+  });

@@ -101,7 +101,8 @@ async function writeQuantized(model: tf.LayersModel, dir: string, dtype: 'uint8'
     const min = Math.min(...values);
     const max = Math.max(...values);
     const scale = max > min ? (max - min) / levels : 1;
-    const q = (dtype === 'uint8' ? Uint8Array : Uint16Array).from(values, (x) => Math.round((x - min) / scale));
+    const levelsOf = Array.from(values, (x) => Math.round((x - min) / scale));
+    const q = dtype === 'uint8' ? Uint8Array.from(levelsOf) : Uint16Array.from(levelsOf);
     chunks.push(Buffer.from(q.buffer));
     specs.push({ name: v.originalName, shape: v.shape as number[], dtype: 'float32', quantization: { dtype, scale, min } });
   }

@@ -15,6 +15,8 @@ export function formatInspectTable(report: InspectReport): string {
   const table = new Table({
     head: ['Layer (type)', 'Channels', 'Params', 'FLOPs (MACs)', 'Prunable'],
     style: { head: [], border: [] },
+    // No rule between rows, as in Keras' model.summary().
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
     wordWrap: true,
     colWidths: [38, 10, 11, 14, 50],
   });
