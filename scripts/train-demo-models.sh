@@ -15,7 +15,7 @@ if [[ "$which" == all || "$which" == unet ]]; then
   node bin/prunelens.js train zoo:unet \
     --zoo-options '{"depth":3,"baseFilters":16,"batchNorm":true,"inputShape":[64,64,3],"numClasses":3,"seed":1}' \
     --data bundled:cropweed --count 400 --seed 7 \
-    --epochs 30 --patience 6 --batch-size 8 --lr 0.002 --class-weights \
+    --epochs 16 --patience 4 --batch-size 8 --lr 0.002 --class-weights \
     --out "$out.tmp" 2>&1 | tee /tmp/unet-train-log.txt
   rm -rf "$out" && mv "$out.tmp" "$out" && mv /tmp/unet-train-log.txt "$out/train-log.txt"
   rm -rf "$out.tmp.checkpoints"

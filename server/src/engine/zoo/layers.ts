@@ -81,10 +81,18 @@ export function convUnit(x: Sym, names: UnitNames, opts: ConvUnitOptions, init: 
   });
   let y = conv.apply(x) as Sym;
   if (!opts.batchNorm) return y;
-  y = tf.layers.batchNormalization({ name: names.bn, axis: -1 }).apply(y) as Sym;
+  y = tf.layers.batchNormalization({ name: names.bn, axis: -1, momentum: BN_MOMENTUM }).apply(y) as Sym;
   if (relu) y = tf.layers.activation({ name: names.relu, activation: 'relu' }).apply(y) as Sym;
   return y;
 }
+
+/**
+ * BatchNorm moving-average momentum. Keras' 0.99 needs thousands of steps before the moving statistics used
+ * at inference match the batch statistics used in training; on the small datasets PruneLens fine-tunes on
+ * (tens of steps per epoch) validation then runs on stale statistics for many epochs. 0.9 (PyTorch's default)
+ * converges in tens of steps.
+ */
+export const BN_MOMENTUM = 0.9;
 
 /** Per-pixel classifier: `head` conv to class logits, then the `softmax` activation over the last axis. */
 export function segmentationHead(x: Sym, numClasses: number, kernelSize: number, init: Initializers): Sym {

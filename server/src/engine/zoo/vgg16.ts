@@ -8,7 +8,7 @@
  * flatten | gap, fc1 [fc1_bn] fc1_relu, dropout, head, softmax.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Initializers, Sym, convUnit, maxPool, softmax, unitNames } from './layers';
+import { BN_MOMENTUM, Initializers, Sym, convUnit, maxPool, softmax, unitNames } from './layers';
 import { OptionSchema, checkOptions, requireDivisible, scaleFilters } from './options';
 
 /** Filters and conv count of the five VGG-16 blocks. */
@@ -82,7 +82,7 @@ export function buildVgg16(options?: Partial<Vgg16Options>): tf.LayersModel {
   x = tf.layers
     .dense({ name: 'fc1', units, useBias: !o.batchNorm, kernelInitializer: init.relu() })
     .apply(x) as Sym;
-  if (o.batchNorm) x = tf.layers.batchNormalization({ name: 'fc1_bn' }).apply(x) as Sym;
+  if (o.batchNorm) x = tf.layers.batchNormalization({ name: 'fc1_bn', momentum: BN_MOMENTUM }).apply(x) as Sym;
   x = tf.layers.activation({ name: 'fc1_relu', activation: 'relu' }).apply(x) as Sym;
   if (o.dropout > 0) x = tf.layers.dropout({ name: 'dropout', rate: o.dropout }).apply(x) as Sym;
   const logits = tf.layers
