@@ -1,0 +1,191 @@
+/**
+ * The custom messages between the PruneLens client (extension + webviews) and its language server,
+ * declared once and imported by both sides (the vscode-eslint pattern): a method name and a typed
+ * message object per message, so a renamed field fails to compile on both ends.
+ *
+ * Everything here is plain JSON; URIs are `file:` URIs of the model's `model.json`.
+ */
+import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
+
+/** Server commands (workspace/executeCommand) the server registers itself. */
+export const ServerCommands = {
+  /** Arguments: [PruneParams]. Writes `<model folder>.pruned/`. */
+  prune: 'prunelens.prune',
+  /** Arguments: [AnalyzeParams]. */
+  analyze: 'prunelens.analyze',
+} as const;
+
+/** Commands code actions carry that the *client* handles (never registered by the server). */
+export const ClientCommands = {
+  /** Arguments: [OpenImportancePanelArgs]. */
+  openImportancePanel: 'prunelens.openImportancePanel',
+} as const;
+
+export interface OpenImportancePanelArgs {
+  uri: string;
+  layer?: string;
+}
+
+/** The code action kind of "Prune all suggested layers". */
+export const FixAllKind = 'source.fixAll.prunelens';
+
+export type Health = 'ok' | 'warning' | 'error';
+
+export interface StatusParams {
+  health: Health;
+  /** True when no analysis is queued or running and no index scan is in progress. */
+  quiescent: boolean;
+  message: string;
+  /** Models waiting for analysis (not counting the running one). */
+  queued?: number;
+  /** URI of the model being analysed, if any. */
+  running?: string;
+}
+
+export namespace StatusNotification {
+  export const method = 'prunelens/status';
+  export const type = new NotificationType<StatusParams>(method);
+}
+
+/** Per layer facts the server derives from one analysis (scores included only in ScoresResult). */
+export interface LayerVerdict {
+  layer: string;
+  group: number;
+  channels: number;
+  kept: number;
+  /** Method A: PCA components reaching τ. */
+  components?: number;
+  /** Method B: cut-off applied to the scores. */
+  threshold?: number;
+  excluded?: boolean;
+  note?: string;
+  /** This layer's share of the model's FLOPs (multiply-accumulates), 0..1. */
+  flopsShare: number;
+}
+
+export interface AnalysisSummary {
+  model: string;
+  modelHash: string;
+  /** The engine method name, e.g. `pca-nci`, `distribution`, `baseline:l1`. */
+  method: string;
+  options: Record<string, unknown>;
+  data: string;
+  calibrationImages: number;
+  cost: { before: { params: number; flops: number }; after: { params: number; flops: number } };
+  layers: LayerVerdict[];
+  /** Seconds the analysis took when it was computed (a cached result keeps its original figure). */
+  seconds: number;
+  cached: boolean;
+}
+
+export interface ScoresParams {
+  uri: string;
+}
+
+export interface ScoresResult {
+  /** False when the model has not been analysed (no data configured, still running, or failed). */
+  available: boolean;
+  reason?: string;
+  summary?: AnalysisSummary;
+  /** The engine's `scores.json` content (per group: scores, NCI, MSD, spectrum, keep…). */
+  scores?: Record<string, unknown>;
+}
+
+export namespace ScoresRequest {
+  export const method = 'prunelens/scores';
+  export const type = new RequestType<ScoresParams, ScoresResult, void>(method);
+}
+
+export interface AnalyzeParams {
+  uri: string;
+  /** Ignore a cached result and compute again. */
+  force?: boolean;
+}
+
+export interface AnalyzeResult {
+  status: 'done' | 'cached' | 'cancelled' | 'failed' | 'no-data';
+  message: string;
+  summary?: AnalysisSummary;
+}
+
+export namespace AnalyzeRequest {
+  export const method = 'prunelens/analyze';
+  /** Resolves when the analysis has finished (or was cancelled / failed). */
+  export const type = new RequestType<AnalyzeParams, AnalyzeResult, void>(method);
+}
+
+export interface CancelParams {
+  /** The model whose analysis to cancel; all queued and running analyses when omitted. */
+  uri?: string;
+}
+
+export interface CancelResult {
+  cancelled: number;
+}
+
+export namespace CancelRequest {
+  export const method = 'prunelens/cancel';
+  export const type = new RequestType<CancelParams, CancelResult, void>(method);
+}
+
+export interface PruneParams {
+  uri: string;
+  /** Layers whose suggested pruning to apply (their whole coupled group); all suggested layers when omitted. */
+  layers?: string[];
+}
+
+export interface PruneResult {
+  /** URI of the written `model.json` inside `<model folder>.pruned/`. */
+  out: string;
+  before: { params: number; flops: number };
+  after: { params: number; flops: number };
+  changed: { layer: string; before: number; after: number }[];
+}
+
+export namespace PruneRequest {
+  export const method = 'prunelens/prune';
+  export const type = new RequestType<PruneParams, PruneResult, void>(method);
+}
+
+export interface FinetuneParams {
+  uri: string;
+  /** The pipeline config that holds the fine-tuning options. */
+  config?: string;
+}
+
+export interface FinetuneResult {
+  out: string;
+}
+
+export namespace FinetuneRequest {
+  export const method = 'prunelens/finetune';
+  /** Not served yet: the server answers with an error until the fine-tuning pipeline is wired in. */
+  export const type = new RequestType<FinetuneParams, FinetuneResult, void>(method);
+}
+
+/** The `prunelens.*` settings the server reads per resource (workspace/configuration). */
+export interface ServerSettings {
+  /** Data for models no config names: `bundled:cropweed`, a folder, or '' for none. */
+  calibrationData: string;
+  calibrationImages: number;
+  method: 'pca-nci' | 'distribution';
+  varianceThreshold: number;
+  /** Analyse models on open / change when data is known. */
+  analyzeOnOpen: boolean;
+  /** Severity of the per-layer pruning diagnostics. */
+  diagnosticSeverity: 'error' | 'warning' | 'information' | 'hint';
+  /** Where analysis results are cached: the workspace's `.prunelens-cache/` or the OS temp folder. */
+  cacheLocation: 'workspace' | 'temp';
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+}
+
+export const DEFAULT_SETTINGS: ServerSettings = {
+  calibrationData: '',
+  calibrationImages: 64,
+  method: 'pca-nci',
+  varianceThreshold: 0.99,
+  analyzeOnOpen: true,
+  diagnosticSeverity: 'information',
+  cacheLocation: 'workspace',
+  backend: 'auto',
+};

@@ -1,0 +1,110 @@
+/**
+ * What to analyse a model with: data, method and calibration, from the pipeline config that names the model
+ * or else from the `prunelens.*` settings. The same spec travels to the worker and keys the disk cache, so
+ * two requests with equal specs share one result.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import type { CalibrationOptions, MethodSpec } from '../engine/analyze';
+import type { PruneLensConfig } from '../engine/config/types';
+import type { BackendPreference } from '../engine/runtime/backend';
+import type { ServerSettings } from '../../../protocol/src/protocol';
+
+export interface DataSpec {
+  /** `bundled:<name>` or an absolute path. */
+  path: string;
+  height?: number;
+  width?: number;
+  channels?: 1 | 3;
+  numClasses?: number;
+  count?: number;
+  size?: number;
+  seed?: number;
+}
+
+export interface AnalysisJobSpec {
+  /** Absolute path of the model.json. */
+  modelPath: string;
+  data: DataSpec;
+  method: MethodSpec;
+  calibration: CalibrationOptions;
+  backend: BackendPreference;
+  /** Where the spec came from, for messages: a config file path or `settings`. */
+  source: string;
+}
+
+const BASELINES = ['l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random'];
+
+export function methodFromConfig(method: PruneLensConfig['method']): MethodSpec {
+  const m = method ?? { name: 'pca-nci' as const };
+  const common = { ...(m.minFilters !== undefined ? { minFilters: m.minFilters } : {}), ...(m.exclude ? { exclude: m.exclude } : {}) };
+  if (m.name === 'pca-nci') return { method: 'pca-nci', options: { ...common, ...(m.varianceThreshold !== undefined ? { varianceThreshold: m.varianceThreshold } : {}) } };
+  if (m.name === 'distribution') {
+    return {
+      method: 'distribution',
+      options: { ...common, ...(m.combine ? { combine: m.combine } : {}), ...(m.threshold ? { threshold: m.threshold } : {}), ...(m.scope ? { scope: m.scope } : {}) },
+    };
+  }
+  if (BASELINES.includes(m.name)) {
+    return { method: 'baseline', options: { ...common, criterion: m.name, ...(m.ratio !== undefined ? { ratio: m.ratio } : {}), ...(m.flopsReduction !== undefined ? { flopsReduction: m.flopsReduction } : {}) } };
+  }
+  throw new Error(`unknown method '${String((m as { name: unknown }).name)}'`);
+}
+
+/** `bundled:` specs stay as they are; paths are relative to the file that wrote them. */
+export function resolveDataPath(spec: string, baseDir: string): string {
+  return spec.startsWith('bundled:') ? spec : path.resolve(baseDir, spec);
+}
+
+export function specFromConfig(config: PruneLensConfig, configPath: string, modelPath: string, settings: ServerSettings): AnalysisJobSpec {
+  const { path: dataPath, valFraction: _v, testFraction: _t, ...dataOptions } = config.data;
+  return {
+    modelPath,
+    data: { path: resolveDataPath(dataPath, path.dirname(configPath)), ...dataOptions },
+    method: methodFromConfig(config.method),
+    calibration: { ...config.calibration },
+    backend: settings.backend,
+    source: configPath,
+  };
+}
+
+/** Null when no data is configured for this model: then only structure is shown. */
+export function specFromSettings(settings: ServerSettings, modelPath: string, workspaceDir: string | undefined): AnalysisJobSpec | null {
+  const data = settings.calibrationData.trim();
+  if (!data) return null;
+  const method: MethodSpec =
+    settings.method === 'distribution' ? { method: 'distribution', options: {} } : { method: 'pca-nci', options: { varianceThreshold: settings.varianceThreshold } };
+  return {
+    modelPath,
+    data: { path: resolveDataPath(data, workspaceDir ?? path.dirname(modelPath)) },
+    method,
+    calibration: { images: settings.calibrationImages },
+    backend: settings.backend,
+    source: 'settings',
+  };
+}
+
+/** Stable JSON (sorted keys) so equal specs hash equally whatever order options were written in. */
+function stable(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * Cache key: the model's content hash (weights + topology, `graphHash`) with the data, method and
+ * calibration. The backend is left out on purpose: every backend computes the same statistics (the engine's
+ * tests hold them equal), so a result from one is valid for all.
+ */
+export function cacheKey(modelHash: string, spec: AnalysisJobSpec): string {
+  const opts = createHash('sha256')
+    .update(stable({ data: spec.data, method: spec.method, calibration: spec.calibration }))
+    .digest('hex')
+    .slice(0, 16);
+  return `${modelHash}-${opts}`;
+}

@@ -1,0 +1,83 @@
+/**
+ * From the engine's scores.json + the structural report to what the editor shows per layer: how many filters
+ * the analysis keeps, why (PCA components or the score cut-off), and the layer's share of the model's FLOPs.
+ * Only facts the analysis produced are shown; nothing is estimated here.
+ */
+import type { InspectReport } from '../engine/inspect';
+import type { AnalysisSummary, LayerVerdict } from '../../../protocol/src/protocol';
+
+interface ScoresGroup {
+  group: number;
+  members: string[];
+  channels: number;
+  keep: number[];
+  components?: number;
+  threshold?: number;
+  excluded?: boolean;
+  note?: string;
+}
+
+export function summarize(scores: Record<string, unknown>, structure: InspectReport, data: string, seconds: number, cached: boolean): AnalysisSummary {
+  const flops = new Map(structure.layers.map((l) => [l.name, l.flops]));
+  const total = structure.totals.flops || 1;
+  const layers: LayerVerdict[] = [];
+  for (const g of (scores.groups ?? []) as ScoresGroup[]) {
+    for (const member of g.members) {
+      layers.push({
+        layer: member,
+        group: g.group,
+        channels: g.channels,
+        kept: g.keep.length,
+        ...(g.components !== undefined ? { components: g.components } : {}),
+        ...(g.threshold !== undefined ? { threshold: g.threshold } : {}),
+        ...(g.excluded ? { excluded: true } : {}),
+        ...(g.note ? { note: g.note } : {}),
+        flopsShare: (flops.get(member) ?? 0) / total,
+      });
+    }
+  }
+  return {
+    model: String(scores.model ?? structure.model),
+    modelHash: String(scores.modelHash ?? ''),
+    method: String(scores.method ?? '?'),
+    options: (scores.options ?? {}) as Record<string, unknown>,
+    data,
+    calibrationImages: Number(scores.calibrationImages ?? 0),
+    cost: scores.cost as AnalysisSummary['cost'],
+    layers,
+    seconds,
+    cached,
+  };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/** "method A, 99% variance → 23 kept" and the like. */
+export function methodPhrase(summary: AnalysisSummary, v: LayerVerdict): string {
+  const o = summary.options;
+  if (summary.method === 'pca-nci') {
+    const tau = typeof o.varianceThreshold === 'number' ? o.varianceThreshold : 0.99;
+    return `method A, ${+(tau * 100).toFixed(2)}% variance → ${v.kept} kept`;
+  }
+  if (summary.method === 'distribution') {
+    const cut = v.threshold !== undefined ? `score cut-off ${v.threshold.toPrecision(3)}` : 'score distribution';
+    return `method B, ${cut} → ${v.kept} kept`;
+  }
+  return `${summary.method.replace(/^baseline:/, '')} baseline → ${v.kept} kept`;
+}
+
+/** The per-layer diagnostic text, e.g. `conv2d_5: 41 of 64 filters prunable (method A, 99% variance → 23 kept) · 12.3% of model FLOPs`. */
+export function verdictMessage(summary: AnalysisSummary, v: LayerVerdict): string {
+  return `${v.layer}: ${v.channels - v.kept} of ${v.channels} filters prunable (${methodPhrase(summary, v)}) · ${pct(v.flopsShare)} of model FLOPs`;
+}
+
+/** Layers with something to prune (excluded layers and layers kept whole get no diagnostic). */
+export function prunableVerdicts(summary: AnalysisSummary): LayerVerdict[] {
+  return summary.layers.filter((v) => !v.excluded && v.kept < v.channels);
+}
+
+export function costLine(summary: AnalysisSummary): string {
+  const { before, after } = summary.cost;
+  const drop = (a: number, b: number): string => (a ? pct((a - b) / a) : '0%');
+  return `all suggestions: params −${drop(before.params, after.params)}, FLOPs −${drop(before.flops, after.flops)}`;
+}

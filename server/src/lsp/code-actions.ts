@@ -1,0 +1,81 @@
+/**
+ * Code actions, each tied to the diagnostic it answers:
+ *  - on a model layer's pruning diagnostic: *Prune this layer* and *Prune all suggested layers*
+ *    (`source.fixAll.prunelens`), both server commands that write `<model>.pruned/`; *Exclude this layer from
+ *    pruning*, a WorkspaceEdit inserting the layer into `method.exclude` of the config naming the model; and
+ *    *Open importance panel*, a command the client handles;
+ *  - on a Python width diagnostic: the quick fix rewriting the literal(s) to the pruned width.
+ */
+import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { ClientCommands, FixAllKind, ServerCommands, type OpenImportancePanelArgs, type PruneParams } from '../../../protocol/src/protocol';
+import { prunableVerdicts } from './analysis-summary';
+import { excludeInsertion } from './config-exclude-edit';
+import type { PythonFixData } from './python-diagnostics';
+import { SOURCE, uriToPath, type LayerDiagnosticData, type PruneLensServer } from './prunelens-server';
+
+const wants = (only: string[] | undefined, kind: string): boolean => !only || only.some((o) => kind === o || kind.startsWith(`${o}.`));
+
+function isLayerData(d: Diagnostic): d is Diagnostic & { data: LayerDiagnosticData } {
+  return d.source === SOURCE && (d.data as LayerDiagnosticData | undefined)?.kind === 'layer';
+}
+
+function isPythonFix(d: Diagnostic): d is Diagnostic & { data: PythonFixData } {
+  return d.source === SOURCE && (d.data as PythonFixData | undefined)?.kind === 'python-width';
+}
+
+export async function codeActions(server: PruneLensServer, params: CodeActionParams): Promise<CodeAction[]> {
+  const only = params.context.only;
+  const file = uriToPath(params.textDocument.uri);
+  if (!file) return [];
+  const out: CodeAction[] = [];
+  const model = server.models.get(file);
+  for (const d of params.context.diagnostics) {
+    if (isLayerData(d) && model?.summary) {
+      const layer = d.data.layer;
+      if (wants(only, CodeActionKind.QuickFix)) {
+        const args: PruneParams = { uri: params.textDocument.uri, layers: [layer] };
+        out.push({ title: `Prune ${layer} (write ${prunedName(file)})`, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] } });
+        const config = server.configsNaming(file)[0];
+        if (config) {
+          const ins = excludeInsertion(config.doc, layer);
+          if (ins) {
+            const cdoc = TextDocument.create(server.uriFor(config.path), 'yaml', 0, config.doc.text);
+            const pos = cdoc.positionAt(ins.offset);
+            out.push({
+              title: `Exclude ${layer} from pruning (in ${config.path.split(/[\\/]/).pop()})`,
+              kind: CodeActionKind.QuickFix,
+              diagnostics: [d],
+              edit: { changes: { [cdoc.uri]: [{ range: { start: pos, end: pos }, newText: ins.text }] } },
+            });
+          }
+        }
+        const panel: OpenImportancePanelArgs = { uri: params.textDocument.uri, layer };
+        out.push({ title: 'Open importance panel', kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Open importance panel', command: ClientCommands.openImportancePanel, arguments: [panel] } });
+      }
+    }
+    if (isPythonFix(d) && wants(only, CodeActionKind.QuickFix)) {
+      const doc = server.openDocument(file);
+      // The fix is only valid on the text it was computed from: the literal must still be where it was.
+      if (doc && doc.offsetAt(d.range.start) === d.data.from && doc.offsetAt(d.range.end) === d.data.to) {
+        const newWidth = d.data.edits[0]?.newText;
+        out.push({ title: `Set ${d.data.layer}'s width to ${newWidth} (pruned)`, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [params.textDocument.uri]: d.data.edits } } });
+      }
+    }
+  }
+  if (model?.summary && prunableVerdicts(model.summary).length && wants(only, FixAllKind) && (only || params.context.diagnostics.some(isLayerData))) {
+    const args: PruneParams = { uri: params.textDocument.uri };
+    out.push({
+      title: `Prune all suggested layers (write ${prunedName(file)})`,
+      kind: FixAllKind,
+      diagnostics: params.context.diagnostics.filter(isLayerData),
+      command: { title: 'Prune all suggested layers', command: ServerCommands.prune, arguments: [args] },
+    });
+  }
+  return out;
+}
+
+function prunedName(file: string): string {
+  const parts = file.split(/[\\/]/);
+  return parts[parts.length - 1].toLowerCase() === 'model.json' ? `${parts[parts.length - 2]}.pruned/` : `${parts[parts.length - 1].replace(/(\.model)?\.json$/i, '')}.pruned/`;
+}

@@ -1,0 +1,166 @@
+/**
+ * Model definitions in Python source, read with a real parser (@lezer/python): Keras
+ * `layers.Conv2D(64, 3, name=...)` / `Conv2D(filters=64, ...)` and PyTorch `nn.Conv2d(32, 64, 3)` /
+ * `nn.Conv2d(in_channels=32, out_channels=64, ...)`, plus PyTorch `BatchNorm2d(num_features)` so a width
+ * change can follow through. Calls are returned in source order, which is what order-based mapping uses.
+ */
+import { parser } from '@lezer/python';
+import type { SyntaxNode } from '@lezer/common';
+
+export type Framework = 'keras' | 'torch';
+
+/** One argument's value node; `value` is null when it is not a plain integer literal. */
+export interface ArgRef {
+  value: number | null;
+  from: number;
+  to: number;
+}
+
+export interface SourceConv {
+  framework: Framework;
+  /** The class called, e.g. `Conv2D`, `Conv2DTranspose`, `Conv2d`. */
+  callee: string;
+  from: number;
+  to: number;
+  /** Keras `filters` / PyTorch `out_channels`. */
+  width: ArgRef | null;
+  /** PyTorch `in_channels` (Keras infers it). */
+  inChannels: ArgRef | null;
+  /** Keras `name="..."` when it is a string literal. */
+  name?: string;
+}
+
+export interface SourceBatchNorm {
+  from: number;
+  to: number;
+  numFeatures: ArgRef | null;
+}
+
+export interface PythonModelSource {
+  frameworks: Framework[];
+  convs: SourceConv[];
+  batchNorms: SourceBatchNorm[];
+  /** `# prunelens-model: <path>` comment: the model this file defines, relative to the file. */
+  modelDirective?: { path: string; from: number; to: number };
+  /** The parser recovered from syntax errors (results may be partial). */
+  hasErrors: boolean;
+}
+
+const KERAS_CONVS = new Set(['Conv2D', 'Convolution2D', 'Conv2DTranspose', 'SeparableConv2D']);
+const TORCH_CONVS = new Set(['Conv2d', 'ConvTranspose2d']);
+const DIRECTIVE = 'prunelens-model:';
+
+function calleeName(node: SyntaxNode, text: string): string | null {
+  if (node.name === 'VariableName') return text.slice(node.from, node.to);
+  if (node.name === 'MemberExpression') {
+    const last = node.lastChild;
+    return last && last.name === 'PropertyName' ? text.slice(last.from, last.to) : null;
+  }
+  return null;
+}
+
+interface Args {
+  positional: SyntaxNode[];
+  keywords: Map<string, SyntaxNode>;
+  /** `*args` / `**kwargs` seen: positional indices after it are unknown. */
+  starred: boolean;
+}
+
+function readArgs(argList: SyntaxNode, text: string): Args {
+  const out: Args = { positional: [], keywords: new Map(), starred: false };
+  let group: SyntaxNode[] = [];
+  const flush = (): void => {
+    if (group.length === 3 && group[0].name === 'VariableName' && group[1].name === 'AssignOp') {
+      out.keywords.set(text.slice(group[0].from, group[0].to), group[2]);
+    } else if (group.length === 1 && !out.starred) out.positional.push(group[0]);
+    else if (group.length > 0) out.starred = true;
+    group = [];
+  };
+  for (let c = argList.firstChild; c; c = c.nextSibling) {
+    if (c.name === '(' || c.name === ')') continue;
+    if (c.name === ',') flush();
+    else if (c.name !== 'Comment') group.push(c);
+  }
+  flush();
+  return out;
+}
+
+function argRef(node: SyntaxNode | undefined, text: string): ArgRef | null {
+  if (!node) return null;
+  const raw = text.slice(node.from, node.to);
+  // An integer literal token (decimal, underscores allowed) is something we can rewrite; anything else is not.
+  const isInt = node.name === 'Number' && /^[0-9][0-9_]*$/.test(raw);
+  return { value: isInt ? Number(raw.replace(/_/g, '')) : null, from: node.from, to: node.to };
+}
+
+function importsOf(node: SyntaxNode, text: string): string[] {
+  const names: string[] = [];
+  for (let c = node.firstChild; c; c = c.nextSibling) if (c.name === 'VariableName') names.push(text.slice(c.from, c.to));
+  return names;
+}
+
+export function parsePythonModel(text: string): PythonModelSource {
+  const tree = parser.parse(text);
+  const result: PythonModelSource = { frameworks: [], convs: [], batchNorms: [], hasErrors: false };
+  const frameworks = new Set<Framework>();
+  tree.iterate({
+    enter: (ref) => {
+      const node = ref.node;
+      if (ref.type.isError) result.hasErrors = true;
+      if (ref.name === 'Comment') {
+        const body = text.slice(ref.from + 1, ref.to).trim();
+        if (body.startsWith(DIRECTIVE) && !result.modelDirective) {
+          result.modelDirective = { path: body.slice(DIRECTIVE.length).trim(), from: ref.from, to: ref.to };
+        }
+        return false;
+      }
+      if (ref.name === 'ImportStatement') {
+        const names = importsOf(node, text);
+        if (names.includes('torch')) frameworks.add('torch');
+        if (names.includes('keras') || names.includes('tensorflow')) frameworks.add('keras');
+        return false;
+      }
+      if (ref.name !== 'CallExpression') return;
+      const fn = node.firstChild;
+      const argList = node.lastChild;
+      if (!fn || !argList || argList.name !== 'ArgList') return;
+      const name = calleeName(fn, text);
+      if (!name) return;
+      if (KERAS_CONVS.has(name) || TORCH_CONVS.has(name)) {
+        const args = readArgs(argList, text);
+        const keras = KERAS_CONVS.has(name);
+        const conv: SourceConv = {
+          framework: keras ? 'keras' : 'torch',
+          callee: name,
+          from: node.from,
+          to: node.to,
+          width: keras ? argRef(args.keywords.get('filters') ?? args.positional[0], text) : argRef(args.keywords.get('out_channels') ?? args.positional[1], text),
+          inChannels: keras ? null : argRef(args.keywords.get('in_channels') ?? args.positional[0], text),
+        };
+        const nameNode = args.keywords.get('name');
+        if (nameNode?.name === 'String') {
+          try {
+            // Python and JSON agree on simple quoted names; anything fancier is left unnamed.
+            const raw = text.slice(nameNode.from, nameNode.to);
+            conv.name = JSON.parse(raw.startsWith("'") ? `"${raw.slice(1, -1).replace(/"/g, '\\"')}"` : raw) as string;
+          } catch {
+            /* an f-string or a prefixed string: no literal name */
+          }
+        }
+        result.convs.push(conv);
+      } else if (name === 'BatchNorm2d') {
+        const args = readArgs(argList, text);
+        result.batchNorms.push({ from: node.from, to: node.to, numFeatures: argRef(args.keywords.get('num_features') ?? args.positional[0], text) });
+      }
+    },
+  });
+  result.frameworks = [...frameworks];
+  // A file that calls these layers but imports them indirectly still counts, by the calls it makes.
+  for (const c of result.convs) if (!result.frameworks.includes(c.framework)) result.frameworks.push(c.framework);
+  return result;
+}
+
+/** Does this file build a Keras or PyTorch convolutional model (what pruning applies to)? Used by the index. */
+export function definesModel(source: PythonModelSource): boolean {
+  return source.convs.length > 0;
+}

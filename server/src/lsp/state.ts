@@ -1,0 +1,40 @@
+/** What the server knows about each model and config, between checks (recomputed on every change). */
+import type { InspectReport } from '../engine/inspect';
+import type { PruningPlan } from '../engine/surgery/plan';
+import type { AnalysisSummary, ServerSettings } from '../../../protocol/src/protocol';
+import type { AnalysisJobSpec } from './analysis-spec';
+import type { ConfigDocument } from './config-document';
+import type { ModelJsonOutline } from './model-json-layers';
+
+export type AnalysisPhase = 'none' | 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
+
+export interface ModelState {
+  path: string;
+  settings: ServerSettings;
+  outline?: ModelJsonOutline;
+  /** Malformed JSON in the model file, with the offset of the problem. */
+  syntaxError?: { message: string; offset: number };
+  /** The engine's error reading the model (missing shard, shape mismatch, over the size limit…). */
+  error?: string;
+  structure?: InspectReport;
+  hash?: string;
+  /** Null: no data configured for this model (structure only). */
+  spec: AnalysisJobSpec | null;
+  /** Why the config naming this model gives no spec (it is invalid), when that is the case. */
+  specNote?: string;
+  key?: string;
+  summary?: AnalysisSummary;
+  scores?: Record<string, unknown>;
+  plan?: PruningPlan;
+  phase: AnalysisPhase;
+  phaseMessage?: string;
+}
+
+export interface ConfigState {
+  path: string;
+  doc: ConfigDocument;
+  /** Schema-valid (then `value` is a PruneLensConfig). */
+  valid: boolean;
+  /** Absolute model.json path the config names (null for `zoo:` models or when unset). */
+  modelPath: string | null;
+}
