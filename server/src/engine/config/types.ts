@@ -25,7 +25,7 @@ export interface PruneLensConfig {
     minFilters?: number;
     exclude?: string[];
   };
-  layerPruning?: { enabled?: boolean; maxComponentFraction?: number; maxLevels?: number };
+  layerPruning?: { enabled?: boolean; maxComponentFraction?: number; maxLevels?: number; maxMetricDrop?: number };
   finetune?: {
     epochs?: number;
     batchSize?: number;

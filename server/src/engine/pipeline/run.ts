@@ -7,8 +7,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { analyze, resolveDataset, runMethod, type MethodSpec } from '../analyze';
-import { scoresJson } from '../analyze';
+import { analyze, collectStatistics, resolveDataset, runMethod, scoresJson, type MethodSpec } from '../analyze';
+import { computeDescriptors, writeReport } from '../explain';
+import { analyzeCoupling } from '../graph/coupling';
+import { layerPruning } from '../methods/layer-pruning';
 import type { PruneLensConfig } from '../config/types';
 import { parseConfigText, validateConfig } from '../config/validate';
 import { splitIndices } from '../data/pipeline';
@@ -49,6 +51,16 @@ export interface BaselineRun {
   evaluation: EvaluationReport;
 }
 
+export interface LayerPruningSummary {
+  /** Levels the rule allowed, deepest first, and the one accepted after validation. */
+  candidates: { levelsRemoved: number; params: number; flops: number; valMetric: number; accepted: boolean }[];
+  originalValMetric: number;
+  removedLevels: number;
+  removedLayers: string[];
+  /** Why no level was removed (not a U-Net, rule not met, validation did not hold). */
+  note?: string;
+}
+
 export interface RunSummary {
   config: string;
   model: string;
@@ -58,6 +70,8 @@ export interface RunSummary {
   pruned: StageResult;
   finetuned?: StageResult & { epochs: number; bestEpoch: number };
   baselines: BaselineRun[];
+  layerPruning?: LayerPruningSummary;
+  reportFiles: string[];
   outputDir: string;
   seconds: number;
 }
@@ -138,9 +152,18 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   const original = await graphToTfModel(graph);
   const before = await stage(original, graph, dataset, evalIdx, batchSize, ev.signal);
 
+  let workGraph = graph;
+  let layerSummary: LayerPruningSummary | undefined;
+  if (config.layerPruning?.enabled) {
+    step('layer pruning: U-Net levels', 0.1);
+    const result = await pruneLevels(graph, original, dataset, splits, config, ev);
+    workGraph = result.graph;
+    layerSummary = result.summary;
+  }
+
   step('statistics pass and scoring', 0.15);
   const spec = methodSpecOf(config);
-  const analysis = await analyze(graph, dataset, spec, {
+  const analysis = await analyze(workGraph, dataset, spec, {
     calibration: config.calibration,
     signal: ev.signal,
     onProgress: (p) => p.phase === 'statistics' && ev.onStatsProgress?.(p.done, p.total),
@@ -150,7 +173,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   await writeJsonAtomic(path.join(outputDir, 'plan.json'), analysis.result.plan);
 
   step('pruning', 0.3);
-  const prunedGraph = applyPlan(graph, analysis.result.plan, { coupling: analysis.coupling }).graph;
+  const prunedGraph = applyPlan(workGraph, analysis.result.plan, { coupling: analysis.coupling }).graph;
   const pruned = await graphToTfModel(prunedGraph);
   const prunedStage = await stage(pruned, prunedGraph, dataset, evalIdx, batchSize, ev.signal);
 
@@ -177,6 +200,27 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   original.dispose();
   pruned.dispose();
 
+  step('writing the report', 0.95);
+  const task = dataset.info.task;
+  const headline = (e?: EvaluationReport): number => (task === 'classification' ? e?.top1 ?? 0 : e?.meanIoU ?? 0);
+  const descriptors = await computeDescriptors(dataset, { indices: [...splits.train.slice(0, 200)], signal: ev.signal });
+  const report = await writeReport(
+    {
+      title: `${path.basename(path.dirname(modelPath))}: ${analysis.result.method}`,
+      inspect: { before: inspectGraph(graph), after: inspectGraph(finalGraph) },
+      method: analysis.result,
+      stats: analysis.stats,
+      evaluation: { before: before.evaluation, afterPrune: prunedStage.evaluation, afterFineTune: finetuned?.evaluation },
+      latencyMs: { before: before.latency?.medianMs, after: (finetuned ?? prunedStage).latency?.medianMs },
+      layerPruning: layerSummary && layerSummary.removedLevels > 0 ? { removedLevels: layerSummary.removedLevels, removedLayers: layerSummary.removedLayers } : undefined,
+      dataset: dataset.info,
+      descriptors,
+      baselines: baselines.map((b) => ({ method: b.method, paramsRemoved: b.paramsRemoved, flopsRemoved: b.flopsRemoved, metricAfter: headline(b.evaluation) })),
+    },
+    path.join(outputDir, 'report'),
+    { signal: ev.signal },
+  );
+
   const summary: RunSummary = {
     config: path.resolve(configFile),
     model: modelPath,
@@ -186,6 +230,8 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
     pruned: prunedStage,
     finetuned,
     baselines,
+    layerPruning: layerSummary,
+    reportFiles: report.files,
     outputDir,
     seconds: (Date.now() - started) / 1000,
   };
@@ -219,4 +265,57 @@ async function runBaseline(
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * U-Net layer pruning with validation: the rule (methods/layer-pruning.ts) proposes removing up to
+ * `maxLevels` deepest levels; each candidate, deepest cut first, is fine-tuned with the fine-tuning budget and
+ * accepted only if its validation metric stays within `maxMetricDrop` of the original's.
+ */
+async function pruneLevels(
+  graph: ModelGraph,
+  original: tf.LayersModel,
+  dataset: Dataset,
+  splits: { train: number[]; val: number[] },
+  config: PruneLensConfig,
+  ev: RunEvents,
+): Promise<{ graph: ModelGraph; summary: LayerPruningSummary }> {
+  const lp = config.layerPruning ?? {};
+  const ft = config.finetune ?? {};
+  const metric = (e: EvaluationReport): number => (dataset.info.task === 'classification' ? e.top1 ?? e.pixelAccuracy : e.meanIoU);
+  const originalVal = metric(await evaluate(original, dataset, splits.val, { signal: ev.signal }));
+  const coupling = analyzeCoupling(graph);
+  const stats = await collectStatistics(graph, coupling, dataset, { calibration: config.calibration, signal: ev.signal });
+  const result = layerPruning(
+    { graph, coupling, stats },
+    { varianceThreshold: config.method?.varianceThreshold, maxComponentFraction: lp.maxComponentFraction, maxLevels: lp.maxLevels },
+  );
+  const summary: LayerPruningSummary = { candidates: [], originalValMetric: originalVal, removedLevels: 0, removedLayers: [] };
+  if (!result.detection.unet) {
+    summary.note = `not a U-Net: ${result.detection.reason}`;
+    return { graph, summary };
+  }
+  if (result.candidates.length === 0) {
+    summary.note = result.stoppedBecause ?? result.levels.map((l) => `level ${l.level}: ${l.why}`).join('; ');
+    return { graph, summary };
+  }
+  const tolerance = lp.maxMetricDrop ?? 0.01;
+  for (const cand of [...result.candidates].reverse()) {
+    const model = await graphToTfModel(cand.graph);
+    try {
+      if ((ft.epochs ?? 5) > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, original, { signal: ev.signal, onProgress: ev.onTrainProgress });
+      const val = metric(await evaluate(model, dataset, splits.val, { signal: ev.signal }));
+      const accepted = val >= originalVal - tolerance;
+      summary.candidates.push({ levelsRemoved: cand.levelsRemoved, params: cand.cost.params, flops: cand.cost.flops, valMetric: val, accepted });
+      if (accepted) {
+        summary.removedLevels = cand.levelsRemoved;
+        summary.removedLayers = cand.removedLayers;
+        return { graph: await tfModelToGraph(model), summary };
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+  summary.note = `validation did not hold: best candidate ${Math.max(...summary.candidates.map((c) => c.valMetric)).toFixed(4)} vs original ${originalVal.toFixed(4)} − ${tolerance}`;
+  return { graph, summary };
 }
