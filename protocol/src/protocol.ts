@@ -189,3 +189,19 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   cacheLocation: 'workspace',
   backend: 'auto',
 };
+
+/** Predicted params/FLOPs if each listed group kept exactly these channels (indices in the group's order). */
+export interface WhatIfParams {
+  uri: string;
+  groups: { group: number; keep: number[] }[];
+}
+
+export interface WhatIfResult {
+  before: { params: number; flops: number };
+  after: { params: number; flops: number };
+}
+
+export namespace WhatIfRequest {
+  export const method = 'prunelens/whatIf';
+  export const type = new RequestType<WhatIfParams, WhatIfResult, void>(method);
+}

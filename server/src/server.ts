@@ -27,6 +27,7 @@ import {
   FixAllKind,
   PruneRequest,
   ScoresRequest,
+  WhatIfRequest,
   ServerCommands,
   type AnalyzeParams,
   type PruneParams,
@@ -36,6 +37,7 @@ import { codeActions } from './lsp/code-actions';
 import { configCompletions } from './lsp/config-completion';
 import { configHover, modelHover } from './lsp/hover';
 import { pruneToSibling, subPlan } from './lsp/prune';
+import { predictKeep } from './lsp/what-if';
 import { PruneLensServer, uriToPath } from './lsp/prunelens-server';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -75,6 +77,7 @@ connection.onInitialize((params): InitializeResult => {
   server.configurationSupported = caps.workspace?.configuration === true;
   server.progressSupported = caps.window?.workDoneProgress === true;
   workspaceFoldersSupported = caps.workspace?.workspaceFolders === true;
+  server.trusted = (params.initializationOptions as { trusted?: unknown } | undefined)?.trusted !== false;
   const folders = params.workspaceFolders?.map((f) => uriToPath(f.uri)) ?? [params.rootUri ? uriToPath(params.rootUri) : null];
   server.folders = folders.filter((f): f is string => !!f);
   return {
@@ -175,6 +178,7 @@ connection.onCompletion(
 connection.onCodeAction(guard('code actions', (params) => codeActions(server, params)));
 
 async function prune(params: PruneParams): Promise<PruneResult> {
+  if (!server.trusted) throw new ResponseError(ErrorCodes.InvalidRequest, 'this workspace is not trusted: PruneLens writes no models here');
   const file = modelPathOf(params.uri);
   const st = server.models.get(file);
   if (!st?.summary || !st.plan) throw new ResponseError(ErrorCodes.InvalidRequest, `${path.basename(path.dirname(file))} has no analysis yet: nothing to prune`);
@@ -216,6 +220,10 @@ connection.onRequest(
     if (!st.summary || !st.scores) return { available: false, reason: st.error ?? st.syntaxError?.message ?? server.analysisLine(st) };
     return { available: true, summary: st.summary, scores: st.scores };
   }),
+);
+connection.onRequest(
+  WhatIfRequest.type,
+  guard(WhatIfRequest.method, async (params) => predictKeep(modelPathOf(params.uri), params.groups)),
 );
 connection.onRequest(
   FinetuneRequest.type,

@@ -87,9 +87,10 @@ export class LspClient {
     }
   }
 
-  async initialize(folder: string): Promise<void> {
+  async initialize(folder: string, initializationOptions?: Record<string, unknown>): Promise<void> {
     await this.conn.sendRequest(InitializeRequest.type, {
       processId: process.pid,
+      initializationOptions,
       rootUri: uriOf(folder),
       workspaceFolders: [{ uri: uriOf(folder), name: path.basename(folder) }],
       capabilities: {

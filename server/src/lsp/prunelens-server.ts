@@ -80,6 +80,8 @@ export class PruneLensServer {
   folders: string[] = [];
   configurationSupported = false;
   progressSupported = false;
+  /** False in an untrusted workspace (the client says so at initialize): structure only, nothing run or written. */
+  trusted = true;
   private scanning = false;
   private lastFailure: string | undefined;
   private readonly checks = new Map<string, number>();
@@ -227,7 +229,7 @@ export class PruneLensServer {
     }
     this.models.set(file, st);
     if (st.key && !st.summary) await this.loadCachedAnalysis(st);
-    if (st.spec && st.key && !st.summary && settings.analyzeOnOpen && st.phase !== 'queued' && st.phase !== 'running' && st.phase !== 'failed') {
+    if (this.trusted && st.spec && st.key && !st.summary && settings.analyzeOnOpen && st.phase !== 'queued' && st.phase !== 'running' && st.phase !== 'failed') {
       void this.analyze(file, false);
     }
     await this.publishModel(file);
@@ -360,6 +362,7 @@ export class PruneLensServer {
     if (st.error || st.syntaxError) return { status: 'failed', message: st.error ?? st.syntaxError!.message };
     if (!st.spec || !st.key) return { status: 'no-data', message: 'no calibration data: name the model in a *.prunelens.yaml config or set prunelens.calibrationData' };
     if (!force && st.summary) return { status: 'cached', message: st.phaseMessage ?? 'already analysed', summary: st.summary };
+    if (!this.trusted) return { status: 'failed', message: 'this workspace is not trusted: PruneLens shows structure only and runs no analysis' };
     st.phase = 'queued';
     const job = this.queue.enqueue(st.key, st.spec);
     const outcome = await job.done;
