@@ -52,6 +52,7 @@ export function buildProgram(): Command {
     .command('run')
     .argument('<config>', '*.prunelens.yaml | *.prunelens.json')
     .option('--json', 'machine-readable summary')
+    .option('--events', 'stream progress as JSON lines (for the editor); SIGTERM cancels')
     .description('the whole job from a config: analyse, prune, fine-tune, compare, report')
     .action(async (c, o) => {
       await runConfigCommand(c, o);

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import { formatNumber } from '../report/console';
 import { loadConfigFile, runPipeline, type RunSummary } from '../pipeline/run';
 import { TerminalProgress } from '../train/progress-bar';
+import { CancelledError } from '../util/errors';
 import { out, pct, startBackend } from './common';
 
 const p = (v: number | undefined): string => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
@@ -32,7 +33,46 @@ export function summaryTable(s: RunSummary): string {
   return lines.join('\n');
 }
 
-export async function runConfigCommand(configFile: string, o: { json?: boolean } = {}): Promise<RunSummary> {
+/**
+ * `--events`: one JSON object per line on stdout (step, stats, trainProgress, epochEnd, done | cancelled |
+ * failed), for the editor's launcher panel; SIGTERM/SIGINT cancel between batches.
+ */
+async function runWithEvents(configFile: string): Promise<void> {
+  const emit = (e: Record<string, unknown>): boolean => process.stdout.write(`${JSON.stringify(e)}\n`);
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    const config = await loadConfigFile(configFile);
+    await startBackend(true);
+    const summary = await runPipeline(config, configFile, {
+      signal: ac.signal,
+      onStep: (step, fraction) => emit({ type: 'step', step, fraction }),
+      onStatsProgress: (done, total) => emit({ type: 'stats', done, total }),
+      onTrainProgress: (ev) => emit({ type: 'trainProgress', ...ev }),
+      onEpochEnd: (record, best) => emit({ type: 'epochEnd', record, best }),
+    });
+    emit({ type: 'done', outputDir: summary.outputDir });
+  } catch (err) {
+    if (err instanceof CancelledError) {
+      emit({ type: 'cancelled' });
+      process.exitCode = 130;
+      return;
+    }
+    emit({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
+    throw err;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+export async function runConfigCommand(configFile: string, o: { json?: boolean; events?: boolean } = {}): Promise<RunSummary | undefined> {
+  if (o.events) {
+    await runWithEvents(configFile);
+    return undefined;
+  }
   const config = await loadConfigFile(configFile);
   await startBackend(o.json);
   const progress = new TerminalProgress({ metricName: 'miou' });
