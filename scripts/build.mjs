@@ -1,7 +1,7 @@
 // Bundles the CLI, the language server and the extension client with esbuild.
 // Heavy runtime packages stay external: they carry native or wasm binaries that must be loaded from node_modules.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 
 const external = [
   'vscode',
@@ -34,6 +34,10 @@ for (const entry of entries) {
   if (!existsSync(entry.entryPoints[0])) continue; // parts not written yet are skipped, not faked
   await build({ ...common, ...entry });
 }
+
+// The config schema ships inside the extension for VS Code's own JSON validation of *.prunelens.json.
+mkdirSync('dist', { recursive: true });
+copyFileSync('server/src/engine/config/schema.json', 'dist/prunelens-config.schema.json');
 
 // The webview panels run in the browser sandbox of a VS Code webview: one self-contained script per panel
 // (ECharts, zod and the vscode-elements components bundled in) and one shared stylesheet.

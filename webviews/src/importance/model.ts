@@ -1,0 +1,169 @@
+/**
+ * What-if in the webview: which filters each group would keep under another τ, α (or percentile, Otsu)
+ * or method, recomputed from the statistics already in `scores.json` — no new pass over the data.
+ * The rules are those of the engine's methods (engine/methods/pca.ts, distribution.ts, decisions.ts);
+ * a test checks this module against those functions on random inputs.
+ *
+ * One approximation: for a coupled group the engine takes the largest k over *all* members' spectra,
+ * but `scores.json` keeps only the spectrum that won at the analysed τ, so at another τ a different
+ * member could ask for more. The host's `whatIf` answer (params/FLOPs) is computed from these keep sets.
+ */
+import type { ScoreGroup, Threshold } from '../messages';
+
+export type WhatIfMethod = 'pca-nci' | 'distribution';
+
+export interface WhatIfParams {
+  method: WhatIfMethod;
+  /** Method A: cumulative explained variance to reach. */
+  tau: number;
+  /** Method B: the tail cut-off. */
+  threshold: Threshold;
+  combine: 'product' | 'mean';
+  scope: 'layer' | 'global';
+  minFilters: number;
+}
+
+export interface GroupPrediction {
+  group: number;
+  layer: string;
+  members: string[];
+  channels: number;
+  /** The scores that decide under this method (NCI for A, the combined score for B). */
+  scores: number[];
+  /** Kept channel indices, ascending. */
+  keep: number[];
+  /** The score line between kept and pruned: B's threshold, A's lowest kept score. */
+  cut?: number;
+  /** Method A: components reaching τ. */
+  components?: number;
+  note?: string;
+}
+
+/** null (a NaN or infinity in the engine's JSON) counts as no importance. */
+const finite = (v: ReadonlyArray<number | null> | undefined): number[] => (v ?? []).map((x) => (x === null || !Number.isFinite(x) ? 0 : x));
+
+/** Smallest k whose cumulative explained variance reaches τ (at least 1). */
+export function componentsFor(cumulative: readonly number[], tau: number): number {
+  const i = cumulative.findIndex((c) => c >= tau - 1e-12);
+  return i < 0 ? cumulative.length : Math.max(1, i + 1);
+}
+
+/** Indices of the k highest scores (ties: `tieBreak` higher first, then lower index), ascending. */
+export function topK(scores: readonly number[], k: number, tieBreak?: readonly number[]): number[] {
+  const idx = scores.map((_, i) => i);
+  idx.sort((a, b) => scores[b] - scores[a] || (tieBreak ? tieBreak[b] - tieBreak[a] : 0) || a - b);
+  return idx.slice(0, Math.max(0, Math.min(k, scores.length))).sort((a, b) => a - b);
+}
+
+/** Otsu's split over a 64-bin histogram (maximum between-class variance). */
+export function otsu(values: readonly number[]): number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  if (hi <= lo) return lo;
+  const bins = 64;
+  const hist = new Array<number>(bins).fill(0);
+  for (const v of values) hist[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]++;
+  const sumAll = hist.reduce((s, c, i) => s + c * i, 0);
+  let wB = 0;
+  let sumB = 0;
+  let best = -1;
+  let bestT = 0;
+  for (let t = 0; t < bins - 1; t++) {
+    wB += hist[t];
+    sumB += hist[t] * t;
+    const wF = values.length - wB;
+    if (wB === 0 || wF === 0) continue;
+    const between = wB * wF * (sumB / wB - (sumAll - sumB) / wF) ** 2;
+    if (between > best) {
+      best = between;
+      bestT = t;
+    }
+  }
+  return lo + ((bestT + 1) / bins) * (hi - lo);
+}
+
+export function cutOff(values: readonly number[], t: Threshold): number {
+  if (values.length === 0) return -Infinity;
+  if (t.kind === 'otsu') return otsu(values);
+  if (t.kind === 'percentile') {
+    const sorted = [...values].sort((a, b) => a - b);
+    const pos = (t.p / 100) * (sorted.length - 1);
+    const i = Math.floor(pos);
+    return sorted[i] + (sorted[Math.min(i + 1, sorted.length - 1)] - sorted[i]) * (pos - i);
+  }
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
+  return mean - t.alpha * std;
+}
+
+/** Method B's score: NCI times (or averaged with) MSD normalised by its group maximum. */
+export function combinedScores(g: ScoreGroup, combine: 'product' | 'mean'): number[] {
+  const n = finite(g.nci);
+  const m = finite(g.msd);
+  const max = Math.max(...m);
+  const mn = max > 0 ? m.map((x) => x / max) : m;
+  return n.map((v, i) => (combine === 'product' ? v * mn[i] : (v + mn[i]) / 2));
+}
+
+/** Which what-if methods the cached statistics support. */
+export function availableMethods(groups: readonly ScoreGroup[]): WhatIfMethod[] {
+  const live = groups.filter((g) => !g.excluded);
+  const out: WhatIfMethod[] = [];
+  if (live.some((g) => g.spectrum && g.nci)) out.push('pca-nci');
+  if (live.length && live.every((g) => g.nci && g.msd)) out.push('distribution');
+  return out;
+}
+
+const all = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+export function predict(groups: readonly ScoreGroup[], p: WhatIfParams): GroupPrediction[] {
+  if (p.method === 'pca-nci') {
+    return groups.map((g) => {
+      const nci = finite(g.nci ?? g.scores);
+      const base = { group: g.group, layer: g.layer, members: g.members, channels: g.channels, scores: nci };
+      if (g.excluded) return { ...base, keep: all(g.channels), note: 'excluded' };
+      if (!g.spectrum) return { ...base, keep: all(g.channels), note: 'no PCA spectrum: kept whole' };
+      const k = Math.min(g.channels, Math.max(componentsFor(g.spectrum.cumulative, p.tau), p.minFilters));
+      const keep = topK(nci, k, finite(g.msd));
+      return { ...base, keep, components: k, cut: Math.min(...keep.map((i) => nci[i])) };
+    });
+  }
+  const rows = groups.map((g) => ({ g, s: combinedScores(g, p.combine) }));
+  const globalCut = p.scope === 'global' ? cutOff(rows.filter((r) => !r.g.excluded).flatMap((r) => r.s), p.threshold) : undefined;
+  return rows.map(({ g, s }) => {
+    const base = { group: g.group, layer: g.layer, members: g.members, channels: g.channels, scores: s };
+    if (g.excluded) return { ...base, keep: all(g.channels), note: 'excluded' };
+    const cut = globalCut ?? cutOff(s, p.threshold);
+    let keep = all(g.channels).filter((i) => s[i] >= cut);
+    if (keep.length < Math.min(p.minFilters, s.length)) keep = topK(s, p.minFilters, finite(g.nci));
+    return { ...base, keep, cut };
+  });
+}
+
+/** The what-if parameters a result was computed with (defaults as in the engine). */
+export function paramsOf(method: string, options: Record<string, unknown>, available: readonly WhatIfMethod[]): WhatIfParams {
+  const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
+  const t = options.threshold as Threshold | undefined;
+  const threshold: Threshold =
+    t && t.kind === 'std' && typeof t.alpha === 'number' ? t : t && t.kind === 'percentile' && typeof t.p === 'number' ? t : t?.kind === 'otsu' ? t : { kind: 'std', alpha: 0.5 };
+  const wanted: WhatIfMethod = method === 'distribution' ? 'distribution' : 'pca-nci';
+  return {
+    method: available.includes(wanted) ? wanted : (available[0] ?? wanted),
+    tau: num(options.varianceThreshold, 0.99),
+    threshold,
+    combine: options.combine === 'mean' ? 'mean' : 'product',
+    scope: options.scope === 'global' ? 'global' : 'layer',
+    minFilters: Math.max(1, Math.round(num(options.minFilters, 1))),
+  };
+}
+
+/** The options object a what-if corresponds to, in the engine's option names. */
+export function optionsOf(p: WhatIfParams): Record<string, unknown> {
+  return p.method === 'pca-nci'
+    ? { varianceThreshold: p.tau, minFilters: p.minFilters }
+    : { combine: p.combine, threshold: p.threshold, scope: p.scope, minFilters: p.minFilters };
+}

@@ -1,0 +1,209 @@
+/**
+ * Every message between the extension host and the PruneLens webviews, as zod schemas: one discriminated
+ * union per direction. Both ends import this module and validate what they *receive* (a webview can be
+ * sent anything by a buggy host and vice versa), so a malformed message is rejected with a readable
+ * reason instead of half-rendering. No DOM or vscode import: the host bundles it too.
+ *
+ * Field shapes follow the engine: `scores.json` (engine/analyze.ts `scoresJson`), the `method` and
+ * `finetune` blocks of a pruning config (engine/config/types.ts), the trainer's progress events and epoch
+ * records, and the run summary (engine/pipeline/run.ts).
+ */
+// A namespace import lets esbuild drop zod's locales and JSON-schema tooling from the webview bundles (450 → 73 kB).
+import * as z from 'zod';
+
+// Zod compiles fast object parsers with `new Function` (after probing whether eval works): under the
+// webviews' CSP that probe is a script-src violation. Interpreted parsing is fast enough for messages.
+z.config({ jitless: true });
+
+/** JSON turns NaN/±Infinity into null, so engine numbers that can be non-finite arrive as null. */
+const num = z.number();
+const maybeNum = z.number().nullable();
+const count = z.number().int().nonnegative();
+
+export const PanelKind = z.enum(['importance', 'launcher', 'results']);
+export type PanelKind = z.infer<typeof PanelKind>;
+
+export const Cost = z.object({ params: num, flops: num });
+export type Cost = z.infer<typeof Cost>;
+export const CostPair = z.object({ before: Cost, after: Cost });
+export type CostPair = z.infer<typeof CostPair>;
+
+export const Threshold = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('std'), alpha: num }),
+  z.object({ kind: z.literal('percentile'), p: num.min(0).max(100) }),
+  z.object({ kind: z.literal('otsu') }),
+]);
+export type Threshold = z.infer<typeof Threshold>;
+
+/** One prunable group of `scores.json`; unknown extra fields are kept (the engine may add more). */
+export const ScoreGroup = z.looseObject({
+  group: count,
+  members: z.array(z.string()).min(1),
+  layer: z.string(),
+  channels: count,
+  keep: z.array(count),
+  kept: count,
+  scores: z.array(maybeNum),
+  nci: z.array(maybeNum).optional(),
+  msd: z.array(maybeNum).optional(),
+  spectrum: z.object({ explained: z.array(num), cumulative: z.array(num) }).optional(),
+  components: count.optional(),
+  threshold: maybeNum.optional(),
+  excluded: z.boolean().optional(),
+  note: z.string().optional(),
+});
+export type ScoreGroup = z.infer<typeof ScoreGroup>;
+
+export const ScoresFile = z.looseObject({
+  model: z.string(),
+  method: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  cost: CostPair,
+  groups: z.array(ScoreGroup),
+});
+export type ScoresFile = z.infer<typeof ScoresFile>;
+
+/** Per layer parameters and FLOPs before → after, computed by the host (it has the graph; the webview does not). */
+export const LayerCost = z.object({ layer: z.string(), before: Cost, after: Cost });
+export type LayerCost = z.infer<typeof LayerCost>;
+
+export const MethodName = z.enum(['pca-nci', 'distribution', 'l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random']);
+export type MethodName = z.infer<typeof MethodName>;
+
+/** The `method` block of a pruning config. */
+export const MethodConfig = z.object({
+  name: MethodName,
+  varianceThreshold: num.gt(0).max(1).optional(),
+  combine: z.enum(['product', 'mean']).optional(),
+  threshold: Threshold.optional(),
+  scope: z.enum(['layer', 'global']).optional(),
+  ratio: num.gt(0).lt(1).optional(),
+  flopsReduction: num.gt(0).lt(1).optional(),
+  minFilters: count.min(1).optional(),
+  exclude: z.array(z.string()).optional(),
+});
+export type MethodConfig = z.infer<typeof MethodConfig>;
+
+/** The part of the config's `finetune` block the launcher edits. */
+export const FinetuneConfig = z.object({
+  epochs: count.min(1),
+  batchSize: count.min(1).optional(),
+  learningRate: num.gt(0).optional(),
+  patience: count.optional(),
+  distillation: z.boolean().optional(),
+});
+export type FinetuneConfig = z.infer<typeof FinetuneConfig>;
+
+export const Evaluation = z.looseObject({
+  pixelAccuracy: num,
+  meanIoU: num,
+  top1: num.optional(),
+  classNames: z.array(z.string()),
+  perClassIoU: z.array(maybeNum),
+  loss: num.optional(),
+});
+export const Stage = z.object({
+  structure: Cost,
+  latency: z.looseObject({ medianMs: num, backend: z.string() }).optional(),
+  evaluation: Evaluation.optional(),
+});
+export type Stage = z.infer<typeof Stage>;
+
+/** What the results panel shows of a `RunSummary`. */
+export const RunView = z.object({
+  model: z.string(),
+  method: z.string(),
+  dataset: z.string(),
+  before: Stage,
+  pruned: Stage,
+  finetuned: Stage.extend({ epochs: count, bestEpoch: count }).optional(),
+  outputDir: z.string(),
+});
+export type RunView = z.infer<typeof RunView>;
+
+// ---- host → webview ----------------------------------------------------------------------------------
+
+export const ToWebview = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('importanceData'), uri: z.string(), scores: ScoresFile, layers: z.array(LayerCost).optional() }),
+  z.object({ type: z.literal('whatIfResult'), requestId: count, cost: CostPair, layers: z.array(LayerCost).optional() }),
+  z.object({
+    type: z.literal('launcherData'),
+    uri: z.string(),
+    model: z.string(),
+    method: MethodConfig,
+    finetune: FinetuneConfig,
+    /** Whether the model has been pruned already (fine-tuning needs a pruned model). */
+    pruned: z.boolean(),
+  }),
+  z.object({ type: z.literal('jobState'), state: z.enum(['idle', 'pruning', 'finetuning', 'cancelling']), message: z.string().optional() }),
+  z.object({
+    type: z.literal('trainProgress'),
+    phase: z.enum(['train', 'val']),
+    epoch: count.min(1),
+    epochs: count.min(1),
+    batch: count,
+    batches: count.min(1),
+    loss: maybeNum,
+    metric: maybeNum.optional(),
+    etaSeconds: maybeNum,
+  }),
+  z.object({
+    type: z.literal('epochEnd'),
+    epoch: count.min(1),
+    trainLoss: maybeNum,
+    valLoss: maybeNum,
+    meanIoU: maybeNum,
+    pixelAccuracy: maybeNum,
+    metric: maybeNum,
+    best: z.object({ epoch: count, metric: maybeNum }),
+  }),
+  z.object({ type: z.literal('jobDone'), outcome: z.enum(['done', 'cancelled', 'failed']), message: z.string(), out: z.string().optional() }),
+  z.object({
+    type: z.literal('resultsData'),
+    run: RunView,
+    /** report.md, and its charts as `data:` URIs keyed by the path the Markdown links (`charts/x.svg`). */
+    report: z.object({ markdown: z.string(), images: z.record(z.string(), z.string().startsWith('data:image/')) }).optional(),
+    paths: z.object({ model: z.string(), report: z.string().optional() }),
+  }),
+  z.object({ type: z.literal('error'), message: z.string() }),
+]);
+export type ToWebview = z.infer<typeof ToWebview>;
+
+// ---- webview → host ----------------------------------------------------------------------------------
+
+export const WhatIfGroup = z
+  .object({ group: count, kept: count, keep: z.array(count) })
+  .refine((g) => g.keep.length === g.kept, { message: 'kept must equal keep.length' });
+
+export const ToHost = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready'), panel: PanelKind }),
+  z.object({
+    type: z.literal('whatIf'),
+    requestId: count,
+    uri: z.string(),
+    method: z.enum(['pca-nci', 'distribution']),
+    options: z.record(z.string(), z.unknown()),
+    groups: z.array(WhatIfGroup),
+  }),
+  z.object({ type: z.literal('prune'), uri: z.string(), method: MethodConfig }),
+  z.object({ type: z.literal('finetune'), uri: z.string(), finetune: FinetuneConfig }),
+  z.object({ type: z.literal('cancel') }),
+  z.object({ type: z.literal('openModel'), path: z.string() }),
+  z.object({ type: z.literal('openReport'), path: z.string() }),
+]);
+export type ToHost = z.infer<typeof ToHost>;
+
+export type Parsed<T> = { ok: true; message: T } | { ok: false; error: string };
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown): Parsed<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return { ok: true, message: r.data };
+  const first = r.error.issues[0];
+  const where = first?.path.length ? first.path.join('.') : '(message)';
+  return { ok: false, error: `${where}: ${first?.message ?? 'invalid'}` };
+}
+
+/** Validate a message the webview received from the host. */
+export const parseToWebview = (value: unknown): Parsed<ToWebview> => parseWith(ToWebview, value);
+/** Validate a message the host received from a webview. */
+export const parseToHost = (value: unknown): Parsed<ToHost> => parseWith(ToHost, value);
