@@ -17,6 +17,9 @@ import { baseline, type BaselineOptions } from './methods/baseline';
 import type { GroupDecision, MethodResult } from './methods/decisions';
 import { scoreDistribution, type DistributionOptions } from './methods/distribution';
 import { pcaNci, type PcaNciOptions } from './methods/pca-nci';
+import { OnnxFormatError } from './formats/onnx/errors';
+import { loadOrt } from './formats/onnx/runtime';
+import { runNativeStatsPass } from './stats/native-pass';
 import { observationPoints } from './stats/observe';
 import { runStatsPass, type StatsResult } from './stats/pass';
 import { PruneLensError } from './util/errors';
@@ -53,8 +56,18 @@ export interface AnalysisProgress {
   message: string;
 }
 
+/**
+ * Which runtime runs the statistics pass. `auto`: onnxruntime-node when it loads and the model translates to
+ * ONNX, else TF.js (the active backend). `onnxruntime` / `tfjs` force one (forcing onnxruntime fails loudly
+ * when it cannot run the model).
+ */
+export type StatsRuntime = 'auto' | 'onnxruntime' | 'tfjs';
+
 export interface AnalyzeOptions {
   calibration?: CalibrationOptions;
+  statsRuntime?: StatsRuntime;
+  /** onnxruntime intra-op threads for the native pass (default 2). */
+  threads?: number;
   signal?: AbortSignal;
   onProgress?: (p: AnalysisProgress) => void;
 }
@@ -89,16 +102,26 @@ export function runMethod(spec: MethodSpec, graph: ModelGraph, coupling: Couplin
 /** One statistics pass (the expensive part), reusable by several methods. */
 export async function collectStatistics(graph: ModelGraph, coupling: Coupling, dataset: Dataset, opts: AnalyzeOptions = {}): Promise<StatsResult> {
   const cal = opts.calibration ?? {};
+  const points = observationPoints(graph, coupling);
+  const indices = calibrationIndices(dataset, cal.images ?? 64, cal.seed ?? 0);
+  const passOptions = {
+    batchSize: cal.batchSize ?? 8,
+    hrankImages: cal.hrankImages ?? 4,
+    signal: opts.signal,
+    onProgress: (done: number, total: number) => opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
+  };
+  const runtime = opts.statsRuntime ?? 'auto';
+  if (runtime === 'onnxruntime' || (runtime === 'auto' && loadOrt())) {
+    try {
+      return await runNativeStatsPass(graph, points, dataset, indices, { ...passOptions, threads: opts.threads });
+    } catch (err) {
+      // A layer without an ONNX translation falls back to TF.js under 'auto'; anything else is a real error.
+      if (runtime === 'onnxruntime' || !(err instanceof OnnxFormatError)) throw err;
+    }
+  }
   const model = await graphToTfModel(graph);
   try {
-    const points = observationPoints(graph, coupling);
-    const indices = calibrationIndices(dataset, cal.images ?? 64, cal.seed ?? 0);
-    return await runStatsPass(model, points, dataset, indices, {
-      batchSize: cal.batchSize ?? 8,
-      hrankImages: cal.hrankImages ?? 4,
-      signal: opts.signal,
-      onProgress: (done, total) => opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
-    });
+    return await runStatsPass(model, points, dataset, indices, passOptions);
   } finally {
     model.dispose();
   }

@@ -4,6 +4,7 @@
  */
 import type { ModelGraph } from '../graph/ir';
 import { PruneLensError } from '../util/errors';
+import { openOnnx } from './onnx/reader';
 import { openTfjsLayers, readTfjsLayersModel } from './tfjs-layers/reader';
 
 export interface ModelReader {
@@ -11,7 +12,10 @@ export interface ModelReader {
   open(path: string): Promise<{ read(): Promise<ModelGraph> } | null>;
 }
 
-export const READERS: ModelReader[] = [{ format: 'tfjs-layers', open: openTfjsLayers }];
+export const READERS: ModelReader[] = [
+  { format: 'tfjs-layers', open: openTfjsLayers },
+  { format: 'onnx', open: openOnnx },
+];
 
 export async function readModel(path: string): Promise<{ graph: ModelGraph; format: string }> {
   for (const reader of READERS) {

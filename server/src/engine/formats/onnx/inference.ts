@@ -1,0 +1,99 @@
+/**
+ * Evaluation and latency on onnxruntime-node: the native counterparts of train/evaluate.ts and
+ * pipeline/latency.ts. The class decision (ArgMax over the channel axis) runs inside the session, so only
+ * one int per pixel crosses into JavaScript; the confusion matrix and report are the TF.js path's own.
+ */
+import type { Dataset, TaskKind } from '../../data/types';
+import type { ModelGraph } from '../../graph/ir';
+import { batchCount, streamBatches } from '../../train/batches';
+import { reportFromMatrix, type EvaluationReport } from '../../train/evaluate';
+import { ConfusionMatrix } from '../../train/metrics';
+import { CancelledError } from '../../util/errors';
+import { int, valueInfo } from './builder';
+import { DataType } from './proto';
+import { createSession, floatTensor } from './runtime';
+import { buildOnnx } from './writer';
+
+export interface NativeEvaluateOptions {
+  batchSize?: number;
+  task?: TaskKind;
+  threads?: number;
+  signal?: AbortSignal;
+  onBatch?: (batch: number, batches: number, matrix: ConfusionMatrix) => void;
+}
+
+/** The model with one more output: the arg-max class of its (single, NHWC) output. */
+function argmaxModel(graph: ModelGraph): Uint8Array {
+  if (graph.outputs.length !== 1) throw new Error(`model '${graph.name}' has ${graph.outputs.length} outputs; evaluation needs exactly one`);
+  const build = buildOnnx(graph);
+  const am = build.b.node('ArgMax', [build.outputNames[0]], { axis: int(-1), keepdims: int(0) }, 'prediction');
+  build.b.outputs.push(valueInfo(am, DataType.INT64, null));
+  return build.b.encode(graph.name);
+}
+
+/** Evaluation report (no loss: the loss options of the TF.js path need TF.js) from the native runtime. */
+export async function evaluateNative(graph: ModelGraph, dataset: Dataset, indices: readonly number[], opts: NativeEvaluateOptions = {}): Promise<EvaluationReport> {
+  const task = opts.task ?? dataset.info.task;
+  const { height, width, channels, numClasses, ignoreIndex } = dataset.info;
+  const session = await createSession(argmaxModel(graph), { threads: opts.threads });
+  const matrix = new ConfusionMatrix(numClasses, ignoreIndex);
+  const batchSize = opts.batchSize ?? 8;
+  const batches = batchCount(indices.length, batchSize);
+  const started = performance.now();
+  let numImages = 0;
+  let b = 0;
+  try {
+    for await (const batch of streamBatches(dataset, indices, { batchSize })) {
+      if (opts.signal?.aborted) throw new CancelledError();
+      const res = await session.run({ [session.inputNames[0]]: floatTensor(batch.x, [batch.n, height, width, channels]) }, ['prediction']);
+      const pred = res.prediction;
+      const expected = task === 'segmentation' ? [batch.n, height, width] : [batch.n];
+      if (pred.dims.join() !== expected.join()) {
+        throw new RangeError(`model output classes [${pred.dims}] do not match the ${task} labels of '${dataset.info.name}': expected [${expected}]`);
+      }
+      matrix.update(Int32Array.from(pred.data as BigInt64Array, Number), batch.y);
+      numImages += batch.n;
+      opts.onBatch?.(++b, batches, matrix);
+    }
+  } finally {
+    await session.release();
+  }
+  return reportFromMatrix(matrix, dataset, task, numImages, (performance.now() - started) / 1000);
+}
+
+export interface NativeLatency {
+  medianMs: number;
+  runs: number;
+  backend: 'onnxruntime';
+  threads: number;
+}
+
+/** Median single-image latency after one warm-up run (the first run allocates and plans). */
+export async function measureLatencyNative(graph: ModelGraph, opts: { runs?: number; maxSeconds?: number; threads?: number } = {}): Promise<NativeLatency> {
+  const threads = opts.threads ?? 2;
+  const build = buildOnnx(graph);
+  const session = await createSession(build.b.encode(graph.name), { threads });
+  try {
+    const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
+    const shape = ((input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[]).map((d, i) => (i === 0 ? 1 : d));
+    if (shape.some((d) => d === null)) throw new Error(`model '${graph.name}' has an input of unknown size; latency needs a fixed size`);
+    const dims = shape as number[];
+    // A fixed pseudo-random image: the values do not matter for dense CNN latency, only the size.
+    const x = new Float32Array(dims.reduce((a, b) => a * b, 1)).map((_, i) => ((i * 2654435761) % 1000) / 1000);
+    const feeds = { [session.inputNames[0]]: floatTensor(x, dims) };
+    const once = async (): Promise<number> => {
+      const t0 = performance.now();
+      await session.run(feeds);
+      return performance.now() - t0;
+    };
+    await once();
+    const times: number[] = [];
+    const runs = opts.runs ?? 10;
+    const deadline = performance.now() + (opts.maxSeconds ?? 10) * 1000;
+    while (times.length < runs && (times.length < 3 || performance.now() < deadline)) times.push(await once());
+    times.sort((a, b) => a - b);
+    return { medianMs: times[Math.floor(times.length / 2)], runs: times.length, backend: 'onnxruntime', threads };
+  } finally {
+    await session.release();
+  }
+}

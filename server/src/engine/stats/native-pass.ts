@@ -1,0 +1,236 @@
+/**
+ * The statistics pass on onnxruntime-node (DESIGN §2: inference-heavy work runs native).
+ *
+ * The model is translated to ONNX and, for every observed feature map X [B, C, H, W], reduction nodes are
+ * appended as extra graph outputs, so only small tensors cross into JavaScript:
+ *   - per image and channel the spatial mean M [B, C] and the centred sum of squares Σ(X − M)² [B, C]
+ *     (MSD's per-image std, without the E[x²] − E[x]² cancellation of a float32 one-pass formula);
+ *   - the C×C Gram matrix of the per-image-centred map, Σ_b D_b D_bᵀ via MatMul (the raw Gram is recovered
+ *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js);
+ *   - per-channel counts of non-positive activations (APoZ);
+ *   - for segmentation the C×K class response X·onehot via MatMul with the resampled label mask as an input.
+ * The full map is fetched only for the first `hrankImages` images (HRank needs it). The accumulators are the
+ * same `LayerAccumulator`s the TF.js pass fills, so both paths finish into identical `LayerStats`.
+ */
+import type { Dataset, DatasetInfo } from '../data/types';
+import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
+import { buildOnnx } from '../formats/onnx/writer';
+import { dims, int, ints, valueInfo } from '../formats/onnx/builder';
+import { DataType } from '../formats/onnx/proto';
+import type { ModelGraph } from '../graph/ir';
+import { CancelledError } from '../util/errors';
+import { LayerAccumulator } from './accumulate';
+import type { ObservationPoint } from './observe';
+import { loadBatch, type StatsOptions, type StatsResult } from './pass';
+
+export interface NativeStatsOptions extends StatsOptions {
+  /** onnxruntime intra-op threads (default 2). */
+  threads?: number;
+}
+
+export interface NativeStatsResult extends StatsResult {
+  runtime: 'onnxruntime';
+}
+
+interface PointOutputs {
+  shape: string;
+  mean: string;
+  sumSq: string;
+  gram: string;
+  nonPositive: string;
+  map: string;
+  classes?: string;
+  /** A Dense output [B, C], read as one [1, C, B, 1] map as the TF.js pass reads it as [1, B, 1, C]. */
+  dense: boolean;
+}
+
+/** The ONNX model with reduction outputs, and what each output is. */
+export function buildStatsModel(graph: ModelGraph, points: ObservationPoint[], info: DatasetInfo | null): { bytes: Uint8Array; outputs: PointOutputs[]; labelInputs: Map<string, [number, number]> } {
+  const build = buildOnnx(graph);
+  const { b, lay } = build;
+  const labelInputs = new Map<string, [number, number]>();
+  const segClasses = info !== null && info.task === 'segmentation' && info.numClasses > 0;
+  const out = (v: string): string => {
+    b.outputs.push(valueInfo(v, DataType.FLOAT, null));
+    return v;
+  };
+  const outputs = points.map((p, i) => {
+    const key = `${p.observed}:0:0`;
+    const v = build.values.get(key);
+    if (!v) throw new Error(`observed layer '${p.observed}' has no ONNX value`);
+    const tag = `stats${i}`;
+    let x: string;
+    const dense = v.rank === 2;
+    if (dense) {
+      const t = b.node('Transpose', [v.name], { perm: ints([1, 0]) }, `${tag}/transpose`);
+      x = b.node('Unsqueeze', [t, b.int64([0, 3])], {}, `${tag}/map`);
+    } else {
+      if (v.rank !== 4) throw new Error(`observed layer '${p.observed}' has rank ${v.rank}; the pass reads 2-D and 4-D outputs`);
+      x = lay.cf(v).name;
+    }
+    const shape = b.node('Shape', [x], {}, `${tag}/shape`);
+    b.outputs.push(valueInfo(shape, DataType.INT64, null));
+    const m = b.node('ReduceMean', [x], { axes: ints([2, 3]), keepdims: int(1) }, `${tag}/mean4`);
+    const d = b.node('Sub', [x, m], {}, `${tag}/centred`);
+    const sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
+    const mean = out(b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`));
+    const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
+    const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
+    const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
+    const gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
+    const le = b.node('LessOrEqual', [x, b.floats(`${tag}/zero`, [0], [])], {}, `${tag}/le0`);
+    const cast = b.node('Cast', [le], { to: int(DataType.FLOAT) }, `${tag}/le0f`);
+    const nonPositive = out(b.node('ReduceSum', [cast, b.int64([0, 2, 3])], { keepdims: int(0) }, `${tag}/nonpos`));
+    const map = out(b.node('Identity', [x], {}, `${tag}/fullmap`));
+    let classes: string | undefined;
+    const shp = build.shapes.get(key);
+    const h = shp?.[1];
+    const w = shp?.[2];
+    if (segClasses && !dense && typeof h === 'number' && typeof w === 'number' && h * w > 1) {
+      // One label input per map size, shared by every map of that size.
+      let labelName = [...labelInputs].find(([, s]) => s[0] === h && s[1] === w)?.[0];
+      if (!labelName) {
+        labelName = b.unique(`labels_${h}x${w}`);
+        labelInputs.set(labelName, [h, w]);
+        b.inputs.push(valueInfo(labelName, DataType.FLOAT, dims([null, h * w, info.numClasses], () => 'batch')));
+      }
+      const raw = b.node('Reshape', [x, b.int64([0, 0, -1])], {}, `${tag}/raw_rows`);
+      const r = b.node('MatMul', [raw, labelName], {}, `${tag}/class_b`);
+      classes = out(b.node('ReduceSum', [r, b.int64([0])], { keepdims: int(0) }, `${tag}/classes`));
+    }
+    return { shape, mean, sumSq, gram, nonPositive, map, classes, dense };
+  });
+  return { bytes: b.encode(graph.name), outputs, labelInputs };
+}
+
+/**
+ * One-hot labels for `h`×`w` maps: rows [B·h·w, K] (nearest resample of the mask, as the TF.js pass does) or
+ * [B, K] for classification, and the per-class counts.
+ */
+export function labelRows(y: Int32Array, info: DatasetInfo, b: number, h: number, w: number): { rows: Float32Array; counts: Float64Array } {
+  const k = info.numClasses;
+  const counts = new Float64Array(k);
+  if (info.task === 'classification') {
+    const rows = new Float32Array(b * k);
+    for (let i = 0; i < b; i++) {
+      if (y[i] >= 0 && y[i] < k) {
+        rows[i * k + y[i]] = 1;
+        counts[y[i]]++;
+      }
+    }
+    return { rows, counts };
+  }
+  const H = info.height;
+  const W = info.width;
+  const rows = new Float32Array(b * h * w * k);
+  for (let i = 0; i < b; i++) {
+    for (let yy = 0; yy < h; yy++) {
+      const sy = Math.min(H - 1, Math.floor(((yy + 0.5) * H) / h));
+      for (let xx = 0; xx < w; xx++) {
+        const sx = Math.min(W - 1, Math.floor(((xx + 0.5) * W) / w));
+        const c = y[i * H * W + sy * W + sx];
+        if (c >= 0 && c < k && c !== info.ignoreIndex) {
+          rows[((i * h + yy) * w + xx) * k + c] = 1;
+          counts[c]++;
+        }
+      }
+    }
+  }
+  return { rows, counts };
+}
+
+export async function runNativeStatsPass(
+  graph: ModelGraph,
+  points: ObservationPoint[],
+  dataset: Dataset,
+  indices: number[],
+  opts: NativeStatsOptions = {},
+): Promise<NativeStatsResult> {
+  const started = Date.now();
+  const ort = loadOrt();
+  if (!ort) throw new Error('onnxruntime-node is not available');
+  const batchSize = opts.batchSize ?? 8;
+  const hrankImages = opts.hrankImages ?? 4;
+  const info = dataset.info;
+  const withClasses = opts.classResponse !== false && info.numClasses > 0;
+  const model = buildStatsModel(graph, points, withClasses ? info : null);
+  const session = await createSession(model.bytes, { threads: opts.threads });
+  const accs: LayerAccumulator[] = [];
+  const { height: H, width: W, channels: C } = info;
+  try {
+    for (let start = 0; start < indices.length; start += batchSize) {
+      if (opts.signal?.aborted) throw new CancelledError();
+      const batchIdx = indices.slice(start, start + batchSize);
+      const { x, y } = await loadBatch(dataset, batchIdx);
+      const b = batchIdx.length;
+      const feeds: Record<string, import('onnxruntime-node').Tensor> = { [session.inputNames[0]]: floatTensor(x, [b, H, W, C]) };
+      for (const [name, [h, w]] of model.labelInputs) feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
+      const rankWanted = (i: number): boolean => (accs[i]?.rankImages ?? 0) < hrankImages && !(model.outputs[i].dense && b !== 1);
+      const fetch = model.outputs.flatMap((o, i) => [o.shape, o.mean, o.sumSq, o.gram, o.nonPositive, ...(o.classes ? [o.classes] : []), ...(rankWanted(i) ? [o.map] : [])]);
+      const res = await session.run(feeds, fetch);
+      model.outputs.forEach((o, i) => {
+        const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
+        const acc = (accs[i] ??= new LayerAccumulator(points[i].producer, points[i].observed, c, withClasses ? info.numClasses : 0));
+        // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
+        acc.height = h;
+        acc.width = w;
+        accumulate(acc, res[o.mean].data as Float32Array, res[o.sumSq].data as Float32Array, res[o.gram].data as Float32Array, bb, c, h * w);
+        acc.addInto(acc.nonPositive, res[o.nonPositive].data as Float32Array);
+        const isDense = o.dense && b !== 1;
+        if (withClasses && !isDense) {
+          const { rows, counts } = labelRows(y, info, b, info.task === 'classification' ? 1 : h, info.task === 'classification' ? 1 : w);
+          if (o.classes) acc.addInto(acc.classSum!, res[o.classes].data as Float32Array);
+          else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
+          acc.addInto(acc.classCount!, counts);
+        }
+        if (rankWanted(i) && res[o.map]) {
+          const map = res[o.map].data as Float32Array;
+          const n = Math.min(bb, hrankImages - acc.rankImages);
+          for (let k = 0; k < n; k++) acc.addRanks(toHwc(map, k, c, h, w), h, w);
+        }
+      });
+      opts.onProgress?.(Math.min(start + b, indices.length), indices.length);
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    await session.release();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return {
+    runtime: 'onnxruntime',
+    layers: new Map(accs.map((a) => [a.producer, a.finish()])),
+    images: indices.length,
+    dataset: info,
+    seconds,
+    imagesPerSecond: indices.length / Math.max(seconds, 1e-9),
+  };
+}
+
+/** Folds one batch's reductions into the float64 accumulators. */
+function accumulate(acc: LayerAccumulator, mean: Float32Array, sumSq: Float32Array, gram: Float32Array, b: number, c: number, hw: number): void {
+  for (let i = 0; i < b; i++) {
+    for (let p = 0; p < c; p++) {
+      const m = mean[i * c + p];
+      acc.sum[p] += m * hw;
+      acc.stdSum[p] += Math.sqrt(Math.max(sumSq[i * c + p], 0) / hw);
+      // Σ over pixels of x xᵀ = Σ (x − m)(x − m)ᵀ + HW·m mᵀ per image.
+      for (let q = 0; q < c; q++) acc.gram[p * c + q] += hw * m * mean[i * c + q];
+    }
+  }
+  acc.addInto(acc.gram, gram);
+  acc.images += b;
+  acc.pixels += b * hw;
+}
+
+/** Classification (or 1×1 maps): class response from the per-image channel means. */
+function addClassResponse(target: Float64Array, mean: Float32Array, rows: Float32Array, b: number, c: number, k: number): void {
+  for (let i = 0; i < b; i++) for (let p = 0; p < c; p++) for (let q = 0; q < k; q++) target[p * k + q] += mean[i * c + p] * rows[i * k + q];
+}
+
+/** Image `k` of an NCHW batch as an HWC array (what `addRanks` reads). */
+function toHwc(map: Float32Array, k: number, c: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(h * w * c);
+  const base = k * c * h * w;
+  for (let p = 0; p < c; p++) for (let s = 0; s < h * w; s++) out[s * c + p] = map[base + p * h * w + s];
+  return out;
+}
