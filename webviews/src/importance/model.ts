@@ -1,14 +1,17 @@
 /**
  * What-if in the webview: which filters each group would keep under another τ, α (or percentile, Otsu)
  * or method, recomputed from the statistics already in `scores.json` — no new pass over the data.
- * The rules are those of the engine's methods (engine/methods/pca.ts, distribution.ts, decisions.ts);
- * a test checks this module against those functions on random inputs.
+ * The selection rules are the engine's own (server/src/engine/methods/selection.ts, bundled into this
+ * webview), so the prediction cannot drift from what the engine decides.
  *
  * One approximation: for a coupled group the engine takes the largest k over *all* members' spectra,
  * but `scores.json` keeps only the spectrum that won at the analysed τ, so at another τ a different
  * member could ask for more. The host's `whatIf` answer (params/FLOPs) is computed from these keep sets.
  */
+import { componentsForCumulative as componentsFor, cutOff, topK } from '../../../server/src/engine/methods/selection';
 import type { ScoreGroup, Threshold } from '../messages';
+
+export { componentsFor, cutOff, topK };
 
 export type WhatIfMethod = 'pca-nci' | 'distribution';
 
@@ -41,64 +44,6 @@ export interface GroupPrediction {
 
 /** null (a NaN or infinity in the engine's JSON) counts as no importance. */
 const finite = (v: ReadonlyArray<number | null> | undefined): number[] => (v ?? []).map((x) => (x === null || !Number.isFinite(x) ? 0 : x));
-
-/** Smallest k whose cumulative explained variance reaches τ (at least 1). */
-export function componentsFor(cumulative: readonly number[], tau: number): number {
-  const i = cumulative.findIndex((c) => c >= tau - 1e-12);
-  return i < 0 ? cumulative.length : Math.max(1, i + 1);
-}
-
-/** Indices of the k highest scores (ties: `tieBreak` higher first, then lower index), ascending. */
-export function topK(scores: readonly number[], k: number, tieBreak?: readonly number[]): number[] {
-  const idx = scores.map((_, i) => i);
-  idx.sort((a, b) => scores[b] - scores[a] || (tieBreak ? tieBreak[b] - tieBreak[a] : 0) || a - b);
-  return idx.slice(0, Math.max(0, Math.min(k, scores.length))).sort((a, b) => a - b);
-}
-
-/** Otsu's split over a 64-bin histogram (maximum between-class variance). */
-export function otsu(values: readonly number[]): number {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  if (hi <= lo) return lo;
-  const bins = 64;
-  const hist = new Array<number>(bins).fill(0);
-  for (const v of values) hist[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]++;
-  const sumAll = hist.reduce((s, c, i) => s + c * i, 0);
-  let wB = 0;
-  let sumB = 0;
-  let best = -1;
-  let bestT = 0;
-  for (let t = 0; t < bins - 1; t++) {
-    wB += hist[t];
-    sumB += hist[t] * t;
-    const wF = values.length - wB;
-    if (wB === 0 || wF === 0) continue;
-    const between = wB * wF * (sumB / wB - (sumAll - sumB) / wF) ** 2;
-    if (between > best) {
-      best = between;
-      bestT = t;
-    }
-  }
-  return lo + ((bestT + 1) / bins) * (hi - lo);
-}
-
-export function cutOff(values: readonly number[], t: Threshold): number {
-  if (values.length === 0) return -Infinity;
-  if (t.kind === 'otsu') return otsu(values);
-  if (t.kind === 'percentile') {
-    const sorted = [...values].sort((a, b) => a - b);
-    const pos = (t.p / 100) * (sorted.length - 1);
-    const i = Math.floor(pos);
-    return sorted[i] + (sorted[Math.min(i + 1, sorted.length - 1)] - sorted[i]) * (pos - i);
-  }
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
-  return mean - t.alpha * std;
-}
 
 /** Method B's score: NCI times (or averaged with) MSD normalised by its group maximum. */
 export function combinedScores(g: ScoreGroup, combine: 'product' | 'mean'): number[] {

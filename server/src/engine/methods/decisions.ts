@@ -44,12 +44,7 @@ export interface CommonOptions {
   exclude?: string[];
 }
 
-/** Indices of the `k` highest scores (ties: `tieBreak`, then lower index), ascending. */
-export function topK(scores: ArrayLike<number>, k: number, tieBreak?: ArrayLike<number>): number[] {
-  const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((a, b) => scores[b] - scores[a] || (tieBreak ? tieBreak[b] - tieBreak[a] : 0) || a - b);
-  return idx.slice(0, Math.max(0, Math.min(k, scores.length))).sort((a, b) => a - b);
-}
+export { topK } from './selection';
 
 export function isExcluded(members: string[], opts: CommonOptions): boolean {
   return members.some((m) => opts.exclude?.includes(m));

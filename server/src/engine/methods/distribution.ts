@@ -7,9 +7,10 @@
 import { nciScores } from '../criteria/nci';
 import { msd } from '../criteria/msd';
 import type { CriterionContext } from '../criteria/types';
-import { finishDecisions, isExcluded, topK, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+import { finishDecisions, isExcluded, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+import { cutOff, topK, type Threshold } from './selection';
 
-export type Threshold = { kind: 'std'; alpha: number } | { kind: 'percentile'; p: number } | { kind: 'otsu' };
+export { cutOff, otsu, type Threshold } from './selection';
 
 export interface DistributionOptions extends CommonOptions {
   combine?: 'product' | 'mean';
@@ -21,49 +22,6 @@ const normMax = (v: Float64Array): Float64Array => {
   const m = Math.max(...v);
   return m > 0 ? v.map((x) => x / m) : v;
 };
-
-/** Otsu's threshold over a 64-bin histogram of the values (maximises between-class variance). */
-export function otsu(values: number[]): number {
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  if (hi <= lo) return lo;
-  const bins = 64;
-  const hist = new Array(bins).fill(0);
-  for (const v of values) hist[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]++;
-  const total = values.length;
-  const sumAll = hist.reduce((s, h, i) => s + h * i, 0);
-  let wB = 0;
-  let sumB = 0;
-  let best = -1;
-  let bestT = 0;
-  for (let t = 0; t < bins - 1; t++) {
-    wB += hist[t];
-    sumB += hist[t] * t;
-    const wF = total - wB;
-    if (wB === 0 || wF === 0) continue;
-    const between = wB * wF * (sumB / wB - (sumAll - sumB) / wF) ** 2;
-    if (between > best) {
-      best = between;
-      bestT = t;
-    }
-  }
-  return lo + ((bestT + 1) / bins) * (hi - lo);
-}
-
-export function cutOff(values: number[], t: Threshold): number {
-  if (values.length === 0) return -Infinity;
-  if (t.kind === 'otsu') return otsu(values);
-  if (t.kind === 'percentile') {
-    if (!(t.p >= 0 && t.p <= 100)) throw new Error(`percentile must be in [0, 100], got ${t.p}`);
-    const sorted = [...values].sort((a, b) => a - b);
-    const pos = (t.p / 100) * (sorted.length - 1);
-    const i = Math.floor(pos);
-    return sorted[i] + (sorted[Math.min(i + 1, sorted.length - 1)] - sorted[i]) * (pos - i);
-  }
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
-  return mean - t.alpha * std;
-}
 
 export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptions = {}): MethodResult {
   const combine = opts.combine ?? 'product';

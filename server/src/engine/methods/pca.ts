@@ -3,6 +3,7 @@
  * covariance matrix — exact, never NIPALS), and the number of components that reach a variance threshold.
  */
 import { PCA } from 'ml-pca';
+import { componentsForCumulative } from './selection';
 
 export interface Spectrum {
   /** Explained-variance ratio of each component, largest first. */
@@ -30,6 +31,5 @@ export function pcaSpectrum(covariance: Float64Array, channels: number): Spectru
 
 /** Smallest k whose cumulative explained variance reaches τ (at least 1). */
 export function componentsFor(spectrum: Spectrum, tau: number): number {
-  const i = spectrum.cumulative.findIndex((c) => c >= tau - 1e-12);
-  return i < 0 ? spectrum.cumulative.length : Math.max(1, i + 1);
+  return componentsForCumulative(spectrum.cumulative, tau);
 }

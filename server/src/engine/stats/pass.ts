@@ -130,7 +130,8 @@ export async function runStatsPass(
         const shift = shifts[i].dataSync();
         const sum = reduced.sum.dataSync();
         const gram = reduced.gram.dataSync();
-        const n = b * h * w;
+        // Rows of the reshaped map: b·h·w for a feature map; B rows for a Dense output read as [1, B, 1, C].
+        const n = map.shape[0] * h * w;
         // Undo the shift: Σx = Σ(x−s) + n·s and Σxxᵀ = Σ(x−s)(x−s)ᵀ + s(Σ(x−s))ᵀ + (Σ(x−s))sᵀ + n·ssᵀ.
         for (let p = 0; p < c; p++) acc.sum[p] += sum[p] + n * shift[p];
         for (let p = 0; p < c; p++) {
