@@ -25,6 +25,9 @@ import { evaluate, type EvaluationReport } from '../train/evaluate';
 import type { ProgressEvent } from '../train/trainer';
 import type { EpochRecord } from '../train/checkpoint';
 import { PruneLensError } from '../util/errors';
+import { OnnxFormatError } from '../formats/onnx/errors';
+import { evaluateNative, measureLatencyNative } from '../formats/onnx/inference';
+import { loadOrt } from '../formats/onnx/runtime';
 import { finetune } from './finetune';
 import { measureLatency, type Latency } from './latency';
 import { writeJsonAtomic } from './write';
@@ -111,12 +114,23 @@ const inputSize = (graph: ModelGraph): [number | null, number | null, number | n
   return [s[1], s[2], s[3]];
 };
 
+/**
+ * Structure, latency and evaluation of one stage. Inference runs natively on onnxruntime-node when it loads
+ * (DESIGN §2: TF.js trains, the native runtime infers); TF.js is the fallback, also for a layer the ONNX
+ * writer cannot translate.
+ */
 async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
-  return {
-    structure: inspectGraph(graph).totals,
-    latency: await measureLatency(model),
-    evaluation: await evaluate(model, dataset, indices, { batchSize, signal }),
-  };
+  const structure = inspectGraph(graph).totals;
+  if (loadOrt()) {
+    try {
+      const native = await measureLatencyNative(graph);
+      const evaluation = await evaluateNative(graph, dataset, indices, { batchSize, signal });
+      return { structure, latency: { medianMs: native.medianMs, runs: native.runs, backend: `onnxruntime (${native.threads} threads)` }, evaluation };
+    } catch (err) {
+      if (!(err instanceof OnnxFormatError)) throw err;
+    }
+  }
+  return { structure, latency: await measureLatency(model), evaluation: await evaluate(model, dataset, indices, { batchSize, signal }) };
 }
 
 export async function runPipeline(config: PruneLensConfig, configFile: string, ev: RunEvents = {}): Promise<RunSummary> {
