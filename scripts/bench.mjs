@@ -7,8 +7,11 @@ const only = process.env.BENCH_ONLY?.split(',');
 const runs = [
   ...models.map((m) => ['zoo-speed', m]),
   ...models.map((m) => ['analysis-speed', m]),
+  ...models.map((m) => ['onnx-speed', m]),
   ['quality', 'unet'],
   ['quality', 'vgg16'],
+  // Reference U-Net train step: wasm, tfjs-node and PyTorch when present, with ratios and per-kernel profile.
+  ['train-step', 'all'],
 ].filter(([b]) => !only || only.includes(b));
 
 let failed = 0;

@@ -170,6 +170,170 @@ describe('DepthwiseConv2dNative gradients on wasm', () => {
   }
 });
 
+describe('Conv2DBackpropInput on wasm (replaces the backend\'s own)', () => {
+  type Pad = 'same' | 'valid' | number;
+  const cases: Array<{ x: Shape4; k: [number, number]; co: number; s: number | [number, number]; pad: Pad; d?: number }> = [
+    { x: [2, 7, 9, 3], k: [3, 3], co: 4, s: 1, pad: 'same' },
+    { x: [2, 7, 9, 3], k: [3, 3], co: 4, s: 1, pad: 'valid' },
+    { x: [2, 7, 9, 3], k: [3, 3], co: 5, s: 2, pad: 'same' },
+    { x: [3, 8, 8, 2], k: [3, 3], co: 4, s: 2, pad: 'valid' },
+    { x: [2, 9, 7, 4], k: [5, 3], co: 3, s: [2, 1], pad: 'same' },
+    { x: [2, 7, 7, 3], k: [1, 1], co: 4, s: 2, pad: 'same' },
+    { x: [2, 8, 9, 3], k: [3, 3], co: 4, s: 1, pad: 1 },
+    { x: [2, 9, 8, 3], k: [4, 4], co: 2, s: 3, pad: 'same' },
+    // kernel == stride: the matmul + col2im path (U-Net's 2×2 up-convolution), even and odd sizes.
+    { x: [2, 8, 8, 3], k: [2, 2], co: 4, s: 2, pad: 'same' },
+    { x: [2, 7, 9, 3], k: [2, 2], co: 4, s: 2, pad: 'same' },
+    { x: [2, 7, 9, 3], k: [2, 2], co: 4, s: 2, pad: 'valid' },
+    { x: [1, 9, 10, 2], k: [3, 2], co: 5, s: [3, 2], pad: 'valid' },
+    { x: [1, 9, 10, 2], k: [3, 2], co: 5, s: [3, 2], pad: 'same' },
+    // dilated (stride 1): reference is the cpu kernel with the zero-inserted filter.
+    { x: [2, 11, 10, 3], k: [3, 3], co: 4, s: 1, pad: 'same', d: 2 },
+    { x: [2, 13, 12, 2], k: [3, 2], co: 3, s: 1, pad: 'valid', d: 4 },
+  ];
+  for (const c of cases) {
+    const d = c.d ?? 1;
+    it(`x ${c.x} k ${c.k} s ${c.s} d ${d} pad ${c.pad}`, async () => {
+      const rng = new Rng(c.x.reduce((a, b) => a * 29 + b, c.k[0] * 3 + d));
+      const filterShape: Shape4 = [c.k[0], c.k[1], c.x[3], c.co];
+      const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.s, d, c.pad);
+      const filter = { shape: filterShape, data: randn(rng, filterShape) };
+      const dy = { shape: info.outShape, data: randn(rng, info.outShape) };
+      const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x, dilations: d };
+      const w = await runKernelOn('wasm', 'Conv2DBackpropInput', { dy, filter }, attrs);
+      const big = zeroInsertedShape(filterShape, d);
+      const bigFilter = { shape: big, data: tf.tidy(() => zeroInserted(tf.tensor4d(filter.data, filterShape), d).dataSync().slice() as Float32Array) };
+      const r = await runKernelOn('cpu', 'Conv2DBackpropInput', { dy, filter: bigFilter }, { ...attrs, dilations: 1 });
+      assert.deepEqual(w.shape, c.x);
+      assert.equal(w.leaked, 0, 'wasm kernel leaked intermediates');
+      const diff = maxAbsDiff(w.values, r.values);
+      record('Conv2DBackpropInput', diff);
+      assert.ok(diff <= TOL, `max abs diff ${diff}`);
+    });
+  }
+
+  it('conv2dTranspose (its forward pass) and its gradients match the cpu backend', async () => {
+    const run = async (backend: BackendName) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(randn(new Rng(6), [2, 5, 7, 6]), [2, 5, 7, 6]);
+        const f = tf.tensor4d(randn(new Rng(7), [2, 2, 3, 6]), [2, 2, 3, 6]);
+        const f3 = tf.tensor4d(randn(new Rng(8), [3, 3, 3, 6]), [3, 3, 3, 6]);
+        const loss = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+          const y1 = tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [2, 10, 14, 3], 2, 'same');
+          const y2 = tf.conv2dTranspose(a as tf.Tensor4D, c as tf.Tensor4D, [2, 11, 15, 3], 2, 'valid');
+          const probe = (y: tf.Tensor) => tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+          return tf.add(probe(y1), probe(y2));
+        };
+        const y = tf.conv2dTranspose(x, f, [2, 10, 14, 3], 2, 'same');
+        const gs = tf.grads(loss)([x, f, f3]);
+        return [y, ...gs].map((t) => t.dataSync().slice() as Float32Array);
+      });
+    };
+    const w = await run('wasm');
+    const c = await run('cpu');
+    let diff = 0;
+    w.forEach((v, i) => { diff = Math.max(diff, maxAbsDiff(v, c[i])); });
+    record('conv2dTranspose forward + gradients', diff);
+    assert.ok(diff <= TOL, `max abs diff ${diff}`);
+    await tf.setBackend('wasm');
+  });
+});
+
+describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
+  const cases: Array<{ shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' | 'bool' }> = [
+    { shape: [2, 5, 6, 8], begin: [0, 0, 0, 3], size: [2, 5, 6, 4], dtype: 'float32' },
+    { shape: [2, 5, 6, 8], begin: [1, 2, 1, 0], size: [1, 2, 4, 8], dtype: 'float32' },
+    { shape: [3, 4, 100], begin: [1, 1, 10], size: [2, 3, 80], dtype: 'float32' },
+    { shape: [7, 9], begin: [2, 3], size: [4, -1], dtype: 'int32' },
+    { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 2, 1], size: [2, 2, 4, 3, 5], dtype: 'float32' },
+    { shape: [4, 6], begin: [1, 0], size: [2, 6], dtype: 'bool' },
+    { shape: [5], begin: [2], size: [0], dtype: 'float32' },
+  ];
+  for (const c of cases) {
+    it(`slice ${c.dtype} ${c.shape} begin ${c.begin} size ${c.size}`, async () => {
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      const data = Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : i * 7 % 23 - 11));
+      const get = async (backend: BackendName) => {
+        await tf.setBackend(backend);
+        const x = tf.tensor(data as number[], c.shape, c.dtype);
+        const before = tf.backend().numDataIds();
+        const y = tf.slice(x, c.begin, c.size);
+        const out = { values: Array.from(y.dataSync()), shape: y.shape };
+        y.dispose();
+        const leaked = tf.backend().numDataIds() - before;
+        x.dispose();
+        return { ...out, leaked };
+      };
+      const w = await get('wasm');
+      const r = await get('cpu');
+      assert.equal(w.leaked, 0);
+      assert.deepEqual(w.shape, r.shape);
+      assert.deepEqual(w.values, r.values);
+    });
+  }
+  it('split along channels, rows and an inner axis, in equal and unequal parts', async () => {
+    const rng = new Rng(9);
+    const x = randn(rng, [2, 6, 5, 7]);
+    const get = async (backend: BackendName) => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const t = tf.tensor4d(x, [2, 6, 5, 7]);
+        return [
+          ...tf.split(t, [3, 4], 3), ...tf.split(t, 2, 1), ...tf.split(t, [1, 3, 1], 2), ...tf.split(t, [2, -1], -1),
+        ].map((p) => ({ shape: p.shape, values: p.dataSync().slice() as Float32Array }));
+      });
+    };
+    const w = await get('wasm');
+    const r = await get('cpu');
+    assert.equal(w.length, r.length);
+    w.forEach((p, i) => {
+      assert.deepEqual(p.shape, r[i].shape);
+      assert.equal(maxAbsDiff(p.values, r[i].values), 0);
+    });
+    await tf.setBackend('wasm');
+  });
+});
+
+describe('BatchNorm gradient (installed by initBackend)', () => {
+  // Reference: the same normalisation written with elementary ops, differentiated by TF.js itself. (Without a
+  // scale tensor TF.js cannot record the op for gradients at all — it saves 'scale' — so that case is not tested.)
+  for (const backend of ['cpu', 'wasm'] as const) {
+    for (const variant of ['channel', 'full-rank'] as const) {
+      it(`${backend}: ${variant} statistics, gradients of x, mean, variance, scale and offset`, async () => {
+        await tf.setBackend(backend);
+        const rng = new Rng(variant.length * 31);
+        const [b, h, w, c] = [3, 5, 4, 6];
+        const stat = variant === 'full-rank' ? [1, 1, 1, c] : [c];
+        const x = tf.tensor4d(randn(rng, [b, h, w, c]), [b, h, w, c]);
+        const mean = tf.tensor(randn(rng, stat), stat);
+        const variance = tf.tensor(randn(rng, stat).map((v) => v * v + 0.5), stat);
+        const offset = tf.tensor(randn(rng, stat), stat);
+        const scale = tf.tensor(randn(rng, stat), stat);
+        const eps = 1e-3;
+        const probe = tf.tensor4d(randn(rng, [b, h, w, c]), [b, h, w, c]);
+        const withScale = true;
+        const fused = (xx: tf.Tensor, m: tf.Tensor, v: tf.Tensor, o: tf.Tensor, s: tf.Tensor) =>
+          tf.sum(tf.mul(probe, tf.batchNorm(xx, m, v, o, withScale ? s : undefined, eps)));
+        const plain = (xx: tf.Tensor, m: tf.Tensor, v: tf.Tensor, o: tf.Tensor, s: tf.Tensor) => {
+          const n = tf.mul(tf.sub(xx, m), tf.rsqrt(tf.add(v, eps)));
+          return tf.sum(tf.mul(probe, tf.add(withScale ? tf.mul(n, s) : n, o)));
+        };
+        const got = tf.grads(fused)([x, mean, variance, offset, scale]);
+        const want = tf.grads(plain)([x, mean, variance, offset, scale]);
+        const names = ['x', 'mean', 'variance', 'offset', 'scale'];
+        for (let i = 0; i < (withScale ? 5 : 4); i++) {
+          assert.deepEqual(got[i].shape, want[i].shape, names[i]);
+          const d = maxAbsDiff(got[i].dataSync(), want[i].dataSync());
+          record(`batchNorm gradient (${backend})`, d);
+          assert.ok(d <= TOL, `${names[i]}: max abs diff ${d}`);
+        }
+        tf.dispose([x, mean, variance, offset, scale, probe, ...got, ...want]);
+      });
+    }
+  }
+});
+
 /** Exact max-pool gradient: each window's dy goes to its first maximal element (row-major), padding never wins. */
 function maxPoolGradReference(x: Float32Array, shape: Shape4, dy: Float32Array, info: tf.backend_util.Conv2DInfo): Float32Array {
   const [B, H, W, C] = shape;
@@ -190,7 +354,8 @@ function maxPoolGradReference(x: Float32Array, shape: Shape4, dy: Float32Array, 
 }
 
 describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
-  const cases: Array<{ x: Shape4; k: number; s: number; pad: 'same' | 'valid' }> = [
+  // ties: ReLU'd input (all-zero windows are common after a ReLU; only the first zero may get the gradient).
+  const cases: Array<{ x: Shape4; k: number; s: number; pad: 'same' | 'valid'; ties?: boolean }> = [
     { x: [2, 14, 14, 3], k: 2, s: 2, pad: 'valid' },
     { x: [2, 8, 8, 4], k: 2, s: 2, pad: 'same' },
     { x: [2, 7, 9, 3], k: 2, s: 2, pad: 'same' },
@@ -198,12 +363,17 @@ describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
     { x: [1, 9, 8, 2], k: 3, s: 2, pad: 'same' },
     { x: [2, 6, 5, 3], k: 3, s: 1, pad: 'same' },
     { x: [2, 7, 7, 2], k: 7, s: 7, pad: 'valid' },
+    { x: [2, 9, 7, 3], k: 2, s: 2, pad: 'valid' },
+    { x: [1, 9, 9, 2], k: 3, s: 3, pad: 'same' },
+    { x: [2, 10, 8, 3], k: 3, s: 1, pad: 'valid' },
+    { x: [2, 8, 8, 5], k: 2, s: 2, pad: 'valid', ties: true },
+    { x: [2, 7, 9, 3], k: 3, s: 2, pad: 'same', ties: true },
   ];
   for (const c of cases) {
-    it(`x ${c.x} pool ${c.k} s ${c.s} ${c.pad}`, async () => {
+    it(`x ${c.x} pool ${c.k} s ${c.s} ${c.pad}${c.ties ? ' with ties' : ''}`, async () => {
       const rng = new Rng(c.x.reduce((a, b) => a * 13 + b, c.k * 5 + c.s));
       const info = tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad);
-      const x = randn(rng, c.x);
+      const x = randn(rng, c.x).map((v) => (c.ties ? Math.max(v, 0) : v));
       const dy = randn(rng, info.outShape);
       const attrs = { filterSize: c.k, strides: c.s, pad: c.pad };
       // `output` is part of the kernel's inputs; neither implementation reads it, so x stands in.

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installAtrousGradients } from './atrous-gradients';
+import { installBatchNormGradient } from './batchnorm-gradient';
 import { installResizeGradients } from './resize-gradients';
 import { registerWasmTrainingKernels, wasmReplacedKernels, wasmTrainingKernels } from './wasm-kernels';
 
@@ -119,7 +120,13 @@ async function loadWasm(): Promise<LoadedBackend> {
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
   registerWasmTrainingKernels();
   const own = [...wasmTrainingKernels, ...wasmReplacedKernels].map((k) => k.kernelName).join(', ');
-  // Threads stay off in Node: the threaded build needs blob: worker URLs that Node cannot load.
+  // Threads stay off in Node (issue 8 findings). The threaded build needs blob: worker URLs that Node cannot
+  // load (ERR_WORKER_PATH); with WASM_HAS_MULTITHREAD_SUPPORT forced on and Blob / URL.createObjectURL /
+  // Worker.postMessage redirected to temporary files (plus rollup's require$$0…/commonjsGlobal defined for the
+  // factory source), the threaded module does initialise and its 8 pthread workers load, but XNNPACK's pool
+  // then reports 1 thread (getThreadsCount() === 1 after setThreadsCount(2)), so nothing runs in parallel yet.
+  // Data-parallel steps in two workers were rejected as not the same computation: each worker's
+  // BatchNormalization would use the statistics of its half of the batch (every zoo model has BatchNorm).
   return { simd, threads: getThreadsCount(), why: `WebAssembly${simd ? ' + SIMD' : ''}, with PruneLens gradient kernels (${own})` };
 }
 
@@ -150,7 +157,7 @@ let current: { prefer: BackendPreference; report: Promise<BackendReport> } | und
 
 /**
  * Initialises the best available backend (see the module comment) and installs the gradient fixes that
- * training needs on every backend (./atrous-gradients, ./resize-gradients). Idempotent: a second call with the same effective preference returns the same report without
+ * training needs on every backend (./atrous-gradients, ./resize-gradients, ./batchnorm-gradient). Idempotent: a second call with the same effective preference returns the same report without
  * work, unless something else switched tf's backend meanwhile, in which case the choice is made again.
  */
 export async function initBackend(prefer: BackendPreference = 'auto'): Promise<BackendReport> {
@@ -162,6 +169,7 @@ export async function initBackend(prefer: BackendPreference = 'auto'): Promise<B
   const report = selectBackend(eff.prefer, defaultLoaders, eff.notes).then((r) => {
     installAtrousGradients();
     installResizeGradients();
+    installBatchNormGradient();
     return r;
   });
   current = { prefer: eff.prefer, report };

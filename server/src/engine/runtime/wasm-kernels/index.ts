@@ -15,15 +15,20 @@
  * FusedBatchNorm, …) exist on wasm, but one of them is wrong and is replaced:
  *
  *   MaxPoolGrad                          wrong values for 2×2 stride-2 pooling in wasm 4.22 (see MaxPoolGrad.ts)
+ *   Conv2DBackpropInput                  a scalar loop, ~6× a forward conv (see Conv2DBackpropInput.ts)
+ *   Slice, SplitV                        per-run subarray copies, ~20× a multiply along channels (see Slice.ts)
  *
  * Dilated convolutions additionally need gradients that TF.js itself refuses on every backend: see
  * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
+import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
 import { maxPoolGradConfig } from './MaxPoolGrad';
+import { sliceConfig, splitVConfig } from './Slice';
+import { saveStockKernel } from './util';
 
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
@@ -31,8 +36,8 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
 ];
 
-/** Kernels the wasm backend registers itself but gets wrong; ours replace them. */
-export const wasmReplacedKernels: readonly tf.KernelConfig[] = [maxPoolGradConfig];
+/** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
+export const wasmReplacedKernels: readonly tf.KernelConfig[] = [maxPoolGradConfig, conv2DBackpropInputConfig, sliceConfig, splitVConfig];
 
 const replaced = new Set<string>();
 
@@ -50,6 +55,7 @@ export function registerWasmTrainingKernels(): string[] {
   }
   for (const config of wasmReplacedKernels) {
     if (replaced.has(config.kernelName)) continue;
+    saveStockKernel(config.kernelName);
     tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
     replaced.add(config.kernelName);

@@ -69,3 +69,50 @@ export function insertZeros(backend: BackendWasm, dy: Info, sh: number, sw: numb
   free(backend, r, p);
   return out;
 }
+
+/**
+ * Adds rows/columns of zeros (positive amounts) or removes them (negative amounts) at each side of the two
+ * spatial axes of an NHWC tensor. Returns the input itself when nothing changes.
+ */
+export function padOrCrop(backend: BackendWasm, x: Info, top: number, bottom: number, left: number, right: number): Info {
+  const [b, h, w, c] = x.shape;
+  let y = x;
+  if (top < 0 || bottom < 0 || left < 0 || right < 0) {
+    const t = Math.max(-top, 0);
+    const l = Math.max(-left, 0);
+    y = wasmOp(backend, 'Slice', { x }, {
+      begin: [0, t, l, 0], size: [b, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c],
+    });
+  }
+  const padded = padZeros(backend, y, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]]);
+  if (padded !== y && y !== x) free(backend, y);
+  return padded;
+}
+
+const stock = new Map<string, tf.KernelFunc>();
+
+/** Remembers the backend's own kernel before a replacement is registered (for cases the replacement hands back). */
+export function saveStockKernel(name: string): void {
+  const k = tf.getKernel(name, 'wasm');
+  if (k !== undefined && !stock.has(name)) stock.set(name, k.kernelFunc);
+}
+
+/** The backend's own kernel saved by saveStockKernel; called with the replacement's arguments. */
+export function stockKernel(name: string): (args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object }) => Info {
+  const f = stock.get(name);
+  if (f === undefined) throw new Error(`the wasm backend's own '${name}' was not saved`);
+  return (args) => {
+    const out = f(args as unknown as Parameters<tf.KernelFunc>[0]);
+    return Array.isArray(out) ? out[0] : out;
+  };
+}
+
+/** As stockKernel, for kernels with several outputs (SplitV). */
+export function stockKernelMulti(name: string): (args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object }) => Info[] {
+  const f = stock.get(name);
+  if (f === undefined) throw new Error(`the wasm backend's own '${name}' was not saved`);
+  return (args) => {
+    const out = f(args as unknown as Parameters<tf.KernelFunc>[0]);
+    return Array.isArray(out) ? out : [out];
+  };
+}
