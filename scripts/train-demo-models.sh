@@ -7,29 +7,32 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
 which="${1:-all}"
+# RESUME=1 continues an interrupted run from its checkpoints (data/models/<name>.tmp.checkpoints).
+resume=()
+[[ "${RESUME:-0}" == 1 ]] && resume=(--resume)
 
 if [[ "$which" == all || "$which" == unet ]]; then
   out=data/models/unet-cropweed
-  rm -rf "$out" "$out.checkpoints"
+  [[ "${RESUME:-0}" == 1 ]] || rm -rf "$out.tmp.checkpoints"
   # U-Net, 3 levels, base width 16, BatchNorm, on 400 synthetic 64×64 crop/weed fields (seeded).
   node bin/prunelens.js train zoo:unet \
     --zoo-options '{"depth":3,"baseFilters":16,"batchNorm":true,"inputShape":[64,64,3],"numClasses":3,"seed":1}' \
     --data bundled:cropweed --count 400 --seed 7 \
-    --epochs 16 --patience 4 --batch-size 8 --lr 0.002 --class-weights \
-    --out "$out.tmp" 2>&1 | tee /tmp/unet-train-log.txt
+    --epochs 16 --patience 4 --batch-size 8 --lr 0.002 --class-weights "${resume[@]}" \
+    --out "$out.tmp" 2>&1 | tee -a /tmp/unet-train-log.txt
   rm -rf "$out" && mv "$out.tmp" "$out" && mv /tmp/unet-train-log.txt "$out/train-log.txt"
   rm -rf "$out.tmp.checkpoints"
 fi
 
 if [[ "$which" == all || "$which" == vgg ]]; then
   out=data/models/vgg16-fashion
-  rm -rf "$out"
+  [[ "${RESUME:-0}" == 1 ]] || rm -rf "$out.tmp.checkpoints"
   # VGG-16 at width ×0.25 with BatchNorm, on the vendored Fashion-MNIST subset padded to 32×32.
   node bin/prunelens.js train zoo:vgg16 \
     --zoo-options '{"widthMultiplier":0.25,"batchNorm":true,"inputShape":[32,32,1],"numClasses":10,"seed":1}' \
     --data bundled:fashion-mnist --seed 7 \
-    --epochs 12 --patience 3 --batch-size 32 --lr 0.001 \
-    --out "$out.tmp" 2>&1 | tee /tmp/vgg-train-log.txt
+    --epochs 12 --patience 3 --batch-size 32 --lr 0.001 "${resume[@]}" \
+    --out "$out.tmp" 2>&1 | tee -a /tmp/vgg-train-log.txt
   rm -rf "$out" && mv "$out.tmp" "$out" && mv /tmp/vgg-train-log.txt "$out/train-log.txt"
   rm -rf "$out.tmp.checkpoints"
 fi

@@ -431,6 +431,12 @@ describe('U-Net layer pruning', () => {
       assert.ok(Math.abs(shares - 1) < 1e-9, `level shares sum to ${shares}`);
     });
 
+    test('options given as undefined (absent from a config) keep their defaults', async () => {
+      const { decision } = await decide(deepConvs, { maxComponentFraction: undefined, maxLevels: undefined, varianceThreshold: undefined });
+      assert.deepEqual(decision.options, { varianceThreshold: 0.99, maxComponentFraction: 0.1, maxNciShare: 0.02, maxLevels: 1 });
+      assert.equal(decision.removeCount, 1);
+    });
+
     test('one conv of the level keeps too many components: not removable', async () => {
       const { decision } = await decide(deepConvs.filter((n) => n !== 'dec3_conv1'));
       const l3 = decision.levels[2];

@@ -86,7 +86,9 @@ export function levelConvs(level: UNetLevel): string[] {
 }
 
 function checkOptions(opts: LayerPruningOptions): Required<LayerPruningOptions> {
-  const o = { varianceThreshold: 0.99, maxComponentFraction: 0.1, maxNciShare: 0.02, maxLevels: 1, ...opts };
+  // An option given as undefined (e.g. absent from a config) keeps its default.
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+  const o = { varianceThreshold: 0.99, maxComponentFraction: 0.1, maxNciShare: 0.02, maxLevels: 1, ...given };
   if (!(o.varianceThreshold > 0 && o.varianceThreshold <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${o.varianceThreshold}`);
   if (!(o.maxComponentFraction >= 0 && o.maxComponentFraction <= 1)) throw new Error(`maxComponentFraction must be in [0, 1], got ${o.maxComponentFraction}`);
   if (!(o.maxNciShare >= 0 && o.maxNciShare <= 1)) throw new Error(`maxNciShare must be in [0, 1], got ${o.maxNciShare}`);

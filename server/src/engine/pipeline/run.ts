@@ -26,10 +26,10 @@ import type { ProgressEvent } from '../train/trainer';
 import type { EpochRecord } from '../train/checkpoint';
 import { PruneLensError } from '../util/errors';
 import { OnnxFormatError } from '../formats/onnx/errors';
-import { evaluateNative, measureLatencyNative } from '../formats/onnx/inference';
+import { evaluateNative } from '../formats/onnx/inference';
 import { loadOrt } from '../formats/onnx/runtime';
 import { finetune } from './finetune';
-import { measureLatency, type Latency } from './latency';
+import { compareLatencies, type Latency } from './latency';
 import { writeJsonAtomic } from './write';
 
 export interface RunEvents {
@@ -115,22 +115,20 @@ const inputSize = (graph: ModelGraph): [number | null, number | null, number | n
 };
 
 /**
- * Structure, latency and evaluation of one stage. Inference runs natively on onnxruntime-node when it loads
- * (DESIGN §2: TF.js trains, the native runtime infers); TF.js is the fallback, also for a layer the ONNX
- * writer cannot translate.
+ * Structure and evaluation of one stage (latencies are measured together at the end, interleaved).
+ * Inference runs natively on onnxruntime-node when it loads (DESIGN §2: TF.js trains, the native runtime
+ * infers); TF.js is the fallback, also for a layer the ONNX writer cannot translate.
  */
 async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
   const structure = inspectGraph(graph).totals;
   if (loadOrt()) {
     try {
-      const native = await measureLatencyNative(graph);
-      const evaluation = await evaluateNative(graph, dataset, indices, { batchSize, signal });
-      return { structure, latency: { medianMs: native.medianMs, runs: native.runs, backend: `onnxruntime (${native.threads} threads)` }, evaluation };
+      return { structure, evaluation: await evaluateNative(graph, dataset, indices, { batchSize, signal }) };
     } catch (err) {
       if (!(err instanceof OnnxFormatError)) throw err;
     }
   }
-  return { structure, latency: await measureLatency(model), evaluation: await evaluate(model, dataset, indices, { batchSize, signal }) };
+  return { structure, evaluation: await evaluate(model, dataset, indices, { batchSize, signal }) };
 }
 
 export async function runPipeline(config: PruneLensConfig, configFile: string, ev: RunEvents = {}): Promise<RunSummary> {
@@ -213,6 +211,11 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   }
   original.dispose();
   pruned.dispose();
+
+  step('measuring latency', 0.93);
+  const stages = [before, prunedStage, ...(finetuned ? [finetuned] : [])];
+  const latencies = await compareLatencies([graph, prunedGraph, ...(finetuned ? [finalGraph] : [])]);
+  stages.forEach((st, i) => (st.latency = latencies[i]));
 
   step('writing the report', 0.95);
   const task = dataset.info.task;

@@ -29,6 +29,11 @@ export function ortLoadError(): string | undefined {
 export interface SessionOptions {
   /** Intra-op threads (default 2: this project's machines have 2 cores shared with other work). */
   threads?: number;
+  /**
+   * Let intra-op threads spin-wait between runs (onnxruntime's default; fastest for one busy session). Off
+   * where several sessions alternate — their spinning threads would steal each other's cores.
+   */
+  spin?: boolean;
 }
 
 /** An inference session over serialised model bytes, one inter-op thread, full graph optimisation. */
@@ -40,6 +45,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...(opts.spin === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
 }
 
