@@ -10,7 +10,8 @@ import { calibrationIndices, collectStatistics } from '../../server/src/engine/a
 import type { Dataset } from '../../server/src/engine/data/types';
 import { graphToTfModel, tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { loadBatch } from '../../server/src/engine/stats/pass';
-import { evaluateNative, measureLatencyNative } from '../../server/src/engine/formats/onnx/inference';
+import { evaluateNative } from '../../server/src/engine/formats/onnx/inference';
+import { compareLatencies } from '../../server/src/engine/pipeline/latency';
 import { evaluate } from '../../server/src/engine/train/evaluate';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
@@ -137,7 +138,8 @@ describe('native evaluation and latency', () => {
     assert.deepEqual(native.confusionMatrix, reference.confusionMatrix);
     assert.equal(native.numImages, 10);
     assert.ok(native.meanIoU > 0);
-    const latency = await measureLatencyNative(graph, { runs: 5, threads: 1 });
+    const [latency] = await compareLatencies([graph], 5);
+    assert.match(latency.backend, /^onnxruntime/);
     assert.equal(latency.runs, 5);
     assert.ok(latency.medianMs > 0 && latency.medianMs < 5000);
   });

@@ -8,28 +8,11 @@
  */
 import type { Criterion, CriterionContext, GroupScores } from './types';
 import { groupRoots } from './types';
+import { influenceByRoot } from './influence';
 
 export function nciScores(ctx: CriterionContext): GroupScores {
   const { coupling, graph } = ctx;
-  const influence = new Map<number, number>();
-  for (const layer of graph.layers) {
-    for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
-      if (ax.dir !== 'in') continue;
-      const w = layer.weights.get(ax.role)!;
-      const n = w.shape[ax.axis];
-      const inner = w.shape.slice(ax.axis + 1).reduce((a, b) => a * b, 1);
-      const outer = w.data.length / (n * inner);
-      for (let p = 0; p < n; p++) {
-        let s = 0;
-        for (let i = 0; i < outer; i++) {
-          const base = (i * n + p) * inner;
-          for (let k = 0; k < inner; k++) s += Math.abs(w.data[base + k]);
-        }
-        const r = coupling.find(ax.origin[p]);
-        influence.set(r, (influence.get(r) ?? 0) + s);
-      }
-    }
-  }
+  const influence = influenceByRoot(graph, coupling);
   const out: GroupScores = new Map();
   for (const g of coupling.groups) {
     if (!g.prunable) continue;

@@ -16,7 +16,7 @@
  * k_τ is the number of principal components reaching cumulative explained variance τ (`varianceThreshold`,
  * default 0.99) of the conv's feature-map covariance from the statistics pass, as in method A. A conv without
  * statistics fails the PCA test (no evidence), so without calibration data only the NCI test can pass. NCI
- * mass is the un-normalised next-convolution influence (see `layer-pruning/nci-mass.ts` for why not the
+ * mass is the un-normalised next-convolution influence (see `criteria/influence.ts` for why not the
  * per-layer normalised scores).
  *
  *   removable(ℓ)  ⇔  meets(ℓ) and (ℓ is the deepest or removable(ℓ + 1)) and D − ℓ + 1 ≤ maxLevels, ℓ ≥ 2.
@@ -33,7 +33,7 @@ import { measureGraph } from '../measure/cost';
 import type { Cost } from './cost';
 import { componentsFor, pcaSpectrum } from './pca';
 import { detectUNet, type UNetDetection, type UNetLevel } from './layer-pruning/detect';
-import { influenceByRoot, massOf, producerRoots } from './layer-pruning/nci-mass';
+import { influenceByRoot, massOf, producerRoots } from '../criteria/influence';
 import { removeLevels } from './layer-pruning/remove';
 
 export { detectUNet, type SkipJoin, type UNetDetection, type UNetLevel, type UNetStructure } from './layer-pruning/detect';

@@ -5,23 +5,13 @@
  * targets at temperature T, weight λ).
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { PruneLensConfig } from '../config/types';
 import type { Dataset } from '../data/types';
 import { train, type ProgressEvent, type TrainResult } from '../train/trainer';
 import type { EpochRecord } from '../train/checkpoint';
 
-export interface FinetuneOptions {
-  epochs?: number;
-  batchSize?: number;
-  /** The original training's learning rate; fine-tuning uses lrFactor × this. */
-  learningRate?: number;
-  lrFactor?: number;
-  patience?: number;
-  distillation?: { enabled?: boolean; temperature?: number; weight?: number };
-  augment?: boolean;
-  seed?: number;
-  checkpointDir?: string;
-  resume?: boolean;
-}
+/** The config's `finetune` block, plus where to checkpoint (the CLI's `finetune` command resumes). */
+export type FinetuneOptions = NonNullable<PruneLensConfig['finetune']> & { checkpointDir?: string; resume?: boolean };
 
 export interface FinetuneCallbacks {
   signal?: AbortSignal;

@@ -21,7 +21,7 @@ import type { ModelGraph } from '../graph/ir';
 import { CancelledError } from '../util/errors';
 import { LayerAccumulator } from './accumulate';
 import type { ObservationPoint } from './observe';
-import { loadBatch, type StatsOptions, type StatsResult } from './pass';
+import { labelRows, loadBatch, type StatsOptions, type StatsResult } from './pass';
 
 export interface NativeStatsOptions extends StatsOptions {
   /** onnxruntime intra-op threads (default 2). */
@@ -101,42 +101,6 @@ export function buildStatsModel(graph: ModelGraph, points: ObservationPoint[], i
     return { shape, mean, sumSq, gram, nonPositive, map, classes, dense };
   });
   return { bytes: b.encode(graph.name), outputs, labelInputs };
-}
-
-/**
- * One-hot labels for `h`×`w` maps: rows [B·h·w, K] (nearest resample of the mask, as the TF.js pass does) or
- * [B, K] for classification, and the per-class counts.
- */
-export function labelRows(y: Int32Array, info: DatasetInfo, b: number, h: number, w: number): { rows: Float32Array; counts: Float64Array } {
-  const k = info.numClasses;
-  const counts = new Float64Array(k);
-  if (info.task === 'classification') {
-    const rows = new Float32Array(b * k);
-    for (let i = 0; i < b; i++) {
-      if (y[i] >= 0 && y[i] < k) {
-        rows[i * k + y[i]] = 1;
-        counts[y[i]]++;
-      }
-    }
-    return { rows, counts };
-  }
-  const H = info.height;
-  const W = info.width;
-  const rows = new Float32Array(b * h * w * k);
-  for (let i = 0; i < b; i++) {
-    for (let yy = 0; yy < h; yy++) {
-      const sy = Math.min(H - 1, Math.floor(((yy + 0.5) * H) / h));
-      for (let xx = 0; xx < w; xx++) {
-        const sx = Math.min(W - 1, Math.floor(((xx + 0.5) * W) / w));
-        const c = y[i * H * W + sy * W + sx];
-        if (c >= 0 && c < k && c !== info.ignoreIndex) {
-          rows[((i * h + yy) * w + xx) * k + c] = 1;
-          counts[c]++;
-        }
-      }
-    }
-  }
-  return { rows, counts };
 }
 
 export async function runNativeStatsPass(

@@ -45,7 +45,7 @@ export async function loadBatch(dataset: Dataset, indices: number[]): Promise<{ 
 }
 
 /** Labels of a batch as a one-hot matrix over the rows of the reshaped feature map ([B·h·w, K] or [B, K]). */
-function oneHotRows(y: Int32Array, info: DatasetInfo, b: number, h: number, w: number): { rows: Float32Array; counts: Float64Array } {
+export function labelRows(y: Int32Array, info: DatasetInfo, b: number, h: number, w: number): { rows: Float32Array; counts: Float64Array } {
   const k = info.numClasses;
   const counts = new Float64Array(k);
   if (info.task === 'classification') {
@@ -144,7 +144,7 @@ export async function runStatsPass(
         acc.pixels += n;
         const dense = map.shape[0] !== b;
         if (withClasses && !dense) {
-          const { rows, counts } = oneHotRows(y, dataset.info, b, h, w);
+          const { rows, counts } = labelRows(y, dataset.info, b, h, w);
           const k = dataset.info.numClasses;
           const resp = tf.tidy(() => {
             const feats = dataset.info.task === 'classification' ? map.mean([1, 2]) : map.reshape([-1, c]);

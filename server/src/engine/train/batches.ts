@@ -3,6 +3,7 @@
  * flat arrays, so at most two batches (the one in use and the one being prefetched) are ever in memory,
  * whatever the dataset size. Optional flips are applied to image and mask together.
  */
+import { flipSample } from '../data/pipeline';
 import type { Batch, Dataset, Sample } from '../data/types';
 import type { Rng } from '../util/rng';
 
@@ -71,24 +72,10 @@ function assemble(dataset: Dataset, ids: readonly number[], samples: Sample[], o
     }
     const fh = !!(flips && options.augment!.flipHorizontal && options.augmentRng!.next() < 0.5);
     const fv = !!(flips && options.augment!.flipVertical && options.augmentRng!.next() < 0.5);
-    const xOut = x.subarray(k * pixels * c, (k + 1) * pixels * c);
-    const yOut = y.subarray(k * labelLen, (k + 1) * labelLen);
-    if (!fh && !fv) {
-      xOut.set(s.image);
-      yOut.set(s.label);
-      return;
-    }
-    for (let r = 0; r < h; r++) {
-      const sr = fv ? h - 1 - r : r;
-      for (let col = 0; col < w; col++) {
-        const sc = fh ? w - 1 - col : col;
-        const src = sr * w + sc;
-        const dst = r * w + col;
-        for (let ch = 0; ch < c; ch++) xOut[dst * c + ch] = s.image[src * c + ch];
-        if (task === 'segmentation') yOut[dst] = s.label[src];
-      }
-    }
-    if (task !== 'segmentation') yOut.set(s.label);
+    // The data pipeline's own flip (image and mask together), so training and the data layer agree.
+    const t = flipSample(s, dataset.info, fh, fv);
+    x.set(t.image, k * pixels * c);
+    y.set(t.label, k * labelLen);
   });
   return { x, y, n };
 }

@@ -17,7 +17,7 @@ import { inferShapes } from '../../graph/shapes';
 import { validateWeights } from '../../graph/validate';
 import { sliceAxis } from '../../surgery/apply';
 import { detectUNet, type UNetDetection } from './detect';
-import { producerRoots } from './nci-mass';
+import { producerRoots } from '../../criteria/influence';
 import { indexGraph } from './topology';
 
 export interface SlicedWeight {

@@ -1,15 +1,14 @@
 /**
- * NCI *mass*: the un-normalised next-convolution influence Σ_c Σ_{u,v,o} |W^c[u, v, off_c + j, o]| of every
- * channel, summed over a set of producers.
+ * The un-normalised next-convolution influence Σ_c Σ_{u,v,o} |W^c[u, v, off_c + j, o]| of every channel (its
+ * element root): one sum over every consumer weight axis (`dir: 'in'`) the coupling analysis recorded —
+ * through concat offsets, merges and Flatten→Dense.
  *
- * `criteria/nci.ts` normalises each group by its maximum, which is what ranking filters within a layer needs
- * but erases what the level rule asks: how much the rest of the network *uses* a level compared with every
- * other layer (after per-group normalisation every group has a channel worth 1, so a level's share would only
- * count its channels). The sum runs over the same coupling axes (`dir: 'in'`) nci.ts reads, so the two agree
- * up to that normalisation.
+ * `nci.ts` normalises it per group by the maximum (for ranking filters within a layer); the U-Net level rule
+ * uses it raw (NCI *mass*), because after per-group normalisation every group has a channel worth 1 and a
+ * level's share of the network would only count its channels.
  */
-import type { Coupling } from '../../graph/coupling';
-import type { ModelGraph } from '../../graph/ir';
+import type { Coupling } from '../graph/coupling';
+import type { ModelGraph } from '../graph/ir';
 
 /** Raw influence per element root. */
 export function influenceByRoot(graph: ModelGraph, coupling: Coupling): Map<number, number> {
