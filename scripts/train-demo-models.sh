@@ -10,6 +10,7 @@ which="${1:-all}"
 # RESUME=1 continues an interrupted run from its checkpoints (data/models/<name>.tmp.checkpoints).
 resume=()
 [[ "${RESUME:-0}" == 1 ]] && resume=(--resume)
+[[ "${RESUME:-0}" == 1 ]] || rm -f /tmp/unet-train-log.txt /tmp/vgg-train-log.txt
 
 if [[ "$which" == all || "$which" == unet ]]; then
   out=data/models/unet-cropweed
