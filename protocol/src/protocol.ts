@@ -7,12 +7,16 @@
  */
 import { NotificationType, RequestType } from 'vscode-languageserver-protocol';
 
-/** Server commands (workspace/executeCommand) the server registers itself. */
+/**
+ * Server commands (workspace/executeCommand) the server registers itself. The language client registers
+ * every advertised server command as an editor command too, so these must not share a name with the
+ * extension's own commands (`prunelens.prune` …): a clash stops the client from starting.
+ */
 export const ServerCommands = {
   /** Arguments: [PruneParams]. Writes `<model folder>.pruned/`. */
-  prune: 'prunelens.prune',
+  prune: 'prunelens.server.prune',
   /** Arguments: [AnalyzeParams]. */
-  analyze: 'prunelens.analyze',
+  analyze: 'prunelens.server.analyze',
 } as const;
 
 /** Commands code actions carry that the *client* handles (never registered by the server). */

@@ -52,6 +52,9 @@ describe('webview messages', async () => {
     assert.doesNotMatch(page, /<style|style="|unsafe-inline|unsafe-eval/);
     assert.match(page, /<title>R &lt;&amp;&gt;<\/title>/);
     assert.throws(() => html.panelHtml({ panel: 'results', title: 't', scriptUri: 's', styleUri: 's', cspSource: "x 'unsafe-eval'", nonce }), /invalid cspSource/);
+    assert.throws(() => html.panelHtml({ panel: 'results', title: 't', scriptUri: 's', styleUri: 's', cspSource: 'x; script-src *', nonce }), /invalid cspSource/);
+    // code-server's source list: 'self' plus a host source.
+    assert.match(html.panelHtml({ panel: 'results', title: 't', scriptUri: 's', styleUri: 's', cspSource: "'self' https://*.vscode-cdn.net", nonce }), /style-src 'self' https:\/\/\*\.vscode-cdn\.net;/);
     assert.throws(() => html.panelHtml({ panel: 'results', title: 't', scriptUri: 's', styleUri: 's', cspSource: 'x', nonce: 'short' }), /nonce/);
   });
 });

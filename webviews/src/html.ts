@@ -30,7 +30,10 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
 export function panelHtml(o: PanelHtmlOptions): string {
   // A nonce or source with quotes or spaces would let a caller widen the policy by accident.
   if (!/^[A-Za-z0-9+/=_-]{16,}$/.test(o.nonce)) throw new Error('nonce must be at least 16 base64/url-safe characters');
-  if (/[\s;'"]/.test(o.cspSource)) throw new Error(`invalid cspSource '${o.cspSource}'`);
+  // cspSource is a space-separated source list (code-server gives `'self' https://*.vscode-cdn.net`): each
+  // entry must be a host source or 'self' — never a keyword such as 'unsafe-eval' that would widen the policy.
+  const sources = o.cspSource.trim().split(/\s+/);
+  if (!o.cspSource.trim() || sources.some((t) => t !== "'self'" && !/^[^'";,\s]+$/.test(t))) throw new Error(`invalid cspSource '${o.cspSource}'`);
   const csp = contentSecurityPolicy(o.cspSource, o.nonce);
   return `<!DOCTYPE html>
 <html lang="en">
