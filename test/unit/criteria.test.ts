@@ -201,7 +201,7 @@ describe('criteria on weights', () => {
 
 describe('methods', () => {
   /** A context whose only prunable layer `a` (6 filters) has a covariance with the given eigenvalues. */
-  async function constructed(eigen: number[], msd: number[], nciRows: number[]): Promise<CriterionContext> {
+  async function constructed(eigen: number[], msd: number[], nciRows: number[], pixels = 1000): Promise<CriterionContext> {
     await tf.setBackend('cpu');
     const inp = tf.input({ shape: [2, 2, 1] });
     const a = S(tf.layers.conv2d({ name: 'a', filters: 6, kernelSize: 1 }).apply(inp));
@@ -214,7 +214,7 @@ describe('methods', () => {
     q.dispose();
     cov.dispose();
     const layer: LayerStats = {
-      producer: 'a', observed: 'a', channels: 6, height: 2, width: 2, images: 1, pixels: 4,
+      producer: 'a', observed: 'a', channels: 6, height: 2, width: 2, images: 1, pixels,
       mean: new Float64Array(6), msd: Float64Array.from(msd), covariance, apoz: new Float64Array(6), rank: null, classResponse: null,
     };
     const stats: StatsResult = { layers: new Map([['a', layer]]), images: 1, dataset: { name: 't', task: 'segmentation', height: 2, width: 2, channels: 1, numClasses: 0, classNames: [], synthetic: true }, seconds: 0, imagesPerSecond: 0 };
@@ -244,6 +244,16 @@ describe('methods', () => {
     const applied = applyPlan(ctx.graph, res.plan);
     assert.equal(applied.changed[0].after, 4);
     assert.ok(res.cost.after.flops < res.cost.before.flops);
+  });
+
+  test('method A keeps a group whole when its covariance rests on too few samples', async () => {
+    // 20 samples for 6 channels is under the default 4 per channel: the spectrum says nothing about redundancy.
+    const res = pcaNci(await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 3, 4, 5, 6], [0.1, 5, 3, 3, 0.2, 4], 20));
+    assert.deepEqual(res.groups[0].keep, [0, 1, 2, 3, 4, 5]);
+    assert.match(res.groups[0].note!, /too few calibration samples for PCA: 20 for 6 channels/);
+    assert.equal(Object.keys(res.plan.layers).length, 0);
+    const lowered = pcaNci(await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 3, 4, 5, 6], [0.1, 5, 3, 3, 0.2, 4], 20), { minSamplesPerChannel: 3 });
+    assert.equal(lowered.groups[0].components, 4);
   });
 
   test('method B prunes the low tail of NCI·MSD', async () => {

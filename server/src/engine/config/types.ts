@@ -17,6 +17,7 @@ export interface PruneLensConfig {
   method?: {
     name: 'pca-nci' | 'distribution' | 'l1' | 'bn-scale' | 'apoz' | 'hrank' | 'fpgm' | 'random';
     varianceThreshold?: number;
+    minSamplesPerChannel?: number;
     combine?: 'product' | 'mean';
     threshold?: { kind: 'std'; alpha: number } | { kind: 'percentile'; p: number } | { kind: 'otsu' };
     scope?: 'layer' | 'global';

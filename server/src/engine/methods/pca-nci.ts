@@ -13,11 +13,19 @@ import { componentsFor, pcaSpectrum, type Spectrum } from './pca';
 export interface PcaNciOptions extends CommonOptions {
   /** τ: cumulative explained variance to reach (default 0.99). */
   varianceThreshold?: number;
+  /**
+   * PCA needs more samples than variables: a C×C covariance from fewer than C samples has rank below C, so
+   * k would be capped by the sample count, not by redundancy (VGG's 1×1 last block with 64 calibration
+   * images). A group whose covariance rests on fewer than this many samples per channel is kept whole, with
+   * a note asking for more calibration images (default 4).
+   */
+  minSamplesPerChannel?: number;
 }
 
 export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodResult {
   const tau = opts.varianceThreshold ?? 0.99;
   const minFilters = opts.minFilters ?? 1;
+  const minSamples = opts.minSamplesPerChannel ?? 4;
   if (!(tau > 0 && tau <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${tau}`);
   if (!ctx.stats) throw new Error('method A (pca-nci) needs the statistics pass (calibration data)');
   const nci = nciScores(ctx);
@@ -34,6 +42,15 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
     }
     let k = 0;
     let spectrum: Spectrum | undefined;
+    const thin = g.members.map((m) => ctx.stats!.layers.get(m)).find((s) => s && s.pixels < minSamples * s.channels);
+    if (thin) {
+      decisions.push({
+        ...base,
+        keep: Array.from(n, (_, i) => i),
+        note: `too few calibration samples for PCA: ${thin.pixels} for ${thin.channels} channels (${thin.height}×${thin.width} maps); kept whole — raise calibration.images`,
+      });
+      continue;
+    }
     for (const member of g.members) {
       const s = ctx.stats.layers.get(member);
       if (!s) continue;
@@ -51,5 +68,5 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
     k = Math.min(n.length, Math.max(k, minFilters));
     decisions.push({ ...base, keep: topK(n, k, m), spectrum, components: k });
   }
-  return finishDecisions('pca-nci', { varianceThreshold: tau, minFilters, exclude: opts.exclude ?? [] }, ctx.graph, ctx.coupling, decisions);
+  return finishDecisions('pca-nci', { varianceThreshold: tau, minFilters, minSamplesPerChannel: minSamples, exclude: opts.exclude ?? [] }, ctx.graph, ctx.coupling, decisions);
 }

@@ -100,7 +100,7 @@ export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
 export function methodSpecOf(config: PruneLensConfig): MethodSpec {
   const m = config.method ?? { name: 'pca-nci' as const };
   const common = { minFilters: m.minFilters, exclude: m.exclude };
-  if (m.name === 'pca-nci') return { method: 'pca-nci', options: { ...common, varianceThreshold: m.varianceThreshold } };
+  if (m.name === 'pca-nci') return { method: 'pca-nci', options: { ...common, varianceThreshold: m.varianceThreshold, minSamplesPerChannel: m.minSamplesPerChannel } };
   if (m.name === 'distribution') return { method: 'distribution', options: { ...common, combine: m.combine, threshold: m.threshold, scope: m.scope } };
   if (m.ratio === undefined && m.flopsReduction === undefined) {
     throw new PruneLensError(`method '${m.name}' is a baseline criterion and needs 'ratio' or 'flopsReduction'`);
