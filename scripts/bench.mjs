@@ -12,6 +12,8 @@ const runs = [
   ['quality', 'vgg16'],
   // Reference U-Net train step: wasm, tfjs-node and PyTorch when present, with ratios and per-kernel profile.
   ['train-step', 'all'],
+  // Hover / code-action latency while an analysis runs, and cached model → diagnostics.
+  ['lsp-latency', 'all'],
 ].filter(([b]) => !only || only.includes(b));
 
 let failed = 0;
