@@ -14,8 +14,15 @@ const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[M
 
 async function main(): Promise<void> {
   const fx = await writeFixture();
+  // A longer analysis of the big model (2 000 calibration images) so latency is sampled while the worker is busy.
+  await fs.writeFile(
+    fx.big.replace(/models\/big\/model\.json$/, 'big.prunelens.yaml'),
+    ['model: models/big/model.json', 'data:', '  path: bundled:cropweed', '  count: 2048', 'calibration:', '  images: 2000', '  batchSize: 8', ''].join('\n'),
+  );
   const client = new LspClient({ analysis: { onOpen: false } });
   await client.initialize(fx.root);
+  // The workspace scan finds the configs that name the models (and their data).
+  await client.until('the workspace scan', () => client.status.some((st) => st.quiescent));
   const tiny = await fs.readFile(fx.tiny, 'utf8');
   await client.open(fx.tiny, tiny, 'json');
   await client.conn.sendRequest(AnalyzeRequest.type, { uri: uriOf(fx.tiny) });
@@ -39,7 +46,8 @@ async function main(): Promise<void> {
     actions.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 20));
   }
-  await running;
+  const outcome = await running;
+  if (outcome.status !== 'done') throw new Error(`the analysis under load ended '${outcome.status}': ${outcome.message}`);
   await client.close();
   // A fresh server on the same workspace: the cached analysis must give diagnostics without a new pass.
   const t0 = performance.now();
