@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { CalibrationOptions, MethodSpec } from '../engine/analyze';
+import { methodSpecOf } from '../engine/config/method-spec';
 import type { PruneLensConfig } from '../engine/config/types';
 import type { BackendPreference } from '../engine/runtime/backend';
 import type { ServerSettings } from '../../../protocol/src/protocol';
@@ -33,24 +34,6 @@ export interface AnalysisJobSpec {
   source: string;
 }
 
-const BASELINES = ['l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random'];
-
-export function methodFromConfig(method: PruneLensConfig['method']): MethodSpec {
-  const m = method ?? { name: 'pca-nci' as const };
-  const common = { ...(m.minFilters !== undefined ? { minFilters: m.minFilters } : {}), ...(m.exclude ? { exclude: m.exclude } : {}) };
-  if (m.name === 'pca-nci') return { method: 'pca-nci', options: { ...common, ...(m.varianceThreshold !== undefined ? { varianceThreshold: m.varianceThreshold } : {}) } };
-  if (m.name === 'distribution') {
-    return {
-      method: 'distribution',
-      options: { ...common, ...(m.combine ? { combine: m.combine } : {}), ...(m.threshold ? { threshold: m.threshold } : {}), ...(m.scope ? { scope: m.scope } : {}) },
-    };
-  }
-  if (BASELINES.includes(m.name)) {
-    return { method: 'baseline', options: { ...common, criterion: m.name, ...(m.ratio !== undefined ? { ratio: m.ratio } : {}), ...(m.flopsReduction !== undefined ? { flopsReduction: m.flopsReduction } : {}) } };
-  }
-  throw new Error(`unknown method '${String((m as { name: unknown }).name)}'`);
-}
-
 /** `bundled:` specs stay as they are; paths are relative to the file that wrote them. */
 export function resolveDataPath(spec: string, baseDir: string): string {
   return spec.startsWith('bundled:') ? spec : path.resolve(baseDir, spec);
@@ -61,7 +44,7 @@ export function specFromConfig(config: PruneLensConfig, configPath: string, mode
   return {
     modelPath,
     data: { path: resolveDataPath(dataPath, path.dirname(configPath)), ...dataOptions },
-    method: methodFromConfig(config.method),
+    method: methodSpecOf(config.method),
     calibration: { ...config.calibration },
     backend: settings.backend,
     source: configPath,

@@ -7,7 +7,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { analyze, collectStatistics, resolveDataset, runMethod, scoresJson, type MethodSpec } from '../analyze';
+import { analyze, collectStatistics, resolveDataset, runMethod, scoresJson } from '../analyze';
+import { methodSpecOf } from '../config/method-spec';
 import { computeDescriptors, writeReport } from '../explain';
 import { analyzeCoupling } from '../graph/coupling';
 import { layerPruning } from '../methods/layer-pruning';
@@ -97,17 +98,6 @@ export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
   return value as PruneLensConfig;
 }
 
-export function methodSpecOf(config: PruneLensConfig): MethodSpec {
-  const m = config.method ?? { name: 'pca-nci' as const };
-  const common = { minFilters: m.minFilters, exclude: m.exclude };
-  if (m.name === 'pca-nci') return { method: 'pca-nci', options: { ...common, varianceThreshold: m.varianceThreshold, minSamplesPerChannel: m.minSamplesPerChannel } };
-  if (m.name === 'distribution') return { method: 'distribution', options: { ...common, combine: m.combine, threshold: m.threshold, scope: m.scope } };
-  if (m.ratio === undefined && m.flopsReduction === undefined) {
-    throw new PruneLensError(`method '${m.name}' is a baseline criterion and needs 'ratio' or 'flopsReduction'`);
-  }
-  return { method: 'baseline', options: { ...common, criterion: m.name, ratio: m.ratio, flopsReduction: m.flopsReduction } };
-}
-
 const inputSize = (graph: ModelGraph): [number | null, number | null, number | null] => {
   const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
   const s = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
@@ -174,7 +164,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   }
 
   step('statistics pass and scoring', 0.15);
-  const spec = methodSpecOf(config);
+  const spec = methodSpecOf(config.method);
   const analysis = await analyze(workGraph, dataset, spec, {
     calibration: config.calibration,
     signal: ev.signal,
