@@ -11,17 +11,8 @@ import type { PruneLensConfig } from '../engine/config/types';
 import type { BackendPreference } from '../engine/runtime/backend';
 import type { ServerSettings } from '../../../protocol/src/protocol';
 
-export interface DataSpec {
-  /** `bundled:<name>` or an absolute path. */
-  path: string;
-  height?: number;
-  width?: number;
-  channels?: 1 | 3;
-  numClasses?: number;
-  count?: number;
-  size?: number;
-  seed?: number;
-}
+/** The config's `data` block without the split fractions (analysis draws calibration from the training split); `path` is `bundled:<name>` or absolute. */
+export type DataSpec = Omit<PruneLensConfig['data'], 'valFraction' | 'testFraction'>;
 
 export interface AnalysisJobSpec {
   /** Absolute path of the model.json. */
