@@ -9,8 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
-
-const S = (t: unknown): tf.SymbolicTensor => t as tf.SymbolicTensor;
+import { convNet, TINY_CONFIG_YAML } from '../protocol/workspace-fixture';
 
 export interface DemoWorkspace {
   root: string;
@@ -23,29 +22,9 @@ export const CONFIG_NAME = 'tiny.prunelens.yaml';
 export async function writeDemoWorkspace(prefix = 'prunelens-e2e-ws-'): Promise<DemoWorkspace> {
   await tf.setBackend('cpu');
   const root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), prefix)));
-  const inp = tf.input({ shape: [16, 16, 3], name: 'image' });
-  const a = S(tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp));
-  const b = S(tf.layers.conv2d({ name: 'conv_b', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(a));
-  const out = S(tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax' }).apply(b));
   const model = path.join(root, 'models', 'tiny', 'model.json');
-  await saveLayersModel(tf.model({ inputs: inp, outputs: out, name: 'tiny' }), path.dirname(model));
+  await saveLayersModel(convNet(16, 8), path.dirname(model));
   const config = path.join(root, CONFIG_NAME);
-  await fs.writeFile(
-    config,
-    [
-      '# analysis of the tiny model on the bundled crop/weed data',
-      'model: models/tiny/model.json',
-      'data:',
-      '  path: bundled:cropweed',
-      '  count: 24',
-      'calibration:',
-      '  images: 16',
-      '  batchSize: 8',
-      'method:',
-      '  name: pca-nci',
-      '  varianceThreshold: 0.9',
-      '',
-    ].join('\n'),
-  );
+  await fs.writeFile(config, TINY_CONFIG_YAML);
   return { root, model, config };
 }

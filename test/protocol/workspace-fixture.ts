@@ -26,13 +26,29 @@ export interface Fixture {
 }
 
 /** Conv stack `conv_a → conv_b → head` (1×1 head, the model output); `width` filters in the first two. */
-function convNet(size: number, width: number): tf.LayersModel {
+export function convNet(size: number, width: number): tf.LayersModel {
   const inp = tf.input({ shape: [size, size, 3], name: 'image' });
   const a = S(tf.layers.conv2d({ name: 'conv_a', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp));
   const b = S(tf.layers.conv2d({ name: 'conv_b', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(a));
   const out = S(tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax' }).apply(b));
   return tf.model({ inputs: inp, outputs: out, name: 'tiny' });
 }
+
+/** The config that names `models/tiny/model.json` with the bundled crop/weed data (PCA + NCI, τ = 0.9). */
+export const TINY_CONFIG_YAML = [
+  '# analysis of the tiny model on the bundled crop/weed data',
+  'model: models/tiny/model.json',
+  'data:',
+  '  path: bundled:cropweed',
+  '  count: 24',
+  'calibration:',
+  '  images: 16',
+  '  batchSize: 8',
+  'method:',
+  '  name: pca-nci',
+  '  varianceThreshold: 0.9',
+  '',
+].join('\n');
 
 export async function writeFixture(): Promise<Fixture> {
   await tf.setBackend('cpu');
@@ -50,23 +66,7 @@ export async function writeFixture(): Promise<Fixture> {
   await fs.truncate(m('huge'), 300 * 2 ** 20);
 
   const tinyConfig = path.join(root, 'tiny.prunelens.yaml');
-  await fs.writeFile(
-    tinyConfig,
-    [
-      '# analysis of the tiny model on the bundled crop/weed data',
-      'model: models/tiny/model.json',
-      'data:',
-      '  path: bundled:cropweed',
-      '  count: 24',
-      'calibration:',
-      '  images: 16',
-      '  batchSize: 8',
-      'method:',
-      '  name: pca-nci',
-      '  varianceThreshold: 0.9',
-      '',
-    ].join('\n'),
-  );
+  await fs.writeFile(tinyConfig, TINY_CONFIG_YAML);
   await fs.writeFile(
     path.join(root, 'big.prunelens.yaml'),
     ['model: models/big/model.json', 'data:', '  path: bundled:cropweed', '  count: 512', 'calibration:', '  images: 400', '  batchSize: 4', ''].join('\n'),
