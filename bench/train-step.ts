@@ -6,9 +6,10 @@
  *   node --import tsx bench/train-step.ts            all configurations, each in its own process (own peak RSS)
  *   node --import tsx bench/train-step.ts wasm       one configuration (prints one JSON line)
  *
- * Configurations: wasm with one thread (the PruneLens kernels); tfjs-node when installed; PyTorch through
+ * Configurations: wasm with one and with two threads (the PruneLens kernels; threads as in
+ * server/src/engine/runtime/wasm-threads.ts); tfjs-node when installed; PyTorch through
  * bench/peers/torch_zoo.py's UNet when `python3 -c "import torch"` works. Each unavailable one is reported with
- * the reason. Two wasm threads are reported as not run: see the threads note in server/src/engine/runtime/backend.ts. BENCH_STEPS (default 3) timed steps follow one warm-up step; the per-kernel
+ * the reason. BENCH_STEPS (default 3) timed steps follow one warm-up step; the per-kernel
  * profile is of one further step. Results: bench/results/train-step.json.
  */
 import { spawnSync } from 'node:child_process';
@@ -130,8 +131,8 @@ async function main(): Promise<void> {
   }
   const self = ['--import', 'tsx', __filename];
   const results: Array<StepResult | { config: string; unavailable: string }> = [];
-  results.push(child([...self, 'wasm']));
-  results.push({ config: 'wasm-2threads', unavailable: 'the threaded wasm build does not run threads under Node yet (see runtime/backend.ts)' });
+  results.push(child([...self, 'wasm'], process.execPath, { PRUNELENS_WASM_THREADS: '1' }));
+  results.push(child([...self, 'wasm'], process.execPath, { PRUNELENS_WASM_THREADS: '2' }, 'wasm-2threads'));
   let tfNode = true;
   try { require.resolve('@tensorflow/tfjs-node'); } catch { tfNode = false; }
   results.push(tfNode ? child([...self, 'tensorflow']) : { config: 'tensorflow', unavailable: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)' });

@@ -11,6 +11,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installAtrousGradients } from './atrous-gradients';
 import { installBatchNormGradient } from './batchnorm-gradient';
 import { installResizeGradients } from './resize-gradients';
+import { initThreadedWasm, resetToSingleThread } from './wasm-threads';
 import { registerWasmTrainingKernels, wasmReplacedKernels, wasmTrainingKernels } from './wasm-kernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -108,6 +109,20 @@ async function loadTensorflow(): Promise<LoadedBackend> {
 
 let wasmPathsSet = false;
 
+/**
+ * Threads for the wasm backend: PRUNELENS_WASM_THREADS when set (1 turns threads off), else one per core the
+ * process may use, at most 8 (the pthread workers the package's build starts).
+ */
+export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): { threads: number; why: string } {
+  const raw = env.PRUNELENS_WASM_THREADS?.trim();
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (Number.isInteger(n) && n >= 1 && n <= 8) return { threads: n, why: `PRUNELENS_WASM_THREADS=${raw}` };
+    return { threads: Math.min(cores, 8), why: `ignored PRUNELENS_WASM_THREADS=${raw} (expected 1 to 8)` };
+  }
+  return { threads: Math.min(cores, 8), why: '' };
+}
+
 async function loadWasm(): Promise<LoadedBackend> {
   if (!wasmPathsSet) {
     // Resolved from the package, not from this file, so the esbuild bundle in dist/ finds the .wasm binaries
@@ -116,18 +131,26 @@ async function loadWasm(): Promise<LoadedBackend> {
     setWasmPaths(dist + path.sep);
     wasmPathsSet = true;
   }
-  await activate('wasm');
+  const wanted = wasmThreadsWanted();
+  let threadNote = '';
+  if (wanted.threads > 1) {
+    try {
+      await initThreadedWasm(wanted.threads, () => activate('wasm'));
+    } catch (e) {
+      resetToSingleThread();
+      threadNote = `; threads off: ${firstLine(e)}`;
+    }
+  }
+  if (tf.getBackend() !== 'wasm') await activate('wasm');
   const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
   registerWasmTrainingKernels();
   const own = [...wasmTrainingKernels, ...wasmReplacedKernels].map((k) => k.kernelName).join(', ');
-  // Threads stay off in Node (issue 8 findings). The threaded build needs blob: worker URLs that Node cannot
-  // load (ERR_WORKER_PATH); with WASM_HAS_MULTITHREAD_SUPPORT forced on and Blob / URL.createObjectURL /
-  // Worker.postMessage redirected to temporary files (plus rollup's require$$0…/commonjsGlobal defined for the
-  // factory source), the threaded module does initialise and its 8 pthread workers load, but XNNPACK's pool
-  // then reports 1 thread (getThreadsCount() === 1 after setThreadsCount(2)), so nothing runs in parallel yet.
+  const threads = getThreadsCount();
+  if (wanted.threads > 1 && threads !== wanted.threads && threadNote === '') threadNote = `; asked for ${wanted.threads} threads, XNNPACK's pool has ${threads}`;
+  if (wanted.why !== '') threadNote += `; ${wanted.why}`;
   // Data-parallel steps in two workers were rejected as not the same computation: each worker's
   // BatchNormalization would use the statistics of its half of the batch (every zoo model has BatchNorm).
-  return { simd, threads: getThreadsCount(), why: `WebAssembly${simd ? ' + SIMD' : ''}, with PruneLens gradient kernels (${own})` };
+  return { simd, threads, why: `WebAssembly${simd ? ' + SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}, with PruneLens gradient kernels (${own})${threadNote}` };
 }
 
 async function loadCpu(): Promise<LoadedBackend> {
