@@ -295,6 +295,34 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
   });
 });
 
+
+describe('Identity on wasm (replaces the backend\'s own)', () => {
+  it('shares the buffer: a clone outlives its source, frees it last, and strings still work', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.backend().numDataIds();
+    const x = tf.tensor([1.5, -2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    // One buffer, two references: the clone adds no backend data.
+    assert.equal(tf.backend().numDataIds(), before + 1);
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1.5, -2, 3, 4]);
+    y.dispose();
+    assert.equal(tf.backend().numDataIds(), before);
+    const s = tf.clone(tf.tensor(['a', 'b']));
+    assert.deepEqual(s.arraySync(), ['a', 'b']);
+    s.dispose();
+  });
+
+  it('a variable assigned from a clone keeps its value when the clone is disposed', async () => {
+    await tf.setBackend('wasm');
+    const v = tf.variable(tf.zeros([3]));
+    const c = tf.clone(tf.tensor([7, 8, 9]));
+    v.assign(c);
+    c.dispose();
+    assert.deepEqual(Array.from(v.dataSync()), [7, 8, 9]);
+    v.dispose();
+  });
+});
 describe('BatchNorm gradient (installed by initBackend)', () => {
   // Reference: the same normalisation written with elementary ops, differentiated by TF.js itself. (Without a
   // scale tensor TF.js cannot record the op for gradients at all — it saves 'scale' — so that case is not tested.)

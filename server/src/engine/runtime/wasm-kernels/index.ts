@@ -17,6 +17,7 @@
  *   MaxPoolGrad                          wrong values for 2×2 stride-2 pooling in wasm 4.22 (see MaxPoolGrad.ts)
  *   Conv2DBackpropInput                  a scalar loop, ~6× a forward conv (see Conv2DBackpropInput.ts)
  *   Slice, SplitV                        per-run subarray copies, ~20× a multiply along channels (see Slice.ts)
+ *   Identity                             copies every tensor the tape saves (see Identity.ts)
  *
  * Dilated convolutions additionally need gradients that TF.js itself refuses on every backend: see
  * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
@@ -26,6 +27,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
+import { identityConfig } from './Identity';
 import { maxPoolGradConfig } from './MaxPoolGrad';
 import { sliceConfig, splitVConfig } from './Slice';
 import { saveStockKernel } from './util';
@@ -37,7 +39,9 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
 ];
 
 /** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
-export const wasmReplacedKernels: readonly tf.KernelConfig[] = [maxPoolGradConfig, conv2DBackpropInputConfig, sliceConfig, splitVConfig];
+export const wasmReplacedKernels: readonly tf.KernelConfig[] = [
+  maxPoolGradConfig, conv2DBackpropInputConfig, sliceConfig, splitVConfig, identityConfig,
+];
 
 const replaced = new Set<string>();
 
