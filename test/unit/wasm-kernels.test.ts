@@ -438,6 +438,48 @@ describe('nearest upsampling gradient (installed by initBackend)', () => {
   }
 });
 
+describe('Mean and Sum gradients (installed by initBackend)', () => {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it(`${backend}: dy broadcast over the reduced axes (÷ n for Mean), any axes, keepDims or not`, async () => {
+      await tf.setBackend(backend);
+      const rng = new Rng(12);
+      const shape = [2, 3, 4, 5];
+      const x = tf.tensor4d(randn(rng, shape), shape as Shape4);
+      for (const [axis, keepDims] of [[[0, 1, 2], true], [[0, 1, 2], false], [-1, false], [[1, 3], true], [[0, 1, 2, 3], false]] as Array<[number | number[], boolean]>) {
+        for (const op of ['mean', 'sum'] as const) {
+          const reduce = (a: tf.Tensor) => (op === 'mean' ? tf.mean(a, axis, keepDims) : tf.sum(a, axis, keepDims));
+          const outShape = reduce(x).shape;
+          const dy = tf.tensor(randn(rng, outShape), outShape);
+          const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(reduce(a), dy)))(x);
+          // Reference without any gradient: the same dy, laid out at x's rank and repeated by hand.
+          const axes = tf.util.parseAxisParam(axis, shape);
+          const kept = shape.map((s, i) => (axes.includes(i) ? 1 : s));
+          const n = axes.reduce((p, a) => p * shape[a], 1);
+          const dyv = dy.dataSync();
+          const ref = new Float32Array(x.size);
+          const keptStrides = kept.map((_, i) => kept.slice(i + 1).reduce((p, s) => p * s, 1));
+          for (let i = 0; i < x.size; i++) {
+            let rem = i;
+            let j = 0;
+            for (let d = 0; d < 4; d++) {
+              const stride = shape.slice(d + 1).reduce((p, s) => p * s, 1);
+              const c = Math.floor(rem / stride);
+              rem %= stride;
+              j += (axes.includes(d) ? 0 : c) * keptStrides[d];
+            }
+            ref[i] = op === 'mean' ? dyv[j] / n : dyv[j];
+          }
+          assert.deepEqual(g.shape, shape);
+          const d = maxAbsDiff(g.dataSync(), ref);
+          assert.ok(d <= 1e-7, `${op} axis ${axis} keepDims ${keepDims}: max abs diff ${d}`);
+          tf.dispose([dy, g]);
+        }
+      }
+      x.dispose();
+    });
+  }
+});
+
 describe('atrous gradients (installed by initBackend)', () => {
   for (const backend of ['cpu', 'wasm'] as const) {
     for (const d of [2, 4]) {

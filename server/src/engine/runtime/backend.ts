@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { installAtrousGradients } from './atrous-gradients';
 import { installBatchNormGradient } from './batchnorm-gradient';
+import { installReductionGradients } from './reduction-gradients';
 import { installResizeGradients } from './resize-gradients';
 import { initThreadedWasm, resetToSingleThread } from './wasm-threads';
 import { registerWasmTrainingKernels, wasmReplacedKernels, wasmTrainingKernels } from './wasm-kernels';
@@ -180,7 +181,8 @@ let current: { prefer: BackendPreference; report: Promise<BackendReport> } | und
 
 /**
  * Initialises the best available backend (see the module comment) and installs the gradient fixes that
- * training needs on every backend (./atrous-gradients, ./resize-gradients, ./batchnorm-gradient). Idempotent: a second call with the same effective preference returns the same report without
+ * training needs on every backend (./atrous-gradients, ./resize-gradients, ./batchnorm-gradient,
+ * ./reduction-gradients). Idempotent: a second call with the same effective preference returns the same report without
  * work, unless something else switched tf's backend meanwhile, in which case the choice is made again.
  */
 export async function initBackend(prefer: BackendPreference = 'auto'): Promise<BackendReport> {
@@ -193,6 +195,7 @@ export async function initBackend(prefer: BackendPreference = 'auto'): Promise<B
     installAtrousGradients();
     installResizeGradients();
     installBatchNormGradient();
+    installReductionGradients();
     return r;
   });
   current = { prefer: eff.prefer, report };
