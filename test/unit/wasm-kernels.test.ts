@@ -296,6 +296,38 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
 });
 
 
+describe('Sum and Mean over N, H, W on wasm (replace the backend\'s own)', () => {
+  const shapes: Shape4[] = [[8, 32, 32, 16], [2, 12, 6, 5], [3, 7, 9, 4], [1, 2, 16, 3], [2, 5, 8, 7]];
+  for (const shape of shapes) {
+    it(`${shape}: Sum and Mean, axes in any order and sign, keepDims or not`, async () => {
+      const rng = new Rng(13);
+      const data = randn(rng, shape);
+      const get = async (backend: BackendName) => {
+        await tf.setBackend(backend);
+        const before = tf.backend().numDataIds();
+        const x = tf.tensor4d(data, shape);
+        const outs = [
+          tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2]), tf.sum(x, [2, 0, 1], true), tf.mean(x, [-4, -3, -2], true),
+          tf.sum(x, [1, 2]), tf.mean(x, [0, 1]), tf.sum(x, -1),
+        ];
+        const res = outs.map((o) => ({ shape: o.shape, values: o.dataSync().slice() as Float32Array }));
+        tf.dispose([x, ...outs]);
+        return { res, leaked: tf.backend().numDataIds() - before };
+      };
+      const w = await get('wasm');
+      const r = await get('cpu');
+      assert.equal(w.leaked, 0);
+      w.res.forEach((o, i) => {
+        assert.deepEqual(o.shape, r.res[i].shape);
+        const scale = Math.max(1, ...Array.from(r.res[i].values, Math.abs));
+        const d = maxAbsDiff(o.values, r.res[i].values) / scale;
+        record('Sum/Mean over N, H, W (relative)', d);
+        assert.ok(d <= 1e-5, `output ${i}: relative diff ${d}`);
+      });
+    });
+  }
+});
+
 describe('Identity on wasm (replaces the backend\'s own)', () => {
   it('shares the buffer: a clone outlives its source, frees it last, and strings still work', async () => {
     await tf.setBackend('wasm');
