@@ -328,6 +328,35 @@ describe('Sum and Mean over N, H, W on wasm (replace the backend\'s own)', () =>
   }
 });
 
+describe('FusedBatchNorm forward on wasm (replaces the backend\'s own)', () => {
+  it('per-channel, scalar, [1,1,1,C] and missing parameters, a large mean, and the fallback shapes', async () => {
+    const rng = new Rng(14);
+    const shape: Shape4 = [2, 5, 6, 8];
+    const xs = randn(rng, shape);
+    const big = xs.map((v) => 1000 + v); // statistics far from zero: the folded bias must not lose the signal
+    const cases: Array<{ x: Float32Array; params: Array<[number[], Float32Array] | null>; eps: number; tol: number }> = [
+      { x: xs, params: [[[8], randn(rng, [8])], [[8], randn(rng, [8]).map((v) => 0.5 + v * v)], [[8], randn(rng, [8])], [[8], randn(rng, [8])]], eps: 1e-3, tol: 1e-5 },
+      { x: xs, params: [[[1, 1, 1, 8], randn(rng, [8])], [[1, 1, 1, 8], randn(rng, [8]).map((v) => 1 + v * v)], null, null], eps: 1e-5, tol: 1e-5 },
+      { x: xs, params: [[[1], Float32Array.of(0.3)], [[1], Float32Array.of(2)], [[8], randn(rng, [8])], null], eps: 1e-3, tol: 1e-5 },
+      { x: big, params: [[[8], Float32Array.from({ length: 8 }, () => 1000)], [[8], Float32Array.from({ length: 8 }, () => 1)], [[8], randn(rng, [8])], [[8], randn(rng, [8])]], eps: 1e-3, tol: 2e-4 },
+      // Not per channel: the backend's own kernel.
+      { x: xs, params: [[[5, 6, 8], randn(rng, [5, 6, 8])], [[5, 6, 8], Float32Array.from({ length: 240 }, () => 1)], null, null], eps: 1e-3, tol: 1e-5 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const get = async (backend: BackendName) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const [m, v, o, s] = c.params.map((p) => (p === null ? undefined : tf.tensor(p[1], p[0])));
+          return tf.batchNorm(tf.tensor4d(c.x, shape), m as tf.Tensor, v as tf.Tensor, o, s, c.eps).dataSync().slice() as Float32Array;
+        });
+      };
+      const d = maxAbsDiff(await get('wasm'), await get('cpu'));
+      record(c.x === big ? 'FusedBatchNorm forward, mean 1000 (float32 ulp of x: 6e-5)' : 'FusedBatchNorm forward', d);
+      assert.ok(d <= c.tol, `case ${i}: max abs diff ${d}`);
+    }
+  });
+});
+
 describe('Identity on wasm (replaces the backend\'s own)', () => {
   it('shares the buffer: a clone outlives its source, frees it last, and strings still work', async () => {
     await tf.setBackend('wasm');

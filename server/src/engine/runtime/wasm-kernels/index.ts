@@ -19,6 +19,7 @@
  *   Slice, SplitV                        per-run subarray copies, ~20× a multiply along channels (see Slice.ts)
  *   Identity                             copies every tensor the tape saves (see Identity.ts)
  *   Sum, Mean                            transpose the whole tensor to reduce N, H, W (see Reduce.ts)
+ *   FusedBatchNorm                       a scalar loop, 13× a depthwise 1×1 conv (see FusedBatchNorm.ts)
  *
  * Dilated convolutions additionally need gradients that TF.js itself refuses on every backend: see
  * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
@@ -28,6 +29,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput';
+import { fusedBatchNormConfig } from './FusedBatchNorm';
 import { identityConfig } from './Identity';
 import { meanConfig, sumConfig } from './Reduce';
 import { maxPoolGradConfig } from './MaxPoolGrad';
@@ -43,6 +45,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
 /** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
 export const wasmReplacedKernels: readonly tf.KernelConfig[] = [
   maxPoolGradConfig, conv2DBackpropInputConfig, sliceConfig, splitVConfig, identityConfig, sumConfig, meanConfig,
+  fusedBatchNormConfig,
 ];
 
 const replaced = new Set<string>();
