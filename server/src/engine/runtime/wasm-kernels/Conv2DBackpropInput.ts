@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { ConvGradAttrs, Shape4 } from './conv-attrs';
-import { free, Info, insertZeros, padOrCrop, reshape, stockKernel, transpose, wasmOp } from './util';
+import { flipFilter, free, Info, insertZeros, padOrCrop, reshape, stockKernel, transpose, wasmOp } from './util';
 
 interface Attrs extends ConvGradAttrs {
   inputShape: Shape4;
@@ -61,9 +61,7 @@ function viaConvolution(backend: BackendWasm, dy: Info, filter: Info, info: tf.b
   const left = (kw - 1) * dw - info.padInfo.left;
   const bottom = h + (kh - 1) * dh - top - z.shape[1];
   const right = w + (kw - 1) * dw - left - z.shape[2];
-  const flipped = wasmOp(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
-  const wT = transpose(backend, flipped, [0, 1, 3, 2]); // [kh, kw, Co, Ci]
-  free(backend, flipped);
+  const wT = flipFilter(backend, filter, true); // flipped, [kh, kw, Co, Ci]
   let out: Info;
   if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
     // XNNPACK pads implicitly: no padded copy of dy (~10% of the call at 128×128×16, batch 8).

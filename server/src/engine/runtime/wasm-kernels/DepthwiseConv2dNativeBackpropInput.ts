@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { ConvGradAttrs, Shape4 } from './conv-attrs';
-import { free, Info, insertZeros, reshape, wasmOp } from './util';
+import { flipFilter, free, Info, insertZeros, reshape, wasmOp } from './util';
 
 interface Attrs extends ConvGradAttrs {
   inputShape: Shape4;
@@ -44,7 +44,7 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: 
     z = cropped;
     [top, left, bottom, right] = [Math.max(top, 0), Math.max(left, 0), Math.max(bottom, 0), Math.max(right, 0)];
   }
-  const flipped = wasmOp(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
+  const flipped = flipFilter(backend, filter, false);
   const f = reshape(backend, flipped, [kh, kw, c * m, 1]);
   const full = wasmOp(backend, 'DepthwiseConv2dNative', { x: z, filter: f }, {
     strides: [1, 1], dilations: [dh, dw], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC',
