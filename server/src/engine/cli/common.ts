@@ -9,7 +9,7 @@ import { initBackend } from '../runtime/backend';
 export async function startBackend(quiet = false): Promise<string> {
   tf.env().set('PROD', true);
   const r = await initBackend();
-  if (!quiet) process.stderr.write(`backend: ${r.active}${r.simd ? ' (SIMD)' : ''}\n`);
+  if (!quiet) process.stderr.write(`backend: ${r.active}${r.simd ? ' (SIMD)' : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}\n`);
   return r.active;
 }
 
