@@ -32,17 +32,18 @@
  *   x [8,64,64,32]    3×3 → 32   37–41 → 25–28    x [8,8,8,256]   3×3 → 256   25 → 23
  *   x [8,128,128,16]  2×2 s2 → 32   18–21 → 13–14.5     x [8,64,64,32] 2×2 s2 → 64   16–17 → 8.4–10
  *   x [8,128,128,16]  1×1 → 3   7.3 → 5.2        x [8,64,64,32] 5×5 valid → 16   70 → 31
- * At 2 threads (PRUNELENS_WASM_THREADS=2; the BatchMatMul does use the pool, ~1.7× on these GEMMs) the gains
- * are 1.1–1.6× up to 64×64 and 1.4–1.9× for the 2×2 stride-2 case; 128×128 images keep the old formulation
- * (see THREADED_IM2COL_MAX_PIXELS). In a U-Net training step (depth 4, 16 filters, batch 8, 128×128, .scratch
- * profiler) the kernel's total went 722 → 487 ms at 1 thread (step 1.72 → 1.49 s) and 496 → 442 ms at 2.
+ * At 2 threads (PRUNELENS_WASM_THREADS=2) the BatchMatMul's GEMM uses the pool (~1.7× on these GEMMs) but the
+ * copies and the packing stay on one thread: gains are 1.1–1.6× up to 64×64 and 1.4–1.9× for the 2×2 stride-2
+ * case, about even at 128×128 (a step measured 1.20–1.22 s with im2col there against 1.28 s with the old
+ * formulation, so stride 1 always takes im2col). In a U-Net training step (depth 4, 16 filters, batch 8,
+ * 128×128) the kernel's total went 722 → 487 ms at 1 thread (step 1.72 → 1.49 s).
  * Results differ from the previous kernel only by float32 summation order (≤ 2.6e-5 of the largest |dW|).
  *
  * The op never passes dilations (TF.js asserts dilation 1 in the Conv2D gradient), but an optional `dilations`
  * attribute is honoured, since the formula is the same; ../atrous-gradients.ts does not rely on it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { getThreadsCount, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { free, Info, reshape, transpose, wasmOp } from './util';
 
 interface Attrs {
@@ -60,13 +61,6 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 const CHUNK_G_BYTES = 512 * 1024;
 /** Upper bound on one chunk of A, for layers with many more input than output channels. */
 const CHUNK_A_BYTES = 16 * 1024 * 1024;
-/**
- * With a thread pool, the old formulation's Conv2D runs its GEMM on every thread, while im2colMatMul's copies and
- * packing stay on one: at 2 threads [8,128,128,16]→16 measured old 29–41 ms vs 34–48 new and [8,128,128,32]→16
- * old 46–51 vs 62–68 (64×64 and smaller still gained 1.04–1.37×), so large images keep the old formulation there.
- */
-const THREADED_IM2COL_MAX_PIXELS = 64 * 64;
-
 /** The whole wasm heap as floats; take it after the last allocation (an allocation may grow the heap). */
 function heapF32(backend: BackendWasm, someTensor: Info): Float32Array {
   return new Float32Array(backend.typedArrayFromHeap(someTensor).buffer);
@@ -241,8 +235,7 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
   );
   const { strideHeight: sh, strideWidth: sw, dilationWidth: dw, filterWidth: kw } = info;
   if (x.dtype === 'float32' && dy.dtype === 'float32') {
-    const threaded = getThreadsCount() > 1;
-    if (sh === 1 && sw === 1 && (!threaded || info.outHeight * info.outWidth <= THREADED_IM2COL_MAX_PIXELS)) {
+    if (sh === 1 && sw === 1) {
       return im2colMatMul(backend, x, dy, info);
     }
     if (sw === kw && dw === 1 && info.padInfo.left === 0 && info.outWidth * sw <= x.shape[2]) {
