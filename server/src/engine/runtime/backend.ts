@@ -1,8 +1,8 @@
 /**
  * Chooses the TF.js compute backend for training: tfjs-node (native libtensorflow, ~3× wasm) where it is
- * installed, else wasm with SIMD, threads (./wasm-threads) and the project's own kernels, else the pure-JS cpu backend
- * (~25× slower than wasm). Every choice is explained in the report so `prunelens doctor` can say why a faster
- * backend is not active.
+ * installed, else wasm with SIMD, threads (./wasm-threads) and the project's own kernels, else the pure-JS
+ * cpu backend (~25× slower than wasm). Every choice is explained in the report so `prunelens doctor` can say
+ * why a faster backend is not active.
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
