@@ -71,13 +71,14 @@ function stable(v: unknown): string {
 }
 
 /**
- * Cache key: the model's content hash (weights + topology, `graphHash`) with the data, method and
- * calibration. The backend is left out on purpose: every backend computes the same statistics (the engine's
- * tests hold them equal), so a result from one is valid for all.
+ * Cache key: the model's content hash (weights + topology, `graphHash`) with the data (its spec and the
+ * fingerprint of its files, ./data-fingerprint), method and calibration. The backend is left out on purpose:
+ * every backend computes the same statistics (the engine's tests hold them equal), so a result from one is valid
+ * for all.
  */
-export function cacheKey(modelHash: string, spec: AnalysisJobSpec): string {
+export function cacheKey(modelHash: string, spec: AnalysisJobSpec, dataFingerprint: string): string {
   const opts = createHash('sha256')
-    .update(stable({ data: spec.data, method: spec.method, calibration: spec.calibration }))
+    .update(stable({ data: spec.data, dataFingerprint, method: spec.method, calibration: spec.calibration }))
     .digest('hex')
     .slice(0, 16);
   return `${modelHash}-${opts}`;

@@ -32,6 +32,7 @@ import {
 import { cacheDir, readCached, writeCached } from './analysis-cache';
 import { AnalysisQueue, type Job, type JobOutcome } from './analysis-queue';
 import { cacheKey, specFromConfig, specFromSettings } from './analysis-spec';
+import { dataFingerprint } from './data-fingerprint';
 import { costLine, prunableVerdicts, summarize, verdictMessage } from './analysis-summary';
 import { excludeEntries, parseConfigDocument } from './config-document';
 import { JsonSyntaxError } from './json-tree';
@@ -272,7 +273,7 @@ export class PruneLensServer {
       if (config) st.specNote = `${path.basename(config.path)} names this model but is not valid; using the settings`;
       st.spec = specFromSettings(st.settings, file, this.workspaceDirOf(file));
     }
-    if (st.spec) st.key = cacheKey(st.hash, st.spec);
+    if (st.spec) st.key = cacheKey(st.hash, st.spec, await dataFingerprint(st.spec.data.path));
   }
 
   private async loadCachedAnalysis(st: ModelState): Promise<void> {
