@@ -14,6 +14,8 @@ const runs = [
   ['train-step', 'all'],
   // Hover / code-action latency while an analysis runs, and cached model → diagnostics.
   ['lsp-latency', 'all'],
+  // How long the server's own thread stalls while it reads a 31 M-parameter model.
+  ['model-read', 'unet'],
 ].filter(([b]) => !only || only.includes(b));
 
 let failed = 0;
