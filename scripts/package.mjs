@@ -4,8 +4,10 @@
 // included, is bundled by `scripts/build.mjs --bundle-tfjs` into a staging folder. Two things cannot be bundled
 // and are copied beside the bundles, into `dist/node_modules/` (Node resolves it first from dist/*.js, and vsce's
 // --no-dependencies only leaves out the top-level node_modules/):
-//   - @tensorflow/tfjs-backend-wasm: its package.json and .wasm binaries only. backend.ts finds the binaries
-//     through require.resolve('@tensorflow/tfjs-backend-wasm/package.json'), exactly as with node_modules, so the
+//   - @tensorflow/tfjs-backend-wasm: its package.json, .wasm binaries, and the threaded build's module and
+//     pthread worker script (wasm-out/tfjs-backend-wasm-threaded-simd{,.worker}.js, which each pool thread loads
+//     from disk: server/src/engine/runtime/wasm-threads.ts). backend.ts finds them through
+//     require.resolve('@tensorflow/tfjs-backend-wasm/package.json'), exactly as with node_modules, so the
 //     development build behaves as before;
 //   - onnxruntime-node (+ onnxruntime-common): its JavaScript and the native binary of the one target platform.
 // The optional @tensorflow/tfjs-node is not shipped (its install downloads libtensorflow); `prunelens doctor`
@@ -63,7 +65,8 @@ run(process.execPath, [join(root, 'scripts/build.mjs'), '--outdir', join(stage, 
 const nm = join(root, 'node_modules');
 const dnm = join(stage, 'dist', 'node_modules');
 copyFiltered(join(nm, '@tensorflow/tfjs-backend-wasm'), join(dnm, '@tensorflow/tfjs-backend-wasm'),
-  (f) => f === 'package.json' || /^dist\/tfjs-backend-wasm[-a-z]*\.wasm$/.test(f));
+  (f) => f === 'package.json' || /^dist\/tfjs-backend-wasm[-a-z]*\.wasm$/.test(f)
+    || /^wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/.test(f));
 copyFiltered(join(nm, 'onnxruntime-node'), join(dnm, 'onnxruntime-node'),
   (f) => f === 'package.json' || /^dist\/[^/]+\.js$/.test(f) || f.startsWith(`bin/napi-v6/${ORT_TARGETS[target]}/`));
 copyFiltered(join(nm, 'onnxruntime-common'), join(dnm, 'onnxruntime-common'),

@@ -69,6 +69,7 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
       /^extension\/dist\/(cli|server|analysis-worker|client)\.js$/, /^extension\/dist\/prunelens-config\.schema\.json$/,
       /^extension\/dist\/webviews\/(importance|launcher|results)\.js$/, /^extension\/dist\/webviews\/panels\.css$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/(package\.json|dist\/tfjs-backend-wasm(-simd|-threaded-simd)?\.wasm)$/,
+      /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/,
       /^extension\/dist\/node_modules\/onnxruntime-node\/(package\.json|dist\/[^/]+\.js)$/,
       /^extension\/dist\/node_modules\/onnxruntime-common\/(package\.json|dist\/cjs\/(package\.json|[^/]+\.js))$/,
       /^extension\/data\//,
@@ -83,10 +84,13 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     for (const v of manifest.contributes.jsonValidation) assert.ok(existsSync(join(ext, v.url)), `schema ${v.url} is missing`);
   });
 
-  test('doctor: the wasm backend loads its binaries from the package (SIMD on)', () => {
+  test('doctor: the wasm backend loads its binaries from the package (SIMD on, threads on)', () => {
     const r = cli('doctor');
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /active backend: wasm \(SIMD on/);
+    // The threaded build's files ship too: threads are on wherever the machine has two cores or more.
+    assert.doesNotMatch(r.out, /threads off/);
+    if (os.availableParallelism() > 1) assert.match(r.out, /active backend: wasm \(SIMD on, [2-8] threads\)/);
   });
 
   test('onnxruntime-node resolves from the bundles and loads its native binary', () => {
