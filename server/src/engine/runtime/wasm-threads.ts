@@ -58,7 +58,8 @@ export function writeWorkerScript(dir = os.tmpdir()): string {
   return file;
 }
 
-type PThreadModule = { PThread?: { runningWorkers: Array<{ unref?: () => void }> } };
+type PThreadWorker = { unref?: () => void; terminate?: () => void };
+type PThreadModule = { PThread?: { runningWorkers: PThreadWorker[]; unusedWorkers: PThreadWorker[] } };
 
 /**
  * Runs `init` (which must create the wasm backend, e.g. tf.setBackend('wasm')) with the threaded build asked
@@ -89,7 +90,14 @@ export async function initThreadedWasm(threads: number, init: () => Promise<void
     nodeOs.cpus = cpus;
   }
   const backend = tf.findBackend('wasm') as unknown as { wasm?: PThreadModule } | null;
-  for (const worker of backend?.wasm?.PThread?.runningWorkers ?? []) worker.unref?.();
+  const pthreads = backend?.wasm?.PThread;
+  for (const worker of pthreads?.runningWorkers ?? []) worker.unref?.();
+  // The build starts 8 workers whatever the pool size; XNNPACK's pool is made once, at start-up, and nothing
+  // else in TF.js starts threads, so the ones it did not take are only memory (~12 MiB each).
+  if (pthreads !== undefined) {
+    for (const worker of pthreads.unusedWorkers) worker.terminate?.();
+    pthreads.unusedWorkers.length = 0;
+  }
 }
 
 /** Puts the single-threaded build back for the next initialisation (after initThreadedWasm failed). */
