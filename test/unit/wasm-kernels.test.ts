@@ -109,6 +109,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
     // Several ~512 KB chunks of the reduction, one of them across the two images (im2colMatMul).
     { x: [2, 64, 32, 8], k: [3, 3], co: 64, s: 1, pad: 'same' },
     { x: [2, 64, 30, 8], k: [2, 2], co: 64, s: 2, pad: 'valid' },
+    // ≥ 32×32 output pixels at stride 1: per-image heap views (one image 'valid'; two with padding above).
+    { x: [1, 40, 36, 4], k: [3, 3], co: 8, s: 1, pad: 'valid' },
+    { x: [2, 33, 35, 3], k: [5, 3], co: 4, s: 1, pad: 'same' },
   ];
   for (const c of cases) {
     it(`x ${c.x} k ${c.k} s ${c.s} ${c.pad}`, async () => {

@@ -145,3 +145,34 @@ export function flipFilter(backend: BackendWasm, filter: Info, swapLast: boolean
   }
   return out;
 }
+
+type BackendInternals = {
+  dataIdNextNumber: number;
+  dataIdMap: { get(id: object): { id: number } | undefined; set(id: object, v: object): void; delete(id: object): void };
+  wasm: { tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } };
+};
+
+/**
+ * A float32 tensor that aliases `shape`'s worth of the wasm heap starting at float index `at` — a view into
+ * another tensor's memory, no copy. Read-only by contract: pass it only as a kernel input, and release it with
+ * dropView (never `free`: disposeData would free memory the view does not own). Uses the backend's private
+ * registry (@tensorflow/tfjs-backend-wasm 4.22: dataIdMap entries and tfjs.registerTensor), the same two steps
+ * its own `move` takes after malloc.
+ */
+export function heapView(backend: BackendWasm, at: number, shape: number[]): Info {
+  const b = backend as unknown as BackendInternals;
+  const dataId = {};
+  const id = b.dataIdNextNumber++;
+  b.dataIdMap.set(dataId, { id, memoryOffset: at * 4, shape, dtype: 'float32', refCount: 1 });
+  b.wasm.tfjs.registerTensor(id, shape.reduce((p, q) => p * q, 1), at * 4);
+  return { dataId, shape, dtype: 'float32' };
+}
+
+/** Unregisters a heapView without freeing the memory it aliases. */
+export function dropView(backend: BackendWasm, view: Info): void {
+  const b = backend as unknown as BackendInternals;
+  const entry = b.dataIdMap.get(view.dataId);
+  if (entry === undefined) return;
+  b.wasm.tfjs.disposeData(entry.id);
+  b.dataIdMap.delete(view.dataId);
+}
