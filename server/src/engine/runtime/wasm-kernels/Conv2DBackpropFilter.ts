@@ -44,7 +44,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { dropView, free, heapView, Info, reshape, transpose, wasmOp } from './util';
+import { dropView, free, heapF32, heapIndex, heapView, Info, reshape, transpose, wasmOp } from './util';
 
 interface Attrs {
   strides: number | [number, number];
@@ -61,15 +61,6 @@ type Conv2DInfo = tf.backend_util.Conv2DInfo;
 const CHUNK_G_BYTES = 512 * 1024;
 /** Upper bound on one chunk of A, for layers with many more input than output channels. */
 const CHUNK_A_BYTES = 16 * 1024 * 1024;
-/** The whole wasm heap as floats; take it after the last allocation (an allocation may grow the heap). */
-function heapF32(backend: BackendWasm, someTensor: Info): Float32Array {
-  return new Float32Array(backend.typedArrayFromHeap(someTensor).buffer);
-}
-
-/** Index of a float32 tensor's first element in heapF32. */
-function heapIndex(backend: BackendWasm, x: Info): number {
-  return backend.typedArrayFromHeap(x).byteOffset / 4;
-}
 
 /**
  * Stride 1 (see the header): dW[(u,v,ci), co] = Σ_chunks A_c × G_c with G = dy on the padded width,

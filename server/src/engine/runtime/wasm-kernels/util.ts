@@ -146,6 +146,16 @@ export function flipFilter(backend: BackendWasm, filter: Info, swapLast: boolean
   return out;
 }
 
+/** The whole wasm heap as floats; take it after the last allocation (an allocation may grow the heap). */
+export function heapF32(backend: BackendWasm, someTensor: Info): Float32Array {
+  return new Float32Array(backend.typedArrayFromHeap(someTensor).buffer);
+}
+
+/** Index of a float32 tensor's first element in heapF32 (and the unit of heapView's `at`). */
+export function heapIndex(backend: BackendWasm, x: Info): number {
+  return backend.typedArrayFromHeap(x).byteOffset / 4;
+}
+
 type BackendInternals = {
   dataIdNextNumber: number;
   dataIdMap: { get(id: object): { id: number } | undefined; set(id: object, v: object): void; delete(id: object): void };
