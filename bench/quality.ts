@@ -2,7 +2,7 @@
  * The paper-style quality table for a bundled trained model: method A, method B and the six baselines
  * (matched to method A's FLOPs reduction), each fine-tuned with the same budget, evaluated on the held-out
  * test split. The paper's published figures are printed beside ours by the README.
- *   node --import tsx bench/quality.ts unet|vgg16|deeplabv3plus      (BENCH_EPOCHS, default 2)
+ *   node --import tsx bench/quality.ts unet|segnet|deeplabv3plus|vgg16      (BENCH_EPOCHS, default 2)
  */
 import * as path from 'node:path';
 import { analyze, runMethod, type MethodSpec } from '../server/src/engine/analyze';
@@ -22,6 +22,7 @@ import { setup, writeResult } from './common';
 const SETUPS = {
   unet: { model: 'data/models/unet-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
   vgg16: { model: 'data/models/vgg16-fashion/model.json', data: 'bundled:fashion-mnist', read: {}, lr: 0.001, metric: 'top1' as const },
+  segnet: { model: 'data/models/segnet-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
   deeplabv3plus: { model: 'data/models/deeplabv3plus-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
 };
 

@@ -10,6 +10,7 @@ const runs = [
   ...models.map((m) => ['onnx-speed', m]),
   ['quality', 'unet'],
   ['quality', 'vgg16'],
+  ['quality', 'segnet'],
   ['quality', 'deeplabv3plus'],
   // Reference U-Net train step: wasm, tfjs-node and PyTorch when present, with ratios and per-kernel profile.
   ['train-step', 'all'],

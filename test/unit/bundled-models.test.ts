@@ -18,6 +18,7 @@ const root = path.resolve(__dirname, '..', '..');
 
 const MODELS = [
   { dir: 'unet-cropweed', params: 484_179, testMIoU: 0.9895 },
+  { dir: 'segnet-cropweed', params: 241_331, testMIoU: 0.4726 },
   { dir: 'deeplabv3plus-cropweed', params: 76_131, testMIoU: 0.5645 },
   { dir: 'vgg16-fashion', params: 941_850 },
 ];
