@@ -12,7 +12,7 @@ import { installAtrousGradients } from './atrous-gradients';
 import { installBatchNormGradient } from './batchnorm-gradient';
 import { installReductionGradients } from './reduction-gradients';
 import { installResizeGradients } from './resize-gradients';
-import { initThreadedWasm, resetToSingleThread } from './wasm-threads';
+import { initThreadedWasm, resetToSingleThread, wasmPackageDir } from './wasm-threads';
 import { registerWasmTrainingKernels, wasmReplacedKernels, wasmTrainingKernels } from './wasm-kernels';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -128,7 +128,7 @@ async function loadWasm(): Promise<LoadedBackend> {
   if (!wasmPathsSet) {
     // Resolved from the package, not from this file, so the esbuild bundle in dist/ finds the .wasm binaries
     // in node_modules too (@tensorflow/* stay external there).
-    const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+    const dist = path.join(wasmPackageDir(), 'dist');
     setWasmPaths(dist + path.sep);
     wasmPathsSet = true;
   }

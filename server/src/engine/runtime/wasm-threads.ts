@@ -28,7 +28,8 @@ const URL_OR_BLOB_CHOICE = 'if(typeof e.data.urlOrBlob=="string")';
 /** The threaded factory XNNPACK was built for; emscripten's `new Worker` gets our file in its place. */
 const THREADED_FACTORY = 'tfjs-backend-wasm-threaded-simd';
 
-function packageDir(): string {
+/** The installed @tensorflow/tfjs-backend-wasm (beside the bundles in a .vsix, else in node_modules). */
+export function wasmPackageDir(): string {
   return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
 }
 
@@ -38,7 +39,7 @@ function packageDir(): string {
  * concurrent process never runs half a file.
  */
 export function writeWorkerScript(dir = os.tmpdir()): string {
-  const wasmOut = path.join(packageDir(), 'wasm-out');
+  const wasmOut = path.join(wasmPackageDir(), 'wasm-out');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { wasmWorkerContents } = require(path.join(wasmOut, `${THREADED_FACTORY}.worker.js`)) as { wasmWorkerContents: string };
   if (!wasmWorkerContents.includes(URL_OR_BLOB_CHOICE)) {

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { free, Info, stockKernel, wasmOp } from './util';
+import { floatTensor, free, Info, stockKernel, wasmOp } from './util';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: { varianceEpsilon: number } };
 
@@ -44,10 +44,8 @@ function fusedBatchNorm(args: Args): Info {
     k[i] = ki;
     b[i] = o(i) - m(i) * ki;
   }
-  const filter = backend.makeOutput([1, 1, c, 1], 'float32');
-  (backend.typedArrayFromHeap(filter) as Float32Array).set(k);
-  const bias = backend.makeOutput([c], 'float32');
-  (backend.typedArrayFromHeap(bias) as Float32Array).set(b);
+  const filter = floatTensor(backend, [1, 1, c, 1], k);
+  const bias = floatTensor(backend, [c], b);
   const out = wasmOp(backend, 'FusedDepthwiseConv2D', { x, filter, bias }, {
     strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', activation: 'linear',
   });

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { free, Info, stockKernel, wasmOp } from './util';
+import { floatTensor, free, Info, stockKernel, wasmOp } from './util';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: { axis: number | number[]; keepDims: boolean } };
 
@@ -43,8 +43,7 @@ function reduce(args: Args, name: 'Sum' | 'Mean'): Info {
   const reduced = stockKernel(name)({ inputs: { x: pooled }, backend, attrs: { axis: [0, 1, 2], keepDims: attrs.keepDims } });
   free(backend, pooled);
   if (name === 'Mean') return reduced;
-  const factor = backend.makeOutput([], 'float32');
-  (backend.typedArrayFromHeap(factor) as Float32Array)[0] = p * q;
+  const factor = floatTensor(backend, [], [p * q]);
   const out = wasmOp(backend, 'Multiply', { a: reduced, b: factor });
   free(backend, reduced, factor);
   return out;

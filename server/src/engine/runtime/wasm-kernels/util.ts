@@ -146,6 +146,13 @@ export function flipFilter(backend: BackendWasm, filter: Info, swapLast: boolean
   return out;
 }
 
+/** A new float32 tensor holding `values` (copied), for the small per-channel operands kernels compute in JS. */
+export function floatTensor(backend: BackendWasm, shape: number[], values: ArrayLike<number>): Info {
+  const t = backend.makeOutput(shape, 'float32');
+  (backend.typedArrayFromHeap(t) as Float32Array).set(values);
+  return t;
+}
+
 /** The whole wasm heap as floats; take it after the last allocation (an allocation may grow the heap). */
 export function heapF32(backend: BackendWasm, someTensor: Info): Float32Array {
   return new Float32Array(backend.typedArrayFromHeap(someTensor).buffer);
