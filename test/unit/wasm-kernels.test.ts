@@ -3,12 +3,14 @@
  * Kernels are compared with the cpu backend (TF.js's reference implementation) on seeded random inputs; the dilated
  * cases, which the cpu kernels cannot compute, against an independent formulation (the zero-inserted filter).
  */
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
   BackendLoader, BackendName, doctorReport, effectivePreference, initBackend, selectBackend,
 } from '../../server/src/engine/runtime/backend';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdModule } from '../../server/src/engine/runtime/simd/instance';
 import { wasmTrainingKernels } from '../../server/src/engine/runtime/wasm-kernels';
 import { Rng } from '../../server/src/engine/util/rng';
 
@@ -96,7 +98,15 @@ function filterGradFloat64(x: Float32Array, xs: Shape4, dy: Float32Array, info: 
   return out;
 }
 
-describe('Conv2DBackpropFilter on wasm', () => {
+// Twice: the project's SIMD kernel (the default), and with PRUNELENS_OWN_SIMD=0 the XNNPACK formulations it falls back to.
+for (const own of [true, false]) describe(`Conv2DBackpropFilter on wasm (${own ? 'own SIMD kernel' : 'XNNPACK formulations'})`, () => {
+  before(() => { if (own) delete process.env.PRUNELENS_OWN_SIMD; else process.env.PRUNELENS_OWN_SIMD = '0'; });
+  after(() => { delete process.env.PRUNELENS_OWN_SIMD; });
+  it(own ? 'runs on the backend memory through the SIMD module' : 'has the SIMD module turned off', async () => {
+    await tf.setBackend('wasm');
+    const mod = simdModule(tf.backend() as BackendWasm, 'conv-filter-grad');
+    assert.equal(mod !== null, own);
+  });
   const cases: Array<{ x: Shape4; k: [number, number]; co: number; s: number; pad: 'same' | 'valid' }> = [
     { x: [2, 7, 9, 3], k: [3, 3], co: 4, s: 1, pad: 'same' },
     { x: [2, 7, 9, 3], k: [3, 3], co: 4, s: 1, pad: 'valid' },
@@ -112,6 +122,11 @@ describe('Conv2DBackpropFilter on wasm', () => {
     // ≥ 32×32 output pixels at stride 1: per-image heap views (one image 'valid'; two with padding above).
     { x: [1, 40, 36, 4], k: [3, 3], co: 8, s: 1, pad: 'valid' },
     { x: [2, 33, 35, 3], k: [5, 3], co: 4, s: 1, pad: 'same' },
+    // Channel counts a pruned model has: partial 4 × 8 tiles of the SIMD kernel on both sides, and full ones.
+    { x: [2, 12, 11, 13], k: [3, 3], co: 11, s: 1, pad: 'same' },
+    { x: [2, 12, 11, 13], k: [3, 3], co: 11, s: 2, pad: 'same' },
+    { x: [3, 6, 6, 8], k: [3, 3], co: 24, s: 1, pad: 'valid' },
+    { x: [1, 5, 5, 1], k: [3, 3], co: 1, s: 1, pad: 'same' },
   ];
   for (const c of cases) {
     it(`x ${c.x} k ${c.k} s ${c.s} ${c.pad}`, async () => {
@@ -288,6 +303,9 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
     { shape: [2, 3, 4, 5, 6], begin: [0, 1, 0, 2, 1], size: [2, 2, 4, 3, 5], dtype: 'float32' },
     { shape: [4, 6], begin: [1, 0], size: [2, 6], dtype: 'bool' },
     { shape: [5], begin: [2], size: [0], dtype: 'float32' },
+    // channel ranges of every pixel (the SIMD copy): fewer than 4, not a multiple of 4
+    { shape: [2, 5, 6, 9], begin: [0, 0, 0, 7], size: [2, 5, 6, 2], dtype: 'float32' },
+    { shape: [2, 5, 6, 20], begin: [0, 0, 0, 1], size: [2, 5, 6, 13], dtype: 'float32' },
   ];
   for (const c of cases) {
     it(`slice ${c.dtype} ${c.shape} begin ${c.begin} size ${c.size}`, async () => {
@@ -481,6 +499,38 @@ function maxPoolGradReference(x: Float32Array, shape: Shape4, dy: Float32Array, 
   return out;
 }
 
+describe('Concat on wasm (replaces the backend\'s own)', () => {
+  const cases: Array<{ shapes: number[][]; axis: number; dtype: 'float32' | 'int32' }> = [
+    { shapes: [[2, 5, 6, 16], [2, 5, 6, 16]], axis: -1, dtype: 'float32' },
+    { shapes: [[2, 5, 6, 3], [2, 5, 6, 13], [2, 5, 6, 2], [2, 5, 6, 0]], axis: 3, dtype: 'float32' },
+    { shapes: [[4, 7], [4, 1]], axis: 1, dtype: 'float32' },
+    { shapes: [[2, 5, 6, 3], [2, 2, 6, 3]], axis: 1, dtype: 'float32' },
+    { shapes: [[3, 4], [3, 5]], axis: 1, dtype: 'int32' },
+  ];
+  for (const c of cases) {
+    it(`${c.dtype} ${c.shapes.map((t) => `[${t}]`).join(' + ')} on axis ${c.axis}`, async () => {
+      const rng = new Rng(c.shapes.flat().reduce((a, b) => a * 7 + b, 3));
+      const datas = c.shapes.map((sh) => Array.from(randn(rng, sh), (v) => (c.dtype === 'int32' ? Math.round(v * 10) : v)));
+      const get = async (backend: BackendName) => {
+        await tf.setBackend(backend);
+        const ts = c.shapes.map((sh, i) => tf.tensor(datas[i], sh, c.dtype));
+        const before = tf.backend().numDataIds();
+        const y = tf.concat(ts, c.axis);
+        const out = { values: Array.from(y.dataSync()), shape: y.shape };
+        y.dispose();
+        const leaked = tf.backend().numDataIds() - before;
+        ts.forEach((t) => t.dispose());
+        return { ...out, leaked };
+      };
+      const w = await get('wasm');
+      const r = await get('cpu');
+      assert.equal(w.leaked, 0);
+      assert.deepEqual(w.shape, r.shape);
+      assert.deepEqual(w.values, r.values);
+    });
+  }
+});
+
 describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
   // ties: ReLU'd input (all-zero windows are common after a ReLU; only the first zero may get the gradient).
   const cases: Array<{ x: Shape4; k: number; s: number; pad: 'same' | 'valid'; ties?: boolean }> = [
@@ -496,6 +546,11 @@ describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
     { x: [2, 10, 8, 3], k: 3, s: 1, pad: 'valid' },
     { x: [2, 8, 8, 5], k: 2, s: 2, pad: 'valid', ties: true },
     { x: [2, 7, 9, 3], k: 3, s: 2, pad: 'same', ties: true },
+    // 2×2 stride 2 'valid' with ≥ 4 channels: the SIMD kernel (a multiple of 4, not one, odd sizes, ties).
+    { x: [2, 14, 12, 16], k: 2, s: 2, pad: 'valid' },
+    { x: [2, 9, 7, 6], k: 2, s: 2, pad: 'valid' },
+    { x: [1, 6, 6, 4], k: 2, s: 2, pad: 'valid', ties: true },
+    { x: [2, 8, 10, 13], k: 2, s: 2, pad: 'valid', ties: true },
   ];
   for (const c of cases) {
     it(`x ${c.x} pool ${c.k} s ${c.s} ${c.pad}${c.ties ? ' with ties' : ''}`, async () => {

@@ -44,6 +44,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { backendMemory, simdModule } from '../simd/instance';
 import { dropView, free, heapF32, heapIndex, heapView, Info, reshape, transpose, wasmOp } from './util';
 
 interface Attrs {
@@ -271,6 +272,60 @@ function perImageViews(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo
   return out;
 }
 
+/** Bytes of dy and x rows one block of `simdTiles` works on: kept in L2 while every tile of the block streams them. */
+const SIMD_BLOCK_BYTES = 128 * 1024;
+
+type FilterGradFn = (...args: number[]) => void;
+
+/**
+ * Any stride, dilation and padding: the project's own SIMD kernel (../simd/conv-filter-grad.wat), which
+ * accumulates 4 input × 8 output channel tiles over blocks of output rows, reading x and dy in place. Returns null
+ * when the kernel is unavailable (PRUNELENS_OWN_SIMD=0, a backend without an exposed memory) or when its
+ * over-reads of partial tiles could leave the memory.
+ */
+function simdTiles(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info | null {
+  const mod = simdModule(backend, 'conv-filter-grad');
+  if (mod === null) return null;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const [b, h, w, ci] = x.shape;
+  const [, oh, ow, co] = dy.shape;
+  const ciPad = Math.ceil(ci / 4) * 4;
+  const coPad = Math.ceil(co / 8) * 8;
+  const direct = ciPad === ci && coPad === co;
+  const acc = backend.makeOutput(direct ? [kh, kw, ci, co] : [kh * kw * ciPad * coPad], 'float32');
+  // After the allocation (it may grow the memory): partial tiles read up to 32 bytes past x's and dy's ends.
+  const limit = backendMemory(backend)!.buffer.byteLength - 32;
+  const xAt = heapIndex(backend, x);
+  const dyAt = heapIndex(backend, dy);
+  if ((xAt + b * h * w * ci) * 4 > limit || (dyAt + b * oh * ow * co) * 4 > limit) {
+    free(backend, acc);
+    return null;
+  }
+  const heap = heapF32(backend, acc);
+  const accAt = heapIndex(backend, acc);
+  const accLen = kh * kw * ciPad * coPad;
+  heap.fill(0, accAt, accAt + accLen);
+  const rowBytes = (ow * co + sh * w * ci) * 4;
+  const rows = Math.max(1, Math.floor(SIMD_BLOCK_BYTES / rowBytes));
+  (mod.convFilterGrad as FilterGradFn)(
+    xAt * 4, dyAt * 4, accAt * 4, h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw,
+    info.padInfo.top, info.padInfo.left, ciPad, coPad, 0, b * oh, rows,
+  );
+  if (direct) return acc;
+  const out = backend.makeOutput([kh, kw, ci, co], 'float32');
+  const h2 = heapF32(backend, out);
+  const from = heapIndex(backend, acc);
+  let to = heapIndex(backend, out);
+  for (let t = 0; t < kh * kw; t++) {
+    for (let c = 0; c < ci; c++, to += co) {
+      const row = from + (t * ciPad + c) * coPad;
+      h2.copyWithin(to, row, row + co);
+    }
+  }
+  free(backend, acc);
+  return out;
+}
+
 function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: Attrs }): Info {
   const { inputs, backend, attrs } = args;
   const x = inputs.x as Info;
@@ -282,6 +337,8 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
   );
   const { strideHeight: sh, strideWidth: sw, dilationWidth: dw, filterWidth: kw } = info;
   if (x.dtype === 'float32' && dy.dtype === 'float32') {
+    const own = simdTiles(backend, x, dy, info);
+    if (own !== null) return own;
     if (sh === 1 && sw === 1) {
       const viaViews = info.outHeight * info.outWidth >= VIEWS_MIN_PIXELS ? perImageViews(backend, x, dy, info) : null;
       return viaViews ?? im2colMatMul(backend, x, dy, info);

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { copyChannels } from './channels';
 import { Info, stockKernel, stockKernelMulti } from './util';
 
 /** Runs at least this long are copied with TypedArray.set (measured break-even is a few dozen elements). */
@@ -35,6 +36,11 @@ export function sliceInfo(backend: BackendWasm, x: Info, begin: number[], size: 
   while (inner > 0 && size[inner] === x.shape[inner] && begin[inner] === 0) {
     inner--;
     run *= size[inner];
+  }
+  // A channel range of every pixel (SplitV along channels, the gradient of Concatenate): the SIMD copy.
+  if (inner === rank - 1 && x.dtype === 'float32' && size.slice(0, -1).every((s, i) => s === x.shape[i])
+      && copyChannels(backend, out, 0, x, begin[rank - 1], total / run, run)) {
+    return out;
   }
   const strides = new Array<number>(rank).fill(1);
   for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
