@@ -499,6 +499,53 @@ function maxPoolGradReference(x: Float32Array, shape: Shape4, dy: Float32Array, 
   return out;
 }
 
+describe('per-channel Multiply/Add/Sub and same-dtype Cast on wasm (replace the backend\'s own)', () => {
+  const cases: Array<{ a: number[]; b: number[] }> = [
+    { a: [2, 5, 6, 16], b: [16] },
+    { a: [1, 1, 1, 13], b: [2, 5, 6, 13] },
+    { a: [2, 5, 6, 6], b: [1, 1, 1, 6] },
+    { a: [3, 7], b: [1, 7] },
+    { a: [2, 5, 6, 3], b: [3] },          // fewer than 4 channels: the backend's own
+    { a: [2, 5, 6, 8], b: [2, 5, 6, 8] }, // same shapes: the backend's own
+    { a: [2, 5, 1, 8], b: [2, 1, 6, 8] }, // another broadcast: the backend's own
+  ];
+  for (const c of cases) {
+    it(`[${c.a}] with [${c.b}]`, async () => {
+      const rng = new Rng(c.a.concat(c.b).reduce((p, q) => p * 5 + q, 1));
+      const a = randn(rng, c.a);
+      const b = randn(rng, c.b);
+      const get = async (backend: BackendName) => {
+        await tf.setBackend(backend);
+        const ta = tf.tensor(a, c.a);
+        const tb = tf.tensor(b, c.b);
+        const before = tf.backend().numDataIds();
+        const ys = [tf.mul(ta, tb), tf.add(ta, tb), tf.sub(ta, tb), tf.sub(tb, ta), tf.cast(ta, 'float32')];
+        const out = ys.map((y) => ({ shape: y.shape, values: Array.from(y.dataSync()) }));
+        ys.forEach((y) => y.dispose());
+        const leaked = tf.backend().numDataIds() - before;
+        ta.dispose();
+        tb.dispose();
+        return { out, leaked };
+      };
+      const w = await get('wasm');
+      const r = await get('cpu');
+      assert.equal(w.leaked, 0);
+      assert.deepEqual(w.out, r.out);
+    });
+  }
+  it('a same-dtype cast shares the buffer and outlives its input', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor([1.5, -2, 3], [3]);
+    const y = tf.cast(x, 'float32');
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1.5, -2, 3]);
+    const z = tf.cast(y, 'int32');
+    assert.deepEqual(Array.from(z.dataSync()), [1, -2, 3]);
+    y.dispose();
+    z.dispose();
+  });
+});
+
 describe('Concat on wasm (replaces the backend\'s own)', () => {
   const cases: Array<{ shapes: number[][]; axis: number; dtype: 'float32' | 'int32' }> = [
     { shapes: [[2, 5, 6, 16], [2, 5, 6, 16]], axis: -1, dtype: 'float32' },

@@ -1,8 +1,9 @@
 ;; Memory-bound channel work of a training step, WebAssembly SIMD (f32x4), in place on the wasm backend's heap:
-;; copying channel ranges between NHWC tensors (Concat and its gradient SplitV along channels), and the gradient
-;; of 2×2 stride-2 max pooling. Channel counts that are not a multiple of 4 are covered by one more 4-wide step
-;; that ends at the last channel (it rewrites a few channels with the same values); fewer than 4 channels are
-;; copied one by one, or left to the caller (pooling).
+;; copying channel ranges between NHWC tensors (Concat and its gradient SplitV along channels), the gradient of
+;; 2×2 stride-2 max pooling, and a full tensor combined with a per-channel vector (multiply, add, subtract).
+;; Channel counts that are not a multiple of 4 are covered by one more 4-wide step that ends at the last channel
+;; (it rewrites a few channels with the same values); fewer than 4 channels are copied one by one, or left to the
+;; caller (pooling, per-channel arithmetic).
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY: the build writes the shared variant for the threaded backend
 
@@ -119,4 +120,104 @@
       (v128.and (local.get $d) (i32x4.eq (local.get $idx) (v128.const i32x4 3 3 3 3))))
     (v128.store (i32.add (i32.add (local.get $dx) (local.get $p11)) (local.get $off))
       (v128.and (local.get $d) (i32x4.eq (local.get $idx) (v128.const i32x4 4 4 4 4)))))
+
+  ;; out[p, c] = a[p, c] · v[c] for pixels p < n and channels c < C ≥ 4: the per-channel broadcast of BatchNormalization's
+  ;; forward and gradient arithmetic (v: C floats).
+  (func (export "mulChannels") (param $a i32) (param $v i32) (param $out i32) (param $n i32) (param $C i32)
+    (local $off i32) (local $last i32) (local $row i32)
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $row) (i32.const 16)))
+    (block $done
+      (loop $px
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $off (i32.const 0))
+        (block $chunksDone
+          (loop $chunks
+            (br_if $chunksDone (i32.gt_s (local.get $off) (local.get $last)))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $v) (local.get $off)))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (br $chunks)))
+        (if (i32.and (local.get $C) (i32.const 3))
+          (then (local.set $off (local.get $last))
+                (v128.store (i32.add (local.get $out) (local.get $off)) (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $v) (local.get $off)))))))
+        (local.set $a (i32.add (local.get $a) (local.get $row)))
+        (local.set $out (i32.add (local.get $out) (local.get $row)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $px))))
+
+  ;; out[p, c] = a[p, c] + v[c] for pixels p < n and channels c < C ≥ 4: the per-channel broadcast of BatchNormalization's
+  ;; forward and gradient arithmetic (v: C floats).
+  (func (export "addChannels") (param $a i32) (param $v i32) (param $out i32) (param $n i32) (param $C i32)
+    (local $off i32) (local $last i32) (local $row i32)
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $row) (i32.const 16)))
+    (block $done
+      (loop $px
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $off (i32.const 0))
+        (block $chunksDone
+          (loop $chunks
+            (br_if $chunksDone (i32.gt_s (local.get $off) (local.get $last)))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.add (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $v) (local.get $off)))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (br $chunks)))
+        (if (i32.and (local.get $C) (i32.const 3))
+          (then (local.set $off (local.get $last))
+                (v128.store (i32.add (local.get $out) (local.get $off)) (f32x4.add (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $v) (local.get $off)))))))
+        (local.set $a (i32.add (local.get $a) (local.get $row)))
+        (local.set $out (i32.add (local.get $out) (local.get $row)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $px))))
+
+  ;; out[p, c] = a[p, c] − v[c] for pixels p < n and channels c < C ≥ 4: the per-channel broadcast of BatchNormalization's
+  ;; forward and gradient arithmetic (v: C floats).
+  (func (export "subChannels") (param $a i32) (param $v i32) (param $out i32) (param $n i32) (param $C i32)
+    (local $off i32) (local $last i32) (local $row i32)
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $row) (i32.const 16)))
+    (block $done
+      (loop $px
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $off (i32.const 0))
+        (block $chunksDone
+          (loop $chunks
+            (br_if $chunksDone (i32.gt_s (local.get $off) (local.get $last)))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.sub (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $v) (local.get $off)))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (br $chunks)))
+        (if (i32.and (local.get $C) (i32.const 3))
+          (then (local.set $off (local.get $last))
+                (v128.store (i32.add (local.get $out) (local.get $off)) (f32x4.sub (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $v) (local.get $off)))))))
+        (local.set $a (i32.add (local.get $a) (local.get $row)))
+        (local.set $out (i32.add (local.get $out) (local.get $row)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $px))))
+
+  ;; out[p, c] = v[c] − a[p, c] for pixels p < n and channels c < C ≥ 4: the per-channel broadcast of BatchNormalization's
+  ;; forward and gradient arithmetic (v: C floats).
+  (func (export "rsubChannels") (param $a i32) (param $v i32) (param $out i32) (param $n i32) (param $C i32)
+    (local $off i32) (local $last i32) (local $row i32)
+    (local.set $row (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $last (i32.sub (local.get $row) (i32.const 16)))
+    (block $done
+      (loop $px
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $off (i32.const 0))
+        (block $chunksDone
+          (loop $chunks
+            (br_if $chunksDone (i32.gt_s (local.get $off) (local.get $last)))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.sub (v128.load (i32.add (local.get $v) (local.get $off))) (v128.load (i32.add (local.get $a) (local.get $off)))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (br $chunks)))
+        (if (i32.and (local.get $C) (i32.const 3))
+          (then (local.set $off (local.get $last))
+                (v128.store (i32.add (local.get $out) (local.get $off)) (f32x4.sub (v128.load (i32.add (local.get $v) (local.get $off))) (v128.load (i32.add (local.get $a) (local.get $off)))))))
+        (local.set $a (i32.add (local.get $a) (local.get $row)))
+        (local.set $out (i32.add (local.get $out) (local.get $row)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $px))))
 )

@@ -21,11 +21,15 @@
  *   Sum, Mean                            transpose the whole tensor to reduce N, H, W (see Reduce.ts)
  *   FusedBatchNorm                       a scalar loop, 13× a depthwise 1×1 conv (see FusedBatchNorm.ts)
  *   Concat                               per-pixel subarray copies along channels (see Concat.ts)
+ *   Multiply, Add, Sub                   ~3× slower than a memory pass with a per-channel operand (ChannelBroadcast.ts)
+ *   Cast                                 copies even to the same dtype (see Cast.ts)
  *
  * Dilated convolutions additionally need gradients that TF.js itself refuses on every backend: see
  * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { castConfig } from './Cast';
+import { addConfig, multiplyConfig, subConfig } from './ChannelBroadcast';
 import { concatConfig } from './Concat';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput';
@@ -47,7 +51,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
 /** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
 export const wasmReplacedKernels: readonly tf.KernelConfig[] = [
   maxPoolGradConfig, conv2DBackpropInputConfig, sliceConfig, splitVConfig, identityConfig, sumConfig, meanConfig,
-  fusedBatchNormConfig, concatConfig,
+  fusedBatchNormConfig, concatConfig, multiplyConfig, addConfig, subConfig, castConfig,
 ];
 
 const replaced = new Set<string>();

@@ -1,0 +1,20 @@
+/**
+ * Cast for wasm, replacing the backend's own, which copies the tensor even when the dtype does not change:
+ * tf.moments casts its input to float32, so every BatchNormalization in training paid a full copy (~60 per U-Net
+ * step, 16 ms). A cast to the same dtype now shares the buffer, as ./Identity.ts does; real conversions are
+ * the backend's own.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { Info, stockKernel } from './util';
+
+type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: { dtype: tf.DataType } };
+
+function cast(args: Args): Info {
+  const x = args.inputs.x as Info;
+  if (x.dtype !== args.attrs.dtype || x.dtype === 'string') return stockKernel('Cast')(args);
+  args.backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+export const castConfig: tf.KernelConfig = { kernelName: 'Cast', backendName: 'wasm', kernelFunc: cast as unknown as tf.KernelFunc };
