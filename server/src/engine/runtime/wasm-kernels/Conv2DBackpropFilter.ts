@@ -5,6 +5,18 @@
  *   dW[u,v,ci,co] = Σ_{b,i,j} xpad[b, i·sh + u·dh, j·sw + v·dw, ci] · dy[b,i,j,co]
  *
  * A GEMM with a huge reduction (K = B·OH·OW, 131 072 for 8 images of 128×128) and a tiny output (kh·kw·Ci × Co).
+ *
+ * Default: `simdTiles`, the project's own SIMD kernel (../simd/conv-filter-grad.wat), for every stride, dilation
+ * and padding. Per call, XNNPACK formulations below → own kernel, ms (median of 6, interleaved, 1 thread,
+ * .scratch/fg.ts in the session that wrote it):
+ *   x [8,128,128,16]  3×3 → 16   33.9 → 12.9 (47 GFLOP/s)    x [8,32,32,128] 3×3 → 64    45.4 → 31.1
+ *   x [8,128,128,32]  3×3 → 16   49.0 → 29.8                 x [8,16,16,256] 3×3 → 128   43.9 → 32.1
+ *   x [8,64,64,64]    3×3 → 32   44.0 → 30.5                 x [8,8,8,256]   3×3 → 256   25.6 → 21.7
+ *   x [8,128,128,16]  2×2 s2 → 32   14.0 → 4.3
+ * In a U-Net training step the kernel's total went 482 → ~320 ms on one thread, as fast as the forward
+ * convolutions. It is single-threaded; at 2 threads XNNPACK's formulations took ~344 ms, so it is used there too.
+ * The formulations below remain for PRUNELENS_OWN_SIMD=0 and for tensors so close to the end of the memory
+ * that the kernel's over-reads of partial tiles would leave it. What they were measured at:
  * Whatever the formulation, XNNPACK packs the operand that holds dy on every call (it is a fresh tensor), so the costs
  * that differ are: how that packing is done, how the x side is addressed, and whether the packed operand stays
  * in cache while the GEMM re-reads it once per 4-row tile of the other operand. Measured on the project's
