@@ -50,6 +50,22 @@ async function runKernelOn(backend: BackendName, name: string, args: Record<stri
   return { values, shape, leaked };
 }
 
+/** Runs `op` on tensors made from `inputs` on `backend`: its outputs' shapes and values, and the data ids it leaked. */
+async function opOn(
+  backend: BackendName, inputs: Array<{ data: ArrayLike<number | boolean>; shape: number[]; dtype?: tf.DataType }>,
+  op: (ts: tf.Tensor[]) => tf.Tensor[],
+) {
+  await tf.setBackend(backend);
+  const ts = inputs.map((i) => tf.tensor(Array.from(i.data) as number[], i.shape, i.dtype));
+  const before = tf.backend().numDataIds();
+  const ys = op(ts);
+  const out = ys.map((y) => ({ shape: y.shape, values: Array.from(y.dataSync()) }));
+  ys.forEach((y) => y.dispose());
+  const leaked = tf.backend().numDataIds() - before;
+  ts.forEach((t) => t.dispose());
+  return { out, leaked };
+}
+
 /** Filter with d−1 zeros between taps: a dilation-d convolution with w is an undilated one with this. */
 function zeroInserted(w: tf.Tensor4D, d: number): tf.Tensor4D {
   const [kh, kw, ci, co] = w.shape;
@@ -311,22 +327,12 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
     it(`slice ${c.dtype} ${c.shape} begin ${c.begin} size ${c.size}`, async () => {
       const n = c.shape.reduce((a, b) => a * b, 1);
       const data = Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : i * 7 % 23 - 11));
-      const get = async (backend: BackendName) => {
-        await tf.setBackend(backend);
-        const x = tf.tensor(data as number[], c.shape, c.dtype);
-        const before = tf.backend().numDataIds();
-        const y = tf.slice(x, c.begin, c.size);
-        const out = { values: Array.from(y.dataSync()), shape: y.shape };
-        y.dispose();
-        const leaked = tf.backend().numDataIds() - before;
-        x.dispose();
-        return { ...out, leaked };
-      };
+      const get = (backend: BackendName) => opOn(backend, [{ data, shape: c.shape, dtype: c.dtype }], ([x]) => [tf.slice(x, c.begin, c.size)]);
       const w = await get('wasm');
       const r = await get('cpu');
       assert.equal(w.leaked, 0);
-      assert.deepEqual(w.shape, r.shape);
-      assert.deepEqual(w.values, r.values);
+      assert.deepEqual(w.out[0].shape, r.out[0].shape);
+      assert.deepEqual(w.out[0].values, r.out[0].values);
     });
   }
   it('split along channels, rows and an inner axis, in equal and unequal parts', async () => {
@@ -514,19 +520,9 @@ describe('per-channel Multiply/Add/Sub and same-dtype Cast on wasm (replace the 
       const rng = new Rng(c.a.concat(c.b).reduce((p, q) => p * 5 + q, 1));
       const a = randn(rng, c.a);
       const b = randn(rng, c.b);
-      const get = async (backend: BackendName) => {
-        await tf.setBackend(backend);
-        const ta = tf.tensor(a, c.a);
-        const tb = tf.tensor(b, c.b);
-        const before = tf.backend().numDataIds();
-        const ys = [tf.mul(ta, tb), tf.add(ta, tb), tf.sub(ta, tb), tf.sub(tb, ta), tf.cast(ta, 'float32')];
-        const out = ys.map((y) => ({ shape: y.shape, values: Array.from(y.dataSync()) }));
-        ys.forEach((y) => y.dispose());
-        const leaked = tf.backend().numDataIds() - before;
-        ta.dispose();
-        tb.dispose();
-        return { out, leaked };
-      };
+      const get = (backend: BackendName) => opOn(backend, [{ data: a, shape: c.a }, { data: b, shape: c.b }], ([ta, tb]) => [
+        tf.mul(ta, tb), tf.add(ta, tb), tf.sub(ta, tb), tf.sub(tb, ta), tf.cast(ta, 'float32'),
+      ]);
       const w = await get('wasm');
       const r = await get('cpu');
       assert.equal(w.leaked, 0);
@@ -558,22 +554,13 @@ describe('Concat on wasm (replaces the backend\'s own)', () => {
     it(`${c.dtype} ${c.shapes.map((t) => `[${t}]`).join(' + ')} on axis ${c.axis}`, async () => {
       const rng = new Rng(c.shapes.flat().reduce((a, b) => a * 7 + b, 3));
       const datas = c.shapes.map((sh) => Array.from(randn(rng, sh), (v) => (c.dtype === 'int32' ? Math.round(v * 10) : v)));
-      const get = async (backend: BackendName) => {
-        await tf.setBackend(backend);
-        const ts = c.shapes.map((sh, i) => tf.tensor(datas[i], sh, c.dtype));
-        const before = tf.backend().numDataIds();
-        const y = tf.concat(ts, c.axis);
-        const out = { values: Array.from(y.dataSync()), shape: y.shape };
-        y.dispose();
-        const leaked = tf.backend().numDataIds() - before;
-        ts.forEach((t) => t.dispose());
-        return { ...out, leaked };
-      };
+      const inputs = c.shapes.map((shape, i) => ({ data: datas[i], shape, dtype: c.dtype }));
+      const get = (backend: BackendName) => opOn(backend, inputs, (ts) => [tf.concat(ts, c.axis)]);
       const w = await get('wasm');
       const r = await get('cpu');
       assert.equal(w.leaked, 0);
-      assert.deepEqual(w.shape, r.shape);
-      assert.deepEqual(w.values, r.values);
+      assert.deepEqual(w.out[0].shape, r.out[0].shape);
+      assert.deepEqual(w.out[0].values, r.out[0].values);
     });
   }
 });

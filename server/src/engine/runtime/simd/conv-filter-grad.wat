@@ -23,7 +23,6 @@
   (global $Cout (mut i32) (i32.const 0))
   (global $sh (mut i32) (i32.const 0))
   (global $sw (mut i32) (i32.const 0))
-  (global $pt (mut i32) (i32.const 0))
   (global $coPad (mut i32) (i32.const 0))
 
   ;; One 4×8 tile of acc (at $ap) accumulated over output rows [$r0, $r1), kernel row offset $kyo = ky·dh − pt,
@@ -120,7 +119,6 @@
     (global.set $Cout (local.get $cout))
     (global.set $sh (local.get $strideH))
     (global.set $sw (local.get $strideW))
-    (global.set $pt (local.get $padT))
     (global.set $coPad (local.get $coPadArg))
     (local.set $r0 (local.get $rowBegin))
     (block $blocksDone

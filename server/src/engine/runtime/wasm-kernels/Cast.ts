@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { shareBuffer } from './Identity';
 import { Info, stockKernel } from './util';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: { dtype: tf.DataType } };
@@ -13,8 +14,7 @@ type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: { dtyp
 function cast(args: Args): Info {
   const x = args.inputs.x as Info;
   if (x.dtype !== args.attrs.dtype || x.dtype === 'string') return stockKernel('Cast')(args);
-  args.backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return shareBuffer(args.backend, x);
 }
 
 export const castConfig: tf.KernelConfig = { kernelName: 'Cast', backendName: 'wasm', kernelFunc: cast as unknown as tf.KernelFunc };

@@ -11,12 +11,17 @@ import { Info, stockKernel } from './util';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object };
 
+/** x's data under a new TensorInfo: one more reference to the same buffer, no copy. */
+export function shareBuffer(backend: BackendWasm, x: Info): Info {
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 function identity(args: Args): Info {
   const x = args.inputs.x as Info;
   // Strings live in JS arrays, not the wasm heap: the backend's own kernel handles them.
   if (x.dtype === 'string') return stockKernel('Identity')(args);
-  args.backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  return shareBuffer(args.backend, x);
 }
 
 export const identityConfig: tf.KernelConfig = {
