@@ -12,13 +12,13 @@ const root = path.resolve(__dirname, '..', '..');
 
 interface ChildResult { threads: number; why: string; dx: number[]; dw: number[]; losses: number[]; firstKernel: number[] }
 
-function runChild(threads: string): ChildResult {
+function runChild(threads: string, extraEnv: NodeJS.ProcessEnv = {}): ChildResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join('test', 'helpers', 'wasm-threads-child.ts')], {
     cwd: root,
     encoding: 'utf8',
     // A pool thread left referenced would keep the child alive until this kills it (status null).
     timeout: 60_000,
-    env: { ...process.env, PRUNELENS_WASM_THREADS: threads, PRUNELENS_BACKEND: '' },
+    env: { ...process.env, PRUNELENS_WASM_THREADS: threads, PRUNELENS_BACKEND: '', ...extraEnv },
   });
   assert.equal(r.status, 0, `child (${threads} threads) did not end by itself: status ${r.status}, signal ${r.signal}\n${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as ChildResult;
@@ -53,5 +53,17 @@ describe('wasm threads', () => {
     assert.ok(maxAbsDiff(one.losses, two.losses) <= 1e-5, `losses ${one.losses} vs ${two.losses}`);
     assert.ok(maxAbsDiff(one.firstKernel, two.firstKernel) <= 1e-5, 'weights after two Adam steps differ');
     assert.ok(one.losses.every(Number.isFinite));
+  });
+
+  it('two threads: the own SIMD kernels split their work with the helper thread, computing what they compute alone', () => {
+    const helped = runChild('2');
+    const alone = runChild('2', { PRUNELENS_SIMD_HELPER: '0' });
+    assert.match(helped.why, /own SIMD kernels on 2 threads/);
+    assert.doesNotMatch(alone.why, /own SIMD kernels on 2 threads/);
+    // The filter gradient is summed in another order (two halves), the rest is the same arithmetic.
+    assert.ok(maxAbsDiff(helped.dw, alone.dw) <= 1e-4, `dw differs by ${maxAbsDiff(helped.dw, alone.dw)}`);
+    assert.ok(maxAbsDiff(helped.dx, alone.dx) <= 1e-5, `dx differs by ${maxAbsDiff(helped.dx, alone.dx)}`);
+    assert.ok(maxAbsDiff(helped.losses, alone.losses) <= 1e-5, `losses ${helped.losses} vs ${alone.losses}`);
+    assert.ok(maxAbsDiff(helped.firstKernel, alone.firstKernel) <= 1e-5, 'weights after two Adam steps differ');
   });
 });

@@ -8,10 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { installAtrousGradients } from './atrous-gradients';
 import { installBatchNormGradient } from './batchnorm-gradient';
+import { installFusedBatchNormTraining } from './batchnorm-training';
 import { installReductionGradients } from './reduction-gradients';
 import { installResizeGradients } from './resize-gradients';
+import { simdHelperEnabled, startSimdHelper } from './simd/helper-thread';
 import { initThreadedWasm, resetToSingleThread, wasmPackageDir } from './wasm-threads';
 import { registerWasmTrainingKernels, wasmReplacedKernels, wasmTrainingKernels } from './wasm-kernels';
 
@@ -149,6 +152,15 @@ async function loadWasm(): Promise<LoadedBackend> {
   const threads = getThreadsCount();
   if (wanted.threads > 1 && threads !== wanted.threads && threadNote === '') threadNote = `; asked for ${wanted.threads} threads, XNNPACK's pool has ${threads}`;
   if (wanted.why !== '') threadNote += `; ${wanted.why}`;
+  if (threads > 1 && simdHelperEnabled()) {
+    // The own SIMD kernels split their work with a helper thread on the shared heap (./simd/helper-thread).
+    try {
+      await startSimdHelper(tf.backend() as unknown as BackendWasm);
+      threadNote += '; own SIMD kernels on 2 threads';
+    } catch (e) {
+      threadNote += `; own SIMD kernels on 1 thread (${firstLine(e)})`;
+    }
+  }
   // Data-parallel steps in two workers were rejected as not the same computation: each worker's
   // BatchNormalization would use the statistics of its half of the batch (every zoo model has BatchNorm).
   return { simd, threads, why: `WebAssembly${simd ? ' + SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}, with PruneLens gradient kernels (${own})${threadNote}` };
@@ -181,7 +193,7 @@ let current: { prefer: BackendPreference; report: Promise<BackendReport> } | und
 
 /**
  * Initialises the best available backend (see the module comment) and installs the gradient fixes that
- * training needs on every backend (./atrous-gradients, ./resize-gradients, ./batchnorm-gradient,
+ * training needs on every backend (./atrous-gradients, ./resize-gradients, ./batchnorm-gradient, ./batchnorm-training,
  * ./reduction-gradients). Idempotent: a second call with the same effective preference returns the same report without
  * work, unless something else switched tf's backend meanwhile, in which case the choice is made again.
  */
@@ -195,6 +207,7 @@ export async function initBackend(prefer: BackendPreference = 'auto'): Promise<B
     installAtrousGradients();
     installResizeGradients();
     installBatchNormGradient();
+    installFusedBatchNormTraining();
     installReductionGradients();
     return r;
   });

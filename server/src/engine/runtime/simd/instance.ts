@@ -26,6 +26,20 @@ export function ownSimdEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.PRUNELENS_OWN_SIMD !== '0';
 }
 
+/** Module `name` compiled (once per variant): `shared` for the threaded backend's shared memory. */
+export function compiledSimdModule(name: string, shared: boolean): WebAssembly.Module {
+  const key = `${name}:${shared ? 'shared' : 'plain'}`;
+  let mod = compiled.get(key);
+  if (mod === undefined) {
+    const source = wasmModules[name];
+    if (source === undefined) throw new Error(`no WebAssembly module '${name}' in wasm-modules.generated.ts`);
+    // Synchronous compile: Node allows it at any size, and these modules are a few kilobytes.
+    mod = new WebAssembly.Module(Buffer.from(shared ? source.shared : source.plain, 'base64'));
+    compiled.set(key, mod);
+  }
+  return mod;
+}
+
 /** Exports of module `name` bound to the backend's memory, or null (kernels off, no memory, engine without SIMD). */
 export function simdModule(backend: BackendWasm, name: string): WebAssembly.Exports | null {
   if (!ownSimdEnabled()) return null;
@@ -39,15 +53,7 @@ export function simdModule(backend: BackendWasm, name: string): WebAssembly.Expo
   const ready = perMemory.get(name);
   if (ready !== undefined) return ready;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const key = `${name}:${shared ? 'shared' : 'plain'}`;
-  let mod = compiled.get(key);
-  if (mod === undefined) {
-    const source = wasmModules[name];
-    if (source === undefined) throw new Error(`no WebAssembly module '${name}' in wasm-modules.generated.ts`);
-    // Synchronous compile: Node allows it at any size, and these modules are a few kilobytes.
-    mod = new WebAssembly.Module(Buffer.from(shared ? source.shared : source.plain, 'base64'));
-    compiled.set(key, mod);
-  }
+  const mod = compiledSimdModule(name, shared);
   const instance = new WebAssembly.Instance(mod, { env: { memory } });
   perMemory.set(name, instance.exports);
   return instance.exports;

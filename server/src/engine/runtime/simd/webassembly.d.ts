@@ -1,4 +1,4 @@
-// The part of the WebAssembly JS API that ./instance.ts uses. Node has it at run time, but neither the ES2022 lib
+// The part of the WebAssembly JS API that ./instance.ts and ./helper-thread.ts use. Node has it at run time, but neither the ES2022 lib
 // nor @types/node 20 declares it (TypeScript puts it in the DOM lib, which the server must not see).
 declare namespace WebAssembly {
   type Exports = Record<string, unknown>;
@@ -11,6 +11,7 @@ declare namespace WebAssembly {
   class Module {
     constructor(bytes: ArrayBufferView | ArrayBuffer);
     static imports(module: Module): ModuleImportDescriptor[];
+    static exports(module: Module): Array<{ name: string; kind: string }>;
   }
   class Instance {
     constructor(module: Module, imports?: Record<string, Record<string, unknown>>);

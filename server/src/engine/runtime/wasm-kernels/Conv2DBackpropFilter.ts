@@ -56,6 +56,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdHelper } from '../simd/helper-thread';
 import { backendMemory, simdModule } from '../simd/instance';
 import { dropView, free, heapF32, heapIndex, heapView, Info, reshape, transpose, wasmOp } from './util';
 
@@ -313,16 +314,33 @@ function simdTiles(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): I
     free(backend, acc);
     return null;
   }
-  const heap = heapF32(backend, acc);
-  const accAt = heapIndex(backend, acc);
   const accLen = kh * kw * ciPad * coPad;
-  heap.fill(0, accAt, accAt + accLen);
   const rowBytes = (ow * co + sh * w * ci) * 4;
   const rows = Math.max(1, Math.floor(SIMD_BLOCK_BYTES / rowBytes));
-  (mod.convFilterGrad as FilterGradFn)(
-    xAt * 4, dyAt * 4, accAt * 4, h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw,
-    info.padInfo.top, info.padInfo.left, ciPad, coPad, 0, b * oh, rows,
-  );
+  const geometry = [h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw, info.padInfo.top, info.padInfo.left, ciPad, coPad];
+  const total = b * oh;
+  // With the helper thread, it takes the second half of the output rows into an accumulator of its own.
+  const helper = total >= 2 ? simdHelper(backend) : null;
+  const acc2 = helper === null ? null : backend.makeOutput([accLen], 'float32');
+  const half = helper === null ? total : Math.ceil(total / 2);
+  // Every allocation is done: heap views taken from here on stay valid.
+  const heap = heapF32(backend, acc);
+  const accAt = heapIndex(backend, acc);
+  heap.fill(0, accAt, accAt + accLen);
+  if (acc2 !== null) {
+    const at2 = heapIndex(backend, acc2);
+    heap.fill(0, at2, at2 + accLen);
+    helper!.start('conv-filter-grad', 'convFilterGrad', [xAt * 4, dyAt * 4, at2 * 4, ...geometry, half, total, rows]);
+    try {
+      (mod.convFilterGrad as FilterGradFn)(xAt * 4, dyAt * 4, accAt * 4, ...geometry, 0, half, rows);
+    } finally {
+      helper!.finish();
+    }
+    for (let i = 0; i < accLen; i++) heap[accAt + i] += heap[at2 + i];
+    free(backend, acc2);
+  } else {
+    (mod.convFilterGrad as FilterGradFn)(xAt * 4, dyAt * 4, accAt * 4, ...geometry, 0, total, rows);
+  }
   if (direct) return acc;
   const out = backend.makeOutput([kh, kw, ci, co], 'float32');
   const h2 = heapF32(backend, out);

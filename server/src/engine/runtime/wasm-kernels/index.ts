@@ -28,6 +28,7 @@
  * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { batchNormGradConfig, channelMomentsConfig } from './BatchNormTraining';
 import { castConfig } from './Cast';
 import { addConfig, multiplyConfig, subConfig } from './ChannelBroadcast';
 import { concatConfig } from './Concat';
@@ -46,6 +47,9 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
+  // Not TF.js kernels: the project's fused BatchNormalization training (../batchnorm-training.ts).
+  channelMomentsConfig,
+  batchNormGradConfig,
 ];
 
 /** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
