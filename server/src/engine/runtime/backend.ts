@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { installAtrousGradients } from './atrous-gradients';
+import { installFusedAdam } from './adam-update';
 import { installBatchNormGradient } from './batchnorm-gradient';
 import { installFusedBatchNormTraining } from './batchnorm-training';
 import { installReductionGradients } from './reduction-gradients';
@@ -194,7 +195,7 @@ let current: { prefer: BackendPreference; report: Promise<BackendReport> } | und
 /**
  * Initialises the best available backend (see the module comment) and installs the gradient fixes that
  * training needs on every backend (./atrous-gradients, ./resize-gradients, ./batchnorm-gradient, ./batchnorm-training,
- * ./reduction-gradients). Idempotent: a second call with the same effective preference returns the same report without
+ * ./reduction-gradients) and the fused Adam step (./adam-update). Idempotent: a second call with the same effective preference returns the same report without
  * work, unless something else switched tf's backend meanwhile, in which case the choice is made again.
  */
 export async function initBackend(prefer: BackendPreference = 'auto'): Promise<BackendReport> {
@@ -208,6 +209,7 @@ export async function initBackend(prefer: BackendPreference = 'auto'): Promise<B
     installResizeGradients();
     installBatchNormGradient();
     installFusedBatchNormTraining();
+    installFusedAdam();
     installReductionGradients();
     return r;
   });

@@ -172,3 +172,31 @@ export async function startSimdHelper(backend: BackendWasm): Promise<SimdHelper>
   helpers.set(memory, helper);
   return helper;
 }
+
+/** Elements from which `splitWithHelper` hands half the work over (below, the handoff costs more than it saves). */
+const SPLIT_MIN_ELEMENTS = 1 << 16;
+
+/**
+ * Runs `fn` of SIMD module `name` (instance `mod`, on the calling thread) over `count` units of `unitElements`
+ * elements each: all here, or, when the helper is running and the work is large enough, the first half here and
+ * the second on the helper. `args(first, count, part)` gives the call's arguments for units [first, first + count);
+ * what part 1 reduces must go to outputs of its own.
+ */
+export function splitWithHelper(
+  backend: BackendWasm, mod: WebAssembly.Exports, name: string, fn: string, count: number, unitElements: number,
+  args: (first: number, count: number, part: 0 | 1) => number[],
+): void {
+  const run = mod[fn] as (...a: number[]) => void;
+  const helper = count >= 2 && count * unitElements >= SPLIT_MIN_ELEMENTS ? simdHelper(backend) : null;
+  if (helper === null) {
+    run(...args(0, count, 0));
+    return;
+  }
+  const half = Math.ceil(count / 2);
+  helper.start(name, fn, args(half, count - half, 1));
+  try {
+    run(...args(0, half, 0));
+  } finally {
+    helper.finish();
+  }
+}

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { simdHelper } from '../simd/helper-thread';
+import { splitWithHelper } from '../simd/helper-thread';
 import { simdModule } from '../simd/instance';
 import { free, heapIndex, Info } from './util';
 
@@ -48,39 +48,13 @@ function module(backend: BackendWasm): WebAssembly.Exports {
   return mod;
 }
 
-/** Elements from which a pass is split with the helper thread (below, the handoff costs more than it saves). */
-const SPLIT_MIN_ELEMENTS = 1 << 16;
-
-/**
- * Runs `fn` of the SIMD module over `pixels` pixels: on the calling thread alone, or, with the helper thread
- * (../simd/helper-thread), the first half here and the second there. `args(first, count, part)` gives the call's
- * arguments for pixels [first, first + count); part 1's reductions must go to outputs of their own.
- */
-function overPixels(
-  backend: BackendWasm, mod: WebAssembly.Exports, fn: string, pixels: number, c: number,
-  args: (first: number, count: number, part: 0 | 1) => number[],
-): void {
-  const helper = pixels >= 2 && pixels * c >= SPLIT_MIN_ELEMENTS ? simdHelper(backend) : null;
-  if (helper === null) {
-    (mod[fn] as Fn)(...args(0, pixels, 0));
-    return;
-  }
-  const half = Math.ceil(pixels / 2);
-  helper.start('batchnorm', fn, args(half, pixels - half, 1));
-  try {
-    (mod[fn] as Fn)(...args(0, half, 0));
-  } finally {
-    helper.finish();
-  }
-}
-
 function channelMoments(args: Args): Info[] {
   const { backend } = args;
   const x = args.inputs.x as Info;
   const mod = module(backend);
   const c = channelsOf(x);
   const m = pixelsOf(x);
-  const sums = f64Scratch(backend, 2 * c); // one row of C per part (see overPixels)
+  const sums = f64Scratch(backend, 2 * c); // one row of C per part (see splitWithHelper)
   const mean = backend.makeOutput([c], 'float32');
   const variance = backend.makeOutput([c], 'float32');
   // Every allocation is done (one may grow the memory and detach earlier views): views taken from here on stay valid.
@@ -91,7 +65,7 @@ function channelMoments(args: Args): Info[] {
   const xAt = heapIndex(backend, x) * 4;
   const pass = (meanAt: number): void => {
     total.fill(0);
-    overPixels(backend, mod, 'channelMoment', m, c, (first, count, part) => [xAt + first * c * 4, meanAt, count, c, sumAt + part * c * 8]);
+    splitWithHelper(backend, mod, 'batchnorm', 'channelMoment', m, c, (first, count, part) => [xAt + first * c * 4, meanAt, count, c, sumAt + part * c * 8]);
   };
   pass(-1);
   for (let i = 0; i < c; i++) meanView[i] = (total[i] + total[c + i]) / m;
@@ -109,7 +83,7 @@ function batchNormGrad(args: Args): Info[] {
   const mod = module(backend);
   const c = channelsOf(x);
   const m = pixelsOf(x);
-  const sums = f64Scratch(backend, 4 * c); // S1 and S2, one row of C each per part (see overPixels)
+  const sums = f64Scratch(backend, 4 * c); // S1 and S2, one row of C each per part (see splitWithHelper)
   const factors = backend.makeOutput([3 * c], 'float32');
   const dx = backend.makeOutput(x.shape, 'float32');
   const dscale = backend.makeOutput([c], 'float32');
@@ -120,7 +94,7 @@ function batchNormGrad(args: Args): Info[] {
   const sumAt = view(sums).byteOffset;
   const S = new Float64Array(view(sums).buffer, sumAt, 4 * c); // [S1 part 0, S2 part 0, S1 part 1, S2 part 1]
   S.fill(0);
-  overPixels(backend, mod, 'channelGradSums', m, c, (first, count, part) => [
+  splitWithHelper(backend, mod, 'batchnorm', 'channelGradSums', m, c, (first, count, part) => [
     dyAt + first * c * 4, xAt + first * c * 4, meanAt, count, c, sumAt + part * 2 * c * 8, sumAt + (part * 2 + 1) * c * 8,
   ]);
   const vr = view(variance);
@@ -140,7 +114,7 @@ function batchNormGrad(args: Args): Info[] {
     dOff[i] = s1;
   }
   const fAt = f.byteOffset;
-  overPixels(backend, mod, 'channelAffine2', m, c, (first, count) => [
+  splitWithHelper(backend, mod, 'batchnorm', 'channelAffine2', m, c, (first, count) => [
     dyAt + first * c * 4, xAt + first * c * 4, meanAt, fAt, fAt + 4 * c, fAt + 8 * c, dxAt + first * c * 4, count, c,
   ]);
   free(backend, sums, factors);

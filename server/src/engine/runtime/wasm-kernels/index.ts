@@ -28,6 +28,7 @@
  * ../atrous-gradients.ts; nearest upsampling a gradient the cpu backend gets wrong: ../resize-gradients.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamUpdateConfig } from './AdamUpdate';
 import { batchNormGradConfig, channelMomentsConfig } from './BatchNormTraining';
 import { castConfig } from './Cast';
 import { addConfig, multiplyConfig, subConfig } from './ChannelBroadcast';
@@ -47,9 +48,11 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
-  // Not TF.js kernels: the project's fused BatchNormalization training (../batchnorm-training.ts).
+  // Not TF.js kernels: the project's fused BatchNormalization training (../batchnorm-training.ts) and Adam step
+  // (../adam-update.ts).
   channelMomentsConfig,
   batchNormGradConfig,
+  adamUpdateConfig,
 ];
 
 /** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
