@@ -17,9 +17,8 @@ async function main(): Promise<void> {
   // Both convolution gradients (PruneLens kernels built on XNNPACK's pooled Conv2D) at stride 2.
   const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same').mul(dy).sum())([x, w]);
   const model = buildZooModel('unet', { depth: 2, baseFilters: 8, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 1 });
-  // 8 images: the first level's BatchNormalization (8·32·32·8 values) is large enough to be split with the helper thread.
-  const images = tf.randomNormal([8, 32, 32, 3], 0, 1, 'float32', 4);
-  const labels = tf.randomUniformInt([8, 32, 32], 0, 3, 5);
+  const images = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 4);
+  const labels = tf.randomUniformInt([4, 32, 32], 0, 3, 5);
   const optimizer = tf.train.adam(1e-3);
   const losses: number[] = [];
   for (let i = 0; i < 2; i++) {

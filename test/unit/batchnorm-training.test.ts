@@ -34,7 +34,7 @@ const CASES: Case[] = [
   { shape: [2, 5, 7, 13], offset: 0, spread: 1 }, // channels not a multiple of 4
   { shape: [3, 4, 4, 16], offset: 0.5, spread: 2 },
   { shape: [2, 17, 17, 64], offset: -1, spread: 1 }, // many reduction blocks
-  { shape: [3, 35, 35, 22], offset: 0.2, spread: 1 }, // large enough to be split with the helper thread (odd pixels)
+  { shape: [3, 35, 35, 22], offset: 0.2, spread: 1 }, // larger, an odd number of pixels
   { shape: [4, 6, 6, 8], offset: 50, spread: 0.5 }, // a mean far larger than the spread
   { shape: [2, 3, 3, 3], offset: 0, spread: 1 }, // fewer than 4 channels
   { shape: [1, 9, 9, 1], offset: 0, spread: 1 },

@@ -24,7 +24,7 @@ interface AdamState {
   incrementIterations(): void;
 }
 
-type Gradients = tf.NamedTensorMap | tf.NamedTensor[];
+type Gradients = tf.NamedTensorMap | Array<{ name: string; tensor: tf.Tensor }>;
 type Apply = (this: AdamState, gradients: Gradients) => void;
 
 export function fusedAdamEnabled(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -6,8 +6,7 @@
 ;;   w' = (m' / c1) / (√(v' / c2) + ε) · (−lr) + w        c1 = 1 − β1^t,  c2 = 1 − β2^t
 ;;
 ;; $p points at 8 float32 parameters: β1, 1 − β1, β2, 1 − β2, c1, c2, ε, −lr. The outputs are fresh tensors (TF.js
-;; variables are assigned new data, never written in place). Calls may cover any range of elements, so two
-;; threads can each take half.
+;; variables are assigned new data, never written in place).
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY: the build writes the shared variant for the threaded backend
 

@@ -7,7 +7,6 @@
 ;; stay in L1 while each group of 4 channels sweeps them, sum each block in f32 registers and add the block's sum
 ;; into float64 outputs (one f64 per channel, C values): the error grows with the block, not with N·H·W. Channels
 ;; past the last multiple of 4 take a scalar loop. Per-channel vectors (mean, factors) are float32, C values.
-;; Calls may cover any range of pixels: two threads can each reduce half of a tensor into outputs of their own.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY: the build writes the shared variant for the threaded backend
 

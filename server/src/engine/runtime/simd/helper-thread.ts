@@ -4,9 +4,11 @@
  * XNNPACK's pool spreads the backend's convolutions over the cores, but our kernels run on the calling thread:
  * at 2 threads the filter gradient alone was a third of a U-Net training step while the pool's other thread
  * slept. The threaded backend's heap is a shared WebAssembly.Memory, so a Node worker_thread that instantiates the
- * same modules on that memory can compute on the very tensors the main thread sees. Each kernel that uses the
- * helper splits its work in two independent halves (e.g. rows of the output, pixels of a reduction), each writing
- * only its own outputs; the main thread starts the helper's half, runs its own, then waits for the helper.
+ * same modules on that memory can compute on the very tensors the main thread sees. A kernel that uses the helper
+ * splits its work in two independent halves, each writing only its own outputs (the filter gradient: output rows,
+ * each half into its own accumulator); the main thread starts the helper's half, runs its own, then waits for the
+ * helper. Only compute-bound kernels gain: the memory-bound BatchNorm and Adam passes (0.1–1 ms each) measured
+ * slower split than whole, and are not.
  *
  * The handoff is a small shared Int32Array and Atomics.wait/notify (no messages, no event loop on either side):
  * a call costs tens of microseconds. The helper starts asynchronously when the backend is initialised
@@ -173,30 +175,3 @@ export async function startSimdHelper(backend: BackendWasm): Promise<SimdHelper>
   return helper;
 }
 
-/** Elements from which `splitWithHelper` hands half the work over (below, the handoff costs more than it saves). */
-const SPLIT_MIN_ELEMENTS = 1 << 16;
-
-/**
- * Runs `fn` of SIMD module `name` (instance `mod`, on the calling thread) over `count` units of `unitElements`
- * elements each: all here, or, when the helper is running and the work is large enough, the first half here and
- * the second on the helper. `args(first, count, part)` gives the call's arguments for units [first, first + count);
- * what part 1 reduces must go to outputs of its own.
- */
-export function splitWithHelper(
-  backend: BackendWasm, mod: WebAssembly.Exports, name: string, fn: string, count: number, unitElements: number,
-  args: (first: number, count: number, part: 0 | 1) => number[],
-): void {
-  const run = mod[fn] as (...a: number[]) => void;
-  const helper = count >= 2 && count * unitElements >= SPLIT_MIN_ELEMENTS ? simdHelper(backend) : null;
-  if (helper === null) {
-    run(...args(0, count, 0));
-    return;
-  }
-  const half = Math.ceil(count / 2);
-  helper.start(name, fn, args(half, count - half, 1));
-  try {
-    run(...args(0, half, 0));
-  } finally {
-    helper.finish();
-  }
-}

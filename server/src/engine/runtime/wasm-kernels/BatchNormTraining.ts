@@ -10,12 +10,12 @@
  *                    dx = g·r·dy − g·r³·S2/M·(x − mean) − g·r·S1/M,   dscale = r·S2,   doffset = S1
  *
  * The reductions accumulate in float64 (per block of ~16 KB, see the .wat), the per-channel factors are computed in
- * float64 here; only the full-size pass is float32. With the threaded backend each pass is split by pixels with
- * the helper thread (../simd/helper-thread).
+ * float64 here; only the full-size pass is float32. These passes are memory-bound and short (0.1–1 ms): split
+ * with the helper thread (../simd/helper-thread) they measured slower (moments 10.5 → 17.3 ms per step), so they
+ * run on the calling thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { splitWithHelper } from '../simd/helper-thread';
 import { simdModule } from '../simd/instance';
 import { free, heapIndex, Info } from './util';
 
@@ -54,23 +54,23 @@ function channelMoments(args: Args): Info[] {
   const mod = module(backend);
   const c = channelsOf(x);
   const m = pixelsOf(x);
-  const sums = f64Scratch(backend, 2 * c); // one row of C per part (see splitWithHelper)
+  const sums = f64Scratch(backend, c);
   const mean = backend.makeOutput([c], 'float32');
   const variance = backend.makeOutput([c], 'float32');
   // Every allocation is done (one may grow the memory and detach earlier views): views taken from here on stay valid.
   const sumAt = (backend.typedArrayFromHeap(sums) as Float32Array).byteOffset;
-  const total = new Float64Array((backend.typedArrayFromHeap(sums) as Float32Array).buffer, sumAt, 2 * c);
+  const total = new Float64Array((backend.typedArrayFromHeap(sums) as Float32Array).buffer, sumAt, c);
   const meanView = backend.typedArrayFromHeap(mean) as Float32Array;
   const varView = backend.typedArrayFromHeap(variance) as Float32Array;
   const xAt = heapIndex(backend, x) * 4;
   const pass = (meanAt: number): void => {
     total.fill(0);
-    splitWithHelper(backend, mod, 'batchnorm', 'channelMoment', m, c, (first, count, part) => [xAt + first * c * 4, meanAt, count, c, sumAt + part * c * 8]);
+    (mod.channelMoment as Fn)(xAt, meanAt, m, c, sumAt);
   };
   pass(-1);
-  for (let i = 0; i < c; i++) meanView[i] = (total[i] + total[c + i]) / m;
+  for (let i = 0; i < c; i++) meanView[i] = total[i] / m;
   pass(meanView.byteOffset);
-  for (let i = 0; i < c; i++) varView[i] = (total[i] + total[c + i]) / m;
+  for (let i = 0; i < c; i++) varView[i] = total[i] / m;
   free(backend, sums);
   return [mean, variance];
 }
@@ -83,7 +83,7 @@ function batchNormGrad(args: Args): Info[] {
   const mod = module(backend);
   const c = channelsOf(x);
   const m = pixelsOf(x);
-  const sums = f64Scratch(backend, 4 * c); // S1 and S2, one row of C each per part (see splitWithHelper)
+  const sums = f64Scratch(backend, 2 * c); // S1, S2
   const factors = backend.makeOutput([3 * c], 'float32');
   const dx = backend.makeOutput(x.shape, 'float32');
   const dscale = backend.makeOutput([c], 'float32');
@@ -92,19 +92,17 @@ function batchNormGrad(args: Args): Info[] {
   const view = (t: Info): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
   const [xAt, dyAt, meanAt, dxAt] = [x, dy, mean, dx].map((t) => heapIndex(backend, t) * 4);
   const sumAt = view(sums).byteOffset;
-  const S = new Float64Array(view(sums).buffer, sumAt, 4 * c); // [S1 part 0, S2 part 0, S1 part 1, S2 part 1]
+  const S = new Float64Array(view(sums).buffer, sumAt, 2 * c);
   S.fill(0);
-  splitWithHelper(backend, mod, 'batchnorm', 'channelGradSums', m, c, (first, count, part) => [
-    dyAt + first * c * 4, xAt + first * c * 4, meanAt, count, c, sumAt + part * 2 * c * 8, sumAt + (part * 2 + 1) * c * 8,
-  ]);
+  (mod.channelGradSums as Fn)(dyAt, xAt, meanAt, m, c, sumAt, sumAt + c * 8);
   const vr = view(variance);
   const g = scale === undefined || scale === null ? null : view(scale);
   const f = view(factors);
   const ds = view(dscale);
   const dOff = view(doffset);
   for (let i = 0; i < c; i++) {
-    const s1 = S[i] + S[2 * c + i];
-    const s2 = S[c + i] + S[3 * c + i];
+    const s1 = S[i];
+    const s2 = S[c + i];
     const r = 1 / Math.sqrt(vr[i] + eps);
     const gi = g === null ? 1 : g.length === 1 ? g[0] : g[i];
     f[i] = gi * r; // a
@@ -114,9 +112,7 @@ function batchNormGrad(args: Args): Info[] {
     dOff[i] = s1;
   }
   const fAt = f.byteOffset;
-  splitWithHelper(backend, mod, 'batchnorm', 'channelAffine2', m, c, (first, count) => [
-    dyAt + first * c * 4, xAt + first * c * 4, meanAt, fAt, fAt + 4 * c, fAt + 8 * c, dxAt + first * c * 4, count, c,
-  ]);
+  (mod.channelAffine2 as Fn)(dyAt, xAt, meanAt, fAt, fAt + 4 * c, fAt + 8 * c, dxAt, m, c);
   free(backend, sums, factors);
   return [dx, dscale, doffset];
 }
