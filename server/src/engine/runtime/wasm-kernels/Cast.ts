@@ -1,7 +1,8 @@
 /**
  * Cast for wasm, replacing the backend's own, which copies the tensor even when the dtype does not change:
  * tf.moments casts its input to float32, so every BatchNormalization in training paid a full copy (~60 per U-Net
- * step, 16 ms). A cast to the same dtype now shares the buffer, as ./Identity.ts does; real conversions are
+ * step, 16 ms; the fused BatchNorm of ../batchnorm-training.ts no longer calls tf.moments on wasm, but user code
+ * and PRUNELENS_FUSED_BN=0 still do). A cast to the same dtype now shares the buffer, as ./Identity.ts does; real conversions are
  * the backend's own.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,8 +1,9 @@
 /**
  * Multiply, Add and Sub of a full NHWC tensor with a per-channel vector (shape [C] or [1, …, 1, C]), replacing the
  * backend's own for that case only: its broadcasting loop costs ~1.3 ns per element (2.6 ms on [8,128,128,16])
- * against a memory-bound pass here (../simd/channels.wat). BatchNormalization's training arithmetic is made of
- * these: ~150 calls per U-Net step, ~80 ms. Everything else (same shapes, other broadcasts, ints, fewer than 4
+ * against a memory-bound pass here (../simd/channels.wat). BatchNormalization's training arithmetic through
+ * tf.moments is made of these: ~150 calls per U-Net step, ~80 ms (the fused BatchNorm of ../batchnorm-training.ts
+ * replaced that path on wasm; these remain for PRUNELENS_FUSED_BN=0 and any other per-channel arithmetic). Everything else (same shapes, other broadcasts, ints, fewer than 4
  * channels): the backend's own kernels.
  */
 import * as tf from '@tensorflow/tfjs';

@@ -14,7 +14,8 @@
  *   x [8,64,64,64]    3×3 → 32   44.0 → 30.5                 x [8,8,8,256]   3×3 → 256   25.6 → 21.7
  *   x [8,128,128,16]  2×2 s2 → 32   14.0 → 4.3
  * In a U-Net training step the kernel's total went 482 → ~320 ms on one thread, as fast as the forward
- * convolutions. It is single-threaded; at 2 threads XNNPACK's formulations took ~344 ms, so it is used there too.
+ * convolutions. With the threaded backend it splits the output rows with the helper thread (../simd/helper-thread):
+ * 1.9× per call; in a 2-thread step its total went ~320 → ~200 ms.
  * The formulations below remain for PRUNELENS_OWN_SIMD=0 and for tensors so close to the end of the memory
  * that the kernel's over-reads of partial tiles would leave it. What they were measured at:
  * Whatever the formulation, XNNPACK packs the operand that holds dy on every call (it is a fresh tensor), so the costs
