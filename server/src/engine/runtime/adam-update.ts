@@ -41,8 +41,7 @@ function moment(slots: AdamState['accumulatedFirstMoment'], i: number, name: str
   return slot.variable;
 }
 
-function applyFused(this: AdamState, gradients: Gradients): void {
-  const names = Array.isArray(gradients) ? gradients.map((g) => g.name) : Object.keys(gradients);
+function applyFused(this: AdamState, gradients: Gradients, names: string[]): void {
   tf.tidy(() => {
     // 1 − β^t in float32, as TF.js's sub(1, accBeta) gives it.
     const correction1 = Math.fround(1 - this.accBeta1.dataSync()[0]);
@@ -78,7 +77,7 @@ export function installFusedAdam(): void {
     const names = Array.isArray(gradients) ? gradients.map((g) => g.name) : Object.keys(gradients);
     const allFloat = names.every((n) => tf.engine().registeredVariables[n]?.dtype === 'float32');
     if (!fusedAdamEnabled() || !allFloat || !ownAdamKernel()) return stock.call(this, gradients);
-    applyFused.call(this, gradients);
+    applyFused.call(this, gradients, names);
   };
   installed = true;
 }

@@ -65,7 +65,6 @@ export class SimdHelper {
   constructor(
     private readonly ctl: Int32Array,
     private readonly jobIndex: Map<string, number>,
-    readonly worker: Worker,
   ) {}
 
   /** Starts `fn` of module `name` with int32 `args` on the helper; returns at once. Pair with `finish()`. */
@@ -110,6 +109,11 @@ export class SimdHelper {
   get usable(): boolean {
     return this.broken === null;
   }
+
+  /** Stops further use (the first reason is kept). */
+  markBroken(why: string): void {
+    this.broken ??= why;
+  }
 }
 
 const helpers = new WeakMap<WebAssembly.Memory, SimdHelper>();
@@ -146,20 +150,27 @@ export async function startSimdHelper(backend: BackendWasm): Promise<SimdHelper>
   const ctl = new Int32Array(control);
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, modules, jobs, control } });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the helper thread did not start within 30 s')), 30_000);
+    let settled = false;
     const fail = (e: unknown) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       reject(e instanceof Error ? e : new Error(String(e)));
     };
+    const timer = setTimeout(() => fail(new Error('the helper thread did not start within 30 s')), 30_000);
     worker.once('error', fail);
     worker.once('exit', (code) => fail(new Error(`the helper thread exited (code ${code})`)));
     const poll = () => {
-      if (Atomics.load(ctl, STATE) === READY) {
-        clearTimeout(timer);
-        worker.removeAllListeners('error');
-        worker.removeAllListeners('exit');
-        resolve();
-      } else setTimeout(poll, 2);
+      if (settled) return;
+      if (Atomics.load(ctl, STATE) !== READY) {
+        setTimeout(poll, 2);
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      worker.removeAllListeners('error');
+      worker.removeAllListeners('exit');
+      resolve();
     };
     poll();
   }).catch(async (e: unknown) => {
@@ -168,9 +179,11 @@ export async function startSimdHelper(backend: BackendWasm): Promise<SimdHelper>
   });
   Atomics.store(ctl, STATE, IDLE);
   worker.unref();
-  // An error after start-up (it cannot throw out of its loop; this is for the unexpected) only marks it broken.
-  worker.on('error', () => undefined);
-  const helper = new SimdHelper(ctl, new Map(jobs.map(([m, f], i) => [`${m}.${f}`, i])), worker);
+  const helper = new SimdHelper(ctl, new Map(jobs.map(([m, f], i) => [`${m}.${f}`, i])));
+  // The loop never throws (kernel traps are reported through the control words); should the thread still die,
+  // the kernels stop using it and run on the calling thread.
+  worker.on('error', (e: Error) => helper.markBroken(`it failed: ${e.message}`));
+  worker.on('exit', (code: number) => helper.markBroken(`it exited (code ${code})`));
   helpers.set(memory, helper);
   return helper;
 }

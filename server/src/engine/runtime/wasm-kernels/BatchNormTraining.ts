@@ -36,10 +36,17 @@ const pixelsOf = (x: Info): number => x.shape.slice(0, -1).reduce((p, q) => p * 
 
 /**
  * Room for `n` float64 values on the heap, as a float32 TensorInfo of 2n elements (makeOutput memory comes from
- * malloc, 8-byte aligned, so a Float64Array can start there). Not zeroed: the caller zeroes its view.
+ * malloc, 8-byte aligned, so a Float64Array can start there). Read it through `f64View`, once every allocation of
+ * the kernel is done.
  */
 function f64Scratch(backend: BackendWasm, n: number): Info {
   return backend.makeOutput([2 * n], 'float32');
+}
+
+/** A zeroed float64 view of an `f64Scratch`; its byteOffset is the address the SIMD module writes to. */
+function f64View(backend: BackendWasm, scratch: Info): Float64Array {
+  const f32 = backend.typedArrayFromHeap(scratch) as Float32Array;
+  return new Float64Array(f32.buffer, f32.byteOffset, f32.length / 2).fill(0);
 }
 
 function module(backend: BackendWasm): WebAssembly.Exports {
@@ -58,18 +65,14 @@ function channelMoments(args: Args): Info[] {
   const mean = backend.makeOutput([c], 'float32');
   const variance = backend.makeOutput([c], 'float32');
   // Every allocation is done (one may grow the memory and detach earlier views): views taken from here on stay valid.
-  const sumAt = (backend.typedArrayFromHeap(sums) as Float32Array).byteOffset;
-  const total = new Float64Array((backend.typedArrayFromHeap(sums) as Float32Array).buffer, sumAt, c);
+  const total = f64View(backend, sums);
   const meanView = backend.typedArrayFromHeap(mean) as Float32Array;
   const varView = backend.typedArrayFromHeap(variance) as Float32Array;
   const xAt = heapIndex(backend, x) * 4;
-  const pass = (meanAt: number): void => {
-    total.fill(0);
-    (mod.channelMoment as Fn)(xAt, meanAt, m, c, sumAt);
-  };
-  pass(-1);
+  (mod.channelMoment as Fn)(xAt, -1, m, c, total.byteOffset);
   for (let i = 0; i < c; i++) meanView[i] = total[i] / m;
-  pass(meanView.byteOffset);
+  total.fill(0);
+  (mod.channelMoment as Fn)(xAt, meanView.byteOffset, m, c, total.byteOffset);
   for (let i = 0; i < c; i++) varView[i] = total[i] / m;
   free(backend, sums);
   return [mean, variance];
@@ -91,10 +94,8 @@ function batchNormGrad(args: Args): Info[] {
   // Every allocation is done: heap views taken from here on stay valid.
   const view = (t: Info): Float32Array => backend.typedArrayFromHeap(t) as Float32Array;
   const [xAt, dyAt, meanAt, dxAt] = [x, dy, mean, dx].map((t) => heapIndex(backend, t) * 4);
-  const sumAt = view(sums).byteOffset;
-  const S = new Float64Array(view(sums).buffer, sumAt, 2 * c);
-  S.fill(0);
-  (mod.channelGradSums as Fn)(dyAt, xAt, meanAt, m, c, sumAt, sumAt + c * 8);
+  const S = f64View(backend, sums);
+  (mod.channelGradSums as Fn)(dyAt, xAt, meanAt, m, c, S.byteOffset, S.byteOffset + c * 8);
   const vr = view(variance);
   const g = scale === undefined || scale === null ? null : view(scale);
   const f = view(factors);
