@@ -39,7 +39,7 @@ async function main(name: keyof typeof SETUPS): Promise<void> {
   const base = await evaluate(original, dataset, splits.test);
   // Method A at τ = 0.95 is the reference the baselines are matched to (τ = 0.99 prunes little on these
   // small demo models; it is reported too).
-  const a = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.95 } }, { calibration: { images: 64 } });
+  const a = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.95 } }, { calibration: { images: 64 }, collect: { criteria: BASELINES, classResponse: true } });
   const flopsA = 1 - a.result.cost.after.flops / a.result.cost.before.flops;
   const specs: [string, MethodSpec | null][] = [
     ['A: PCA + NCI (τ = 0.95)', null],

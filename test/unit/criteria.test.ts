@@ -134,7 +134,7 @@ describe('statistics pass', () => {
     });
     close(ls.msd, msd, 1e-4, 'msd');
     const apoz = [0, 1, 2].map((c) => images.reduce((s, img) => s + Array.from({ length: H * W }, (_, p) => img[p * 3 + c]).filter((v) => v <= 0).length, 0) / (images.length * H * W));
-    close(ls.apoz, apoz, 1e-9, 'apoz');
+    close(ls.apoz!, apoz, 1e-9, 'apoz');
     // Channel 0 is 3 + a rank-one outer product: rank ≤ 2; channel 1 is noise: full rank 6.
     assert.ok(ls.rank![0] <= 2, `rank0 ${ls.rank![0]}`);
     assert.equal(ls.rank![1], 6);

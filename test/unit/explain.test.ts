@@ -228,7 +228,7 @@ describe('report from a real tiny run', () => {
       train(m, { train: { dataset, indices: trainIdx }, val: { dataset, indices: valIdx }, epochs, batchSize: 8, learningRate: lr, seed: 3, loss: { classWeights: 'median-frequency' } });
     await fit(model, 12, 0.02);
     const graph = await tfModelToGraph(model);
-    const analysis = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.97 } }, { calibration: { images: 8 } });
+    const analysis = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.97 } }, { calibration: { images: 8 }, collect: { classResponse: true } });
     const evBefore = await evaluate(model, dataset, valIdx);
     const pruned = applyPlan(graph, analysis.result.plan, { coupling: analysis.coupling }).graph;
     const prunedModel = await graphToTfModel(pruned);

@@ -67,11 +67,14 @@ async function denseMean(graph: ModelGraph, layer: string, dataset: Dataset, ind
   return mean;
 }
 
+/** Both paths collect every statistic here, so every one of them is compared. */
+const everything = { criteria: ['apoz', 'hrank'], classResponse: true };
+
 async function compare(graph: ModelGraph, dataset: Dataset): Promise<{ worst: number; layers: number; nativeSeconds: number; tfjsSeconds: number }> {
   const coupling = analyzeCoupling(graph);
   const calibration = { images: 11, batchSize: 4, hrankImages: 2, seed: 3 };
-  const native = await collectStatistics(graph, coupling, dataset, { calibration, statsRuntime: 'onnxruntime', threads: 1 });
-  const reference = await collectStatistics(graph, coupling, dataset, { calibration, statsRuntime: 'tfjs' });
+  const native = await collectStatistics(graph, coupling, dataset, { calibration, collect: everything, statsRuntime: 'onnxruntime', threads: 1 });
+  const reference = await collectStatistics(graph, coupling, dataset, { calibration, collect: everything, statsRuntime: 'tfjs' });
   assert.equal((native as { runtime?: string }).runtime, 'onnxruntime');
   assert.ok(native.layers.size > 3);
   assert.deepEqual([...native.layers.keys()].sort(), [...reference.layers.keys()].sort());

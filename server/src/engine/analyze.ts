@@ -65,6 +65,12 @@ export type StatsRuntime = 'auto' | 'onnxruntime' | 'tfjs';
 
 export interface AnalyzeOptions {
   calibration?: CalibrationOptions;
+  /**
+   * What the statistics pass collects beyond the method's own needs (issue 18: nothing is paid for that is
+   * not asked for): criteria that will be scored on the same statistics (e.g. the baselines a run compares),
+   * and per-class responses for the explanation report.
+   */
+  collect?: { criteria?: readonly string[]; classResponse?: boolean };
   statsRuntime?: StatsRuntime;
   /** onnxruntime intra-op threads for the native pass (default 2). */
   threads?: number;
@@ -99,14 +105,32 @@ export function runMethod(spec: MethodSpec, graph: ModelGraph, coupling: Couplin
   }
 }
 
-/** One statistics pass (the expensive part), reusable by several methods. */
-export async function collectStatistics(graph: ModelGraph, coupling: Coupling, dataset: Dataset, opts: AnalyzeOptions = {}): Promise<StatsResult> {
+/** The criteria a method scores with (NCI needs weights only; MSD and PCA come with every pass). */
+function criteriaOf(spec: MethodSpec | undefined): string[] {
+  return spec?.method === 'baseline' ? [spec.options.criterion] : [];
+}
+
+/**
+ * What the statistics pass must collect: the mean, Gram matrix and MSD always (PCA, MSD, layer pruning);
+ * APoZ counts only for the APoZ criterion, full maps only for HRank, class responses only when asked for.
+ */
+export function statsNeeds(spec: MethodSpec | undefined, opts: AnalyzeOptions = {}): { apoz: boolean; hrankImages: number; classResponse: boolean } {
+  const criteria = new Set([...criteriaOf(spec), ...(opts.collect?.criteria ?? [])]);
+  return {
+    apoz: criteria.has('apoz'),
+    hrankImages: criteria.has('hrank') ? (opts.calibration?.hrankImages ?? 4) : 0,
+    classResponse: opts.collect?.classResponse === true,
+  };
+}
+
+/** One statistics pass (the expensive part), reusable by several methods; `spec` says what it must collect. */
+export async function collectStatistics(graph: ModelGraph, coupling: Coupling, dataset: Dataset, opts: AnalyzeOptions = {}, spec?: MethodSpec): Promise<StatsResult> {
   const cal = opts.calibration ?? {};
   const points = observationPoints(graph, coupling);
   const indices = calibrationIndices(dataset, cal.images ?? 64, cal.seed ?? 0);
   const passOptions = {
     batchSize: cal.batchSize ?? 8,
-    hrankImages: cal.hrankImages ?? 4,
+    ...statsNeeds(spec, opts),
     signal: opts.signal,
     onProgress: (done: number, total: number) => opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
   };
@@ -132,7 +156,7 @@ export async function analyze(graph: ModelGraph, dataset: Dataset, spec: MethodS
   const coupling = analyzeCoupling(graph);
   const structure = inspectGraph(graph, coupling);
   checkDataFits(graph, dataset);
-  const stats = await collectStatistics(graph, coupling, dataset, opts);
+  const stats = await collectStatistics(graph, coupling, dataset, opts, spec);
   opts.onProgress?.({ phase: 'scoring', done: 0, total: 1, message: `scoring with ${spec.method}` });
   const result = runMethod(spec, graph, coupling, stats, opts.calibration?.seed ?? 0);
   opts.onProgress?.({ phase: 'scoring', done: 1, total: 1, message: 'done' });
@@ -182,7 +206,7 @@ export function scoresJson(a: Analysis): Record<string, unknown> {
         ...d,
         layer: layerOf(d),
         kept: d.keep.length,
-        apoz: s ? Array.from(s.apoz) : undefined,
+        apoz: s?.apoz ? Array.from(s.apoz) : undefined,
         rank: s?.rank ? Array.from(s.rank) : undefined,
         classResponse: s?.classResponse ? { classes: a.stats.dataset.classNames, values: Array.from(s.classResponse) } : undefined,
       };

@@ -167,6 +167,8 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   const spec = methodSpecOf(config.method);
   const analysis = await analyze(workGraph, dataset, spec, {
     calibration: config.calibration,
+    // The compared baselines score on these statistics and the report explains them per class.
+    collect: { criteria: config.compareBaselines ?? [], classResponse: true },
     signal: ev.signal,
     onProgress: (p) => p.phase === 'statistics' && ev.onStatsProgress?.(p.done, p.total),
   });

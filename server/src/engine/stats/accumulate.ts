@@ -19,8 +19,8 @@ export interface LayerStats {
   msd: Float64Array;
   /** C×C channel covariance (row-major), pixels of all calibration images as samples. */
   covariance: Float64Array;
-  /** Fraction of non-positive activations per channel (APoZ). */
-  apoz: Float64Array;
+  /** Fraction of non-positive activations per channel (APoZ); null when the pass was not asked for it. */
+  apoz: Float64Array | null;
   /** Mean numerical rank of each channel's feature map over the first `hrankImages` images (HRank). */
   rank: Float64Array | null;
   /** C×K mean activation of each channel on pixels (or images) of each class; null without labels. */
@@ -31,7 +31,7 @@ export class LayerAccumulator {
   readonly sum: Float64Array;
   readonly gram: Float64Array;
   readonly stdSum: Float64Array;
-  readonly nonPositive: Float64Array;
+  readonly nonPositive: Float64Array | null;
   readonly rankSum: Float64Array;
   readonly classSum: Float64Array | null;
   readonly classCount: Float64Array | null;
@@ -46,11 +46,12 @@ export class LayerAccumulator {
     readonly observed: string,
     readonly channels: number,
     readonly numClasses: number,
+    withApoz = true,
   ) {
     this.sum = new Float64Array(channels);
     this.gram = new Float64Array(channels * channels);
     this.stdSum = new Float64Array(channels);
-    this.nonPositive = new Float64Array(channels);
+    this.nonPositive = withApoz ? new Float64Array(channels) : null;
     this.rankSum = new Float64Array(channels);
     this.classSum = numClasses > 0 ? new Float64Array(channels * numClasses) : null;
     this.classCount = numClasses > 0 ? new Float64Array(numClasses) : null;
@@ -96,7 +97,7 @@ export class LayerAccumulator {
       mean,
       msd: this.stdSum.map((s) => s / Math.max(this.images, 1)),
       covariance,
-      apoz: this.nonPositive.map((s) => s / Math.max(n, 1)),
+      apoz: this.nonPositive ? this.nonPositive.map((s) => s / Math.max(n, 1)) : null,
       rank: this.rankImages > 0 ? this.rankSum.map((s) => s / this.rankImages) : null,
       classResponse,
     };

@@ -3,14 +3,17 @@
  *
  * The model is translated to ONNX and, for every observed feature map X [B, C, H, W], reduction nodes are
  * appended as extra graph outputs, so only small tensors cross into JavaScript:
- *   - per image and channel the spatial mean M [B, C] and the centred sum of squares Σ(X − M)² [B, C]
- *     (MSD's per-image std, without the E[x²] − E[x]² cancellation of a float32 one-pass formula);
+ *   - per image and channel the spatial mean M [B, C];
  *   - the C×C Gram matrix of the per-image-centred map, Σ_b D_b D_bᵀ via MatMul (the raw Gram is recovered
- *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js);
- *   - per-channel counts of non-positive activations (APoZ);
- *   - for segmentation the C×K class response X·onehot via MatMul with the resampled label mask as an input.
- * The full map is fetched only for the first `hrankImages` images (HRank needs it). The accumulators are the
- * same `LayerAccumulator`s the TF.js pass fills, so both paths finish into identical `LayerStats`.
+ *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js); the
+ *     diagonal of each image's D_b D_bᵀ is that image's centred sum of squares Σ(X − M)², MSD's per-image
+ *     std without a pass of its own and without the E[x²] − E[x]² cancellation of a one-pass formula;
+ *   - only when asked (issue 18: collect what the method and criteria need, nothing more): per-channel
+ *     counts of non-positive activations (APoZ), for segmentation the C×K class response X·onehot via
+ *     MatMul with the resampled label mask as an input (the explanation), and the full map of the first
+ *     `hrankImages` images (HRank).
+ * The accumulators are the same `LayerAccumulator`s the TF.js pass fills, so both paths finish into
+ * identical `LayerStats`.
  */
 import type { Dataset, DatasetInfo } from '../data/types';
 import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
@@ -37,15 +40,27 @@ interface PointOutputs {
   mean: string;
   sumSq: string;
   gram: string;
-  nonPositive: string;
-  map: string;
+  nonPositive?: string;
+  map?: string;
   classes?: string;
   /** A Dense output [B, C], read as one [1, C, B, 1] map as the TF.js pass reads it as [1, B, 1, C]. */
   dense: boolean;
 }
 
-/** The ONNX model with reduction outputs, and what each output is. */
-export function buildStatsModel(graph: ModelGraph, points: ObservationPoint[], info: DatasetInfo | null): { bytes: Uint8Array; outputs: PointOutputs[]; labelInputs: Map<string, [number, number]> } {
+/** What the statistics model computes beyond the mean, the Gram matrix and MSD. */
+export interface StatsModelParts {
+  apoz: boolean;
+  /** The full map as an output (read for HRank on the first images only). */
+  maps: boolean;
+}
+
+/** The ONNX model with reduction outputs, and what each output is. `info` non-null: class responses. */
+export function buildStatsModel(
+  graph: ModelGraph,
+  points: ObservationPoint[],
+  info: DatasetInfo | null,
+  parts: StatsModelParts = { apoz: true, maps: true },
+): { bytes: Uint8Array; outputs: PointOutputs[]; labelInputs: Map<string, [number, number]> } {
   const build = buildOnnx(graph);
   const { b, lay } = build;
   const labelInputs = new Map<string, [number, number]>();
@@ -72,18 +87,32 @@ export function buildStatsModel(graph: ModelGraph, points: ObservationPoint[], i
     b.outputs.push(valueInfo(shape, DataType.INT64, null));
     const m = b.node('ReduceMean', [x], { axes: ints([2, 3]), keepdims: int(1) }, `${tag}/mean4`);
     const d = b.node('Sub', [x, m], {}, `${tag}/centred`);
-    const sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
     const mean = out(b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`));
     const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
+    // onnxruntime fuses this Transpose into the MatMul (MatMulTransposeFusion): no copy of the map.
     const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
     const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
     const gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
-    const le = b.node('LessOrEqual', [x, b.floats(`${tag}/zero`, [0], [])], {}, `${tag}/le0`);
-    const cast = b.node('Cast', [le], { to: int(DataType.FLOAT) }, `${tag}/le0f`);
-    const nonPositive = out(b.node('ReduceSum', [cast, b.int64([0, 2, 3])], { keepdims: int(0) }, `${tag}/nonpos`));
-    const map = out(b.node('Identity', [x], {}, `${tag}/fullmap`));
-    let classes: string | undefined;
+    // Each image's Σ(x − m)² per channel is the diagonal of its centred Gram: every (C+1)-th entry of the
+    // flattened [B, C·C] matrix, read without another pass over the map (channels are static here; a
+    // ReduceSumSquare pass is the fallback when they are not).
     const shp = build.shapes.get(key);
+    const c = shp?.[shp.length - 1];
+    let sumSq: string;
+    if (typeof c === 'number' && c > 0) {
+      const flat = b.node('Reshape', [g, b.int64([0, -1])], {}, `${tag}/gram_flat`);
+      sumSq = out(b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`));
+    } else {
+      sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
+    }
+    let nonPositive: string | undefined;
+    if (parts.apoz) {
+      const le = b.node('LessOrEqual', [x, b.floats(`${tag}/zero`, [0], [])], {}, `${tag}/le0`);
+      const cast = b.node('Cast', [le], { to: int(DataType.FLOAT) }, `${tag}/le0f`);
+      nonPositive = out(b.node('ReduceSum', [cast, b.int64([0, 2, 3])], { keepdims: int(0) }, `${tag}/nonpos`));
+    }
+    const map = parts.maps ? out(b.node('Identity', [x], {}, `${tag}/fullmap`)) : undefined;
+    let classes: string | undefined;
     const h = shp?.[1];
     const w = shp?.[2];
     if (segClasses && !dense && typeof h === 'number' && typeof w === 'number' && h * w > 1) {
@@ -117,29 +146,48 @@ export async function runNativeStatsPass(
   const hrankImages = opts.hrankImages ?? 4;
   const info = dataset.info;
   const withClasses = opts.classResponse !== false && info.numClasses > 0;
-  const model = buildStatsModel(graph, points, withClasses ? info : null);
+  const withApoz = opts.apoz !== false;
+  const model = buildStatsModel(graph, points, withClasses ? info : null, { apoz: withApoz, maps: hrankImages > 0 });
   const session = await createSession(model.bytes, { threads: opts.threads });
   const accs: LayerAccumulator[] = [];
   const { height: H, width: W, channels: C } = info;
+  // The next batch is read and its label rows built while onnxruntime runs the current one (its run is
+  // asynchronous, on its own threads), so JavaScript-side work stays off the critical path.
+  const prepare = async (start: number) => {
+    const batchIdx = indices.slice(start, start + batchSize);
+    const { x, y } = await loadBatch(dataset, batchIdx);
+    const b = batchIdx.length;
+    const feeds: Record<string, import('onnxruntime-node').Tensor> = { [session.inputNames[0]]: floatTensor(x, [b, H, W, C]) };
+    for (const [name, [h, w]] of model.labelInputs) feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
+    return { y, b, feeds };
+  };
+  let pending = indices.length > 0 ? prepare(0) : null;
   try {
     for (let start = 0; start < indices.length; start += batchSize) {
       if (opts.signal?.aborted) throw new CancelledError();
-      const batchIdx = indices.slice(start, start + batchSize);
-      const { x, y } = await loadBatch(dataset, batchIdx);
-      const b = batchIdx.length;
-      const feeds: Record<string, import('onnxruntime-node').Tensor> = { [session.inputNames[0]]: floatTensor(x, [b, H, W, C]) };
-      for (const [name, [h, w]] of model.labelInputs) feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
+      const { y, b, feeds } = await pending!;
       const rankWanted = (i: number): boolean => (accs[i]?.rankImages ?? 0) < hrankImages && !(model.outputs[i].dense && b !== 1);
-      const fetch = model.outputs.flatMap((o, i) => [o.shape, o.mean, o.sumSq, o.gram, o.nonPositive, ...(o.classes ? [o.classes] : []), ...(rankWanted(i) ? [o.map] : [])]);
-      const res = await session.run(feeds, fetch);
+      const fetch = model.outputs.flatMap((o, i) => [
+        o.shape,
+        o.mean,
+        o.sumSq,
+        o.gram,
+        ...(o.nonPositive ? [o.nonPositive] : []),
+        ...(o.classes ? [o.classes] : []),
+        ...(o.map && rankWanted(i) ? [o.map] : []),
+      ]);
+      const running = session.run(feeds, fetch);
+      pending = start + batchSize < indices.length ? prepare(start + batchSize) : null;
+      // Settle the prefetch's errors with the run's: an unobserved rejection would otherwise escape.
+      const [res] = await Promise.all([running, pending]);
       model.outputs.forEach((o, i) => {
         const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
-        const acc = (accs[i] ??= new LayerAccumulator(points[i].producer, points[i].observed, c, withClasses ? info.numClasses : 0));
+        const acc = (accs[i] ??= new LayerAccumulator(points[i].producer, points[i].observed, c, withClasses ? info.numClasses : 0, withApoz));
         // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
         acc.height = h;
         acc.width = w;
         accumulate(acc, res[o.mean].data as Float32Array, res[o.sumSq].data as Float32Array, res[o.gram].data as Float32Array, bb, c, h * w);
-        acc.addInto(acc.nonPositive, res[o.nonPositive].data as Float32Array);
+        if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
         const isDense = o.dense && b !== 1;
         if (withClasses && !isDense) {
           const { rows, counts } = labelRows(y, info, b, info.task === 'classification' ? 1 : h, info.task === 'classification' ? 1 : w);
@@ -147,7 +195,7 @@ export async function runNativeStatsPass(
           else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
           acc.addInto(acc.classCount!, counts);
         }
-        if (rankWanted(i) && res[o.map]) {
+        if (o.map && rankWanted(i) && res[o.map]) {
           const map = res[o.map].data as Float32Array;
           const n = Math.min(bb, hrankImages - acc.rankImages);
           for (let k = 0; k < n; k++) acc.addRanks(toHwc(map, k, c, h, w), h, w);
@@ -157,6 +205,8 @@ export async function runNativeStatsPass(
       await new Promise((r) => setImmediate(r));
     }
   } finally {
+    // A prefetch still in flight when the pass stops (cancel, error) must not reject unobserved.
+    await pending?.catch(() => undefined);
     await session.release();
   }
   const seconds = (Date.now() - started) / 1000;

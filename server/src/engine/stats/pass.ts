@@ -16,8 +16,10 @@ export interface StatsOptions {
   batchSize?: number;
   /** HRank ranks are computed on the first this-many images (SVD per channel is the costly part). 0 = off. */
   hrankImages?: number;
-  /** Accumulate mean activation per class (needs labels). Default true. */
+  /** Accumulate mean activation per class (needs labels; the explanation reads it). Default true. */
   classResponse?: boolean;
+  /** Count non-positive activations per channel (APoZ). Default true. */
+  apoz?: boolean;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -90,9 +92,12 @@ export async function runStatsPass(
   const batchSize = opts.batchSize ?? 8;
   const hrankImages = opts.hrankImages ?? 4;
   const withClasses = opts.classResponse !== false && dataset.info.numClasses > 0;
+  const withApoz = opts.apoz !== false;
   const outputs = points.map((p) => model.getLayer(p.observed).output as tf.SymbolicTensor);
   const probe = tf.model({ inputs: model.inputs, outputs });
-  const accs = points.map((p, i) => new LayerAccumulator(p.producer, p.observed, outputs[i].shape[outputs[i].shape.length - 1] as number, withClasses ? dataset.info.numClasses : 0));
+  const accs = points.map(
+    (p, i) => new LayerAccumulator(p.producer, p.observed, outputs[i].shape[outputs[i].shape.length - 1] as number, withClasses ? dataset.info.numClasses : 0, withApoz),
+  );
   // Shifting by the first batch's channel means before forming the Gram matrix avoids the cancellation of
   // E[x²] − E[x]² when activations have a large mean relative to their spread.
   const shifts: tf.Tensor1D[] = [];
@@ -124,7 +129,7 @@ export async function runStatsPass(
             sum: centred.sum(0),
             gram: tf.matMul(centred, centred, true, false),
             std: variance.sqrt().sum(0),
-            nonPositive: rows.lessEqual(0).cast('float32').sum(0),
+            ...(withApoz ? { nonPositive: rows.lessEqual(0).cast('float32').sum(0) } : {}),
           };
         });
         const shift = shifts[i].dataSync();
@@ -138,7 +143,7 @@ export async function runStatsPass(
           for (let q = 0; q < c; q++) acc.gram[p * c + q] += gram[p * c + q] + shift[p] * sum[q] + sum[p] * shift[q] + n * shift[p] * shift[q];
         }
         acc.addInto(acc.stdSum, reduced.std.dataSync());
-        acc.addInto(acc.nonPositive, reduced.nonPositive.dataSync());
+        if (reduced.nonPositive) acc.addInto(acc.nonPositive!, reduced.nonPositive.dataSync());
         Object.values(reduced).forEach((t) => t.dispose());
         acc.images += map.shape[0];
         acc.pixels += n;

@@ -1,0 +1,113 @@
+/**
+ * The statistics pass collects only what the method and criteria ask for (issue 18): the ONNX statistics
+ * model has no APoZ, full-map or class-response outputs unless asked, both runtimes leave those statistics
+ * out, and what is collected is the same with or without the extras.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { analyze, collectStatistics, statsNeeds, type MethodSpec } from '../../server/src/engine/analyze';
+import type { Dataset } from '../../server/src/engine/data/types';
+import { tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
+import { decodeModel } from '../../server/src/engine/formats/onnx/proto';
+import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
+import type { ModelGraph } from '../../server/src/engine/graph/ir';
+import { buildStatsModel } from '../../server/src/engine/stats/native-pass';
+import { observationPoints } from '../../server/src/engine/stats/observe';
+import { buildZooModel } from '../../server/src/engine/zoo/index';
+import { Rng } from '../../server/src/engine/util/rng';
+import { memoryDataset } from '../helpers/memory-dataset';
+
+function segmentationData(n: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const samples = Array.from({ length: n }, () => ({
+    image: new Float32Array(16 * 16 * 3).map(() => rng.next()),
+    label: new Int32Array(16 * 16).map(() => rng.int(0, 3)),
+  }));
+  return memoryDataset(samples, { task: 'segmentation', height: 16, width: 16, channels: 3, numClasses: 3 });
+}
+
+async function unet(): Promise<ModelGraph> {
+  const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 });
+  const g = await tfModelToGraph(model);
+  model.dispose();
+  return g;
+}
+
+const A: MethodSpec = { method: 'pca-nci', options: { varianceThreshold: 0.95 } };
+
+describe('the statistics pass collects what is asked for', () => {
+  before(async () => {
+    await tf.setBackend('cpu');
+    tf.env().set('PROD', true);
+  });
+
+  test('needs: APoZ and HRank maps only for their criteria, class responses only when asked', () => {
+    assert.deepEqual(statsNeeds(A), { apoz: false, hrankImages: 0, classResponse: false });
+    assert.deepEqual(statsNeeds({ method: 'distribution' }), { apoz: false, hrankImages: 0, classResponse: false });
+    assert.deepEqual(statsNeeds({ method: 'baseline', options: { criterion: 'hrank', ratio: 0.5 } }), { apoz: false, hrankImages: 4, classResponse: false });
+    assert.deepEqual(statsNeeds({ method: 'baseline', options: { criterion: 'apoz', ratio: 0.5 } }, { calibration: { hrankImages: 9 } }), {
+      apoz: true,
+      hrankImages: 0,
+      classResponse: false,
+    });
+    assert.deepEqual(statsNeeds(A, { calibration: { hrankImages: 2 }, collect: { criteria: ['l1', 'hrank'], classResponse: true } }), {
+      apoz: false,
+      hrankImages: 2,
+      classResponse: true,
+    });
+  });
+
+  test('the ONNX statistics model holds no APoZ, full-map or class outputs unless asked', async () => {
+    const graph = await unet();
+    const points = observationPoints(graph, analyzeCoupling(graph));
+    const info = segmentationData(1, 1).info;
+    const ops = (bytes: Uint8Array) => decodeModel(bytes).graph!.node!.map((n) => `${n.opType}:${n.name}`);
+    const lean = buildStatsModel(graph, points, null, { apoz: false, maps: false });
+    const full = buildStatsModel(graph, points, info, { apoz: true, maps: true });
+    const leanOps = ops(lean.bytes);
+    assert.ok(!leanOps.some((o) => o.startsWith('LessOrEqual') || o.endsWith('/fullmap') || o.endsWith('/classes')), leanOps.join(' '));
+    // MSD's sum of squares comes from the Gram diagonal, not from a pass of its own over the map.
+    assert.ok(!leanOps.some((o) => o.startsWith('ReduceSumSquare')));
+    assert.equal(lean.labelInputs.size, 0);
+    const fullOps = ops(full.bytes);
+    assert.equal(fullOps.filter((o) => o.startsWith('LessOrEqual')).length, points.length);
+    assert.equal(fullOps.filter((o) => o.endsWith('/fullmap')).length, points.length);
+    assert.ok(fullOps.some((o) => o.endsWith('/classes')));
+    assert.ok(full.labelInputs.size > 0);
+  });
+
+  for (const runtime of ['onnxruntime', 'tfjs'] as const) {
+    test(`${runtime}: method A collects no APoZ, ranks or class responses; the rest equals a full pass`, async () => {
+      const graph = await unet();
+      const coupling = analyzeCoupling(graph);
+      const dataset = segmentationData(12, 2);
+      const calibration = { images: 10, batchSize: 4, hrankImages: 2, seed: 1 };
+      const lean = await collectStatistics(graph, coupling, dataset, { calibration, statsRuntime: runtime, threads: 1 }, A);
+      const full = await collectStatistics(graph, coupling, dataset, { calibration, statsRuntime: runtime, threads: 1, collect: { criteria: ['apoz', 'hrank'], classResponse: true } }, A);
+      for (const [name, s] of lean.layers) {
+        assert.equal(s.apoz, null, `${name}.apoz`);
+        assert.equal(s.rank, null, `${name}.rank`);
+        assert.equal(s.classResponse, null, `${name}.classResponse`);
+        const f = full.layers.get(name)!;
+        assert.ok(f.apoz && f.rank && f.classResponse, `${name}: the full pass has them all`);
+        for (const field of ['mean', 'msd', 'covariance'] as const) {
+          const a = s[field];
+          const b = f[field];
+          for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])), `${name}.${field}[${i}]: ${a[i]} vs ${b[i]}`);
+        }
+      }
+    });
+  }
+
+  test('a baseline criterion gets what it needs through analyze()', async () => {
+    const graph = await unet();
+    const dataset = segmentationData(12, 3);
+    for (const criterion of ['apoz', 'hrank'] as const) {
+      const a = await analyze(graph, dataset, { method: 'baseline', options: { criterion, ratio: 0.5 } }, { calibration: { images: 8, hrankImages: 1 }, threads: 1 });
+      const some = [...a.stats.layers.values()][0];
+      assert.ok(criterion === 'apoz' ? some.apoz && !some.rank : some.rank && !some.apoz, criterion);
+      assert.ok(a.result.plan && Object.keys(a.result.plan.layers).length > 0, `${criterion} prunes something at ratio 0.5`);
+    }
+  });
+});
