@@ -18,6 +18,10 @@ const runs = [
   ['lsp-latency', 'all'],
   // How long the server's own thread stalls while it reads a 31 M-parameter model.
   ['model-read', 'unet'],
+  // Issue 18: the statistics pass against a plain forward (reference and paper-width U-Net), and pruned
+  // latency against the FLOPs ratio.
+  ['stats-pass', 'unet'],
+  ['pruned-latency', 'unet'],
 ].filter(([b]) => !only || only.includes(b));
 
 let failed = 0;
