@@ -53,6 +53,7 @@ describe('bad flag values: exit 1, one line naming the flag, before any work', (
     [[...analyze, '--min-filters', 'x'], /^prunelens: --min-filters "x": not a number$/],
     [[...analyze, '--method', 'l1'], /^prunelens: --method l1: a baseline criterion needs --ratio or --flops$/],
     [[...train, '--epochs', '-1'], /^prunelens: --epochs -1: must be >= 0$/],
+    [[...train, '--epochs', '0'], /^prunelens: --epochs 0: train needs at least 1 epoch$/],
     [[...train, '--batch-size', '0'], /^prunelens: --batch-size 0: must be >= 1$/],
     [[...train, '--lr', '0'], /^prunelens: --lr 0: must be > 0$/],
     [[...train, '--zoo-options', '{bad'], /^prunelens: --zoo-options: not valid JSON/],

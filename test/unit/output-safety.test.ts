@@ -18,6 +18,7 @@ import { loadOrt } from '../../server/src/engine/formats/onnx/runtime';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
 import { tfModelToGraph, writeTfjsLayersFiles } from '../../server/src/engine/formats/tfjs-layers/writer';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
+import { buildZooModel } from '../../server/src/engine/zoo';
 import { inspectGraph } from '../../server/src/engine/inspect';
 import { MARKER_FILE, onnxOutput, sidecarPath, tfjsLayersOutput, writeOutputFile, writeOutputFolder, writePrunedModel, type ModelOutput } from '../../server/src/engine/output';
 import { OutputError, OutputVerificationError } from '../../server/src/engine/util/errors';
@@ -259,8 +260,53 @@ describe('a failed verification leaves the target untouched and nothing behind',
     assert.deepEqual(await leftovers(path.join(root, 'outs')), []);
   });
 
+  test('ONNX into a folder: model.onnx beside the marker, loadable by onnxruntime', async (t) => {
+    const ort = loadOrt();
+    if (!ort) return t.skip('onnxruntime-node does not load here');
+    const target = path.join(root, 'outs', 'onnx-folder');
+    const written = await writePrunedModel(graph, target, { ...rules, format: 'onnx' });
+    assert.deepEqual(written.notes, []);
+    assert.deepEqual((await fs.readdir(target)).sort(), [MARKER_FILE, 'model.onnx']);
+    const session = await ort.InferenceSession.create(path.join(target, 'model.onnx'));
+    assert.deepEqual(session.inputNames.length, 1);
+    await session.release();
+  });
+
   test('the rules hold in-process too (the language server path): the input folder is refused', async () => {
     await assert.rejects(writePrunedModel(graph, modelDir, { inputs: [path.join(modelDir, 'model.json')], command: 'test' }), OutputError);
+  });
+});
+
+describe('train and finetune go through the same rules', () => {
+  test('finetune writes a verified, marked model and replaces it on a second run', async () => {
+    const unetDir = path.join(root, 'outs', 'unet');
+    const unet = buildZooModel('unet', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 3 });
+    await saveLayersModel(unet, unetDir);
+    unet.dispose();
+    const out = path.join(root, 'outs', 'tuned');
+    const args = ['finetune', unetDir, '--data', 'bundled:cropweed', '--count', '12', '--epochs', '0', '--out', out, '--json'];
+    const first = run(args);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(await fs.readFile(path.join(out, MARKER_FILE), 'utf8')).command, 'finetune');
+    assert.equal(inspectGraph((await readModel(out)).graph).totals.params, inspectGraph((await readModel(unetDir)).graph).totals.params);
+    const second = run(args);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(await leftovers(path.dirname(out)), []);
+    const refused = await cliInProcess(['finetune', unetDir, '--data', 'bundled:cropweed', '--out', unetDir]);
+    assert.equal(refused.code, 1);
+    assertOneLine(refused.stderr, /contains the input/);
+  });
+
+  test("train refuses a checkpoint folder that is not PruneLens's, before the backend starts", async () => {
+    const out = path.join(root, 'outs', 'trained');
+    await fs.mkdir(`${out}.checkpoints`);
+    await fs.writeFile(path.join(`${out}.checkpoints`, 'thesis.tex'), 'years of work');
+    const snap = await snapshot(root);
+    const r = await cliInProcess(['train', 'zoo:unet', '--data', 'bundled:cropweed', '--out', out]);
+    assert.equal(r.code, 1);
+    assertOneLine(r.stderr, /^prunelens: checkpoint folder .*trained\.checkpoints: already exists and was not written by PruneLens \(it holds 'thesis\.tex'\)/);
+    assert.doesNotMatch(r.stderr, /backend:/);
+    assert.deepEqual(await snapshot(root), snap);
   });
 });
 

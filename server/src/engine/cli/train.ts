@@ -45,6 +45,8 @@ async function writeTrained(model: tf.LayersModel, outDir: string, rules: Target
 export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promise<void> {
   // Everything a user can get wrong is checked before the backend starts or data is read.
   const f = trainingFlags(o);
+  // The config schema allows 0 fine-tuning epochs (a run that only prunes); training needs at least one.
+  if (f.epochs === 0) throw new UsageError('--epochs 0: train needs at least 1 epoch');
   const zoo = zooFlags(modelSpec, o.zooOptions);
   const rules = { inputs: [...(zoo.zoo ? [] : modelInputPaths(modelSpec)), ...dataInputPaths(o.data)], label: `--out ${o.out}`, command: 'train' };
   await checkOutputTarget(o.out, 'folder', rules);
@@ -105,21 +107,20 @@ export async function finetuneCommand(
   const progress = new TerminalProgress({ metricName: dataset.info.task === 'segmentation' ? 'miou' : 'top1' });
   try {
     const before = await evaluate(model, dataset, splits.val);
-    const res = await finetune(
-      model,
-      { dataset, train: splits.train, val: splits.val },
-      {
-        epochs: f.epochs ?? 5,
-        batchSize: f.batchSize ?? 8,
-        learningRate: f.learningRate ?? 1e-3,
-        lrFactor: f.lrFactor ?? 0.1,
-        patience: f.patience ?? 3,
-        distillation: { enabled: !!o.distill && !!teacher, temperature: f.temperature ?? 2 },
-        seed: f.seed ?? 0,
-      },
-      teacher,
-      { onProgress: o.json ? undefined : progress.onProgress, onEpochEnd: o.json ? undefined : progress.onEpochEnd },
-    );
+    const options = {
+      epochs: f.epochs ?? 5,
+      batchSize: f.batchSize ?? 8,
+      learningRate: f.learningRate ?? 1e-3,
+      lrFactor: f.lrFactor ?? 0.1,
+      patience: f.patience ?? 3,
+      distillation: { enabled: !!o.distill && !!teacher, temperature: f.temperature ?? 2 },
+      seed: f.seed ?? 0,
+    };
+    const callbacks = { onProgress: o.json ? undefined : progress.onProgress, onEpochEnd: o.json ? undefined : progress.onEpochEnd };
+    // --epochs 0 (allowed in a config's finetune block) skips training: the model is evaluated and written as is.
+    const res = options.epochs === 0
+      ? { epochsRun: 0, bestEpoch: 0 }
+      : await finetune(model, { dataset, train: splits.train, val: splits.val }, options, teacher, callbacks);
     progress.stop();
     const after = await evaluate(model, dataset, splits.val);
     await writeTrained(model, o.out, rules);
