@@ -1,9 +1,12 @@
 /**
  * `prunelens` — the headless face of the engine. One file per command under cli/; each is a thin wrapper
- * over the same engine functions the language server calls. Bad input ends with one line naming the file
- * and the problem, and exit code 1.
+ * over the same engine functions the language server calls.
+ *
+ * Exit codes: 0 success; 1 bad input or a refused action (a usage error, a bad flag value, a malformed file,
+ * an output PruneLens will not write) with one line on stderr; 2 only for a bug in PruneLens (with its
+ * stack, for the report); 130 a cancelled `run --events`.
  */
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { analyzeCommand } from './cli/analyze';
 import { demoCommand } from './cli/demo';
 import { doctorCommand } from './cli/doctor';
@@ -11,10 +14,14 @@ import { inspectCommand } from './cli/inspect';
 import { pruneCommand } from './cli/prune';
 import { runConfigCommand } from './cli/run';
 import { evaluateCommand, finetuneCommand, trainCommand } from './cli/train';
+import { exitStatus, printErrorLine } from './cli/terminal';
 import { PruneLensError } from './util/errors';
 
 export function buildProgram(): Command {
   const program = new Command();
+  // Set before the subcommands are added, so they inherit it: usage errors are thrown to main(), which
+  // prints them as one line, instead of commander printing and exiting on its own.
+  program.exitOverride().configureOutput({ outputError: () => undefined });
   program.name('prunelens').description('CNN filter pruning (López-González et al. 2024): analyse, prune, fine-tune and explain TF.js models');
   program
     .command('inspect')
@@ -26,7 +33,7 @@ export function buildProgram(): Command {
     .command('prune')
     .argument('<model>', 'model.json of a TF.js layers model (or its folder)')
     .requiredOption('--plan <plan.json>', 'pruning plan {"version":1,"layers":{"<layer>":{"keep":[...]}}}')
-    .requiredOption('--out <dir>', 'folder for the pruned model (never the input folder)')
+    .requiredOption('--out <dir>', 'a new folder for the pruned model (or an earlier PruneLens output); for ONNX also x.onnx')
     .option('--json', 'machine-readable summary')
     .description('apply a pruning plan and write the smaller model')
     .action(pruneCommand);
@@ -44,7 +51,7 @@ export function buildProgram(): Command {
     .option('--flops <f>', 'baselines: fraction of FLOPs to remove')
     .option('--min-filters <n>', 'never keep fewer filters per layer')
     .option('--images <n>', 'calibration images (default 64)')
-    .option('--out <dir>', 'where scores.json and plan.json go')
+    .option('--out <dir>', 'a new folder (or an earlier PruneLens output) for scores.json and plan.json')
     .option('--json', 'machine-readable summary')
     .description('statistics pass + method → scores.json and plan.json')
     .action(analyzeCommand);
@@ -61,7 +68,7 @@ export function buildProgram(): Command {
     .command('train')
     .argument('<model>', 'zoo:unet | zoo:segnet | zoo:deeplabv3plus | zoo:vgg16, or a model.json to continue')
     .requiredOption('--data <spec>', 'dataset')
-    .requiredOption('--out <dir>', 'folder for the trained model')
+    .requiredOption('--out <dir>', 'a new folder (or an earlier PruneLens output) for the trained model')
     .option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>').option('--patience <n>').option('--seed <n>')
     .option('--count <n>', 'generated datasets: number of images')
     .option('--zoo-options <json>', 'zoo builder options as JSON (default: the demo size)')
@@ -74,7 +81,7 @@ export function buildProgram(): Command {
     .command('finetune')
     .argument('<model>', 'the pruned model.json')
     .requiredOption('--data <spec>', 'dataset')
-    .requiredOption('--out <dir>', 'folder for the fine-tuned model')
+    .requiredOption('--out <dir>', 'a new folder (or an earlier PruneLens output) for the fine-tuned model')
     .option('--teacher <model>', 'the unpruned model, for distillation')
     .option('--distill', 'distil from --teacher')
     .option('--temperature <T>').option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>', "the original training's learning rate")
@@ -94,16 +101,32 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** A system error from Node (a file that cannot be read or written): the user's to fix, not a bug. */
+const isSystemError = (err: unknown): err is NodeJS.ErrnoException =>
+  err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+
 export async function main(argv: string[]): Promise<number> {
+  exitStatus.code = 0;
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    return exitStatus.code;
   } catch (err) {
-    if (err instanceof PruneLensError) {
-      process.stderr.write(`prunelens: ${err.message}\n`);
+    if (err instanceof CommanderError) {
+      // --help / --version print to stdout and succeed; `prunelens` alone has printed the help to stderr.
+      if (err.exitCode === 0 || err.code === 'commander.help') return err.exitCode;
+      printErrorLine(`${err.message.replace(/^error: /, '')} (see prunelens --help)`);
       return 1;
     }
-    process.stderr.write(`prunelens: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    if (err instanceof PruneLensError) {
+      printErrorLine(err.message);
+      return 1;
+    }
+    if (isSystemError(err)) {
+      printErrorLine(err.message);
+      return 1;
+    }
+    printErrorLine(`internal error (a bug in PruneLens; please report it with what follows): ${String(err)}`);
+    process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
     return 2;
   }
 }

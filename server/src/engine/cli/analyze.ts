@@ -1,58 +1,43 @@
 import * as path from 'node:path';
-import { analyze, scoresJson, type MethodSpec } from '../analyze';
+import { analyze, scoresJson } from '../analyze';
 import { readModel } from '../formats';
-import { writeJsonAtomic } from '../pipeline/write';
+import { checkOutputTarget, dataInputPaths, modelInputPaths, writeOutputFolder } from '../output';
 import { formatNumber } from '../report/console';
-import { PruneLensError } from '../util/errors';
+import { parsePlan } from '../surgery/plan';
+import { analyzeFlags, type AnalyzeFlags } from './flags';
 import { datasetForModel, out, pct, startBackend } from './common';
+import { endStatusLine, printNotes, statusLine } from './terminal';
 
-export interface AnalyzeCliOptions {
+export interface AnalyzeCliOptions extends AnalyzeFlags {
   data: string;
-  method: string;
   out?: string;
-  tau?: string;
-  alpha?: string;
-  percentile?: string;
-  otsu?: boolean;
-  scope?: string;
-  ratio?: string;
-  flops?: string;
-  minFilters?: string;
-  images?: string;
   json?: boolean;
 }
 
-export function methodFromCli(o: AnalyzeCliOptions): MethodSpec {
-  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
-  const common = { minFilters: num(o.minFilters) };
-  if (o.method === 'pca-nci' || o.method === 'A') return { method: 'pca-nci', options: { ...common, varianceThreshold: num(o.tau) } };
-  if (o.method === 'distribution' || o.method === 'B') {
-    const threshold = o.otsu
-      ? { kind: 'otsu' as const }
-      : o.percentile !== undefined
-        ? { kind: 'percentile' as const, p: Number(o.percentile) }
-        : { kind: 'std' as const, alpha: num(o.alpha) ?? 0.5 };
-    return { method: 'distribution', options: { ...common, threshold, scope: o.scope === 'global' ? 'global' : 'layer' } };
-  }
-  if (o.ratio === undefined && o.flops === undefined) throw new PruneLensError(`baseline '${o.method}' needs --ratio or --flops`);
-  return { method: 'baseline', options: { ...common, criterion: o.method, ratio: num(o.ratio), flopsReduction: num(o.flops) } };
-}
-
 export async function analyzeCommand(model: string, o: AnalyzeCliOptions): Promise<void> {
+  // Flags and the output folder are checked before the backend starts or anything is read.
+  const { spec, images } = analyzeFlags(o);
+  const outArg = o.out ?? `${path.basename(path.dirname(path.resolve(model)))}.analysis`;
+  const rules = { inputs: [...modelInputPaths(model), ...dataInputPaths(o.data)], label: `--out ${outArg}`, command: 'analyze' };
+  await checkOutputTarget(outArg, 'folder', rules);
   await startBackend(o.json);
   const { graph } = await readModel(model);
   const dataset = await datasetForModel(o.data, graph);
-  const spec = methodFromCli(o);
   const a = await analyze(graph, dataset, spec, {
-    calibration: { images: o.images ? Number(o.images) : 64 },
-    onProgress: (p) => !o.json && process.stderr.write(`\r${p.message}   `),
+    calibration: { images },
+    onProgress: (p) => !o.json && statusLine(`${p.message}   `),
   });
-  if (!o.json) process.stderr.write('\n');
-  const outDir = path.resolve(o.out ?? `${path.basename(path.dirname(path.resolve(model)))}.analysis`);
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(outDir, { recursive: true });
-  await writeJsonAtomic(path.join(outDir, 'scores.json'), scoresJson(a));
-  await writeJsonAtomic(path.join(outDir, 'plan.json'), a.result.plan);
+  endStatusLine();
+  const written = await writeOutputFolder(
+    outArg,
+    async (stage) => {
+      await stage.json('scores.json', scoresJson(a));
+      await stage.json('plan.json', a.result.plan, (parsed, file) => void parsePlan(parsed, file));
+    },
+    rules,
+  );
+  printNotes(written.notes);
+  const outDir = path.resolve(outArg);
   const { before, after } = a.result.cost;
   if (o.json) {
     out(JSON.stringify({ out: outDir, method: a.result.method, cost: a.result.cost, layers: Object.keys(a.result.plan.layers).length }, null, 2));

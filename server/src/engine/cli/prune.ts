@@ -1,15 +1,15 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
-import { writeOnnxModel } from '../formats/onnx/writer';
-import { writeTfjsLayersModel } from '../formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../graph/coupling';
 import { inspectGraph } from '../inspect';
+import { checkOutputTarget, isOnnxFileTarget, modelInputPaths, writePrunedModel } from '../output';
 import { formatNumber } from '../report/console';
 import { applyPlan } from '../surgery/apply';
 import { parsePlan, type PruningPlan } from '../surgery/plan';
-import { PlanError, PruneLensError } from '../util/errors';
-import { out, pct } from './common';
+import { PlanError, UsageError } from '../util/errors';
+import { out, pct, startBackend } from './common';
+import { printNotes } from './terminal';
 
 export async function readPlanFile(file: string): Promise<PruningPlan> {
   let text: string;
@@ -27,41 +27,32 @@ export async function readPlanFile(file: string): Promise<PruningPlan> {
   return parsePlan(json, file);
 }
 
-/** The output folder must not be the input model's folder: the user's original is never overwritten. */
-export function assertSafeOutput(modelPath: string, outDir: string): void {
-  const modelFile = path.resolve(modelPath.endsWith('.json') ? modelPath : path.join(modelPath, 'model.json'));
-  if (path.dirname(modelFile) === path.resolve(outDir)) {
-    throw new PruneLensError(`--out ${outDir} is the input model's folder; PruneLens never writes over the original`, modelPath);
-  }
-}
-
-/** ONNX output: `--out x.onnx` is the file; any other `--out` is a folder that receives `model.onnx`. */
-export function onnxOutputFile(modelPath: string, outArg: string): string {
-  const file = /\.onnx$/i.test(outArg) ? outArg : path.join(outArg, 'model.onnx');
-  if (path.resolve(file) === path.resolve(modelPath)) {
-    throw new PruneLensError(`--out ${outArg} would overwrite the input model; PruneLens never writes over the original`, modelPath);
-  }
-  return file;
-}
-
+/**
+ * `prunelens prune MODEL --plan P --out OUT`. A model read from ONNX is written back as ONNX (`--out x.onnx`
+ * is the file, any other `--out` a folder holding `model.onnx`); every other format as a TF.js layers model
+ * folder. The output rules (output/target.ts) are checked before anything is read.
+ */
 export async function pruneCommand(model: string, opts: { plan: string; out: string; json?: boolean }): Promise<void> {
+  const rules = { inputs: [...modelInputPaths(model), opts.plan], label: `--out ${opts.out}`, command: 'prune' };
+  const onnxFile = isOnnxFileTarget(opts.out);
+  await checkOutputTarget(opts.out, onnxFile ? 'file' : 'folder', rules);
   const { graph, format } = await readModel(model);
-  // A model read from ONNX is written back as ONNX (through the IR), every other format as a TF.js model.
-  const onnxFile = format === 'onnx' ? onnxOutputFile(model, opts.out) : undefined;
-  if (!onnxFile) assertSafeOutput(model, opts.out);
+  if (onnxFile && format !== 'onnx') throw new UsageError(`--out ${opts.out}: a ${format} model is written as a folder (ONNX output files are for ONNX inputs); name a folder`);
   const plan = await readPlanFile(opts.plan);
   const coupling = analyzeCoupling(graph);
   const before = inspectGraph(graph, coupling).totals;
   const { graph: pruned, changed } = applyPlan(graph, plan, { coupling, file: opts.plan });
   const after = inspectGraph(pruned).totals;
-  if (onnxFile) await writeOnnxModel(pruned, onnxFile);
-  else await writeTfjsLayersModel(pruned, opts.out);
-  const written = path.resolve(onnxFile ?? opts.out);
+  // The written model is loaded once in TF.js to verify it: bring the backend up quietly.
+  if (format !== 'onnx') await startBackend(true);
+  const written = await writePrunedModel(pruned, opts.out, { ...rules, format: format === 'onnx' ? 'onnx' : 'tfjs-layers', predicted: after });
+  printNotes(written.notes);
+  const shown = path.resolve(opts.out);
   if (opts.json) {
-    out(JSON.stringify({ out: written, before, after, changed }, null, 2));
+    out(JSON.stringify({ out: shown, before, after, changed, replaced: written.replaced }, null, 2));
     return;
   }
-  out(`pruned ${changed.length} layers → ${written}`);
+  out(`pruned ${changed.length} layers → ${shown}${written.replaced ? ' (replaced the earlier PruneLens output)' : ''}`);
   out(`params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`);
   out(`FLOPs (MACs): ${formatNumber(before.flops)} → ${formatNumber(after.flops)} (−${pct(before.flops, after.flops)})`);
 }

@@ -1,9 +1,10 @@
 import Table from 'cli-table3';
 import { formatNumber } from '../report/console';
-import { loadConfigFile, runPipeline, type RunSummary } from '../pipeline/run';
+import { checkRunOutput, loadConfigFile, runPipeline, type RunSummary } from '../pipeline/run';
 import { TerminalProgress } from '../train/progress-bar';
 import { CancelledError } from '../util/errors';
 import { out, pct, startBackend } from './common';
+import { endStatusLine, exitStatus, statusLine } from './terminal';
 
 const p = (v: number | undefined): string => (v === undefined ? '—' : `${(100 * v).toFixed(2)}%`);
 
@@ -45,6 +46,7 @@ async function runWithEvents(configFile: string): Promise<void> {
   process.once('SIGINT', stop);
   try {
     const config = await loadConfigFile(configFile);
+    await checkRunOutput(config, configFile);
     await startBackend(true);
     const summary = await runPipeline(config, configFile, {
       signal: ac.signal,
@@ -57,7 +59,7 @@ async function runWithEvents(configFile: string): Promise<void> {
   } catch (err) {
     if (err instanceof CancelledError) {
       emit({ type: 'cancelled' });
-      process.exitCode = 130;
+      exitStatus.code = 130;
       return;
     }
     emit({ type: 'failed', message: err instanceof Error ? err.message : String(err) });
@@ -74,12 +76,22 @@ export async function runConfigCommand(configFile: string, o: { json?: boolean; 
     return undefined;
   }
   const config = await loadConfigFile(configFile);
+  // The output folder is judged before any work: a refused one must not cost a backend start or a run.
+  await checkRunOutput(config, configFile);
   await startBackend(o.json);
   const progress = new TerminalProgress({ metricName: 'miou' });
   try {
     const summary = await runPipeline(config, configFile, {
-      onStep: (step, f) => !o.json && process.stderr.write(`[${(100 * f).toFixed(0).padStart(3)}%] ${step}\n`),
-      onStatsProgress: (d, t) => !o.json && process.stderr.write(`\r      statistics ${d}/${t} images`) && d === t && process.stderr.write('\n'),
+      onStep: (step, f) => {
+        if (o.json) return;
+        endStatusLine();
+        process.stderr.write(`[${(100 * f).toFixed(0).padStart(3)}%] ${step}\n`);
+      },
+      onStatsProgress: (d, t) => {
+        if (o.json) return;
+        statusLine(`      statistics ${d}/${t} images`);
+        if (d === t) endStatusLine();
+      },
       onTrainProgress: o.json ? undefined : progress.onProgress,
       onEpochEnd: o.json ? undefined : progress.onEpochEnd,
     });

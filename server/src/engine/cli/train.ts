@@ -1,14 +1,18 @@
 import * as path from 'node:path';
 import { splitIndices } from '../data/pipeline';
 import { readModel } from '../formats';
-import { tfModelToGraph, writeTfjsLayersModel, graphToTfModel } from '../formats/tfjs-layers/writer';
+import { tfModelToGraph, graphToTfModel } from '../formats/tfjs-layers/writer';
 import { TerminalProgress } from '../train/progress-bar';
 import { train } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
 import { buildZooModel } from '../zoo';
 import { datasetForModel, out, startBackend } from './common';
 import { finetune } from '../pipeline/finetune';
-import { assertSafeOutput } from './prune';
+import { checkOutputTarget, dataInputPaths, modelInputPaths, writePrunedModel, type TargetRules } from '../output';
+import { checkpointDirFor, prepareCheckpointDir } from '../train/checkpoint';
+import { UsageError } from '../util/errors';
+import { trainingFlags, zooFlags } from './flags';
+import { printNotes } from './terminal';
 import type * as tf from '@tensorflow/tfjs';
 
 export interface TrainCliOptions {
@@ -26,39 +30,54 @@ export interface TrainCliOptions {
   json?: boolean;
 }
 
-async function modelFrom(spec: string, zooOptions?: string): Promise<tf.LayersModel> {
-  if (spec.startsWith('zoo:')) return buildZooModel(spec.slice(4), zooOptions ? JSON.parse(zooOptions) : 'demo');
+async function modelFrom(spec: string, zoo: { zoo?: string; options?: Record<string, unknown> }): Promise<tf.LayersModel> {
+  if (zoo.zoo) return buildZooModel(zoo.zoo, zoo.options ?? 'demo');
   return graphToTfModel((await readModel(spec)).graph);
+}
+
+/** Writes the trained model at `--out` (verified, never over anything but an earlier PruneLens output). */
+async function writeTrained(model: tf.LayersModel, outDir: string, rules: TargetRules & { command: string }): Promise<void> {
+  const written = await writePrunedModel(await tfModelToGraph(model), outDir, rules);
+  printNotes(written.notes);
 }
 
 /** `prunelens train zoo:unet|MODEL --data D --out DIR`: train from scratch (zoo) or continue a model. */
 export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promise<void> {
+  // Everything a user can get wrong is checked before the backend starts or data is read.
+  const f = trainingFlags(o);
+  // The config schema allows 0 fine-tuning epochs (a run that only prunes); training needs at least one.
+  if (f.epochs === 0) throw new UsageError('--epochs 0: train needs at least 1 epoch');
+  const zoo = zooFlags(modelSpec, o.zooOptions);
+  const rules = { inputs: [...(zoo.zoo ? [] : modelInputPaths(modelSpec)), ...dataInputPaths(o.data)], label: `--out ${o.out}`, command: 'train' };
+  await checkOutputTarget(o.out, 'folder', rules);
+  const checkpointDir = checkpointDirFor(o.out);
+  await prepareCheckpointDir(checkpointDir, { ...rules, label: `checkpoint folder ${checkpointDir}` });
   await startBackend(o.json);
-  const model = await modelFrom(modelSpec, o.zooOptions);
+  const model = await modelFrom(modelSpec, zoo);
   const graph = await tfModelToGraph(model);
-  const dataset = await datasetForModel(o.data, graph, { count: o.count ? Number(o.count) : undefined, seed: o.seed ? Number(o.seed) : undefined });
-  const splits = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: Number(o.seed ?? 0) });
+  const dataset = await datasetForModel(o.data, graph, { count: f.count, seed: f.seed });
+  const splits = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: f.seed ?? 0 });
   const metric = dataset.info.task === 'segmentation' ? 'miou' : 'top1';
   const progress = new TerminalProgress({ metricName: metric });
   try {
     const res = await train(model, {
       train: { dataset, indices: splits.train },
       val: { dataset, indices: splits.val },
-      epochs: Number(o.epochs ?? 10),
-      batchSize: Number(o.batchSize ?? 8),
-      learningRate: Number(o.lr ?? 1e-3),
-      seed: Number(o.seed ?? 0),
+      epochs: f.epochs ?? 10,
+      batchSize: f.batchSize ?? 8,
+      learningRate: f.learningRate ?? 1e-3,
+      seed: f.seed ?? 0,
       augment: true,
       loss: o.classWeights ? { classWeights: 'median-frequency', ignoreIndex: dataset.info.ignoreIndex } : { ignoreIndex: dataset.info.ignoreIndex },
-      earlyStopping: { patience: Number(o.patience ?? 5), metric },
-      checkpointDir: path.join(o.out, '..', `${path.basename(o.out)}.checkpoints`),
+      earlyStopping: { patience: f.patience ?? 5, metric },
+      checkpointDir,
       resume: o.resume,
       onProgress: o.json ? undefined : progress.onProgress,
       onEpochEnd: o.json ? undefined : progress.onEpochEnd,
     });
     progress.stop();
     const test = await evaluate(model, dataset, splits.test);
-    await writeTfjsLayersModel(await tfModelToGraph(model), o.out);
+    await writeTrained(model, o.out, rules);
     const summary = { out: path.resolve(o.out), bestEpoch: res.bestEpoch, epochsRun: res.epochsRun, seconds: res.seconds, test: { pixelAccuracy: test.pixelAccuracy, meanIoU: test.meanIoU, top1: test.top1, perClassIoU: test.perClassIoU } };
     out(o.json ? JSON.stringify(summary, null, 2) : `trained ${res.epochsRun} epochs (best ${res.bestEpoch}) in ${res.seconds.toFixed(0)} s → ${summary.out}\ntest: pixel accuracy ${(100 * test.pixelAccuracy).toFixed(2)}%, mIoU ${(100 * test.meanIoU).toFixed(2)}%`);
   } finally {
@@ -71,34 +90,40 @@ export async function finetuneCommand(
   modelPath: string,
   o: TrainCliOptions & { teacher?: string; lrFactor?: string; distill?: boolean; temperature?: string },
 ): Promise<void> {
-  assertSafeOutput(modelPath, o.out);
+  const f = trainingFlags(o);
+  if (o.distill && !o.teacher) throw new UsageError('--distill needs --teacher (the unpruned model)');
+  const rules = {
+    inputs: [...modelInputPaths(modelPath), ...(o.teacher ? modelInputPaths(o.teacher) : []), ...dataInputPaths(o.data)],
+    label: `--out ${o.out}`,
+    command: 'finetune',
+  };
+  await checkOutputTarget(o.out, 'folder', rules);
   await startBackend(o.json);
   const { graph } = await readModel(modelPath);
   const model = await graphToTfModel(graph);
   const teacher = o.teacher ? await graphToTfModel((await readModel(o.teacher)).graph) : undefined;
-  const dataset = await datasetForModel(o.data, graph, { count: o.count ? Number(o.count) : undefined });
-  const splits = splitIndices(dataset.size, { val: 0.1, seed: Number(o.seed ?? 0) });
+  const dataset = await datasetForModel(o.data, graph, { count: f.count });
+  const splits = splitIndices(dataset.size, { val: 0.1, seed: f.seed ?? 0 });
   const progress = new TerminalProgress({ metricName: dataset.info.task === 'segmentation' ? 'miou' : 'top1' });
   try {
     const before = await evaluate(model, dataset, splits.val);
-    const res = await finetune(
-      model,
-      { dataset, train: splits.train, val: splits.val },
-      {
-        epochs: Number(o.epochs ?? 5),
-        batchSize: Number(o.batchSize ?? 8),
-        learningRate: Number(o.lr ?? 1e-3),
-        lrFactor: Number(o.lrFactor ?? 0.1),
-        patience: Number(o.patience ?? 3),
-        distillation: { enabled: !!o.distill && !!teacher, temperature: Number(o.temperature ?? 2) },
-        seed: Number(o.seed ?? 0),
-      },
-      teacher,
-      { onProgress: o.json ? undefined : progress.onProgress, onEpochEnd: o.json ? undefined : progress.onEpochEnd },
-    );
+    const options = {
+      epochs: f.epochs ?? 5,
+      batchSize: f.batchSize ?? 8,
+      learningRate: f.learningRate ?? 1e-3,
+      lrFactor: f.lrFactor ?? 0.1,
+      patience: f.patience ?? 3,
+      distillation: { enabled: !!o.distill && !!teacher, temperature: f.temperature ?? 2 },
+      seed: f.seed ?? 0,
+    };
+    const callbacks = { onProgress: o.json ? undefined : progress.onProgress, onEpochEnd: o.json ? undefined : progress.onEpochEnd };
+    // --epochs 0 (allowed in a config's finetune block) skips training: the model is evaluated and written as is.
+    const res = options.epochs === 0
+      ? { epochsRun: 0, bestEpoch: 0 }
+      : await finetune(model, { dataset, train: splits.train, val: splits.val }, options, teacher, callbacks);
     progress.stop();
     const after = await evaluate(model, dataset, splits.val);
-    await writeTfjsLayersModel(await tfModelToGraph(model), o.out);
+    await writeTrained(model, o.out, rules);
     const summary = { out: path.resolve(o.out), epochs: res.epochsRun, bestEpoch: res.bestEpoch, before: { pixelAccuracy: before.pixelAccuracy, meanIoU: before.meanIoU }, after: { pixelAccuracy: after.pixelAccuracy, meanIoU: after.meanIoU } };
     out(o.json ? JSON.stringify(summary, null, 2) : `fine-tuned ${res.epochsRun} epochs (best ${res.bestEpoch}): mIoU ${(100 * before.meanIoU).toFixed(2)}% → ${(100 * after.meanIoU).toFixed(2)}%, pixel accuracy ${(100 * before.pixelAccuracy).toFixed(2)}% → ${(100 * after.pixelAccuracy).toFixed(2)}% → ${summary.out}`);
   } finally {
@@ -108,11 +133,12 @@ export async function finetuneCommand(
 
 /** `prunelens evaluate MODEL --data D`. */
 export async function evaluateCommand(modelPath: string, o: { data: string; json?: boolean; count?: string; seed?: string }): Promise<void> {
+  const f = trainingFlags(o);
   await startBackend(o.json);
   const { graph } = await readModel(modelPath);
   const model = await graphToTfModel(graph);
-  const dataset = await datasetForModel(o.data, graph, { count: o.count ? Number(o.count) : undefined });
-  const { val, test } = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: Number(o.seed ?? 0) });
+  const dataset = await datasetForModel(o.data, graph, { count: f.count });
+  const { val, test } = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: f.seed ?? 0 });
   const r = await evaluate(model, dataset, test.length ? test : val);
   if (o.json) {
     out(JSON.stringify(r, null, 2));

@@ -9,7 +9,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { analyze, collectStatistics, resolveDataset, runMethod, scoresJson } from '../analyze';
 import { methodSpecOf } from '../config/method-spec';
-import { computeDescriptors, writeReport } from '../explain';
+import { computeDescriptors } from '../explain';
+import { renderReport, writeReportInto } from '../explain/report';
 import { analyzeCoupling } from '../graph/coupling';
 import { layerPruning } from '../methods/layer-pruning';
 import type { PruneLensConfig } from '../config/types';
@@ -17,7 +18,7 @@ import { parseConfigText, validateConfig } from '../config/validate';
 import { splitIndices } from '../data/pipeline';
 import type { Dataset } from '../data/types';
 import { readModel } from '../formats';
-import { graphToTfModel, writeTfjsLayersModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
+import { graphToTfModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
 import { inspectGraph, type InspectReport } from '../inspect';
 import type { MethodResult } from '../methods/decisions';
@@ -31,7 +32,8 @@ import { evaluateNative } from '../formats/onnx/inference';
 import { loadOrt } from '../formats/onnx/runtime';
 import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';
-import { writeJsonAtomic } from './write';
+import { checkOutputTarget, dataInputPaths, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
+import { parsePlan } from '../surgery/plan';
 
 export interface RunEvents {
   signal?: AbortSignal;
@@ -98,6 +100,27 @@ export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
   return value as PruneLensConfig;
 }
 
+/**
+ * Where a run writes (the config's `output`, default `<model folder>.pruned-run` beside the config) and what
+ * it must never write over: the model and its folder, the config, a local data folder.
+ */
+export function runOutput(config: PruneLensConfig, configFile: string): { outputDir: string; rules: TargetRules & { command: string } } {
+  const base = path.dirname(path.resolve(configFile));
+  const modelPath = path.resolve(base, config.model);
+  const outputDir = path.resolve(base, config.output ?? `${path.basename(path.dirname(modelPath))}.pruned-run`);
+  const data = config.data.path.startsWith('bundled:') ? [] : dataInputPaths(path.resolve(base, config.data.path));
+  return {
+    outputDir,
+    rules: { inputs: [...modelInputPaths(modelPath), path.resolve(configFile), ...data], label: `output ${config.output ?? outputDir}`, command: 'run' },
+  };
+}
+
+/** The run's output rules, checked before any work (the CLI calls this before it starts a backend). */
+export async function checkRunOutput(config: PruneLensConfig, configFile: string): Promise<void> {
+  const { outputDir, rules } = runOutput(config, configFile);
+  await checkOutputTarget(outputDir, 'folder', rules);
+}
+
 const inputSize = (graph: ModelGraph): [number | null, number | null, number | null] => {
   const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
   const s = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
@@ -129,11 +152,9 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
 
   step('reading model', 0);
   const modelPath = rel(config.model);
+  const { outputDir, rules } = runOutput(config, configFile);
+  await checkOutputTarget(outputDir, 'folder', rules);
   const { graph } = await readModel(modelPath);
-  const outputDir = path.resolve(base, config.output ?? `${path.basename(path.dirname(modelPath))}.pruned-run`);
-  if (path.resolve(path.dirname(modelPath.endsWith('.json') ? modelPath : path.join(modelPath, 'model.json'))) === outputDir) {
-    throw new PruneLensError(`output '${config.output}' is the model's own folder; PruneLens never writes over the original`, configFile);
-  }
   const [h, w] = inputSize(graph);
   const d = config.data;
   const dataset = await resolveDataset(rel(d.path), {
@@ -172,9 +193,6 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
     signal: ev.signal,
     onProgress: (p) => p.phase === 'statistics' && ev.onStatsProgress?.(p.done, p.total),
   });
-  await fs.mkdir(outputDir, { recursive: true });
-  await writeJsonAtomic(path.join(outputDir, 'scores.json'), scoresJson(analysis));
-  await writeJsonAtomic(path.join(outputDir, 'plan.json'), analysis.result.plan);
 
   step('pruning', 0.3);
   const prunedGraph = applyPlan(workGraph, analysis.result.plan, { coupling: analysis.coupling }).graph;
@@ -193,7 +211,6 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
     finalGraph = await tfModelToGraph(pruned);
     finetuned = { ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)), epochs: res.epochsRun, bestEpoch: res.bestEpoch };
   }
-  await writeTfjsLayersModel(finalGraph, path.join(outputDir, 'model'));
 
   const baselines: BaselineRun[] = [];
   const achieved = 1 - analysis.result.cost.after.flops / analysis.result.cost.before.flops;
@@ -213,7 +230,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   const task = dataset.info.task;
   const headline = (e?: EvaluationReport): number => (task === 'classification' ? e?.top1 ?? 0 : e?.meanIoU ?? 0);
   const descriptors = await computeDescriptors(dataset, { indices: [...splits.train.slice(0, 200)], signal: ev.signal });
-  const report = await writeReport(
+  const report = renderReport(
     {
       title: `${path.basename(path.dirname(modelPath))}: ${analysis.result.method}`,
       inspect: { before: inspectGraph(graph), after: inspectGraph(finalGraph) },
@@ -226,8 +243,6 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
       descriptors,
       baselines: baselines.map((b) => ({ method: b.method, paramsRemoved: b.paramsRemoved, flopsRemoved: b.flopsRemoved, metricAfter: headline(b.evaluation) })),
     },
-    path.join(outputDir, 'report'),
-    { signal: ev.signal },
   );
 
   const summary: RunSummary = {
@@ -240,11 +255,23 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
     finetuned,
     baselines,
     layerPruning: layerSummary,
-    reportFiles: report.files,
+    reportFiles: report.files.map((f) => path.join(outputDir, 'report', f)),
     outputDir,
     seconds: (Date.now() - started) / 1000,
   };
-  await writeJsonAtomic(path.join(outputDir, 'summary.json'), { ...summary, method: { name: analysis.result.method, options: analysis.result.options } });
+  // Every output at once: staged beside the output folder, the model verified (PruneLens re-reads it with
+  // the predicted params/FLOPs, TF.js loads it and predicts once), then renamed into place.
+  await writeOutputFolder(
+    outputDir,
+    async (files) => {
+      await files.model('model', tfjsLayersOutput(finalGraph, inspectGraph(finalGraph).totals));
+      await files.json('plan.json', analysis.result.plan, (parsed, file) => void parsePlan(parsed, file));
+      await files.json('scores.json', scoresJson(analysis));
+      await writeReportInto(files, 'report/', report, { signal: ev.signal });
+      await files.json('summary.json', { ...summary, method: { name: analysis.result.method, options: analysis.result.options } });
+    },
+    { ...rules, signal: ev.signal },
+  );
   step('done', 1);
   return summary;
 }

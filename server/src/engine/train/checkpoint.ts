@@ -8,12 +8,18 @@
  * `state.json` is written last (temporary file + rename), so it is the commit point: it only ever names
  * folders that were completely written. The best epoch usually shares its folder with an earlier "last";
  * folders no longer named by state.json are removed after each commit.
+ *
+ * The CLI claims the folder first (`prepareCheckpointDir`): it must be new, empty, or a checkpoint folder
+ * PruneLens made (its `.prunelens-output.json` marker, kind `checkpoints`, allows exactly these names), so
+ * training never writes into or cleans up a folder of the user's.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadLayersModelFromFile, saveLayersModel } from '../formats/tfjs-layers/files';
-import { PruneLensError } from '../util/errors';
+import { buildMarker, MARKER_FILE, readFolderMarker, writeMarkerFile } from '../output/marker';
+import { inspectTarget, type TargetRules } from '../output/target';
+import { OutputError, PruneLensError } from '../util/errors';
 
 export const STATE_FILE = 'state.json';
 
@@ -43,6 +49,28 @@ export interface TrainState {
   /** Folder names (relative to the checkpoint dir). */
   lastDir: string;
   bestDir: string;
+}
+
+/** Where `prunelens train --out DIR` keeps its checkpoints: `DIR.checkpoints` beside it. */
+export function checkpointDirFor(outDir: string): string {
+  const abs = path.resolve(outDir);
+  return path.join(path.dirname(abs), `${path.basename(abs)}.checkpoints`);
+}
+
+/**
+ * Claims `dir` for checkpoints under the output rules (output/target.ts): creates it with its marker when
+ * new or empty, accepts an earlier checkpoint folder (to resume from, or to be overwritten by a fresh run),
+ * refuses anything else.
+ */
+export async function prepareCheckpointDir(dir: string, rules: TargetRules): Promise<void> {
+  const t = await inspectTarget(dir, 'folder', rules);
+  if (t.state === 'previous') {
+    const marker = await readFolderMarker(t.real);
+    if (marker?.kind !== 'checkpoints') throw new OutputError(`${rules.label ?? dir}: is a PruneLens output of another kind (${marker?.command}), not a checkpoint folder; choose another --out`);
+    return;
+  }
+  await fs.mkdir(t.real, { recursive: true });
+  await writeMarkerFile(path.join(t.real, MARKER_FILE), await buildMarker(t.real, [], 'train', 'checkpoints'));
 }
 
 export function epochDirName(epoch: number): string {

@@ -40,6 +40,14 @@ export interface TerminalProgressOptions {
 }
 
 export class TerminalProgress {
+  /** Bars on screen now, so an error can be printed below them (cli/terminal.ts). */
+  private static readonly live = new Set<TerminalProgress>();
+
+  /** Stops every live bar (their line is cleared), before a message that must stand on its own line. */
+  static stopAll(): void {
+    for (const p of [...TerminalProgress.live]) p.stop();
+  }
+
   private readonly stream: NodeJS.WritableStream;
   private readonly tty: boolean;
   private bar: SingleBar | undefined;
@@ -76,6 +84,7 @@ export class TerminalProgress {
         barsize: 24,
       });
       this.bar.start(ev.batches, ev.batch, payload);
+      TerminalProgress.live.add(this);
     } else {
       this.bar?.update(ev.batch, payload);
     }
@@ -97,5 +106,6 @@ export class TerminalProgress {
       this.bar = undefined;
       this.barKey = '';
     }
+    TerminalProgress.live.delete(this);
   }
 }

@@ -22,3 +22,15 @@ export class CancelledError extends PruneLensError {
     super('cancelled');
   }
 }
+
+/**
+ * An output PruneLens refuses to write, or could not write: the target is an input, holds files PruneLens did
+ * not write, is a link, or the file system said no. Nothing was changed when this is thrown.
+ */
+export class OutputError extends PruneLensError {}
+
+/** A written output failed its check (re-read, totals, runtime load); it was not put in place. */
+export class OutputVerificationError extends OutputError {}
+
+/** A command-line flag is missing, unknown or out of range (checked before any work starts). */
+export class UsageError extends PruneLensError {}

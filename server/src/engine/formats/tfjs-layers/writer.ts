@@ -3,7 +3,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelGraph } from '../../graph/ir';
-import { writeArtifactsToDir } from './files';
+import { writeArtifactsFiles, writeArtifactsToDir } from './files';
 import { graphFromArtifacts } from './reader';
 import { buildTopology } from './topology';
 import { encodeWeights } from './weights';
@@ -27,7 +27,15 @@ export function graphToArtifacts(graph: ModelGraph): tf.io.ModelArtifacts {
   };
 }
 
-/** Writes the graph as `DIR/model.json` + one shard, atomically. */
+/** Writes the graph as `DIR/model.json` + one shard into a new or empty folder (the output module's staging). */
+export async function writeTfjsLayersFiles(graph: ModelGraph, dir: string): Promise<void> {
+  await writeArtifactsFiles(dir, graphToArtifacts(graph));
+}
+
+/**
+ * Writes the graph as `DIR/model.json` + one shard, atomically. User-facing outputs use output/'s
+ * `writePrunedModel` instead, which adds the target rules and verification.
+ */
 export async function writeTfjsLayersModel(graph: ModelGraph, dir: string): Promise<void> {
   await writeArtifactsToDir(dir, graphToArtifacts(graph));
 }
