@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
+import { kerasExtensionOf, kerasWriteNotes, writeKerasModel } from '../formats/keras/writer';
 import { writeOnnxModel } from '../formats/onnx/writer';
 import { writeTfjsLayersModel } from '../formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../graph/coupling';
@@ -44,24 +45,37 @@ export function onnxOutputFile(modelPath: string, outArg: string): string {
   return file;
 }
 
+/** Keras output: `--out x.keras` / `x.h5` is the file (the input's own extension); any other `--out` is a folder. */
+export function kerasOutputFile(modelPath: string, outArg: string, ext: '.keras' | '.h5'): string {
+  const file = outArg.toLowerCase().endsWith(ext) ? outArg : path.join(outArg, `model${ext}`);
+  if (path.resolve(file) === path.resolve(modelPath)) {
+    throw new PruneLensError(`--out ${outArg} would overwrite the input model; PruneLens never writes over the original`, modelPath);
+  }
+  return file;
+}
+
 export async function pruneCommand(model: string, opts: { plan: string; out: string; json?: boolean }): Promise<void> {
   const { graph, format } = await readModel(model);
-  // A model read from ONNX is written back as ONNX (through the IR), every other format as a TF.js model.
+  // A model read from ONNX or Keras is written back in its own format (through the IR), others as a TF.js model.
   const onnxFile = format === 'onnx' ? onnxOutputFile(model, opts.out) : undefined;
-  if (!onnxFile) assertSafeOutput(model, opts.out);
+  const kerasFile = format === 'keras' ? kerasOutputFile(model, opts.out, kerasExtensionOf(graph)) : undefined;
+  if (!onnxFile && !kerasFile) assertSafeOutput(model, opts.out);
   const plan = await readPlanFile(opts.plan);
   const coupling = analyzeCoupling(graph);
   const before = inspectGraph(graph, coupling).totals;
   const { graph: pruned, changed } = applyPlan(graph, plan, { coupling, file: opts.plan });
   const after = inspectGraph(pruned).totals;
   if (onnxFile) await writeOnnxModel(pruned, onnxFile);
+  else if (kerasFile) await writeKerasModel(pruned, kerasFile);
   else await writeTfjsLayersModel(pruned, opts.out);
-  const written = path.resolve(onnxFile ?? opts.out);
+  const written = path.resolve(onnxFile ?? kerasFile ?? opts.out);
+  const notes = kerasFile ? kerasWriteNotes(pruned) : [];
   if (opts.json) {
-    out(JSON.stringify({ out: written, before, after, changed }, null, 2));
+    out(JSON.stringify({ out: written, before, after, changed, ...(notes.length ? { notes } : {}) }, null, 2));
     return;
   }
   out(`pruned ${changed.length} layers → ${written}`);
+  for (const n of notes) out(`note: ${n}`);
   out(`params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`);
   out(`FLOPs (MACs): ${formatNumber(before.flops)} → ${formatNumber(after.flops)} (−${pct(before.flops, after.flops)})`);
 }

@@ -8,7 +8,8 @@ import { evaluate } from '../train/evaluate';
 import { buildZooModel } from '../zoo';
 import { datasetForModel, out, startBackend } from './common';
 import { finetune } from '../pipeline/finetune';
-import { assertSafeOutput } from './prune';
+import { assertSafeOutput, kerasOutputFile } from './prune';
+import { adoptTrainedWeights, kerasExtensionOf, writeKerasModel } from '../formats/keras/writer';
 import type * as tf from '@tensorflow/tfjs';
 
 export interface TrainCliOptions {
@@ -73,7 +74,9 @@ export async function finetuneCommand(
 ): Promise<void> {
   assertSafeOutput(modelPath, o.out);
   await startBackend(o.json);
-  const { graph } = await readModel(modelPath);
+  const { graph, format } = await readModel(modelPath);
+  // A Keras model is written back as Keras (the file, or DIR/model.h5|.keras), with the fine-tuned weights.
+  const kerasFile = format === 'keras' ? kerasOutputFile(modelPath, o.out, kerasExtensionOf(graph)) : undefined;
   const model = await graphToTfModel(graph);
   const teacher = o.teacher ? await graphToTfModel((await readModel(o.teacher)).graph) : undefined;
   const dataset = await datasetForModel(o.data, graph, { count: o.count ? Number(o.count) : undefined });
@@ -98,8 +101,9 @@ export async function finetuneCommand(
     );
     progress.stop();
     const after = await evaluate(model, dataset, splits.val);
-    await writeTfjsLayersModel(await tfModelToGraph(model), o.out);
-    const summary = { out: path.resolve(o.out), epochs: res.epochsRun, bestEpoch: res.bestEpoch, before: { pixelAccuracy: before.pixelAccuracy, meanIoU: before.meanIoU }, after: { pixelAccuracy: after.pixelAccuracy, meanIoU: after.meanIoU } };
+    if (kerasFile) await writeKerasModel(adoptTrainedWeights(graph, await tfModelToGraph(model)), kerasFile);
+    else await writeTfjsLayersModel(await tfModelToGraph(model), o.out);
+    const summary = { out: path.resolve(kerasFile ?? o.out), epochs: res.epochsRun, bestEpoch: res.bestEpoch, before: { pixelAccuracy: before.pixelAccuracy, meanIoU: before.meanIoU }, after: { pixelAccuracy: after.pixelAccuracy, meanIoU: after.meanIoU } };
     out(o.json ? JSON.stringify(summary, null, 2) : `fine-tuned ${res.epochsRun} epochs (best ${res.bestEpoch}): mIoU ${(100 * before.meanIoU).toFixed(2)}% → ${(100 * after.meanIoU).toFixed(2)}%, pixel accuracy ${(100 * before.pixelAccuracy).toFixed(2)}% → ${(100 * after.pixelAccuracy).toFixed(2)}% → ${summary.out}`);
   } finally {
     progress.stop();

@@ -17,6 +17,7 @@ import { parseConfigText, validateConfig } from '../config/validate';
 import { splitIndices } from '../data/pipeline';
 import type { Dataset } from '../data/types';
 import { readModel } from '../formats';
+import { adoptTrainedWeights, kerasExtensionOf, writeKerasModel } from '../formats/keras/writer';
 import { graphToTfModel, writeTfjsLayersModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
 import { inspectGraph, type InspectReport } from '../inspect';
@@ -129,7 +130,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
 
   step('reading model', 0);
   const modelPath = rel(config.model);
-  const { graph } = await readModel(modelPath);
+  const { graph, format } = await readModel(modelPath);
   const outputDir = path.resolve(base, config.output ?? `${path.basename(path.dirname(modelPath))}.pruned-run`);
   if (path.resolve(path.dirname(modelPath.endsWith('.json') ? modelPath : path.join(modelPath, 'model.json'))) === outputDir) {
     throw new PruneLensError(`output '${config.output}' is the model's own folder; PruneLens never writes over the original`, configFile);
@@ -192,6 +193,8 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
     finetuned = { ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)), epochs: res.epochsRun, bestEpoch: res.bestEpoch };
   }
   await writeTfjsLayersModel(finalGraph, path.join(outputDir, 'model'));
+  // A Keras input also gets its pruned (and fine-tuned) model back in its own format and layout.
+  if (format === 'keras') await writeKerasModel(adoptTrainedWeights(prunedGraph, finalGraph), path.join(outputDir, `model${kerasExtensionOf(graph)}`));
 
   const baselines: BaselineRun[] = [];
   const achieved = 1 - analysis.result.cost.after.flops / analysis.result.cost.before.flops;

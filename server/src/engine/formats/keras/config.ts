@@ -16,10 +16,17 @@ type Json = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A Keras 3 serialized object (`{module, class_name, config, registered_name}`) → Keras 2's `{class_name, config}`. */
+/**
+ * A Keras 3 serialized object (`{module, class_name, config, registered_name}`) → Keras 2's `{class_name, config}`;
+ * tf.keras's `L1`/`L2` regularizers → the `L1L2` TF.js knows (same penalty), so TF.js can build the model to train.
+ */
 function simplifyValue(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(simplifyValue);
   if (!isObj(v)) return v;
+  if ((v.class_name === 'L2' || v.class_name === 'L1') && isObj(v.config)) {
+    const c = v.config;
+    return { class_name: 'L1L2', config: { l1: Number(c.l1 ?? 0), l2: Number(c.l2 ?? 0) } };
+  }
   if (v.class_name === 'DTypePolicy' || v.class_name === 'Policy') {
     const c = v.config as Json | undefined;
     return (c?.name as string | undefined) ?? 'float32';
@@ -28,7 +35,7 @@ function simplifyValue(v: unknown): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, simplifyValue(x)]));
 }
 
-/** A Keras 3 layer config in the form the engine and TF.js read (snake_case, plain dtypes, `batch_input_shape`). */
+/** A Keras layer config in the form the engine and TF.js read (snake_case, plain dtypes, `batch_input_shape`). */
 export function normalizeLayerConfig(className: string, config: Json): Json {
   const out = simplifyValue(config) as Json;
   if (className === 'InputLayer' && out.batch_shape !== undefined && out.batch_input_shape === undefined) {
@@ -63,7 +70,7 @@ function nestRefs(v: unknown): unknown[] {
 
 /** Keras 3 model config → the Keras 2 form `parseTopology` reads. Keras 2 configs pass through unchanged. */
 export function toKeras2Form(modelConfig: Json, version: 2 | 3, file: string): Json {
-  if (version === 2) return modelConfig;
+  if (version === 2) return normalizeKeras2(modelConfig);
   const cls = modelConfig.class_name;
   const cfg = modelConfig.config;
   if (!isObj(cfg) || !Array.isArray(cfg.layers)) throw new KerasFormatError("config.json: the model config has no 'layers' list", file);
@@ -98,6 +105,17 @@ export function toKeras2Form(modelConfig: Json, version: 2 | 3, file: string): J
   return { class_name: cls, config: out };
 }
 
+/** Keras 2 configs keep their form; only the layer configs are normalized (regularizers, dtype policies). */
+function normalizeKeras2(modelConfig: Json): Json {
+  const out = structuredClone(modelConfig);
+  const cfg = out.config;
+  const layers = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : [];
+  for (const l of layers as Json[]) {
+    if (isObj(l) && isObj(l.config)) l.config = normalizeLayerConfig(String(l.class_name), l.config);
+  }
+  return out;
+}
+
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const refsOfKeras2Node = (node: unknown): TensorRef[] =>
   (Array.isArray(node) ? node : []).map((r: unknown[]) => ({ layer: String(r[0]), nodeIndex: Number(r[1] ?? 0), tensorIndex: Number(r[2] ?? 0) }));
@@ -127,7 +145,7 @@ export function patchModelConfig(original: Json, version: 2 | 3, graph: ModelGra
     if (!layer) continue; // removed by layer pruning
     seen.add(name);
     // Only keys whose value the engine changed are written; everything else stays byte-for-byte Keras's.
-    const before = version === 3 ? normalizeLayerConfig(className, rawConfig) : rawConfig;
+    const before = normalizeLayerConfig(className, rawConfig);
     for (const [k, v] of Object.entries(layer.config)) {
       if (k === 'name' || sameJson(before[k], v)) continue;
       const key = version === 3 && className === 'InputLayer' && k === 'batch_input_shape' ? 'batch_shape' : k;

@@ -18,7 +18,9 @@ let lib: Promise<H5Lib> | undefined;
 export function loadH5(): Promise<H5Lib> {
   lib ??= import('h5wasm/node').then(async (m) => {
     const mod = ((m as unknown as { default?: H5Lib }).default ?? m) as H5Lib;
-    await mod.ready;
+    const module = await mod.ready;
+    // HDF5 prints its error stack to stderr by default; thrown instead, it becomes our one-line message.
+    module.activate_throwing_error_handler();
     return mod;
   });
   return lib;
@@ -60,9 +62,12 @@ export async function withH5<T>(file: string, shownAs: string, fn: (f: H5.File) 
   }
 }
 
+/** One line from an error; for an HDF5 error stack, the innermost function's own words ("truncated file: …"). */
 export function oneLine(err: unknown): string {
   const s = err instanceof Error ? err.message : String(err);
-  return s.split('\n').map((l) => l.trim()).filter(Boolean)[0]?.slice(0, 200) ?? 'unknown error';
+  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
+  const hdf5 = lines.map((l) => /^#\d+: .* in [\w.]+\(\): (.*)$/.exec(l)?.[1]).filter((x): x is string => !!x);
+  return (hdf5.pop() ?? lines[0] ?? 'unknown error').slice(0, 200);
 }
 
 function isGroup(e: unknown, h5: H5Lib): e is H5.Group {

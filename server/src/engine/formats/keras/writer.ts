@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ModelGraph } from '../../graph/ir';
+import { cloneGraph, type ModelGraph } from '../../graph/ir';
 import { patchModelConfig } from './config';
 import { KerasFormatError } from './errors';
 import { writeH5 } from './h5';
@@ -80,6 +80,23 @@ export async function kerasFileBytes(graph: ModelGraph): Promise<Uint8Array> {
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The Keras-read `target` (its configs in Keras's own form) with the weights of `trained` — the same model after
+ * a TF.js fine-tuning, whose configs went through TF.js's serializer and must not leak into the Keras file.
+ */
+export function adoptTrainedWeights(target: ModelGraph, trained: ModelGraph): ModelGraph {
+  const out = cloneGraph(target);
+  const byName = new Map(trained.layers.map((l) => [l.name, l]));
+  for (const l of out.layers) {
+    for (const [role, w] of l.weights) {
+      const t = byName.get(l.name)?.weights.get(role);
+      if (!t || t.shape.join() !== w.shape.join()) throw new KerasFormatError(`the trained model has no weight '${role}' of shape [${w.shape}] for layer '${l.name}'`);
+      w.data = t.data.slice();
+    }
+  }
+  return out;
 }
 
 function requireLayout(graph: ModelGraph): KerasLayout {
