@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { readModel } from '../formats';
 import { kerasExtensionOf, kerasWriteNotes, writeKerasModel } from '../formats/keras/writer';
 import { writeOnnxModel } from '../formats/onnx/writer';
+import { findStateDictBeside, readStateDict, writeStateDict } from '../formats/pytorch/checkpoint';
+import { linkStateDict, prunedStateDict } from '../formats/pytorch/link';
 import { writeTfjsLayersModel } from '../formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../graph/coupling';
 import { inspectGraph } from '../inspect';
@@ -60,16 +62,24 @@ export async function pruneCommand(model: string, opts: { plan: string; out: str
   const onnxFile = format === 'onnx' ? onnxOutputFile(model, opts.out) : undefined;
   const kerasFile = format === 'keras' ? kerasOutputFile(model, opts.out, kerasExtensionOf(graph)) : undefined;
   if (!onnxFile && !kerasFile) assertSafeOutput(model, opts.out);
+  // An ONNX export with its PyTorch state_dict beside it (model.onnx + model.pt): the pruned state_dict too.
+  const sdFile = onnxFile ? await findStateDictBeside(model) : undefined;
+  const sd = sdFile ? await readStateDict(sdFile) : undefined;
+  const sdLink = sd ? await linkStateDict(model, graph, sd, sdFile!) : undefined;
+  const sdOut = sdFile ? path.join(path.dirname(onnxFile!), path.basename(sdFile)) : undefined;
+  if (sdOut && path.resolve(sdOut) === path.resolve(sdFile!)) throw new PruneLensError(`--out ${opts.out} would overwrite ${sdFile}; PruneLens never writes over the original`, model);
   const plan = await readPlanFile(opts.plan);
   const coupling = analyzeCoupling(graph);
   const before = inspectGraph(graph, coupling).totals;
   const { graph: pruned, changed } = applyPlan(graph, plan, { coupling, file: opts.plan });
   const after = inspectGraph(pruned).totals;
-  if (onnxFile) await writeOnnxModel(pruned, onnxFile);
-  else if (kerasFile) await writeKerasModel(pruned, kerasFile);
+  if (onnxFile) {
+    await writeOnnxModel(pruned, onnxFile);
+    if (sd && sdLink && sdOut) await writeStateDict(prunedStateDict(sd, sdLink, pruned), sdOut);
+  } else if (kerasFile) await writeKerasModel(pruned, kerasFile);
   else await writeTfjsLayersModel(pruned, opts.out);
   const written = path.resolve(onnxFile ?? kerasFile ?? opts.out);
-  const notes = kerasFile ? kerasWriteNotes(pruned) : [];
+  const notes = kerasFile ? kerasWriteNotes(pruned) : sdOut ? [`pruned PyTorch state_dict → ${path.resolve(sdOut)}`] : [];
   if (opts.json) {
     out(JSON.stringify({ out: written, before, after, changed, ...(notes.length ? { notes } : {}) }, null, 2));
     return;
