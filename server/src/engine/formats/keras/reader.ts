@@ -75,17 +75,18 @@ async function readKerasH5(file: string): Promise<ModelGraph> {
     }
     const modelConfig = parseJson(configText, 'model_config attribute', file);
     const version = configVersionOf(modelConfig);
-    const weightsRoot = f.get('model_weights') ? '/model_weights' : '/';
-    const group = f.get(weightsRoot);
-    if (!group || !('keys' in group)) throw new KerasFormatError("no 'model_weights' group", file);
+    // Keras 2 full-model files keep the weights under /model_weights (a save_weights file has them at the root).
+    const base = f.get('model_weights') ? '/model_weights' : '';
+    const group = f.get(base || '/');
+    if (!isGroupLike(group)) throw new KerasFormatError("no 'model_weights' group", file);
     const refs = new Map<string, WeightRef>();
     const order = new Map<string, string[]>();
-    for (const layer of attrStrings(group as never, 'layer_names') ?? []) {
-      const g = f.get(`${weightsRoot === '/' ? '' : weightsRoot}/${layer}`);
-      if (!g) throw new KerasFormatError(`layer_names lists '${layer}' but the file has no group for it`, file);
-      const names = attrStrings(g as never, 'weight_names') ?? [];
+    for (const layer of attrStrings(group, 'layer_names') ?? []) {
+      const g = f.get(`${base}/${layer}`);
+      if (!isGroupLike(g)) throw new KerasFormatError(`layer_names lists '${layer}' but the file has no group for it`, file);
+      const names = attrStrings(g, 'weight_names') ?? [];
       const roles = rolesOfKeras2Names(names);
-      names.forEach((n, i) => refs.set(`${weightsRoot === '/' ? '' : weightsRoot}/${layer}/${n}`, { layer, role: roles[i] }));
+      names.forEach((n, i) => refs.set(`${base}/${layer}/${n}`, { layer, role: roles[i] }));
       order.set(layer, roles);
     }
     const hasOptimizer = f.get('optimizer_weights') !== null;
@@ -188,6 +189,10 @@ function buildGraph(
   const problems = validateWeights(graph, inferShapes(graph));
   if (problems.length) throw new KerasFormatError(problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more problems)`, file);
   return graph;
+}
+
+function isGroupLike(e: unknown): e is Parameters<typeof attrStrings>[0] & { keys(): string[] } {
+  return typeof e === 'object' && e !== null && typeof (e as { keys?: unknown }).keys === 'function';
 }
 
 function parseJson(text: string, what: string, file: string): Json {
