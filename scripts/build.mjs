@@ -19,6 +19,9 @@ const external = [
   'vscode',
   '@tensorflow/tfjs-node',
   'onnxruntime-node',
+  // ESM-only with its wasm inlined and `import.meta.url` inside: loaded from node_modules by a dynamic import().
+  'h5wasm',
+  'h5wasm/node',
   // require.resolve of this file locates the .wasm binaries at run time (see scripts/package.mjs).
   ...(bundleTfjs ? ['@tensorflow/tfjs-backend-wasm/package.json'] : ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu']),
 ];

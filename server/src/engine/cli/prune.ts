@@ -1,9 +1,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
+import { kerasExtensionOf, kerasWriteNotes } from '../formats/keras/writer';
+import { findStateDictBeside, readStateDict } from '../formats/pytorch/checkpoint';
+import { linkStateDict, prunedStateDict } from '../formats/pytorch/link';
 import { analyzeCoupling } from '../graph/coupling';
 import { inspectGraph } from '../inspect';
-import { checkOutputTarget, isOnnxFileTarget, modelInputPaths, writePrunedModel } from '../output';
+import { checkOutputTarget, isKerasFileTarget, isModelFileTarget, isOnnxFileTarget, modelInputPaths, stateDictOutput, writePrunedModel } from '../output';
 import { formatNumber } from '../report/console';
 import { applyPlan } from '../surgery/apply';
 import { parsePlan, type PruningPlan } from '../surgery/plan';
@@ -28,28 +31,44 @@ export async function readPlanFile(file: string): Promise<PruningPlan> {
 }
 
 /**
- * `prunelens prune MODEL --plan P --out OUT`. A model read from ONNX is written back as ONNX (`--out x.onnx`
- * is the file, any other `--out` a folder holding `model.onnx`); every other format as a TF.js layers model
- * folder. The output rules (output/target.ts) are checked before anything is read.
+ * `prunelens prune MODEL --plan P --out OUT`. A model is written back in its own format: ONNX as ONNX
+ * (`--out x.onnx` is the file, any other `--out` a folder holding `model.onnx`, plus the pruned PyTorch
+ * state_dict when `model.pt` sits beside the export), Keras as Keras in the input's layout (`--out x.keras` /
+ * `x.h5`, or a folder holding `model.keras` / `model.h5`), every other format as a TF.js layers model folder.
+ * The output rules (output/target.ts) are checked before anything is read.
  */
 export async function pruneCommand(model: string, opts: { plan: string; out: string; json?: boolean }): Promise<void> {
   const rules = { inputs: [...modelInputPaths(model), opts.plan], label: `--out ${opts.out}`, command: 'prune' };
-  const onnxFile = isOnnxFileTarget(opts.out);
-  await checkOutputTarget(opts.out, onnxFile ? 'file' : 'folder', rules);
+  await checkOutputTarget(opts.out, isModelFileTarget(opts.out) ? 'file' : 'folder', rules);
   const { graph, format } = await readModel(model);
-  if (onnxFile && format !== 'onnx') throw new UsageError(`--out ${opts.out}: a ${format} model is written as a folder (ONNX output files are for ONNX inputs); name a folder`);
+  if (isOnnxFileTarget(opts.out) && format !== 'onnx') throw new UsageError(`--out ${opts.out}: only an ONNX model is written as a .onnx file; name a folder`);
+  if (isKerasFileTarget(opts.out) && format !== 'keras') throw new UsageError(`--out ${opts.out}: only a Keras model is written as a .keras/.h5 file; name a folder`);
+  // An ONNX export with its PyTorch state_dict beside it (model.onnx + model.pt): the pruned state_dict too.
+  const sdFile = format === 'onnx' ? await findStateDictBeside(model) : undefined;
+  const sd = sdFile ? await readStateDict(sdFile) : undefined;
+  const sdLink = sd ? await linkStateDict(model, graph, sd, sdFile!) : undefined;
   const plan = await readPlanFile(opts.plan);
   const coupling = analyzeCoupling(graph);
   const before = inspectGraph(graph, coupling).totals;
   const { graph: pruned, changed } = applyPlan(graph, plan, { coupling, file: opts.plan });
   const after = inspectGraph(pruned).totals;
-  // The written model is loaded once in TF.js to verify it: bring the backend up quietly.
+  // The written model is loaded once in TF.js to verify it (Keras models too): bring the backend up quietly.
   if (format !== 'onnx') await startBackend(true);
-  const written = await writePrunedModel(pruned, opts.out, { ...rules, format: format === 'onnx' ? 'onnx' : 'tfjs-layers', predicted: after });
-  printNotes(written.notes);
-  const shown = path.resolve(opts.out);
+  const companions = sd && sdLink ? [{ name: path.basename(sdFile!), output: stateDictOutput(prunedStateDict(sd, sdLink, pruned)) }] : [];
+  const written = await writePrunedModel(pruned, opts.out, {
+    ...rules,
+    format: format === 'onnx' || format === 'keras' ? format : 'tfjs-layers',
+    kerasExtension: format === 'keras' ? kerasExtensionOf(graph) : undefined,
+    companions,
+    predicted: after,
+  });
+  const notes = [...written.notes, ...(format === 'keras' ? kerasWriteNotes(pruned) : []), ...companions.map((c) => `pruned PyTorch state_dict → ${path.join(written.path, c.name)}`)];
+  printNotes(notes);
+  // A model file written into an output folder is named in the message (DIR/model.onnx, DIR/model.h5).
+  const inFolder = format === 'onnx' ? 'model.onnx' : format === 'keras' ? `model${kerasExtensionOf(graph)}` : undefined;
+  const shown = inFolder && !isModelFileTarget(opts.out) ? path.join(path.resolve(opts.out), inFolder) : path.resolve(opts.out);
   if (opts.json) {
-    out(JSON.stringify({ out: shown, before, after, changed, replaced: written.replaced }, null, 2));
+    out(JSON.stringify({ out: shown, before, after, changed, replaced: written.replaced, ...(notes.length ? { notes } : {}) }, null, 2));
     return;
   }
   out(`pruned ${changed.length} layers → ${shown}${written.replaced ? ' (replaced the earlier PruneLens output)' : ''}`);

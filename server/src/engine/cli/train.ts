@@ -8,11 +8,12 @@ import { evaluate } from '../train/evaluate';
 import { buildZooModel } from '../zoo';
 import { datasetForModel, out, startBackend } from './common';
 import { finetune } from '../pipeline/finetune';
-import { checkOutputTarget, dataInputPaths, modelInputPaths, writePrunedModel, type TargetRules } from '../output';
+import { checkOutputTarget, dataInputPaths, isKerasFileTarget, modelInputPaths, writePrunedModel, type TargetRules } from '../output';
 import { checkpointDirFor, prepareCheckpointDir } from '../train/checkpoint';
 import { UsageError } from '../util/errors';
 import { trainingFlags, zooFlags } from './flags';
 import { printNotes } from './terminal';
+import { adoptTrainedWeights, kerasExtensionOf, kerasWriteNotes } from '../formats/keras/writer';
 import type * as tf from '@tensorflow/tfjs';
 
 export interface TrainCliOptions {
@@ -97,9 +98,10 @@ export async function finetuneCommand(
     label: `--out ${o.out}`,
     command: 'finetune',
   };
-  await checkOutputTarget(o.out, 'folder', rules);
+  await checkOutputTarget(o.out, isKerasFileTarget(o.out) ? 'file' : 'folder', rules);
   await startBackend(o.json);
-  const { graph } = await readModel(modelPath);
+  const { graph, format } = await readModel(modelPath);
+  if (isKerasFileTarget(o.out) && format !== 'keras') throw new UsageError(`--out ${o.out}: only a Keras model is written as a .keras/.h5 file; name a folder`);
   const model = await graphToTfModel(graph);
   const teacher = o.teacher ? await graphToTfModel((await readModel(o.teacher)).graph) : undefined;
   const dataset = await datasetForModel(o.data, graph, { count: f.count });
@@ -123,7 +125,12 @@ export async function finetuneCommand(
       : await finetune(model, { dataset, train: splits.train, val: splits.val }, options, teacher, callbacks);
     progress.stop();
     const after = await evaluate(model, dataset, splits.val);
-    await writeTrained(model, o.out, rules);
+    if (format === 'keras') {
+      // A Keras model is written back as Keras (the file, or DIR/model.h5|.keras), with the fine-tuned weights.
+      const tuned = adoptTrainedWeights(graph, await tfModelToGraph(model));
+      const written = await writePrunedModel(tuned, o.out, { ...rules, format: 'keras', kerasExtension: kerasExtensionOf(graph) });
+      printNotes([...written.notes, ...kerasWriteNotes(tuned)]);
+    } else await writeTrained(model, o.out, rules);
     const summary = { out: path.resolve(o.out), epochs: res.epochsRun, bestEpoch: res.bestEpoch, before: { pixelAccuracy: before.pixelAccuracy, meanIoU: before.meanIoU }, after: { pixelAccuracy: after.pixelAccuracy, meanIoU: after.meanIoU } };
     out(o.json ? JSON.stringify(summary, null, 2) : `fine-tuned ${res.epochsRun} epochs (best ${res.bestEpoch}): mIoU ${(100 * before.meanIoU).toFixed(2)}% → ${(100 * after.meanIoU).toFixed(2)}%, pixel accuracy ${(100 * before.pixelAccuracy).toFixed(2)}% → ${(100 * after.pixelAccuracy).toFixed(2)}% → ${summary.out}`);
   } finally {

@@ -1,9 +1,10 @@
 /**
  * Model formats. Each reader has a cheap `open(path)` that returns null when the file is not its format
- * (the Netron pattern), so adding a format (ONNX, Keras) is adding a reader to this list.
+ * (the Netron pattern), so adding a format is adding a reader to this list.
  */
 import type { ModelGraph } from '../graph/ir';
 import { PruneLensError } from '../util/errors';
+import { openKeras } from './keras/reader';
 import { openOnnx } from './onnx/reader';
 import { openTfjsLayers, readTfjsLayersModel } from './tfjs-layers/reader';
 
@@ -15,6 +16,7 @@ export interface ModelReader {
 export const READERS: ModelReader[] = [
   { format: 'tfjs-layers', open: openTfjsLayers },
   { format: 'onnx', open: openOnnx },
+  { format: 'keras', open: openKeras },
 ];
 
 export async function readModel(path: string): Promise<{ graph: ModelGraph; format: string }> {

@@ -67,6 +67,11 @@ export interface ModelGraph {
     syntheticInput?: string;
     /** The topology came wrapped as `{model_config, training_config}` (Keras converter output). */
     topologyWrapped?: boolean;
+    /**
+     * What a reader keeps so the writer of the same format can write the model back in the input's own layout
+     * (Keras: HDF5 groups, attributes and the original config). Plain data; other writers ignore it.
+     */
+    formatLayout?: unknown;
   };
 }
 

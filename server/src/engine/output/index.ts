@@ -6,5 +6,17 @@
 export { dataInputPaths, modelInputPaths, realPathOf, type OutputKind, type TargetRules } from './target';
 export { MARKER_FILE, readFolderMarker, sidecarPath } from './marker';
 export { checkOutputTarget, OutputStage, writeOutputFile, writeOutputFolder, type ModelOutput, type OutputOptions, type WrittenOutput } from './write';
-export { isOnnxFileTarget, ONNX_IN_FOLDER, onnxOutput, tfjsLayersOutput, writePrunedModel, type ModelFormat, type WriteModelOptions } from './models';
-export { loadInOnnxRuntime, loadInTfjs, verifyTotals, type ModelTotals } from './verify';
+export {
+  isKerasFileTarget,
+  isModelFileTarget,
+  isOnnxFileTarget,
+  kerasOutput,
+  ONNX_IN_FOLDER,
+  onnxOutput,
+  stateDictOutput,
+  tfjsLayersOutput,
+  writePrunedModel,
+  type ModelFormat,
+  type WriteModelOptions,
+} from './models';
+export { loadGraphInTfjs, loadInOnnxRuntime, loadInTfjs, verifyTotals, type ModelTotals } from './verify';

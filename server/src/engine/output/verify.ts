@@ -4,6 +4,7 @@
  *
  * - TF.js layers models: `tf.loadLayersModel` through TF.js's own HTTP loader (manifest parsing, shard
  *   fetching, weight decoding all TF.js's), served from the files by a local `fetchFunc`; then one `predict`.
+ * - Keras files: Keras does not run here; the read-back graph is built and run once in TF.js (same layer configs).
  * - ONNX: `onnxruntime-node` `InferenceSession.create` and one `run`. Where onnxruntime-node cannot load on
  *   this machine the check says so in a note instead of pretending it ran.
  *
@@ -15,6 +16,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
 import { loadOrt, ortLoadError } from '../formats/onnx/runtime';
+import { graphToTfModel } from '../formats/tfjs-layers/writer';
+import type { ModelGraph } from '../graph/ir';
 import { inspectGraph } from '../inspect';
 import { initBackend } from '../runtime/backend';
 
@@ -50,10 +53,19 @@ export async function loadInTfjs(dir: string): Promise<string[]> {
   const fetchFunc = async (url: string | URL | Request): Promise<Response> => new Response(await fs.readFile(path.resolve(String(url))));
   // A caller that has not chosen a backend gets PruneLens's usual choice (runtime/backend.ts).
   if (!tf.engine().backendName) await initBackend();
-  const model = await tf.loadLayersModel(tf.io.http(modelJson, { fetchFunc }));
+  return predictOnZeros(await tf.loadLayersModel(tf.io.http(modelJson, { fetchFunc })), modelJson);
+}
+
+/** Builds a read-back graph (e.g. of a Keras file, which Keras itself cannot load here) in TF.js and runs it once. */
+export async function loadGraphInTfjs(graph: ModelGraph, file: string): Promise<string[]> {
+  if (!tf.engine().backendName) await initBackend();
+  return predictOnZeros(await graphToTfModel(graph), file);
+}
+
+async function predictOnZeros(model: tf.LayersModel, file: string): Promise<string[]> {
   try {
     const shapes = model.inputs.map((i) => probeShape(i.shape));
-    if (shapes.some((s) => elements(s) > MAX_PROBE_ELEMENTS)) return [`${modelJson}: loaded in TF.js; no test prediction (the input is over ${MAX_PROBE_ELEMENTS} values)`];
+    if (shapes.some((s) => elements(s) > MAX_PROBE_ELEMENTS)) return [`${file}: loaded in TF.js; no test prediction (the input is over ${MAX_PROBE_ELEMENTS} values)`];
     tf.tidy(() => {
       const out = model.predict(shapes.map((s) => tf.zeros(s)));
       const outs = Array.isArray(out) ? out : [out];

@@ -18,6 +18,7 @@ import { parseConfigText, validateConfig } from '../config/validate';
 import { splitIndices } from '../data/pipeline';
 import type { Dataset } from '../data/types';
 import { readModel } from '../formats';
+import { adoptTrainedWeights, kerasExtensionOf } from '../formats/keras/writer';
 import { graphToTfModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
 import { inspectGraph, type InspectReport } from '../inspect';
@@ -32,7 +33,7 @@ import { evaluateNative } from '../formats/onnx/inference';
 import { loadOrt } from '../formats/onnx/runtime';
 import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';
-import { checkOutputTarget, dataInputPaths, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
+import { checkOutputTarget, dataInputPaths, kerasOutput, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
 import { parsePlan } from '../surgery/plan';
 
 export interface RunEvents {
@@ -154,7 +155,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   const modelPath = rel(config.model);
   const { outputDir, rules } = runOutput(config, configFile);
   await checkOutputTarget(outputDir, 'folder', rules);
-  const { graph } = await readModel(modelPath);
+  const { graph, format } = await readModel(modelPath);
   const [h, w] = inputSize(graph);
   const d = config.data;
   const dataset = await resolveDataset(rel(d.path), {
@@ -265,6 +266,11 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
     outputDir,
     async (files) => {
       await files.model('model', tfjsLayersOutput(finalGraph, inspectGraph(finalGraph).totals));
+      // A Keras input also gets its pruned (and fine-tuned) model back in its own format and layout.
+      if (format === 'keras') {
+        const keras = adoptTrainedWeights(prunedGraph, finalGraph);
+        await files.model(`model${kerasExtensionOf(graph)}`, kerasOutput(keras, inspectGraph(keras).totals));
+      }
       await files.json('plan.json', analysis.result.plan, (parsed, file) => void parsePlan(parsed, file));
       await files.json('scores.json', scoresJson(analysis));
       await writeReportInto(files, 'report/', report, { signal: ev.signal });
