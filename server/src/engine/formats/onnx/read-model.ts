@@ -29,6 +29,11 @@ export async function looksLikeOnnx(file: string): Promise<boolean> {
 }
 
 export async function readModelProto(file: string): Promise<ModelProto> {
+  return (await readModelFile(file)).proto;
+}
+
+/** The decoded model and the file's bytes (kept so a pruned model is written by editing the original). */
+export async function readModelFile(file: string): Promise<{ proto: ModelProto; bytes: Uint8Array }> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
@@ -38,7 +43,7 @@ export async function readModelProto(file: string): Promise<ModelProto> {
   try {
     const m = decodeModel(bytes);
     if (!m.graph) throw new Error('no graph');
-    return m;
+    return { proto: m, bytes };
   } catch (err) {
     throw new OnnxFormatError(`not a valid ONNX model (${(err as Error).message})`, file);
   }

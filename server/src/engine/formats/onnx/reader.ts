@@ -13,9 +13,10 @@ import { tensorKey } from '../../graph/ir';
 import { outputShape, type Shape } from '../../graph/shapes';
 import type { ModelReader } from '../index';
 import { OnnxFormatError } from './errors';
-import { permute, samePads } from './layout';
+import { samePads } from './layout';
+import { toIr, type LayerSource, type OnnxSource, type WeightLayout } from './source';
 import type { NodeProto } from './proto';
-import { attributes, looksLikeOnnx, readModelProto, tensorValues, type AttrValue, type Constant } from './read-model';
+import { attributes, looksLikeOnnx, readModelFile, tensorValues, type AttrValue, type Constant } from './read-model';
 
 /** One ONNX value: the IR tensor it holds, its rank, and whether a 4-D map is held NCHW. */
 interface RVal {
@@ -29,8 +30,12 @@ interface RVal {
 export const openOnnx: ModelReader['open'] = async (file) => ((await looksLikeOnnx(file)) ? { read: () => readOnnxModel(file) } : null);
 
 export async function readOnnxModel(file: string): Promise<ModelGraph> {
-  const proto = await readModelProto(file);
-  return new OnnxImport(file).run(proto.graph!, proto.producerName);
+  const { proto, bytes } = await readModelFile(file);
+  const imp = new OnnxImport(file);
+  const graph = imp.run(proto.graph!, proto.producerName);
+  // The file itself is kept so a pruned model is written by editing it (see source.ts and edit.ts).
+  graph.meta.onnxSource = { bytes, layers: imp.sources, values: imp.valueKeys() } satisfies OnnxSource;
+  return graph;
 }
 
 const ACTIVATIONS: Record<string, string> = { Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu' };
@@ -44,6 +49,10 @@ class OnnxImport {
   private readonly values = new Map<string, RVal>();
   private readonly consts = new Map<string, Constant>();
   private readonly shapes = new Map<string, Shape | null>();
+  /** IR layer → the node it came from and how its weights were re-laid out. */
+  readonly sources: Record<string, LayerSource> = {};
+  /** Index of the node being translated. */
+  private nodeIndex = -1;
 
   constructor(private readonly file: string) {}
 
@@ -64,7 +73,10 @@ class OnnxImport {
       this.values.set(vi.name, { ref, rank: shape.length, cf: d.length === 4 && !nhwc });
       inputs.push(ref);
     }
-    for (const node of nodes) this.translate(node);
+    nodes.forEach((node, i) => {
+      this.nodeIndex = i;
+      this.translate(node);
+    });
     const outputs = (g.output ?? []).map((o) => {
       const v = this.values.get(o.name);
       if (!v) throw new OnnxFormatError(`graph output '${o.name}' is not computed by any supported node`, this.file);
@@ -79,6 +91,18 @@ class OnnxImport {
       orphanWeights: [],
       meta: { format: 'onnx', generatedBy: producer || undefined },
     };
+  }
+
+  valueKeys(): OnnxSource['values'] {
+    const out: OnnxSource['values'] = {};
+    for (const [name, v] of this.values) out[name] = { key: tensorKey(v.ref), cf: v.cf && v.rank === 4 };
+    return out;
+  }
+
+  /** Records that IR layer `v.ref.layer` holds the current node's weights (role → input index, layout). */
+  private source(v: RVal, weights: Record<string, [number, WeightLayout]>): RVal {
+    this.sources[v.ref.layer] = { node: this.nodeIndex, weights: Object.fromEntries(Object.entries(weights).map(([role, [input, layout]]) => [role, { input, layout }])) };
+    return v;
   }
 
   private unique(base: string): string {
@@ -164,7 +188,7 @@ class OnnxImport {
         const s = c(1);
         const ch = this.shapeOf(x)?.at(-1);
         if (!s || s.data.length !== ch || x.rank !== 4) return this.opaque(node, a, 'PRelu slope is not one value per channel');
-        return this.add(node, 'PReLU', { shared_axes: [1, 2] }, [x], { alpha: { shape: [1, 1, ch], data: s.data } });
+        return this.source(this.add(node, 'PReLU', { shared_axes: [1, 2] }, [x], { alpha: { shape: [1, 1, ch], data: s.data } }), { alpha: [1, { kind: 'vector' }] });
       }
       case 'Conv':
         return this.conv(node, a, x, c(1), c(2));
@@ -174,7 +198,9 @@ class OnnxImport {
         const [gamma, beta, mean, variance] = [c(1), c(2), c(3), c(4)];
         if (!gamma || !beta || !mean || !variance || (x.rank === 4 && !x.cf)) return this.opaque(node, a, 'BatchNormalization with computed parameters');
         const w = (t: Constant) => ({ shape: [t.data.length], data: t.data });
-        return this.add(node, 'BatchNormalization', { axis: -1, epsilon: num('epsilon', 1e-5), momentum: 0.99, center: true, scale: true }, [x], { gamma: w(gamma), beta: w(beta), moving_mean: w(mean), moving_variance: w(variance) });
+        const y = this.add(node, 'BatchNormalization', { axis: -1, epsilon: num('epsilon', 1e-5), momentum: 0.99, center: true, scale: true }, [x], { gamma: w(gamma), beta: w(beta), moving_mean: w(mean), moving_variance: w(variance) });
+        const vec: WeightLayout = { kind: 'vector' };
+        return this.source(y, { gamma: [1, vec], beta: [2, vec], moving_mean: [3, vec], moving_variance: [4, vec] });
       }
       case 'MaxPool':
       case 'AveragePool': {
@@ -268,14 +294,17 @@ class OnnxImport {
     const base = { kernel_size: [kh, kw], strides: s, dilation_rate: d, padding, data_format: 'channels_last', activation: 'linear', use_bias: !!bias };
     const biasW: Record<string, { shape: number[]; data: Float32Array }> = bias ? { bias: { shape: [bias.data.length], data: bias.data } } : {};
     const channels = this.shapeOf(x)?.[3];
+    const biasSrc: Record<string, [number, WeightLayout]> = bias ? { bias: [2, { kind: 'vector' }] } : {};
     if (group === 1) {
-      const kernel = permute(w.data, w.dims, [2, 3, 1, 0]); // OIHW → HWIO
-      return this.add(node, 'Conv2D', { filters: o, ...base }, [input], { kernel, ...biasW }, true);
+      const k = toIr({ kind: 'conv' }, w); // OIHW → HWIO
+      const y = this.add(node, 'Conv2D', { filters: o, ...base }, [input], { kernel: { shape: k.dims, data: k.data }, ...biasW }, true);
+      return this.source(y, { kernel: [1, { kind: 'conv' }], ...biasSrc });
     }
     if (ig === 1 && group === channels && o % group === 0) {
-      const m = o / group;
-      const kernel = permute(w.data, [group, m, kh, kw], [2, 3, 0, 1]); // → [kh, kw, C, m]
-      return this.add(node, 'DepthwiseConv2D', { depth_multiplier: m, ...base }, [input], { depthwise_kernel: kernel, ...biasW }, true);
+      const layout: WeightLayout = { kind: 'depthwise', m: o / group };
+      const k = toIr(layout, w); // → [kh, kw, C, m]
+      const y = this.add(node, 'DepthwiseConv2D', { depth_multiplier: o / group, ...base }, [input], { depthwise_kernel: { shape: k.dims, data: k.data }, ...biasW }, true);
+      return this.source(y, { depthwise_kernel: [1, layout], ...biasSrc });
     }
     return this.opaque(node, a, `grouped convolution (${group} groups)`);
   }
@@ -296,9 +325,11 @@ class OnnxImport {
       });
     const padding = matches(false) ? 'valid' : matches(true) ? 'same' : null;
     if (!padding) return this.opaque(node, a, 'transposed-convolution padding TF cannot express');
-    const kernel = permute(w.data, w.dims, [2, 3, 1, 0]); // [in, out, kh, kw] → [kh, kw, out, in]
+    const kt = toIr({ kind: 'convT' }, w); // [in, out, kh, kw] → [kh, kw, out, in]
+    const kernel = { shape: kt.dims, data: kt.data };
     const config = { filters: o, kernel_size: k, strides: s, padding, data_format: 'channels_last', activation: 'linear', use_bias: !!bias, dilation_rate: [1, 1] };
-    return this.add(node, 'Conv2DTranspose', config, [x], { kernel, ...(bias ? { bias: { shape: [bias.data.length], data: bias.data } } : {}) }, true);
+    const y = this.add(node, 'Conv2DTranspose', config, [x], { kernel, ...(bias ? { bias: { shape: [bias.data.length], data: bias.data } } : {}) }, true);
+    return this.source(y, { kernel: [1, { kind: 'convT' }], ...(bias ? { bias: [2, { kind: 'vector' }] as [number, WeightLayout] } : {}) });
   }
 
   private flattenOrReshape(node: NodeProto, a: Map<string, AttrValue>, x: RVal, shape: Constant | undefined): RVal {
@@ -332,20 +363,18 @@ class OnnxImport {
 
   private gemm(node: NodeProto, a: Map<string, AttrValue>, x: RVal, b: Constant | undefined, c: Constant | undefined): RVal {
     if (!b || b.dims.length !== 2 || x.rank !== 2 || ((a.get('transA') as number | undefined) ?? 0) !== 0) return this.opaque(node, a, 'matrix product with computed weights');
-    let kernel = ((a.get('transB') as number | undefined) ?? 0) === 1 ? permute(b.data, b.dims, [1, 0]) : { data: b.data.slice(), shape: [...b.dims] };
     const alpha = (a.get('alpha') as number | undefined) ?? 1;
     const beta = (a.get('beta') as number | undefined) ?? 1;
-    if (alpha !== 1) kernel.data.forEach((v, i) => (kernel.data[i] = v * alpha));
     if (x.chw === 'unknown') return this.opaque(node, a, 'Dense after a channels-first Flatten of unknown size (row order unknown)');
-    if (x.chw) {
-      // Rows are C·H·W-ordered; the IR's Flatten is H·W·C (TF.js): move row c·HW + p to p·C + c.
-      const [ch, h, w] = x.chw;
-      kernel = { data: permute(kernel.data, [ch, h * w, kernel.shape[1]], [1, 0, 2]).data, shape: kernel.shape };
-    }
+    // Rows after a channels-first Flatten are C·H·W-ordered; the IR's Flatten is H·W·C (TF.js): toIr re-orders them.
+    const layout: WeightLayout = { kind: 'gemm', transB: ((a.get('transB') as number | undefined) ?? 0) === 1, alpha, ...(x.chw ? { chw: x.chw } : {}) };
+    const k = toIr(layout, b);
+    const kernel = { shape: k.dims, data: k.data };
     const units = kernel.shape[1];
     if (c && c.data.length !== units && c.data.length !== 1) return this.opaque(node, a, 'Gemm bias that is not per unit');
-    const bias = c ? new Float32Array(units).map((_, i) => beta * c.data[c.data.length === 1 ? 0 : i]) : undefined;
-    return this.add(node, 'Dense', { units, activation: 'linear', use_bias: !!bias }, [x], { kernel, ...(bias ? { bias: { shape: [units], data: bias } } : {}) });
+    const bias = c ? toIr({ kind: 'gemmBias', beta }, c, units).data : undefined;
+    const y = this.add(node, 'Dense', { units, activation: 'linear', use_bias: !!bias }, [x], { kernel, ...(bias ? { bias: { shape: [units], data: bias } } : {}) });
+    return this.source(y, { kernel: [1, layout], ...(bias ? { bias: [2, { kind: 'gemmBias', beta }] as [number, WeightLayout] } : {}) });
   }
 
   /** A node outside the subset, kept as is: its inputs are not prunable (see file comment). */
@@ -363,7 +392,8 @@ class OnnxImport {
     const cf = vals[0]?.cf ?? false;
     const config = { onnx: { op_type: node.opType, attribute: node.attribute ?? [], inputs: inputs.map((i) => i.kind), cf, rank: vals[0]?.rank ?? 4, reason: why } };
     void a;
-    return this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf);
+    const y = this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf);
+    return this.source(y, Object.fromEntries(Object.keys(weights).map((role): [string, [number, WeightLayout]] => [role, [Number(role.slice(5)), { kind: 'same' }]])));
   }
 }
 
