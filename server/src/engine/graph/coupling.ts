@@ -276,7 +276,8 @@ function propagate(
         for (const a of ins.slice(1)) for (let i = 0; i < x!.length; i++) uf.union(x![i], a![i]);
         return { out: x, note: 'element-wise merge: its inputs share one channel index set' };
       }
-      return cannot(`PruneLens cannot follow channels through ${cls}`);
+      // An operator the ONNX reader kept as is carries the reader's precise reason.
+      return cannot((c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`);
   }
 }
 
