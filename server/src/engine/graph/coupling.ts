@@ -17,6 +17,7 @@
  */
 import type { LayerNode, ModelGraph, TensorRef } from './ir';
 import { tensorKey } from './ir';
+import { onnxConfig, onnxKind } from './onnx-ops';
 import { inferShapes, MERGE, type Shape } from './shapes';
 
 /** Layers that create new channels (filters / units): the prunable kind. */
@@ -244,6 +245,17 @@ function propagate(
     return { out: x, note: 'passes channels through (pruned with its group)' };
   }
 
+  if (cls.startsWith('ONNX:')) {
+    const kind = onnxKind(layer);
+    // Shape arithmetic reads no channel values: it neither carries nor blocks channels.
+    if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
+    if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'groupedConv') {
+      const groups = (onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 0).toString();
+      return cannot(`grouped convolution (${groups} groups): each group reads only its own input channels, which PruneLens does not prune yet`);
+    }
+  }
+
   switch (cls) {
     case 'Softmax':
     case 'LayerNormalization':
@@ -272,7 +284,9 @@ function propagate(
     }
     default:
       if (MERGE.has(cls)) {
-        if (ins.some((a) => a === null) || ins.some((a) => a!.length !== x!.length)) return cannot('inputs differ in channels (broadcasting)');
+        const unknown = layer.inboundNodes[0].findIndex((_, i) => ins[i] === null);
+        if (unknown >= 0) return cannot(`its input '${layer.inboundNodes[0][unknown].layer}' has unknown channels`);
+        if (ins.some((a) => a!.length !== x!.length)) return cannot(`inputs differ in channels (broadcasting ${ins.map((a) => a!.length).join(' vs ')})`);
         for (const a of ins.slice(1)) for (let i = 0; i < x!.length; i++) uf.union(x![i], a![i]);
         return { out: x, note: 'element-wise merge: its inputs share one channel index set' };
       }

@@ -22,3 +22,6 @@ export class CancelledError extends PruneLensError {
     super('cancelled');
   }
 }
+
+/** A FLOPs-matched comparison asked for on a model whose FLOPs are only a lower bound (some layer's cost unknown). */
+export class FlopsUnknownError extends PruneLensError {}

@@ -84,8 +84,11 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
   const layers = new Map(graph.layers.map((l) => [l.name, l]));
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
   const constNode = new Map<string, number>();
+  /** Identity outputs of an initializer (PyTorch's de-duplication) → that initializer. */
+  const alias = new Map<string, string>();
   nodes.forEach((n, i) => {
     if (n.opType === 'Constant' && (n.domain ?? '') === '' && n.output?.[0]) constNode.set(n.output[0], i);
+    if (n.opType === 'Identity' && (n.domain ?? '') === '' && n.output?.[0] && inits.has(n.input?.[0] ?? '')) alias.set(n.output[0], n.input![0]);
   });
   const uses = new Map<string, number>();
   for (const n of nodes) for (const i of n.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
@@ -121,13 +124,13 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
       if (!w) throw new OnnxFormatError(`layer '${layerName}' lost its '${role}' weight`, file);
       const name = nodes[ls.node].input![ws.input];
       const ci = constNode.get(name);
-      const orig = inits.get(name) ?? nodes[ci ?? -1]?.attribute?.find((a) => a.name === 'value')?.t;
+      const orig = inits.get(alias.get(name) ?? name) ?? nodes[ci ?? -1]?.attribute?.find((a) => a.name === 'value')?.t;
       if (!orig) throw new OnnxFormatError(`weight '${name}' of node '${nodes[ls.node].name}' is neither an initializer nor a Constant`, file);
       const o = tensorValues(orig, file ?? '');
       if (sameData(toIr(ws.layout, o, w.data.length).data, w.data)) continue;
       const t = fromIr(ws.layout, { dims: w.shape, data: w.data }, o.dims);
       const tensor: TensorProto = { name, dims: t.dims, ...tensorBytes(t.data, orig.dataType) };
-      if ((uses.get(name) ?? 0) > 1) {
+      if ((uses.get(name) ?? 0) > 1 || alias.has(name)) {
         // Shared with another node: that node keeps the original; this one reads a new initializer.
         const n = fresh(`${name}/${layerName}`);
         addedInits.push({ ...tensor, name: n });

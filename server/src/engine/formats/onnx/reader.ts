@@ -10,6 +10,7 @@
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef, WeightTensor } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
+import type { OnnxOpConfig } from '../../graph/onnx-ops';
 import { outputShape, type Shape } from '../../graph/shapes';
 import type { ModelReader } from '../index';
 import { OnnxFormatError } from './errors';
@@ -39,8 +40,6 @@ export async function readOnnxModel(file: string): Promise<ModelGraph> {
 }
 
 const ACTIVATIONS: Record<string, string> = { Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu' };
-/** Element-wise unary operators: outside the subset, but their output shape is their input's. */
-const UNARY = new Set(['Erf', 'Exp', 'Log', 'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'HardSwish', 'Mish', 'Gelu', 'Celu', 'Not', 'IsNaN', 'Identity']);
 const MERGES: Record<string, string> = { Add: 'Add', Sum: 'Add', Sub: 'Subtract', Mul: 'Multiply', Max: 'Maximum', Min: 'Minimum', Mean: 'Average' };
 
 class OnnxImport {
@@ -49,6 +48,9 @@ class OnnxImport {
   private readonly values = new Map<string, RVal>();
   private readonly consts = new Map<string, Constant>();
   private readonly shapes = new Map<string, Shape | null>();
+  /** Values computed from tensor shapes only, and the integer values of those the reader could fold. */
+  private readonly shapeValues = new Set<string>();
+  private readonly folded = new Map<string, (number | null)[]>();
   /** IR layer → the node it came from and how its weights were re-laid out. */
   readonly sources: Record<string, LayerSource> = {};
   /** Index of the node being translated. */
@@ -112,6 +114,20 @@ class OnnxImport {
     return name;
   }
 
+  /** An integer vector input: a constant or a folded shape value (null entries: unknown, e.g. the batch). */
+  private intsOf(name: string | undefined): (number | null)[] | undefined {
+    if (!name) return undefined;
+    const c = this.consts.get(name);
+    return c ? Array.from(c.data) : this.folded.get(name);
+  }
+
+  /** A value's shape in the file's own axis order (NCHW for channels-first maps). */
+  private fileShape(v: RVal | undefined): Shape | null {
+    const s = v ? this.shapeOf(v) : null;
+    if (!s || !v) return null;
+    return v.cf && s.length === 4 ? [s[0], s[3], s[1], s[2]] : s;
+  }
+
   private shapeOf(v: RVal): Shape | null {
     return this.shapes.get(tensorKey(v.ref)) ?? null;
   }
@@ -129,9 +145,8 @@ class OnnxImport {
     };
     this.layers.push(layer);
     const ref = { layer: name, nodeIndex: 0, tensorIndex: 0 };
-    // Opaque operators have unknown output shapes, except element-wise unary ones, which keep their input's.
-    const opaqueOp = className.startsWith('ONNX:') ? className.slice(5) : null;
-    const shape = opaqueOp === null ? outputShape(layer, ins.map((v) => this.shapeOf(v))) : UNARY.has(opaqueOp) && ins.length === 1 ? this.shapeOf(ins[0]) : null;
+    // Kept operators (`ONNX:<op>`) get their shapes from graph/onnx-ops.ts where it knows them.
+    const shape = outputShape(layer, ins.map((v) => this.shapeOf(v)));
     this.shapes.set(tensorKey(ref), shape);
     return { ref, rank: shape?.length ?? (config.onnx as { rank?: number } | undefined)?.rank ?? ins[0]?.rank ?? 4, cf };
   }
@@ -146,12 +161,27 @@ class OnnxImport {
     if (node.opType === 'Constant') {
       const t = a.get('value');
       if (t && typeof t === 'object' && !Array.isArray(t)) this.consts.set(node.output![0], t);
-      else this.consts.set(node.output![0], { dims: [], data: Float32Array.from([Number(a.get('value_float') ?? a.get('value_int') ?? 0)]) });
+      else if (a.has('value_int') || a.has('value_ints')) this.consts.set(node.output![0], { dims: a.has('value_ints') ? [(a.get('value_ints') as number[]).length] : [], data: Float32Array.from([a.get('value_int') ?? a.get('value_ints')].flat() as number[]), dataType: 7 });
+      else this.consts.set(node.output![0], { dims: [], data: Float32Array.from([Number(a.get('value_float') ?? 0)]) });
       return;
     }
     if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') return this.set(node, this.opaque(node, a, `operator domain '${node.domain}'`));
+    if (node.opType === 'Identity' && this.consts.has(ins[0] ?? '') && !this.values.has(ins[0])) {
+      // PyTorch de-duplicates equal initializers through Identity nodes: the output is that constant.
+      this.consts.set(node.output![0], this.consts.get(ins[0])!);
+      return;
+    }
     const v = ins.map((n) => this.values.get(n));
     const x = v[0];
+    const valueIns = ins.filter((n) => this.values.has(n));
+    if (node.opType === 'Shape' || node.opType === 'Size' || valueIns.every((n) => this.shapeValues.has(n))) {
+      // Shape arithmetic (PyTorch's Shape → Gather → Concat → Resize/Reshape) and arithmetic on constants only:
+      // kept as is, folded where static.
+      const folded = (node.output ?? []).length === 1 ? foldShapeOp(node, a, (i) => this.intsOf(node.input?.[i]), this.fileShape(x)) : undefined;
+      if (folded) this.folded.set(node.output![0], folded);
+      this.shapeValues.add(node.output![0]);
+      return this.set(node, this.opaque(node, a, 'computes on tensor shapes only', { shapeOnly: true }));
+    }
     if (!x && !['Constant'].includes(node.opType)) {
       // Every value input must be computed: constant-only subgraphs (shape arithmetic) fold into constants here.
       return this.set(node, this.opaque(node, a, 'computes on constants only'));
@@ -235,7 +265,7 @@ class OnnxImport {
       }
       case 'Resize':
       case 'Upsample':
-        return this.resize(node, a, x, c(op === 'Resize' ? 2 : 1));
+        return this.resize(node, a, x, c(op === 'Resize' ? 2 : 1), op === 'Resize' ? this.intsOf(node.input?.[3]) : undefined, this.intsOf(node.input?.[op === 'Resize' ? 2 : 1]));
       case 'Pad': {
         const pads = c(1)?.data ? Array.from(c(1)!.data) : list('pads', []);
         const value = c(2)?.data[0] ?? num('value', 0);
@@ -336,6 +366,9 @@ class OnnxImport {
     const s = this.shapeOf(x);
     const flatLike = node.opType === 'Flatten' ? ((a.get('axis') as number | undefined) ?? 1) === 1 : !!shape && shape.data.length === 2 && [0, -1].includes(shape.data[1]) && (shape.data[1] === -1 || x.rank === 2);
     if (flatLike && x.rank >= 2) {
+      // Of unknown size, a channels-first map cannot be flattened in TF.js order (the Gemm after it reads C·H·W
+      // rows): the Flatten stays as it is in the file.
+      if (x.cf && x.rank === 4 && !(s && s[1] !== null && s[2] !== null && s[3] !== null)) return this.opaque(node, a, 'flatten of a channels-first map of unknown size');
       const out = this.add(node, 'Flatten', { data_format: 'channels_last' }, [x], {}, false);
       // A channels-first map flattens as C·H·W: the Dense after it reads its rows in that order.
       if (x.cf && s && s[1] !== null && s[2] !== null && s[3] !== null && (s[1] as number) * (s[2] as number) > 1) out.chw = [s[3] as number, s[1] as number, s[2] as number];
@@ -349,7 +382,7 @@ class OnnxImport {
     return this.opaque(node, a, 'reshape PruneLens cannot map to channels-last');
   }
 
-  private resize(node: NodeProto, a: Map<string, AttrValue>, x: RVal, scales: Constant | undefined): RVal {
+  private resize(node: NodeProto, a: Map<string, AttrValue>, x: RVal, scales: Constant | undefined, sizes?: (number | null)[], anyScales?: (number | null)[]): RVal {
     const f = scales ? Array.from(scales.data) : [];
     const mode = (a.get('mode') as string | undefined) ?? 'nearest';
     const coord = (a.get('coordinate_transformation_mode') as string | undefined) ?? (node.opType === 'Upsample' ? 'asymmetric' : 'half_pixel');
@@ -357,7 +390,13 @@ class OnnxImport {
     const integral = f.length === 4 && f[0] === 1 && f[1] === 1 && Number.isInteger(f[2]) && Number.isInteger(f[3]);
     // TF.js UpSampling2D is asymmetric (src = dst / factor), nearest rounding down; nothing else matches it.
     const ok = x.cf && integral && coord === 'asymmetric' && (mode === 'linear' || (mode === 'nearest' && nearest === 'floor'));
-    if (!ok) return this.opaque(node, a, `resize (${mode}, ${coord}) other than TF.js's asymmetric UpSampling2D`);
+    if (!ok) {
+      // Kept as is; its output size (from constant or folded sizes/scales) keeps the shapes after it known.
+      const s = this.fileShape(x);
+      const spatial: [number | null, number | null] | undefined =
+        sizes?.length === 4 ? [sizes[2], sizes[3]] : anyScales?.length === 4 && s ? [scaled(s[2], anyScales[2]), scaled(s[3], anyScales[3])] : undefined;
+      return this.opaque(node, a, `resize (${mode}, ${coord}) other than TF.js's asymmetric UpSampling2D`, spatial ? { spatial } : {});
+    }
     return this.add(node, 'UpSampling2D', { size: [f[2], f[3]], interpolation: mode === 'linear' ? 'bilinear' : 'nearest', data_format: 'channels_last' }, [x]);
   }
 
@@ -378,22 +417,137 @@ class OnnxImport {
   }
 
   /** A node outside the subset, kept as is: its inputs are not prunable (see file comment). */
-  private opaque(node: NodeProto, a: Map<string, AttrValue>, why: string): RVal {
+  private opaque(node: NodeProto, a: Map<string, AttrValue>, why: string, extra: Partial<OnnxOpConfig> = {}): RVal {
     if ((node.output ?? []).length > 1) throw new OnnxFormatError(`node '${node.name}' (${node.opType}): ${why}; nodes with several outputs are not supported`, this.file);
     const inputs = (node.input ?? []).map((n) => (n === '' ? { kind: 'none' } : this.values.has(n) ? { kind: 'value' } : this.consts.has(n) ? { kind: 'const' } : { kind: 'missing', name: n }));
     const missing = inputs.find((i) => i.kind === 'missing') as { name: string } | undefined;
     if (missing) throw new OnnxFormatError(`node '${node.name}' (${node.opType}) reads '${missing.name}', which nothing computes`, this.file);
     const vals = (node.input ?? []).filter((n) => this.values.has(n)).map((n) => this.values.get(n)!);
+    // Shape-moving operators (channel shuffle's Reshape–Transpose–Reshape, a chunk's Slice) keep their exact
+    // output shape, so the layers after them stay measurable and prunable.
+    const fileShape = extra.shapeOnly ? null : movedShape(node, a, this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i]));
+    if (fileShape) extra = { ...extra, file_shape: fileShape };
     const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
+    const constTypes: Record<string, number> = {};
     (node.input ?? []).forEach((n, i) => {
       const k = this.consts.get(n);
-      if (k && !this.values.has(n)) weights[`input${i}`] = { shape: k.dims, data: k.data };
+      if (k && !this.values.has(n)) {
+        weights[`input${i}`] = { shape: k.dims, data: k.data };
+        if (k.dataType !== undefined) constTypes[`input${i}`] = k.dataType;
+      }
     });
-    const cf = vals[0]?.cf ?? false;
-    const config = { onnx: { op_type: node.opType, attribute: node.attribute ?? [], inputs: inputs.map((i) => i.kind), cf, rank: vals[0]?.rank ?? 4, reason: why } };
+    // A shape computation's output is a small integer vector, never a map.
+    const cf = extra.shapeOnly ? false : vals[0]?.cf ?? false;
+    // Rank of the output where the operator fixes it (Gemm and Flatten give matrices), else the input's.
+    const rank = extra.shapeOnly ? 1 : ['Gemm', 'Flatten'].includes(node.opType) ? 2 : vals[0]?.rank ?? 4;
+    const onnx: OnnxOpConfig = { op_type: node.opType, attribute: node.attribute ?? [], inputs: inputs.map((i) => i.kind), cf, rank, reason: why, const_types: constTypes, ...extra };
+    const config = { onnx };
     void a;
-    const y = this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf);
+    const y = { ...this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf), ...(extra.shapeOnly ? { rank: 1, cf: false } : {}) };
     return this.source(y, Object.fromEntries(Object.keys(weights).map((role): [string, [number, WeightLayout]] => [role, [Number(role.slice(5)), { kind: 'same' }]])));
+  }
+}
+
+/** Output shape (file order) of Reshape, Transpose or Slice on a value of file shape `x`, or null. */
+function movedShape(node: NodeProto, a: Map<string, AttrValue>, x: Shape | null, input: (i: number) => (number | null)[] | undefined): Shape | null {
+  if (!x) return null;
+  switch (node.opType) {
+    case 'Reshape': {
+      const t = input(1);
+      if (!t) return null;
+      const out: (number | null)[] = t.map((d, i) => (d === 0 ? x[i] ?? null : d));
+      const neg = out.indexOf(-1);
+      if (neg >= 0) {
+        // Unknown dims (the batch) must match one for one on both sides to cancel out.
+        const known = (s: (number | null)[]) => s.filter((d) => d !== null && d !== -1) as number[];
+        const nulls = (s: (number | null)[]) => s.filter((d) => d === null).length;
+        if (nulls(x) !== nulls(out)) return null;
+        out[neg] = known(x).reduce((p, q) => p * q, 1) / known(out).reduce((p, q) => p * q, 1);
+      }
+      return out;
+    }
+    case 'Transpose': {
+      const perm = permOf(node);
+      return (perm.length ? perm : x.map((_, i) => x.length - 1 - i)).map((p) => x[p] ?? null);
+    }
+    case 'Slice': {
+      const [starts, ends, axes, steps] = [input(1), input(2), input(3), input(4)];
+      if (!starts || !ends) return null;
+      const out = [...x];
+      for (let k = 0; k < starts.length; k++) {
+        const axis0 = axes?.[k] ?? k;
+        if (axis0 === null) return null;
+        const axis = axis0 < 0 ? axis0 + x.length : axis0;
+        const size = x[axis];
+        const [s0, e0, st] = [starts[k], ends[k], steps?.[k] ?? 1];
+        if (size === null || s0 === null || e0 === null || st !== 1) return null;
+        const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+        out[axis] = Math.max(clamp(e0) - clamp(s0), 0);
+      }
+      return out;
+    }
+    default:
+      void a;
+      return null;
+  }
+}
+
+const scaled = (size: number | null, f: number | null): number | null => (size === null || f === null ? null : Math.floor(size * f));
+
+/**
+ * Static value of one shape-arithmetic node (opset ≤ 13 forms) from its integer inputs, or undefined. `input(i)`
+ * gives a constant or folded input; `xShape` the file shape of a Shape node's input.
+ */
+function foldShapeOp(node: NodeProto, a: Map<string, AttrValue>, input: (i: number) => (number | null)[] | undefined, xShape: Shape | null): (number | null)[] | undefined {
+  const x = input(0);
+  const binary = (f: (p: number, q: number) => number): (number | null)[] | undefined => {
+    const y = input(1);
+    if (!x || !y || (x.length !== y.length && x.length !== 1 && y.length !== 1)) return undefined;
+    const n = Math.max(x.length, y.length);
+    return Array.from({ length: n }, (_, i) => {
+      const p = x[x.length === 1 ? 0 : i];
+      const q = y[y.length === 1 ? 0 : i];
+      return p === null || q === null ? null : f(p, q);
+    });
+  };
+  switch (node.opType) {
+    case 'Shape':
+      return xShape ? [...xShape] : undefined;
+    case 'Size':
+      return xShape && xShape.every((d) => d !== null) ? [(xShape as number[]).reduce((p, q) => p * q, 1)] : undefined;
+    case 'Gather': {
+      const idx = input(1);
+      if (!x || !idx || ((a.get('axis') as number | undefined) ?? 0) !== 0 || idx.some((i) => i === null)) return undefined;
+      return (idx as number[]).map((i) => x[i < 0 ? i + x.length : i] ?? null);
+    }
+    case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Cast':
+    case 'Identity':
+      return x ? [...x] : undefined;
+    case 'Floor':
+      return x?.map((v) => (v === null ? null : Math.floor(v)));
+    case 'Concat': {
+      const parts = (node.input ?? []).map((_, i) => input(i));
+      return parts.every((p) => p) ? parts.flatMap((p) => p!) : undefined;
+    }
+    case 'Slice': {
+      const [starts, ends, axes, steps] = [input(1), input(2), input(3), input(4)];
+      if (!x || !starts || !ends || (axes && axes.join() !== '0') || (steps && steps.join() !== '1') || starts[0] === null || ends[0] === null) return undefined;
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + x.length : v, 0), x.length);
+      return x.slice(clamp(starts[0]), clamp(ends[0]));
+    }
+    case 'Add':
+      return binary((p, q) => p + q);
+    case 'Sub':
+      return binary((p, q) => p - q);
+    case 'Mul':
+      return binary((p, q) => p * q);
+    case 'Div':
+      // Integer shapes divide like int64 (truncating); float scales divide exactly.
+      return binary((p, q) => (Number.isInteger(p) && Number.isInteger(q) ? Math.trunc(p / q) : p / q));
+    default:
+      return undefined;
   }
 }
 

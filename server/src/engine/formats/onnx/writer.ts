@@ -63,7 +63,8 @@ export function buildOnnx(graph: ModelGraph): OnnxBuild {
   graph.outputs.forEach((r, i) => {
     const v = values.get(tensorKey(r))!;
     // Outputs go back to NHWC so they compare 1:1 with TF.js.
-    b.nodes.push({ opType: v.cf ? 'Transpose' : 'Identity', name: outputNames[i], input: [v.name], output: [outputNames[i]], attribute: v.cf ? [{ name: 'perm', type: 7, ints: NCHW_TO_NHWC }] : [] });
+    const map = v.cf && v.rank === 4;
+    b.nodes.push({ opType: map ? 'Transpose' : 'Identity', name: outputNames[i], input: [v.name], output: [outputNames[i]], attribute: map ? [{ name: 'perm', type: 7, ints: NCHW_TO_NHWC }] : [] });
     const shape = shapes.get(tensorKey(r));
     b.outputs.push(valueInfo(outputNames[i], DataType.FLOAT, shape ? dims(shape, (a) => (a === 0 ? 'batch' : `${outputNames[i]}_d${a}`)) : null));
   });
