@@ -63,7 +63,7 @@ function convChannels(graph: ModelGraph, coupling: Coupling): { total: number; p
     if (!isConv) continue;
     const n = typeof ch === 'number' ? ch : Number(layer.config.filters ?? 0);
     total += n;
-    const group = coupling.groupOf.get(layer.name) ?? coupling.groups.find((g) => g.followers.includes(layer.name) && layer.className === 'DepthwiseConv2D');
+    const group = coupling.groupOf.get(layer.name) ?? coupling.groups.find((g) => g.followers.includes(layer.name) && ['DepthwiseConv2D', 'ONNX:Conv'].includes(layer.className));
     if (group?.prunable) prunable += n;
   }
   return { total, prunable };

@@ -251,8 +251,20 @@ function propagate(
     if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
     if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
     if (kind === 'groupedConv') {
-      const groups = (onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 0).toString();
-      return cannot(`grouped convolution (${groups} groups): each group reads only its own input channels, which PruneLens does not prune yet`);
+      const groups = Number(onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 1);
+      const k = layer.weights.get('input1')!.shape; // OIHW, I = C / groups
+      if (!x || k[0] !== x.length || k[1] * groups !== x.length) {
+        return cannot(`grouped convolution (${groups} groups) with ${k[0]} outputs for ${x?.length ?? 'unknown'} inputs: PruneLens prunes grouped convolutions only when they keep the width`);
+      }
+      // Output channel o reads input group o / w and passes channel o on (as a depthwise conv does). Pruning
+      // must keep the groups equal: position p of every group is one element, so removing it removes it from
+      // each group; the kernel's input axis (w = C / groups per group) is indexed by that position.
+      const w = k[1];
+      for (let p = 0; p < w; p++) for (let q = 1; q < groups; q++) uf.union(x[p], x[p + q * w]);
+      axes.push({ role: 'input1', axis: 0, origin: x, dir: 'through' }, { role: 'input1', axis: 1, origin: x.slice(0, w), dir: 'in' });
+      if (layer.weights.get('input2')?.shape[0] === x.length) axes.push({ role: 'input2', axis: 0, origin: x, dir: 'through' });
+      weightAxes.set(layer.name, axes);
+      return { out: x, note: `grouped convolution (${groups} groups): pruned with its group, equally in every group` };
     }
   }
 
