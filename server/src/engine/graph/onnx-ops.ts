@@ -12,8 +12,8 @@
  *  - `reduce`: ReduceMean/ReduceMax… over spatial axes only: channels pass through;
  *  - `shape`: computes on tensor shapes only (Shape, and Gather/Slice/Concat/… on its results): reads no
  *    channel values, so it blocks nothing and carries no channels;
- *  - `groupedConv`: a convolution with 1 < groups < channels: its shape and cost are exact; its channels
- *    are not pruned (each output channel reads only its group's inputs: coupling them is future work).
+ *  - `groupedConv`: a convolution with 1 < groups < channels: shape and cost exact; when it keeps the width
+ *    (RegNet, ResNeXt) channels pass through and are pruned equally in every group (see graph/coupling.ts).
  * Anything else stays opaque with the reader's reason.
  */
 import type { LayerNode } from './ir';
