@@ -4,9 +4,12 @@
  * tracked with the IR tensor it stands for and whether it is held channels-first, so attributes (axes, pads)
  * and weights (OIHW → HWIO, Gemm rows after a channels-first Flatten) are re-expressed in TF.js terms.
  *
- * An operator outside the subset becomes an opaque `ONNX:<op>` layer: the coupling analysis cannot follow
- * channels through it, so the channels it touches are reported not prunable with that reason, and the writer
- * re-emits the node as it was. Reading never fails on an unknown operator.
+ * An operator outside the subset becomes an `ONNX:<op>` layer kept as it is. graph/onnx-ops.ts knows the
+ * shapes, channel flow and cost of many of them (pooling with any padding, element-wise activations, Resize,
+ * grouped convolutions, shape arithmetic, which the reader constant-folds so Resize/Reshape sizes are known);
+ * for the rest only the channels it touches are not prunable, with the reason. Reading never fails on an
+ * unknown operator. The graph remembers the file and the node behind each layer (source.ts), so a pruned model
+ * is written by editing the file (edit.ts), not regenerated.
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef, WeightTensor } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
