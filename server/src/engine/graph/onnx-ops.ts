@@ -62,9 +62,12 @@ const str = (o: OnnxOpConfig, name: string, d: string): string => {
   return s ? new TextDecoder().decode(s) : d;
 };
 
-/** Constant inputs (stored as `input<i>` weights) that are scalars leave an element-wise op per channel. */
+/**
+ * Constant inputs (stored as `input<i>` weights) that are scalars leave an element-wise op per channel; a
+ * per-channel constant (a broadcast [C, 1, 1]) would need slicing with the channels, so it stays opaque.
+ */
 function scalarConsts(layer: LayerNode, o: OnnxOpConfig): boolean {
-  return o.inputs.every((k, i) => k !== 'const' || (layer.weights.get(`input${i}`)?.data.length ?? 0) <= 1 || ['Clip', 'Pow'].includes(o.op_type));
+  return o.inputs.every((k, i) => k !== 'const' || (layer.weights.get(`input${i}`)?.data.length ?? 0) <= 1);
 }
 
 export function onnxKind(layer: LayerNode): OnnxKind {
