@@ -53,26 +53,39 @@ async function roundTrip(model: 'small' | 'resnet18', size: number, plan: Record
   assert.match(verdict.load, /All keys matched successfully/);
   const torchOut = new Float32Array((await fs.readFile(path.join(dir, 'torch_out.bin'))).buffer.slice(0));
 
-  // The pruned ONNX file's input layout is whatever the ONNX writer gives it (NHWC today): feed it accordingly.
-  const onnxFile = path.join(dir, 'pruned', 'model.onnx');
+  // The pruned ONNX file keeps the export's interface (NCHW, batch 1 as exported): one image per run. It also
+  // keeps the training-mode export's BatchNormalization nodes (training_mode=1, batch statistics), as a drop-in
+  // must; PyTorch is compared in eval mode, so an inference copy (training_mode=0) is what runs here.
+  const onnxFile = path.join(dir, 'pruned', 'model.eval.onnx');
+  const flip = spawnSync(
+    PY,
+    [
+      '-c',
+      'import onnx,sys\nm=onnx.load(sys.argv[1])\nfor n in m.graph.node:\n  if n.op_type=="BatchNormalization":\n    del n.output[1:]\n    for a in n.attribute:\n      if a.name=="training_mode": a.i=0\nonnx.save(m,sys.argv[2])',
+      path.join(dir, 'pruned', 'model.onnx'),
+      onnxFile,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(flip.status, 0, flip.stderr);
   const inDims = (await readModelProto(onnxFile)).graph!.input![0].type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue ?? 0));
-  const nhwc = inDims[3] === 3 && inDims[1] !== 3;
-  const feed = nhwc ? toNhwc(x, 2, 3, size, size) : x;
+  assert.deepEqual(inDims.slice(1), [3, size, size], 'the pruned model keeps the NCHW input of the export');
   const session = await createSession(new Uint8Array(await fs.readFile(onnxFile)));
-  const got = await session.run({ [session.inputNames[0]]: floatTensor(feed, nhwc ? [2, size, size, 3] : [2, 3, size, size]) });
-  const y = got[session.outputNames[0]].data as Float32Array;
+  const per = 3 * size * size;
+  const parts: Float32Array[] = [];
+  for (let b = 0; b < 2; b++) {
+    const got = await session.run({ [session.inputNames[0]]: floatTensor(x.slice(b * per, (b + 1) * per), [1, 3, size, size]) });
+    parts.push(got[session.outputNames[0]].data as Float32Array);
+  }
+  await session.release();
+  const y = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((o, p) => (y.set(p, o), o + p.length), 0);
   assert.equal(y.length, torchOut.length);
   let maxDiff = 0;
   for (let i = 0; i < y.length; i++) maxDiff = Math.max(maxDiff, Math.abs(y[i] - torchOut[i]));
   assert.ok(maxDiff <= 1e-4, `PyTorch at the pruned widths vs the pruned ONNX model: max |Δ| = ${maxDiff}`);
   console.log(`# ${model}: PyTorch at the pruned widths vs pruned ONNX (onnxruntime): max |Δ| = ${maxDiff.toExponential(2)}`);
   return verdict.widths;
-}
-
-function toNhwc(x: Float32Array, n: number, c: number, h: number, w: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < n; b++) for (let k = 0; k < c; k++) for (let i = 0; i < h * w; i++) out[(b * h * w + i) * c + k] = x[(b * c + k) * h * w + i];
-  return out;
 }
 
 describe('PyTorch state_dict', () => {

@@ -5,7 +5,7 @@
  */
 import { analyzeCoupling, type Coupling } from './graph/coupling';
 import type { ModelGraph } from './graph/ir';
-import { measureGraph } from './measure/cost';
+import { measureGraph, type CostTotals } from './measure/cost';
 
 export interface LayerReport {
   name: string;
@@ -32,7 +32,7 @@ export interface InspectReport {
   layers: LayerReport[];
   groups: GroupReport[];
   /** FLOPs are multiply-accumulates (see measure/cost.ts). */
-  totals: { params: number; flops: number };
+  totals: CostTotals;
 }
 
 export function inspectGraph(graph: ModelGraph, coupling: Coupling = analyzeCoupling(graph)): InspectReport {

@@ -17,6 +17,7 @@
  */
 import type { LayerNode, ModelGraph, TensorRef } from './ir';
 import { tensorKey } from './ir';
+import { onnxConfig, onnxKind } from './onnx-ops';
 import { inferShapes, MERGE, type Shape } from './shapes';
 
 /** Layers that create new channels (filters / units): the prunable kind. */
@@ -244,6 +245,29 @@ function propagate(
     return { out: x, note: 'passes channels through (pruned with its group)' };
   }
 
+  if (cls.startsWith('ONNX:')) {
+    const kind = onnxKind(layer);
+    // Shape arithmetic reads no channel values: it neither carries nor blocks channels.
+    if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
+    if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'groupedConv') {
+      const groups = Number(onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 1);
+      const k = layer.weights.get('input1')!.shape; // OIHW, I = C / groups
+      if (!x || k[0] !== x.length || k[1] * groups !== x.length) {
+        return cannot(`grouped convolution (${groups} groups) with ${k[0]} outputs for ${x?.length ?? 'unknown'} inputs: PruneLens prunes grouped convolutions only when they keep the width`);
+      }
+      // Output channel o reads input group o / w and passes channel o on (as a depthwise conv does). Pruning
+      // must keep the groups equal: position p of every group is one element, so removing it removes it from
+      // each group; the kernel's input axis (w = C / groups per group) is indexed by that position.
+      const w = k[1];
+      for (let p = 0; p < w; p++) for (let q = 1; q < groups; q++) uf.union(x[p], x[p + q * w]);
+      axes.push({ role: 'input1', axis: 0, origin: x, dir: 'through' }, { role: 'input1', axis: 1, origin: x.slice(0, w), dir: 'in' });
+      if (layer.weights.get('input2')?.shape[0] === x.length) axes.push({ role: 'input2', axis: 0, origin: x, dir: 'through' });
+      weightAxes.set(layer.name, axes);
+      return { out: x, note: `grouped convolution (${groups} groups): pruned with its group, equally in every group` };
+    }
+  }
+
   switch (cls) {
     case 'Softmax':
     case 'LayerNormalization':
@@ -272,11 +296,14 @@ function propagate(
     }
     default:
       if (MERGE.has(cls)) {
-        if (ins.some((a) => a === null) || ins.some((a) => a!.length !== x!.length)) return cannot('inputs differ in channels (broadcasting)');
+        const unknown = layer.inboundNodes[0].findIndex((_, i) => ins[i] === null);
+        if (unknown >= 0) return cannot(`its input '${layer.inboundNodes[0][unknown].layer}' has unknown channels`);
+        if (ins.some((a) => a!.length !== x!.length)) return cannot(`inputs differ in channels (broadcasting ${ins.map((a) => a!.length).join(' vs ')})`);
         for (const a of ins.slice(1)) for (let i = 0; i < x!.length; i++) uf.union(x![i], a![i]);
         return { out: x, note: 'element-wise merge: its inputs share one channel index set' };
       }
-      return cannot(`PruneLens cannot follow channels through ${cls}`);
+      // An operator the ONNX reader kept as is carries the reader's precise reason.
+      return cannot((c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`);
   }
 }
 

@@ -6,6 +6,7 @@
  * list of layers, their connections, their weights as plain Float32Arrays, and (after shape inference)
  * each layer's output shape. Layout is NHWC, kernels HWIO, as in TF.js.
  */
+import type { OnnxSource } from '../formats/onnx/source';
 
 /** One tensor produced by a layer call: `layer`'s output `tensorIndex` of call `nodeIndex`. */
 export interface TensorRef {
@@ -72,6 +73,8 @@ export interface ModelGraph {
      * (Keras: HDF5 groups, attributes and the original config). Plain data; other writers ignore it.
      */
     formatLayout?: unknown;
+    /** Read from an ONNX file: the file and the node behind each layer, so the writer edits the original. */
+    onnxSource?: OnnxSource;
   };
 }
 
@@ -110,6 +113,13 @@ export function cloneGraph(graph: ModelGraph): ModelGraph {
     inputs: graph.inputs.map((r) => ({ ...r })),
     outputs: graph.outputs.map((r) => ({ ...r })),
     orphanWeights: graph.orphanWeights.map(cloneWeight),
-    meta: structuredClone(graph.meta),
+    meta: cloneMeta(graph.meta),
   };
+}
+
+/** The ONNX source's bytes are never modified: copies share them instead of duplicating a whole model file. */
+function cloneMeta(meta: ModelGraph['meta']): ModelGraph['meta'] {
+  const { onnxSource, ...rest } = meta;
+  const copy = structuredClone(rest);
+  return onnxSource ? { ...copy, onnxSource: { ...structuredClone({ ...onnxSource, bytes: undefined }), bytes: onnxSource.bytes } } : copy;
 }

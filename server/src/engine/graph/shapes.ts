@@ -5,6 +5,7 @@
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef } from './ir';
 import { tensorKey } from './ir';
+import { onnxOutputShape } from './onnx-ops';
 
 export type Shape = (number | null)[];
 
@@ -53,6 +54,8 @@ export function outputShape(layer: LayerNode, inputs: (Shape | null)[]): Shape |
     const s = (c.batch_input_shape ?? c.batch_shape) as Shape | undefined;
     return Array.isArray(s) ? [...s] : null;
   }
+  // Operators kept from an ONNX file: their parameter inputs (shape tensors) have no IR shape.
+  if (layer.className.startsWith('ONNX:')) return onnxOutputShape(layer, inputs);
   if (!x || inputs.some((s) => s === null)) return null;
   switch (layer.className) {
     case 'Conv2D':

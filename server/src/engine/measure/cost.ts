@@ -10,10 +10,15 @@
  * DepthwiseConv2D, SeparableConv2D, Dense (per position when applied to a feature map), BatchNormalization
  * (one per element: the folded scale-and-shift). Conv2DTranspose is counted by *input* positions ×
  * kernel × in × out, its true cost (counting by output positions overstates it by stride²). Activations,
- * pooling, merges, resizing and padding count 0.
+ * pooling, merges, resizing and padding count 0. Operators kept from an ONNX file count as graph/onnx-ops.ts
+ * says (grouped convolutions exactly).
+ *
+ * A total is never silently wrong: a layer whose cost cannot be computed (an unknown shape, an operator
+ * PruneLens does not know) is listed in `unknownLayers`, and the FLOPs total is then a lower bound.
  */
 import type { Shape } from '../graph/shapes';
 import { tensorKey, weightSize, type LayerNode, type ModelGraph } from '../graph/ir';
+import { onnxMacs } from '../graph/onnx-ops';
 
 export interface LayerCost {
   name: string;
@@ -67,14 +72,30 @@ function layerFlops(layer: LayerNode, inShape: Shape | null, outShape: Shape | n
     case 'BatchNormalization':
       return prod(outShape);
     default:
+      if (layer.className.startsWith('ONNX:')) return onnxMacs(layer, outShape);
       return 0;
   }
 }
 
-export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null>): { layers: LayerCost[]; totals: { params: number; flops: number } } {
+export interface CostTotals {
+  params: number;
+  /** MACs of the layers whose cost is known: a lower bound when `unknownLayers` is not empty. */
+  flops: number;
+  /** Layers whose FLOPs could not be computed (absent when there are none). */
+  unknownLayers?: string[];
+}
+
+/** "1.2 G" style totals say "≥ X, N layers unknown" when the count is a lower bound. */
+export function flopsLabel(totals: CostTotals, format: (n: number) => string = String): string {
+  const n = totals.unknownLayers?.length ?? 0;
+  return n ? `≥ ${format(totals.flops)} (${n} layer${n === 1 ? '' : 's'} unknown)` : format(totals.flops);
+}
+
+export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null>): { layers: LayerCost[]; totals: CostTotals } {
   const layers: LayerCost[] = [];
   let params = graph.orphanWeights.reduce((s, w) => s + weightSize(w), 0);
   let flops = 0;
+  const unknownLayers: string[] = [];
   for (const layer of graph.layers) {
     const p = [...layer.weights.values()].reduce((s, w) => s + weightSize(w), 0);
     let f = 0;
@@ -90,6 +111,7 @@ export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null
     }
     params += p;
     flops += f;
+    if (!known) unknownLayers.push(layer.name);
     layers.push({
       name: layer.name,
       type: layer.className,
@@ -99,5 +121,5 @@ export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null
       flopsKnown: known,
     });
   }
-  return { layers, totals: { params, flops } };
+  return { layers, totals: { params, flops, ...(unknownLayers.length ? { unknownLayers } : {}) } };
 }

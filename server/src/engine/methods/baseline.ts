@@ -8,6 +8,7 @@
  */
 import { getCriterion } from '../criteria';
 import type { CriterionContext } from '../criteria/types';
+import { FlopsUnknownError } from '../util/errors';
 import { finishDecisions, isExcluded, topK, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
 
 export interface BaselineOptions extends CommonOptions {
@@ -49,6 +50,11 @@ export function baseline(ctx: CriterionContext, opts: BaselineOptions): MethodRe
   if (!(target >= 0 && target < 1)) throw new Error(`flopsReduction must be in [0, 1), got ${target}`);
   const at = (r: number): MethodResult => finishDecisions(name, { ...options, ratio: r }, ctx.graph, ctx.coupling, decide(ctx, scores, (_, n) => n - Math.floor(r * n), opts));
   const reduction = (res: MethodResult): number => 1 - res.cost.after.flops / res.cost.before.flops;
+  // Matching FLOPs on a lower bound would compare methods at unequal cost: refuse instead.
+  const unknown = at(0).cost.before.unknownLayers;
+  if (unknown?.length) {
+    throw new FlopsUnknownError(`baseline '${opts.criterion}' cannot match a FLOPs reduction: the cost of ${unknown.length} layer${unknown.length === 1 ? '' : 's'} is unknown (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', …' : ''}); use a ratio instead`);
+  }
   let lo = 0;
   let hi = 0.999;
   let best = at(hi);

@@ -20,7 +20,9 @@ export function shapeOnly(graph: ModelGraph): ModelGraph {
 
 export interface Cost {
   params: number;
+  /** A lower bound when `unknownLayers` is set (see measure/cost.ts). */
   flops: number;
+  unknownLayers?: string[];
 }
 
 export function predictCost(skeleton: ModelGraph, coupling: Coupling, removed: Set<number>): Cost {

@@ -34,3 +34,5 @@ export class OutputVerificationError extends OutputError {}
 
 /** A command-line flag is missing, unknown or out of range (checked before any work starts). */
 export class UsageError extends PruneLensError {}
+/** A FLOPs-matched comparison asked for on a model whose FLOPs are only a lower bound (some layer's cost unknown). */
+export class FlopsUnknownError extends PruneLensError {}

@@ -69,6 +69,14 @@ export class OnnxBuilder {
     return n;
   }
 
+  /** An integer constant of any shape (int64 or int32), e.g. a shape input kept from an ONNX file. */
+  ints(name: string, shape: number[], values: ArrayLike<number>, dataType: number = DataType.INT64): string {
+    const n = this.unique(name);
+    const raw = dataType === DataType.INT32 ? new Uint8Array(Int32Array.from(values).buffer) : new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer);
+    this.initializers.push({ name: n, dims: shape, dataType, rawData: raw });
+    return n;
+  }
+
   /** A 1-D int64 constant (shapes, pads, axes); identical constants are shared. */
   int64(values: number[]): string {
     const key = values.join(',');

@@ -31,7 +31,9 @@ export class Layouts {
 
   /** The value in TF.js order. */
   tf(v: Val): Val {
-    if (!v.cf) return v;
+    // Only a 4-D map has a channels-first form: other ranks are never transposed (a Transpose around a 2-D
+    // tensor with a 4-D permutation is an invalid model).
+    if (!v.cf || v.rank !== 4) return v;
     return { name: this.transpose(v.name, NCHW_TO_NHWC, 'nhwc'), rank: v.rank, cf: false };
   }
 

@@ -177,3 +177,20 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   const type = model();
   return type.toObject(type.decode(bytes), { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as ModelProto;
 }
+
+let root: protobuf.Root | undefined;
+function messageType(name: 'TensorProto' | 'NodeProto' | 'ValueInfoProto'): protobuf.Type {
+  root ??= protobuf.Root.fromJSON(SCHEMA);
+  return root.lookupType(`onnx.${name}`);
+}
+
+/** One message of the schema by name (the ONNX editor re-encodes single nodes, tensors and value infos). */
+export function encodeMessage(name: 'TensorProto' | 'NodeProto' | 'ValueInfoProto', m: object): Uint8Array {
+  const type = messageType(name);
+  return type.encode(type.fromObject(m as Record<string, unknown>)).finish();
+}
+
+export function decodeMessage<T>(name: 'TensorProto' | 'NodeProto' | 'ValueInfoProto', bytes: Uint8Array): T {
+  const type = messageType(name);
+  return type.toObject(type.decode(bytes), { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as T;
+}

@@ -9,6 +9,8 @@ import { DataType, decodeModel, type AttributeProto, type ModelProto, type NodeP
 export interface Constant {
   dims: number[];
   data: Float32Array;
+  /** The file's element type (DataType), so integer constants are written back as integers. */
+  dataType?: number;
 }
 
 /** ONNX files start with field 1 (ir_version, varint: byte 0x08) in every exporter we know of. */
@@ -29,6 +31,11 @@ export async function looksLikeOnnx(file: string): Promise<boolean> {
 }
 
 export async function readModelProto(file: string): Promise<ModelProto> {
+  return (await readModelFile(file)).proto;
+}
+
+/** The decoded model and the file's bytes (kept so a pruned model is written by editing the original). */
+export async function readModelFile(file: string): Promise<{ proto: ModelProto; bytes: Uint8Array }> {
   let bytes: Buffer;
   try {
     bytes = await fs.readFile(file);
@@ -38,7 +45,7 @@ export async function readModelProto(file: string): Promise<ModelProto> {
   try {
     const m = decodeModel(bytes);
     if (!m.graph) throw new Error('no graph');
-    return m;
+    return { proto: m, bytes };
   } catch (err) {
     throw new OnnxFormatError(`not a valid ONNX model (${(err as Error).message})`, file);
   }
@@ -74,7 +81,7 @@ export function tensorValues(t: TensorProto, file: string): Constant {
       throw new OnnxFormatError(`tensor '${t.name}' has data type ${t.dataType}, which PruneLens does not read (float32/64, int32/64)`, file);
   }
   if (data.length !== n) throw new OnnxFormatError(`tensor '${t.name}' has ${data.length} values for shape [${dims}]`, file);
-  return { dims, data };
+  return { dims, data, dataType: t.dataType };
 }
 
 export type AttrValue = number | number[] | string | Constant;

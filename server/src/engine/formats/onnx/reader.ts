@@ -4,18 +4,23 @@
  * tracked with the IR tensor it stands for and whether it is held channels-first, so attributes (axes, pads)
  * and weights (OIHW → HWIO, Gemm rows after a channels-first Flatten) are re-expressed in TF.js terms.
  *
- * An operator outside the subset becomes an opaque `ONNX:<op>` layer: the coupling analysis cannot follow
- * channels through it, so the channels it touches are reported not prunable with that reason, and the writer
- * re-emits the node as it was. Reading never fails on an unknown operator.
+ * An operator outside the subset becomes an `ONNX:<op>` layer kept as it is. graph/onnx-ops.ts knows the
+ * shapes, channel flow and cost of many of them (pooling with any padding, element-wise activations, Resize,
+ * grouped convolutions, shape arithmetic, which the reader constant-folds so Resize/Reshape sizes are known);
+ * for the rest only the channels it touches are not prunable, with the reason. Reading never fails on an
+ * unknown operator. The graph remembers the file and the node behind each layer (source.ts), so a pruned model
+ * is written by editing the file (edit.ts), not regenerated.
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef, WeightTensor } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
+import type { OnnxOpConfig } from '../../graph/onnx-ops';
 import { outputShape, type Shape } from '../../graph/shapes';
 import type { ModelReader } from '../index';
 import { OnnxFormatError } from './errors';
-import { permute, samePads } from './layout';
+import { samePads } from './layout';
+import { toIr, type LayerSource, type OnnxSource, type WeightLayout } from './source';
 import type { NodeProto } from './proto';
-import { attributes, looksLikeOnnx, readModelProto, tensorValues, type AttrValue, type Constant } from './read-model';
+import { attributes, looksLikeOnnx, readModelFile, tensorValues, type AttrValue, type Constant } from './read-model';
 
 /** One ONNX value: the IR tensor it holds, its rank, and whether a 4-D map is held NCHW. */
 interface RVal {
@@ -29,13 +34,15 @@ interface RVal {
 export const openOnnx: ModelReader['open'] = async (file) => ((await looksLikeOnnx(file)) ? { read: () => readOnnxModel(file) } : null);
 
 export async function readOnnxModel(file: string): Promise<ModelGraph> {
-  const proto = await readModelProto(file);
-  return new OnnxImport(file).run(proto.graph!, proto.producerName);
+  const { proto, bytes } = await readModelFile(file);
+  const imp = new OnnxImport(file);
+  const graph = imp.run(proto.graph!, proto.producerName);
+  // The file itself is kept so a pruned model is written by editing it (see source.ts and edit.ts).
+  graph.meta.onnxSource = { bytes, layers: imp.sources, values: imp.valueKeys() } satisfies OnnxSource;
+  return graph;
 }
 
 const ACTIVATIONS: Record<string, string> = { Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu' };
-/** Element-wise unary operators: outside the subset, but their output shape is their input's. */
-const UNARY = new Set(['Erf', 'Exp', 'Log', 'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'HardSwish', 'Mish', 'Gelu', 'Celu', 'Not', 'IsNaN', 'Identity']);
 const MERGES: Record<string, string> = { Add: 'Add', Sum: 'Add', Sub: 'Subtract', Mul: 'Multiply', Max: 'Maximum', Min: 'Minimum', Mean: 'Average' };
 
 class OnnxImport {
@@ -44,6 +51,13 @@ class OnnxImport {
   private readonly values = new Map<string, RVal>();
   private readonly consts = new Map<string, Constant>();
   private readonly shapes = new Map<string, Shape | null>();
+  /** Values computed from tensor shapes only, and the integer values of those the reader could fold. */
+  private readonly shapeValues = new Set<string>();
+  private readonly folded = new Map<string, (number | null)[]>();
+  /** IR layer → the node it came from and how its weights were re-laid out. */
+  readonly sources: Record<string, LayerSource> = {};
+  /** Index of the node being translated. */
+  private nodeIndex = -1;
 
   constructor(private readonly file: string) {}
 
@@ -64,7 +78,10 @@ class OnnxImport {
       this.values.set(vi.name, { ref, rank: shape.length, cf: d.length === 4 && !nhwc });
       inputs.push(ref);
     }
-    for (const node of nodes) this.translate(node);
+    nodes.forEach((node, i) => {
+      this.nodeIndex = i;
+      this.translate(node);
+    });
     const outputs = (g.output ?? []).map((o) => {
       const v = this.values.get(o.name);
       if (!v) throw new OnnxFormatError(`graph output '${o.name}' is not computed by any supported node`, this.file);
@@ -81,11 +98,37 @@ class OnnxImport {
     };
   }
 
+  valueKeys(): OnnxSource['values'] {
+    const out: OnnxSource['values'] = {};
+    for (const [name, v] of this.values) out[name] = { key: tensorKey(v.ref), cf: v.cf && v.rank === 4 };
+    return out;
+  }
+
+  /** Records that IR layer `v.ref.layer` holds the current node's weights (role → input index, layout). */
+  private source(v: RVal, weights: Record<string, [number, WeightLayout]>): RVal {
+    this.sources[v.ref.layer] = { node: this.nodeIndex, weights: Object.fromEntries(Object.entries(weights).map(([role, [input, layout]]) => [role, { input, layout }])) };
+    return v;
+  }
+
   private unique(base: string): string {
     let name = base || 'layer';
     for (let k = 1; this.names.has(name); k++) name = `${base}_${k}`;
     this.names.add(name);
     return name;
+  }
+
+  /** An integer vector input: a constant or a folded shape value (null entries: unknown, e.g. the batch). */
+  private intsOf(name: string | undefined): (number | null)[] | undefined {
+    if (!name) return undefined;
+    const c = this.consts.get(name);
+    return c ? Array.from(c.data) : this.folded.get(name);
+  }
+
+  /** A value's shape in the file's own axis order (NCHW for channels-first maps). */
+  private fileShape(v: RVal | undefined): Shape | null {
+    const s = v ? this.shapeOf(v) : null;
+    if (!s || !v) return null;
+    return v.cf && s.length === 4 ? [s[0], s[3], s[1], s[2]] : s;
   }
 
   private shapeOf(v: RVal): Shape | null {
@@ -105,9 +148,8 @@ class OnnxImport {
     };
     this.layers.push(layer);
     const ref = { layer: name, nodeIndex: 0, tensorIndex: 0 };
-    // Opaque operators have unknown output shapes, except element-wise unary ones, which keep their input's.
-    const opaqueOp = className.startsWith('ONNX:') ? className.slice(5) : null;
-    const shape = opaqueOp === null ? outputShape(layer, ins.map((v) => this.shapeOf(v))) : UNARY.has(opaqueOp) && ins.length === 1 ? this.shapeOf(ins[0]) : null;
+    // Kept operators (`ONNX:<op>`) get their shapes from graph/onnx-ops.ts where it knows them.
+    const shape = outputShape(layer, ins.map((v) => this.shapeOf(v)));
     this.shapes.set(tensorKey(ref), shape);
     return { ref, rank: shape?.length ?? (config.onnx as { rank?: number } | undefined)?.rank ?? ins[0]?.rank ?? 4, cf };
   }
@@ -122,12 +164,27 @@ class OnnxImport {
     if (node.opType === 'Constant') {
       const t = a.get('value');
       if (t && typeof t === 'object' && !Array.isArray(t)) this.consts.set(node.output![0], t);
-      else this.consts.set(node.output![0], { dims: [], data: Float32Array.from([Number(a.get('value_float') ?? a.get('value_int') ?? 0)]) });
+      else if (a.has('value_int') || a.has('value_ints')) this.consts.set(node.output![0], { dims: a.has('value_ints') ? [(a.get('value_ints') as number[]).length] : [], data: Float32Array.from([a.get('value_int') ?? a.get('value_ints')].flat() as number[]), dataType: 7 });
+      else this.consts.set(node.output![0], { dims: [], data: Float32Array.from([Number(a.get('value_float') ?? 0)]) });
       return;
     }
     if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') return this.set(node, this.opaque(node, a, `operator domain '${node.domain}'`));
+    if (node.opType === 'Identity' && this.consts.has(ins[0] ?? '') && !this.values.has(ins[0])) {
+      // PyTorch de-duplicates equal initializers through Identity nodes: the output is that constant.
+      this.consts.set(node.output![0], this.consts.get(ins[0])!);
+      return;
+    }
     const v = ins.map((n) => this.values.get(n));
     const x = v[0];
+    const valueIns = ins.filter((n) => this.values.has(n));
+    if (node.opType === 'Shape' || node.opType === 'Size' || valueIns.every((n) => this.shapeValues.has(n))) {
+      // Shape arithmetic (PyTorch's Shape → Gather → Concat → Resize/Reshape) and arithmetic on constants only:
+      // kept as is, folded where static.
+      const folded = (node.output ?? []).length === 1 ? foldShapeOp(node, a, (i) => this.intsOf(node.input?.[i]), this.fileShape(x)) : undefined;
+      if (folded) this.folded.set(node.output![0], folded);
+      this.shapeValues.add(node.output![0]);
+      return this.set(node, this.opaque(node, a, 'computes on tensor shapes only', { shapeOnly: true }));
+    }
     if (!x && !['Constant'].includes(node.opType)) {
       // Every value input must be computed: constant-only subgraphs (shape arithmetic) fold into constants here.
       return this.set(node, this.opaque(node, a, 'computes on constants only'));
@@ -164,7 +221,7 @@ class OnnxImport {
         const s = c(1);
         const ch = this.shapeOf(x)?.at(-1);
         if (!s || s.data.length !== ch || x.rank !== 4) return this.opaque(node, a, 'PRelu slope is not one value per channel');
-        return this.add(node, 'PReLU', { shared_axes: [1, 2] }, [x], { alpha: { shape: [1, 1, ch], data: s.data } });
+        return this.source(this.add(node, 'PReLU', { shared_axes: [1, 2] }, [x], { alpha: { shape: [1, 1, ch], data: s.data } }), { alpha: [1, { kind: 'vector' }] });
       }
       case 'Conv':
         return this.conv(node, a, x, c(1), c(2));
@@ -174,7 +231,9 @@ class OnnxImport {
         const [gamma, beta, mean, variance] = [c(1), c(2), c(3), c(4)];
         if (!gamma || !beta || !mean || !variance || (x.rank === 4 && !x.cf)) return this.opaque(node, a, 'BatchNormalization with computed parameters');
         const w = (t: Constant) => ({ shape: [t.data.length], data: t.data });
-        return this.add(node, 'BatchNormalization', { axis: -1, epsilon: num('epsilon', 1e-5), momentum: 0.99, center: true, scale: true }, [x], { gamma: w(gamma), beta: w(beta), moving_mean: w(mean), moving_variance: w(variance) });
+        const y = this.add(node, 'BatchNormalization', { axis: -1, epsilon: num('epsilon', 1e-5), momentum: 0.99, center: true, scale: true }, [x], { gamma: w(gamma), beta: w(beta), moving_mean: w(mean), moving_variance: w(variance) });
+        const vec: WeightLayout = { kind: 'vector' };
+        return this.source(y, { gamma: [1, vec], beta: [2, vec], moving_mean: [3, vec], moving_variance: [4, vec] });
       }
       case 'MaxPool':
       case 'AveragePool': {
@@ -209,7 +268,7 @@ class OnnxImport {
       }
       case 'Resize':
       case 'Upsample':
-        return this.resize(node, a, x, c(op === 'Resize' ? 2 : 1));
+        return this.resize(node, a, x, c(op === 'Resize' ? 2 : 1), op === 'Resize' ? this.intsOf(node.input?.[3]) : undefined, this.intsOf(node.input?.[op === 'Resize' ? 2 : 1]));
       case 'Pad': {
         const pads = c(1)?.data ? Array.from(c(1)!.data) : list('pads', []);
         const value = c(2)?.data[0] ?? num('value', 0);
@@ -268,14 +327,17 @@ class OnnxImport {
     const base = { kernel_size: [kh, kw], strides: s, dilation_rate: d, padding, data_format: 'channels_last', activation: 'linear', use_bias: !!bias };
     const biasW: Record<string, { shape: number[]; data: Float32Array }> = bias ? { bias: { shape: [bias.data.length], data: bias.data } } : {};
     const channels = this.shapeOf(x)?.[3];
+    const biasSrc: Record<string, [number, WeightLayout]> = bias ? { bias: [2, { kind: 'vector' }] } : {};
     if (group === 1) {
-      const kernel = permute(w.data, w.dims, [2, 3, 1, 0]); // OIHW → HWIO
-      return this.add(node, 'Conv2D', { filters: o, ...base }, [input], { kernel, ...biasW }, true);
+      const k = toIr({ kind: 'conv' }, w); // OIHW → HWIO
+      const y = this.add(node, 'Conv2D', { filters: o, ...base }, [input], { kernel: { shape: k.dims, data: k.data }, ...biasW }, true);
+      return this.source(y, { kernel: [1, { kind: 'conv' }], ...biasSrc });
     }
     if (ig === 1 && group === channels && o % group === 0) {
-      const m = o / group;
-      const kernel = permute(w.data, [group, m, kh, kw], [2, 3, 0, 1]); // → [kh, kw, C, m]
-      return this.add(node, 'DepthwiseConv2D', { depth_multiplier: m, ...base }, [input], { depthwise_kernel: kernel, ...biasW }, true);
+      const layout: WeightLayout = { kind: 'depthwise', m: o / group };
+      const k = toIr(layout, w); // → [kh, kw, C, m]
+      const y = this.add(node, 'DepthwiseConv2D', { depth_multiplier: o / group, ...base }, [input], { depthwise_kernel: { shape: k.dims, data: k.data }, ...biasW }, true);
+      return this.source(y, { depthwise_kernel: [1, layout], ...biasSrc });
     }
     return this.opaque(node, a, `grouped convolution (${group} groups)`);
   }
@@ -296,15 +358,20 @@ class OnnxImport {
       });
     const padding = matches(false) ? 'valid' : matches(true) ? 'same' : null;
     if (!padding) return this.opaque(node, a, 'transposed-convolution padding TF cannot express');
-    const kernel = permute(w.data, w.dims, [2, 3, 1, 0]); // [in, out, kh, kw] → [kh, kw, out, in]
+    const kt = toIr({ kind: 'convT' }, w); // [in, out, kh, kw] → [kh, kw, out, in]
+    const kernel = { shape: kt.dims, data: kt.data };
     const config = { filters: o, kernel_size: k, strides: s, padding, data_format: 'channels_last', activation: 'linear', use_bias: !!bias, dilation_rate: [1, 1] };
-    return this.add(node, 'Conv2DTranspose', config, [x], { kernel, ...(bias ? { bias: { shape: [bias.data.length], data: bias.data } } : {}) }, true);
+    const y = this.add(node, 'Conv2DTranspose', config, [x], { kernel, ...(bias ? { bias: { shape: [bias.data.length], data: bias.data } } : {}) }, true);
+    return this.source(y, { kernel: [1, { kind: 'convT' }], ...(bias ? { bias: [2, { kind: 'vector' }] as [number, WeightLayout] } : {}) });
   }
 
   private flattenOrReshape(node: NodeProto, a: Map<string, AttrValue>, x: RVal, shape: Constant | undefined): RVal {
     const s = this.shapeOf(x);
     const flatLike = node.opType === 'Flatten' ? ((a.get('axis') as number | undefined) ?? 1) === 1 : !!shape && shape.data.length === 2 && [0, -1].includes(shape.data[1]) && (shape.data[1] === -1 || x.rank === 2);
     if (flatLike && x.rank >= 2) {
+      // Of unknown size, a channels-first map cannot be flattened in TF.js order (the Gemm after it reads C·H·W
+      // rows): the Flatten stays as it is in the file.
+      if (x.cf && x.rank === 4 && !(s && s[1] !== null && s[2] !== null && s[3] !== null)) return this.opaque(node, a, 'flatten of a channels-first map of unknown size');
       const out = this.add(node, 'Flatten', { data_format: 'channels_last' }, [x], {}, false);
       // A channels-first map flattens as C·H·W: the Dense after it reads its rows in that order.
       if (x.cf && s && s[1] !== null && s[2] !== null && s[3] !== null && (s[1] as number) * (s[2] as number) > 1) out.chw = [s[3] as number, s[1] as number, s[2] as number];
@@ -318,7 +385,7 @@ class OnnxImport {
     return this.opaque(node, a, 'reshape PruneLens cannot map to channels-last');
   }
 
-  private resize(node: NodeProto, a: Map<string, AttrValue>, x: RVal, scales: Constant | undefined): RVal {
+  private resize(node: NodeProto, a: Map<string, AttrValue>, x: RVal, scales: Constant | undefined, sizes?: (number | null)[], anyScales?: (number | null)[]): RVal {
     const f = scales ? Array.from(scales.data) : [];
     const mode = (a.get('mode') as string | undefined) ?? 'nearest';
     const coord = (a.get('coordinate_transformation_mode') as string | undefined) ?? (node.opType === 'Upsample' ? 'asymmetric' : 'half_pixel');
@@ -326,44 +393,164 @@ class OnnxImport {
     const integral = f.length === 4 && f[0] === 1 && f[1] === 1 && Number.isInteger(f[2]) && Number.isInteger(f[3]);
     // TF.js UpSampling2D is asymmetric (src = dst / factor), nearest rounding down; nothing else matches it.
     const ok = x.cf && integral && coord === 'asymmetric' && (mode === 'linear' || (mode === 'nearest' && nearest === 'floor'));
-    if (!ok) return this.opaque(node, a, `resize (${mode}, ${coord}) other than TF.js's asymmetric UpSampling2D`);
+    if (!ok) {
+      // Kept as is; its output size (from constant or folded sizes/scales) keeps the shapes after it known.
+      const s = this.fileShape(x);
+      const spatial: [number | null, number | null] | undefined =
+        sizes?.length === 4 ? [sizes[2], sizes[3]] : anyScales?.length === 4 && s ? [scaled(s[2], anyScales[2]), scaled(s[3], anyScales[3])] : undefined;
+      return this.opaque(node, a, `resize (${mode}, ${coord}) other than TF.js's asymmetric UpSampling2D`, spatial ? { spatial } : {});
+    }
     return this.add(node, 'UpSampling2D', { size: [f[2], f[3]], interpolation: mode === 'linear' ? 'bilinear' : 'nearest', data_format: 'channels_last' }, [x]);
   }
 
   private gemm(node: NodeProto, a: Map<string, AttrValue>, x: RVal, b: Constant | undefined, c: Constant | undefined): RVal {
     if (!b || b.dims.length !== 2 || x.rank !== 2 || ((a.get('transA') as number | undefined) ?? 0) !== 0) return this.opaque(node, a, 'matrix product with computed weights');
-    let kernel = ((a.get('transB') as number | undefined) ?? 0) === 1 ? permute(b.data, b.dims, [1, 0]) : { data: b.data.slice(), shape: [...b.dims] };
     const alpha = (a.get('alpha') as number | undefined) ?? 1;
     const beta = (a.get('beta') as number | undefined) ?? 1;
-    if (alpha !== 1) kernel.data.forEach((v, i) => (kernel.data[i] = v * alpha));
     if (x.chw === 'unknown') return this.opaque(node, a, 'Dense after a channels-first Flatten of unknown size (row order unknown)');
-    if (x.chw) {
-      // Rows are C·H·W-ordered; the IR's Flatten is H·W·C (TF.js): move row c·HW + p to p·C + c.
-      const [ch, h, w] = x.chw;
-      kernel = { data: permute(kernel.data, [ch, h * w, kernel.shape[1]], [1, 0, 2]).data, shape: kernel.shape };
-    }
+    // Rows after a channels-first Flatten are C·H·W-ordered; the IR's Flatten is H·W·C (TF.js): toIr re-orders them.
+    const layout: WeightLayout = { kind: 'gemm', transB: ((a.get('transB') as number | undefined) ?? 0) === 1, alpha, ...(x.chw ? { chw: x.chw } : {}) };
+    const k = toIr(layout, b);
+    const kernel = { shape: k.dims, data: k.data };
     const units = kernel.shape[1];
     if (c && c.data.length !== units && c.data.length !== 1) return this.opaque(node, a, 'Gemm bias that is not per unit');
-    const bias = c ? new Float32Array(units).map((_, i) => beta * c.data[c.data.length === 1 ? 0 : i]) : undefined;
-    return this.add(node, 'Dense', { units, activation: 'linear', use_bias: !!bias }, [x], { kernel, ...(bias ? { bias: { shape: [units], data: bias } } : {}) });
+    const bias = c ? toIr({ kind: 'gemmBias', beta }, c, units).data : undefined;
+    const y = this.add(node, 'Dense', { units, activation: 'linear', use_bias: !!bias }, [x], { kernel, ...(bias ? { bias: { shape: [units], data: bias } } : {}) });
+    return this.source(y, { kernel: [1, layout], ...(bias ? { bias: [2, { kind: 'gemmBias', beta }] as [number, WeightLayout] } : {}) });
   }
 
   /** A node outside the subset, kept as is: its inputs are not prunable (see file comment). */
-  private opaque(node: NodeProto, a: Map<string, AttrValue>, why: string): RVal {
+  private opaque(node: NodeProto, a: Map<string, AttrValue>, why: string, extra: Partial<OnnxOpConfig> = {}): RVal {
     if ((node.output ?? []).length > 1) throw new OnnxFormatError(`node '${node.name}' (${node.opType}): ${why}; nodes with several outputs are not supported`, this.file);
     const inputs = (node.input ?? []).map((n) => (n === '' ? { kind: 'none' } : this.values.has(n) ? { kind: 'value' } : this.consts.has(n) ? { kind: 'const' } : { kind: 'missing', name: n }));
     const missing = inputs.find((i) => i.kind === 'missing') as { name: string } | undefined;
     if (missing) throw new OnnxFormatError(`node '${node.name}' (${node.opType}) reads '${missing.name}', which nothing computes`, this.file);
     const vals = (node.input ?? []).filter((n) => this.values.has(n)).map((n) => this.values.get(n)!);
+    // Shape-moving operators (channel shuffle's Reshape–Transpose–Reshape, a chunk's Slice) keep their exact
+    // output shape, so the layers after them stay measurable and prunable.
+    const fileShape = extra.shapeOnly ? null : movedShape(node, a, this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i]));
+    if (fileShape) extra = { ...extra, file_shape: fileShape };
     const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
+    const constTypes: Record<string, number> = {};
     (node.input ?? []).forEach((n, i) => {
       const k = this.consts.get(n);
-      if (k && !this.values.has(n)) weights[`input${i}`] = { shape: k.dims, data: k.data };
+      if (k && !this.values.has(n)) {
+        weights[`input${i}`] = { shape: k.dims, data: k.data };
+        if (k.dataType !== undefined) constTypes[`input${i}`] = k.dataType;
+      }
     });
-    const cf = vals[0]?.cf ?? false;
-    const config = { onnx: { op_type: node.opType, attribute: node.attribute ?? [], inputs: inputs.map((i) => i.kind), cf, rank: vals[0]?.rank ?? 4, reason: why } };
+    // A shape computation's output is a small integer vector, never a map.
+    const cf = extra.shapeOnly ? false : vals[0]?.cf ?? false;
+    // Rank of the output where the operator fixes it (Gemm and Flatten give matrices), else the input's.
+    const rank = extra.shapeOnly ? 1 : ['Gemm', 'Flatten'].includes(node.opType) ? 2 : vals[0]?.rank ?? 4;
+    const onnx: OnnxOpConfig = { op_type: node.opType, attribute: node.attribute ?? [], inputs: inputs.map((i) => i.kind), cf, rank, reason: why, const_types: constTypes, ...extra };
+    const config = { onnx };
     void a;
-    return this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf);
+    const y = { ...this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf), ...(extra.shapeOnly ? { rank: 1, cf: false } : {}) };
+    return this.source(y, Object.fromEntries(Object.keys(weights).map((role): [string, [number, WeightLayout]] => [role, [Number(role.slice(5)), { kind: 'same' }]])));
+  }
+}
+
+/** Output shape (file order) of Reshape, Transpose or Slice on a value of file shape `x`, or null. */
+function movedShape(node: NodeProto, a: Map<string, AttrValue>, x: Shape | null, input: (i: number) => (number | null)[] | undefined): Shape | null {
+  if (!x) return null;
+  switch (node.opType) {
+    case 'Reshape': {
+      const t = input(1);
+      if (!t) return null;
+      const out: (number | null)[] = t.map((d, i) => (d === 0 ? x[i] ?? null : d));
+      const neg = out.indexOf(-1);
+      if (neg >= 0) {
+        // Unknown dims (the batch) must match one for one on both sides to cancel out.
+        const known = (s: (number | null)[]) => s.filter((d) => d !== null && d !== -1) as number[];
+        const nulls = (s: (number | null)[]) => s.filter((d) => d === null).length;
+        if (nulls(x) !== nulls(out)) return null;
+        out[neg] = known(x).reduce((p, q) => p * q, 1) / known(out).reduce((p, q) => p * q, 1);
+      }
+      return out;
+    }
+    case 'Transpose': {
+      const perm = permOf(node);
+      return (perm.length ? perm : x.map((_, i) => x.length - 1 - i)).map((p) => x[p] ?? null);
+    }
+    case 'Slice': {
+      const [starts, ends, axes, steps] = [input(1), input(2), input(3), input(4)];
+      if (!starts || !ends) return null;
+      const out = [...x];
+      for (let k = 0; k < starts.length; k++) {
+        const axis0 = axes?.[k] ?? k;
+        if (axis0 === null) return null;
+        const axis = axis0 < 0 ? axis0 + x.length : axis0;
+        const size = x[axis];
+        const [s0, e0, st] = [starts[k], ends[k], steps?.[k] ?? 1];
+        if (size === null || s0 === null || e0 === null || st !== 1) return null;
+        const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
+        out[axis] = Math.max(clamp(e0) - clamp(s0), 0);
+      }
+      return out;
+    }
+    default:
+      void a;
+      return null;
+  }
+}
+
+const scaled = (size: number | null, f: number | null): number | null => (size === null || f === null ? null : Math.floor(size * f));
+
+/**
+ * Static value of one shape-arithmetic node (opset ≤ 13 forms) from its integer inputs, or undefined. `input(i)`
+ * gives a constant or folded input; `xShape` the file shape of a Shape node's input.
+ */
+function foldShapeOp(node: NodeProto, a: Map<string, AttrValue>, input: (i: number) => (number | null)[] | undefined, xShape: Shape | null): (number | null)[] | undefined {
+  const x = input(0);
+  const binary = (f: (p: number, q: number) => number): (number | null)[] | undefined => {
+    const y = input(1);
+    if (!x || !y || (x.length !== y.length && x.length !== 1 && y.length !== 1)) return undefined;
+    const n = Math.max(x.length, y.length);
+    return Array.from({ length: n }, (_, i) => {
+      const p = x[x.length === 1 ? 0 : i];
+      const q = y[y.length === 1 ? 0 : i];
+      return p === null || q === null ? null : f(p, q);
+    });
+  };
+  switch (node.opType) {
+    case 'Shape':
+      return xShape ? [...xShape] : undefined;
+    case 'Size':
+      return xShape && xShape.every((d) => d !== null) ? [(xShape as number[]).reduce((p, q) => p * q, 1)] : undefined;
+    case 'Gather': {
+      const idx = input(1);
+      if (!x || !idx || ((a.get('axis') as number | undefined) ?? 0) !== 0 || idx.some((i) => i === null)) return undefined;
+      return (idx as number[]).map((i) => x[i < 0 ? i + x.length : i] ?? null);
+    }
+    case 'Unsqueeze':
+    case 'Squeeze':
+    case 'Cast':
+    case 'Identity':
+      return x ? [...x] : undefined;
+    case 'Floor':
+      return x?.map((v) => (v === null ? null : Math.floor(v)));
+    case 'Concat': {
+      const parts = (node.input ?? []).map((_, i) => input(i));
+      return parts.every((p) => p) ? parts.flatMap((p) => p!) : undefined;
+    }
+    case 'Slice': {
+      const [starts, ends, axes, steps] = [input(1), input(2), input(3), input(4)];
+      if (!x || !starts || !ends || (axes && axes.join() !== '0') || (steps && steps.join() !== '1') || starts[0] === null || ends[0] === null) return undefined;
+      const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + x.length : v, 0), x.length);
+      return x.slice(clamp(starts[0]), clamp(ends[0]));
+    }
+    case 'Add':
+      return binary((p, q) => p + q);
+    case 'Sub':
+      return binary((p, q) => p - q);
+    case 'Mul':
+      return binary((p, q) => p * q);
+    case 'Div':
+      // Integer shapes divide like int64 (truncating); float scales divide exactly.
+      return binary((p, q) => (Number.isInteger(p) && Number.isInteger(q) ? Math.trunc(p / q) : p / q));
+    default:
+      return undefined;
   }
 }
 

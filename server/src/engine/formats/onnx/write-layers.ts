@@ -11,7 +11,7 @@ import type { LayerNode } from '../../graph/ir';
 import { pair, padPairs, type Shape } from '../../graph/shapes';
 import { float, int, ints, str, type Attr, type OnnxBuilder } from './builder';
 import { OnnxFormatError } from './errors';
-import type { AttributeProto } from './proto';
+import { DataType, type AttributeProto } from './proto';
 import { cfAxis, Layouts, permute, samePads, type Val } from './layout';
 import { activation, parametric } from './write-activations';
 
@@ -289,13 +289,16 @@ function softmaxLayer(c: LayerContext): Val {
 
 /** A node the reader kept opaque (`ONNX:<op>`): re-emitted as read, inputs in the layout it had. */
 export function opaqueNode(c: LayerContext): Val {
-  const o = c.layer.config.onnx as { op_type: string; attribute: AttributeProto[]; inputs: string[]; cf: boolean; rank: number } | undefined;
+  const o = c.layer.config.onnx as { op_type: string; attribute: AttributeProto[]; inputs: string[]; cf: boolean; rank: number; const_types?: Record<string, number> } | undefined;
   if (!o) throw new OnnxFormatError(`layer '${c.layer.name}' (${c.layer.className}) has no ONNX node to write`);
   let next = 0;
   const inputs = o.inputs.map((kind, i) => {
     if (kind === 'none') return '';
     if (kind === 'const') {
       const w = weight(c.layer, `input${i}`);
+      // Integer constants (shapes, axes, sizes) stay integers: a float there makes the model invalid.
+      const type = o.const_types?.[`input${i}`];
+      if (type === DataType.INT64 || type === DataType.INT32) return c.b.ints(`${c.layer.name}/input${i}`, w.shape, w.data, type);
       return c.b.float(`${c.layer.name}/input${i}`, w.shape, w.data);
     }
     const v = c.ins[next++];
@@ -303,7 +306,9 @@ export function opaqueNode(c: LayerContext): Val {
   });
   const name = c.b.unique(c.layer.name);
   c.b.nodes.push({ opType: o.op_type, name, input: inputs, output: [name], attribute: o.attribute });
-  return { name, rank: o.rank, cf: o.cf && o.rank === 4 };
+  // The output's own rank when known (a ReduceMean or Reshape changes it), else the input's.
+  const rank = c.outShape?.length ?? o.rank;
+  return { name, rank, cf: o.cf && rank === 4 };
 }
 
 const identity: Convert = (c) => ({ ...c.ins[0], name: c.b.node('Identity', [c.ins[0].name], {}, c.layer.name) });

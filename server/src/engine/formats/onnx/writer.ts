@@ -1,5 +1,6 @@
 /**
- * ModelGraph → ONNX (opset 13). Inputs and outputs keep the IR's NHWC layout (a Transpose at each end), so
+ * ModelGraph → ONNX (opset 13), for graphs that did not come from an ONNX file (those are edited in place,
+ * see edit.ts). Inputs and outputs keep the IR's NHWC layout (a Transpose at each end), so
  * the same NHWC image batches feed TF.js and onnxruntime; inside, maps are NCHW (see layout.ts).
  *
  * `buildOnnx` returns the builder before serialisation together with the ONNX value of every IR tensor, so
@@ -11,6 +12,7 @@ import type { ModelGraph } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
 import { inferShapes, type Shape } from '../../graph/shapes';
 import { dims, OnnxBuilder, valueInfo } from './builder';
+import { editOnnx } from './edit';
 import { OnnxFormatError } from './errors';
 import { Layouts, NCHW_TO_NHWC, type Val } from './layout';
 import { DataType } from './proto';
@@ -61,15 +63,20 @@ export function buildOnnx(graph: ModelGraph): OnnxBuild {
   graph.outputs.forEach((r, i) => {
     const v = values.get(tensorKey(r))!;
     // Outputs go back to NHWC so they compare 1:1 with TF.js.
-    b.nodes.push({ opType: v.cf ? 'Transpose' : 'Identity', name: outputNames[i], input: [v.name], output: [outputNames[i]], attribute: v.cf ? [{ name: 'perm', type: 7, ints: NCHW_TO_NHWC }] : [] });
+    const map = v.cf && v.rank === 4;
+    b.nodes.push({ opType: map ? 'Transpose' : 'Identity', name: outputNames[i], input: [v.name], output: [outputNames[i]], attribute: map ? [{ name: 'perm', type: 7, ints: NCHW_TO_NHWC }] : [] });
     const shape = shapes.get(tensorKey(r));
     b.outputs.push(valueInfo(outputNames[i], DataType.FLOAT, shape ? dims(shape, (a) => (a === 0 ? 'batch' : `${outputNames[i]}_d${a}`)) : null));
   });
   return { b, lay, values, shapes, inputNames, outputNames };
 }
 
-/** Serialises the IR as an ONNX model. */
+/**
+ * Serialises the IR as an ONNX model. A graph read from an ONNX file is written by editing that file (edit.ts),
+ * so it keeps the original's interface and every untouched node; any other graph is translated from the IR.
+ */
 export function graphToOnnx(graph: ModelGraph): Uint8Array {
+  if (graph.meta.onnxSource) return editOnnx(graph);
   return buildOnnx(graph).b.encode(graph.name, 'written by PruneLens from its ModelGraph IR; inputs and outputs are NHWC');
 }
 

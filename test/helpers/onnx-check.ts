@@ -1,0 +1,66 @@
+/**
+ * Checks for ONNX files PruneLens writes: each loads in onnxruntime-node and runs once on a zero input of its
+ * declared shape, and a pruned model computes what the original computes once the pruned channels are made
+ * irrelevant (every weight that *reads* them set to zero, whatever activation lies in between).
+ */
+import assert from 'node:assert/strict';
+import type * as Ort from 'onnxruntime-node';
+import type { Coupling } from '../../server/src/engine/graph/coupling';
+import { cloneGraph, type ModelGraph } from '../../server/src/engine/graph/ir';
+import { decodeModel, type ValueInfoProto } from '../../server/src/engine/formats/onnx/proto';
+import { createSession, loadOrt } from '../../server/src/engine/formats/onnx/runtime';
+
+/** A copy of `graph` whose consumers ignore the removed channels (their input weights zeroed). */
+export function zeroReads(graph: ModelGraph, coupling: Coupling, removed: Set<number>): ModelGraph {
+  const g = cloneGraph(graph);
+  for (const layer of g.layers) {
+    for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
+      if (ax.dir !== 'in') continue;
+      const w = layer.weights.get(ax.role)!;
+      const inner = w.shape.slice(ax.axis + 1).reduce((a, b) => a * b, 1);
+      const n = w.shape[ax.axis];
+      const outer = w.data.length / (n * inner);
+      for (let p = 0; p < n; p++) {
+        if (!removed.has(coupling.find(ax.origin[p]))) continue;
+        for (let i = 0; i < outer; i++) w.data.fill(0, (i * n + p) * inner, (i * n + p + 1) * inner);
+      }
+    }
+  }
+  return g;
+}
+
+/** Declared input shapes, symbolic dimensions set to `batch`. */
+export function declaredInputs(bytes: Uint8Array, batch = 1): { name: string; shape: number[] }[] {
+  const g = decodeModel(bytes).graph!;
+  const inits = new Set((g.initializer ?? []).map((t) => t.name));
+  return (g.input ?? [])
+    .filter((v) => !inits.has(v.name))
+    .map((v: ValueInfoProto) => ({ name: v.name, shape: (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue === undefined ? batch : Number(d.dimValue))) }));
+}
+
+/** Runs the model on the given float inputs (by declared order) and returns every output by name. */
+export async function runModel(bytes: Uint8Array, inputs: Float32Array[], batch = 1): Promise<Record<string, Float32Array>> {
+  const ort = loadOrt()!;
+  const s = await createSession(bytes, { threads: 1, spin: false });
+  try {
+    const feeds: Record<string, Ort.Tensor> = {};
+    declaredInputs(bytes, batch).forEach((d, i) => (feeds[d.name] = new ort.Tensor('float32', inputs[i], d.shape)));
+    const out = await s.run(feeds);
+    return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
+  } finally {
+    await s.release();
+  }
+}
+
+/** Loads in onnxruntime and runs once on zeros of the declared shape; returns the output names. */
+export async function runsOnZeros(bytes: Uint8Array): Promise<string[]> {
+  const zeros = declaredInputs(bytes).map((d) => new Float32Array(d.shape.reduce((a, b) => a * b, 1)));
+  return Object.keys(await runModel(bytes, zeros));
+}
+
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'outputs differ in size');
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

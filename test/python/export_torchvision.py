@@ -1,0 +1,84 @@
+"""Exports torchvision architectures (random weights, never a download) with PyTorch's own ONNX exporter, and
+counts each model's multiply-accumulates with forward hooks, for the ONNX peer test.
+
+usage: /usr/bin/python3 export_torchvision.py OUT_DIR SIZE NAME [NAME ...]
+Writes OUT_DIR/NAME.onnx and OUT_DIR/NAME.json ({"macs": ..., "input": [1, 3, SIZE, SIZE]}).
+MACs: Conv2d = output elements x (in_channels / groups) x kh x kw; Linear = batch rows x in x out; the rest 0
+(the convention PruneLens's measure/cost.ts uses once BatchNorm is folded into the convolutions by the export).
+"""
+import json
+import os
+import sys
+
+import torch
+import torchvision
+
+BUILDERS = {
+    "resnet18": lambda: torchvision.models.resnet18(weights=None),
+    "mobilenet_v3_small": lambda: torchvision.models.mobilenet_v3_small(weights=None),
+    "shufflenet_v2_x0_5": lambda: torchvision.models.shufflenet_v2_x0_5(weights=None),
+    "regnet_x_400mf": lambda: torchvision.models.regnet_x_400mf(weights=None),
+    "googlenet": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True),
+    "lraspp_mobilenet_v3_large": lambda: torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None),
+    "fcn_resnet50": lambda: torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None, aux_loss=False),
+    "convnext_tiny": lambda: torchvision.models.convnext_tiny(weights=None),
+}
+
+
+class Plain(torch.nn.Module):
+    """Segmentation models return a dict; the export takes its 'out' tensor."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        y = self.m(x)
+        return y["out"] if isinstance(y, dict) else y
+
+
+def count_macs(model, x):
+    total = [0]
+
+    def conv(mod, inp, out):
+        k = mod.kernel_size[0] * mod.kernel_size[1]
+        total[0] += out.numel() * (mod.in_channels // mod.groups) * k
+
+    def linear(mod, inp, out):
+        total[0] += out.numel() // mod.out_features * mod.in_features * mod.out_features
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv))
+        elif isinstance(m, torch.nn.Linear):
+            hooks.append(m.register_forward_hook(linear))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
+def main():
+    out_dir, size, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    for name in names:
+        model = Plain(BUILDERS[name]()).eval()
+        # Random BatchNorm statistics, so a folded BatchNorm is not the identity.
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+        x = torch.randn(1, 3, size, size)
+        macs = count_macs(model, x)
+        path = os.path.join(out_dir, name + ".onnx")
+        torch.onnx.export(model, x, path, opset_version=13, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        with open(os.path.join(out_dir, name + ".json"), "w") as f:
+            json.dump({"macs": macs, "input": [1, 3, size, size]}, f)
+
+
+if __name__ == "__main__":
+    main()

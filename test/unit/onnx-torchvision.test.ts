@@ -1,0 +1,126 @@
+/**
+ * Real architectures through PyTorch's own exporter (torchvision, random weights, exported at test time by
+ * test/python/export_torchvision.py with /usr/bin/python3; skipped with the reason where torch is absent).
+ * For each model: the share of convolution output channels PruneLens can prune, its MACs against a PyTorch
+ * forward-hook count, and a random plan over every prunable group written by editing the file — the pruned model
+ * keeps the original's inputs and outputs, loads and runs in onnxruntime on the original's NCHW input, and equals
+ * the original with the pruned channels made irrelevant (their readers' weights zeroed) to ≤ 1e-4.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { readModel } from '../../server/src/engine/formats';
+import { decodeModel } from '../../server/src/engine/formats/onnx/proto';
+import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
+import { analyzeCoupling, type Coupling } from '../../server/src/engine/graph/coupling';
+import type { ModelGraph } from '../../server/src/engine/graph/ir';
+import { inspectGraph } from '../../server/src/engine/inspect';
+import { removeChannels } from '../../server/src/engine/surgery/apply';
+import { Rng } from '../../server/src/engine/util/rng';
+import { randomRemoval } from '../helpers/surgery-check';
+import { maxDiff, runModel, runsOnZeros, zeroReads } from '../helpers/onnx-check';
+
+const SCRIPT = path.join(__dirname, '..', 'python', 'export_torchvision.py');
+const SIZE = 64;
+const MODELS = ['resnet18', 'mobilenet_v3_small', 'shufflenet_v2_x0_5', 'regnet_x_400mf', 'googlenet', 'lraspp_mobilenet_v3_large'];
+/**
+ * Measured prunable share of conv output channels (a floor, so coverage never silently regresses). ShuffleNet:
+ * channels through the channel-split Slice / shuffle Reshape are not pruned (their shapes stay exact, so
+ * everything else is).
+ */
+const MIN_SHARE: Record<string, number> = { resnet18: 1, mobilenet_v3_small: 1, googlenet: 1, lraspp_mobilenet_v3_large: 0.99, shufflenet_v2_x0_5: 0.7, regnet_x_400mf: 1 };
+
+function torchMissing(): string | undefined {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 60_000 });
+  return r.status === 0 ? undefined : `/usr/bin/python3 cannot import torch and torchvision (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+}
+
+/** Exports once per script version into a temp folder (exports take ~20 s; cached across runs). */
+function exportAll(): string {
+  const hash = createHash('sha256').update(readFileSync(SCRIPT)).update(`${SIZE}:${MODELS.join()}`).digest('hex').slice(0, 12);
+  const dir = path.join(os.tmpdir(), `prunelens-torchvision-${hash}`);
+  if (MODELS.every((m) => existsSync(path.join(dir, `${m}.json`)))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}`;
+  execFileSync('mkdir', ['-p', tmp]);
+  execFileSync('/usr/bin/python3', [SCRIPT, tmp, String(SIZE), ...MODELS], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+  execFileSync('rm', ['-rf', dir]);
+  execFileSync('mv', [tmp, dir]);
+  return dir;
+}
+
+/** Output channels of every convolution, and how many of them PruneLens can prune. */
+function convChannels(graph: ModelGraph, coupling: Coupling): { total: number; prunable: number } {
+  let total = 0;
+  let prunable = 0;
+  for (const layer of graph.layers) {
+    const shape = coupling.shapes.get(`${layer.name}:0:0`);
+    const ch = shape?.[shape.length - 1];
+    const isConv = ['Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose'].includes(layer.className) || layer.className === 'ONNX:Conv';
+    if (!isConv) continue;
+    const n = typeof ch === 'number' ? ch : Number(layer.config.filters ?? 0);
+    total += n;
+    const group = coupling.groupOf.get(layer.name) ?? coupling.groups.find((g) => g.followers.includes(layer.name) && ['DepthwiseConv2D', 'ONNX:Conv'].includes(layer.className));
+    if (group?.prunable) prunable += n;
+  }
+  return { total, prunable };
+}
+
+const skip = torchMissing();
+
+describe('torchvision models exported by PyTorch: coverage, MACs, drop-in pruning', { skip }, () => {
+  let dir = '';
+  const rows: string[] = [];
+  test('export', { timeout: 320_000 }, () => {
+    dir = exportAll();
+  });
+
+  // PRUNELENS_TV_MODELS=a,b runs only those (while working on one architecture).
+  const only = process.env.PRUNELENS_TV_MODELS?.split(',');
+  for (const name of MODELS.filter((m) => !only || only.includes(m))) {
+    test(name, { timeout: 120_000 }, async () => {
+      const file = path.join(dir, `${name}.onnx`);
+      const ref = JSON.parse(await fs.readFile(path.join(dir, `${name}.json`), 'utf8')) as { macs: number; input: number[] };
+      const bytes = await fs.readFile(file);
+      const { graph } = await readModel(file);
+      const coupling = analyzeCoupling(graph);
+      const report = inspectGraph(graph, coupling);
+      const share = convChannels(graph, coupling);
+      const macs = report.totals.flops;
+      const unknown = report.totals.unknownLayers?.length ?? 0;
+
+      const rng = new Rng(name.length);
+      const removed = randomRemoval(coupling, rng, 0.3);
+      const pruned = removeChannels(graph, coupling, removed).graph;
+      const out = graphToOnnx(pruned);
+      const a = decodeModel(bytes).graph!;
+      const b = decodeModel(out).graph!;
+      assert.deepEqual(b.input, a.input, 'graph inputs changed');
+      assert.deepEqual(b.output, a.output, 'graph outputs changed');
+      await runsOnZeros(out);
+      const x = new Float32Array(ref.input.reduce((p, q) => p * q, 1)).map(() => rng.normal());
+      const [yp, yz] = await Promise.all([runModel(out, [x]), runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x])]);
+      const d = maxDiff(yp.output, yz.output);
+      const scale = Math.max(...Array.from(yz.output, Math.abs));
+      rows.push(
+        `${name}: prunable conv channels ${share.prunable}/${share.total} (${((100 * share.prunable) / share.total).toFixed(1)}%), ` +
+          `MACs ${macs} vs PyTorch ${ref.macs} (${((100 * (macs - ref.macs)) / ref.macs).toFixed(2)}%${unknown ? `, ${unknown} layers unknown` : ''}), ` +
+          `removed ${removed.size} channels, params ${report.totals.params} → ${inspectGraph(pruned).totals.params}, max |Δ| ${d.toExponential(2)} (|y| ≤ ${scale.toFixed(2)})`,
+      );
+      console.log(rows.at(-1));
+      if (process.env.PRUNELENS_TV_DEBUG) {
+        const reasons = new Map<string, number>();
+        for (const g of coupling.groups) if (!g.prunable) reasons.set(g.reason!, (reasons.get(g.reason!) ?? 0) + g.channels);
+        console.log([...reasons].sort((p, q) => q[1] - p[1]).slice(0, 8).map(([r, n]) => `  ${n} channels: ${r}`).join('\n'));
+        console.log(`  unknown cost: ${report.totals.unknownLayers?.slice(0, 8).join(', ')}`);
+      }
+      assert.ok(d <= 1e-4 * Math.max(1, scale), `${name}: pruned model differs from the original with the pruned channels made irrelevant by ${d}`);
+      assert.ok(share.prunable >= MIN_SHARE[name] * share.total, `${name}: prunable share ${share.prunable}/${share.total} below ${MIN_SHARE[name]}`);
+      assert.equal(unknown, 0, `${name}: ${unknown} layers of unknown cost: ${report.totals.unknownLayers?.slice(0, 5).join(', ')}`);
+      assert.ok(Math.abs(macs - ref.macs) <= 0.01 * ref.macs, `${name}: MACs ${macs} vs PyTorch ${ref.macs}`);
+    });
+  }
+});
