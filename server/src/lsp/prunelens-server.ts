@@ -34,6 +34,7 @@ import {
 import { cacheDir, readCached, writeCached } from './analysis-cache';
 import { AnalysisQueue, type Job, type JobOutcome } from './analysis-queue';
 import { cacheKey, specFromConfig, specFromSettings } from './analysis-spec';
+import { groupFollowers } from './channel-followers';
 import { dataFingerprint } from './data-fingerprint';
 import { modelFacts, optionsOf, settingsDataMismatch, sourceLabel } from './effective-options';
 import { costLine, prunableVerdicts, summarize, verdictMessage } from './analysis-summary';
@@ -282,6 +283,7 @@ export class PruneLensServer {
       const coupling = analyzeCoupling(graph);
       st.structure = inspectGraph(graph, coupling);
       st.facts = modelFacts(graph, coupling);
+      st.followers = groupFollowers(graph, coupling);
       st.hash = graphHash(graph);
     } catch (err) {
       st.error = errorText(err);
@@ -292,7 +294,9 @@ export class PruneLensServer {
     if (config) {
       st.configPath = config.path;
       if (!config.valid) {
-        st.specNote = `${path.basename(config.path)} names this model but is invalid (${this.configProblem(config)}): fix it to analyse this model with its options`;
+        // Every config naming it is invalid (a valid one would sort first): name each, the one being edited included.
+        const invalid = this.configsNaming(file).map((c) => `${path.basename(c.path)} names this model but is invalid (${this.configProblem(c)})`);
+        st.specNote = `${invalid.join('; ')}: fix it to analyse this model with its options`;
       } else {
         try {
           st.spec = specFromConfig(config.doc.value as PruneLensConfig, config.path, file, st.settings);
@@ -623,7 +627,7 @@ export class PruneLensServer {
         if (!st || !st.structure) {
           diagnostics.push({ range: where, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'no-model', message: `the model this file defines cannot be read: ${st?.error ?? st?.syntaxError?.message ?? `${modelPath} not found`}` });
         } else {
-          const linked: LinkedModel = { uri: this.uriFor(modelPath), name: path.basename(path.dirname(modelPath)), structure: st.structure, summary: st.summary };
+          const linked: LinkedModel = { uri: this.uriFor(modelPath), name: path.basename(path.dirname(modelPath)), structure: st.structure, summary: st.summary, followers: st.followers };
           diagnostics.push(...pythonDiagnostics(source, doc, linked, severityOf(await this.settingsFor(file))));
         }
       }

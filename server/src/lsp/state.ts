@@ -4,6 +4,7 @@ import type { PruningPlan } from '../engine/surgery/plan';
 import type { AnalysisSummary, ServerSettings } from '../../../protocol/src/protocol';
 import type { AnalysisJobSpec } from './analysis-spec';
 import type { ConfigDocument } from './config-document';
+import type { Follower } from './channel-followers';
 import type { ModelFacts } from './effective-options';
 import type { ModelJsonOutline } from './model-json-layers';
 
@@ -29,6 +30,8 @@ export interface ModelState {
   /** The config that names this model (its path), when one does, valid or not. */
   configPath?: string;
   facts?: ModelFacts;
+  /** Per coupled group, the layers whose weights follow its channels (for source quick fixes). */
+  followers?: Map<number, Follower[]>;
   key?: string;
   summary?: AnalysisSummary;
   scores?: Record<string, unknown>;
