@@ -11,48 +11,17 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { OptionsRequest, type EffectiveOptions } from '../../../protocol/src/protocol';
-import { FinetuneConfig, MethodConfig } from '../../../webviews/src/messages';
+import { MethodConfig, type FinetuneConfig } from '../../../webviews/src/messages';
 import type { Ctx } from '../context';
 import { latestRun, runFolder } from '../shared/words';
 import type { PanelHandlers, PanelHost } from './panel-host';
+import { finetuneForm, runConfig } from './run-config';
 import { forwardRunEvent, type RunKind } from './run-events';
 
 interface RunningJob {
   child: ChildProcess;
   host: PanelHost;
   kind: RunKind;
-}
-
-/** The config's `finetune` block → the launcher form's fields (distillation is a switch there). */
-function finetuneForm(block: Record<string, unknown> | undefined): FinetuneConfig {
-  const b = block ?? {};
-  const form = FinetuneConfig.safeParse({
-    epochs: typeof b.epochs === 'number' && b.epochs >= 1 ? b.epochs : 5,
-    ...(typeof b.batchSize === 'number' ? { batchSize: b.batchSize } : {}),
-    ...(typeof b.learningRate === 'number' ? { learningRate: b.learningRate } : {}),
-    ...(typeof b.patience === 'number' ? { patience: b.patience } : {}),
-    ...(typeof (b.distillation as { enabled?: unknown } | undefined)?.enabled === 'boolean' ? { distillation: (b.distillation as { enabled: boolean }).enabled } : {}),
-  });
-  return form.success ? form.data : { epochs: 5 };
-}
-
-/** The pipeline config of one run: the effective options, with the form's method and fine-tuning on top. */
-export function runConfig(options: EffectiveOptions, method: MethodConfig, finetune: FinetuneConfig | undefined, output: string): Record<string, unknown> {
-  const base = options.config!;
-  const ft: Record<string, unknown> = { ...(base.finetune ?? {}) };
-  if (finetune) {
-    const { distillation, ...rest } = finetune;
-    Object.assign(ft, rest);
-    if (distillation !== undefined) ft.distillation = { ...((ft.distillation as object | undefined) ?? {}), enabled: distillation };
-  } else ft.epochs = 0;
-  return {
-    model: base.model,
-    data: base.data,
-    ...(base.calibration ? { calibration: base.calibration } : {}),
-    method,
-    finetune: ft,
-    output,
-  };
 }
 
 export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => void): PanelHandlers {
