@@ -46,7 +46,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { model: 'data/models/unet-cropweed/model.json', source: 'test/python/unet_cropweed.py', cls: 'UNetCropWeed', input: [1, 128, 128, 3] },
+  { model: 'data/models/unet-cropweed/model.json', source: 'test/python/unet_cropweed.py', cls: 'UNetCropWeed', input: [1, 64, 64, 3] },
   { model: 'data/models/vgg16-fashion/model.json', source: 'test/python/vgg16_fashion.py', cls: 'VGG16Fashion', input: [1, 32, 32, 1] },
 ];
 
