@@ -71,6 +71,13 @@ export function methodPhrase(summary: AnalysisSummary, v: LayerVerdict): string 
   return `${summary.method.replace(/^baseline:/, '')} baseline ${from} → ${v.kept} kept`;
 }
 
+/** The options of an analysis in a few words with their source, for action titles: `τ 0.9, tiny.prunelens.yaml`. */
+export function optionsLabel(summary: AnalysisSummary): string {
+  const o = summary.options;
+  const what = summary.method === 'pca-nci' ? `method A, τ ${String(o.varianceThreshold ?? '?')}` : summary.method === 'distribution' ? 'method B' : summary.method.replace(/^baseline:/, '');
+  return `${what} from ${summary.optionsSource}`;
+}
+
 /**
  * The per-layer diagnostic text, e.g. `conv2d_5: 41 of 64 filters prunable (method A, τ 0.99 from settings →
  * 23 kept); the layer costs 12.3% of the model's FLOPs` (a share of the cost, not a saving).

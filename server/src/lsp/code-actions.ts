@@ -9,7 +9,7 @@
 import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ClientCommands, FixAllKind, ServerCommands, type OpenImportancePanelArgs, type PruneParams } from '../../../protocol/src/protocol';
-import { prunableVerdicts } from './analysis-summary';
+import { optionsLabel, prunableVerdicts } from './analysis-summary';
 import { excludeInsertion } from './config-exclude-edit';
 import type { PythonFixData } from './python-diagnostics';
 import { SOURCE, uriToPath, type LayerDiagnosticData, type PruneLensServer, type PythonModelCandidates } from './prunelens-server';
@@ -39,7 +39,7 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
       const layer = d.data.layer;
       if (wants(only, CodeActionKind.QuickFix)) {
         const args: PruneParams = { uri: params.textDocument.uri, layers: [layer] };
-        out.push({ title: `Prune ${layer} (into ${prunedName(file)}, keeping earlier prunes there)`, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] } });
+        out.push({ title: `Prune ${layer} (${optionsLabel(model.summary)}; into ${prunedName(file)}, keeping earlier prunes there)`, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] } });
         const config = server.configsNaming(file)[0];
         if (config) {
           const ins = excludeInsertion(config.doc, layer);
@@ -75,7 +75,7 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
   }
   if (model?.summary && prunableVerdicts(model.summary).length && (only || params.context.diagnostics.some(isLayerData))) {
     const args: PruneParams = { uri: params.textDocument.uri };
-    const title = `Prune all suggested layers (write ${prunedName(file)})`;
+    const title = `Prune all suggested layers (${optionsLabel(model.summary)}; into ${prunedName(file)})`;
     const command = { title: 'Prune all suggested layers', command: ServerCommands.prune, arguments: [args] };
     const diagnostics = params.context.diagnostics.filter(isLayerData);
     // Offered both as a quick fix (the light bulb on any layer diagnostic) and as the source fix-all action.
