@@ -106,7 +106,8 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await input.fill(rel);
     await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: tab }).waitFor();
     await page.keyboard.press('Enter');
-    await page.locator('.tabs-container .tab.active', { hasText: tab }).waitFor();
+    // By resource name: a webview tab's title may mention the same file (e.g. the launcher's).
+    await page.locator(`.tabs-container .tab.active[data-resource-name="${tab}"]`).first().waitFor();
   };
   /**
    * Applies the quick fix titled `title` on the first Problems row matching `row`: double-click puts the cursor
