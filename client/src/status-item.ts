@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { StatusParams } from '../../protocol/src/protocol';
+import { STATUS_ICONS } from './shared/words';
 
 export class StatusItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('prunelens.status', vscode.StatusBarAlignment.Left, 10);
@@ -15,7 +16,7 @@ export class StatusItem implements vscode.Disposable {
   }
 
   update(s: StatusParams): void {
-    const icon = !s.quiescent ? '$(sync~spin)' : s.health === 'error' ? '$(error)' : s.health === 'warning' ? '$(warning)' : '$(scissors)';
+    const icon = `$(${!s.quiescent ? STATUS_ICONS.busy : s.health === 'error' ? STATUS_ICONS.error : s.health === 'warning' ? STATUS_ICONS.warning : STATUS_ICONS.idle})`;
     this.item.text = `${icon} PruneLens`;
     this.item.tooltip = new vscode.MarkdownString(`${s.message}${s.running ? `\n\nanalysing: ${s.running}` : ''}${s.queued ? `\n\nqueued: ${s.queued}` : ''}\n\n${s.quiescent ? 'Click to open the importance panel.' : 'Click to cancel.'}`);
     this.item.command = s.quiescent ? 'prunelens.openImportancePanel' : 'prunelens.cancel';

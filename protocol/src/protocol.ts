@@ -73,6 +73,8 @@ export interface AnalysisSummary {
   /** The engine method name, e.g. `pca-nci`, `distribution`, `baseline:l1`. */
   method: string;
   options: Record<string, unknown>;
+  /** Where the options came from: a config file name or `settings`. */
+  optionsSource: string;
   data: string;
   calibrationImages: number;
   cost: { before: { params: number; flops: number }; after: { params: number; flops: number } };
@@ -93,6 +95,8 @@ export interface ScoresResult {
   summary?: AnalysisSummary;
   /** The engine's `scores.json` content (per group: scores, NCI, MSD, spectrum, keep…). */
   scores?: Record<string, unknown>;
+  /** Per layer params/FLOPs before → after the analysed plan. */
+  layers?: LayerCostChange[];
 }
 
 export namespace ScoresRequest {
@@ -136,6 +140,13 @@ export interface PruneParams {
   uri: string;
   /** Layers whose suggested pruning to apply (their whole coupled group); all suggested layers when omitted. */
   layers?: string[];
+  /**
+   * Explicit keep sets per coupled group (indices in the group's order), e.g. the importance panel's what-if
+   * options: used instead of the analysed plan when given.
+   */
+  groups?: { group: number; keep: number[] }[];
+  /** The options those keep-sets came from, recorded in the plan's provenance. */
+  options?: Record<string, unknown>;
 }
 
 export interface PruneResult {
@@ -144,6 +155,10 @@ export interface PruneResult {
   before: { params: number; flops: number };
   after: { params: number; flops: number };
   changed: { layer: string; before: number; after: number }[];
+  /** Layers an earlier prune of the same original had cut, kept cut in this model (prunes compose). */
+  composedWith?: string[];
+  /** Why the model went to a numbered folder instead of `<name>.pruned/` (that folder is left as it is). */
+  note?: string;
 }
 
 export namespace PruneRequest {
@@ -151,20 +166,35 @@ export namespace PruneRequest {
   export const type = new RequestType<PruneParams, PruneResult, void>(method);
 }
 
-export interface FinetuneParams {
+/**
+ * The options a model is analysed and pruned with, and where they come from: the config that names the model
+ * (`*.prunelens.yaml`), else the `prunelens.*` settings. Every surface (diagnostics, hovers, panels, launcher,
+ * code actions) shows `source`; `problem` says why there are none (an invalid config, data that does not fit).
+ */
+export interface EffectiveOptions {
+  /** The config file's absolute path, or `settings`. */
+  source: string;
+  /** Short form for messages: the config's file name or `settings`. */
+  sourceLabel: string;
+  /** The config's content as validated (paths absolute), or the settings translated into that shape. */
+  config?: {
+    model: string;
+    data: { path: string } & Record<string, unknown>;
+    calibration?: Record<string, unknown>;
+    method: { name: string } & Record<string, unknown>;
+    finetune?: Record<string, unknown>;
+    output?: string;
+  } & Record<string, unknown>;
+  problem?: string;
+}
+
+export interface OptionsParams {
   uri: string;
-  /** The pipeline config that holds the fine-tuning options. */
-  config?: string;
 }
 
-export interface FinetuneResult {
-  out: string;
-}
-
-export namespace FinetuneRequest {
-  export const method = 'prunelens/finetune';
-  /** Not served yet: the server answers with an error until the fine-tuning pipeline is wired in. */
-  export const type = new RequestType<FinetuneParams, FinetuneResult, void>(method);
+export namespace OptionsRequest {
+  export const method = 'prunelens/options';
+  export const type = new RequestType<OptionsParams, EffectiveOptions, void>(method);
 }
 
 /** The `prunelens.*` settings the server reads per resource (workspace/configuration). */
@@ -200,9 +230,18 @@ export interface WhatIfParams {
   groups: { group: number; keep: number[] }[];
 }
 
+/** One layer's parameters and FLOPs (multiply-accumulates) before → after. */
+export interface LayerCostChange {
+  layer: string;
+  before: { params: number; flops: number };
+  after: { params: number; flops: number };
+}
+
 export interface WhatIfResult {
   before: { params: number; flops: number };
   after: { params: number; flops: number };
+  /** Per layer, every layer whose params or FLOPs are non-zero. */
+  layers: LayerCostChange[];
 }
 
 export namespace WhatIfRequest {

@@ -28,6 +28,12 @@ function generatedSize(graph: ModelGraph, data: DataSpec): number | undefined {
   return typeof h === 'number' ? h : undefined;
 }
 
+/** The engine speaks of "the data size options"; the user needs the names of the options they can set, and where. */
+function withRealOptionNames(message: string, spec: AnalysisJobSpec): string {
+  const where = spec.source === 'settings' ? 'a *.prunelens.yaml config naming this model (the settings have no size options)' : spec.source;
+  return message.replace(/set the data size options$/, `set data.height, data.width (or data.size) and data.channels in ${where}`);
+}
+
 async function run(id: number, spec: AnalysisJobSpec): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
@@ -60,7 +66,7 @@ async function run(id: number, spec: AnalysisJobSpec): Promise<void> {
     });
   } catch (err) {
     const cancelled = err instanceof CancelledError || controller.signal.aborted;
-    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : err instanceof Error ? err.message : String(err) });
+    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : withRealOptionNames(err instanceof Error ? err.message : String(err), spec) });
   } finally {
     running.delete(id);
   }

@@ -11,11 +11,11 @@ import {
   DidChangeWatchedFilesNotification,
   ErrorCodes,
   FileChangeType,
-  LSPErrorCodes,
   ProposedFeatures,
   ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
+  WatchKind,
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -23,8 +23,8 @@ import { PruneLensError } from './engine/util/errors';
 import {
   AnalyzeRequest,
   CancelRequest,
-  FinetuneRequest,
   FixAllKind,
+  OptionsRequest,
   PruneRequest,
   ScoresRequest,
   WhatIfRequest,
@@ -37,7 +37,7 @@ import { codeActions } from './lsp/code-actions';
 import { configCompletions } from './lsp/config-completion';
 import { configHover, modelHover } from './lsp/hover';
 import { pruneToSibling, subPlan } from './lsp/prune';
-import { predictKeep } from './lsp/what-if';
+import { planCosts, planFromGroups, predictKeep } from './lsp/what-if';
 import { PruneLensServer, uriToPath } from './lsp/prunelens-server';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -98,7 +98,8 @@ connection.onInitialized(() => {
     // Watch models, shards, configs and sources (when the client lets the server register watchers).
     await connection.client
       .register(DidChangeWatchedFilesNotification.type, {
-        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }],
+        // The last watcher: a deleted folder is reported as itself only, so deletions of anything are watched.
+        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }, { globPattern: '**/*', kind: WatchKind.Delete }],
       })
       .catch(() => undefined);
     if (server.configurationSupported) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'prunelens' }).catch(() => undefined);
@@ -181,11 +182,26 @@ async function prune(params: PruneParams): Promise<PruneResult> {
   if (!server.trusted) throw new ResponseError(ErrorCodes.InvalidRequest, 'this workspace is not trusted: PruneLens writes no models here');
   const file = modelPathOf(params.uri);
   const st = server.models.get(file);
-  if (!st?.summary || !st.plan) throw new ResponseError(ErrorCodes.InvalidRequest, `${path.basename(path.dirname(file))} has no analysis yet: nothing to prune`);
-  const plan = params.layers?.length ? subPlan(st.plan, st.summary, params.layers) : st.plan;
+  let plan;
+  if (params.groups) {
+    // Explicit keep-sets (the importance panel's "Prune with these options"): no analysis plan needed.
+    plan = await planFromGroups(file, params.groups, { source: 'importance panel', ...(params.options ? { options: params.options } : {}) });
+    if (params.layers?.length) throw new ResponseError(ErrorCodes.InvalidParams, 'give either layers or groups, not both');
+  } else {
+    if (!st?.summary || !st.plan) throw new ResponseError(ErrorCodes.InvalidRequest, `${path.basename(path.dirname(file))} has no analysis yet: nothing to prune`);
+    plan = params.layers?.length ? subPlan(st.plan, st.summary, params.layers) : st.plan;
+  }
   const result = await pruneToSibling(file, plan);
   background('index pruned model', () => server.fileChanged(result.out));
   return { ...result, out: server.uriFor(result.out) };
+}
+
+/** The notification text: which folder, what it holds now (composed prunes named), and why a numbered folder. */
+function pruneMessage(r: PruneResult): string {
+  const names = r.changed.map((c) => c.layer);
+  const kept = r.composedWith?.length ? ` (keeps the earlier prune of ${r.composedWith.join(', ')})` : '';
+  const note = r.note ? ` — ${r.note}` : '';
+  return `PruneLens: ${names.length} layer${names.length === 1 ? '' : 's'} pruned${kept} → ${uriToPath(r.out)}${note}`;
 }
 
 async function analyzeRequest(params: AnalyzeParams) {
@@ -198,7 +214,7 @@ connection.onExecuteCommand(
     if (!arg || typeof arg.uri !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${params.command} needs {uri}`);
     if (params.command === ServerCommands.prune) {
       const r = await prune(arg as PruneParams);
-      void connection.window.showInformationMessage(`PruneLens: pruned ${r.changed.length} layer${r.changed.length === 1 ? '' : 's'} → ${uriToPath(r.out)}`);
+      void connection.window.showInformationMessage(pruneMessage(r));
       return r;
     }
     if (params.command === ServerCommands.analyze) return analyzeRequest(arg as AnalyzeParams);
@@ -218,7 +234,8 @@ connection.onRequest(
     const file = modelPathOf(params.uri);
     const st = server.models.get(file) ?? (await server.checkModel(file));
     if (!st.summary || !st.scores) return { available: false, reason: st.error ?? st.syntaxError?.message ?? server.analysisLine(st) };
-    return { available: true, summary: st.summary, scores: st.scores };
+    const layers = st.plan ? await planCosts(file, st.plan) : undefined;
+    return { available: true, summary: st.summary, scores: st.scores, ...(layers ? { layers } : {}) };
   }),
 );
 connection.onRequest(
@@ -226,11 +243,8 @@ connection.onRequest(
   guard(WhatIfRequest.method, async (params) => predictKeep(modelPathOf(params.uri), params.groups)),
 );
 connection.onRequest(
-  FinetuneRequest.type,
-  guard(FinetuneRequest.method, () => {
-    // Honest refusal: the engine's fine-tuning pipeline is not wired into the server yet.
-    throw new ResponseError(LSPErrorCodes.RequestFailed, 'fine-tuning from the editor is not available yet: the server does not run the fine-tuning pipeline; prune here, then fine-tune with the engine\'s trainer');
-  }),
+  OptionsRequest.type,
+  guard(OptionsRequest.method, (params) => server.effectiveOptions(modelPathOf(params.uri))),
 );
 
 connection.onShutdown(() => server.queue.dispose());

@@ -33,6 +33,10 @@ export class LspClient {
   readonly progress = new Map<string | number, ProgressValue[]>();
   readonly status: StatusParams[] = [];
   readonly stderr: string[] = [];
+  /** What the server registered dynamically (client/registerCapability params). */
+  readonly registrations: { registrations: { method: string; registerOptions?: unknown }[] }[] = [];
+  /** window/showMessage notifications, in order. */
+  readonly messages: string[] = [];
   private waiters: (() => void)[] = [];
   readonly conn: ProtocolConnection;
   private readonly proc: ChildProcess;
@@ -57,9 +61,22 @@ export class LspClient {
     });
     this.conn.onRequest('workspace/configuration', (p: { items: { section?: string }[] }) => p.items.map(() => this.settings));
     this.conn.onRequest('window/workDoneProgress/create', () => null);
-    this.conn.onRequest('client/registerCapability', () => null);
+    this.conn.onRequest('client/registerCapability', (p: { registrations: { method: string; registerOptions?: unknown }[] }) => {
+      this.registrations.push(p);
+      this.wake();
+      return null;
+    });
     this.conn.onNotification('window/logMessage', () => undefined);
-    this.conn.onNotification('window/showMessage', () => undefined);
+    this.conn.onNotification('window/showMessage', (p: { message: string }) => {
+      this.messages.push(p.message);
+      this.wake();
+    });
+    // vscode-languageserver sends showInformationMessage as a request (it could carry actions).
+    this.conn.onRequest('window/showMessageRequest', (p: { message: string }) => {
+      this.messages.push(p.message);
+      this.wake();
+      return null;
+    });
     this.conn.listen();
   }
 
@@ -104,6 +121,10 @@ export class LspClient {
 
   diagnosticsOf(file: string): Diagnostic[] | undefined {
     return this.diagnostics.get(uriOf(file));
+  }
+
+  change(file: string, text: string, version: number): Promise<void> {
+    return this.conn.sendNotification('textDocument/didChange', { textDocument: { uri: uriOf(file), version }, contentChanges: [{ text }] });
   }
 
   open(file: string, text: string, languageId: string): Promise<void> {

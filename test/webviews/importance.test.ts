@@ -147,6 +147,19 @@ describe('importance panel (Chromium)', { skip }, () => {
     await p.page.screenshot({ path: join(ARTIFACTS, 'importance.png'), fullPage: true });
   });
 
+  test('"Prune with these options" posts the what-if shown (its keep-sets and options); "Save" posts the options', async () => {
+    const w = ((await p.posted()) as unknown as (WhatIf & { type: string })[]).filter((m) => m.type === 'whatIf').at(-1)!;
+    await p.page.locator('#prune-with').click();
+    const [m] = (await p.waitForPosted('pruneWith')) as unknown as (WhatIf & { uri: string })[];
+    assert.equal(m.uri, URI);
+    assert.equal(m.method, 'distribution');
+    assert.deepEqual(m.options, w.options);
+    assert.deepEqual(m.groups, w.groups);
+    await p.page.locator('#save-options').click();
+    const [save] = (await p.waitForPosted('saveOptions')) as unknown as { method: string; options: Record<string, unknown> }[];
+    assert.deepEqual({ method: save.method, options: save.options }, { method: 'distribution', options: w.options });
+  });
+
   test('an invalid host message is reported in the panel, and nothing broke the CSP or left the loopback origin', async () => {
     await p.send({ type: 'importanceData', uri: URI, scores: { ...fx.scores, groups: 'none' } });
     await p.page.locator('.error', { hasText: 'Invalid message from the extension: scores.groups' }).waitFor();

@@ -12,7 +12,7 @@ const skip = skipReason();
 if (skip) console.log(`# skipped: ${skip}`);
 
 const URI = 'file:///work/demo/model/model.json';
-const DATA = { type: 'launcherData', uri: URI, model: 'unet', method: { name: 'pca-nci', varianceThreshold: 0.99 }, finetune: { epochs: 3, learningRate: 0.001 }, pruned: false };
+const DATA = { type: 'launcherData', uri: URI, model: 'unet', method: { name: 'pca-nci', varianceThreshold: 0.99 }, finetune: { epochs: 3, learningRate: 0.001 }, pruned: false, source: 'demo.prunelens.yaml' };
 
 describe('launcher panel (Chromium)', { skip }, () => {
   let h: Harness;
@@ -35,6 +35,7 @@ describe('launcher panel (Chromium)', { skip }, () => {
     assert.equal(await disabled('finetune'), true);
     assert.equal(await disabled('cancel'), true);
     assert.equal(await p.page.locator('#tau-range').inputValue(), '0.99');
+    assert.match((await p.page.locator('#options-source').textContent()) ?? '', /^Options from demo\.prunelens\.yaml/);
   });
 
   test('Prune posts the method block with the options the user set', async () => {
@@ -70,9 +71,13 @@ describe('launcher panel (Chromium)', { skip }, () => {
     await p.send({ type: 'jobDone', outcome: 'done', message: 'Pruned: 41% of FLOPs removed' });
     assert.equal(await p.page.locator('#status').textContent(), 'Pruned: 41% of FLOPs removed');
     assert.equal(await disabled('finetune'), false, 'a pruned model can be fine-tuned');
+    // Fine-tuning uses the form's method options, not a default method.
+    await p.page.locator('#method').click();
+    await p.page.locator('#method li[role="option"]', { hasText: 'A: PCA + NCI' }).click();
+    await p.page.locator('#tau-range').fill('0.95');
     await p.page.locator('#finetune').click();
     const [f] = await p.waitForPosted('finetune');
-    assert.deepEqual(f, { type: 'finetune', uri: URI, finetune: { epochs: 3, learningRate: 0.001 } });
+    assert.deepEqual(f, { type: 'finetune', uri: URI, method: { name: 'pca-nci', varianceThreshold: 0.95 }, finetune: { epochs: 3, learningRate: 0.001 } });
   });
 
   test('progress and epoch messages draw live loss and metric curves', async () => {

@@ -124,7 +124,7 @@ export type RunView = z.infer<typeof RunView>;
 // ---- host → webview ----------------------------------------------------------------------------------
 
 export const ToWebview = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('importanceData'), uri: z.string(), scores: ScoresFile, layers: z.array(LayerCost).optional() }),
+  z.object({ type: z.literal('importanceData'), uri: z.string(), scores: ScoresFile, layers: z.array(LayerCost).optional(), source: z.string().optional() }),
   z.object({ type: z.literal('whatIfResult'), requestId: count, cost: CostPair, layers: z.array(LayerCost).optional() }),
   z.object({
     type: z.literal('launcherData'),
@@ -134,6 +134,10 @@ export const ToWebview = z.discriminatedUnion('type', [
     finetune: FinetuneConfig,
     /** Whether the model has been pruned already (fine-tuning needs a pruned model). */
     pruned: z.boolean(),
+    /** Where the options came from: the config naming the model (file name) or `settings`. */
+    source: z.string().optional(),
+    /** Why the options cannot be used as they are (an invalid config, data that does not fit). */
+    problem: z.string().optional(),
   }),
   z.object({ type: z.literal('jobState'), state: z.enum(['idle', 'pruning', 'finetuning', 'cancelling']), message: z.string().optional() }),
   z.object({
@@ -186,7 +190,12 @@ export const ToHost = z.discriminatedUnion('type', [
     groups: z.array(WhatIfGroup),
   }),
   z.object({ type: z.literal('prune'), uri: z.string(), method: MethodConfig }),
-  z.object({ type: z.literal('finetune'), uri: z.string(), finetune: FinetuneConfig }),
+  /** Fine-tune with the form's method options too (the run prunes with them, then trains). */
+  z.object({ type: z.literal('finetune'), uri: z.string(), method: MethodConfig, finetune: FinetuneConfig }),
+  /** Importance panel: prune with the what-if options shown (their keep-sets per group). */
+  z.object({ type: z.literal('pruneWith'), uri: z.string(), method: z.enum(['pca-nci', 'distribution']), options: z.record(z.string(), z.unknown()), groups: z.array(WhatIfGroup) }),
+  /** Importance panel: write the what-if options into the config naming the model (or the settings). */
+  z.object({ type: z.literal('saveOptions'), uri: z.string(), method: z.enum(['pca-nci', 'distribution']), options: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('cancel') }),
   z.object({ type: z.literal('openModel'), path: z.string() }),
   z.object({ type: z.literal('openReport'), path: z.string() }),

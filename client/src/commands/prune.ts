@@ -1,10 +1,12 @@
 import * as vscode from 'vscode';
 import { PruneRequest } from '../../../protocol/src/protocol';
 import { modelUri, type Ctx } from '../context';
+import { prunedModelToOpen, pruneNotice } from '../shared/words';
 
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
-
-/** `prunelens.prune`: apply the analysed plan; the server writes `<name>.pruned/` beside the original. */
+/**
+ * `prunelens.prune`: apply the analysed plan; the server writes `<name>.pruned/` beside the original,
+ * composing with an earlier prune there (or a numbered folder when that one is not its own), and says which.
+ */
 export function prune(ctx: Ctx) {
   return async (arg?: unknown): Promise<void> => {
     if (!vscode.workspace.isTrusted) {
@@ -17,10 +19,8 @@ export function prune(ctx: Ctx) {
       return;
     }
     const r = await ctx.client().sendRequest(PruneRequest.type, { uri: uri.toString() });
-    const choice = await vscode.window.showInformationMessage(
-      `PruneLens: ${r.changed.length} layers pruned — params ${fmt(r.before.params)} → ${fmt(r.after.params)}, FLOPs ${fmt(r.before.flops)} → ${fmt(r.after.flops)}.`,
-      'Open pruned model',
-    );
-    if (choice) await vscode.window.showTextDocument(vscode.Uri.file(`${r.out}/model.json`));
+    const out = vscode.Uri.parse(prunedModelToOpen(r));
+    const choice = await vscode.window.showInformationMessage(pruneNotice(r, out.fsPath), 'Open pruned model');
+    if (choice) await vscode.window.showTextDocument(out);
   };
 }

@@ -17,7 +17,7 @@ interface ScoresGroup {
   note?: string;
 }
 
-export function summarize(scores: Record<string, unknown>, structure: InspectReport, data: string, seconds: number, cached: boolean): AnalysisSummary {
+export function summarize(scores: Record<string, unknown>, structure: InspectReport, data: string, seconds: number, cached: boolean, optionsSource: string): AnalysisSummary {
   const flops = new Map(structure.layers.map((l) => [l.name, l.flops]));
   const total = structure.totals.flops || 1;
   const layers: LayerVerdict[] = [];
@@ -41,6 +41,7 @@ export function summarize(scores: Record<string, unknown>, structure: InspectRep
     modelHash: String(scores.modelHash ?? ''),
     method: String(scores.method ?? '?'),
     options: (scores.options ?? {}) as Record<string, unknown>,
+    optionsSource,
     data,
     calibrationImages: Number(scores.calibrationImages ?? 0),
     cost: scores.cost as AnalysisSummary['cost'],
@@ -52,23 +53,37 @@ export function summarize(scores: Record<string, unknown>, structure: InspectRep
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
-/** "method A, 99% variance → 23 kept" and the like. */
+/**
+ * "method A, τ 0.95 from demo.prunelens.yaml → 23 kept" and the like: the options the analysis actually used
+ * (the engine records them in scores.json, defaults filled in) and where they came from.
+ */
 export function methodPhrase(summary: AnalysisSummary, v: LayerVerdict): string {
   const o = summary.options;
+  const from = `from ${summary.optionsSource}`;
   if (summary.method === 'pca-nci') {
-    const tau = typeof o.varianceThreshold === 'number' ? o.varianceThreshold : 0.99;
-    return `method A, ${+(tau * 100).toFixed(2)}% variance → ${v.kept} kept`;
+    const tau = typeof o.varianceThreshold === 'number' ? `τ ${o.varianceThreshold}` : 'default τ';
+    return `method A, ${tau} ${from} → ${v.kept} kept`;
   }
   if (summary.method === 'distribution') {
     const cut = v.threshold !== undefined ? `score cut-off ${v.threshold.toPrecision(3)}` : 'score distribution';
-    return `method B, ${cut} → ${v.kept} kept`;
+    return `method B, ${cut} ${from} → ${v.kept} kept`;
   }
-  return `${summary.method.replace(/^baseline:/, '')} baseline → ${v.kept} kept`;
+  return `${summary.method.replace(/^baseline:/, '')} baseline ${from} → ${v.kept} kept`;
 }
 
-/** The per-layer diagnostic text, e.g. `conv2d_5: 41 of 64 filters prunable (method A, 99% variance → 23 kept) · 12.3% of model FLOPs`. */
+/** The options of an analysis in a few words with their source, for action titles: `τ 0.9, tiny.prunelens.yaml`. */
+export function optionsLabel(summary: AnalysisSummary): string {
+  const o = summary.options;
+  const what = summary.method === 'pca-nci' ? `method A, τ ${String(o.varianceThreshold ?? '?')}` : summary.method === 'distribution' ? 'method B' : summary.method.replace(/^baseline:/, '');
+  return `${what} from ${summary.optionsSource}`;
+}
+
+/**
+ * The per-layer diagnostic text, e.g. `conv2d_5: 41 of 64 filters prunable (method A, τ 0.99 from settings →
+ * 23 kept); the layer costs 12.3% of the model's FLOPs` (a share of the cost, not a saving).
+ */
 export function verdictMessage(summary: AnalysisSummary, v: LayerVerdict): string {
-  return `${v.layer}: ${v.channels - v.kept} of ${v.channels} filters prunable (${methodPhrase(summary, v)}) · ${pct(v.flopsShare)} of model FLOPs`;
+  return `${v.layer}: ${v.channels - v.kept} of ${v.channels} filters prunable (${methodPhrase(summary, v)}); the layer costs ${pct(v.flopsShare)} of the model's FLOPs`;
 }
 
 /** Layers with something to prune (excluded layers and layers kept whole get no diagnostic). */

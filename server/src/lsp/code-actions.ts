@@ -9,15 +9,19 @@
 import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ClientCommands, FixAllKind, ServerCommands, type OpenImportancePanelArgs, type PruneParams } from '../../../protocol/src/protocol';
-import { prunableVerdicts } from './analysis-summary';
+import { optionsLabel, prunableVerdicts } from './analysis-summary';
 import { excludeInsertion } from './config-exclude-edit';
 import type { PythonFixData } from './python-diagnostics';
-import { SOURCE, uriToPath, type LayerDiagnosticData, type PruneLensServer } from './prunelens-server';
+import { SOURCE, uriToPath, type LayerDiagnosticData, type PruneLensServer, type PythonModelCandidates } from './prunelens-server';
 
 const wants = (only: string[] | undefined, kind: string): boolean => !only || only.some((o) => kind === o || kind.startsWith(`${o}.`));
 
 function isLayerData(d: Diagnostic): d is Diagnostic & { data: LayerDiagnosticData } {
   return d.source === SOURCE && (d.data as LayerDiagnosticData | undefined)?.kind === 'layer';
+}
+
+function isNoModel(d: Diagnostic): d is Diagnostic & { data: PythonModelCandidates } {
+  return d.source === SOURCE && (d.data as PythonModelCandidates | undefined)?.kind === 'python-no-model';
 }
 
 function isPythonFix(d: Diagnostic): d is Diagnostic & { data: PythonFixData } {
@@ -35,7 +39,7 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
       const layer = d.data.layer;
       if (wants(only, CodeActionKind.QuickFix)) {
         const args: PruneParams = { uri: params.textDocument.uri, layers: [layer] };
-        out.push({ title: `Prune ${layer} (write ${prunedName(file)})`, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] } });
+        out.push({ title: `Prune ${layer} (${optionsLabel(model.summary)}; into ${prunedName(file)}, keeping earlier prunes there)`, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] } });
         const config = server.configsNaming(file)[0];
         if (config) {
           const ins = excludeInsertion(config.doc, layer);
@@ -62,15 +66,21 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
         out.push({ title: `Set ${d.data.layer}'s width to ${newWidth} (pruned)`, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [params.textDocument.uri]: d.data.edits } } });
       }
     }
+    if (isNoModel(d) && wants(only, CodeActionKind.QuickFix)) {
+      for (const rel of d.data.candidates) {
+        const top = { line: 0, character: 0 };
+        out.push({ title: `Link this file to ${rel} (add # prunelens-model:)`, kind: CodeActionKind.QuickFix, diagnostics: [d], edit: { changes: { [params.textDocument.uri]: [{ range: { start: top, end: top }, newText: `# prunelens-model: ${rel}\n` }] } } });
+      }
+    }
   }
-  if (model?.summary && prunableVerdicts(model.summary).length && wants(only, FixAllKind) && (only || params.context.diagnostics.some(isLayerData))) {
+  if (model?.summary && prunableVerdicts(model.summary).length && (only || params.context.diagnostics.some(isLayerData))) {
     const args: PruneParams = { uri: params.textDocument.uri };
-    out.push({
-      title: `Prune all suggested layers (write ${prunedName(file)})`,
-      kind: FixAllKind,
-      diagnostics: params.context.diagnostics.filter(isLayerData),
-      command: { title: 'Prune all suggested layers', command: ServerCommands.prune, arguments: [args] },
-    });
+    const title = `Prune all suggested layers (${optionsLabel(model.summary)}; into ${prunedName(file)})`;
+    const command = { title: 'Prune all suggested layers', command: ServerCommands.prune, arguments: [args] };
+    const diagnostics = params.context.diagnostics.filter(isLayerData);
+    // Offered both as a quick fix (the light bulb on any layer diagnostic) and as the source fix-all action.
+    if (wants(only, CodeActionKind.QuickFix) && diagnostics.length) out.push({ title, kind: CodeActionKind.QuickFix, diagnostics, command });
+    if (wants(only, FixAllKind)) out.push({ title, kind: FixAllKind, diagnostics, command });
   }
   return out;
 }

@@ -1,9 +1,17 @@
 /**
- * Applying the analysis' suggestions: the plan (all groups, or the groups of the named layers) goes through
- * the engine's surgery and the smaller model is written next to the original as `<model folder>.pruned/`
- * (for `x.model.json`: `x.pruned/` beside it). Never over the original: that folder is refused.
+ * Applying the analysis' suggestions from the editor: the plan (all groups, or the groups of the named
+ * layers) goes through the engine's surgery and the smaller model is written next to the original as
+ * `<model folder>.pruned/` (for `x.model.json`: `x.pruned/` beside it). Never over the original.
+ *
+ * Successive prunes compose: the folder keeps a record (`prunelens-prune.json`: the original's path and
+ * content hash, and the plan applied so far). A later "Prune ⟨layer⟩" of the same original merges its groups
+ * into that plan and re-cuts the original with the union, so an earlier prune is never silently undone. When
+ * the folder holds something else (no record, another model, or the original has changed since), the new
+ * model goes to the next free `<name>.pruned-2/`, `-3/`… and the result says why, so nothing is overwritten.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { graphHash } from '../engine/analyze';
 import { readModel } from '../engine/formats';
 import { writeTfjsLayersModel } from '../engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../engine/graph/coupling';
@@ -11,7 +19,20 @@ import { inspectGraph } from '../engine/inspect';
 import { applyPlan } from '../engine/surgery/apply';
 import type { PruningPlan } from '../engine/surgery/plan';
 import { PruneLensError } from '../engine/util/errors';
-import type { AnalysisSummary } from '../../../protocol/src/protocol';
+import type { AnalysisSummary, PruneResult } from '../../../protocol/src/protocol';
+
+export const PRUNE_RECORD = 'prunelens-prune.json';
+
+/** What a `.pruned/` folder was made from: checked before a later prune builds on it. */
+export interface PruneRecord {
+  version: 1;
+  /** Absolute path of the original model.json. */
+  source: string;
+  /** graphHash of the original when it was pruned (weights + topology). */
+  sourceHash: string;
+  /** Every group applied so far, as one plan over the original's filter indices. */
+  plan: PruningPlan;
+}
 
 export function prunedDir(modelPath: string): string {
   const dir = path.dirname(modelPath);
@@ -35,15 +56,69 @@ export function subPlan(plan: PruningPlan, summary: AnalysisSummary, layers: str
   return out;
 }
 
-export async function pruneToSibling(modelPath: string, plan: PruningPlan) {
+async function readRecord(dir: string): Promise<PruneRecord | null | 'none'> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, PRUNE_RECORD), 'utf8');
+  } catch {
+    return (await fs.stat(dir).then(() => true, () => false)) ? null : 'none';
+  }
+  try {
+    const r = JSON.parse(text) as PruneRecord;
+    return r && r.version === 1 && typeof r.source === 'string' && typeof r.sourceHash === 'string' && r.plan?.layers ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Layers of `plan` whose group `add` also names: the new choice for that group replaces the old one. */
+function mergePlans(base: PruningPlan, add: PruningPlan, groupOf: (layer: string) => number | undefined): PruningPlan {
+  const replaced = new Set(Object.keys(add.layers).map(groupOf).filter((g): g is number => g !== undefined));
+  const layers: PruningPlan['layers'] = {};
+  for (const [name, entry] of Object.entries(base.layers)) if (!replaced.has(groupOf(name) ?? -1)) layers[name] = entry;
+  Object.assign(layers, add.layers);
+  return { version: 1, layers, meta: { ...add.meta } };
+}
+
+/**
+ * Where this prune goes and what it builds on: the `.pruned/` folder when it is free or holds an earlier prune
+ * of this same original, else the next free numbered sibling (with the reason).
+ */
+async function target(modelPath: string, hash: string): Promise<{ out: string; previous?: PruneRecord; note?: string }> {
+  const first = prunedDir(modelPath);
+  let note: string | undefined;
+  for (let i = 1; i < 1000; i++) {
+    const out = i === 1 ? first : `${first}-${i}`;
+    const rec = await readRecord(out);
+    if (rec === 'none') return { out, note };
+    if (rec && path.resolve(rec.source) === path.resolve(modelPath) && rec.sourceHash === hash) return { out, previous: rec, note };
+    note ??=
+      rec === null
+        ? `${path.basename(first)}/ holds files PruneLens did not write (no ${PRUNE_RECORD}); left as it is`
+        : path.resolve(rec.source) !== path.resolve(modelPath)
+          ? `${path.basename(first)}/ was pruned from another model (${rec.source}); left as it is`
+          : `${path.basename(first)}/ was pruned from an earlier version of this model; left as it is`;
+  }
+  throw new PruneLensError(`no free folder for the pruned model beside ${modelPath}`, modelPath);
+}
+
+export async function pruneToSibling(modelPath: string, plan: PruningPlan): Promise<Omit<PruneResult, 'out'> & { out: string }> {
   if (Object.keys(plan.layers).length === 0) throw new PruneLensError('the analysis suggests nothing to prune in this model', modelPath);
-  const out = prunedDir(modelPath);
-  if (path.resolve(out) === path.resolve(path.dirname(modelPath))) throw new PruneLensError('refusing to write over the original model', modelPath);
   const { graph } = await readModel(modelPath);
+  const hash = graphHash(graph);
+  const { out, previous, note } = await target(modelPath, hash);
+  if (path.resolve(out) === path.resolve(path.dirname(modelPath))) throw new PruneLensError('refusing to write over the original model', modelPath);
   const coupling = analyzeCoupling(graph);
+  const groupOf = (layer: string): number | undefined => coupling.groupOf.get(layer)?.id;
+  const combined = previous ? mergePlans(previous.plan, plan, groupOf) : plan;
   const before = inspectGraph(graph, coupling).totals;
-  const { graph: pruned, changed } = applyPlan(graph, plan, { coupling });
+  const { graph: pruned, changed } = applyPlan(graph, combined, { coupling });
   const after = inspectGraph(pruned).totals;
+  // The model write is one call on purpose: it is the place the engine's verified atomic writer goes.
   await writeTfjsLayersModel(pruned, out);
-  return { out: path.join(out, 'model.json'), before, after, changed };
+  const record: PruneRecord = { version: 1, source: path.resolve(modelPath), sourceHash: hash, plan: combined };
+  await fs.writeFile(path.join(out, PRUNE_RECORD), JSON.stringify(record, null, 2));
+  const newGroups = new Set(Object.keys(plan.layers).map(groupOf));
+  const kept = previous ? changed.filter((c) => !newGroups.has(groupOf(c.layer))).map((c) => c.layer) : [];
+  return { out: path.join(out, 'model.json'), before, after, changed, ...(kept.length ? { composedWith: kept } : {}), ...(note ? { note } : {}) };
 }

@@ -17,6 +17,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { graphHash } from '../engine/analyze';
 import { validateConfig } from '../engine/config/validate';
+import { analyzeCoupling } from '../engine/graph/coupling';
 import type { PruneLensConfig } from '../engine/config/types';
 import { BUNDLED_NAMES } from '../engine/data/bundled';
 import { readModel } from '../engine/formats';
@@ -26,13 +27,16 @@ import type { PruningPlan } from '../engine/surgery/plan';
 import {
   StatusNotification,
   type AnalyzeResult,
+  type EffectiveOptions,
   type Health,
   type ServerSettings,
 } from '../../../protocol/src/protocol';
 import { cacheDir, readCached, writeCached } from './analysis-cache';
 import { AnalysisQueue, type Job, type JobOutcome } from './analysis-queue';
 import { cacheKey, specFromConfig, specFromSettings } from './analysis-spec';
+import { groupFollowers } from './channel-followers';
 import { dataFingerprint } from './data-fingerprint';
+import { modelFacts, optionsOf, settingsDataMismatch, sourceLabel } from './effective-options';
 import { costLine, prunableVerdicts, summarize, verdictMessage } from './analysis-summary';
 import { excludeEntries, parseConfigDocument } from './config-document';
 import { JsonSyntaxError } from './json-tree';
@@ -44,6 +48,18 @@ import type { ConfigState, ModelState } from './state';
 import { classifyFile, WorkspaceIndex, type FileKind } from './workspace-index';
 
 export const SOURCE = 'prunelens';
+
+/** Data of the "which model does this file define" diagnostic: the models a quick fix can name. */
+export interface PythonModelCandidates {
+  kind: 'python-no-model';
+  /** model.json paths relative to the Python file, `/`-separated. */
+  candidates: string[];
+}
+
+/** A model PruneLens wrote (`<name>.pruned/`, `<name>.pruned-2/`, a launcher run's folder): never a source's model. */
+export function isPrunedOutput(modelPath: string): boolean {
+  return path.dirname(modelPath).split(path.sep).some((part) => /\.pruned(-\d+)?$|\.pruned-run(-\d+)?$/.test(part));
+}
 
 /** Data for the per-layer model diagnostics, read back by code actions. */
 export interface LayerDiagnosticData {
@@ -84,7 +100,7 @@ export class PruneLensServer {
   /** False in an untrusted workspace (the client says so at initialize): structure only, nothing run or written. */
   trusted = true;
   private scanning = false;
-  private lastFailure: string | undefined;
+  private lastFailure: { model: string; text: string } | undefined;
   private readonly checks = new Map<string, number>();
   private readonly progress = new Map<number, Promise<WorkDoneProgressServerReporter>>();
 
@@ -161,8 +177,14 @@ export class PruneLensServer {
       }
       return;
     }
-    const kind: FileKind | null = deleted ? null : await classifyFile(file, this.openDocument(file)?.getText());
     const before = this.index.files.get(file);
+    if (deleted && !before) {
+      // A deleted folder reports only itself: forget every file we know under it (models, configs, sources).
+      const under = [...new Set([...this.index.files.keys(), ...this.models.keys(), ...this.configs.keys()])].filter((f) => f.startsWith(file + path.sep));
+      for (const f of under) await this.fileChanged(f, true);
+      return;
+    }
+    const kind: FileKind | null = deleted ? null : await classifyFile(file, this.openDocument(file)?.getText());
     this.index.set(file, kind);
     if (kind === 'model') await this.modelChanged(file);
     else if (kind === 'config') await this.checkConfig(file);
@@ -170,11 +192,13 @@ export class PruneLensServer {
     else if (before) {
       // No longer ours (deleted or changed kind): clear what we published and what depended on it.
       this.models.delete(file);
+      if (this.lastFailure?.model === file) this.lastFailure = undefined;
       const cfg = this.configs.get(file);
       this.configs.delete(file);
       await this.connection.sendDiagnostics({ uri: this.uriFor(file), diagnostics: [] });
       if (before === 'model') await this.afterModelUpdate(file);
       if (before === 'config' && cfg?.modelPath) await this.modelChanged(cfg.modelPath);
+      this.sendStatus();
     }
   }
 
@@ -256,22 +280,34 @@ export class PruneLensServer {
     if (!st.outline.isLayersModel) return;
     try {
       const { graph } = await readModel(file);
-      st.structure = inspectGraph(graph);
+      const coupling = analyzeCoupling(graph);
+      st.structure = inspectGraph(graph, coupling);
+      st.facts = modelFacts(graph, coupling);
+      st.followers = groupFollowers(graph, coupling);
       st.hash = graphHash(graph);
     } catch (err) {
       st.error = errorText(err);
       return;
     }
+    // One rule for every surface (see effective-options.ts): the config naming the model, else the settings.
     const config = this.configNaming(file);
-    if (config && config.valid) {
-      try {
-        st.spec = specFromConfig(config.doc.value as PruneLensConfig, config.path, file, st.settings);
-      } catch (err) {
-        st.specNote = `${path.basename(config.path)}: ${errorText(err)}`;
+    if (config) {
+      st.configPath = config.path;
+      if (!config.valid) {
+        // Every config naming it is invalid (a valid one would sort first): name each, the one being edited included.
+        const invalid = this.configsNaming(file).map((c) => `${path.basename(c.path)} names this model but is invalid (${this.configProblem(c)})`);
+        st.specNote = `${invalid.join('; ')}: fix it to analyse this model with its options`;
+      } else {
+        try {
+          st.spec = specFromConfig(config.doc.value as PruneLensConfig, config.path, file, st.settings);
+        } catch (err) {
+          st.specNote = `${path.basename(config.path)}: ${errorText(err)}`;
+        }
       }
     } else {
-      if (config) st.specNote = `${path.basename(config.path)} names this model but is not valid; using the settings`;
-      st.spec = specFromSettings(st.settings, file, this.workspaceDirOf(file));
+      const mismatch = settingsDataMismatch(st.settings.calibrationData.trim(), st.facts);
+      if (mismatch) st.specNote = mismatch;
+      else st.spec = specFromSettings(st.settings, file, this.workspaceDirOf(file));
     }
     if (st.spec) st.key = cacheKey(st.hash, st.spec, await dataFingerprint(st.spec.data.path));
   }
@@ -286,7 +322,7 @@ export class PruneLensServer {
   private applyResult(st: ModelState, scores: Record<string, unknown>, plan: Record<string, unknown>, seconds: number, cached: boolean): void {
     st.scores = scores;
     st.plan = plan as unknown as PruningPlan;
-    st.summary = summarize(scores, st.structure!, st.spec!.data.path, seconds, cached);
+    st.summary = summarize(scores, st.structure!, st.spec!.data.path, seconds, cached, sourceLabel(st.spec!.source));
     st.phase = 'done';
     st.phaseMessage = cached ? 'from cache' : `computed in ${seconds.toFixed(1)} s`;
   }
@@ -309,12 +345,17 @@ export class PruneLensServer {
     if (!st.structure || !st.outline) return out;
     const top = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
     if (!st.spec) {
+      if (st.specNote) {
+        // Options were meant for this model but cannot be used: say so, never analyse with other options instead.
+        out.push({ range: top, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'options-invalid', message: st.specNote });
+        return out;
+      }
       out.push({
         range: top,
         severity: DiagnosticSeverity.Hint,
         source: SOURCE,
         code: 'no-data',
-        message: `no calibration data for ${path.basename(path.dirname(st.path))}/${path.basename(st.path)}: name it in a *.prunelens.yaml config or set prunelens.calibrationData (e.g. bundled:cropweed) to see which filters can be pruned${st.specNote ? ` (${st.specNote})` : ''}`,
+        message: `no calibration data for ${path.basename(path.dirname(st.path))}/${path.basename(st.path)}: name it in a *.prunelens.yaml config or set prunelens.calibrationData (e.g. bundled:cropweed) to see which filters can be pruned`,
       });
       return out;
     }
@@ -361,7 +402,7 @@ export class PruneLensServer {
     let st = this.models.get(file);
     if (!st) st = await this.checkModel(file);
     if (st.error || st.syntaxError) return { status: 'failed', message: st.error ?? st.syntaxError!.message };
-    if (!st.spec || !st.key) return { status: 'no-data', message: 'no calibration data: name the model in a *.prunelens.yaml config or set prunelens.calibrationData' };
+    if (!st.spec || !st.key) return { status: 'no-data', message: st.specNote ?? 'no calibration data: name the model in a *.prunelens.yaml config or set prunelens.calibrationData' };
     if (!force && st.summary) return { status: 'cached', message: st.phaseMessage ?? 'already analysed', summary: st.summary };
     if (!this.trusted) return { status: 'failed', message: 'this workspace is not trusted: PruneLens shows structure only and runs no analysis' };
     st.phase = 'queued';
@@ -394,7 +435,7 @@ export class PruneLensServer {
     const st = this.models.get(job.spec.modelPath);
     const current = st && st.key === job.key ? st : undefined;
     if (outcome.status === 'done') {
-      this.lastFailure = undefined;
+      if (this.lastFailure?.model === job.spec.modelPath) this.lastFailure = undefined;
       const dir = cacheDir((current ?? st)?.settings.cacheLocation ?? 'workspace', this.workspaceDirOf(job.spec.modelPath));
       writeCached(dir, { version: 1, key: job.key, modelPath: job.spec.modelPath, scores: outcome.scores, plan: outcome.plan, seconds: outcome.seconds, created: new Date().toISOString() }).catch((err) =>
         this.connection.console.warn(`PruneLens: could not write the analysis cache in ${dir}: ${errorText(err)}`),
@@ -403,7 +444,7 @@ export class PruneLensServer {
     } else if (current) {
       current.phase = outcome.status === 'cancelled' ? 'cancelled' : 'failed';
       current.phaseMessage = outcome.status === 'failed' ? outcome.message : 'cancelled';
-      if (outcome.status === 'failed') this.lastFailure = `${path.basename(path.dirname(job.spec.modelPath))}: ${outcome.message}`;
+      if (outcome.status === 'failed') this.lastFailure = { model: job.spec.modelPath, text: `${path.basename(path.dirname(job.spec.modelPath))}: ${outcome.message}` };
     }
     if (current) void this.publishModel(current.path).then(() => this.afterModelUpdate(current.path)).catch(() => undefined);
   }
@@ -421,7 +462,7 @@ export class PruneLensServer {
     }
     if (this.lastFailure) {
       health = 'error';
-      message += ` · last analysis failed: ${this.lastFailure}`;
+      message += ` · last analysis failed: ${this.lastFailure.text}`;
     }
     if (running) message = `analysing ${path.basename(path.dirname(running.spec.modelPath))}${queued ? ` (${queued} queued)` : ''} · ${message}`;
     else if (this.scanning) message = `indexing the workspace · ${message}`;
@@ -546,7 +587,7 @@ export class PruneLensServer {
       const p = path.resolve(path.dirname(file), directive);
       return p.toLowerCase().endsWith('.json') ? p : path.join(p, 'model.json');
     }
-    const models = this.index.of('model').filter((m) => !path.dirname(m).endsWith('.pruned'));
+    const models = this.index.of('model').filter((m) => !isPrunedOutput(m));
     const near = models.filter((m) => m.startsWith(path.dirname(file) + path.sep));
     if (near.length === 1) return near[0];
     if (near.length === 0 && models.length === 1) return models[0];
@@ -568,7 +609,15 @@ export class PruneLensServer {
       const modelPath = await this.linkedModelPath(file, source.modelDirective?.path ?? '');
       const where = source.modelDirective ? { start: doc.positionAt(source.modelDirective.from), end: doc.positionAt(source.modelDirective.to) } : top;
       if (!modelPath) {
-        diagnostics.push({ range: where, severity: DiagnosticSeverity.Hint, source: SOURCE, code: 'no-model', message: 'PruneLens cannot tell which model.json this file defines: add a comment `# prunelens-model: path/to/model.json`' });
+        // Information, not Hint: a hint is an invisible "…" in VS Code. The quick fix adds the comment (one per candidate model).
+        const candidates = this.index
+          .of('model')
+          .filter((m) => !isPrunedOutput(m))
+          .map((m) => path.relative(path.dirname(file), m).split(path.sep).join('/'))
+          .sort()
+          .slice(0, 8);
+        const data: PythonModelCandidates = { kind: 'python-no-model', candidates };
+        diagnostics.push({ range: where, severity: DiagnosticSeverity.Information, source: SOURCE, code: 'no-model', message: 'PruneLens cannot tell which model.json this file defines: add a comment `# prunelens-model: path/to/model.json` (quick fix)', data });
       } else {
         let st = this.models.get(modelPath);
         if (!st && (await fs.stat(modelPath).then(() => true, () => false))) {
@@ -578,7 +627,7 @@ export class PruneLensServer {
         if (!st || !st.structure) {
           diagnostics.push({ range: where, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'no-model', message: `the model this file defines cannot be read: ${st?.error ?? st?.syntaxError?.message ?? `${modelPath} not found`}` });
         } else {
-          const linked: LinkedModel = { uri: this.uriFor(modelPath), name: path.basename(path.dirname(modelPath)), structure: st.structure, summary: st.summary };
+          const linked: LinkedModel = { uri: this.uriFor(modelPath), name: path.basename(path.dirname(modelPath)), structure: st.structure, summary: st.summary, followers: st.followers };
           diagnostics.push(...pythonDiagnostics(source, doc, linked, severityOf(await this.settingsFor(file))));
         }
       }
@@ -589,11 +638,27 @@ export class PruneLensServer {
   // ---- summaries for hovers and requests ------------------------------------------------------------
 
   analysisLine(st: ModelState): string {
-    if (!st.spec) return 'no calibration data configured: structure only';
-    if (st.summary) return `analysed with ${st.summary.method} on ${st.summary.data} (${st.summary.calibrationImages} images, ${st.phaseMessage}) · ${costLine(st.summary)}`;
+    if (!st.spec) return st.specNote ?? 'no calibration data configured: structure only';
+    if (st.summary) return `analysed with ${st.summary.method} (options from ${st.summary.optionsSource}) on ${st.summary.data} (${st.summary.calibrationImages} images, ${st.phaseMessage}) · ${costLine(st.summary)}`;
     if (st.phase === 'queued' || st.phase === 'running') return `analysis ${st.phase}…`;
     if (st.phase === 'failed') return `analysis failed: ${st.phaseMessage}`;
     if (st.phase === 'cancelled') return 'analysis cancelled';
-    return 'not analysed yet';
+    return `not analysed yet (options from ${sourceLabel(st.spec.source)})`;
+  }
+
+  /** The first schema or syntax problem of an invalid config, for messages about the model it names. */
+  configProblem(config: ConfigState): string {
+    const syntax = config.doc.syntaxErrors[0];
+    if (syntax) return syntax.message;
+    const p = validateConfig(config.doc.value)[0];
+    return p ? `${p.pointer || '/'}: ${p.message}` : 'invalid';
+  }
+
+  /** The model's effective options and their source (the `prunelens/options` request, the launcher). */
+  async effectiveOptions(file: string): Promise<EffectiveOptions> {
+    const st = this.models.get(file) ?? (await this.checkModel(file));
+    if (st.error || st.syntaxError) return { source: st.configPath ?? 'settings', sourceLabel: sourceLabel(st.configPath ?? 'settings'), problem: st.error ?? st.syntaxError!.message };
+    const config = st.configPath ? this.configs.get(st.configPath) : undefined;
+    return optionsOf(st.spec, st.specNote, st.configPath, config?.valid ? (config.doc.value as Record<string, unknown>) : undefined, st.settings);
   }
 }

@@ -1,20 +1,27 @@
 /**
- * Model source ↔ analysed model. Mapping rule (documented in the README of this issue's report):
- *  1. a Keras call with a literal `name="..."` maps to the model layer of that name;
+ * Model source ↔ analysed model. Mapping rule:
+ *  1. a call with a name the model has maps to that layer: Keras `name="..."`, PyTorch the attribute it is
+ *     assigned to (`self.enc1_conv1 = nn.Conv2d(…)`);
  *  2. every other convolution maps by order: the i-th convolution call in the file (source order) is the
  *     i-th convolution layer of the model (topological order) — but only when the file and the model have
- *     the same number of convolutions; otherwise the server says so and maps nothing by order.
+ *     the same number of convolutions; otherwise the server says so and maps nothing by order. BatchNorm2d and
+ *     Linear calls map the same way among the model's BatchNormalization and Dense layers.
  * A mapped call whose literal width differs from the model layer's filters gets a warning (the file and the
- * model disagree) and no suggestion. With an analysis, a mapped call with prunable filters gets the pruning
- * diagnostic on its width literal and a fix that rewrites it (PyTorch: also the next convolution's
- * `in_channels` and the BatchNorm2d between them, when they carry the same width).
+ * model disagree) and no suggestion — unless it already has the analysed pruned width (the file's own fix was
+ * applied), which is said as such. With an analysis, a mapped call with prunable filters gets the pruning
+ * diagnostic on its width literal and a fix that keeps the module runnable: every member of the coupled group
+ * gets the pruned width and, for PyTorch, every layer the model says reads those channels follows (BatchNorm2d
+ * `num_features`, the `in_channels` of each consuming convolution — through concatenations, where only the
+ * pruned segment shrinks — and a Linear's `in_features` after Flatten). When any of them cannot be found or is
+ * not an integer literal, no fix is offered and the warning names it.
  */
 import { DiagnosticSeverity, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { InspectReport, LayerReport } from '../engine/inspect';
 import type { AnalysisSummary } from '../../../protocol/src/protocol';
 import { methodPhrase } from './analysis-summary';
-import type { SourceConv, PythonModelSource } from './python-source';
+import type { Follower } from './channel-followers';
+import type { ArgRef, SourceConv, PythonModelSource } from './python-source';
 
 export const MODEL_CONV_TYPES = new Set(['Conv2D', 'Conv2DTranspose', 'SeparableConv2D']);
 
@@ -23,6 +30,8 @@ export interface LinkedModel {
   name: string;
   structure: InspectReport;
   summary?: AnalysisSummary;
+  /** Per coupled group: the layers whose weights follow its channels (./channel-followers). */
+  followers?: Map<number, Follower[]>;
 }
 
 export interface PythonFixData {
@@ -43,7 +52,8 @@ export function pythonDiagnostics(source: PythonModelSource, doc: TextDocument, 
   const out: Diagnostic[] = [];
   const modelConvs = model.structure.layers.filter((l) => MODEL_CONV_TYPES.has(l.type));
   const byName = new Map(model.structure.layers.map((l) => [l.name, l]));
-  const unnamed = source.convs.filter((c) => !(c.name && byName.has(c.name)));
+  const nameOf = (c: { name?: string; attr?: string }): string | undefined => (c.name && byName.has(c.name) ? c.name : c.attr && byName.has(c.attr) ? c.attr : undefined);
+  const unnamed = source.convs.filter((c) => !nameOf(c));
   const orderOk = source.convs.length === modelConvs.length;
   if (!orderOk && unnamed.length > 0) {
     const first = unnamed[0];
@@ -56,7 +66,8 @@ export function pythonDiagnostics(source: PythonModelSource, doc: TextDocument, 
     });
   }
   source.convs.forEach((conv, i) => {
-    const layer = conv.name && byName.has(conv.name) ? byName.get(conv.name)! : orderOk ? modelConvs[i] : undefined;
+    const named = nameOf(conv);
+    const layer = named ? byName.get(named)! : orderOk ? modelConvs[i] : undefined;
     if (conv.name && !byName.has(conv.name) && orderOk) {
       out.push({
         range: rangeOf(doc, conv.from, conv.to),
@@ -67,19 +78,115 @@ export function pythonDiagnostics(source: PythonModelSource, doc: TextDocument, 
       });
     }
     if (!layer) return;
-    const d = verdictFor(source, conv, layer, doc, model, severity);
+    const d = verdictFor(source, conv, layer, doc, model, severity, nameOf);
     if (d) out.push(d);
   });
   return out;
 }
 
-function verdictFor(source: PythonModelSource, conv: SourceConv, layer: LayerReport, doc: TextDocument, model: LinkedModel, severity: DiagnosticSeverity): Diagnostic | null {
+/** The source call that defines `layer`: by name first, else by its order among the model's layers of `types`. */
+function sourceFor<T extends { name?: string; attr?: string }>(calls: T[], layer: string, model: LinkedModel, types: Set<string>, nameOf: (c: T) => string | undefined): T | undefined {
+  const named = calls.find((c) => nameOf(c) === layer);
+  if (named) return named;
+  const ofType = model.structure.layers.filter((l) => types.has(l.type));
+  if (ofType.length !== calls.length) return undefined;
+  const i = ofType.findIndex((l) => l.name === layer);
+  const call = i >= 0 ? calls[i] : undefined;
+  // A call named after another layer is not this one, whatever its position.
+  return call && !nameOf(call) ? call : undefined;
+}
+
+const BN_TYPES = new Set(['BatchNormalization']);
+const DENSE_TYPES = new Set(['Dense']);
+const CONV_FOLLOWERS = new Set(['Conv2D', 'Conv2DTranspose']);
+
+/**
+ * The edits that narrow the group of `layer` from `channels` to `kept` in this file, or the layers it cannot
+ * follow. Members already at `kept` are left as they are (their fix was applied).
+ */
+function groupEdits(source: PythonModelSource, doc: TextDocument, model: LinkedModel, group: number, channels: number, kept: number, nameOf: (c: { name?: string; attr?: string }) => string | undefined): { edits: TextEdit[]; cannot: string[] } {
+  const edits: TextEdit[] = [];
+  const cannot: string[] = [];
+  const removed = channels - kept;
+  const members = model.structure.groups[group]?.members ?? [];
+  let pending = false;
+  for (const m of members) {
+    const call = sourceFor(source.convs, m, model, MODEL_CONV_TYPES, nameOf);
+    if (!call) cannot.push(`${m} (not found in this file)`);
+    else if (!call.width || call.width.value === null) cannot.push(`${m} (its width is not an integer literal)`);
+    else if (call.width.value === channels) {
+      edits.push({ range: rangeOf(doc, call.width.from, call.width.to), newText: String(kept) });
+      pending = true;
+    } else if (call.width.value !== kept) cannot.push(`${m} (${call.width.value} filters here, ${channels} in the model)`);
+  }
+  // Keras infers every input width from the layer before; PyTorch spells them out, so they must follow.
+  if (source.frameworks.includes('torch') && pending) {
+    for (const f of model.followers?.get(group) ?? []) {
+      let ref: ArgRef | null | undefined;
+      let what: string;
+      if (f.dir === 'through' && BN_TYPES.has(f.type)) {
+        ref = sourceFor(source.batchNorms, f.layer, model, BN_TYPES, nameOf)?.numFeatures;
+        what = 'num_features';
+      } else if (f.dir === 'in' && CONV_FOLLOWERS.has(f.type)) {
+        ref = sourceFor(source.convs, f.layer, model, MODEL_CONV_TYPES, nameOf)?.inChannels;
+        what = 'in_channels';
+      } else if (f.dir === 'in' && DENSE_TYPES.has(f.type)) {
+        ref = sourceFor(source.linears, f.layer, model, DENSE_TYPES, nameOf)?.inFeatures;
+        what = 'in_features';
+      } else {
+        cannot.push(`${f.layer} (a ${f.type} reading these channels)`);
+        continue;
+      }
+      if (ref === undefined) cannot.push(`${f.layer} (no ${what} found for it in this file)`);
+      else if (ref === null || ref.value === null) cannot.push(`${f.layer} (its ${what} is not an integer literal)`);
+      else {
+        const next = ref.value - removed * f.perChannel;
+        if (next < 1 || ref.value > f.size) cannot.push(`${f.layer} (its ${what} is ${ref.value}; the model has ${f.size})`);
+        else edits.push({ range: rangeOf(doc, ref.from, ref.to), newText: String(next) });
+      }
+    }
+  }
+  if (source.frameworks.includes('torch') && pending) {
+    // A BatchNorm2d written right after a member (before the next convolution) that the model does not have
+    // by name — e.g. the model was exported with BatchNorm folded — still carries the member's width.
+    const edited = new Set(edits.map((e) => doc.offsetAt(e.range.start)));
+    for (const m of members) {
+      const call = sourceFor(source.convs, m, model, MODEL_CONV_TYPES, nameOf);
+      if (!call) continue;
+      const next = source.convs[source.convs.indexOf(call) + 1];
+      const bn = source.batchNorms.find((b) => b.from > call.to && b.from < (next ? next.from : Number.POSITIVE_INFINITY));
+      if (bn?.numFeatures && bn.numFeatures.value === channels && !edited.has(bn.numFeatures.from) && !nameOf(bn)) edits.push({ range: rangeOf(doc, bn.numFeatures.from, bn.numFeatures.to), newText: String(kept) });
+    }
+  }
+  return { edits, cannot };
+}
+
+function verdictFor(
+  source: PythonModelSource,
+  conv: SourceConv,
+  layer: LayerReport,
+  doc: TextDocument,
+  model: LinkedModel,
+  severity: DiagnosticSeverity,
+  nameOf: (c: { name?: string; attr?: string }) => string | undefined,
+): Diagnostic | null {
   const anchor = conv.width ?? { from: conv.from, to: conv.to, value: null };
   const range = rangeOf(doc, anchor.from, anchor.to);
   if (!MODEL_CONV_TYPES.has(layer.type)) {
     return { range, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'source-model-mismatch', message: `${conv.callee} maps to ${layer.name}, which is a ${layer.type} in ${model.name}, not a convolution: the file and the model disagree` };
   }
+  const verdict = model.summary?.layers.find((v) => v.layer === layer.name);
+  const prunable = model.summary && verdict && !verdict.excluded && verdict.kept < verdict.channels;
   if (conv.width && conv.width.value !== null && layer.outputChannels !== null && conv.width.value !== layer.outputChannels) {
+    if (prunable && conv.width.value === verdict.kept) {
+      return {
+        range,
+        severity: DiagnosticSeverity.Information,
+        source: SOURCE,
+        code: 'source-pruned',
+        message: `${layer.name}: already at the pruned width ${verdict.kept} (${model.name} still has ${layer.outputChannels}: load the pruned model's weights, or prune the model to match)`,
+      };
+    }
     return {
       range,
       severity: DiagnosticSeverity.Warning,
@@ -88,24 +195,18 @@ function verdictFor(source: PythonModelSource, conv: SourceConv, layer: LayerRep
       message: `${conv.width.value} filters here, but ${layer.name} in ${model.name} has ${layer.outputChannels}: the file and the model disagree, so no pruning is suggested`,
     };
   }
-  const verdict = model.summary?.layers.find((v) => v.layer === layer.name);
-  if (!model.summary || !verdict || verdict.excluded || verdict.kept >= verdict.channels) return null;
-  const message = `${layer.name}: ${verdict.channels - verdict.kept} of ${verdict.channels} filters prunable (${methodPhrase(model.summary, verdict)})`;
+  if (!prunable) return null;
+  const message = `${layer.name}: ${verdict.channels - verdict.kept} of ${verdict.channels} filters prunable (${methodPhrase(model.summary!, verdict)})`;
   if (!conv.width || conv.width.value === null) {
     return { range, severity, source: SOURCE, code: 'prunable-layer', message: `${message}; the width here is not a literal, so there is no automatic fix` };
   }
-  const edits: TextEdit[] = [{ range, newText: String(verdict.kept) }];
-  const notes: string[] = [];
-  if (conv.framework === 'torch') {
-    const idx = source.convs.indexOf(conv);
-    const next = source.convs[idx + 1];
-    const stop = next ? next.from : Number.POSITIVE_INFINITY;
-    const bn = source.batchNorms.find((b) => b.from > conv.to && b.from < stop);
-    if (bn?.numFeatures?.value === verdict.channels) edits.push({ range: rangeOf(doc, bn.numFeatures.from, bn.numFeatures.to), newText: String(verdict.kept) });
-    else if (bn) notes.push('the following BatchNorm2d does not carry this width as a literal: edit it by hand');
-    if (next?.inChannels?.value === verdict.channels) edits.push({ range: rangeOf(doc, next.inChannels.from, next.inChannels.to), newText: String(verdict.kept) });
-    else if (next) notes.push(`the next convolution's in_channels is not ${verdict.channels}: edit its input width by hand`);
+  const { edits, cannot } = groupEdits(source, doc, model, verdict.group, verdict.channels, verdict.kept, nameOf);
+  if (cannot.length) {
+    // A fix that leaves one consumer at the old width gives a module that crashes when run: none rather than that.
+    return { range, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'prunable-layer', message: `${message}; no automatic fix: it cannot follow ${cannot.join(', ')}` };
   }
+  // The literal under the diagnostic first: the code action checks it is still where it was.
+  edits.sort((a, b) => (a.range.start.line === range.start.line && a.range.start.character === range.start.character ? -1 : b.range.start.line === range.start.line && b.range.start.character === range.start.character ? 1 : 0));
   const data: PythonFixData = { kind: 'python-width', layer: layer.name, from: anchor.from, to: anchor.to, edits };
-  return { range, severity, source: SOURCE, code: 'prunable-layer', message: notes.length ? `${message} (${notes.join('; ')})` : message, data };
+  return { range, severity, source: SOURCE, code: 'prunable-layer', message, data };
 }

@@ -28,18 +28,31 @@ export interface SourceConv {
   inChannels: ArgRef | null;
   /** Keras `name="..."` when it is a string literal. */
   name?: string;
+  /** The name it is assigned to (`self.enc1_conv1 = nn.Conv2d(…)` → `enc1_conv1`), PyTorch's layer naming. */
+  attr?: string;
 }
 
 export interface SourceBatchNorm {
   from: number;
   to: number;
   numFeatures: ArgRef | null;
+  attr?: string;
+}
+
+/** PyTorch `nn.Linear(in_features, out_features)`: its input width follows a pruned conv before Flatten. */
+export interface SourceLinear {
+  from: number;
+  to: number;
+  inFeatures: ArgRef | null;
+  outFeatures: ArgRef | null;
+  attr?: string;
 }
 
 export interface PythonModelSource {
   frameworks: Framework[];
   convs: SourceConv[];
   batchNorms: SourceBatchNorm[];
+  linears: SourceLinear[];
   /** `# prunelens-model: <path>` comment: the model this file defines, relative to the file. */
   modelDirective?: { path: string; from: number; to: number };
   /** The parser recovered from syntax errors (results may be partial). */
@@ -93,6 +106,17 @@ function argRef(node: SyntaxNode | undefined, text: string): ArgRef | null {
   return { value: isInt ? Number(raw.replace(/_/g, '')) : null, from: node.from, to: node.to };
 }
 
+/** `self.x = Call(…)` / `x = Call(…)`: the assigned name, when the call is the whole right-hand side. */
+function assignedName(call: SyntaxNode, text: string): string | undefined {
+  const parent = call.parent;
+  if (!parent || parent.name !== 'AssignStatement' || parent.lastChild?.from !== call.from) return undefined;
+  const target = parent.firstChild;
+  if (!target) return undefined;
+  if (target.name === 'VariableName') return text.slice(target.from, target.to);
+  if (target.name === 'MemberExpression' && target.lastChild?.name === 'PropertyName') return text.slice(target.lastChild.from, target.lastChild.to);
+  return undefined;
+}
+
 function importsOf(node: SyntaxNode, text: string): string[] {
   const names: string[] = [];
   for (let c = node.firstChild; c; c = c.nextSibling) if (c.name === 'VariableName') names.push(text.slice(c.from, c.to));
@@ -101,7 +125,7 @@ function importsOf(node: SyntaxNode, text: string): string[] {
 
 export function parsePythonModel(text: string): PythonModelSource {
   const tree = parser.parse(text);
-  const result: PythonModelSource = { frameworks: [], convs: [], batchNorms: [], hasErrors: false };
+  const result: PythonModelSource = { frameworks: [], convs: [], batchNorms: [], linears: [], hasErrors: false };
   const frameworks = new Set<Framework>();
   tree.iterate({
     enter: (ref) => {
@@ -137,6 +161,8 @@ export function parsePythonModel(text: string): PythonModelSource {
           width: keras ? argRef(args.keywords.get('filters') ?? args.positional[0], text) : argRef(args.keywords.get('out_channels') ?? args.positional[1], text),
           inChannels: keras ? null : argRef(args.keywords.get('in_channels') ?? args.positional[0], text),
         };
+        const attr = keras ? undefined : assignedName(node, text);
+        if (attr) conv.attr = attr;
         const nameNode = args.keywords.get('name');
         if (nameNode?.name === 'String') {
           try {
@@ -150,7 +176,18 @@ export function parsePythonModel(text: string): PythonModelSource {
         result.convs.push(conv);
       } else if (name === 'BatchNorm2d') {
         const args = readArgs(argList, text);
-        result.batchNorms.push({ from: node.from, to: node.to, numFeatures: argRef(args.keywords.get('num_features') ?? args.positional[0], text) });
+        const attr = assignedName(node, text);
+        result.batchNorms.push({ from: node.from, to: node.to, numFeatures: argRef(args.keywords.get('num_features') ?? args.positional[0], text), ...(attr ? { attr } : {}) });
+      } else if (name === 'Linear') {
+        const args = readArgs(argList, text);
+        const attr = assignedName(node, text);
+        result.linears.push({
+          from: node.from,
+          to: node.to,
+          inFeatures: argRef(args.keywords.get('in_features') ?? args.positional[0], text),
+          outFeatures: argRef(args.keywords.get('out_features') ?? args.positional[1], text),
+          ...(attr ? { attr } : {}),
+        });
       }
     },
   });

@@ -4,6 +4,8 @@ import type { PruningPlan } from '../engine/surgery/plan';
 import type { AnalysisSummary, ServerSettings } from '../../../protocol/src/protocol';
 import type { AnalysisJobSpec } from './analysis-spec';
 import type { ConfigDocument } from './config-document';
+import type { Follower } from './channel-followers';
+import type { ModelFacts } from './effective-options';
 import type { ModelJsonOutline } from './model-json-layers';
 
 export type AnalysisPhase = 'none' | 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
@@ -20,8 +22,16 @@ export interface ModelState {
   hash?: string;
   /** Null: no data configured for this model (structure only). */
   spec: AnalysisJobSpec | null;
-  /** Why the config naming this model gives no spec (it is invalid), when that is the case. */
+  /**
+   * Why this model has no options although some were meant for it: the config naming it is invalid, or the
+   * settings' data does not fit it. Shown as a diagnostic; never replaced by other options.
+   */
   specNote?: string;
+  /** The config that names this model (its path), when one does, valid or not. */
+  configPath?: string;
+  facts?: ModelFacts;
+  /** Per coupled group, the layers whose weights follow its channels (for source quick fixes). */
+  followers?: Map<number, Follower[]>;
   key?: string;
   summary?: AnalysisSummary;
   scores?: Record<string, unknown>;

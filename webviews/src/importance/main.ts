@@ -24,6 +24,7 @@ interface SavedState {
 const isSaved = (s: unknown): s is SavedState => typeof s === 'object' && s !== null && (s as SavedState).v === 1;
 
 const app = document.getElementById('app')!;
+// Default order: the layers that cost the most FLOPs first (where pruning pays); the host sends those costs.
 let state: SavedState = getState(isSaved) ?? { v: 1, sort: { key: 'flops', dir: 'desc' } };
 let data: { uri: string; scores: ScoresFile; methods: WhatIfMethod[] } | undefined;
 let costs = new Map<string, LayerCost>();
@@ -145,12 +146,35 @@ function buildControls(): void {
     field('combine', 'Combine', select('combine', [['product', 'NCI × MSD'], ['mean', 'mean']] as const, p.combine, (combine) => set({ combine }))),
     field('scope', 'Scope', select('scope', [['layer', 'per layer'], ['global', 'global']] as const, p.scope, (scope) => set({ scope }))),
     field('min-filters', 'Min filters', ...sliderEls(slider('min-filters', 1, 16, 1, p.minFilters, (minFilters) => set({ minFilters })))),
-    h('div', { class: 'actions' }, button('reset', 'Reset to analysed options', () => reset(), true)),
+    h(
+      'div',
+      { class: 'actions' },
+      button('prune-with', 'Prune with these options', () => pruneWith()),
+      button('save-options', 'Save these options to the config', () => saveOptions(), true),
+      button('reset', 'Reset to analysed options', () => reset(), true),
+    ),
   );
   syncVisibility();
 }
 
 const sliderEls = (s: ReturnType<typeof slider>): HTMLElement[] => [s.range, s.box];
+
+/** The what-if shown becomes a real prune: the keep-sets of every group, with the options they came from. */
+function pruneWith(): void {
+  if (!data) return;
+  post({
+    type: 'pruneWith',
+    uri: data.uri,
+    method: params().method,
+    options: optionsOf(params()),
+    groups: predictions().map((p) => ({ group: p.group, kept: p.keep.length, keep: p.keep })),
+  });
+}
+
+function saveOptions(): void {
+  if (!data) return;
+  post({ type: 'saveOptions', uri: data.uri, method: params().method, options: optionsOf(params()) });
+}
 
 function reset(): void {
   if (!data) return;
@@ -171,7 +195,7 @@ function onMessage(m: ToWebview): void {
     save();
     app.replaceChildren(
       h('h1', {}, `Importance: ${m.scores.model}`),
-      h('p', { class: 'muted' }, `Analysed with ${m.scores.method}; the predictions below are recomputed from its cached statistics.`),
+      h('p', { id: 'analysed-with', class: 'muted' }, `Analysed with ${m.scores.method}${m.source ? ` (options from ${m.source})` : ''}; the predictions below are recomputed from its cached statistics.`),
       controls,
       summary,
       h('div', { class: 'charts' }, scoresChart.el, spectrumChart.el, histChart.el),

@@ -45,6 +45,8 @@ let state: SavedState = getState(isSaved) ?? { v: 1, curves: { live: [], epochs:
 let job: JobState = 'idle';
 let pruned = false;
 let model = '';
+let source = '';
+let problem: string | undefined;
 
 const status = h('div', { id: 'status', class: 'status', role: 'status' });
 const progress = h('progress', { id: 'progress', max: 1, value: 0 });
@@ -97,12 +99,16 @@ function submitPrune(): void {
   post({ type: 'prune', uri: state.uri ?? '', method: r.data });
 }
 
+/** Fine-tuning runs prune with the form's method options first: the same options the Prune button sends. */
 function submitFinetune(): void {
+  const r = MethodConfig.safeParse(methodToSend());
+  if (!r.success) return showError(app, `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  clearError(app);
   const f = state.finetune ?? { epochs: 10 };
   state.curves = { live: [], epochs: [] };
   save();
   drawCurves();
-  post({ type: 'finetune', uri: state.uri ?? '', finetune: f });
+  post({ type: 'finetune', uri: state.uri ?? '', method: r.data, finetune: f });
 }
 
 function buildForm(): HTMLElement {
@@ -218,8 +224,15 @@ function onMessage(m: ToWebview): void {
       if (state.uri !== m.uri) state = { v: 1, uri: m.uri, method: m.method, finetune: m.finetune, curves: { live: [], epochs: [] } };
       model = m.model;
       pruned = m.pruned;
+      source = m.source ?? '';
+      problem = m.problem;
       save();
-      app.replaceChildren(h('h1', {}, `Prune and fine-tune: ${model}`), buildForm());
+      app.replaceChildren(
+        h('h1', {}, `Prune and fine-tune: ${model}`),
+        h('p', { id: 'options-source', class: 'muted' }, source ? `Options from ${source}; the form below overrides the method and fine-tuning options for a run.` : ''),
+        ...(problem ? [h('p', { id: 'options-problem', class: 'error' }, problem)] : []),
+        buildForm(),
+      );
       syncVisibility();
       drawCurves();
       return;
@@ -242,7 +255,8 @@ function onMessage(m: ToWebview): void {
       drawCurves();
       return;
     case 'jobDone':
-      if (m.outcome === 'done' && job === 'pruning') pruned = true;
+      // Both kinds of run leave a pruned model behind: fine-tuning can (again) start from it.
+      if (m.outcome === 'done' && (job === 'pruning' || job === 'finetuning')) pruned = true;
       setJob('idle', m.message);
       if (m.outcome === 'failed') showError(app, m.message);
       return;

@@ -1,0 +1,55 @@
+/**
+ * One definition of the pipeline config (server/src/engine/config/definition.ts, zod): schema.json is generated
+ * from it and must be up to date; the editor settings' defaults (package.json and the protocol's
+ * DEFAULT_SETTINGS) are the definition's; ajv on schema.json and zod on the definition accept and refuse the
+ * same configs.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { CONFIG_DEFAULTS, ConfigDefinition } from '../../server/src/engine/config/definition';
+import { SCHEMA_FILE, schemaText } from '../../server/src/engine/config/generate-schema';
+import { validateConfig } from '../../server/src/engine/config/validate';
+import { DEFAULT_SETTINGS } from '../../protocol/src/protocol';
+
+const ROOT = resolve(__dirname, '../..');
+
+describe('the config is defined once', () => {
+  test('schema.json is generated from the definition (run generate-schema.ts after changing it)', () => {
+    assert.equal(readFileSync(SCHEMA_FILE, 'utf8'), schemaText());
+  });
+
+  test('the settings share the definition’s defaults: package.json contributes and the protocol’s DEFAULT_SETTINGS', () => {
+    const props = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).contributes.configuration.properties as Record<string, { default: unknown }>;
+    assert.equal(CONFIG_DEFAULTS.method.varianceThreshold, 0.99);
+    assert.equal(props['prunelens.varianceThreshold'].default, CONFIG_DEFAULTS.method.varianceThreshold);
+    assert.equal(DEFAULT_SETTINGS.varianceThreshold, CONFIG_DEFAULTS.method.varianceThreshold);
+    assert.equal(props['prunelens.calibrationImages'].default, CONFIG_DEFAULTS.calibration.images);
+    assert.equal(DEFAULT_SETTINGS.calibrationImages, CONFIG_DEFAULTS.calibration.images);
+    assert.equal(props['prunelens.method'].default, DEFAULT_SETTINGS.method);
+  });
+
+  test('ajv (schema.json) and zod (the definition) agree on what is valid', () => {
+    const base = { model: 'm/model.json', data: { path: 'bundled:cropweed' } };
+    const cases: unknown[] = [
+      base,
+      { ...base, method: { name: 'pca-nci', varianceThreshold: 0.95 } },
+      { ...base, method: { name: 'pca-nci', varianceThreshold: 2 } },
+      { ...base, method: { name: 'pca-nci', varianceThreshold: 0 } },
+      { ...base, method: { name: 'distribution', threshold: { kind: 'std', alpha: 0.5 } } },
+      { ...base, method: { name: 'distribution', threshold: { kind: 'std' } } },
+      { ...base, method: { name: 'distribution', threshold: { kind: 'otsu', alpha: 1 } } },
+      { ...base, method: { name: 'nope' } },
+      { ...base, bogus: 1 },
+      { ...base, data: { path: 'x', channels: 2 } },
+      { ...base, data: { path: 'x', count: 1.5 } },
+      { ...base, finetune: { epochs: 0, distillation: { enabled: true, weight: 2 } } },
+      { ...base, compareBaselines: ['l1', 'hrank'] },
+      { ...base, compareBaselines: ['pca-nci'] },
+      { model: '', data: { path: 'x' } },
+      { data: { path: 'x' } },
+    ];
+    for (const c of cases) assert.equal(validateConfig(c).length === 0, ConfigDefinition.safeParse(c).success, JSON.stringify(c));
+  });
+});
