@@ -8,17 +8,20 @@
  * into that plan and re-cuts the original with the union, so an earlier prune is never silently undone. When
  * the folder holds something else (no record, another model, or the original has changed since), the new
  * model goes to the next free `<name>.pruned-2/`, `-3/`… and the result says why, so nothing is overwritten.
+ * The write itself is the engine's verified output write (engine/output): staged beside the folder, read back
+ * with the predicted params/FLOPs, loaded in TF.js, then renamed into place with its output marker, so a
+ * folder the user put other files into is never replaced.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { graphHash } from '../engine/analyze';
 import { readModel } from '../engine/formats';
-import { writeTfjsLayersModel } from '../engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../engine/graph/coupling';
 import { inspectGraph } from '../engine/inspect';
 import { applyPlan } from '../engine/surgery/apply';
 import type { PruningPlan } from '../engine/surgery/plan';
-import { PruneLensError } from '../engine/util/errors';
+import { checkOutputTarget, modelInputPaths, tfjsLayersOutput, writeOutputFolder } from '../engine/output';
+import { OutputError, PruneLensError } from '../engine/util/errors';
 import type { AnalysisSummary, PruneResult } from '../../../protocol/src/protocol';
 
 export const PRUNE_RECORD = 'prunelens-prune.json';
@@ -90,14 +93,29 @@ async function target(modelPath: string, hash: string): Promise<{ out: string; p
   for (let i = 1; i < 1000; i++) {
     const out = i === 1 ? first : `${first}-${i}`;
     const rec = await readRecord(out);
-    if (rec === 'none') return { out, note };
-    if (rec && path.resolve(rec.source) === path.resolve(modelPath) && rec.sourceHash === hash) return { out, previous: rec, note };
-    note ??=
-      rec === null
-        ? `${path.basename(first)}/ holds files PruneLens did not write (no ${PRUNE_RECORD}); left as it is`
-        : path.resolve(rec.source) !== path.resolve(modelPath)
-          ? `${path.basename(first)}/ was pruned from another model (${rec.source}); left as it is`
-          : `${path.basename(first)}/ was pruned from an earlier version of this model; left as it is`;
+    const same = rec !== 'none' && rec !== null && path.resolve(rec.source) === path.resolve(modelPath) && rec.sourceHash === hash;
+    if (rec !== 'none' && !same) {
+      note ??=
+        rec === null
+          ? `${path.basename(first)}/ holds files PruneLens did not write (no ${PRUNE_RECORD}); left as it is`
+          : path.resolve(rec.source) !== path.resolve(modelPath)
+            ? `${path.basename(first)}/ was pruned from another model (${rec.source}); left as it is`
+            : `${path.basename(first)}/ was pruned from an earlier version of this model; left as it is`;
+      continue;
+    }
+    // The record matches (or the folder is new): the output rules have the last word (e.g. a file the user added).
+    const refusal = await checkOutputTarget(out, 'folder', { inputs: modelInputPaths(modelPath) }).then(
+      () => undefined,
+      (err: unknown) => {
+        if (err instanceof OutputError) return `${path.basename(out)}/ cannot take the pruned model (${err.message.replace(/^[^:]*: /, '')}); left as it is`;
+        throw err;
+      },
+    );
+    if (refusal) {
+      note ??= refusal;
+      continue;
+    }
+    return rec === 'none' ? { out, note } : { out, previous: rec as PruneRecord, note };
   }
   throw new PruneLensError(`no free folder for the pruned model beside ${modelPath}`, modelPath);
 }
@@ -114,10 +132,15 @@ export async function pruneToSibling(modelPath: string, plan: PruningPlan): Prom
   const before = inspectGraph(graph, coupling).totals;
   const { graph: pruned, changed } = applyPlan(graph, combined, { coupling });
   const after = inspectGraph(pruned).totals;
-  // The model write is one call on purpose: it is the place the engine's verified atomic writer goes.
-  await writeTfjsLayersModel(pruned, out);
   const record: PruneRecord = { version: 1, source: path.resolve(modelPath), sourceHash: hash, plan: combined };
-  await fs.writeFile(path.join(out, PRUNE_RECORD), JSON.stringify(record, null, 2));
+  await writeOutputFolder(
+    out,
+    async (stage) => {
+      await stage.model('.', tfjsLayersOutput(pruned, after));
+      await stage.json(PRUNE_RECORD, record);
+    },
+    { command: 'prune (editor)', inputs: modelInputPaths(modelPath), label: path.basename(out) },
+  );
   const newGroups = new Set(Object.keys(plan.layers).map(groupOf));
   const kept = previous ? changed.filter((c) => !newGroups.has(groupOf(c.layer))).map((c) => c.layer) : [];
   return { out: path.join(out, 'model.json'), before, after, changed, ...(kept.length ? { composedWith: kept } : {}), ...(note ? { note } : {}) };
