@@ -10,6 +10,7 @@
 //     require.resolve('@tensorflow/tfjs-backend-wasm/package.json'), exactly as with node_modules, so the
 //     development build behaves as before;
 //   - onnxruntime-node (+ onnxruntime-common): its JavaScript and the native binary of the one target platform.
+//   - h5wasm's Node build (the Keras reader and writer), which cannot be bundled into CommonJS.
 // The optional @tensorflow/tfjs-node is not shipped (its install downloads libtensorflow); `prunelens doctor`
 // says so and the wasm backend is used.
 //
@@ -72,6 +73,9 @@ copyFiltered(join(nm, 'onnxruntime-node'), join(dnm, 'onnxruntime-node'),
 copyFiltered(join(nm, 'onnxruntime-common'), join(dnm, 'onnxruntime-common'),
   // dist/cjs/package.json says "type": "commonjs" (the package itself is an ES module package).
   (f) => f === 'package.json' || f === 'dist/cjs/package.json' || (f.startsWith('dist/cjs/') && f.endsWith('.js')));
+
+// h5wasm (Keras .h5/.keras): ESM-only with its wasm inlined, loaded by a dynamic import() (kept external).
+copyFiltered(join(nm, 'h5wasm'), join(dnm, 'h5wasm'), (f) => f === 'package.json' || f === 'LICENSE.txt' || /^dist\/node\/[^/]+\.js$/.test(f));
 
 // 3. CLI launcher, demo data and models (training leftovers and caches are not shipped), manifest, README.
 copyFiltered(join(root, 'bin'), join(stage, 'bin'), () => true);

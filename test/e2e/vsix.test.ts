@@ -72,6 +72,7 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/,
       /^extension\/dist\/node_modules\/onnxruntime-node\/(package\.json|dist\/[^/]+\.js)$/,
       /^extension\/dist\/node_modules\/onnxruntime-common\/(package\.json|dist\/cjs\/(package\.json|[^/]+\.js))$/,
+      /^extension\/dist\/node_modules\/h5wasm\/(package\.json|LICENSE\.txt|dist\/node\/[^/]+\.js)$/,
       /^extension\/data\//,
     ];
     const stray = list.filter((f) => !allowed.some((re) => re.test(f)) && !f.startsWith(`extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/`));
@@ -98,6 +99,13 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     assert.ok(createRequire(join(ext, 'dist/cli.js')).resolve('onnxruntime-node').startsWith(join(ext, 'dist/node_modules/')));
     assert.equal(typeof ort.InferenceSession, 'function');
     assert.match(ort.env.versions.node, /^\d+\.\d+\.\d+$/);
+  });
+
+  test('the packaged CLI reads a Keras .h5 through the shipped h5wasm', () => {
+    const h5 = join(ROOT, 'test', 'fixtures', 'keras', 'h5-tf2.4.0-resnet8-add', 'pretrainedResnet.h5');
+    const inspect = cli('inspect', h5);
+    assert.equal(inspect.code, 0, inspect.out);
+    assert.match(inspect.out, /Total params: 78[,.]?666/);
   });
 
   test('inspect and analyze a model on the bundled crop/weed data', () => {
