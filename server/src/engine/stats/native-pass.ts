@@ -33,6 +33,8 @@ export interface NativeStatsOptions extends StatsOptions {
 
 export interface NativeStatsResult extends StatsResult {
   runtime: 'onnxruntime';
+  /** Of `seconds`: building the statistics model and creating its session (once per pass, before any image). */
+  setupSeconds: number;
 }
 
 interface PointOutputs {
@@ -149,6 +151,7 @@ export async function runNativeStatsPass(
   const withApoz = opts.apoz !== false;
   const model = buildStatsModel(graph, points, withClasses ? info : null, { apoz: withApoz, maps: hrankImages > 0 });
   const session = await createSession(model.bytes, { threads: opts.threads });
+  const setupSeconds = (Date.now() - started) / 1000;
   const accs: LayerAccumulator[] = [];
   const { height: H, width: W, channels: C } = info;
   // The next batch is read and its label rows built while onnxruntime runs the current one (its run is
@@ -216,6 +219,7 @@ export async function runNativeStatsPass(
     images: indices.length,
     dataset: info,
     seconds,
+    setupSeconds,
     imagesPerSecond: indices.length / Math.max(seconds, 1e-9),
   };
 }
