@@ -10,7 +10,8 @@
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef, WeightTensor } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
-import { outputShape, type Shape } from '../../graph/shapes';
+import { inferShapes, outputShape, type Shape } from '../../graph/shapes';
+import { checkGraphStructure, checkShapes } from '../check-graph';
 import type { ModelReader } from '../index';
 import { OnnxFormatError } from './errors';
 import { permute, samePads } from './layout';
@@ -30,7 +31,12 @@ export const openOnnx: ModelReader['open'] = async (file) => ((await looksLikeOn
 
 export async function readOnnxModel(file: string): Promise<ModelGraph> {
   const proto = await readModelProto(file);
-  return new OnnxImport(file).run(proto.graph!, proto.producerName);
+  const graph = new OnnxImport(file).run(proto.graph!, proto.producerName);
+  // The same checks as the TF.js reader: configs built from attributes and every inferred shape in range.
+  const fail = (m: string) => new OnnxFormatError(m, file);
+  checkGraphStructure(graph, fail);
+  checkShapes(graph, inferShapes(graph), fail);
+  return graph;
 }
 
 const ACTIVATIONS: Record<string, string> = { Relu: 'relu', Sigmoid: 'sigmoid', Tanh: 'tanh', Softplus: 'softplus', Softsign: 'softsign', Selu: 'selu' };
