@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
 import { writeOnnxModel } from '../formats/onnx/writer';
@@ -7,24 +6,12 @@ import { analyzeCoupling } from '../graph/coupling';
 import { inspectGraph } from '../inspect';
 import { formatNumber } from '../report/console';
 import { applyPlan } from '../surgery/apply';
-import { parsePlan, type PruningPlan } from '../surgery/plan';
-import { PlanError, PruneLensError } from '../util/errors';
+import { loadPlanFile, type PruningPlan } from '../surgery/plan';
+import { PruneLensError } from '../util/errors';
 import { out, pct } from './common';
 
 export async function readPlanFile(file: string): Promise<PruningPlan> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new PlanError('plan file not found', file);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new PlanError(`malformed JSON (${(err as Error).message})`, file);
-  }
-  return parsePlan(json, file);
+  return loadPlanFile(file);
 }
 
 /** The output folder must not be the input model's folder: the user's original is never overwritten. */
