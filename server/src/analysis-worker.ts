@@ -10,6 +10,7 @@ import { readModel } from './engine/formats';
 import { initBackend } from './engine/runtime/backend';
 import { CancelledError } from './engine/util/errors';
 import type { AnalysisJobSpec, DataSpec } from './lsp/analysis-spec';
+import { diagnosticText } from './lsp/error-text';
 import type { ToMain, ToWorker } from './lsp/worker-messages';
 import type { ModelGraph } from './engine/graph/ir';
 
@@ -60,7 +61,8 @@ async function run(id: number, spec: AnalysisJobSpec): Promise<void> {
     });
   } catch (err) {
     const cancelled = err instanceof CancelledError || controller.signal.aborted;
-    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : err instanceof Error ? err.message : String(err) });
+    // Raw JS exceptions become a sentence (the engine's own errors already are one).
+    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : diagnosticText(err, 'this model') });
   } finally {
     running.delete(id);
   }
