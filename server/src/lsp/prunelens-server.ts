@@ -267,7 +267,7 @@ export class PruneLensServer {
     try {
       st.outline = outlineModelJson(text);
     } catch (err) {
-      st.syntaxError = { message: `malformed JSON: ${errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
+      st.syntaxError = { message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
       return;
     }
     if (!st.outline.isLayersModel) return;

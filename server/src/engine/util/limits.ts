@@ -94,7 +94,9 @@ export function describe(v: unknown): string {
   if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   let s: string;
   try {
-    s = JSON.stringify(v) ?? String(v);
+    // Non-finite numbers (1e999 in JSON reads as Infinity) are shown as such, not as JSON's null.
+    const marked = JSON.stringify(v, (_, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : x));
+    s = marked === undefined ? String(v) : marked.replace(/"\\u0000(-?Infinity|NaN)\\u0000"/g, '$1');
   } catch {
     s = Object.prototype.toString.call(v);
   }
