@@ -4,7 +4,8 @@
  * in long mode a sample also runs the real CLI in a child process, so V8 fatal errors (which kill a process
  * rather than throw) are caught: exit 0 ok, exit 1 with one stderr line a clean rejection, anything else a crash.
  *
- *   node --import tsx test/fuzz/run.ts [--cases N] [--seed S] [--cli-every K] [--timeout MS] [--out FILE]
+ *   node --import tsx test/fuzz/run.ts [--cases N] [--seed S] [--cli-every K] [--timeout MS] [--parallel P]
+ *     [--max-seconds T] [--out FILE]
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -22,6 +23,10 @@ export interface CampaignOptions {
   timeoutMs: number;
   /** The short run of `npm test` (smaller layer chains). */
   quick?: boolean;
+  /** Worker threads running cases side by side (default 1). */
+  parallel?: number;
+  /** Stop starting new cases after this many seconds (the summary says how many ran). */
+  maxSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -66,37 +71,46 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   const log = opts.log ?? (() => undefined);
   try {
     const seeds = await makeSeeds(path.join(root, 'seeds'));
-    const worker = new FuzzWorker(opts.timeoutMs);
     const results: { index: number; kind: string; outcome: Outcome; ms: number; how: string }[] = [];
     const problems: CampaignResult['problems'] = [];
     const cliCounts: Record<string, number> = {};
     let cliCases = 0;
-    for (let i = 0; i < opts.cases; i++) {
-      const c = await makeCase(opts.seed, i, seeds, path.join(root, 'cases'), opts.quick);
-      const r = await worker.run(c);
-      results.push({ index: i, kind: c.kind, outcome: r.outcome, ms: r.ms, how: c.how });
-      if (BAD.includes(r.outcome) && problems.length < 200) {
-        problems.push({ index: i, kind: c.kind, seed: c.seed, how: c.how, outcome: r.outcome, message: r.message });
-        log(`case ${i} ${c.kind} (${c.seed}: ${c.how}) → ${r.outcome}: ${r.message}`);
-      }
-      if (opts.cliEvery > 0 && c.op !== 'config' && i % opts.cliEvery === 0) {
-        cliCases++;
-        const cli = await runCli(c, Math.max(opts.timeoutMs, 60_000));
-        cliCounts[cli.outcome] = (cliCounts[cli.outcome] ?? 0) + 1;
-        if (cli.outcome !== 'ok' && cli.outcome !== 'rejected' && problems.length < 200) {
-          problems.push({ index: i, kind: `cli ${c.kind}`, seed: c.seed, how: c.how, outcome: `cli ${cli.outcome}`, message: cli.message });
-          log(`case ${i} CLI ${c.kind} (${c.seed}: ${c.how}) → ${cli.outcome}: ${cli.message}`);
+    let next = 0;
+    const deadline = opts.maxSeconds ? started + opts.maxSeconds * 1000 : Infinity;
+    const loop = async (): Promise<void> => {
+      const worker = new FuzzWorker(opts.timeoutMs);
+      try {
+        while (next < opts.cases && Date.now() < deadline) {
+          const i = next++;
+          const c = await makeCase(opts.seed, i, seeds, path.join(root, 'cases'), opts.quick);
+          const r = await worker.run(c);
+          results.push({ index: i, kind: c.kind, outcome: r.outcome, ms: r.ms, how: c.how });
+          if (BAD.includes(r.outcome) && problems.length < 200) {
+            problems.push({ index: i, kind: c.kind, seed: c.seed, how: c.how, outcome: r.outcome, message: r.message });
+            log(`case ${i} ${c.kind} (${c.seed}: ${c.how}) → ${r.outcome}: ${r.message}`);
+          }
+          if (opts.cliEvery > 0 && c.op !== 'config' && i % opts.cliEvery === 0) {
+            cliCases++;
+            const cli = await runCli(c, Math.max(opts.timeoutMs, 60_000));
+            cliCounts[cli.outcome] = (cliCounts[cli.outcome] ?? 0) + 1;
+            if (cli.outcome !== 'ok' && cli.outcome !== 'rejected' && problems.length < 200) {
+              problems.push({ index: i, kind: `cli ${c.kind}`, seed: c.seed, how: c.how, outcome: `cli ${cli.outcome}`, message: cli.message });
+              log(`case ${i} CLI ${c.kind} (${c.seed}: ${c.how}) → ${cli.outcome}: ${cli.message}`);
+            }
+          }
+          await fs.rm(c.dir, { recursive: true, force: true });
+          if (results.length % 500 === 0) log(`${results.length}/${opts.cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s`);
         }
+      } finally {
+        await worker.close();
       }
-      await fs.rm(c.dir, { recursive: true, force: true });
-      if ((i + 1) % 500 === 0) log(`${i + 1}/${opts.cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s`);
-    }
-    await worker.close();
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, loop));
     const counts = tally(results);
     const totals: Record<Outcome, number> = { ok: 0, rejected: 0, crash: 0, hang: 0, oom: 0, mismatch: 0 };
     for (const r of results) totals[r.outcome]++;
     const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 5).map(({ index, kind, how, ms }) => ({ index, kind, how, ms }));
-    return { cases: opts.cases, seed: opts.seed, seconds: (Date.now() - started) / 1000, counts, totals, cli: { cases: cliCases, counts: cliCounts }, problems, slowest };
+    return { cases: results.length, seed: opts.seed, seconds: (Date.now() - started) / 1000, counts, totals, cli: { cases: cliCases, counts: cliCounts }, problems, slowest };
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
@@ -108,9 +122,9 @@ if (require.main === module) {
     return i >= 0 ? process.argv[i + 1] : String(d);
   };
   const out = arg('out', path.resolve(__dirname, '../../bench/results/fuzz.json'));
-  void runCampaign({ cases: Number(arg('cases', 10000)), seed: Number(arg('seed', 14)), cliEvery: Number(arg('cli-every', 50)), timeoutMs: Number(arg('timeout', 30000)), log: (l) => console.log(l) }).then(
+  void runCampaign({ cases: Number(arg('cases', 10000)), seed: Number(arg('seed', 14)), cliEvery: Number(arg('cli-every', 50)), timeoutMs: Number(arg('timeout', 30000)), parallel: Number(arg('parallel', 2)), maxSeconds: Number(arg('max-seconds', 0)) || undefined, log: (l) => console.log(l) }).then(
     async (r) => {
-      const summary = { generated: new Date().toISOString(), command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(), node: process.version, ...r };
+      const summary = { generated: new Date().toISOString(), requested: Number(arg('cases', 10000)), command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(), node: process.version, ...r };
       await fs.mkdir(path.dirname(out), { recursive: true });
       await fs.writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
       console.log(`${r.cases} cases in ${r.seconds.toFixed(0)} s: ${JSON.stringify(r.totals)}; CLI sample ${r.cli.cases}: ${JSON.stringify(r.cli.counts)} → ${out}`);
