@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runCampaign } from './run';
 
-test('fuzz: 200 seeded cases end ok or as a clean rejection (no crash, hang or oom)', { timeout: 300_000 }, async () => {
+test('fuzz: 200 seeded cases end ok or as a clean rejection (no crash, hang or oom)', { timeout: 600_000 }, async () => {
   const lines: string[] = [];
   const r = await runCampaign({ cases: 200, seed: 1, cliEvery: 0, timeoutMs: 30_000, quick: true, log: (l) => lines.push(l) });
   console.log(`fuzz: ${r.cases} cases in ${r.seconds.toFixed(1)} s: ${JSON.stringify(r.totals)}`);
