@@ -28,6 +28,8 @@ export interface CampaignOptions {
   /** Stop starting new cases after this many seconds (the summary says how many ran). */
   maxSeconds?: number;
   log?: (line: string) => void;
+  /** Called with the summary so far every 250 cases (long runs keep a result if they are stopped). */
+  checkpoint?: (r: CampaignResult) => Promise<void>;
 }
 
 export interface CampaignResult {
@@ -75,6 +77,13 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     const problems: CampaignResult['problems'] = [];
     const cliCounts: Record<string, number> = {};
     let cliCases = 0;
+    const summarize = (): CampaignResult => {
+      const counts = tally(results);
+      const totals: Record<Outcome, number> = { ok: 0, rejected: 0, crash: 0, hang: 0, oom: 0, mismatch: 0 };
+      for (const r of results) totals[r.outcome]++;
+      const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 5).map(({ index, kind, how, ms }) => ({ index, kind, how, ms }));
+      return { cases: results.length, seed: opts.seed, seconds: (Date.now() - started) / 1000, counts, totals, cli: { cases: cliCases, counts: cliCounts }, problems, slowest };
+    };
     let next = 0;
     const deadline = opts.maxSeconds ? started + opts.maxSeconds * 1000 : Infinity;
     const loop = async (): Promise<void> => {
@@ -99,18 +108,15 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
             }
           }
           await fs.rm(c.dir, { recursive: true, force: true });
-          if (results.length % 500 === 0) log(`${results.length}/${opts.cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+          if (results.length % 250 === 0) await opts.checkpoint?.(summarize());
+          if (results.length % 500 === 0) log(`${results.length}/${opts.cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s, main heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
         }
       } finally {
         await worker.close();
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 1) }, loop));
-    const counts = tally(results);
-    const totals: Record<Outcome, number> = { ok: 0, rejected: 0, crash: 0, hang: 0, oom: 0, mismatch: 0 };
-    for (const r of results) totals[r.outcome]++;
-    const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 5).map(({ index, kind, how, ms }) => ({ index, kind, how, ms }));
-    return { cases: results.length, seed: opts.seed, seconds: (Date.now() - started) / 1000, counts, totals, cli: { cases: cliCases, counts: cliCounts }, problems, slowest };
+    return summarize();
   } finally {
     await fs.rm(root, { recursive: true, force: true });
   }
@@ -122,11 +128,23 @@ if (require.main === module) {
     return i >= 0 ? process.argv[i + 1] : String(d);
   };
   const out = arg('out', path.resolve(__dirname, '../../bench/results/fuzz.json'));
-  void runCampaign({ cases: Number(arg('cases', 10000)), seed: Number(arg('seed', 14)), cliEvery: Number(arg('cli-every', 50)), timeoutMs: Number(arg('timeout', 30000)), parallel: Number(arg('parallel', 2)), maxSeconds: Number(arg('max-seconds', 0)) || undefined, log: (l) => console.log(l) }).then(
+  const write = async (r: CampaignResult, final: boolean): Promise<void> => {
+    const summary = { generated: new Date().toISOString(), requested: Number(arg('cases', 10000)), finished: final, command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(), node: process.version, ...r };
+    await fs.mkdir(path.dirname(out), { recursive: true });
+    await fs.writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
+  };
+  void runCampaign({
+    cases: Number(arg('cases', 10000)),
+    seed: Number(arg('seed', 14)),
+    cliEvery: Number(arg('cli-every', 50)),
+    timeoutMs: Number(arg('timeout', 60000)),
+    parallel: Number(arg('parallel', 2)),
+    maxSeconds: Number(arg('max-seconds', 0)) || undefined,
+    log: (l) => console.log(l),
+    checkpoint: (r) => write(r, false),
+  }).then(
     async (r) => {
-      const summary = { generated: new Date().toISOString(), requested: Number(arg('cases', 10000)), command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(), node: process.version, ...r };
-      await fs.mkdir(path.dirname(out), { recursive: true });
-      await fs.writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
+      await write(r, true);
       console.log(`${r.cases} cases in ${r.seconds.toFixed(0)} s: ${JSON.stringify(r.totals)}; CLI sample ${r.cli.cases}: ${JSON.stringify(r.cli.counts)} → ${out}`);
       process.exit(BAD.some((o) => r.totals[o] > 0) ? 1 : 0);
     },
