@@ -231,6 +231,9 @@ describe('ONNX reader: decode-time validation', () => {
     await refused(await writeOnnx((m) => (conv(m).attribute!.find((a) => a.name === 'strides')!.ints = [2 ** 40, 1])), OnnxFormatError, /attribute 'strides' must be integers from 1 to 65536/);
     await refused(await writeOnnx((m) => (conv(m).attribute!.find((a) => a.name === 'pads')!.ints = [1e9, 1, 1, 1])), OnnxFormatError, /attribute 'pads' must be integers/);
     await refused(await writeOnnx((m) => conv(m).attribute!.push({ name: 'dilations', type: 1, f: NaN })), OnnxFormatError, /attribute 'dilations' is NaN/);
+    // A list attribute stored as a scalar (the long fuzz run's one crash: pads.every is not a function).
+    await refused(await writeOnnx((m) => Object.assign(conv(m).attribute!.find((a) => a.name === 'pads')!, { type: 2, i: 1, ints: [] })), OnnxFormatError, /attribute 'pads' must be a list of integers \(INTS\), got 1/);
+    await refused(await writeOnnx((m) => conv(m).attribute!.push({ name: 'group', type: 7, ints: [1] })), OnnxFormatError, /attribute 'group' must be an integer \(INT\)/);
   });
 
   test('a graph input listed twice, an initializer with absurd dims, a node without output', async () => {

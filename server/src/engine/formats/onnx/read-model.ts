@@ -161,9 +161,16 @@ const INT_RANGES: Record<string, [number, number]> = {
   transB: [0, 1],
 };
 
+const LIST_ATTRS = new Set(['kernel_shape', 'strides', 'dilations', 'pads', 'output_padding', 'output_shape', 'perm']);
+
 function checkAttrRange(name: string, v: AttrValue, fail: (m: string) => OnnxFormatError): void {
   const range = INT_RANGES[name];
   if (!range) return;
+  // The type matters as much as the range: op handlers call array methods on list attributes (pads.every).
+  const wantList = LIST_ATTRS.has(name);
+  if (wantList !== Array.isArray(v) || (!wantList && typeof v !== 'number')) {
+    throw fail(`attribute '${name}' must be ${wantList ? 'a list of integers (INTS)' : 'an integer (INT)'}, got ${describe(v)}`);
+  }
   const list = typeof v === 'number' ? [v] : Array.isArray(v) ? v : null;
   if (!list || list.length > 32 || list.some((x) => !Number.isSafeInteger(x) || x < range[0] || x > range[1])) {
     throw fail(`attribute '${name}' must be ${typeof v === 'number' ? 'an integer' : 'integers'} from ${range[0]} to ${range[1]}, got ${describe(v)}`);
