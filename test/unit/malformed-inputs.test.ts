@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { readConfigFile } from '../../server/src/engine/config/validate';
 import { readModel } from '../../server/src/engine/formats';
 import { ints, OnnxBuilder, valueInfo } from '../../server/src/engine/formats/onnx/builder';
@@ -23,6 +23,9 @@ import { NumericError, PlanError, PruneLensError } from '../../server/src/engine
 let root: string;
 before(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-malformed-'));
+});
+after(async () => {
+  if (root) await fs.rm(root, { recursive: true, force: true });
 });
 
 type Json = Record<string, unknown>;
