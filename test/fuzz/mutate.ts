@@ -66,7 +66,9 @@ export function jsonPaths(value: unknown, limit = 20000): Path[] {
   while (stack.length && out.length < limit) {
     const [v, p] = stack.pop()!;
     out.push(p);
-    if (v instanceof Uint8Array || v === null || typeof v !== 'object') continue;
+    // Paths are copied per level: below 100 levels (a deep value an earlier mutation inserted) the walk would
+    // cost depth² memory (it once took the main thread to 3 GiB), and nothing new is found there.
+    if (v instanceof Uint8Array || v === null || typeof v !== 'object' || p.length >= 100) continue;
     if (Array.isArray(v)) v.forEach((c, i) => stack.push([c, [...p, i]]));
     else for (const [k, c] of Object.entries(v)) stack.push([c, [...p, k]]);
   }
