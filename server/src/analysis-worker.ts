@@ -10,6 +10,7 @@ import { readModel } from './engine/formats';
 import { initBackend } from './engine/runtime/backend';
 import { CancelledError } from './engine/util/errors';
 import type { AnalysisJobSpec, DataSpec } from './lsp/analysis-spec';
+import { diagnosticText } from './lsp/error-text';
 import type { ToMain, ToWorker } from './lsp/worker-messages';
 import type { ModelGraph } from './engine/graph/ir';
 
@@ -66,7 +67,8 @@ async function run(id: number, spec: AnalysisJobSpec): Promise<void> {
     });
   } catch (err) {
     const cancelled = err instanceof CancelledError || controller.signal.aborted;
-    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : withRealOptionNames(err instanceof Error ? err.message : String(err), spec) });
+    // Raw JS exceptions become a sentence (the engine's own errors already are one), with the real option names.
+    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : withRealOptionNames(diagnosticText(err, 'this model'), spec) });
   } finally {
     running.delete(id);
   }

@@ -4,7 +4,9 @@
  * range of that value or key. YAML through the `yaml` package's document API (nodes keep their ranges),
  * JSON through the offset-keeping parser in json-tree.ts.
  */
-import { isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import { parseYamlSafe } from '../engine/config/parse';
+import { MAX_NESTING, nestingDepth } from '../engine/util/limits';
 import { JsonSyntaxError, nodeAtPointer, parseJsonTree, propertyAtPointer, type JsonNode } from './json-tree';
 
 export interface Span {
@@ -56,10 +58,12 @@ export function parseConfigDocument(text: string, file: string): ConfigDocument 
   if (file.toLowerCase().endsWith('.json')) {
     try {
       const json = parseJsonTree(text);
+      const value: unknown = JSON.parse(text);
+      if (nestingDepth(value) > MAX_NESTING) throw new JsonSyntaxError(`nested more than ${MAX_NESTING} levels deep`, 0);
       return {
         kind: 'json',
         text,
-        value: JSON.parse(text),
+        value,
         syntaxErrors: [],
         json,
         rangeOf(pointer, key) {
@@ -76,15 +80,15 @@ export function parseConfigDocument(text: string, file: string): ConfigDocument 
       return { kind: 'json', text, value: undefined, syntaxErrors: [{ from: offset, to: offset + 1, message: `malformed JSON: ${(err as Error).message}` }], rangeOf: () => undefined };
     }
   }
-  const doc = parseDocument(text, { prettyErrors: false });
-  const syntaxErrors = doc.errors.map((e) => ({ from: e.pos[0], to: Math.max(e.pos[1], e.pos[0] + 1), message: e.message.split('\n')[0] }));
+  // Never throws: an unresolved alias, an alias bomb or deep nesting becomes a syntax error on its spot.
+  const { doc, value, errors } = parseYamlSafe(text);
   return {
     kind: 'yaml',
     text,
-    value: syntaxErrors.length ? undefined : doc.toJS(),
-    syntaxErrors,
+    value,
+    syntaxErrors: errors,
     yaml: doc,
-    rangeOf: (pointer, key) => yamlRange(doc, pointer, key ?? false),
+    rangeOf: (pointer, key) => (doc ? yamlRange(doc, pointer, key ?? false) : undefined),
   };
 }
 

@@ -59,7 +59,7 @@ export function parseJsonTree(text: string): JsonNode {
     return { value, offset, end: i };
   };
   const value = (depth: number): JsonNode => {
-    if (depth > 512) fail('nesting too deep');
+    if (depth > 512) fail('nested more than 512 levels deep');
     ws();
     const offset = i;
     const c = text[i];

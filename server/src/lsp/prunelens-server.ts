@@ -23,6 +23,8 @@ import { BUNDLED_NAMES } from '../engine/data/bundled';
 import { readModel } from '../engine/formats';
 import { MAX_MODEL_JSON_BYTES } from '../engine/formats/tfjs-layers/read-artifacts';
 import { inspectGraph } from '../engine/inspect';
+import { PruneLensError } from '../engine/util/errors';
+import { readRegularFile } from '../engine/util/limits';
 import type { PruningPlan } from '../engine/surgery/plan';
 import {
   StatusNotification,
@@ -39,6 +41,7 @@ import { dataFingerprint } from './data-fingerprint';
 import { modelFacts, optionsOf, settingsDataMismatch, sourceLabel } from './effective-options';
 import { costLine, prunableVerdicts, summarize, verdictMessage } from './analysis-summary';
 import { excludeEntries, parseConfigDocument } from './config-document';
+import { diagnosticText } from './error-text';
 import { JsonSyntaxError } from './json-tree';
 import { outlineModelJson } from './model-json-layers';
 import { pythonDiagnostics, type LinkedModel } from './python-diagnostics';
@@ -87,7 +90,8 @@ export function uriToPath(uri: string): string | null {
   }
 }
 
-const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+/** Raw JS/system exceptions become a sentence (error-text.ts); the engine's own errors pass as they are. */
+const errorText = (err: unknown): string => diagnosticText(err);
 
 export class PruneLensServer {
   readonly index = new WorkspaceIndex();
@@ -132,9 +136,8 @@ export class PruneLensServer {
   async readText(file: string, limit: number): Promise<string> {
     const open = this.openDocument(file);
     if (open) return open.getText();
-    const st = await fs.stat(file);
-    if (st.size > limit) throw new Error(`${file}: ${(st.size / 2 ** 20).toFixed(0)} MiB, over the ${(limit / 2 ** 20).toFixed(0)} MiB limit; not read`);
-    return fs.readFile(file, 'utf8');
+    // A regular file under the limit only: a FIFO or device would block or never end.
+    return (await readRegularFile(file, limit, (m) => new PruneLensError(`${m}; not read`, file))).toString('utf8');
   }
 
   async textDocument(file: string, limit: number): Promise<TextDocument> {
@@ -156,13 +159,27 @@ export class PruneLensServer {
     this.sendStatus();
     try {
       await this.index.scan(this.folders);
-      for (const c of this.index.of('config')) await this.loadConfig(c);
-      for (const m of this.index.of('model')) await this.checkModel(m);
-      for (const c of this.index.of('config')) await this.publishConfig(c);
-      for (const p of this.index.of('python')) await this.checkPython(p);
+      // Each file on its own: one that fails in an unforeseen way is logged and the scan goes on to the rest.
+      for (const c of this.index.of('config')) await this.isolated(c, () => this.loadConfig(c));
+      for (const m of this.index.of('model')) await this.isolated(m, () => this.checkModel(m));
+      for (const c of this.index.of('config')) await this.isolated(c, () => this.publishConfig(c));
+      for (const p of this.index.of('python')) await this.isolated(p, () => this.checkPython(p));
     } finally {
       this.scanning = false;
       this.sendStatus();
+    }
+  }
+
+  /** Runs one file's check; a failure becomes that file's Error diagnostic (and a log line), never the caller's. */
+  async isolated(file: string, work: () => Promise<unknown>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      this.connection.console.error(`PruneLens: checking ${file} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      const message = diagnosticText(err);
+      await this.connection
+        .sendDiagnostics({ uri: this.uriFor(file), diagnostics: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } }, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'file-error', message }] })
+        .catch(() => undefined);
     }
   }
 
@@ -274,7 +291,7 @@ export class PruneLensServer {
     try {
       st.outline = outlineModelJson(text);
     } catch (err) {
-      st.syntaxError = { message: `malformed JSON: ${errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
+      st.syntaxError = { message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
       return;
     }
     if (!st.outline.isLayersModel) return;

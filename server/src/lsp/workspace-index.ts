@@ -45,6 +45,8 @@ export async function classifyFile(file: string, text?: string): Promise<FileKin
     if (lower.endsWith('.json')) {
       if (text === undefined) {
         const st = await fs.stat(file);
+        // Not a regular file (FIFO, device): never read; named like a model, the reader's refusal is its diagnostic.
+        if (!st.isFile()) return isModelJsonName(file) ? 'model' : null;
         // A model.json over the engine's limit is still a model: the engine's refusal becomes its diagnostic.
         if (st.size > MAX_MODEL_JSON_BYTES) return isModelJsonName(file) ? 'model' : null;
         text = await fs.readFile(file, 'utf8');
@@ -59,7 +61,7 @@ export async function classifyFile(file: string, text?: string): Promise<FileKin
     if (lower.endsWith('.py')) {
       if (text === undefined) {
         const st = await fs.stat(file);
-        if (st.size > MAX_PYTHON_BYTES) return null;
+        if (!st.isFile() || st.size > MAX_PYTHON_BYTES) return null;
         text = await fs.readFile(file, 'utf8');
       }
       return definesModel(parsePythonModel(text)) ? 'python' : null;

@@ -1,4 +1,3 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
 import { kerasExtensionOf, kerasWriteNotes } from '../formats/keras/writer';
@@ -9,25 +8,13 @@ import { inspectGraph } from '../inspect';
 import { checkOutputTarget, isKerasFileTarget, isModelFileTarget, isOnnxFileTarget, modelInputPaths, stateDictOutput, writePrunedModel } from '../output';
 import { formatNumber } from '../report/console';
 import { applyPlan } from '../surgery/apply';
-import { parsePlan, type PruningPlan } from '../surgery/plan';
-import { PlanError, UsageError } from '../util/errors';
+import { loadPlanFile, type PruningPlan } from '../surgery/plan';
+import { UsageError } from '../util/errors';
 import { out, pct, startBackend } from './common';
 import { printNotes } from './terminal';
 
 export async function readPlanFile(file: string): Promise<PruningPlan> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new PlanError('plan file not found', file);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new PlanError(`malformed JSON (${(err as Error).message})`, file);
-  }
-  return parsePlan(json, file);
+  return loadPlanFile(file);
 }
 
 /**

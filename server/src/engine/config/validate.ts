@@ -4,7 +4,9 @@
  * pointer of the offending value so callers can map it to a line and column.
  */
 import Ajv from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { PruneLensError } from '../util/errors';
+import { MAX_NESTING, nestingDepth, printable, readRegularFile } from '../util/limits';
+import { parseYamlSafe } from './parse';
 import schema from './schema.json';
 import type { PruneLensConfig } from './types';
 
@@ -19,8 +21,35 @@ const check = ajv.compile(schema);
 
 export const CONFIG_SCHEMA = schema;
 
+/** Configs above this size are refused before they are read (a config is a few hundred bytes). */
+export const MAX_CONFIG_BYTES = 4 * 2 ** 20;
+
+/** Text → value; throws one short sentence (an Error) for malformed, alias-broken or over-deep text. */
 export function parseConfigText(text: string, file: string): unknown {
-  return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  if (file.toLowerCase().endsWith('.json')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`malformed JSON: ${printable((err as Error).message)}`);
+    }
+    if (nestingDepth(value) > MAX_NESTING) throw new Error(`nested more than ${MAX_NESTING} levels deep`);
+    return value;
+  }
+  const parsed = parseYamlSafe(text);
+  if (parsed.errors.length) throw new Error(parsed.errors[0].message);
+  return parsed.value;
+}
+
+/** Reads a config file with the engine's guards (regular file, size) and parses it; errors name the file. */
+export async function readConfigFile(file: string): Promise<unknown> {
+  const fail = (m: string) => new PruneLensError(m, file);
+  const text = (await readRegularFile(file, MAX_CONFIG_BYTES, fail, 'config file')).toString('utf8');
+  try {
+    return parseConfigText(text, file);
+  } catch (err) {
+    throw fail(`cannot parse (${(err as Error).message})`);
+  }
 }
 
 export function validateConfig(value: unknown): ConfigProblem[] {

@@ -5,7 +5,7 @@
 import type { ModelGraph } from '../graph/ir';
 import { PruneLensError } from '../util/errors';
 import { openKeras } from './keras/reader';
-import { openOnnx } from './onnx/reader';
+import { openOnnx, readOnnxModel } from './onnx/reader';
 import { openTfjsLayers, readTfjsLayersModel } from './tfjs-layers/reader';
 
 export interface ModelReader {
@@ -24,6 +24,8 @@ export async function readModel(path: string): Promise<{ graph: ModelGraph; form
     const opened = await reader.open(path);
     if (opened) return { graph: await opened.read(), format: reader.format };
   }
+  // Let the ONNX reader say precisely what is wrong with a .onnx file (missing, not a regular file, not ONNX).
+  if (/\.onnx$/i.test(path)) return { graph: await readOnnxModel(path), format: 'onnx' };
   // Let the TF.js reader say precisely what is wrong with a .json/folder (missing, malformed, wrong kind).
   if (path.endsWith('.json') || !/\.[a-z0-9]+$/i.test(path)) {
     return { graph: await readTfjsLayersModel(path), format: 'tfjs-layers' };

@@ -113,7 +113,7 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
       const s = ctx.stats?.layers.get(layer);
       const filters = coupling.producerOut.get(layer)?.length ?? 0;
       if (!s) return { layer, filters, components: null, fraction: null };
-      const k = componentsFor(pcaSpectrum(s.covariance, s.channels), o.varianceThreshold);
+      const k = componentsFor(pcaSpectrum(s.covariance, s.channels, layer), o.varianceThreshold);
       return { layer, filters, components: k, fraction: k / s.channels };
     });
     const missing = convs.find((c) => c.fraction === null);

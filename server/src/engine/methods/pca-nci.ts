@@ -54,7 +54,7 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
     for (const member of g.members) {
       const s = ctx.stats.layers.get(member);
       if (!s) continue;
-      const sp = pcaSpectrum(s.covariance, s.channels);
+      const sp = pcaSpectrum(s.covariance, s.channels, member);
       const km = componentsFor(sp, tau);
       if (km >= k) {
         k = km;

@@ -3,6 +3,7 @@
  * covariance matrix — exact, never NIPALS), and the number of components that reach a variance threshold.
  */
 import { PCA } from 'ml-pca';
+import { NumericError } from '../util/errors';
 import { componentsForCumulative } from './selection';
 
 export interface Spectrum {
@@ -12,7 +13,15 @@ export interface Spectrum {
   cumulative: number[];
 }
 
-export function pcaSpectrum(covariance: Float64Array, channels: number): Spectrum {
+export function pcaSpectrum(covariance: Float64Array, channels: number, layer?: string): Spectrum {
+  // NaN/Inf would make the eigen-decomposition throw or return garbage: refuse with the layer named.
+  for (let i = 0; i < covariance.length; i++) {
+    if (!Number.isFinite(covariance[i])) {
+      throw new NumericError(
+        `${layer ? `layer '${layer}': ` : ''}its feature maps hold NaN or infinite values, so PCA cannot run (check the model's weights for NaN/Inf, e.g. from diverged training, and the calibration data)`,
+      );
+    }
+  }
   const rows: number[][] = [];
   for (let i = 0; i < channels; i++) rows.push(Array.from(covariance.subarray(i * channels, (i + 1) * channels)));
   const total = rows.reduce((s, r, i) => s + Math.max(r[i], 0), 0);

@@ -5,7 +5,6 @@
  * the language server all come through here.
  */
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { analyze, collectStatistics, resolveDataset, runMethod, scoresJson } from '../analyze';
 import { methodSpecOf } from '../config/method-spec';
@@ -14,7 +13,7 @@ import { renderReport, writeReportInto } from '../explain/report';
 import { analyzeCoupling } from '../graph/coupling';
 import { layerPruning } from '../methods/layer-pruning';
 import type { PruneLensConfig } from '../config/types';
-import { parseConfigText, validateConfig } from '../config/validate';
+import { readConfigFile, validateConfig } from '../config/validate';
 import { splitIndices } from '../data/pipeline';
 import type { Dataset } from '../data/types';
 import { readModel } from '../formats';
@@ -84,18 +83,7 @@ export interface RunSummary {
 }
 
 export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new PruneLensError('config file not found', file);
-  }
-  let value: unknown;
-  try {
-    value = parseConfigText(text, file);
-  } catch (err) {
-    throw new PruneLensError(`cannot parse (${(err as Error).message.split('\n')[0]})`, file);
-  }
+  const value = await readConfigFile(file);
   const problems = validateConfig(value);
   if (problems.length) throw new PruneLensError(problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '), file);
   return value as PruneLensConfig;

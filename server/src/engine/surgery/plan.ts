@@ -10,12 +10,25 @@
 import type { Coupling } from '../graph/coupling';
 import type { ModelGraph } from '../graph/ir';
 import { PlanError } from '../util/errors';
+import { checkNesting, describe, MAX_CHANNELS, printable, readRegularFile } from '../util/limits';
 
 export interface PruningPlan {
   version: 1;
   layers: Record<string, { keep: number[] }>;
   /** Free-form provenance (method, options); ignored by surgery. */
   meta?: Record<string, unknown>;
+}
+
+/** `keep` must list distinct non-negative safe integers (NaN, 1.5, -1, 1e300, "3" are refused). */
+function checkKeep(name: string, keep: unknown, fail: (msg: string) => never): void {
+  if (!Array.isArray(keep)) fail(`layer '${printable(name)}': 'keep' must be an array of filter indices, got ${describe(keep)}`);
+  if ((keep as unknown[]).length > MAX_CHANNELS) fail(`layer '${printable(name)}': 'keep' lists ${(keep as unknown[]).length} indices, more than any layer has filters`);
+  const seen = new Set<number>();
+  for (const k of keep as unknown[]) {
+    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0) fail(`layer '${printable(name)}': filter index ${describe(k)} is not a non-negative integer`);
+    if (seen.has(k as number)) fail(`layer '${printable(name)}': filter index ${String(k)} is listed twice`);
+    seen.add(k as number);
+  }
 }
 
 /** Validates the shape of a parsed plan file (not yet against a model). */
@@ -29,16 +42,27 @@ export function parsePlan(json: unknown, file?: string): PruningPlan {
   const layers = obj.layers;
   if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) fail("'layers' must be an object of {\"<layer>\": {\"keep\": [...]}}");
   for (const [name, entry] of Object.entries(layers as Record<string, unknown>)) {
-    const keep = (entry as { keep?: unknown } | null)?.keep;
-    if (!Array.isArray(keep)) fail(`layer '${name}': 'keep' must be an array of filter indices`);
-    const seen = new Set<number>();
-    for (const k of keep as unknown[]) {
-      if (typeof k !== 'number' || !Number.isInteger(k) || k < 0) fail(`layer '${name}': filter index ${JSON.stringify(k)} is not a non-negative integer`);
-      if (seen.has(k as number)) fail(`layer '${name}': filter index ${String(k)} is listed twice`);
-      seen.add(k as number);
-    }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`layer '${printable(name)}': expected {"keep": [...]}, got ${describe(entry)}`);
+    checkKeep(name, (entry as { keep?: unknown }).keep, fail);
   }
   return obj as unknown as PruningPlan;
+}
+
+/** Plan files above this size are refused before they are read. */
+export const MAX_PLAN_BYTES = 64 * 2 ** 20;
+
+/** Reads and validates a plan file: a regular file under the size limit, JSON nested at most MAX_NESTING deep. */
+export async function loadPlanFile(file: string): Promise<PruningPlan> {
+  const fail = (m: string) => new PlanError(m, file);
+  const text = (await readRegularFile(file, MAX_PLAN_BYTES, fail, 'plan file')).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw fail(`malformed JSON (${printable((err as Error).message)})`);
+  }
+  checkNesting(json, fail, 'the plan');
+  return parsePlan(json, file);
 }
 
 /**
@@ -54,8 +78,12 @@ export function resolvePlan(graph: ModelGraph, coupling: Coupling, plan: Pruning
   const removed = new Set<number>();
   const kept = new Map<number, string>();
   const removedBy = new Map<number, string>();
-  for (const [name, { keep }] of Object.entries(plan.layers)) {
-    if (!names.has(name)) fail(`plan names layer '${name}', which is not in model '${graph.name}'`);
+  if (typeof plan.layers !== 'object' || plan.layers === null) fail("the plan has no 'layers' object");
+  for (const [name, entry] of Object.entries(plan.layers)) {
+    // Plans also come from code and caches, not only from parsePlan: the indices are checked here again.
+    const keep = (entry as { keep?: unknown } | null)?.keep as number[];
+    checkKeep(name, keep, fail);
+    if (!names.has(name)) fail(`plan names layer '${printable(name)}', which is not in model '${graph.name}'`);
     const out = coupling.producerOut.get(name);
     if (!out) {
       const producer = coupling.groups.find((g) => g.followers.includes(name))?.members[0];

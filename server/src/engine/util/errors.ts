@@ -16,6 +16,9 @@ export class PruneLensError extends Error {
 /** A pruning plan that cannot be applied (unknown layer, contradicting entries, emptied layer). */
 export class PlanError extends PruneLensError {}
 
+/** Numbers the analysis cannot work with: NaN or infinite weights or activations (a diverged model, broken data). */
+export class NumericError extends PruneLensError {}
+
 /** The user asked for work to stop. */
 export class CancelledError extends PruneLensError {
   constructor() {

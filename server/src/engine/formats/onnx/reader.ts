@@ -14,7 +14,8 @@
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef, WeightTensor } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
 import type { OnnxOpConfig } from '../../graph/onnx-ops';
-import { outputShape, type Shape } from '../../graph/shapes';
+import { inferShapes, outputShape, type Shape } from '../../graph/shapes';
+import { checkGraphStructure, checkShapes } from '../check-graph';
 import type { ModelReader } from '../index';
 import { OnnxFormatError } from './errors';
 import { samePads } from './layout';
@@ -37,6 +38,10 @@ export async function readOnnxModel(file: string): Promise<ModelGraph> {
   const { proto, bytes } = await readModelFile(file);
   const imp = new OnnxImport(file);
   const graph = imp.run(proto.graph!, proto.producerName);
+  // The same checks as the TF.js reader: configs built from attributes and every inferred shape in range.
+  const fail = (m: string) => new OnnxFormatError(m, file);
+  checkGraphStructure(graph, fail);
+  checkShapes(graph, inferShapes(graph), fail);
   // The file itself is kept so a pruned model is written by editing it (see source.ts and edit.ts).
   graph.meta.onnxSource = { bytes, layers: imp.sources, values: imp.valueKeys() } satisfies OnnxSource;
   return graph;

@@ -3,8 +3,8 @@
  * wrong: a missing or truncated shard, malformed JSON, a manifest whose byte count does not match the shards.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { checkNesting, confinedPath, describe, elementCount, MAX_TENSOR_ELEMENTS, MAX_TOTAL_WEIGHT_ELEMENTS, printable, readRegularFile, statRegularFile } from '../../util/limits';
 import { TfjsLayersFormatError } from './errors';
 
 export const MODEL_FILE = 'model.json';
@@ -15,16 +15,42 @@ export const MAX_MODEL_JSON_BYTES = 256 * 1024 * 1024;
 export const MAX_WEIGHT_BYTES = 1.5 * 1024 * 1024 * 1024;
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+const QUANTIZED: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
+
+/**
+ * Checks one manifest entry before anything is allocated for it: a string name, a shape of non-negative
+ * integers within the tensor budget, a known dtype, and quantization metadata that fits the dtype (what
+ * TF.js's own decoder requires). Returns the bytes it takes in the shards and its element count.
+ */
+export function checkSpec(spec: unknown, file: string, index = 0): { bytes: number; elements: number } {
+  const fail = (m: string) => new TfjsLayersFormatError(m, file);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw fail(`weightsManifest entry #${index + 1} must be an object {name, shape, dtype}`);
+  const s = spec as Record<string, unknown>;
+  if (typeof s.name !== 'string' || !s.name) throw fail(`weightsManifest entry #${index + 1} has no name (got ${describe(s.name)})`);
+  const what = `weight '${printable(s.name)}'`;
+  const elements = elementCount(s.shape, MAX_TENSOR_ELEMENTS, fail, what);
+  if (typeof s.dtype !== 'string' || !(s.dtype in DTYPE_BYTES) || QUANTIZED[s.dtype] !== undefined) {
+    throw fail(`${what} has unsupported dtype ${describe(s.dtype)} (float32, int32 or bool, optionally quantized)`);
+  }
+  if (s.quantization === undefined || s.quantization === null) return { bytes: elements * DTYPE_BYTES[s.dtype], elements };
+  const q = s.quantization as Record<string, unknown>;
+  if (typeof q !== 'object' || Array.isArray(q)) throw fail(`${what}: quantization must be an object {dtype, scale, min}`);
+  const qBytes = typeof q.dtype === 'string' ? QUANTIZED[q.dtype] : undefined;
+  if (qBytes === undefined) throw fail(`${what} has unsupported quantization dtype ${describe(q.dtype)} (uint8, uint16 or float16)`);
+  if (q.dtype === 'float16') {
+    if (s.dtype !== 'float32') throw fail(`${what}: float16 quantization applies to float32 weights only, not ${s.dtype}`);
+  } else {
+    if (s.dtype !== 'float32' && s.dtype !== 'int32') throw fail(`${what}: ${String(q.dtype)} quantization applies to float32 or int32 weights, not ${s.dtype}`);
+    if (typeof q.scale !== 'number' || !Number.isFinite(q.scale) || typeof q.min !== 'number' || !Number.isFinite(q.min)) {
+      throw fail(`${what}: ${String(q.dtype)} quantization needs finite numbers 'scale' and 'min' (got ${describe(q.scale)}, ${describe(q.min)})`);
+    }
+  }
+  return { bytes: elements * qBytes, elements };
+}
 
 /** Bytes one weight entry takes in the shards (quantized entries take their quantized size). */
 export function specByteLength(spec: tf.io.WeightsManifestEntry, file: string): number {
-  const dtype = spec.quantization?.dtype ?? spec.dtype;
-  const bytes = DTYPE_BYTES[dtype];
-  if (bytes === undefined) throw new TfjsLayersFormatError(`weight '${spec.name}' has unsupported dtype '${dtype}'`, file);
-  if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new TfjsLayersFormatError(`weight '${spec.name}' has an invalid shape ${JSON.stringify(spec.shape)}`, file);
-  }
-  return spec.shape.reduce((a, b) => a * b, 1) * bytes;
+  return checkSpec(spec, file).bytes;
 }
 
 export function resolveModelJsonPath(p: string): string {
@@ -32,25 +58,17 @@ export function resolveModelJsonPath(p: string): string {
 }
 
 export async function readModelJson(file: string): Promise<Record<string, unknown>> {
-  let stat;
-  try {
-    stat = await fs.stat(file);
-  } catch {
-    throw new TfjsLayersFormatError('file not found', file);
-  }
-  if (stat.size > MAX_MODEL_JSON_BYTES) {
-    throw new TfjsLayersFormatError(`model.json is ${(stat.size / 2 ** 20).toFixed(0)} MiB, over the ${MAX_MODEL_JSON_BYTES / 2 ** 20} MiB limit for a model topology`, file);
-  }
-  const text = await fs.readFile(file, 'utf8');
+  const fail = (m: string) => new TfjsLayersFormatError(m, file);
+  const text = (await readRegularFile(file, MAX_MODEL_JSON_BYTES, fail, path.basename(file), 'file not found')).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new TfjsLayersFormatError(`malformed JSON (${(err as Error).message})`, file);
+    throw fail(`malformed JSON (${printable((err as Error).message)})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new TfjsLayersFormatError('expected a JSON object with modelTopology and weightsManifest', file);
-  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('expected a JSON object with modelTopology and weightsManifest');
+  // Bounded here so that hashing, cloning and validating the topology later never recurse without end.
+  checkNesting(json, fail, 'the JSON');
   return json as Record<string, unknown>;
 }
 
@@ -73,45 +91,47 @@ export async function readArtifactsFromFile(modelPath: string): Promise<tf.io.Mo
   if (manifest !== undefined && !Array.isArray(manifest)) {
     throw new TfjsLayersFormatError('weightsManifest must be an array of {paths, weights} groups', file);
   }
-  const groups = (manifest ?? []) as tf.io.WeightsManifestConfig;
+  const groups = (manifest ?? []) as unknown[];
   const dir = path.dirname(file);
+  const fail = (m: string) => new TfjsLayersFormatError(m, file);
   const specs: tf.io.WeightsManifestEntry[] = [];
   const buffers: Buffer[] = [];
   let total = 0;
-  for (const [g, group] of groups.entries()) {
-    if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
-      throw new TfjsLayersFormatError(`weightsManifest group ${g + 1} needs 'paths' and 'weights' arrays`, file);
+  let elements = 0;
+  const seenShards = new Set<string>();
+  for (const [g, raw] of groups.entries()) {
+    const group = raw as { paths?: unknown; weights?: unknown } | null;
+    if (!group || typeof group !== 'object' || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+      throw fail(`weightsManifest group ${g + 1} needs 'paths' and 'weights' arrays`);
     }
-    const need = group.weights.reduce((s: number, w: tf.io.WeightsManifestEntry) => s + specByteLength(w, file), 0);
+    let need = 0;
+    for (const [i, w] of group.weights.entries()) {
+      const spec = checkSpec(w, file, i);
+      need += spec.bytes;
+      elements += spec.elements;
+      if (elements > MAX_TOTAL_WEIGHT_ELEMENTS) throw fail(`the weights hold more than ${MAX_TOTAL_WEIGHT_ELEMENTS.toExponential(2)} values, over the limit PruneLens reads`);
+    }
     const parts: Buffer[] = [];
-    for (const rel of group.paths) {
-      const shard = path.resolve(dir, rel);
-      let buf: Buffer;
-      try {
-        const st = await fs.stat(shard);
-        total += st.size;
-        if (total > MAX_WEIGHT_BYTES) {
-          throw new TfjsLayersFormatError(`weights exceed the ${(MAX_WEIGHT_BYTES / 2 ** 30).toFixed(1)} GiB limit`, file);
-        }
-        buf = await fs.readFile(shard);
-      } catch (err) {
-        if (err instanceof TfjsLayersFormatError) throw err;
-        throw new TfjsLayersFormatError(`weights shard '${rel}' listed in model.json is missing`, file);
-      }
-      parts.push(buf);
+    for (const rel of group.paths as unknown[]) {
+      const shard = await confinedPath(dir, rel, fail, 'weights shard path');
+      if (seenShards.has(shard)) throw fail(`weights shard '${printable(String(rel))}' is listed twice`);
+      seenShards.add(shard);
+      const name = `weights shard '${printable(String(rel))}' listed in model.json`;
+      const st = await statRegularFile(shard, MAX_WEIGHT_BYTES, fail, name, `${name} is missing`);
+      total += st.size;
+      if (total > MAX_WEIGHT_BYTES) throw fail(`weights exceed the ${(MAX_WEIGHT_BYTES / 2 ** 30).toFixed(1)} GiB limit`);
+      parts.push(await readRegularFile(shard, MAX_WEIGHT_BYTES, fail, name));
     }
     const have = parts.reduce((s, b) => s + b.length, 0);
+    const list = (group.paths as string[]).map(printable).join(', ');
     if (have < need) {
-      throw new TfjsLayersFormatError(
-        `weights shard${group.paths.length > 1 ? 's' : ''} ${group.paths.join(', ')} truncated: ${have} bytes, the manifest needs ${need}`,
-        file,
-      );
+      throw fail(`weights shard${group.paths.length > 1 ? 's' : ''} ${list} truncated: ${have} bytes, the manifest needs ${need}`);
     }
     if (have > need) {
-      throw new TfjsLayersFormatError(`weights shard${group.paths.length > 1 ? 's' : ''} ${group.paths.join(', ')} hold ${have} bytes, the manifest describes ${need}`, file);
+      throw fail(`weights shard${group.paths.length > 1 ? 's' : ''} ${list} hold ${have} bytes, the manifest describes ${need}`);
     }
     buffers.push(...parts);
-    specs.push(...group.weights);
+    specs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
   }
   const joined = Buffer.concat(buffers);
   return {

@@ -5,6 +5,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ModelGraph, WeightTensor } from '../../graph/ir';
 import { inferShapes } from '../../graph/shapes';
 import { validateWeights } from '../../graph/validate';
+import { checkGraphStructure, checkShapes } from '../check-graph';
 import { TfjsLayersFormatError } from './errors';
 import { isLayersModelJson, readArtifactsFromFile, readModelJson, resolveModelJsonPath } from './read-artifacts';
 import { parseTopology } from './topology';
@@ -31,8 +32,10 @@ export async function readTfjsLayersModel(modelPath: string): Promise<ModelGraph
 
 /** Also used on in-memory artifacts (e.g. a live tf.LayersModel saved through a handler). */
 export function graphFromArtifacts(artifacts: tf.io.ModelArtifacts, file = '<memory>'): ModelGraph {
+  const fail = (m: string) => new TfjsLayersFormatError(m, file);
   const parsed = parseTopology(artifacts.modelTopology, file);
   const graph: ModelGraph = { ...parsed.graph, orphanWeights: [] };
+  checkGraphStructure(graph, fail);
   const outer = parsed.outer;
   graph.meta = {
     kerasVersion: outer.keras_version as string | undefined,
@@ -49,7 +52,9 @@ export function graphFromArtifacts(artifacts: tf.io.ModelArtifacts, file = '<mem
   const data = artifacts.weightData;
   const buffer = data === undefined ? new ArrayBuffer(0) : Array.isArray(data) ? concat(data) : data;
   assignWeights(graph, decodeWeights(buffer, specs, file), file);
-  const problems = validateWeights(graph, inferShapes(graph));
+  const shapes = inferShapes(graph);
+  checkShapes(graph, shapes, fail);
+  const problems = validateWeights(graph, shapes);
   if (problems.length) {
     throw new TfjsLayersFormatError(problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more problems)`, file);
   }

@@ -6,6 +6,7 @@
  * explicit input layer in the IR; the writer turns them back into Sequential when it can.
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef } from '../../graph/ir';
+import { describe, MAX_LAYERS, printable } from '../../util/limits';
 import { TfjsLayersFormatError } from './errors';
 
 type Json = Record<string, unknown>;
@@ -32,13 +33,24 @@ export function modelConfigOf(topology: unknown, file: string): { modelConfig: J
 
 function parseRef(raw: unknown, file: string, where: string): { ref: TensorRef; kwargs: Record<string, unknown> } {
   if (Array.isArray(raw) && typeof raw[0] === 'string') {
+    const index = (v: unknown, what: string): number => {
+      if (v === undefined) return 0;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+        throw new TfjsLayersFormatError(`${where}: ${what} of the reference to '${printable(raw[0] as string)}' must be a non-negative integer, got ${describe(v)}`, file);
+      }
+      return v;
+    };
+    const kwargs = raw[3];
+    if (kwargs !== undefined && (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs))) {
+      throw new TfjsLayersFormatError(`${where}: the call arguments of the reference to '${printable(raw[0] as string)}' must be an object`, file);
+    }
     return {
-      ref: { layer: raw[0], nodeIndex: Number(raw[1] ?? 0), tensorIndex: Number(raw[2] ?? 0) },
-      kwargs: (raw[3] as Record<string, unknown>) ?? {},
+      ref: { layer: raw[0], nodeIndex: index(raw[1], 'the node index'), tensorIndex: index(raw[2], 'the tensor index') },
+      kwargs: (kwargs as Record<string, unknown>) ?? {},
     };
   }
   throw new TfjsLayersFormatError(
-    `${where}: unsupported inbound node format ${JSON.stringify(raw).slice(0, 80)} (Keras 3 topologies are not TF.js layers models)`,
+    `${where}: unsupported inbound node format ${describe(raw)} (Keras 3 topologies are not TF.js layers models)`,
     file,
   );
 }
@@ -47,20 +59,21 @@ function layerConfigOf(raw: Json, file: string, i: number): { className: string;
   const className = raw.class_name;
   if (typeof className !== 'string') throw new TfjsLayersFormatError(`layer #${i} has no class_name`, file);
   const config = asObject(raw.config ?? {}, `config of layer #${i} (${className})`, file) as LayerConfig;
-  const name = (raw.name as string | undefined) ?? (config.name as string | undefined);
-  if (typeof name !== 'string' || !name) throw new TfjsLayersFormatError(`layer #${i} (${className}) has no name`, file);
+  const name = raw.name ?? config.name;
+  if (typeof name !== 'string' || !name) throw new TfjsLayersFormatError(`layer #${i} (${printable(className)}) has no name (got ${describe(name)})`, file);
   return { className, config: { ...config, name } };
 }
 
 function parseFunctional(modelConfig: Json, file: string): ParsedTopology {
   const cfg = asObject(modelConfig.config, 'model config', file);
   if (!Array.isArray(cfg.layers)) throw new TfjsLayersFormatError("model config has no 'layers' array", file);
+  if (cfg.layers.length > MAX_LAYERS) throw new TfjsLayersFormatError(`the model has ${cfg.layers.length} layers, over the ${MAX_LAYERS} PruneLens reads`, file);
   const layers: LayerNode[] = [];
   const names = new Set<string>();
   for (const [i, rawLayer] of (cfg.layers as unknown[]).entries()) {
     const raw = asObject(rawLayer, `layer #${i}`, file);
     const { className, config } = layerConfigOf(raw, file, i);
-    if (names.has(config.name)) throw new TfjsLayersFormatError(`two layers are named '${config.name}'`, file);
+    if (names.has(config.name)) throw new TfjsLayersFormatError(`two layers are named '${printable(config.name)}'`, file);
     names.add(config.name);
     const nodes = (raw.inbound_nodes ?? []) as unknown[];
     if (!Array.isArray(nodes)) throw new TfjsLayersFormatError(`layer '${config.name}': inbound_nodes must be an array`, file);
@@ -107,6 +120,7 @@ function parseSequential(modelConfig: Json, file: string): ParsedTopology {
   const cfg = modelConfig.config;
   const list = (Array.isArray(cfg) ? cfg : asObject(cfg, 'model config', file).layers) as unknown[];
   if (!Array.isArray(list) || list.length === 0) throw new TfjsLayersFormatError('Sequential model has no layers', file);
+  if (list.length > MAX_LAYERS) throw new TfjsLayersFormatError(`the model has ${list.length} layers, over the ${MAX_LAYERS} PruneLens reads`, file);
   const name = Array.isArray(cfg) ? 'sequential' : String((cfg as Json).name ?? 'sequential');
   const layers: LayerNode[] = [];
   let syntheticInput: string | undefined;
@@ -151,21 +165,40 @@ function parseSequential(modelConfig: Json, file: string): ParsedTopology {
   };
 }
 
-/** Orders layers so each comes after every layer it reads; a cycle is a broken file. */
+/**
+ * Orders layers so each comes after every layer it reads; a cycle is a broken file. Iterative (an explicit
+ * stack), so a chain of 30,000 layers sorts without touching the call-stack limit.
+ */
 function topoSort(layers: LayerNode[], file: string): LayerNode[] {
   const byName = new Map(layers.map((l) => [l.name, l]));
   const state = new Map<string, 1 | 2>();
   const out: LayerNode[] = [];
-  const visit = (l: LayerNode, stack: string[]): void => {
-    const s = state.get(l.name);
-    if (s === 2) return;
-    if (s === 1) throw new TfjsLayersFormatError(`the layer graph has a cycle through ${[...stack, l.name].join(' → ')}`, file);
-    state.set(l.name, 1);
-    for (const r of l.inboundNodes.flat()) visit(byName.get(r.layer)!, [...stack, l.name]);
-    state.set(l.name, 2);
-    out.push(l);
-  };
-  for (const l of layers) visit(l, []);
+  for (const root of layers) {
+    if (state.get(root.name) === 2) continue;
+    // Each frame: the layer and the position of the next input to visit.
+    const stack: { layer: LayerNode; inputs: TensorRef[]; next: number }[] = [{ layer: root, inputs: root.inboundNodes.flat(), next: 0 }];
+    state.set(root.name, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.next < top.inputs.length) {
+        const dep = byName.get(top.inputs[top.next++].layer)!;
+        const s = state.get(dep.name);
+        if (s === 2) continue;
+        if (s === 1) {
+          const from = stack.findIndex((f) => f.layer === dep);
+          const cycle = [...stack.slice(from).map((f) => f.layer.name), dep.name];
+          const shown = cycle.length > 8 ? [...cycle.slice(0, 4), '…', ...cycle.slice(-3)] : cycle;
+          throw new TfjsLayersFormatError(`the layer graph has a cycle through ${shown.join(' → ')}`, file);
+        }
+        state.set(dep.name, 1);
+        stack.push({ layer: dep, inputs: dep.inboundNodes.flat(), next: 0 });
+      } else {
+        state.set(top.layer.name, 2);
+        out.push(top.layer);
+        stack.pop();
+      }
+    }
+  }
   return out;
 }
 
