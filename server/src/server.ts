@@ -99,7 +99,7 @@ connection.onInitialized(() => {
     await connection.client
       .register(DidChangeWatchedFilesNotification.type, {
         // The last watcher: a deleted folder is reported as itself only, so deletions of anything are watched.
-        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }, { globPattern: '**/*', kind: WatchKind.Delete }],
+        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.{onnx,keras,h5}' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }, { globPattern: '**/*', kind: WatchKind.Delete }],
       })
       .catch(() => undefined);
     if (server.configurationSupported) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'prunelens' }).catch(() => undefined);
