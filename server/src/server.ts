@@ -26,6 +26,7 @@ import {
   FixAllKind,
   OptionsRequest,
   PruneRequest,
+  ModelViewRequest,
   ScoresRequest,
   WhatIfRequest,
   ServerCommands,
@@ -35,6 +36,7 @@ import {
 } from '../../protocol/src/protocol';
 import { codeActions } from './lsp/code-actions';
 import { configCompletions } from './lsp/config-completion';
+import { modelView } from './lsp/model-view';
 import { configHover, modelHover } from './lsp/hover';
 import { pruneToSibling, subPlan } from './lsp/prune';
 import { planCosts, planFromGroups, predictKeep } from './lsp/what-if';
@@ -227,6 +229,10 @@ connection.onRequest(AnalyzeRequest.type, guard(AnalyzeRequest.method, analyzeRe
 connection.onRequest(
   CancelRequest.type,
   guard(CancelRequest.method, (params) => ({ cancelled: server.queue.cancel(params.uri ? modelPathOf(params.uri) : undefined) })),
+);
+connection.onRequest(
+  ModelViewRequest.type,
+  guard(ModelViewRequest.method, (params) => modelView(server, modelPathOf(params.uri))),
 );
 connection.onRequest(
   ScoresRequest.type,

@@ -15,7 +15,7 @@ import type { Diagnostic } from 'vscode-languageserver-protocol';
 import { readModel } from '../../server/src/engine/formats';
 import { writeOnnxModel } from '../../server/src/engine/formats/onnx/writer';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
-import { AnalyzeRequest, type AnalyzeResult } from '../../protocol/src/protocol';
+import { AnalyzeRequest, ModelViewRequest, type AnalyzeResult } from '../../protocol/src/protocol';
 import { LspClient, uriOf } from './lsp-harness';
 import { convNet } from './workspace-fixture';
 
@@ -128,5 +128,37 @@ describe('binary model files in the language server', () => {
     // Asked again: the result in memory (the cache key is the model's content hash + options).
     const again = (await client.conn.sendRequest(AnalyzeRequest.type, { uri: uriOf(file('models/tiny.onnx')) })) as AnalyzeResult;
     assert.equal(again.status, 'cached');
+
+    // The model view's data: layers in order with structure and the analysis' verdict per coupled group.
+    const view = await client.conn.sendRequest(ModelViewRequest.type, { uri: uriOf(file('models/tiny.onnx')) });
+    assert.equal(view.error, undefined);
+    assert.equal(view.analysed, true);
+    assert.match(view.analysis, /analysed with pca-nci .*tiny\.prunelens\.yaml/);
+    const convs = view.layers.filter((l) => l.type === 'Conv2D');
+    assert.deepEqual(convs.map((l) => l.name), ['conv_a', 'conv_b', 'head']);
+    const a = convs[0];
+    assert.equal(a.channels, 8);
+    assert.equal(a.prunable, true);
+    assert.equal(a.kept, convA.kept);
+    assert.equal(typeof a.group, 'number');
+    assert.equal(a.params, 3 * 3 * 3 * 8 + 8);
+    // The head is the model's output: its channels are the interface, never pruned, and the view says why.
+    assert.equal(convs[2].prunable, false);
+    assert.ok(convs[2].reason && convs[2].reason.length > 0);
+    assert.equal(view.totals!.params, view.layers.reduce((s, l) => s + l.params, 0));
+  });
+
+  test('the model view of a Keras .h5 shows its coupled groups; of a corrupt .onnx, the reason', async () => {
+    const h5 = await client.conn.sendRequest(ModelViewRequest.type, { uri: uriOf(file('models/resnet8.h5')) });
+    assert.equal(h5.error, undefined);
+    assert.equal(h5.analysed, false);
+    assert.match(h5.analysis, /no calibration data/);
+    // A ResNet: the convolutions an Add joins share one coupled group.
+    const groups = new Map<number, string[]>();
+    for (const l of h5.layers) if (l.group !== undefined && l.type === 'Conv2D') groups.set(l.group, [...(groups.get(l.group) ?? []), l.name]);
+    assert.ok([...groups.values()].some((m) => m.length >= 2), JSON.stringify([...groups]));
+    const bad = await client.conn.sendRequest(ModelViewRequest.type, { uri: uriOf(file('models/corrupt.onnx')) });
+    assert.match(bad.error ?? '', /corrupt\.onnx: not a model format PruneLens reads/);
+    assert.deepEqual(bad.layers, []);
   });
 });
