@@ -272,6 +272,11 @@ export interface ModelViewLayer {
   kept?: number;
   excluded?: boolean;
   note?: string;
+  /**
+   * The "Exclude from pruning" edit (the same the code action offers): an insertion into `method.exclude` of
+   * the config naming the model; absent when no config names it or the layer is listed already.
+   */
+  exclude?: { uri: string; position: { line: number; character: number }; newText: string; config: string };
 }
 
 export interface ModelViewResult {

@@ -142,6 +142,9 @@ describe('binary model files in the language server', () => {
     assert.equal(a.kept, convA.kept);
     assert.equal(typeof a.group, 'number');
     assert.equal(a.params, 3 * 3 * 3 * 8 + 8);
+    // Exclude: the same insertion into the config's method block as the code action.
+    assert.equal(a.exclude?.config, 'tiny.prunelens.yaml');
+    assert.match(a.exclude!.newText, /exclude.*conv_a/s);
     // The head is the model's output: its channels are the interface, never pruned, and the view says why.
     assert.equal(convs[2].prunable, false);
     assert.ok(convs[2].reason && convs[2].reason.length > 0);
