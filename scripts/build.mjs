@@ -55,7 +55,7 @@ copyFileSync('server/src/engine/config/schema.json', `${out}/prunelens-config.sc
 // The webview panels run in the browser sandbox of a VS Code webview: one self-contained script per panel
 // (ECharts, zod and the vscode-elements components bundled in) and one shared stylesheet.
 const webview = { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', minify: true, sourcemap: true, logLevel: 'warning' };
-for (const panel of ['importance', 'launcher', 'results']) {
+for (const panel of ['importance', 'launcher', 'results', 'modelView']) {
   const entry = `webviews/src/${panel}/main.ts`;
   if (!existsSync(entry)) continue;
   await build({ ...webview, entryPoints: [entry], outfile: `${out}/webviews/${panel}.js` });

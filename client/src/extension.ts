@@ -16,6 +16,7 @@ import { showReport } from './commands/show-report';
 import type { Ctx } from './context';
 import { importanceHandlers } from './panels/importance';
 import { launcherHandlers } from './panels/launcher';
+import { ModelViews } from './panels/model-view';
 import { registerSerializer } from './panels/panel-host';
 import { resultsHandlers } from './panels/results';
 import { createClient } from './server-client';
@@ -28,7 +29,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(status);
   const start = async (): Promise<void> => {
     client = createClient(context);
-    client.onNotification(StatusNotification.type, (s) => status.update(s));
+    client.onNotification(StatusNotification.type, (s) => {
+      status.update(s);
+      modelViews.onStatus(s);
+    });
     await client.start();
   };
   const ctx: Ctx = {
@@ -42,6 +46,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       await start();
     },
   };
+  const modelViews = new ModelViews(ctx);
   const commands: Record<string, (...args: unknown[]) => unknown> = {
     'prunelens.analyze': analyze(ctx),
     'prunelens.prune': prune(ctx),
@@ -59,6 +64,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     registerSerializer('importance', context.extensionUri, importanceHandlers(ctx)),
     registerSerializer('launcher', context.extensionUri, launcherHandlers(ctx, show)),
     registerSerializer('results', context.extensionUri, resultsHandlers()),
+    modelViews.register(),
     // Trust granted later: restart so the server starts analysing and may write.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void ctx.restart()),
   );

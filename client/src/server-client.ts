@@ -18,7 +18,7 @@ export function createClient(context: vscode.ExtensionContext): LanguageClient {
       { scheme: 'file', language: 'python' },
     ],
     synchronize: {
-      fileEvents: vscode.workspace.createFileSystemWatcher('**/{model.json,*.bin,*.prunelens.yaml,*.prunelens.yml,*.prunelens.json,*.py}'),
+      fileEvents: vscode.workspace.createFileSystemWatcher('**/{model.json,*.bin,*.onnx,*.keras,*.h5,*.prunelens.yaml,*.prunelens.yml,*.prunelens.json,*.py}'),
     },
     // In an untrusted workspace the server runs nothing and writes nothing: structure only.
     initializationOptions: { trusted: vscode.workspace.isTrusted },

@@ -248,3 +248,51 @@ export namespace WhatIfRequest {
   export const method = 'prunelens/whatIf';
   export const type = new RequestType<WhatIfParams, WhatIfResult, void>(method);
 }
+
+export interface ModelViewParams {
+  /** A model file: `model.json`, `.onnx`, `.keras` or `.h5`. */
+  uri: string;
+}
+
+/** One layer of the model view, in graph order: structure from the engine's inspect, the verdict from the analysis. */
+export interface ModelViewLayer {
+  name: string;
+  /** The IR class (`Conv2D`, `BatchNormalization`, `ONNX:<op>` for an operator kept opaque). */
+  type: string;
+  /** Output channels, null where the engine does not know them. */
+  channels: number | null;
+  params: number;
+  flops: number;
+  prunable: boolean;
+  /** Why the layer cannot be pruned (when `prunable` is false and it has filters). */
+  reason?: string;
+  /** The coupled group the layer's channels belong to (layers of one group are pruned together). */
+  group?: number;
+  /** From the analysis, on the group's leading layer: filters kept of `channels`. */
+  kept?: number;
+  excluded?: boolean;
+  note?: string;
+  /**
+   * The "Exclude from pruning" edit (the same the code action offers): an insertion into `method.exclude` of
+   * the config naming the model; absent when no config names it or the layer is listed already.
+   */
+  exclude?: { uri: string; position: { line: number; character: number }; newText: string; config: string };
+}
+
+export interface ModelViewResult {
+  uri: string;
+  model: string;
+  /** The file could not be read: the reader's one-line reason; `layers` is then empty. */
+  error?: string;
+  /** What the server knows about the model's analysis, in words (options source, data, state). */
+  analysis: string;
+  /** True when a prune (all suggested layers, or one) can be asked for now. */
+  analysed: boolean;
+  totals?: { params: number; flops: number };
+  layers: ModelViewLayer[];
+}
+
+export namespace ModelViewRequest {
+  export const method = 'prunelens/modelView';
+  export const type = new RequestType<ModelViewParams, ModelViewResult, void>(method);
+}

@@ -26,6 +26,7 @@ import {
   FixAllKind,
   OptionsRequest,
   PruneRequest,
+  ModelViewRequest,
   ScoresRequest,
   WhatIfRequest,
   ServerCommands,
@@ -35,6 +36,7 @@ import {
 } from '../../protocol/src/protocol';
 import { codeActions } from './lsp/code-actions';
 import { configCompletions } from './lsp/config-completion';
+import { modelView } from './lsp/model-view';
 import { configHover, modelHover } from './lsp/hover';
 import { pruneToSibling, subPlan } from './lsp/prune';
 import { planCosts, planFromGroups, predictKeep } from './lsp/what-if';
@@ -99,7 +101,7 @@ connection.onInitialized(() => {
     await connection.client
       .register(DidChangeWatchedFilesNotification.type, {
         // The last watcher: a deleted folder is reported as itself only, so deletions of anything are watched.
-        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }, { globPattern: '**/*', kind: WatchKind.Delete }],
+        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.{onnx,keras,h5}' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }, { globPattern: '**/*', kind: WatchKind.Delete }],
       })
       .catch(() => undefined);
     if (server.configurationSupported) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'prunelens' }).catch(() => undefined);
@@ -227,6 +229,10 @@ connection.onRequest(AnalyzeRequest.type, guard(AnalyzeRequest.method, analyzeRe
 connection.onRequest(
   CancelRequest.type,
   guard(CancelRequest.method, (params) => ({ cancelled: server.queue.cancel(params.uri ? modelPathOf(params.uri) : undefined) })),
+);
+connection.onRequest(
+  ModelViewRequest.type,
+  guard(ModelViewRequest.method, (params) => modelView(server, modelPathOf(params.uri))),
 );
 connection.onRequest(
   ScoresRequest.type,

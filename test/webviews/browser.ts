@@ -16,7 +16,7 @@ export const ROOT = resolve(__dirname, '../..');
 export const ARTIFACTS = join(ROOT, 'test/artifacts');
 const BUNDLES = join(ROOT, 'dist/webviews');
 export const CHROMIUM = process.env.PRUNELENS_CHROMIUM ?? '/usr/bin/chromium';
-export const PANELS = ['importance', 'launcher', 'results'] as const;
+export const PANELS = ['importance', 'launcher', 'results', 'modelView'] as const;
 export type Panel = (typeof PANELS)[number];
 
 /** Why the browser tests cannot run here, or undefined when they can. */
@@ -106,8 +106,8 @@ export async function startHarness(): Promise<Harness> {
   let origin = '';
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', origin);
-    const page = /^\/panel\/(importance|launcher|results)$/.exec(url.pathname);
-    const asset = /^\/dist\/webviews\/([a-z]+\.(js|css))$/.exec(url.pathname);
+    const page = /^\/panel\/(importance|launcher|results|modelView)$/.exec(url.pathname);
+    const asset = /^\/dist\/webviews\/([A-Za-z]+\.(js|css))$/.exec(url.pathname);
     if (page) {
       const panel = page[1] as Panel;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -20,7 +20,7 @@ const num = z.number();
 const maybeNum = z.number().nullable();
 const count = z.number().int().nonnegative();
 
-export const PanelKind = z.enum(['importance', 'launcher', 'results']);
+export const PanelKind = z.enum(['importance', 'launcher', 'results', 'modelView']);
 export type PanelKind = z.infer<typeof PanelKind>;
 
 export const Cost = z.object({ params: num, flops: num });
@@ -121,6 +121,33 @@ export const RunView = z.object({
 });
 export type RunView = z.infer<typeof RunView>;
 
+/** The model view's data: the server's `prunelens/modelView` answer (protocol.ts `ModelViewResult`). */
+export const ModelViewLayer = z.object({
+  name: z.string(),
+  type: z.string(),
+  channels: count.nullable(),
+  params: num,
+  flops: num,
+  prunable: z.boolean(),
+  reason: z.string().optional(),
+  group: count.optional(),
+  kept: count.optional(),
+  excluded: z.boolean().optional(),
+  note: z.string().optional(),
+  exclude: z.object({ uri: z.string(), position: z.object({ line: count, character: count }), newText: z.string(), config: z.string() }).optional(),
+});
+export type ModelViewLayer = z.infer<typeof ModelViewLayer>;
+export const ModelView = z.object({
+  uri: z.string(),
+  model: z.string(),
+  error: z.string().optional(),
+  analysis: z.string(),
+  analysed: z.boolean(),
+  totals: Cost.optional(),
+  layers: z.array(ModelViewLayer),
+});
+export type ModelView = z.infer<typeof ModelView>;
+
 // ---- host → webview ----------------------------------------------------------------------------------
 
 export const ToWebview = z.discriminatedUnion('type', [
@@ -169,6 +196,7 @@ export const ToWebview = z.discriminatedUnion('type', [
     report: z.object({ markdown: z.string(), images: z.record(z.string(), z.string().startsWith('data:image/')) }).optional(),
     paths: z.object({ model: z.string(), report: z.string().optional() }),
   }),
+  z.object({ type: z.literal('modelViewData'), view: ModelView }),
   z.object({ type: z.literal('error'), message: z.string() }),
 ]);
 export type ToWebview = z.infer<typeof ToWebview>;
@@ -199,6 +227,8 @@ export const ToHost = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel') }),
   z.object({ type: z.literal('openModel'), path: z.string() }),
   z.object({ type: z.literal('openReport'), path: z.string() }),
+  /** Model view: the code actions' actions, on one layer or the whole model. */
+  z.object({ type: z.literal('modelAction'), action: z.enum(['pruneLayer', 'pruneAll', 'exclude', 'openImportance', 'refresh']), uri: z.string(), layer: z.string().optional() }),
 ]);
 export type ToHost = z.infer<typeof ToHost>;
 

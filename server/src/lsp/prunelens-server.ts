@@ -48,7 +48,7 @@ import { pythonDiagnostics, type LinkedModel } from './python-diagnostics';
 import { parsePythonModel } from './python-source';
 import { readSettings } from './settings';
 import type { ConfigState, ModelState } from './state';
-import { classifyFile, WorkspaceIndex, type FileKind } from './workspace-index';
+import { classifyFile, isBinaryModelName, modelFileOf, modelLabel, WorkspaceIndex, type FileKind } from './workspace-index';
 
 export const SOURCE = 'prunelens';
 
@@ -92,6 +92,15 @@ export function uriToPath(uri: string): string | null {
 
 /** Raw JS/system exceptions become a sentence (error-text.ts); the engine's own errors pass as they are. */
 const errorText = (err: unknown): string => diagnosticText(err);
+
+/**
+ * Binary models (.onnx, .keras, .h5) over this size are refused before reading: the engine reads a model whole,
+ * and the structure check runs on the server's thread. The Keras reader has its own, lower limits.
+ */
+export const MAX_BINARY_MODEL_BYTES = 1024 * 2 ** 20;
+
+/** An HDF5 file that is not a Keras model (a data set, a weights-only save): not ours, like a non-model .json. */
+const NOT_A_KERAS_MODEL = /has no 'model_config' attribute/;
 
 export class PruneLensServer {
   readonly index = new WorkspaceIndex();
@@ -255,7 +264,7 @@ export class PruneLensServer {
       st.error = errorText(err);
     }
     if (this.checks.get(file) !== generation) return this.models.get(file) ?? st; // a newer check owns the state
-    if (st.outline && !st.outline.isLayersModel && !st.syntaxError) {
+    if ((st.outline && !st.outline.isLayersModel && !st.syntaxError) || (file.toLowerCase().endsWith('.h5') && st.error && NOT_A_KERAS_MODEL.test(st.error))) {
       this.models.delete(file);
       this.index.set(file, null);
       await this.connection.sendDiagnostics({ uri: this.uriFor(file), diagnostics: [] });
@@ -282,19 +291,27 @@ export class PruneLensServer {
   private async loadModel(st: ModelState): Promise<void> {
     const file = st.path;
     const stat = await fs.stat(file);
-    if (stat.size > MAX_MODEL_JSON_BYTES) {
+    const binary = isBinaryModelName(file);
+    if (binary && stat.size > MAX_BINARY_MODEL_BYTES) {
+      st.error = `${file}: ${(stat.size / 2 ** 20).toFixed(0)} MiB, over the ${MAX_BINARY_MODEL_BYTES / 2 ** 20} MiB limit for a model PruneLens reads in the editor`;
+      return;
+    }
+    if (!binary && stat.size > MAX_MODEL_JSON_BYTES) {
       // The size guard comes before reading: a 2 GB file must not be pulled into memory to be refused.
       st.error = `${file}: model.json is ${(stat.size / 2 ** 20).toFixed(0)} MiB, over the ${MAX_MODEL_JSON_BYTES / 2 ** 20} MiB limit for a model topology`;
       return;
     }
-    const text = await this.readText(file, MAX_MODEL_JSON_BYTES);
-    try {
-      st.outline = outlineModelJson(text);
-    } catch (err) {
-      st.syntaxError = { message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
-      return;
+    if (!binary) {
+      // Binary files have no text outline: their layers have no positions, their verdicts go on Python sources.
+      const text = await this.readText(file, MAX_MODEL_JSON_BYTES);
+      try {
+        st.outline = outlineModelJson(text);
+      } catch (err) {
+        st.syntaxError = { message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
+        return;
+      }
+      if (!st.outline.isLayersModel) return;
     }
-    if (!st.outline.isLayersModel) return;
     try {
       const { graph } = await readModel(file);
       const coupling = analyzeCoupling(graph);
@@ -359,7 +376,7 @@ export class PruneLensServer {
       out.push({ range, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'model-error', message: st.error });
       return out;
     }
-    if (!st.structure || !st.outline) return out;
+    if (!st.structure) return out;
     const top = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
     if (!st.spec) {
       if (st.specNote) {
@@ -383,7 +400,7 @@ export class PruneLensServer {
     const severity = severityOf(st.settings);
     const uri = doc.uri;
     for (const v of prunableVerdicts(st.summary)) {
-      const span = st.outline.layers.find((l) => l.name === v.layer);
+      const span = st.outline?.layers.find((l) => l.name === v.layer);
       if (!span) continue;
       const data: LayerDiagnosticData = { kind: 'layer', uri, layer: v.layer };
       out.push({ range: at(span.nameStart, span.nameEnd), severity, source: SOURCE, code: 'prunable-layer', message: verdictMessage(st.summary, v), data });
@@ -396,7 +413,9 @@ export class PruneLensServer {
     if (!st) return;
     let doc: TextDocument;
     try {
-      doc = await this.textDocument(file, MAX_MODEL_JSON_BYTES);
+      // A binary model is never read as text: its diagnostics sit at line 0.
+      if (isBinaryModelName(file)) doc = TextDocument.create(this.uriFor(file), 'plaintext', 0, '');
+      else doc = await this.textDocument(file, MAX_MODEL_JSON_BYTES);
     } catch {
       doc = TextDocument.create(this.uriFor(file), 'json', 0, '');
     }
@@ -435,7 +454,7 @@ export class PruneLensServer {
     const st = this.models.get(job.spec.modelPath);
     if (st?.key === job.key) st.phase = 'running';
     if (!this.progressSupported) return;
-    const title = `PruneLens: analysing ${path.basename(path.dirname(job.spec.modelPath))}`;
+    const title = `PruneLens: analysing ${modelLabel(job.spec.modelPath)}`;
     const reporter = this.connection.window.createWorkDoneProgress().then((r) => {
       r.begin(title, 0, `${job.spec.method.method} on ${job.spec.data.path}`, true);
       r.token.onCancellationRequested(() => this.queue.cancelJob(job.id));
@@ -461,7 +480,7 @@ export class PruneLensServer {
     } else if (current) {
       current.phase = outcome.status === 'cancelled' ? 'cancelled' : 'failed';
       current.phaseMessage = outcome.status === 'failed' ? outcome.message : 'cancelled';
-      if (outcome.status === 'failed') this.lastFailure = { model: job.spec.modelPath, text: `${path.basename(path.dirname(job.spec.modelPath))}: ${outcome.message}` };
+      if (outcome.status === 'failed') this.lastFailure = { model: job.spec.modelPath, text: `${modelLabel(job.spec.modelPath)}: ${outcome.message}` };
     }
     if (current) void this.publishModel(current.path).then(() => this.afterModelUpdate(current.path)).catch(() => undefined);
   }
@@ -481,7 +500,7 @@ export class PruneLensServer {
       health = 'error';
       message += ` · last analysis failed: ${this.lastFailure.text}`;
     }
-    if (running) message = `analysing ${path.basename(path.dirname(running.spec.modelPath))}${queued ? ` (${queued} queued)` : ''} · ${message}`;
+    if (running) message = `analysing ${modelLabel(running.spec.modelPath)}${queued ? ` (${queued} queued)` : ''} · ${message}`;
     else if (this.scanning) message = `indexing the workspace · ${message}`;
     void this.connection
       .sendNotification(StatusNotification.type, { health, quiescent: !running && queued === 0 && !this.scanning, message, queued, ...(running ? { running: this.uriFor(running.spec.modelPath) } : {}) })
@@ -505,8 +524,7 @@ export class PruneLensServer {
     const valid = doc.syntaxErrors.length === 0 && validateConfig(value).length === 0;
     let modelPath: string | null = null;
     if (value && typeof value === 'object' && typeof value.model === 'string' && value.model && !value.model.startsWith('zoo:')) {
-      const p = path.resolve(path.dirname(file), value.model);
-      modelPath = p.toLowerCase().endsWith('.json') ? p : path.join(p, 'model.json');
+      modelPath = modelFileOf(path.resolve(path.dirname(file), value.model));
     }
     const st: ConfigState = { path: file, doc, valid, modelPath };
     this.configs.set(file, st);
@@ -601,8 +619,7 @@ export class PruneLensServer {
       directive = parsePythonModel(text).modelDirective?.path;
     }
     if (directive) {
-      const p = path.resolve(path.dirname(file), directive);
-      return p.toLowerCase().endsWith('.json') ? p : path.join(p, 'model.json');
+      return modelFileOf(path.resolve(path.dirname(file), directive));
     }
     const models = this.index.of('model').filter((m) => !isPrunedOutput(m));
     const near = models.filter((m) => m.startsWith(path.dirname(file) + path.sep));
@@ -644,7 +661,7 @@ export class PruneLensServer {
         if (!st || !st.structure) {
           diagnostics.push({ range: where, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'no-model', message: `the model this file defines cannot be read: ${st?.error ?? st?.syntaxError?.message ?? `${modelPath} not found`}` });
         } else {
-          const linked: LinkedModel = { uri: this.uriFor(modelPath), name: path.basename(path.dirname(modelPath)), structure: st.structure, summary: st.summary, followers: st.followers };
+          const linked: LinkedModel = { uri: this.uriFor(modelPath), name: modelLabel(modelPath), structure: st.structure, summary: st.summary, followers: st.followers };
           diagnostics.push(...pythonDiagnostics(source, doc, linked, severityOf(await this.settingsFor(file))));
         }
       }

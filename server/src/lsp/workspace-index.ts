@@ -3,6 +3,8 @@
  *  - TF.js layers models: `*.json` files whose `format` is `layers-model` or whose `modelTopology` is a
  *    Keras config (the scan looks at files named `model.json` / `*.model.json`; any other .json is
  *    classified when it is opened);
+ *  - binary models the engine reads: `*.onnx`, Keras `*.keras` / `*.h5` (classified by name: a broken one is
+ *    still reported as a broken model; the read itself happens later, off the scan, in the server's check);
  *  - pipeline configs: `*.prunelens.yaml|yml|json`;
  *  - Python files that build Keras or PyTorch convolutional models (parsed, not pattern-matched).
  * Unreadable folders and files are skipped (the scan never throws); huge files are classified by name only.
@@ -26,6 +28,31 @@ export function isModelJsonName(p: string): boolean {
   return base === 'model.json' || base.endsWith('.model.json');
 }
 
+/** Binary model files: no text positions, so their verdicts go on the Python source that names them. */
+const BINARY_MODEL_EXT = /\.(onnx|keras|h5)$/i;
+/** PyTorch checkpoints: a model only through the ONNX export beside them (the link the engine uses). */
+const TORCH_EXT = /\.(pt|pth)$/i;
+
+export function isBinaryModelName(p: string): boolean {
+  return BINARY_MODEL_EXT.test(p);
+}
+
+/**
+ * The model file a path names (a `# prunelens-model:` comment, a config's `model`): a `.json` or binary model
+ * as it is; a `.pt`/`.pth` the ONNX export beside it (`net.pt` → `net.onnx`); anything else a folder holding
+ * a `model.json`.
+ */
+export function modelFileOf(p: string): string {
+  if (p.toLowerCase().endsWith('.json') || isBinaryModelName(p)) return p;
+  if (TORCH_EXT.test(p)) return p.replace(TORCH_EXT, '.onnx');
+  return path.join(p, 'model.json');
+}
+
+/** How messages name a model: a binary file by its name, a model.json by its folder. */
+export function modelLabel(p: string): string {
+  return isBinaryModelName(p) ? path.basename(p) : path.basename(path.dirname(p));
+}
+
 /** True when parsed JSON is a TF.js layers model (the same rule as the engine reader's cheap check). */
 export function looksLikeLayersModel(json: unknown): boolean {
   if (!json || typeof json !== 'object' || Array.isArray(json)) return false;
@@ -41,6 +68,7 @@ export function looksLikeLayersModel(json: unknown): boolean {
 export async function classifyFile(file: string, text?: string): Promise<FileKind | null> {
   try {
     if (isConfigPath(file)) return 'config';
+    if (isBinaryModelName(file)) return (await fs.stat(file)).isFile() ? 'model' : null;
     const lower = file.toLowerCase();
     if (lower.endsWith('.json')) {
       if (text === undefined) {
@@ -100,7 +128,7 @@ export class WorkspaceIndex {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) {
           if (!SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) await walk(p);
-        } else if (e.isFile() && (isModelJsonName(p) || isConfigPath(p) || p.endsWith('.py'))) candidates.push(p);
+        } else if (e.isFile() && (isModelJsonName(p) || isBinaryModelName(p) || isConfigPath(p) || p.endsWith('.py'))) candidates.push(p);
       }
     };
     for (const f of folders) await walk(f);
