@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { Diagnostic } from 'vscode-languageserver-protocol';
 import { readModel } from '../../server/src/engine/formats';
 import { writeOnnxModel } from '../../server/src/engine/formats/onnx/writer';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
-import { AnalyzeRequest, ModelViewRequest, type AnalyzeResult } from '../../protocol/src/protocol';
+import { AnalyzeRequest, ModelViewRequest, PruneRequest, type AnalyzeResult } from '../../protocol/src/protocol';
 import { LspClient, uriOf } from './lsp-harness';
 import { convNet } from './workspace-fixture';
 
@@ -149,6 +150,16 @@ describe('binary model files in the language server', () => {
     assert.equal(convs[2].prunable, false);
     assert.ok(convs[2].reason && convs[2].reason.length > 0);
     assert.equal(view.totals!.params, view.layers.reduce((s, l) => s + l.params, 0));
+
+    // Pruning from the editor writes the model back in its own format (verified in onnxruntime before the
+    // rename), beside the original, never a TF.js model.json.
+    const pruned = await client.conn.sendRequest(PruneRequest.type, { uri: uriOf(file('models/tiny.onnx')), layers: ['conv_a'] });
+    assert.match(pruned.out, /tiny\.onnx\.pruned\/model\.onnx$/);
+    const prunedFile = fileURLToPath(pruned.out);
+    const back = await readModel(prunedFile);
+    assert.equal(back.format, 'onnx');
+    assert.ok(pruned.after.params < pruned.before.params);
+    await assert.rejects(fs.access(path.join(path.dirname(prunedFile), 'model.json')));
   });
 
   test('the model view of a Keras .h5 shows its coupled groups; of a corrupt .onnx, the reason', async () => {
@@ -161,7 +172,7 @@ describe('binary model files in the language server', () => {
     for (const l of h5.layers) if (l.group !== undefined && l.type === 'Conv2D') groups.set(l.group, [...(groups.get(l.group) ?? []), l.name]);
     assert.ok([...groups.values()].some((m) => m.length >= 2), JSON.stringify([...groups]));
     const bad = await client.conn.sendRequest(ModelViewRequest.type, { uri: uriOf(file('models/corrupt.onnx')) });
-    assert.match(bad.error ?? '', /corrupt\.onnx: not a model format PruneLens reads/);
+    assert.match(bad.error ?? '', /corrupt\.onnx: not a valid ONNX model/);
     assert.deepEqual(bad.layers, []);
   });
 });

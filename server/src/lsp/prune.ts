@@ -20,7 +20,9 @@ import { analyzeCoupling } from '../engine/graph/coupling';
 import { inspectGraph } from '../engine/inspect';
 import { applyPlan } from '../engine/surgery/apply';
 import type { PruningPlan } from '../engine/surgery/plan';
-import { checkOutputTarget, modelInputPaths, tfjsLayersOutput, writeOutputFolder } from '../engine/output';
+import { kerasExtensionOf } from '../engine/formats/keras/writer';
+import type { ModelGraph } from '../engine/graph/ir';
+import { checkOutputTarget, kerasOutput, modelInputPaths, onnxOutput, tfjsLayersOutput, writeOutputFolder, type ModelOutput, type ModelTotals } from '../engine/output';
 import { OutputError, PruneLensError } from '../engine/util/errors';
 import type { AnalysisSummary, PruneResult } from '../../../protocol/src/protocol';
 
@@ -122,7 +124,7 @@ async function target(modelPath: string, hash: string): Promise<{ out: string; p
 
 export async function pruneToSibling(modelPath: string, plan: PruningPlan): Promise<Omit<PruneResult, 'out'> & { out: string }> {
   if (Object.keys(plan.layers).length === 0) throw new PruneLensError('the analysis suggests nothing to prune in this model', modelPath);
-  const { graph } = await readModel(modelPath);
+  const { graph, format } = await readModel(modelPath);
   const hash = graphHash(graph);
   const { out, previous, note } = await target(modelPath, hash);
   if (path.resolve(out) === path.resolve(path.dirname(modelPath))) throw new PruneLensError('refusing to write over the original model', modelPath);
@@ -133,15 +135,23 @@ export async function pruneToSibling(modelPath: string, plan: PruningPlan): Prom
   const { graph: pruned, changed } = applyPlan(graph, combined, { coupling });
   const after = inspectGraph(pruned).totals;
   const record: PruneRecord = { version: 1, source: path.resolve(modelPath), sourceHash: hash, plan: combined };
+  const written = modelOutputFor(format, graph, pruned, after);
   await writeOutputFolder(
     out,
     async (stage) => {
-      await stage.model('.', tfjsLayersOutput(pruned, after));
+      await stage.model(written.file, written.output);
       await stage.json(PRUNE_RECORD, record);
     },
     { command: 'prune (editor)', inputs: modelInputPaths(modelPath), label: path.basename(out) },
   );
   const newGroups = new Set(Object.keys(plan.layers).map(groupOf));
   const kept = previous ? changed.filter((c) => !newGroups.has(groupOf(c.layer))).map((c) => c.layer) : [];
-  return { out: path.join(out, 'model.json'), before, after, changed, ...(kept.length ? { composedWith: kept } : {}), ...(note ? { note } : {}) };
+  return { out: path.join(out, written.file === '.' ? 'model.json' : written.file), before, after, changed, ...(kept.length ? { composedWith: kept } : {}), ...(note ? { note } : {}) };
+}
+
+/** A model is written back in its own format: ONNX as `model.onnx`, Keras as `model.keras`/`.h5`, else TF.js. */
+function modelOutputFor(format: string, original: ModelGraph, pruned: ModelGraph, after: ModelTotals): { file: string; output: ModelOutput } {
+  if (format === 'onnx') return { file: 'model.onnx', output: onnxOutput(pruned, after) };
+  if (format === 'keras') return { file: `model${kerasExtensionOf(original)}`, output: kerasOutput(pruned, after) };
+  return { file: '.', output: tfjsLayersOutput(pruned, after) };
 }
