@@ -50,5 +50,7 @@ export async function analyzeCommand(model: string, o: AnalyzeCliOptions): Promi
   out(`predicted params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`);
   out(`predicted FLOPs (MACs): ${formatNumber(before.flops)} → ${formatNumber(after.flops)} (−${pct(before.flops, after.flops)})`);
   out(`statistics: ${a.stats.images} images, ${a.stats.imagesPerSecond.toFixed(1)} images/s`);
+  // Which options, and where they come from (the editor's surfaces say the same).
+  out(`options: ${a.result.method} ${JSON.stringify(a.result.options)} from the command line; flags not given take their defaults`);
   out(`wrote ${path.join(outDir, 'scores.json')} and plan.json`);
 }

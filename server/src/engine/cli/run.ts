@@ -79,6 +79,8 @@ export async function runConfigCommand(configFile: string, o: { json?: boolean; 
   // The output folder is judged before any work: a refused one must not cost a backend start or a run.
   await checkRunOutput(config, configFile);
   await startBackend(o.json);
+  // Which options, and where they come from (the editor's surfaces say the same).
+  if (!o.json) process.stderr.write(`options: ${JSON.stringify(config.method ?? { name: 'pca-nci' })} from ${configFile}; options it does not set take their defaults\n`);
   const progress = new TerminalProgress({ metricName: 'miou' });
   try {
     const summary = await runPipeline(config, configFile, {
