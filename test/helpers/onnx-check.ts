@@ -6,27 +6,14 @@
 import assert from 'node:assert/strict';
 import type * as Ort from 'onnxruntime-node';
 import type { Coupling } from '../../server/src/engine/graph/coupling';
-import { cloneGraph, type ModelGraph } from '../../server/src/engine/graph/ir';
+import type { ModelGraph } from '../../server/src/engine/graph/ir';
+import { zeroChannelSlices } from './surgery-check';
 import { decodeModel, type ValueInfoProto } from '../../server/src/engine/formats/onnx/proto';
 import { createSession, loadOrt } from '../../server/src/engine/formats/onnx/runtime';
 
 /** A copy of `graph` whose consumers ignore the removed channels (their input weights zeroed). */
 export function zeroReads(graph: ModelGraph, coupling: Coupling, removed: Set<number>): ModelGraph {
-  const g = cloneGraph(graph);
-  for (const layer of g.layers) {
-    for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
-      if (ax.dir !== 'in') continue;
-      const w = layer.weights.get(ax.role)!;
-      const inner = w.shape.slice(ax.axis + 1).reduce((a, b) => a * b, 1);
-      const n = w.shape[ax.axis];
-      const outer = w.data.length / (n * inner);
-      for (let p = 0; p < n; p++) {
-        if (!removed.has(coupling.find(ax.origin[p]))) continue;
-        for (let i = 0; i < outer; i++) w.data.fill(0, (i * n + p) * inner, (i * n + p + 1) * inner);
-      }
-    }
-  }
-  return g;
+  return zeroChannelSlices(graph, coupling, removed, (ax) => ax.dir === 'in');
 }
 
 /** Declared input shapes, symbolic dimensions set to `batch`. */

@@ -4,7 +4,7 @@
  * are exactly 0 everywhere), prune them, and the pruned model must compute the same outputs.
  */
 import * as tf from '@tensorflow/tfjs';
-import { analyzeCoupling, type Coupling } from '../../server/src/engine/graph/coupling';
+import { analyzeCoupling, type Coupling, type WeightAxis } from '../../server/src/engine/graph/coupling';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
 import { cloneGraph } from '../../server/src/engine/graph/ir';
 import { graphToTfModel, tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
@@ -16,11 +16,15 @@ import { Rng } from '../../server/src/engine/util/rng';
 const ZEROED_FOLLOWER_ROLES = new Set(['bias', 'beta', 'moving_mean']);
 
 export function zeroRemoved(graph: ModelGraph, coupling: Coupling, removed: Set<number>): ModelGraph {
+  return zeroChannelSlices(graph, coupling, removed, (ax) => ax.dir === 'out' || (ax.dir === 'through' && ZEROED_FOLLOWER_ROLES.has(ax.role)));
+}
+
+/** A copy of `graph` with every weight slice along a coupled axis `pick` accepts zeroed for the removed channels. */
+export function zeroChannelSlices(graph: ModelGraph, coupling: Coupling, removed: Set<number>, pick: (ax: WeightAxis) => boolean): ModelGraph {
   const g = cloneGraph(graph);
   for (const layer of g.layers) {
     for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
-      const isOut = ax.dir === 'out' || (ax.dir === 'through' && ZEROED_FOLLOWER_ROLES.has(ax.role));
-      if (!isOut) continue;
+      if (!pick(ax)) continue;
       const w = layer.weights.get(ax.role)!;
       const inner = w.shape.slice(ax.axis + 1).reduce((a, b) => a * b, 1);
       const n = w.shape[ax.axis];
