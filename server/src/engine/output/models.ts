@@ -120,25 +120,14 @@ export async function writePrunedModel(graph: ModelGraph, target: string, opts: 
   if (single && companions.length) {
     throw new UsageError(`${opts.label ?? target}: ${companions.map((c) => c.name).join(', ')} must be written beside the model; name a folder instead of a file`);
   }
-  if (opts.format === 'onnx' || opts.format === 'keras') {
-    const output = opts.format === 'onnx' ? onnxOutput(graph, predicted) : kerasOutput(graph, predicted);
-    if (single) return writeOutputFile(target, output, opts);
-    const name = opts.format === 'onnx' ? ONNX_IN_FOLDER : `model${opts.kerasExtension ?? '.h5'}`;
-    return writeOutputFolder(
-      target,
-      async (stage) => {
-        await stage.model(name, output);
-        for (const c of companions) await stage.model(c.name, c.output);
-      },
-      opts,
-    );
-  }
-  const output = tfjsLayersOutput(graph, predicted);
-  // The model's files sit at the top of the output folder (model.json beside the marker).
+  const output = opts.format === 'onnx' ? onnxOutput(graph, predicted) : opts.format === 'keras' ? kerasOutput(graph, predicted) : tfjsLayersOutput(graph, predicted);
+  if (single) return writeOutputFile(target, output, opts);
+  // In a folder: model.onnx / model.h5|.keras, or a TF.js model's files at the top (model.json beside the marker).
+  const name = opts.format === 'onnx' ? ONNX_IN_FOLDER : opts.format === 'keras' ? `model${opts.kerasExtension ?? '.h5'}` : '.';
   return writeOutputFolder(
     target,
     async (stage) => {
-      await stage.model('.', output);
+      await stage.model(name, output);
       for (const c of companions) await stage.model(c.name, c.output);
     },
     opts,
