@@ -48,14 +48,19 @@ interface Case {
 const CASES: Case[] = [
   { model: 'data/models/unet-cropweed/model.json', source: 'test/python/unet_cropweed.py', cls: 'UNetCropWeed', input: [1, 64, 64, 3] },
   { model: 'data/models/vgg16-fashion/model.json', source: 'test/python/vgg16_fashion.py', cls: 'VGG16Fashion', input: [1, 32, 32, 1] },
+  { model: 'data/models/segnet-cropweed/model.json', source: 'test/python/segnet_cropweed.py', cls: 'SegNetCropWeed', input: [1, 64, 64, 3] },
+  { model: 'data/models/deeplabv3plus-cropweed/model.json', source: 'test/python/deeplabv3plus_cropweed.py', cls: 'DeepLabV3PlusCropWeed', input: [1, 64, 64, 3] },
 ];
 
-/** The verdict under test: every prunable group keeps the channels whose index is not 1 mod 3 (about 2/3, not a prefix). */
-async function verdicts(file: string, graph: ModelGraph) {
+type Drop = (members: string[], channel: number) => boolean;
+/** By default every prunable group keeps the channels whose index is not 1 mod 3 (about 2/3, not a prefix). */
+const NOT_ONE_MOD_THREE: Drop = (_members, i) => i % 3 === 1;
+
+async function verdicts(file: string, graph: ModelGraph, drop: Drop = NOT_ONE_MOD_THREE) {
   const coupling = analyzeCoupling(graph);
   const structure = inspectGraph(graph, coupling);
   const groups = coupling.groups.filter((g) => g.prunable && g.members.some((m) => graph.layers.find((l) => l.name === m)!.className.startsWith('Conv2D')));
-  const keeps = groups.map((g) => ({ group: g.id, keep: Array.from({ length: g.channels }, (_, i) => i).filter((i) => i % 3 !== 1) }));
+  const keeps = groups.map((g) => ({ group: g.id, keep: Array.from({ length: g.channels }, (_, i) => i).filter((i) => !drop(g.members, i)) }));
   const layers: LayerVerdict[] = groups.flatMap((g, i) => g.members.map((m) => ({ layer: m, group: g.id, channels: g.channels, kept: keeps[i].keep.length, flopsShare: 0 })));
   const summary: AnalysisSummary = {
     model: graph.name,
@@ -120,8 +125,11 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
       const original = await fs.readFile(path.join(ROOT, c.source), 'utf8');
       const { text, applied, refused } = applyEveryFix(original, linked);
       assert.deepEqual(refused, []);
-      const convs = v.summary.layers.map((l) => l.layer);
-      assert.deepEqual([...applied].sort(), [...convs].sort(), 'one fix per pruned convolution, each applied once');
+      // One fix per coupled group: it narrows every member (an Add's inputs together), so the others are done.
+      const groupOf = new Map(v.summary.layers.map((l) => [l.layer, l.group]));
+      const fixedGroups = applied.map((l) => groupOf.get(l));
+      assert.equal(new Set(fixedGroups).size, applied.length, `one fix per group, each applied once: ${applied.join(', ')}`);
+      assert.deepEqual([...new Set(fixedGroups)].sort(), [...new Set(groupOf.values())].sort(), 'every pruned group got its fix');
       // After all fixes, nothing is said to disagree: each conv is at its pruned width.
       const after = diagnosticsOf(text, 1000, linked);
       assert.deepEqual(after.filter((d) => d.code === 'source-model-mismatch'), []);
@@ -168,5 +176,56 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
     assert.equal(d.severity, DiagnosticSeverity.Warning);
     assert.match(String(d.message), /no automatic fix: it cannot follow dec1_conv1 \(its in_channels is not an integer literal\)/);
     assert.equal(d.data, undefined, 'no fix is attached');
+  });
+
+  test('a residual Add narrows both summands together, or neither: the warning names the member it cannot follow', async () => {
+    const file = path.join(ROOT, 'data/models/deeplabv3plus-cropweed/model.json');
+    const { graph } = await readModel(file);
+    const v = await verdicts(file, graph);
+    const linked = { uri: pathToFileURL(file).href, name: 'deeplabv3plus-cropweed', structure: v.structure, summary: v.summary, followers: v.followers };
+    const text = await fs.readFile(path.join(ROOT, 'test/python/deeplabv3plus_cropweed.py'), 'utf8');
+    const fix = diagnosticsOf(text, 1, linked).find((x) => String(x.message).startsWith('stage2_block1_conv2:'))!;
+    const edited = applyEdits(text, (fix.data as PythonFixData).edits);
+    for (const member of ['stage2_block1_conv2 = nn.Conv2d(16, 11,', 'stage2_block1_proj = nn.Conv2d(8, 11,', 'stage2_block1_bn2 = nn.BatchNorm2d(11,', 'stage2_block1_proj_bn = nn.BatchNorm2d(11,', 'stage3_block1_conv1 = nn.Conv2d(11,', 'stage3_block1_proj = nn.Conv2d(11,']) {
+      assert.ok(edited.includes(member), `${member} after the one fix`);
+    }
+    const unliteral = text.replace('self.stage2_block1_proj = nn.Conv2d(8, 16,', 'self.stage2_block1_proj = nn.Conv2d(8, 2 * 8,');
+    const d = diagnosticsOf(unliteral, 2, linked).find((x) => String(x.message).startsWith('stage2_block1_conv2:'))!;
+    assert.equal(d.data, undefined, 'no fix is attached');
+    assert.match(String(d.message), /no automatic fix: it cannot follow stage2_block1_proj \(its width is not an integer literal\)/);
+  });
+
+  test('SegNet unpooling with pooling indices: no width fix anywhere, the warning names the unpooling call', async () => {
+    const file = path.join(ROOT, 'data/models/segnet-cropweed/model.json');
+    const { graph } = await readModel(file);
+    const v = await verdicts(file, graph);
+    const linked = { uri: pathToFileURL(file).href, name: 'segnet-cropweed', structure: v.structure, summary: v.summary, followers: v.followers };
+    const source = 'test/python/segnet_indices_cropweed.py';
+    const text = await fs.readFile(path.join(ROOT, source), 'utf8');
+    const line = text.split('\n').findIndex((l) => l.includes('max_unpool2d(')) + 1;
+    const diags = diagnosticsOf(text, 1, linked).filter((d) => d.code === 'prunable-layer');
+    assert.equal(diags.length, v.summary.layers.length, 'every pruned conv still gets its diagnostic');
+    for (const d of diags) {
+      assert.equal(d.data, undefined, `no fix for ${d.message}`);
+      assert.equal(d.severity, DiagnosticSeverity.Warning);
+      assert.match(String(d.message), new RegExp(`no automatic fix: it cannot follow max_unpool2d on line ${line} \\(unpooling with pooling indices ties widths that segnet-cropweed does not couple\\)`));
+    }
+    // Why: when a decoder block keeps fewer channels than its encoder block (one more dropped here, as a real
+    // analysis may), the fixes the model alone suggests give a module whose unpooling crashes.
+    const uneven = await verdicts(file, graph, (members, i) => i % 3 === 1 || (members[0].startsWith('dec') && i === 0));
+    const unevenLinked = { ...linked, summary: uneven.summary };
+    const withoutUnpool = applyEveryFix(text.replace('max_unpool2d(x, indices[b - 1], 2)', 'interpolate(x, scale_factor=2)'), unevenLinked);
+    assert.equal(withoutUnpool.refused.length, 0);
+    const broken = withoutUnpool.text.replace('interpolate(x, scale_factor=2)', 'max_unpool2d(x, indices[b - 1], 2)');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-'));
+    try {
+      await fs.writeFile(path.join(dir, 'model.py'), broken);
+      const run = `import importlib.util, torch\nspec = importlib.util.spec_from_file_location('m', '${path.join(dir, 'model.py')}')\nm = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\nm.SegNetIndicesCropWeed().eval()(torch.rand(1, 3, 64, 64))\n`;
+      const r = spawnSync(PYTHON, ['-c', run], { encoding: 'utf8', timeout: 120000 });
+      assert.notEqual(r.status, 0, 'the model-only fixes should break index unpooling');
+      assert.match(r.stderr, /max_unpool2d|unpool|shape|size/i);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,7 +13,9 @@
  * gets the pruned width and, for PyTorch, every layer the model says reads those channels follows (BatchNorm2d
  * `num_features`, the `in_channels` of each consuming convolution — through concatenations, where only the
  * pruned segment shrinks — and a Linear's `in_features` after Flatten). When any of them cannot be found or is
- * not an integer literal, no fix is offered and the warning names it.
+ * not an integer literal, no fix is offered and the warning names it. A PyTorch file that unpools with pooling
+ * indices (`max_unpool2d`, as published SegNet does) gets no width fix at all: the indices tie widths the model
+ * does not couple, and the warning names the unpooling call.
  */
 import { DiagnosticSeverity, type Diagnostic, type TextEdit } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
@@ -118,6 +120,12 @@ function groupEdits(source: PythonModelSource, doc: TextDocument, model: LinkedM
       edits.push({ range: rangeOf(doc, call.width.from, call.width.to), newText: String(kept) });
       pending = true;
     } else if (call.width.value !== kept) cannot.push(`${m} (${call.width.value} filters here, ${channels} in the model)`);
+  }
+  if (source.frameworks.includes('torch') && pending) {
+    // Index unpooling ties a decoder's input width to an encoder's output width; the model cannot say which.
+    for (const u of source.unpools) {
+      cannot.push(`${u.attr ? `${u.attr} (${u.callee})` : u.callee} on line ${doc.positionAt(u.from).line + 1} (unpooling with pooling indices ties widths that ${model.name} does not couple)`);
+    }
   }
   // Keras infers every input width from the layer before; PyTorch spells them out, so they must follow.
   if (source.frameworks.includes('torch') && pending) {

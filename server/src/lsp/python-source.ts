@@ -48,11 +48,24 @@ export interface SourceLinear {
   attr?: string;
 }
 
+/**
+ * PyTorch `nn.MaxUnpool2d(…)` / `F.max_unpool2d(…)`: unpooling with pooling indices needs its input to have the
+ * width of the pooled tensor the indices came from, a tie between two layers' widths that no model graph
+ * records (TF.js and Keras have no such layer), so a width fix cannot know it and must not be offered.
+ */
+export interface SourceUnpool {
+  callee: string;
+  from: number;
+  to: number;
+  attr?: string;
+}
+
 export interface PythonModelSource {
   frameworks: Framework[];
   convs: SourceConv[];
   batchNorms: SourceBatchNorm[];
   linears: SourceLinear[];
+  unpools: SourceUnpool[];
   /** `# prunelens-model: <path>` comment: the model this file defines, relative to the file. */
   modelDirective?: { path: string; from: number; to: number };
   /** The parser recovered from syntax errors (results may be partial). */
@@ -61,6 +74,7 @@ export interface PythonModelSource {
 
 const KERAS_CONVS = new Set(['Conv2D', 'Convolution2D', 'Conv2DTranspose', 'SeparableConv2D']);
 const TORCH_CONVS = new Set(['Conv2d', 'ConvTranspose2d']);
+const TORCH_UNPOOLS = new Set(['MaxUnpool2d', 'max_unpool2d']);
 const DIRECTIVE = 'prunelens-model:';
 
 function calleeName(node: SyntaxNode, text: string): string | null {
@@ -125,7 +139,7 @@ function importsOf(node: SyntaxNode, text: string): string[] {
 
 export function parsePythonModel(text: string): PythonModelSource {
   const tree = parser.parse(text);
-  const result: PythonModelSource = { frameworks: [], convs: [], batchNorms: [], linears: [], hasErrors: false };
+  const result: PythonModelSource = { frameworks: [], convs: [], batchNorms: [], linears: [], unpools: [], hasErrors: false };
   const frameworks = new Set<Framework>();
   tree.iterate({
     enter: (ref) => {
@@ -178,6 +192,10 @@ export function parsePythonModel(text: string): PythonModelSource {
         const args = readArgs(argList, text);
         const attr = assignedName(node, text);
         result.batchNorms.push({ from: node.from, to: node.to, numFeatures: argRef(args.keywords.get('num_features') ?? args.positional[0], text), ...(attr ? { attr } : {}) });
+      } else if (TORCH_UNPOOLS.has(name)) {
+        // The module's attribute names it (`self.unpool = nn.MaxUnpool2d(2)`); a functional call's target is a tensor.
+        const attr = name === 'MaxUnpool2d' ? assignedName(node, text) : undefined;
+        result.unpools.push({ callee: name, from: node.from, to: node.to, ...(attr ? { attr } : {}) });
       } else if (name === 'Linear') {
         const args = readArgs(argList, text);
         const attr = assignedName(node, text);
