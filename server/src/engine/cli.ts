@@ -60,6 +60,7 @@ export function buildProgram(): Command {
     .argument('<config>', '*.prunelens.yaml | *.prunelens.json')
     .option('--json', 'machine-readable summary')
     .option('--events', 'stream progress as JSON lines (for the editor); SIGTERM cancels')
+    .option('--from-run <dir>', "fine-tune the pruned model of an earlier run's output folder instead of pruning again")
     .description('the whole job from a config: analyse, prune, fine-tune, compare, report')
     .action(async (c, o) => {
       await runConfigCommand(c, o);

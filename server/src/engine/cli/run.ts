@@ -1,6 +1,10 @@
 import Table from 'cli-table3';
 import { formatNumber } from '../report/console';
-import { checkRunOutput, loadConfigFile, runPipeline, type RunSummary } from '../pipeline/run';
+import { CONFIG_DEFAULTS } from '../config/definition';
+import { describeDifferences, methodDifferences } from '../config/method-diff';
+import { checkOutputTarget } from '../output';
+import { finetunePrunedRun, fromRunRules, readEarlierRun } from '../pipeline/finetune-run';
+import { checkRunOutput, loadConfigFile, runPipeline, type RunEvents, type RunSummary } from '../pipeline/run';
 import { TerminalProgress } from '../train/progress-bar';
 import { CancelledError } from '../util/errors';
 import { out, pct, startBackend } from './common';
@@ -38,7 +42,7 @@ export function summaryTable(s: RunSummary): string {
  * `--events`: one JSON object per line on stdout (step, stats, trainProgress, epochEnd, done | cancelled |
  * failed), for the editor's launcher panel; SIGTERM/SIGINT cancel between batches.
  */
-async function runWithEvents(configFile: string): Promise<void> {
+async function runWithEvents(configFile: string, fromRun: string | undefined): Promise<void> {
   const emit = (e: Record<string, unknown>): boolean => process.stdout.write(`${JSON.stringify(e)}\n`);
   const ac = new AbortController();
   const stop = (): void => ac.abort();
@@ -47,8 +51,9 @@ async function runWithEvents(configFile: string): Promise<void> {
   try {
     const config = await loadConfigFile(configFile);
     await checkRunOutput(config, configFile);
+    if (fromRun !== undefined) emit({ type: 'step', step: await fromRunNote(config, configFile, fromRun), fraction: 0 });
     await startBackend(true);
-    const summary = await runPipeline(config, configFile, {
+    const summary = await pipelineFor(fromRun)(config, configFile, {
       signal: ac.signal,
       onStep: (step, fraction) => emit({ type: 'step', step, fraction }),
       onStatsProgress: (done, total) => emit({ type: 'stats', done, total }),
@@ -70,20 +75,37 @@ async function runWithEvents(configFile: string): Promise<void> {
   }
 }
 
-export async function runConfigCommand(configFile: string, o: { json?: boolean; events?: boolean } = {}): Promise<RunSummary | undefined> {
+/** A plain run, or `--from-run`: fine-tune that run's pruned model (pipeline/finetune-run.ts). */
+const pipelineFor = (fromRun: string | undefined) => (config: Parameters<typeof runPipeline>[0], configFile: string, ev: RunEvents): Promise<RunSummary> =>
+  fromRun === undefined ? runPipeline(config, configFile, ev) : finetunePrunedRun(config, configFile, fromRun, ev);
+
+/** `--from-run`: which pruned model is fine-tuned, and whether the config's method options would have made it. */
+async function fromRunNote(config: Parameters<typeof runPipeline>[0], configFile: string, fromRun: string): Promise<string> {
+  const earlier = await readEarlierRun(fromRun);
+  // Judged before any work, like a plain run's output.
+  const { outputDir, rules } = fromRunRules(config, configFile, earlier);
+  await checkOutputTarget(outputDir, 'folder', rules);
+  const head = `fine-tuning the pruned model of ${earlier.dir} (method ${JSON.stringify(earlier.methodConfig ?? earlier.method)}); the config's method block is not used`;
+  if (!earlier.methodConfig) return `${head}; that run did not record its method block, so it cannot be compared with ${configFile}'s`;
+  const diffs = methodDifferences(config.method ?? { name: 'pca-nci' }, earlier.methodConfig, CONFIG_DEFAULTS.method);
+  return diffs.length ? `${head}. NOTE: ${configFile} prunes differently — ${describeDifferences(diffs, 'config', 'that run')}; run without --from-run to prune again with the config's options` : head;
+}
+
+export async function runConfigCommand(configFile: string, o: { json?: boolean; events?: boolean; fromRun?: string } = {}): Promise<RunSummary | undefined> {
   if (o.events) {
-    await runWithEvents(configFile);
+    await runWithEvents(configFile, o.fromRun);
     return undefined;
   }
   const config = await loadConfigFile(configFile);
   // The output folder is judged before any work: a refused one must not cost a backend start or a run.
   await checkRunOutput(config, configFile);
+  const note = o.fromRun === undefined ? undefined : await fromRunNote(config, configFile, o.fromRun);
   await startBackend(o.json);
   // Which options, and where they come from (the editor's surfaces say the same).
-  if (!o.json) process.stderr.write(`options: ${JSON.stringify(config.method ?? { name: 'pca-nci' })} from ${configFile}; options it does not set take their defaults\n`);
+  if (!o.json) process.stderr.write(note ? `${note}\n` : `options: ${JSON.stringify(config.method ?? { name: 'pca-nci' })} from ${configFile}; options it does not set take their defaults\n`);
   const progress = new TerminalProgress({ metricName: 'miou' });
   try {
-    const summary = await runPipeline(config, configFile, {
+    const summary = await pipelineFor(o.fromRun)(config, configFile, {
       onStep: (step, f) => {
         if (o.json) return;
         endStatusLine();

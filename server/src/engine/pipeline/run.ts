@@ -121,7 +121,7 @@ const inputSize = (graph: ModelGraph): [number | null, number | null, number | n
  * Inference runs natively on onnxruntime-node when it loads (DESIGN §2: TF.js trains, the native runtime
  * infers); TF.js is the fallback, also for a layer the ONNX writer cannot translate.
  */
-async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
+export async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
   const structure = inspectGraph(graph).totals;
   if (loadOrt()) {
     try {
@@ -262,7 +262,8 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
       await files.json('plan.json', analysis.result.plan, (parsed, file) => void parsePlan(parsed, file));
       await files.json('scores.json', scoresJson(analysis));
       await writeReportInto(files, 'report/', report, { signal: ev.signal });
-      await files.json('summary.json', { ...summary, method: { name: analysis.result.method, options: analysis.result.options } });
+      // methodConfig: the config's method block that made this pruned model (a later fine-tune compares against it).
+      await files.json('summary.json', { ...summary, method: { name: analysis.result.method, options: analysis.result.options }, methodConfig: config.method ?? { name: 'pca-nci' } });
     },
     { ...rules, signal: ev.signal },
   );

@@ -1,0 +1,144 @@
+/**
+ * `prunelens run CONFIG --from-run DIR`: fine-tune the pruned model an earlier run wrote (DIR/model), not a new
+ * prune. The config gives the data and the `finetune` block; its `method` block is not used — the pruned model
+ * already embodies the options that made it (the earlier run's `methodConfig`), and the new run's summary
+ * records those, plus `prunedFrom`. The original model (the config's `model`, which must be the one the earlier
+ * run pruned) is the "before" stage and the distillation teacher. The outputs go to the config's own output
+ * folder, never into DIR.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { resolveDataset } from '../analyze';
+import type { PruneLensConfig } from '../config/types';
+import { splitIndices } from '../data/pipeline';
+import { readModel } from '../formats';
+import { graphToTfModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
+import { inspectGraph } from '../inspect';
+import { checkOutputTarget, tfjsLayersOutput, writeOutputFolder } from '../output';
+import { parsePlan } from '../surgery/plan';
+import { PruneLensError } from '../util/errors';
+import { finetune } from './finetune';
+import { compareLatencies } from './latency';
+import { runOutput, stage, type RunEvents, type RunSummary } from './run';
+
+/** What a run folder's summary.json says about how its model was made. */
+export interface EarlierRun {
+  dir: string;
+  /** The original model it pruned (absolute). */
+  model: string;
+  method: { name: string; options?: Record<string, unknown> };
+  /** The config's method block that made the pruned model (absent in runs written before it was recorded). */
+  methodConfig?: { name: string } & Record<string, unknown>;
+}
+
+export type FinetuneRunSummary = RunSummary & { prunedFrom: string };
+
+export async function readEarlierRun(dir: string): Promise<EarlierRun> {
+  const abs = path.resolve(dir);
+  const file = path.join(abs, 'summary.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no summary.json: not the output folder of a PruneLens run' : `summary.json cannot be read (${(err as Error).message.split('\n')[0]})`;
+    throw new PruneLensError(why, abs);
+  }
+  const s = raw as Partial<EarlierRun> | null;
+  if (!s || typeof s.model !== 'string' || typeof s.method !== 'object' || s.method === null || typeof s.method.name !== 'string') {
+    throw new PruneLensError('summary.json is not a PruneLens run summary (no model or method)', abs);
+  }
+  const mc = s.methodConfig;
+  return { dir: abs, model: s.model, method: s.method, ...(mc && typeof mc === 'object' && typeof mc.name === 'string' ? { methodConfig: mc } : {}) };
+}
+
+/** The output rules of a `--from-run` run: the plain run's, and the earlier run (an input) is never the output. */
+export function fromRunRules(config: PruneLensConfig, configFile: string, earlier: EarlierRun) {
+  const { outputDir, rules } = runOutput(config, configFile);
+  return { outputDir, rules: { ...rules, inputs: [...rules.inputs, earlier.dir, path.join(earlier.dir, 'model', 'model.json')] } };
+}
+
+export async function finetunePrunedRun(config: PruneLensConfig, configFile: string, fromRun: string, ev: RunEvents = {}): Promise<FinetuneRunSummary> {
+  const started = Date.now();
+  const base = path.dirname(path.resolve(configFile));
+  const step = (s: string, f: number): void => ev.onStep?.(s, f);
+  const ft = config.finetune ?? {};
+  if ((ft.epochs ?? 5) < 1) throw new PruneLensError('finetune.epochs is 0: fine-tuning an earlier run needs at least 1 epoch', configFile);
+
+  step('reading the earlier run', 0);
+  const earlier = await readEarlierRun(fromRun);
+  const modelPath = config.model.startsWith('zoo:') ? config.model : path.resolve(base, config.model);
+  if (path.resolve(earlier.model) !== modelPath) {
+    throw new PruneLensError(`${earlier.dir} pruned ${earlier.model}, not this config's model ${modelPath}`, configFile);
+  }
+  const { outputDir, rules: allRules } = fromRunRules(config, configFile, earlier);
+  const prunedModel = path.join(earlier.dir, 'model', 'model.json');
+  await checkOutputTarget(outputDir, 'folder', allRules);
+  const { graph } = await readModel(modelPath);
+  const { graph: prunedGraph } = await readModel(prunedModel);
+  step(`fine-tuning the pruned model of ${path.basename(earlier.dir)}`, 0.02);
+
+  const input = prunedGraph.layers.find((l) => l.name === prunedGraph.inputs[0].layer)!;
+  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
+  const d = config.data;
+  const dataset = await resolveDataset(d.path.startsWith('bundled:') ? d.path : path.resolve(base, d.path), {
+    height: d.height ?? shape[1] ?? undefined,
+    width: d.width ?? shape[2] ?? undefined,
+    channels: d.channels,
+    numClasses: d.numClasses,
+    count: d.count,
+    size: d.size ?? shape[1] ?? undefined,
+    seed: d.seed,
+  });
+  const splits = splitIndices(dataset.size, { val: d.valFraction ?? 0.1, test: d.testFraction ?? 0, seed: d.seed ?? 0 });
+  const evalIdx = splits.test.length ? splits.test : splits.val;
+  const batchSize = ft.batchSize ?? 8;
+
+  step('evaluating the original and the pruned model', 0.05);
+  const original = await graphToTfModel(graph);
+  const pruned = await graphToTfModel(prunedGraph);
+  try {
+    const before = await stage(original, graph, dataset, evalIdx, batchSize, ev.signal);
+    const prunedStage = await stage(pruned, prunedGraph, dataset, evalIdx, batchSize, ev.signal);
+
+    step('fine-tuning', 0.1);
+    const res = await finetune(pruned, { dataset, train: splits.train, val: splits.val }, ft, original, { signal: ev.signal, onProgress: ev.onTrainProgress, onEpochEnd: ev.onEpochEnd });
+    const finalGraph = await tfModelToGraph(pruned);
+    const finetuned = { ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)), epochs: res.epochsRun, bestEpoch: res.bestEpoch };
+
+    step('measuring latency', 0.93);
+    const latencies = await compareLatencies([graph, prunedGraph, finalGraph]);
+    [before, prunedStage, finetuned].forEach((st, i) => (st.latency = latencies[i]));
+
+    const summary: FinetuneRunSummary = {
+      config: path.resolve(configFile),
+      model: modelPath,
+      dataset: dataset.info,
+      method: earlier.method.name,
+      before,
+      pruned: prunedStage,
+      finetuned,
+      baselines: [],
+      reportFiles: [],
+      outputDir,
+      seconds: (Date.now() - started) / 1000,
+      prunedFrom: earlier.dir,
+    };
+    step('writing the outputs', 0.95);
+    const plan = await fs.readFile(path.join(earlier.dir, 'plan.json'), 'utf8').then(JSON.parse, () => undefined);
+    await writeOutputFolder(
+      outputDir,
+      async (files) => {
+        await files.model('model', tfjsLayersOutput(finalGraph, inspectGraph(finalGraph).totals));
+        // The plan that made the pruned model, kept with it (when the earlier run wrote one).
+        if (plan !== undefined) await files.json('plan.json', plan, (parsed, file) => void parsePlan(parsed, file));
+        await files.json('summary.json', { ...summary, method: earlier.method, ...(earlier.methodConfig ? { methodConfig: earlier.methodConfig } : {}) });
+      },
+      { ...allRules, signal: ev.signal },
+    );
+    step('done', 1);
+    return summary;
+  } finally {
+    original.dispose();
+    pruned.dispose();
+  }
+}

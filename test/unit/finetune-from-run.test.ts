@@ -1,0 +1,91 @@
+/**
+ * `prunelens run CONFIG --from-run DIR` (the launcher's Fine-tune after a prune run): fine-tunes the pruned
+ * model DIR holds — not a new prune with the config's method options — into the config's own output folder,
+ * leaves DIR as it was, records which run it came from and the options that made it, and says when the
+ * config's method options differ from those.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
+import { buildZooModel } from '../../server/src/engine/zoo';
+
+const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
+const ENV = { ...process.env, PRUNELENS_BACKEND: 'wasm' };
+let dir: string;
+
+const config = (name: string, tau: number, epochs: number, output: string): Promise<string> => {
+  const file = path.join(dir, `${name}.prunelens.yaml`);
+  const text = [
+    'model: unet/model.json',
+    'data: { path: "bundled:cropweed", count: 24, seed: 1, valFraction: 0.2 }',
+    'calibration: { images: 8, batchSize: 4, hrankImages: 2 }',
+    `method: { name: pca-nci, varianceThreshold: ${tau} }`,
+    `finetune: { epochs: ${epochs}, batchSize: 4 }`,
+    `output: ${output}`,
+  ].join('\n');
+  return fs.writeFile(file, text).then(() => file);
+};
+
+async function hashFolder(d: string): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of (await fs.readdir(d, { recursive: true })).sort()) {
+    const p = path.join(d, f);
+    if ((await fs.stat(p)).isFile()) h.update(f).update(await fs.readFile(p));
+  }
+  return h.digest('hex');
+}
+
+before(async () => {
+  await tf.setBackend('cpu');
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-from-run-'));
+  const model = buildZooModel('unet', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 3 });
+  await saveLayersModel(model, path.join(dir, 'unet'));
+  model.dispose();
+});
+after(() => fs.rm(dir, { recursive: true, force: true }));
+
+test('--from-run fine-tunes the earlier run’s pruned model into its own folder, and says the config prunes differently', async () => {
+  const prune = spawnSync(process.execPath, [BIN, 'run', await config('prune', 0.9, 0, 'run-1'), '--json'], { encoding: 'utf8', env: ENV });
+  assert.equal(prune.status, 0, prune.stderr);
+  const run1 = path.join(dir, 'run-1');
+  const run1Hash = await hashFolder(run1);
+  const run1Summary = JSON.parse(await fs.readFile(path.join(run1, 'summary.json'), 'utf8'));
+  assert.deepEqual(run1Summary.methodConfig, { name: 'pca-nci', varianceThreshold: 0.9 }, 'a run records the method block that made its model');
+
+  // The second config would prune much harder (τ 0.5): --from-run must not prune again.
+  const r = spawnSync(process.execPath, [BIN, 'run', await config('tune', 0.5, 1, 'run-2'), '--from-run', run1], { encoding: 'utf8', env: ENV });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`fine-tuning the pruned model of ${run1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(r.stderr, /prunes differently — varianceThreshold 0\.5 \(config\) vs 0\.9 \(that run\); run without --from-run to prune again/);
+  const s = JSON.parse(await fs.readFile(path.join(dir, 'run-2', 'summary.json'), 'utf8'));
+  assert.equal(s.prunedFrom, run1);
+  assert.equal(s.finetuned.epochs, 1);
+  assert.deepEqual(s.methodConfig, run1Summary.methodConfig, 'the options that made the model, not the config’s');
+  assert.deepEqual(s.method, run1Summary.method);
+  assert.equal(s.pruned.structure.params, run1Summary.pruned.structure.params, 'the same pruned model');
+  const inspect = spawnSync(process.execPath, [BIN, 'inspect', path.join(dir, 'run-2', 'model'), '--json'], { encoding: 'utf8' });
+  assert.equal(JSON.parse(inspect.stdout).totals.params, run1Summary.pruned.structure.params);
+  assert.equal(await hashFolder(run1), run1Hash, 'the earlier run is left as it was');
+
+  // Same options: no note. The earlier run's folder is never the output.
+  const same = spawnSync(process.execPath, [BIN, 'run', await config('into', 0.9, 1, 'run-1'), '--from-run', run1], { encoding: 'utf8', env: ENV });
+  assert.notEqual(same.status, 0);
+  assert.doesNotMatch(same.stderr, /prunes differently/);
+  assert.equal(same.stderr.trim().split('\n').length, 1, same.stderr);
+  assert.match(same.stderr, /output run-1: is the input .*run-1; PruneLens never writes over its inputs/);
+  assert.equal(await hashFolder(run1), run1Hash);
+});
+
+test('--from-run on a folder that is not a run: one clear line', async () => {
+  const r = spawnSync(process.execPath, [BIN, 'run', await config('bad', 0.9, 1, 'run-x'), '--from-run', path.join(dir, 'unet')], { encoding: 'utf8', env: ENV });
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /no summary\.json: not the output folder of a PruneLens run/);
+});
