@@ -7,8 +7,8 @@
  * gets the exclusion and that layer's diagnostic goes away), and opens the importance panel webview, whose
  * layer table must show the analysed layers. Then the actions of issue 16: prune a layer twice (the second
  * prune keeps the first, "Open pruned model" opens the written model.json), fine-tune from the launcher with
- * τ 0.95 (its own run folder; the results panel shows that run's figures), and a PyTorch source gets its width
- * fix applied and still runs in PyTorch. Screenshots of each step go to test/artifacts/.
+ * τ 0.95 (it trains run 1's pruned model, named in the panel, into its own run folder; the results panel
+ * shows that run's figures), and a PyTorch source gets its width fix applied and still runs in PyTorch. Screenshots of each step go to test/artifacts/.
  *
  * Runs with `npm run test:e2e` (PRUNELENS_E2E=1; CI runs it after the setup script), where code-server or
  * Chromium missing is a failure. Inside plain `npm test` it is skipped, saying why.
@@ -361,12 +361,17 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
       assert.ok(Date.now() - t < 10_000, 'Fine-tune stays disabled after the prune run');
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Fine-tune trains run 1's pruned model (the panel says so), with the form's fine-tuning options.
+    await launcher.locator('#finetune-source', { hasText: /trains the pruned model of tiny\.pruned-run-1 \(pca-nci, varianceThreshold 0\.95/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await launcher.locator('#finetune-mismatch').isHidden(), true, 'the form would make the same prune');
     await launcher.locator('#finetune').click();
     await launcher.locator('#status', { hasText: /fine-tuned → .*tiny\.pruned-run-2/ }).waitFor({ timeout: RUN_MS });
     await shot('launcher-finetuned');
     const run1 = JSON.parse(readFileSync(join(ws.root, 'models', 'tiny.pruned-run-1', 'summary.json'), 'utf8'));
     const run2 = JSON.parse(readFileSync(join(ws.root, 'models', 'tiny.pruned-run-2', 'summary.json'), 'utf8'));
     assert.equal(run2.method.options.varianceThreshold, 0.95, 'the fine-tune run used the form\'s τ');
+    assert.equal(run2.prunedFrom, join(ws.root, 'models', 'tiny.pruned-run-1'), 'it fine-tuned run 1\'s pruned model, not a new prune');
+    assert.equal(run2.pruned.structure.params, run1.pruned.structure.params);
     assert.equal(run2.finetuned?.epochs, 1);
     assert.equal(run1.finetuned, undefined, 'the prune run was left as it was');
     const results = await webviewFrame('#comparison', RUN_MS);

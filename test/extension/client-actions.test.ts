@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import type { EffectiveOptions, PruneResult } from '../../protocol/src/protocol';
+import { CONFIG_DEFAULTS } from '../../server/src/engine/config/definition';
 
 const ROOT = resolve(__dirname, '../..');
 // test/tsconfig.json does not reference the client project (TS6307): its sources load by path, signatures restated.
@@ -30,6 +31,11 @@ interface RunEvents {
 interface RunConfig {
   runConfig(options: EffectiveOptions, method: { name: string; [k: string]: unknown }, finetune: { epochs: number; [k: string]: unknown } | undefined, output: string): Record<string, unknown>;
   finetuneForm(block: Record<string, unknown> | undefined): { epochs: number; [k: string]: unknown };
+}
+interface FinetuneSource {
+  latestPrunedRun(modelDir: string, exists: (p: string) => boolean, readText: (p: string) => string | undefined): { dir: string; folder: string; methodConfig?: { name: string; [k: string]: unknown } } | undefined;
+  formDiffers(form: { name: string; [k: string]: unknown }, run: { dir: string; folder: string; methodConfig?: { name: string; [k: string]: unknown } }, defaults: Record<string, unknown>): string | undefined;
+  methodLabel(m: { name: string; [k: string]: unknown } | undefined): string;
 }
 interface ConfigEdit {
   withMethodOptions(text: string, method: 'pca-nci' | 'distribution', options: Record<string, unknown>): string;
@@ -88,6 +94,35 @@ describe('client actions (node)', () => {
     });
     assert.equal((c.runConfig(options, { name: 'l1', ratio: 0.3 }, undefined, '/o').finetune as { epochs: number }).epochs, 0);
     assert.deepEqual(c.finetuneForm({ epochs: 4, learningRate: 0.002, distillation: { enabled: false } }), { epochs: 4, learningRate: 0.002, distillation: false });
+  });
+
+  test('Fine-tune trains the latest run’s pruned model; a form that would prune differently is named, defaults counted', async () => {
+    const f = await load<FinetuneSource>('panels/finetune-source.ts');
+    const files = new Map<string, string>([
+      ['/m/unet.pruned-run-1', ''],
+      ['/m/unet.pruned-run-1/model/model.json', '{}'],
+      ['/m/unet.pruned-run-1/summary.json', JSON.stringify({ model: '/m/unet/model.json', methodConfig: { name: 'pca-nci', varianceThreshold: 0.95 } })],
+      ['/m/unet.pruned-run-2', ''],
+      ['/m/unet.pruned-run-2/model/model.json', '{}'],
+      ['/m/unet.pruned-run-2/summary.json', JSON.stringify({ model: '/m/unet/model.json', methodConfig: { name: 'pca-nci' } })],
+    ]);
+    const exists = (p: string): boolean => files.has(p);
+    const read = (p: string): string | undefined => files.get(p);
+    const run = f.latestPrunedRun('/m/unet', exists, read)!;
+    assert.deepEqual(run, { dir: '/m/unet.pruned-run-2', folder: 'unet.pruned-run-2', methodConfig: { name: 'pca-nci' } });
+    // τ left out of the run's block is the default 0.99: the same prune as the form's explicit 0.99.
+    assert.equal(f.formDiffers({ name: 'pca-nci', varianceThreshold: 0.99 }, run, CONFIG_DEFAULTS.method), undefined);
+    assert.equal(f.formDiffers({ name: 'pca-nci', varianceThreshold: 0.95 }, run, CONFIG_DEFAULTS.method), 'varianceThreshold 0.95 (form) vs 0.99 (unet.pruned-run-2)');
+    assert.equal(f.formDiffers({ name: 'l1', ratio: 0.3 }, run, CONFIG_DEFAULTS.method), 'name "l1" (form) vs "pca-nci" (unet.pruned-run-2)');
+    // A run whose pruned model is not on disk (cancelled, failed) is nothing to fine-tune.
+    files.delete('/m/unet.pruned-run-2/model/model.json');
+    assert.equal(f.latestPrunedRun('/m/unet', exists, read), undefined);
+    // A run written before the method block was recorded: fine-tuned, its options said to be unknown.
+    const old = f.latestPrunedRun('/m/unet', (p) => p.startsWith('/m/unet.pruned-run-1'), () => '{"model":"x"}')!;
+    assert.equal(old.methodConfig, undefined);
+    assert.equal(f.methodLabel(old.methodConfig), 'options not recorded');
+    assert.equal(f.formDiffers({ name: 'pca-nci' }, old, CONFIG_DEFAULTS.method), undefined);
+    assert.equal(f.methodLabel({ name: 'pca-nci', varianceThreshold: 0.95, exclude: [] }), 'pca-nci, varianceThreshold 0.95');
   });
 
   test('a prune run’s pipeline steps keep the panel in “pruning”, and its end names the run’s folder', async () => {

@@ -80,6 +80,22 @@ describe('launcher panel (Chromium)', { skip }, () => {
     assert.deepEqual(f, { type: 'finetune', uri: URI, method: { name: 'pca-nci', varianceThreshold: 0.95 }, finetune: { epochs: 3, learningRate: 0.001 } });
   });
 
+  test('the panel names the pruned model Fine-tune trains, and says when the form would prune differently', async () => {
+    const defaults = { varianceThreshold: 0.99, minSamplesPerChannel: 4, combine: 'product', scope: 'layer', minFilters: 1 };
+    await p.send({ type: 'prunedRun', run: { folder: 'unet.pruned-run-1', label: 'pca-nci, varianceThreshold 0.95', methodConfig: { name: 'pca-nci', varianceThreshold: 0.95 } }, defaults });
+    assert.match((await p.page.locator('#finetune-source').textContent()) ?? '', /^Fine-tune trains the pruned model of unet\.pruned-run-1 \(pca-nci, varianceThreshold 0\.95\)/);
+    assert.equal(await p.page.locator('#finetune-mismatch').isHidden(), true, 'the form (τ 0.95) would make the same prune');
+    await p.page.locator('#tau-range').fill('0.9');
+    await p.page.locator('#finetune-mismatch').waitFor({ state: 'visible' });
+    assert.match((await p.page.locator('#finetune-mismatch').textContent()) ?? '', /differ from those that made it \(varianceThreshold 0\.9 \(form\) vs 0\.95 \(unet\.pruned-run-1\)\)/);
+    await p.page.locator('#tau-range').fill('0.95');
+    await p.page.locator('#finetune-mismatch').waitFor({ state: 'hidden' });
+    // No pruned model (the run was cancelled): nothing to fine-tune, and the panel says why.
+    await p.send({ type: 'prunedRun', defaults });
+    assert.equal(await disabled('finetune'), true);
+    assert.match((await p.page.locator('#finetune-source').textContent()) ?? '', /needs a pruned model: Prune first/);
+  });
+
   test('progress and epoch messages draw live loss and metric curves', async () => {
     await p.send({ type: 'jobState', state: 'finetuning', message: 'Fine-tuning' });
     for (let epoch = 1; epoch <= 3; epoch++) {

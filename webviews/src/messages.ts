@@ -148,6 +148,15 @@ export const ModelView = z.object({
 });
 export type ModelView = z.infer<typeof ModelView>;
 
+/**
+ * The pruned model the launcher's Fine-tune trains (the latest run's) and the method block that made it, with
+ * the config defaults, so the panel can say when the form would prune differently.
+ */
+const PrunedRunFields = z.object({
+  run: z.object({ folder: z.string(), label: z.string(), methodConfig: z.looseObject({ name: z.string() }).optional() }).optional(),
+  defaults: z.record(z.string(), z.unknown()).optional(),
+});
+
 // ---- host → webview ----------------------------------------------------------------------------------
 
 export const ToWebview = z.discriminatedUnion('type', [
@@ -165,7 +174,10 @@ export const ToWebview = z.discriminatedUnion('type', [
     source: z.string().optional(),
     /** Why the options cannot be used as they are (an invalid config, data that does not fit). */
     problem: z.string().optional(),
+    ...PrunedRunFields.shape,
   }),
+  /** After a run: the pruned model Fine-tune would now train. */
+  z.object({ type: z.literal('prunedRun'), ...PrunedRunFields.shape }),
   z.object({ type: z.literal('jobState'), state: z.enum(['idle', 'pruning', 'finetuning', 'cancelling']), message: z.string().optional() }),
   z.object({
     type: z.literal('trainProgress'),
@@ -218,7 +230,7 @@ export const ToHost = z.discriminatedUnion('type', [
     groups: z.array(WhatIfGroup),
   }),
   z.object({ type: z.literal('prune'), uri: z.string(), method: MethodConfig }),
-  /** Fine-tune with the form's method options too (the run prunes with them, then trains). */
+  /** Fine-tune the latest run's pruned model; `method` is the form's, compared with the options that made it. */
   z.object({ type: z.literal('finetune'), uri: z.string(), method: MethodConfig, finetune: FinetuneConfig }),
   /** Importance panel: prune with the what-if options shown (their keep-sets per group). */
   z.object({ type: z.literal('pruneWith'), uri: z.string(), method: z.enum(['pca-nci', 'distribution']), options: z.record(z.string(), z.unknown()), groups: z.array(WhatIfGroup) }),

@@ -3,6 +3,7 @@
  * (fed by the host's `trainProgress` / `epochEnd` messages), cancel. The form and the curves are saved
  * with setState so hiding and re-showing the panel mid-run loses nothing.
  */
+import { describeDifferences, methodDifferences } from '../../../server/src/engine/config/method-diff';
 import { MethodConfig, type FinetuneConfig, type MethodName, type ToWebview } from '../messages';
 import { axisStyle, Chart } from '../shared/chart';
 import { button, clearError, field, select, showError, slider } from '../shared/controls';
@@ -47,6 +48,8 @@ let pruned = false;
 let model = '';
 let source = '';
 let problem: string | undefined;
+/** The pruned model Fine-tune trains (the latest run's), and the config defaults to compare the form with. */
+let prunedRun: Extract<ToWebview, { type: 'prunedRun' }> = { type: 'prunedRun' };
 
 const status = h('div', { id: 'status', class: 'status', role: 'status' });
 const progress = h('progress', { id: 'progress', max: 1, value: 0 });
@@ -55,6 +58,8 @@ const metricChart = new Chart(h('div', { id: 'metric-chart', class: 'chart' }));
 const pruneBtn = button('prune', 'Prune', () => submitPrune());
 const finetuneBtn = button('finetune', 'Fine-tune', () => submitFinetune());
 const cancelBtn = button('cancel', 'Cancel', () => post({ type: 'cancel' }), true);
+const finetuneSource = h('p', { id: 'finetune-source', class: 'muted' });
+const finetuneMismatch = h('p', { id: 'finetune-mismatch', class: 'warning' });
 
 const save = (): void => setState(state);
 
@@ -81,6 +86,20 @@ function syncVisibility(): void {
   pruneBtn.disabled = job !== 'idle';
   finetuneBtn.disabled = job !== 'idle' || !pruned;
   cancelBtn.disabled = job === 'idle' || job === 'cancelling';
+  syncFinetuneSource();
+}
+
+/** Says which pruned model Fine-tune trains, and whether the form's method options would have made it. */
+function syncFinetuneSource(): void {
+  const run = prunedRun.run;
+  finetuneSource.textContent = run
+    ? `Fine-tune trains the pruned model of ${run.folder} (${run.label}) with the fine-tuning options below, into a new run folder.`
+    : 'Fine-tune needs a pruned model: Prune first.';
+  const diffs = run?.methodConfig ? methodDifferences(methodToSend(), run.methodConfig, prunedRun.defaults ?? {}) : [];
+  finetuneMismatch.textContent = diffs.length
+    ? `The form’s pruning options differ from those that made it (${describeDifferences(diffs, 'form', run!.folder)}): Fine-tune keeps that pruned model as it is (you will be asked); Prune makes a new one with the form’s options.`
+    : '';
+  finetuneMismatch.toggleAttribute('hidden', diffs.length === 0);
 }
 
 /** The method block as the config schema wants it: only the options the chosen method reads. */
@@ -99,7 +118,7 @@ function submitPrune(): void {
   post({ type: 'prune', uri: state.uri ?? '', method: r.data });
 }
 
-/** Fine-tuning runs prune with the form's method options first: the same options the Prune button sends. */
+/** Fine-tune trains the latest pruned model; the form's method goes along so the host can compare it with the one that made it. */
 function submitFinetune(): void {
   const r = MethodConfig.safeParse(methodToSend());
   if (!r.success) return showError(app, `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -169,6 +188,8 @@ function buildForm(): HTMLElement {
       field('patience', 'Early-stopping patience', number('patience', f.patience, '1', (v) => setF({ patience: v }))),
     ),
     h('div', { class: 'actions' }, pruneBtn, finetuneBtn, cancelBtn, progress),
+    finetuneSource,
+    finetuneMismatch,
     status,
     h('div', { class: 'charts' }, lossChart.el, metricChart.el),
   );
@@ -226,6 +247,7 @@ function onMessage(m: ToWebview): void {
       pruned = m.pruned;
       source = m.source ?? '';
       problem = m.problem;
+      prunedRun = { type: 'prunedRun', ...(m.run ? { run: m.run } : {}), ...(m.defaults ? { defaults: m.defaults } : {}) };
       save();
       app.replaceChildren(
         h('h1', {}, `Prune and fine-tune: ${model}`),
@@ -260,6 +282,10 @@ function onMessage(m: ToWebview): void {
       setJob('idle', m.message);
       if (m.outcome === 'failed') showError(app, m.message);
       return;
+    case 'prunedRun':
+      prunedRun = m;
+      pruned = !!m.run;
+      return syncVisibility();
     case 'error':
       return showError(app, m.message);
     default:
