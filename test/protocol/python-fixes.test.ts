@@ -1,10 +1,13 @@
 /**
  * Source quick fixes keep the model runnable, checked with PyTorch for real (`/usr/bin/python3` with torch; the
- * test skips, saying why, where it is missing). PyTorch sources of two bundled zoo models (test/python/) are
- * linked to the real model.json; every prunable group gets a verdict (a fixed, non-prefix keep-set), every fix
+ * test skips, saying why, where it is missing). PyTorch sources of the four bundled zoo models (test/python/:
+ * U-Net with skip concatenations, VGG-16 with Linear after Flatten, SegNet, DeepLabv3+ with residual Adds and
+ * the ASPP / decoder concatenations) are linked to the real model.json; every prunable group gets a verdict
+ * (a fixed, non-prefix keep-set), every fix
  * the server offers is applied in turn the way an editor would (diagnostics recomputed on the edited text),
  * and then the edited module must construct, load the engine's pruned weights strictly (every shape), run, and
- * give the pruned TF.js model's output. A consumer the fix cannot follow makes it refuse, naming the layer.
+ * give the pruned TF.js model's output. A consumer the fix cannot follow makes it refuse, naming the layer; so
+ * does index unpooling (SegNet as published), whose width ties the model does not record.
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
