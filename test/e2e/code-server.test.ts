@@ -384,6 +384,7 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     for (const f of page.frames()) if (/tiny\.pruned-run-2/.test((await f.locator('body').textContent().catch(() => '')) ?? '')) frames.push(f);
     const shown = (await frames.at(-1)!.locator('#comparison').textContent()) ?? '';
     assert.match(shown, /after fine-tuning \(1 epochs/);
+    assert.match((await frames.at(-1)!.locator('#pruned-from').textContent()) ?? '', /Fine-tuned the pruned model of .*tiny\.pruned-run-1/);
     await shot('results');
   });
 

@@ -36,6 +36,7 @@ interface FinetuneSource {
   latestPrunedRun(modelDir: string, exists: (p: string) => boolean, readText: (p: string) => string | undefined): { dir: string; folder: string; methodConfig?: { name: string; [k: string]: unknown } } | undefined;
   formDiffers(form: { name: string; [k: string]: unknown }, run: { dir: string; folder: string; methodConfig?: { name: string; [k: string]: unknown } }, defaults: Record<string, unknown>): string | undefined;
   methodLabel(m: { name: string; [k: string]: unknown } | undefined): string;
+  finetunePrompt(form: { name: string; [k: string]: unknown }, run: { dir: string; folder: string; methodConfig?: { name: string; [k: string]: unknown } }, defaults: Record<string, unknown>): { message: string; keep: string; reprune: string } | undefined;
 }
 interface ConfigEdit {
   withMethodOptions(text: string, method: 'pca-nci' | 'distribution', options: Record<string, unknown>): string;
@@ -114,6 +115,13 @@ describe('client actions (node)', () => {
     assert.equal(f.formDiffers({ name: 'pca-nci', varianceThreshold: 0.99 }, run, CONFIG_DEFAULTS.method), undefined);
     assert.equal(f.formDiffers({ name: 'pca-nci', varianceThreshold: 0.95 }, run, CONFIG_DEFAULTS.method), 'varianceThreshold 0.95 (form) vs 0.99 (unet.pruned-run-2)');
     assert.equal(f.formDiffers({ name: 'l1', ratio: 0.3 }, run, CONFIG_DEFAULTS.method), 'name "l1" (form) vs "pca-nci" (unet.pruned-run-2)');
+    // The launcher asks only when they differ: fine-tune that model as it is, or prune again with the form's options.
+    assert.equal(f.finetunePrompt({ name: 'pca-nci' }, run, CONFIG_DEFAULTS.method), undefined);
+    assert.deepEqual(f.finetunePrompt({ name: 'pca-nci', varianceThreshold: 0.95 }, run, CONFIG_DEFAULTS.method), {
+      message: 'The form’s pruning options differ from those that made the pruned model in unet.pruned-run-2: varianceThreshold 0.95 (form) vs 0.99 (unet.pruned-run-2). Fine-tune trains that pruned model as it is.',
+      keep: 'Fine-tune unet.pruned-run-2 as it is',
+      reprune: 'Prune again with the form’s options, then fine-tune',
+    });
     // A run whose pruned model is not on disk (cancelled, failed) is nothing to fine-tune.
     files.delete('/m/unet.pruned-run-2/model/model.json');
     assert.equal(f.latestPrunedRun('/m/unet', exists, read), undefined);

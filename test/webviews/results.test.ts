@@ -72,6 +72,14 @@ describe('results panel (Chromium)', { skip }, () => {
     assert.deepEqual(await texts('#comparison tbody tr:nth-child(3) td'), ['4.50', '2.25', '—']);
   });
 
+  test('a fine-tune of an earlier run’s pruned model says which run it came from', async () => {
+    assert.equal(await p.page.locator('#pruned-from').count(), 0, 'a plain run says nothing of the kind');
+    await p.send({ ...DATA, run: { ...RUN, prunedFrom: '/work/demo.pruned-run-1' } });
+    await p.page.locator('#pruned-from', { hasText: 'Fine-tuned the pruned model of /work/demo.pruned-run-1 (not pruned again in this run).' }).waitFor();
+    await p.send(DATA);
+    await p.page.locator('#pruned-from').waitFor({ state: 'detached' });
+  });
+
   test('the per-class IoU chart has one bar per class and stage, none for a null IoU', async () => {
     const bars = (colour: string) => p.page.locator(`#iou-chart svg path[fill="${colour}"]`).count();
     // Legend icons are paths in the series colour too: one per stage, so each stage shows classes + 1.

@@ -118,6 +118,8 @@ export const RunView = z.object({
   pruned: Stage,
   finetuned: Stage.extend({ epochs: count, bestEpoch: count }).optional(),
   outputDir: z.string(),
+  /** A fine-tune of an earlier run's pruned model (`prunelens run --from-run`): that run's folder. */
+  prunedFrom: z.string().optional(),
 });
 export type RunView = z.infer<typeof RunView>;
 

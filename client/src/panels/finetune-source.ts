@@ -45,3 +45,17 @@ export function formDiffers(form: MethodBlock, run: PrunedRun, defaults: Record<
   const diffs = methodDifferences(form, run.methodConfig, defaults);
   return diffs.length ? describeDifferences(diffs, 'form', run.folder) : undefined;
 }
+
+/**
+ * The question Fine-tune asks when the form would prune differently from the run's pruned model (undefined:
+ * nothing to ask). `keep` fine-tunes that model as it is; `reprune` prunes with the form's options first.
+ */
+export function finetunePrompt(form: MethodBlock, run: PrunedRun, defaults: Record<string, unknown>): { message: string; keep: string; reprune: string } | undefined {
+  const differs = formDiffers(form, run, defaults);
+  if (!differs) return undefined;
+  return {
+    message: `The form’s pruning options differ from those that made the pruned model in ${run.folder}: ${differs}. Fine-tune trains that pruned model as it is.`,
+    keep: `Fine-tune ${run.folder} as it is`,
+    reprune: 'Prune again with the form’s options, then fine-tune',
+  };
+}

@@ -20,7 +20,7 @@ import type { Ctx } from '../context';
 import { latestRun, runFolder } from '../shared/words';
 import type { PanelHandlers, PanelHost } from './panel-host';
 import { finetuneForm, runConfig } from './run-config';
-import { formDiffers, latestPrunedRun, methodLabel, type PrunedRun } from './finetune-source';
+import { finetunePrompt, latestPrunedRun, methodLabel, type PrunedRun } from './finetune-source';
 import { forwardRunEvent, type RunKind } from './run-events';
 
 interface RunningJob {
@@ -88,18 +88,11 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
   const finetuneLatest = async (host: PanelHost, uri: string, method: MethodConfig, finetune: FinetuneConfig): Promise<void> => {
     const run = prunedRunOf(uri);
     if (!run) throw new Error('no pruned model of this model yet: Prune first; Fine-tune then trains that pruned model');
-    const differs = formDiffers(method, run, CONFIG_DEFAULTS.method);
-    if (differs) {
-      const keep = `Fine-tune ${run.folder} as it is`;
-      const reprune = 'Prune again with the form’s options, then fine-tune';
-      const pick = await vscode.window.showWarningMessage(
-        `The form’s pruning options differ from those that made the pruned model in ${run.folder}: ${differs}. Fine-tune trains that pruned model as it is.`,
-        { modal: true },
-        keep,
-        reprune,
-      );
-      if (pick === reprune) return start(host, uri, method, finetune);
-      if (pick !== keep) return;
+    const ask = finetunePrompt(method, run, CONFIG_DEFAULTS.method);
+    if (ask) {
+      const pick = await vscode.window.showWarningMessage(ask.message, { modal: true }, ask.keep, ask.reprune);
+      if (pick === ask.reprune) return start(host, uri, method, finetune);
+      if (pick !== ask.keep) return;
     }
     await start(host, uri, (run.methodConfig as MethodConfig | undefined) ?? method, finetune, run);
   };

@@ -32,6 +32,7 @@ export function resultsHandlers(): PanelHandlers {
         pruned: s.pruned,
         finetuned: s.finetuned,
         outputDir: s.outputDir,
+        ...(typeof s.prunedFrom === 'string' ? { prunedFrom: s.prunedFrom } : {}),
       });
       if (!view.success) {
         host.post({ type: 'error', message: `summary.json is not a PruneLens run summary: ${view.error.issues[0]?.message}` });

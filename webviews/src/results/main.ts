@@ -76,6 +76,7 @@ function render(d: ResultsData): void {
   app.replaceChildren(
     h('h1', {}, `Results: ${run.model}`),
     h('p', { class: 'muted' }, `${run.method} on ${run.dataset}; output in ${run.outputDir}`),
+    ...(run.prunedFrom ? [h('p', { id: 'pruned-from', class: 'muted' }, `Fine-tuned the pruned model of ${run.prunedFrom} (not pruned again in this run).`)] : []),
     actions,
     comparisonTable(run),
     iouChart.el,
