@@ -4,7 +4,8 @@
  * already embodies the options that made it (the earlier run's `methodConfig`), and the new run's summary
  * records those, plus `prunedFrom`. The original model (the config's `model`, which must be the one the earlier
  * run pruned) is the "before" stage and the distillation teacher. The outputs go to the config's own output
- * folder, never into DIR.
+ * folder, never into DIR. The fine-tuned model is written as a TF.js layers model (`model/`); unlike a plain
+ * run, a Keras original does not also get a `.keras`/`.h5` file back here.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -66,7 +67,8 @@ export async function finetunePrunedRun(config: PruneLensConfig, configFile: str
 
   step('reading the earlier run', 0);
   const earlier = await readEarlierRun(fromRun);
-  const modelPath = config.model.startsWith('zoo:') ? config.model : path.resolve(base, config.model);
+  // As runPipeline resolves it, so the earlier run's recorded model compares equal.
+  const modelPath = path.resolve(base, config.model);
   if (path.resolve(earlier.model) !== modelPath) {
     throw new PruneLensError(`${earlier.dir} pruned ${earlier.model}, not this config's model ${modelPath}`, configFile);
   }
