@@ -93,7 +93,7 @@ function syncVisibility(): void {
 function syncFinetuneSource(): void {
   const run = prunedRun.run;
   finetuneSource.textContent = run
-    ? `Fine-tune trains the pruned model of ${run.folder} (${run.label}) with the fine-tuning options below, into a new run folder.`
+    ? `Fine-tune trains the pruned model of ${run.folder} (${run.label}) with the fine-tuning options above, into a new run folder.`
     : 'Fine-tune needs a pruned model: Prune first.';
   const diffs = run?.methodConfig ? methodDifferences(methodToSend(), run.methodConfig, prunedRun.defaults ?? {}) : [];
   finetuneMismatch.textContent = diffs.length
