@@ -66,7 +66,7 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     const allowed = [
       /^\[Content_Types\]\.xml$/, /^extension\.vsixmanifest$/, /^extension\/(package\.json|readme\.md|LICENSE(\.txt)?)$/i,
       /^extension\/bin\/prunelens\.js$/,
-      /^extension\/dist\/(cli|server|analysis-worker|client)\.js$/, /^extension\/dist\/prunelens-config\.schema\.json$/,
+      /^extension\/dist\/(cli|server|analysis-worker|model-read-worker|client)\.js$/, /^extension\/dist\/prunelens-config\.schema\.json$/,
       /^extension\/dist\/webviews\/(importance|launcher|results|modelView)\.js$/, /^extension\/dist\/webviews\/panels\.css$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/(package\.json|dist\/tfjs-backend-wasm(-simd|-threaded-simd)?\.wasm)$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/,

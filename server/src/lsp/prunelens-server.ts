@@ -15,14 +15,10 @@ import {
   type WorkDoneProgressServerReporter,
 } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { graphHash } from '../engine/analyze';
 import { validateConfig } from '../engine/config/validate';
-import { analyzeCoupling } from '../engine/graph/coupling';
 import type { PruneLensConfig } from '../engine/config/types';
 import { BUNDLED_NAMES } from '../engine/data/bundled';
-import { readModel } from '../engine/formats';
 import { MAX_MODEL_JSON_BYTES } from '../engine/formats/tfjs-layers/read-artifacts';
-import { inspectGraph } from '../engine/inspect';
 import { PruneLensError } from '../engine/util/errors';
 import { readRegularFile } from '../engine/util/limits';
 import type { PruningPlan } from '../engine/surgery/plan';
@@ -33,17 +29,15 @@ import {
   type Health,
   type ServerSettings,
 } from '../../../protocol/src/protocol';
+import { ModelReader } from './model-reader';
 import { cacheDir, readCached, writeCached } from './analysis-cache';
 import { AnalysisQueue, type Job, type JobOutcome } from './analysis-queue';
 import { cacheKey, specFromConfig, specFromSettings } from './analysis-spec';
-import { groupFollowers } from './channel-followers';
 import { dataFingerprint } from './data-fingerprint';
-import { modelFacts, optionsOf, settingsDataMismatch, sourceLabel } from './effective-options';
+import { optionsOf, settingsDataMismatch, sourceLabel } from './effective-options';
 import { costLine, prunableVerdicts, summarize, verdictMessage } from './analysis-summary';
 import { excludeEntries, parseConfigDocument } from './config-document';
 import { diagnosticText } from './error-text';
-import { JsonSyntaxError } from './json-tree';
-import { outlineModelJson } from './model-json-layers';
 import { pythonDiagnostics, type LinkedModel } from './python-diagnostics';
 import { parsePythonModel } from './python-source';
 import { readSettings } from './settings';
@@ -93,12 +87,6 @@ export function uriToPath(uri: string): string | null {
 /** Raw JS/system exceptions become a sentence (error-text.ts); the engine's own errors pass as they are. */
 const errorText = (err: unknown): string => diagnosticText(err);
 
-/**
- * Binary models (.onnx, .keras, .h5) over this size are refused before reading: the engine reads a model whole,
- * and the structure check runs on the server's thread. The Keras reader has its own, lower limits.
- */
-export const MAX_BINARY_MODEL_BYTES = 1024 * 2 ** 20;
-
 /** An HDF5 file that is not a Keras model (a data set, a weights-only save): not ours, like a non-model .json. */
 const NOT_A_KERAS_MODEL = /has no 'model_config' attribute/;
 
@@ -107,6 +95,8 @@ export class PruneLensServer {
   readonly models = new Map<string, ModelState>();
   readonly configs = new Map<string, ConfigState>();
   readonly queue: AnalysisQueue;
+  /** Every read and parse of a model file (checks, what-if, prune) goes through this worker. */
+  readonly reader: ModelReader;
   folders: string[] = [];
   configurationSupported = false;
   progressSupported = false;
@@ -121,7 +111,9 @@ export class PruneLensServer {
     readonly connection: Connection,
     readonly documents: TextDocuments<TextDocument>,
     workerFile: string,
+    readerFile: string,
   ) {
+    this.reader = new ModelReader(readerFile, { log: (line) => connection.console.error(line) });
     this.queue = new AnalysisQueue(workerFile, {
       onStart: (job) => this.onJobStart(job),
       onProgress: (job, percent, message) => void this.progress.get(job.id)?.then((r) => r.report(percent, message)),
@@ -161,13 +153,16 @@ export class PruneLensServer {
     return readSettings(this.connection, this.configurationSupported, this.uriFor(file));
   }
 
+  /** A .json file is parsed whole to be classified: in the model-read worker. */
+  readonly classifyJson = (file: string, text?: string): Promise<FileKind | null> => this.reader.call('classify', { file, ...(text === undefined ? {} : { text }) });
+
   // ---- whole workspace ------------------------------------------------------------------------------
 
   async scanAndCheckAll(): Promise<void> {
     this.scanning = true;
     this.sendStatus();
     try {
-      await this.index.scan(this.folders);
+      await this.index.scan(this.folders, this.classifyJson);
       // Each file on its own: one that fails in an unforeseen way is logged and the scan goes on to the rest.
       for (const c of this.index.of('config')) await this.isolated(c, () => this.loadConfig(c));
       for (const m of this.index.of('model')) await this.isolated(m, () => this.checkModel(m));
@@ -210,7 +205,7 @@ export class PruneLensServer {
       for (const f of under) await this.fileChanged(f, true);
       return;
     }
-    const kind: FileKind | null = deleted ? null : await classifyFile(file, this.openDocument(file)?.getText());
+    const kind: FileKind | null = deleted ? null : await classifyFile(file, this.openDocument(file)?.getText(), this.classifyJson);
     this.index.set(file, kind);
     if (kind === 'model') await this.modelChanged(file);
     else if (kind === 'config') await this.checkConfig(file);
@@ -290,39 +285,9 @@ export class PruneLensServer {
 
   private async loadModel(st: ModelState): Promise<void> {
     const file = st.path;
-    const stat = await fs.stat(file);
-    const binary = isBinaryModelName(file);
-    if (binary && stat.size > MAX_BINARY_MODEL_BYTES) {
-      st.error = `${file}: ${(stat.size / 2 ** 20).toFixed(0)} MiB, over the ${MAX_BINARY_MODEL_BYTES / 2 ** 20} MiB limit for a model PruneLens reads in the editor`;
-      return;
-    }
-    if (!binary && stat.size > MAX_MODEL_JSON_BYTES) {
-      // The size guard comes before reading: a 2 GB file must not be pulled into memory to be refused.
-      st.error = `${file}: model.json is ${(stat.size / 2 ** 20).toFixed(0)} MiB, over the ${MAX_MODEL_JSON_BYTES / 2 ** 20} MiB limit for a model topology`;
-      return;
-    }
-    if (!binary) {
-      // Binary files have no text outline: their layers have no positions, their verdicts go on Python sources.
-      const text = await this.readText(file, MAX_MODEL_JSON_BYTES);
-      try {
-        st.outline = outlineModelJson(text);
-      } catch (err) {
-        st.syntaxError = { message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : errorText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
-        return;
-      }
-      if (!st.outline.isLayersModel) return;
-    }
-    try {
-      const { graph } = await readModel(file);
-      const coupling = analyzeCoupling(graph);
-      st.structure = inspectGraph(graph, coupling);
-      st.facts = modelFacts(graph, coupling);
-      st.followers = groupFollowers(graph, coupling);
-      st.hash = graphHash(graph);
-    } catch (err) {
-      st.error = errorText(err);
-      return;
-    }
+    // Read and parsed in the model-read worker: this thread only waits (see model-reader.ts).
+    Object.assign(st, await this.reader.call('check', { file, text: this.openDocument(file)?.getText() }));
+    if (st.error || st.syntaxError || !st.structure || !st.facts || !st.hash) return;
     // One rule for every surface (see effective-options.ts): the config naming the model, else the settings.
     const config = this.configNaming(file);
     if (config) {
