@@ -82,18 +82,23 @@ export class ModelReader {
     const next = this.waiting.shift();
     if (!next) return;
     this.current = next;
-    this.timer = setTimeout(() => {
-      if (this.current !== next) return;
-      // A read this long is stuck or far too big: stop the worker (the only way to stop a parse) and say so.
-      this.stopWorker();
-      this.settle(next, new PruneLensError(`reading it took longer than ${Math.round(this.timeoutMs / 1000)} s and was stopped; the model may be too large to check in the editor (the prunelens CLI has no such limit)`, next.params.file));
-    }, this.timeoutMs);
     this.startWorker().then(
       () => {
-        if (this.current === next) this.worker?.postMessage({ id: next.id, method: next.method, params: next.params } as ModelRead.Request);
+        if (this.current !== next) return;
+        // The clock starts when the worker has the request (a worker's start-up is not the file's fault).
+        this.timer = setTimeout(() => this.timedOut(next), this.timeoutMs);
+        this.worker?.postMessage({ id: next.id, method: next.method, params: next.params } as ModelRead.Request);
       },
       (err: Error) => this.settle(next, new PruneLensError(`the model reader could not start (${err.message})`, next.params.file)),
     );
+  }
+
+  /** A read this long is stuck or far too big: stop the worker (the only way to stop a parse) and say so. */
+  private timedOut(p: Pending): void {
+    if (this.current !== p) return;
+    this.stopWorker();
+    const seconds = +(this.timeoutMs / 1000).toFixed(1);
+    this.settle(p, new PruneLensError(`reading it took longer than ${seconds} s and was stopped; the model may be too large to check in the editor (the prunelens CLI has no such limit)`, p.params.file));
   }
 
   private settle(p: Pending, outcome: { value: unknown } | Error): void {
