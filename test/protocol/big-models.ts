@@ -55,7 +55,7 @@ export interface Stall {
   ms: number;
 }
 
-/** The stalls event-loop-probe.cjs recorded, from `since` (wall-clock ms) on. */
+/** The ticks event-loop-probe.cjs recorded (each with how late it ran), from `since` (wall-clock ms) on. */
 export async function readStalls(file: string, since = 0): Promise<Stall[]> {
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   return text

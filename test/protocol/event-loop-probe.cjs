@@ -1,7 +1,7 @@
 // Loaded into the language server with `node --require` by the main-thread stall test and bench: a 2 ms timer
 // on the server's own event loop; every tick's lateness (how long the thread was busy past the timer's due time)
 // is appended to the file named by PRUNELENS_STALL_PROBE as "<wall-clock ms at the stall's start> <stall ms>".
-// Ticks under 1 ms late are not written. The timer is unref'd: it never keeps the server alive. Worker threads
+// Every tick is written (a percentile needs the ticks that were on time too). The timer is unref'd: it never keeps the server alive. Worker threads
 // inherit `--require`: the probe measures the main thread only (a worker's busy loop is the point of a worker).
 'use strict';
 const fs = require('node:fs');
@@ -17,7 +17,7 @@ if (out && isMainThread) {
   const tick = setInterval(() => {
     const now = performance.now();
     const late = now - last - PERIOD_MS;
-    if (late >= 1) lines.push(`${(Date.now() - (now - last)).toFixed(0)} ${late.toFixed(1)}`);
+    lines.push(`${(Date.now() - (now - last)).toFixed(0)} ${Math.max(0, late).toFixed(1)}`);
     last = now;
   }, PERIOD_MS);
   tick.unref();

@@ -5,9 +5,10 @@
  * (event-loop-probe.cjs, loaded with `node --require`); from `initialize` until every model has its diagnostics,
  * then through a what-if request on each, no stall of the server's thread may pass STALL_BOUND_MS.
  *
- * Measured (2-CPU machine shared with other jobs, so noisy): with the reads on the server's thread (before the
- * model-read worker) the longest stall was 2–5 s; with the worker it is tens of ms. The bound leaves room for
- * the machine's load (a descheduled thread also looks like a stall) and still fails the old design many times over.
+ * Measured on a 2-CPU machine with load average ~11 (other jobs; noisy): with the reads on the server's thread
+ * (before the model-read worker, commit 1c4530f) the longest stall was 2081 ms (seven stalls of 0.2–2.1 s);
+ * with the worker it is 50 ms. The bound leaves room for the machine's load (a descheduled thread also looks
+ * like a stall) and still fails the old design five times over.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -47,7 +48,6 @@ describe("the server's thread while it reads big models", () => {
       await client.until(`diagnostics of ${path.basename(m)}`, () => client.diagnosticsOf(m), 240_000);
     }
     const checked = Date.now() - since;
-    console.log(`checked at ${checked}`);
     for (const m of [models.tfjs, models.onnx]) {
       const r = await client.conn.sendRequest(WhatIfRequest.type, { uri: uriOf(m), groups: [] });
       assert.ok(r.before.params >= models.params * 0.99, `${path.basename(m)}: ${r.before.params} params`);
@@ -57,10 +57,10 @@ describe("the server's thread while it reads big models", () => {
     }
     await new Promise((r) => setTimeout(r, 300)); // the probe writes every 100 ms
     const stalls = await readStalls(probe, since);
-    console.log(stalls.filter((s) => s.ms > 50).map((s) => `${s.start - since}:${s.ms.toFixed(0)}`).join(" "));
     const worst = stalls.reduce((m, s) => Math.max(m, s.ms), 0);
-    console.log(`${models.params} params per model; all checked in ${checked} ms; ${stalls.length} ticks late; longest stall ${worst.toFixed(0)} ms (bound ${STALL_BOUND_MS} ms)`);
-    assert.ok(stalls.length > 0 || checked < 50, 'the probe recorded nothing: is it loaded?');
+    const long = stalls.filter((s) => s.ms > 50).map((s) => `${s.ms.toFixed(0)} ms at +${s.start - since} ms`);
+    console.log(`${models.params} params per model; all checked in ${checked} ms; longest stall ${worst.toFixed(0)} ms (bound ${STALL_BOUND_MS} ms); over 50 ms: ${long.join(', ') || 'none'}`);
+    assert.ok(stalls.length > 10, 'the probe recorded no ticks: is it loaded?');
     assert.ok(worst < STALL_BOUND_MS, `the server's thread stalled ${worst.toFixed(0)} ms`);
   });
 });
