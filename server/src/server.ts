@@ -39,7 +39,8 @@ import { configCompletions } from './lsp/config-completion';
 import { modelView } from './lsp/model-view';
 import { configHover, modelHover } from './lsp/hover';
 import { subPlan } from './lsp/prune';
-import { PruneLensServer, uriToPath } from './lsp/prunelens-server';
+import { PruneLensServer } from './lsp/prunelens-server';
+import { uriToPath } from './lsp/server-common';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
