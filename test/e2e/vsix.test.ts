@@ -80,6 +80,8 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     assert.ok(!list.some((f) => f.endsWith('.map') || /\.tmp\.checkpoints\//.test(f)), 'source maps or training checkpoints were packaged');
     assert.ok(list.includes(`extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`));
     assert.ok(list.includes('extension/dist/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+    // The language server starts both workers from beside its own bundle: a missing one is a server that cannot read models.
+    for (const bundle of ['server', 'analysis-worker', 'model-read-worker']) assert.ok(list.includes(`extension/dist/${bundle}.js`), `dist/${bundle}.js is not packaged`);
     const manifest = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')) as { main: string; contributes: { jsonValidation: { url: string }[] } };
     assert.ok(existsSync(join(ext, manifest.main)), `main ${manifest.main} is missing`);
     for (const v of manifest.contributes.jsonValidation) assert.ok(existsSync(join(ext, v.url)), `schema ${v.url} is missing`);

@@ -35,7 +35,13 @@ export function configNaming(s: PruneLensServer, modelPath: string): ConfigState
 }
 
 /** Reads the model's text outline, structure and content hash, finds its spec and any cached analysis. */
-export async function checkModel(s: PruneLensServer, file: string): Promise<ModelState> {
+export function checkModel(s: PruneLensServer, file: string): Promise<ModelState> {
+  const check = runCheck(s, file);
+  s.latestCheck.set(file, check);
+  return check;
+}
+
+async function runCheck(s: PruneLensServer, file: string): Promise<ModelState> {
   const generation = (s.checks.get(file) ?? 0) + 1;
   s.checks.set(file, generation);
   const previous = s.models.get(file);
@@ -46,7 +52,8 @@ export async function checkModel(s: PruneLensServer, file: string): Promise<Mode
   } catch (err) {
     st.error = errorText(err);
   }
-  if (s.checks.get(file) !== generation) return s.models.get(file) ?? st; // a newer check owns the state
+  // A newer check owns the state (this one may even have been dropped unread): its result is the answer.
+  if (s.checks.get(file) !== generation) return s.latestCheck.get(file) ?? s.models.get(file) ?? st;
   if ((st.outline && !st.outline.isLayersModel && !st.syntaxError) || (file.toLowerCase().endsWith('.h5') && st.error && NOT_A_KERAS_MODEL.test(st.error))) {
     s.models.delete(file);
     s.index.set(file, null);

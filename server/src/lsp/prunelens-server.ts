@@ -45,6 +45,8 @@ export class PruneLensServer {
   lastFailure: { model: string; text: string } | undefined;
   /** Per model file, the generation of its latest check: an older check's result is dropped. */
   readonly checks = new Map<string, number>();
+  /** Per model file, its latest check: what an older, superseded check resolves to. */
+  readonly latestCheck = new Map<string, Promise<ModelState>>();
   /** Per analysis job, its progress reporter in the client. */
   readonly progress = new Map<number, Promise<WorkDoneProgressServerReporter>>();
 
@@ -154,6 +156,7 @@ export class PruneLensServer {
     else if (before) {
       // No longer ours (deleted or changed kind): clear what we published and what depended on it.
       this.models.delete(file);
+      this.latestCheck.delete(file);
       if (this.lastFailure?.model === file) this.lastFailure = undefined;
       const cfg = this.configs.get(file);
       this.configs.delete(file);
