@@ -2,7 +2,7 @@
  * How long the language server's own thread stalls while it checks one big model, per model kind (issue 14,
  * item 4): a 19 M-parameter TF.js layers model (4 MB shards), the same net as a 75 MB ONNX file, and a Keras .h5
  * (whose first read starts h5wasm). Stalls are the lateness of a 2 ms timer on the thread
- * (test/protocol/event-loop-probe.cjs); max and p99 over the window.
+ * (test/protocol/event-loop-probe.cjs); max and p99 over the window, each measured three times (medians reported).
  *
  *  - before: the check's read (readModelFacts, what the server ran inline before the model-read worker) on this
  *    process' main thread, each kind in a fresh process (so the Keras read pays h5wasm's start-up, as a server's
@@ -29,6 +29,21 @@ interface Figures {
   p99Ms: number;
   ticks: number;
   windowMs: number;
+}
+
+const RUNS = 3;
+
+interface Summary {
+  medianMaxMs: number;
+  medianP99Ms: number;
+  worstMaxMs: number;
+  runs: Figures[];
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function summary(runs: Figures[]): Summary {
+  return { medianMaxMs: median(runs.map((r) => r.maxMs)), medianP99Ms: median(runs.map((r) => r.p99Ms)), worstMaxMs: Math.max(...runs.map((r) => r.maxMs)), runs };
 }
 
 function figures(ticks: Stall[], windowMs: number): Figures {
@@ -97,12 +112,18 @@ async function after(kind: Kind, file: string, scratch: string): Promise<Figures
 async function main(): Promise<void> {
   const scratch = path.join(os.tmpdir(), 'prunelens-bench-server-latency');
   const models = await writeBigModels(scratch);
-  const rows: Record<string, { before: Figures; after: Figures }> = {};
+  const rows: Record<string, { before: Summary; after: Summary }> = {};
   for (const kind of KINDS) {
     const file = models[kind];
-    rows[kind] = { before: await before(file, scratch), after: await after(kind, file, scratch) };
-    const r = rows[kind];
-    process.stdout.write(`${kind}: before max ${r.before.maxMs} ms, p99 ${r.before.p99Ms} ms (read ${r.before.windowMs} ms) → after max ${r.after.maxMs} ms, p99 ${r.after.p99Ms} ms (diagnostics in ${r.after.windowMs} ms)\n`);
+    const b: Figures[] = [];
+    const a: Figures[] = [];
+    // Repeated: one run on a loaded machine can be off by a descheduled thread.
+    for (let i = 0; i < RUNS; i++) {
+      b.push(await before(file, scratch));
+      a.push(await after(kind, file, scratch));
+    }
+    const r = (rows[kind] = { before: summary(b), after: summary(a) });
+    process.stdout.write(`${kind}: before max ${r.before.medianMaxMs} ms, p99 ${r.before.medianP99Ms} ms → after max ${r.after.medianMaxMs} ms, p99 ${r.after.medianP99Ms} ms (medians of ${RUNS} runs; max of maxima ${r.before.worstMaxMs} → ${r.after.worstMaxMs} ms)\n`);
   }
   const load = os.loadavg();
   const out = writeResult('server-latency', {
