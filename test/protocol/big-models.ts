@@ -17,6 +17,8 @@ export interface BigModels {
   tfjs: string;
   onnx: string;
   keras: string;
+  /** A 28 MB `*.model.json` that is not a model (a table of numbers): the scan parses it whole to classify it. */
+  table: string;
   params: number;
 }
 
@@ -34,7 +36,7 @@ export function wideNet(width: number, depth: number): tf.LayersModel {
 export async function writeBigModels(root: string, width = 512, depth = 8): Promise<BigModels> {
   await tf.setBackend('cpu');
   const dir = path.join(root, 'models');
-  const out: BigModels = { tfjs: path.join(dir, 'wide', 'model.json'), onnx: path.join(dir, 'wide.onnx'), keras: path.join(dir, 'resnet8.h5'), params: 0 };
+  const out: BigModels = { tfjs: path.join(dir, 'wide', 'model.json'), onnx: path.join(dir, 'wide.onnx'), keras: path.join(dir, 'resnet8.h5'), table: path.join(dir, 'table.model.json'), params: 0 };
   await fs.mkdir(dir, { recursive: true });
   const exists = (p: string): Promise<boolean> => fs.stat(p).then(() => true, () => false);
   if (!(await exists(out.tfjs))) {
@@ -46,6 +48,10 @@ export async function writeBigModels(root: string, width = 512, depth = 8): Prom
   out.params = graph.layers.reduce((n, l) => n + [...l.weights.values()].reduce((m, w) => m + w.data.length, 0), 0);
   if (!(await exists(out.onnx))) await writeOnnxModel(graph, out.onnx);
   if (!(await exists(out.keras))) await fs.copyFile(H5_FIXTURE, out.keras);
+  if (!(await exists(out.table))) {
+    const row = JSON.stringify(Array.from({ length: 1000 }, (_, i) => i * 0.123456789));
+    await fs.writeFile(out.table, `{"rows":[${Array.from({ length: 2000 }, () => row).join(',')}]}`);
+  }
   return out;
 }
 
