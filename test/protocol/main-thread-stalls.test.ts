@@ -1,7 +1,8 @@
 /**
  * Issue 14, item 4: the language server never blocks its own thread for long on any one file. A workspace of
  * big models (a 19 M-parameter TF.js model in 4 MB shards, the same net as a 75 MB ONNX file, and a Keras .h5
- * whose first read loads h5wasm, and a 28 MB `table.model.json` the scan must parse to tell it is no model) is opened with an event-loop probe inside the server process
+ * whose first read loads h5wasm, and a 28 MB `table.model.json` the scan must parse to tell it is no model) is
+ * opened with an event-loop probe inside the server process
  * (event-loop-probe.cjs, loaded with `node --require`); from `initialize` until every model has its diagnostics,
  * then through a what-if request on each, no stall of the server's thread may pass STALL_BOUND_MS.
  *
