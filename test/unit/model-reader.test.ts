@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PruneLensError } from '../../server/src/engine/util/errors';
-import { ModelReader, SupersededError, WorkerEngineError } from '../../server/src/lsp/model-reader';
+import { DEFAULT_READ_TIMEOUT_MS, ModelReader, readTimeoutFromEnv, SupersededError, WorkerEngineError } from '../../server/src/lsp/model-reader';
 
 const WORKER = `
 const { parentPort } = require('node:worker_threads');
@@ -84,5 +84,16 @@ describe('model reader (worker client)', async () => {
   it("an engine refusal keeps its one-line message, not prefixed again", async () => {
     const r = reader();
     await assert.rejects(r.call('check', { file: 'refuse' }), (err: Error) => err instanceof WorkerEngineError && err.message === 'refuse: not a model');
+  });
+
+  it('the timeout from PRUNELENS_MODEL_READ_TIMEOUT_MS: a positive whole number, else the default with a warning', () => {
+    const warnings: string[] = [];
+    const warn = (l: string): number => warnings.push(l);
+    assert.equal(readTimeoutFromEnv({}, warn), DEFAULT_READ_TIMEOUT_MS);
+    assert.equal(readTimeoutFromEnv({ PRUNELENS_MODEL_READ_TIMEOUT_MS: '2500' }, warn), 2500);
+    assert.equal(warnings.length, 0);
+    for (const bad of ['abc', '-5', '0', '1.5', '1e400']) assert.equal(readTimeoutFromEnv({ PRUNELENS_MODEL_READ_TIMEOUT_MS: bad }, warn), DEFAULT_READ_TIMEOUT_MS);
+    assert.equal(warnings.length, 5);
+    assert.match(warnings[0], /PRUNELENS_MODEL_READ_TIMEOUT_MS="abc" is not a positive whole number of milliseconds; using 180000/);
   });
 });

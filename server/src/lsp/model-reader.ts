@@ -12,6 +12,19 @@ import type { ModelRead, ModelReadMethod, ModelReadMethods } from './model-read-
 /** Long enough for a 1 GB ONNX under load; a read past it is stopped and reported. */
 export const DEFAULT_READ_TIMEOUT_MS = 180_000;
 
+/**
+ * The read timeout: `PRUNELENS_MODEL_READ_TIMEOUT_MS` when it is a positive whole number of milliseconds (a slow
+ * machine, or a test that needs a read to time out), else the default. Anything else is ignored, with a reason.
+ */
+export function readTimeoutFromEnv(env: NodeJS.ProcessEnv, warn: (line: string) => void): number {
+  const raw = env.PRUNELENS_MODEL_READ_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return DEFAULT_READ_TIMEOUT_MS;
+  const ms = Number(raw);
+  if (Number.isInteger(ms) && ms > 0) return ms;
+  warn(`PruneLens: PRUNELENS_MODEL_READ_TIMEOUT_MS=${JSON.stringify(raw)} is not a positive whole number of milliseconds; using ${DEFAULT_READ_TIMEOUT_MS}`);
+  return DEFAULT_READ_TIMEOUT_MS;
+}
+
 /** A check replaced by a newer one of the same file before it started. */
 export class SupersededError extends PruneLensError {
   constructor(file: string) {

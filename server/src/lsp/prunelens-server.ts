@@ -13,7 +13,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { PruneLensError } from '../engine/util/errors';
 import { readRegularFile } from '../engine/util/limits';
 import type { AnalyzeResult, EffectiveOptions, ServerSettings } from '../../../protocol/src/protocol';
-import { ModelReader } from './model-reader';
+import { ModelReader, readTimeoutFromEnv } from './model-reader';
 import { AnalysisQueue } from './analysis-queue';
 import { diagnosticText } from './error-text';
 import { readSettings } from './settings';
@@ -56,7 +56,9 @@ export class PruneLensServer {
     workerFile: string,
     readerFile: string,
   ) {
-    this.reader = new ModelReader(readerFile, { log: (line) => connection.console.error(line) });
+    // The timeout is read before the connection listens: its warning goes to stderr (the client's output log).
+    const timeoutMs = readTimeoutFromEnv(process.env, (line) => process.stderr.write(`${line}\n`));
+    this.reader = new ModelReader(readerFile, { log: (line) => connection.console.error(line), timeoutMs });
     this.queue = new AnalysisQueue(workerFile, {
       onStart: (job) => onJobStart(this, job),
       onProgress: (job, percent, message) => void this.progress.get(job.id)?.then((r) => r.report(percent, message)),
