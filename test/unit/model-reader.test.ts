@@ -24,7 +24,7 @@ parentPort.on('message', (m) => {
   if (f === 'hang') return;
   if (f === 'exit') process.exit(3);
   if (f === 'refuse') return done({ type: 'error', id: m.id, message: 'refuse: not a model', engine: true });
-  const delay = f.startsWith('slow') ? 150 : 0;
+  const delay = f.startsWith('slow') ? 150 : f.startsWith('long') ? 600 : 0;
   setTimeout(() => done({ type: 'result', id: m.id, result: { method: m.method, file: f, thread: require('node:worker_threads').threadId } }), delay);
 });
 parentPort.postMessage({ type: 'ready' });
@@ -70,6 +70,14 @@ describe('model reader (worker client)', async () => {
     const next = (await r.call('check', { file: 'ok' })) as unknown as { file: string };
     assert.equal(next.file, 'ok');
     assert.equal(r.starts, 2);
+  });
+
+  it('a prune gets PRUNE_TIMEOUT_FACTOR read timeouts; past that it is stopped with its own sentence', async () => {
+    const r = reader(300);
+    await assert.rejects(r.call('check', { file: 'long-read' }), /^PruneLensError: long-read: reading it took longer than 0\.3 s/);
+    const pruned = (await r.call('prune', { file: 'long-prune', plan: { version: 1, layers: {} } })) as unknown as { method: string };
+    assert.equal(pruned.method, 'prune'); // 600 ms: past a read's 300 ms, within a prune's 1.2 s
+    await assert.rejects(r.call('prune', { file: 'hang', plan: { version: 1, layers: {} } }), (err: Error) => /^hang: pruning it took longer than 1\.2 s and was stopped; the original and any earlier output are untouched/.test(err.message));
   });
 
   it('a worker that dies fails only the request it was on; the queue goes on with a new worker', async () => {

@@ -13,6 +13,13 @@ import type { ModelRead, ModelReadMethod, ModelReadMethods } from './model-read-
 export const DEFAULT_READ_TIMEOUT_MS = 180_000;
 
 /**
+ * A prune reads, cuts, writes and verifies (loads the result in a runtime): it gets this many read timeouts. Stopping
+ * one mid-way never touches the original or the target (the write is staged), but may leave its hidden staging
+ * folder behind, so it is given more room than a read.
+ */
+export const PRUNE_TIMEOUT_FACTOR = 4;
+
+/**
  * The read timeout: `PRUNELENS_MODEL_READ_TIMEOUT_MS` when it is a positive whole number of milliseconds (a slow
  * machine, or a test that needs a read to time out), else the default. Anything else is ignored, with a reason.
  */
@@ -99,19 +106,27 @@ export class ModelReader {
       () => {
         if (this.current !== next) return;
         // The clock starts when the worker has the request (a worker's start-up is not the file's fault).
-        this.timer = setTimeout(() => this.timedOut(next), this.timeoutMs);
+        this.timer = setTimeout(() => this.timedOut(next), this.limitOf(next));
         this.worker?.postMessage({ id: next.id, method: next.method, params: next.params } as ModelRead.Request);
       },
       (err: Error) => this.settle(next, new PruneLensError(`the model reader could not start (${err.message})`, next.params.file)),
     );
   }
 
-  /** A read this long is stuck or far too big: stop the worker (the only way to stop a parse) and say so. */
+  private limitOf(p: Pending): number {
+    return p.method === 'prune' ? this.timeoutMs * PRUNE_TIMEOUT_FACTOR : this.timeoutMs;
+  }
+
+  /** A request this long is stuck or far too big: stop the worker (the only way to stop a parse) and say so. */
   private timedOut(p: Pending): void {
     if (this.current !== p) return;
     this.stopWorker();
-    const seconds = +(this.timeoutMs / 1000).toFixed(1);
-    this.settle(p, new PruneLensError(`reading it took longer than ${seconds} s and was stopped; the model may be too large to check in the editor (the prunelens CLI has no such limit)`, p.params.file));
+    const seconds = +(this.limitOf(p) / 1000).toFixed(1);
+    const message =
+      p.method === 'prune'
+        ? `pruning it took longer than ${seconds} s and was stopped; the original and any earlier output are untouched (use the prunelens CLI for a model this large)`
+        : `reading it took longer than ${seconds} s and was stopped; the model may be too large to check in the editor (the prunelens CLI has no such limit)`;
+    this.settle(p, new PruneLensError(message, p.params.file));
   }
 
   private settle(p: Pending, outcome: { value: unknown } | Error): void {
