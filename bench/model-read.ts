@@ -1,6 +1,6 @@
 /**
- * How long the language server's thread is blocked when it reads a large model (it reads models itself; only
- * the analysis runs in a worker): the paper-width U-Net (31 M parameters, 124 MB of float32 weights), written
+ * How long a thread is blocked when it reads a large model — the language server's own thread before the
+ * model-read worker; now that worker's (bench/server-latency.ts measures the server's thread): the paper-width U-Net (31 M parameters, 124 MB of float32 weights), written
  * once to the OS temp folder, then read, inspected and hashed as the server does (readModel, inspectGraph,
  * graphHash) three times, with Node's event-loop delay histogram running.
  *

@@ -18,6 +18,8 @@ const runs = [
   ['lsp-latency', 'all'],
   // How long the server's own thread stalls while it reads a 31 M-parameter model.
   ['model-read', 'unet'],
+  // Issue 14: the server's thread stalls per model kind, reads inline (before) vs in the model-read worker (after).
+  ['server-latency', 'all'],
   // Issue 18: the statistics pass against a plain forward (reference and paper-width U-Net), and pruned
   // latency against the FLOPs ratio.
   ['stats-pass', 'unet'],

@@ -40,6 +40,8 @@ const entries = [
   { entryPoints: ['server/src/engine/cli.ts'], outfile: `${out}/cli.js` },
   { entryPoints: ['server/src/server.ts'], outfile: `${out}/server.js` },
   { entryPoints: ['server/src/analysis-worker.ts'], outfile: `${out}/analysis-worker.js` },
+  // Model reads and parses for the language server, off its thread (server/src/lsp/model-reader.ts).
+  { entryPoints: ['server/src/model-read-worker.ts'], outfile: `${out}/model-read-worker.js` },
   { entryPoints: ['client/src/extension.ts'], outfile: `${out}/client.js` },
 ];
 

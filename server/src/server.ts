@@ -38,13 +38,13 @@ import { codeActions } from './lsp/code-actions';
 import { configCompletions } from './lsp/config-completion';
 import { modelView } from './lsp/model-view';
 import { configHover, modelHover } from './lsp/hover';
-import { pruneToSibling, subPlan } from './lsp/prune';
-import { planCosts, planFromGroups, predictKeep } from './lsp/what-if';
-import { PruneLensServer, uriToPath } from './lsp/prunelens-server';
+import { subPlan } from './lsp/prune';
+import { PruneLensServer } from './lsp/prunelens-server';
+import { uriToPath } from './lsp/server-common';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
-const server = new PruneLensServer(connection, documents, path.join(__dirname, 'analysis-worker.js'));
+const server = new PruneLensServer(connection, documents, path.join(__dirname, 'analysis-worker.js'), path.join(__dirname, 'model-read-worker.js'));
 
 let workspaceFoldersSupported = false;
 
@@ -187,13 +187,13 @@ async function prune(params: PruneParams): Promise<PruneResult> {
   let plan;
   if (params.groups) {
     // Explicit keep-sets (the importance panel's "Prune with these options"): no analysis plan needed.
-    plan = await planFromGroups(file, params.groups, { source: 'importance panel', ...(params.options ? { options: params.options } : {}) });
+    plan = await server.reader.call('planFromGroups', { file, groups: params.groups, meta: { source: 'importance panel', ...(params.options ? { options: params.options } : {}) } });
     if (params.layers?.length) throw new ResponseError(ErrorCodes.InvalidParams, 'give either layers or groups, not both');
   } else {
     if (!st?.summary || !st.plan) throw new ResponseError(ErrorCodes.InvalidRequest, `${path.basename(path.dirname(file))} has no analysis yet: nothing to prune`);
     plan = params.layers?.length ? subPlan(st.plan, st.summary, params.layers) : st.plan;
   }
-  const result = await pruneToSibling(file, plan);
+  const result = await server.reader.call('prune', { file, plan });
   background('index pruned model', () => server.fileChanged(result.out));
   return { ...result, out: server.uriFor(result.out) };
 }
@@ -240,20 +240,23 @@ connection.onRequest(
     const file = modelPathOf(params.uri);
     const st = server.models.get(file) ?? (await server.checkModel(file));
     if (!st.summary || !st.scores) return { available: false, reason: st.error ?? st.syntaxError?.message ?? server.analysisLine(st) };
-    const layers = st.plan ? await planCosts(file, st.plan) : undefined;
+    const layers = st.plan ? await server.reader.call('planCosts', { file, plan: st.plan }) : undefined;
     return { available: true, summary: st.summary, scores: st.scores, ...(layers ? { layers } : {}) };
   }),
 );
 connection.onRequest(
   WhatIfRequest.type,
-  guard(WhatIfRequest.method, async (params) => predictKeep(modelPathOf(params.uri), params.groups)),
+  guard(WhatIfRequest.method, (params) => server.reader.call('whatIf', { file: modelPathOf(params.uri), groups: params.groups })),
 );
 connection.onRequest(
   OptionsRequest.type,
   guard(OptionsRequest.method, (params) => server.effectiveOptions(modelPathOf(params.uri))),
 );
 
-connection.onShutdown(() => server.queue.dispose());
+connection.onShutdown(() => {
+  server.queue.dispose();
+  server.reader.dispose();
+});
 
 process.on('uncaughtException', (err) => connection.console.error(`PruneLens: uncaught ${err.stack ?? err.message}`));
 process.on('unhandledRejection', (err) => connection.console.error(`PruneLens: unhandled ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));

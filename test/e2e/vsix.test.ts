@@ -66,7 +66,7 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     const allowed = [
       /^\[Content_Types\]\.xml$/, /^extension\.vsixmanifest$/, /^extension\/(package\.json|readme\.md|LICENSE(\.txt)?)$/i,
       /^extension\/bin\/prunelens\.js$/,
-      /^extension\/dist\/(cli|server|analysis-worker|client)\.js$/, /^extension\/dist\/prunelens-config\.schema\.json$/,
+      /^extension\/dist\/(cli|server|analysis-worker|model-read-worker|client)\.js$/, /^extension\/dist\/prunelens-config\.schema\.json$/,
       /^extension\/dist\/webviews\/(importance|launcher|results|modelView)\.js$/, /^extension\/dist\/webviews\/panels\.css$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/(package\.json|dist\/tfjs-backend-wasm(-simd|-threaded-simd)?\.wasm)$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/,
@@ -80,6 +80,8 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     assert.ok(!list.some((f) => f.endsWith('.map') || /\.tmp\.checkpoints\//.test(f)), 'source maps or training checkpoints were packaged');
     assert.ok(list.includes(`extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`));
     assert.ok(list.includes('extension/dist/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+    // The language server starts both workers from beside its own bundle: a missing one is a server that cannot read models.
+    for (const bundle of ['server', 'analysis-worker', 'model-read-worker']) assert.ok(list.includes(`extension/dist/${bundle}.js`), `dist/${bundle}.js is not packaged`);
     const manifest = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')) as { main: string; contributes: { jsonValidation: { url: string }[] } };
     assert.ok(existsSync(join(ext, manifest.main)), `main ${manifest.main} is missing`);
     for (const v of manifest.contributes.jsonValidation) assert.ok(existsSync(join(ext, v.url)), `schema ${v.url} is missing`);

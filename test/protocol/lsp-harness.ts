@@ -41,8 +41,12 @@ export class LspClient {
   readonly conn: ProtocolConnection;
   private readonly proc: ChildProcess;
 
-  constructor(public settings: Record<string, unknown>) {
-    this.proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `nodeArgs` go before the server script (e.g. `--require` of a probe); `env` is added to this process' own. */
+  constructor(
+    public settings: Record<string, unknown>,
+    opts: { nodeArgs?: string[]; env?: Record<string, string> } = {},
+  ) {
+    this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     this.proc.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
     this.conn = createProtocolConnection(new StreamMessageReader(this.proc.stdout!), new StreamMessageWriter(this.proc.stdin!));
     this.conn.onNotification(PublishDiagnosticsNotification.type, (p) => {

@@ -12,7 +12,8 @@ import { ClientCommands, FixAllKind, ServerCommands, type OpenImportancePanelArg
 import { optionsLabel, prunableVerdicts } from './analysis-summary';
 import { excludeInsertion } from './config-exclude-edit';
 import type { PythonFixData } from './python-diagnostics';
-import { SOURCE, uriToPath, type LayerDiagnosticData, type PruneLensServer, type PythonModelCandidates } from './prunelens-server';
+import type { PruneLensServer } from './prunelens-server';
+import { SOURCE, uriToPath, type LayerDiagnosticData, type PythonModelCandidates } from './server-common';
 
 const wants = (only: string[] | undefined, kind: string): boolean => !only || only.some((o) => kind === o || kind.startsWith(`${o}.`));
 

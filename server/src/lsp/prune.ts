@@ -10,7 +10,8 @@
  * model goes to the next free `<name>.pruned-2/`, `-3/`… and the result says why, so nothing is overwritten.
  * The write itself is the engine's verified output write (engine/output): staged beside the folder, read back
  * with the predicted params/FLOPs, loaded in TF.js, then renamed into place with its output marker, so a
- * folder the user put other files into is never replaced.
+ * folder the user put other files into is never replaced. Runs in the model-read worker (model-read-worker.ts):
+ * the read, surgery and verification take seconds on a big model.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';

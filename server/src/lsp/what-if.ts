@@ -1,7 +1,8 @@
 /**
  * `prunelens/whatIf`: the params/FLOPs a model would have if each listed group kept exactly the given
  * channels — what the importance panel shows live while the user moves τ or α, computed from the cached
- * structure (a shape-only surgery, no statistics pass, no weights touched).
+ * structure (a shape-only surgery, no statistics pass, no weights touched). Runs in the model-read worker
+ * (model-read-worker.ts), which keeps the prepared models between requests.
  */
 import { promises as fs } from 'node:fs';
 import { groupRoots } from '../engine/criteria/types';

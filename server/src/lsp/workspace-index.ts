@@ -64,28 +64,41 @@ export function looksLikeLayersModel(json: unknown): boolean {
   return typeof cfg.class_name === 'string' && typeof cfg.config === 'object';
 }
 
+/**
+ * Whether a `.json` file (or the editor's text of it) is a TF.js layers model. Parses the whole file, up to the
+ * model.json limit: the server runs this in its model-read worker, not on its own thread. Never throws.
+ */
+export async function classifyJsonFile(file: string, text?: string): Promise<FileKind | null> {
+  try {
+    if (text === undefined) {
+      const st = await fs.stat(file);
+      // Not a regular file (FIFO, device): never read; named like a model, the reader's refusal is its diagnostic.
+      if (!st.isFile()) return isModelJsonName(file) ? 'model' : null;
+      // A model.json over the engine's limit is still a model: the engine's refusal becomes its diagnostic.
+      if (st.size > MAX_MODEL_JSON_BYTES) return isModelJsonName(file) ? 'model' : null;
+      text = await fs.readFile(file, 'utf8');
+    }
+    try {
+      return looksLikeLayersModel(JSON.parse(text)) ? 'model' : null;
+    } catch {
+      // Malformed JSON named like a model is reported as a broken model rather than ignored.
+      return isModelJsonName(file) ? 'model' : null;
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** How `.json` files are classified: in the calling thread by default, through the model-read worker in the server. */
+export type JsonClassifier = (file: string, text?: string) => Promise<FileKind | null>;
+
 /** Classifies one file from its name and (for .json and .py) its content. Never throws. */
-export async function classifyFile(file: string, text?: string): Promise<FileKind | null> {
+export async function classifyFile(file: string, text?: string, classifyJson: JsonClassifier = classifyJsonFile): Promise<FileKind | null> {
   try {
     if (isConfigPath(file)) return 'config';
     if (isBinaryModelName(file)) return (await fs.stat(file)).isFile() ? 'model' : null;
     const lower = file.toLowerCase();
-    if (lower.endsWith('.json')) {
-      if (text === undefined) {
-        const st = await fs.stat(file);
-        // Not a regular file (FIFO, device): never read; named like a model, the reader's refusal is its diagnostic.
-        if (!st.isFile()) return isModelJsonName(file) ? 'model' : null;
-        // A model.json over the engine's limit is still a model: the engine's refusal becomes its diagnostic.
-        if (st.size > MAX_MODEL_JSON_BYTES) return isModelJsonName(file) ? 'model' : null;
-        text = await fs.readFile(file, 'utf8');
-      }
-      try {
-        return looksLikeLayersModel(JSON.parse(text)) ? 'model' : null;
-      } catch {
-        // Malformed JSON named like a model is reported as a broken model rather than ignored.
-        return isModelJsonName(file) ? 'model' : null;
-      }
-    }
+    if (lower.endsWith('.json')) return await classifyJson(file, text);
     if (lower.endsWith('.py')) {
       if (text === undefined) {
         const st = await fs.stat(file);
@@ -113,7 +126,7 @@ export class WorkspaceIndex {
   }
 
   /** Walks the folders and classifies candidates; returns the number of files indexed. */
-  async scan(folders: string[]): Promise<number> {
+  async scan(folders: string[], classifyJson: JsonClassifier = classifyJsonFile): Promise<number> {
     let seen = 0;
     const candidates: string[] = [];
     const walk = async (dir: string): Promise<void> => {
@@ -132,7 +145,7 @@ export class WorkspaceIndex {
       }
     };
     for (const f of folders) await walk(f);
-    for (const file of candidates) this.set(file, await classifyFile(file));
+    for (const file of candidates) this.set(file, await classifyFile(file, undefined, classifyJson));
     return this.files.size;
   }
 }
