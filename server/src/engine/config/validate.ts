@@ -31,7 +31,7 @@ export function parseConfigText(text: string, file: string): unknown {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new Error(`malformed JSON: ${printable((err as Error).message)}`);
+      throw new Error(`malformed JSON: ${printable((err as Error).message)}`, { cause: err });
     }
     if (nestingDepth(value) > MAX_NESTING) throw new Error(`nested more than ${MAX_NESTING} levels deep`);
     return value;

@@ -160,7 +160,6 @@ export async function train(model: tf.LayersModel, options: TrainOptions): Promi
   let stoppedEarly = false;
   let startEpoch = 1;
   let best: tf.Tensor[] | undefined;
-  let lastDir = '';
   let bestDir = '';
 
   const ckpt = options.checkpointDir;
@@ -172,7 +171,7 @@ export async function train(model: tf.LayersModel, options: TrainOptions): Promi
       tf.dispose(last);
       best = await loadEpochWeights(ckpt, state.bestDir, model);
       await loadOptimizerState(ckpt, state.lastDir, optimizer);
-      ({ history, bestEpoch, bestMetric, lastDir, bestDir, stoppedEarly } = state);
+      ({ history, bestEpoch, bestMetric, bestDir, stoppedEarly } = state);
       sinceBest = state.epochsWithoutImprovement;
       startEpoch = state.epoch + 1;
     }
@@ -282,7 +281,7 @@ export async function train(model: tf.LayersModel, options: TrainOptions): Promi
         stoppedEarly = sinceBest >= patience;
       }
       if (ckpt) {
-        lastDir = await saveEpoch(ckpt, epoch, model, optimizer);
+        const lastDir = await saveEpoch(ckpt, epoch, model, optimizer);
         if (improved) bestDir = lastDir;
         const state: TrainState = {
           version: 1,
