@@ -5,7 +5,7 @@
  */
 import type { PruneResult } from '../../../protocol/src/protocol';
 
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+import { compactNumber as fmt } from '../../../protocol/src/format';
 
 /** `r.out` is already the URI of the written model.json: open exactly that, never `<out>/model.json`. */
 export function prunedModelToOpen(r: Pick<PruneResult, 'out'>): string {
