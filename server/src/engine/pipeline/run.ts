@@ -33,6 +33,7 @@ import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';
 import { checkOutputTarget, dataInputPaths, kerasOutput, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
 import { parsePlan } from '../surgery/plan';
+import { runFolderFor } from '../../../../protocol/src/output-names';
 
 export interface RunEvents {
   signal?: AbortSignal;
@@ -93,7 +94,7 @@ export async function loadConfigFile(file: string): Promise<ResolvedConfig> {
 export function runOutput(config: PruneLensConfig, configFile: string): { outputDir: string; rules: TargetRules & { command: string } } {
   const base = path.dirname(path.resolve(configFile));
   const modelPath = path.resolve(base, config.model);
-  const outputDir = path.resolve(base, config.output ?? `${path.basename(path.dirname(modelPath))}.pruned-run`);
+  const outputDir = config.output !== undefined ? path.resolve(base, config.output) : runFolderFor(modelPath, base);
   const data = config.data.path.startsWith('bundled:') ? [] : dataInputPaths(path.resolve(base, config.data.path));
   return {
     outputDir,
