@@ -2,7 +2,7 @@
  * Analysis: model + calibration data + method → scores and a PruningPlan. The one entry point the CLI
  * (`analyze`, `run`), the language server's worker and the webviews use.
  *
- * files → reader → ModelGraph → stats (one pass) → criteria → method → plan (DESIGN §2).
+ * files → reader → ModelGraph → stats (one pass) → criteria → method → plan.
  */
 import { createHash } from 'node:crypto';
 import { bundledDataset, BUNDLED_NAMES, type BundledName } from './data/bundled';

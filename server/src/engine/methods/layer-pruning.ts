@@ -1,5 +1,5 @@
 /**
- * Layer pruning for U-Net (DESIGN §1, [paper]): when a U-Net level carries almost nothing, remove the whole
+ * Layer pruning for U-Net (López-González et al. 2024): when a U-Net level carries almost nothing, remove the whole
  * level — its pooling, its convolutions, its upsampling path — and reconnect the level above.
  *
  * Levels are found structurally (`layer-pruning/detect.ts`): level ℓ is one resolution, 1 the top; the

@@ -1,5 +1,5 @@
 /**
- * Method A — PCA + NCI (DESIGN §1): PCA over a layer's feature maps says *how many* filters to keep (the
+ * Method A — PCA + NCI (López-González et al. 2024): PCA over a layer's feature maps says *how many* filters to keep (the
  * smallest k whose cumulative explained variance reaches τ); next-convolution influence says *which* (the
  * k with the highest NCI, ties broken by MSD). For a coupled group the largest k of its members is used, so
  * no member keeps fewer components than its own spectrum asks for.

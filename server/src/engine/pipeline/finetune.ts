@@ -1,5 +1,5 @@
 /**
- * The fine-tuning strategy (DESIGN §1): after the one-shot prune, train the pruned model with Adam at
+ * The fine-tuning strategy: after the one-shot prune, train the pruned model with Adam at
  * `lrFactor` (default 0.1) × the original learning rate, early stopping on validation mIoU (segmentation)
  * or top-1 (classification), and keep the best epoch. Optionally distil from the unpruned model (soft
  * targets at temperature T, weight λ).

@@ -116,7 +116,7 @@ const inputSize = (graph: ModelGraph): [number | null, number | null, number | n
 
 /**
  * Structure and evaluation of one stage (latencies are measured together at the end, interleaved).
- * Inference runs natively on onnxruntime-node when it loads (DESIGN §2: TF.js trains, the native runtime
+ * Inference runs natively on onnxruntime-node when it loads (TF.js trains, the native runtime
  * infers); TF.js is the fallback, also for a layer the ONNX writer cannot translate.
  */
 async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
