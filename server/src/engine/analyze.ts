@@ -25,6 +25,8 @@ import { runStatsPass, type StatsResult } from './stats/pass';
 import { sectionWithDefaults } from './config/definition';
 import type { PruneLensConfig } from './config/types';
 import type { MethodSpec } from './methods/spec';
+import type * as z from 'zod';
+import type { ScoresFile } from '../../../protocol/src/scores';
 import { PruneLensError } from './util/errors';
 import { Rng } from './util/rng';
 
@@ -182,7 +184,7 @@ export function graphHash(graph: ModelGraph): string {
 }
 
 /** What `scores.json` holds: per group, everything a user (or a webview) needs to see why. */
-export function scoresJson(a: Analysis): Record<string, unknown> {
+export function scoresJson(a: Analysis): z.input<typeof ScoresFile> {
   const layerOf = (d: GroupDecision) => d.members[0];
   return {
     version: 1,
