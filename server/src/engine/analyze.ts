@@ -25,6 +25,7 @@ import { runStatsPass, type StatsResult } from './stats/pass';
 import { sectionWithDefaults } from './config/definition';
 import type { PruneLensConfig } from './config/types';
 import type { MethodSpec } from './methods/spec';
+import { modelInputShape } from './graph/input-shape';
 import type * as z from 'zod';
 import type { ScoresFile } from '../../../protocol/src/scores';
 import { PruneLensError } from './util/errors';
@@ -161,8 +162,7 @@ export async function analyze(graph: ModelGraph, dataset: Dataset, spec: MethodS
 }
 
 function checkDataFits(graph: ModelGraph, dataset: Dataset): void {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[] | undefined;
+  const shape = modelInputShape(graph);
   if (!shape) return;
   const { height, width, channels } = dataset.info;
   const [, h, w, c] = shape;

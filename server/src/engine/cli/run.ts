@@ -80,7 +80,7 @@ export async function runConfigCommand(configFile: string, o: { json?: boolean; 
   await checkRunOutput(config, configFile);
   await startBackend(o.json);
   // Which options, and where they come from (the editor's surfaces say the same).
-  if (!o.json) process.stderr.write(`options: ${JSON.stringify(config.method ?? { name: 'pca-nci' })} from ${configFile}; options it does not set take their defaults\n`);
+  if (!o.json) process.stderr.write(`options: ${JSON.stringify(config.method)} (from ${configFile}; what it leaves out at its default)\n`);
   const progress = new TerminalProgress({ metricName: 'miou' });
   try {
     const summary = await runPipeline(config, configFile, {

@@ -8,6 +8,7 @@ import { OnnxFormatError } from '../formats/onnx/errors';
 import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
 import { graphToTfModel } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
+import { modelInputShape } from '../graph/input-shape';
 
 export interface Latency {
   medianMs: number;
@@ -84,8 +85,7 @@ function tfjsTimer(model: tf.LayersModel): Timer {
 }
 
 function inputDims(graph: ModelGraph): number[] {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const shape = ((input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[]).map((d, i) => (i === 0 ? 1 : d));
+  const shape = (modelInputShape(graph) ?? [null]).map((d, i) => (i === 0 ? 1 : d));
   if (shape.some((d) => d === null)) throw new Error(`model '${graph.name}' has an input of unknown size; latency needs a fixed size`);
   return shape as number[];
 }

@@ -34,6 +34,7 @@ import { compareLatencies, type Latency } from './latency';
 import { checkOutputTarget, dataInputPaths, kerasOutput, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
 import { parsePlan } from '../surgery/plan';
 import { runFolderFor } from '../../../../protocol/src/output-names';
+import { modelInputSize } from '../graph/input-shape';
 
 export interface RunEvents {
   signal?: AbortSignal;
@@ -108,12 +109,6 @@ export async function checkRunOutput(config: PruneLensConfig, configFile: string
   await checkOutputTarget(outputDir, 'folder', rules);
 }
 
-const inputSize = (graph: ModelGraph): [number | null, number | null, number | null] => {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const s = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
-  return [s[1], s[2], s[3]];
-};
-
 /**
  * Structure and evaluation of one stage (latencies are measured together at the end, interleaved).
  * Inference runs natively on onnxruntime-node when it loads (TF.js trains, the native runtime
@@ -144,15 +139,15 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
   const { outputDir, rules } = runOutput(config, configFile);
   await checkOutputTarget(outputDir, 'folder', rules);
   const { graph, format } = await readModel(modelPath);
-  const [h, w] = inputSize(graph);
+  const { height: h, width: w } = modelInputSize(graph);
   const d = config.data;
   const dataset = await resolveDataset(rel(d.path), {
-    height: d.height ?? h ?? undefined,
-    width: d.width ?? w ?? undefined,
+    height: d.height ?? h,
+    width: d.width ?? w,
     channels: d.channels,
     numClasses: d.numClasses,
     count: d.count,
-    size: d.size ?? h ?? undefined,
+    size: d.size ?? h,
     seed: d.seed,
   });
   const splits = splitIndices(dataset.size, { val: d.valFraction, test: d.testFraction, seed: d.seed ?? 0 });
