@@ -123,7 +123,7 @@ export async function pruneToSibling(modelPath: string, plan: PruningPlan): Prom
   const { graph, format } = await readModel(modelPath);
   const hash = graphHash(graph);
   const { out, previous, note } = await target(modelPath, hash);
-  if (path.resolve(out) === path.resolve(path.dirname(modelPath))) throw new PruneLensError('refusing to write over the original model', modelPath);
+  // Never over the original: target() and writeOutputFolder both apply the output module's rules (output/target.ts).
   const coupling = analyzeCoupling(graph);
   const groupOf = (layer: string): number | undefined => coupling.groupOf.get(layer)?.id;
   const combined = previous ? mergePlans(previous.plan, plan, groupOf) : plan;
