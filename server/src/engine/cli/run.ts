@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import { formatNumber } from '../report/console';
+import type { RunEvent } from '../../../../protocol/src/run-events';
 import { checkRunOutput, loadConfigFile, runPipeline, type RunSummary } from '../pipeline/run';
 import { TerminalProgress } from '../train/progress-bar';
 import { CancelledError } from '../util/errors';
@@ -35,11 +36,11 @@ export function summaryTable(s: RunSummary): string {
 }
 
 /**
- * `--events`: one JSON object per line on stdout (step, stats, trainProgress, epochEnd, done | cancelled |
- * failed), for the editor's launcher panel; SIGTERM/SIGINT cancel between batches.
+ * `--events`: one JSON object per line on stdout (protocol/src/run-events.ts: step, stats, trainProgress,
+ * epochEnd, done | cancelled | failed), for the editor's launcher panel; SIGTERM/SIGINT cancel between batches.
  */
 async function runWithEvents(configFile: string): Promise<void> {
-  const emit = (e: Record<string, unknown>): boolean => process.stdout.write(`${JSON.stringify(e)}\n`);
+  const emit = (e: RunEvent): boolean => process.stdout.write(`${JSON.stringify(e)}\n`);
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once('SIGTERM', stop);
