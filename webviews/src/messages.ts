@@ -8,12 +8,10 @@
  * `finetune` blocks of a pruning config (engine/config/types.ts), the trainer's progress events and epoch
  * records, and the run summary (engine/pipeline/run.ts).
  */
+// First: no eval under the webviews' CSP, before any schema module is evaluated.
+import './zod-config';
 // A namespace import lets esbuild drop zod's locales and JSON-schema tooling from the webview bundles (450 → 73 kB).
 import * as z from 'zod';
-
-// Zod compiles fast object parsers with `new Function` (after probing whether eval works): under the
-// webviews' CSP that probe is a script-src violation. Interpreted parsing is fast enough for messages.
-z.config({ jitless: true });
 
 /** JSON turns NaN/±Infinity into null, so engine numbers that can be non-finite arrive as null. */
 const num = z.number();
