@@ -93,7 +93,7 @@ export interface ScoresResult {
   available: boolean;
   reason?: string;
   summary?: AnalysisSummary;
-  /** The engine's `scores.json` content (per group: scores, NCI, MSD, spectrum, keep…). */
+  /** The engine's `scores.json` content (per group: scores, NCI, MSD, spectrum, keep…); its schema: protocol/src/scores.ts. */
   scores?: Record<string, unknown>;
   /** Per layer params/FLOPs before → after the analysed plan. */
   layers?: LayerCostChange[];

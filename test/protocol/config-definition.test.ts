@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { CONFIG_DEFAULTS, ConfigDefinition } from '../../server/src/engine/config/definition';
+import { CONFIG_DEFAULTS, ConfigDefinition, sectionWithDefaults } from '../../server/src/engine/config/definition';
 import { SCHEMA_FILE, schemaText } from '../../server/src/engine/config/generate-schema';
-import { validateConfig } from '../../server/src/engine/config/validate';
+import { resolveConfig, validateConfig } from '../../server/src/engine/config/validate';
+import { PruneLensError } from '../../server/src/engine/util/errors';
 import { DEFAULT_SETTINGS } from '../../protocol/src/protocol';
 
 const ROOT = resolve(__dirname, '../..');
@@ -51,5 +52,34 @@ describe('the config is defined once', () => {
       { data: { path: 'x' } },
     ];
     for (const c of cases) assert.equal(validateConfig(c).length === 0, ConfigDefinition.safeParse(c).success, JSON.stringify(c));
+  });
+
+  test('validation applies the defaults: a config that leaves everything out gets every default from the definition', () => {
+    const config = resolveConfig({ model: 'm/model.json', data: { path: 'bundled:cropweed' } });
+    assert.equal(config.method.name, 'pca-nci');
+    assert.equal(config.method.varianceThreshold, CONFIG_DEFAULTS.method.varianceThreshold);
+    assert.equal(config.calibration.batchSize, CONFIG_DEFAULTS.calibration.batchSize);
+    assert.equal(config.calibration.images, CONFIG_DEFAULTS.calibration.images);
+    assert.equal(config.finetune.epochs, CONFIG_DEFAULTS.finetune.epochs);
+    assert.equal(config.finetune.distillation.weight, 0.5);
+    assert.equal(config.layerPruning.enabled, false);
+    assert.equal(config.data.valFraction, CONFIG_DEFAULTS.data.valFraction);
+    // What the user gave is kept; a given value is never replaced by a default.
+    const given = resolveConfig({ model: 'm', data: { path: 'x' }, finetune: { epochs: 0, batchSize: 2 }, method: { name: 'distribution' } });
+    assert.deepEqual([given.finetune.epochs, given.finetune.batchSize, given.finetune.patience, given.method.name], [0, 2, CONFIG_DEFAULTS.finetune.patience, 'distribution']);
+  });
+
+  test('resolveConfig refuses an invalid config with one line naming the file and each pointer', () => {
+    assert.throws(
+      () => resolveConfig({ model: 'm', data: { path: 'x' }, method: { name: 'pca-nci', varianceThreshold: 2 } }, 'run.prunelens.yaml'),
+      (err: unknown) => err instanceof PruneLensError && /\/method\/varianceThreshold: must be <= 1/.test(err.message) && !err.message.includes('\n'),
+    );
+  });
+
+  test('one block with its defaults (the CLI flags and the statistics pass): unset flags are undefined and take the default', () => {
+    assert.deepEqual(sectionWithDefaults('calibration', { images: undefined }), CONFIG_DEFAULTS.calibration);
+    assert.equal(sectionWithDefaults('finetune', { epochs: undefined, batchSize: 4 }).epochs, CONFIG_DEFAULTS.finetune.epochs);
+    assert.equal(sectionWithDefaults('finetune', { epochs: undefined, batchSize: 4 }).batchSize, 4);
+    assert.throws(() => sectionWithDefaults('calibration', { images: 0 }), (err: unknown) => err instanceof PruneLensError && /^\/calibration\/images: /.test(err.message));
   });
 });

@@ -467,8 +467,13 @@ test('fashion mosaic: deterministic, garments from the vendored subset labelled 
   let fg = 0, nf = 0, bg = 0, nb = 0;
   s.label.forEach((l, p) => {
     const v = s.image[p * 3] + s.image[p * 3 + 1] + s.image[p * 3 + 2];
-    if (l > 0) (fg += v), nf++;
-    else (bg += v), nb++;
+    if (l > 0) {
+      fg += v;
+      nf++;
+    } else {
+      bg += v;
+      nb++;
+    }
   });
   assert.ok(fg / nf > bg / nb + 0.3, `garment ${fg / nf} vs background ${bg / nb}`);
 });

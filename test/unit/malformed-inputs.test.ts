@@ -126,7 +126,10 @@ describe('TF.js layers reader: malformed fields are refused before anything is a
   test('weight names and shard paths that are not strings; quantization on the wrong dtype', async () => {
     await refused(await writeModel((json) => (manifest(json).weights[1].name = 42)), TfjsLayersFormatError, /weightsManifest entry #2 has no name \(got 42\)/);
     await refused(await writeModel((json) => (manifest(json).paths = [42])), TfjsLayersFormatError, /weights shard path must be a non-empty string, got 42/);
-    await refused(await writeModel((json) => (manifest(json).weights[0].quantization = { dtype: 'float16' }) && (manifest(json).weights[0].dtype = 'int32')), TfjsLayersFormatError, /float16 quantization applies to float32 weights only/);
+    await refused(await writeModel((json) => {
+          manifest(json).weights[0].quantization = { dtype: 'float16' };
+          manifest(json).weights[0].dtype = 'int32';
+        }), TfjsLayersFormatError, /float16 quantization applies to float32 weights only/);
     await refused(await writeModel((json) => (manifest(json).weights[0].quantization = { dtype: 'uint8' })), TfjsLayersFormatError, /uint8 quantization needs finite numbers 'scale' and 'min'/);
     await refused(await writeModel((json) => (manifest(json).weights[0].shape = [1e7, 1e7])), TfjsLayersFormatError, /1.00e\+14 elements/, 2000);
   });

@@ -1,3 +1,4 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the ambient WebAssembly types the engine's build uses
 /// <reference path="../../server/src/engine/runtime/simd/webassembly.d.ts" />
 /**
  * The committed WebAssembly binaries (server/src/engine/runtime/simd/wasm-modules.generated.ts) are what

@@ -11,6 +11,8 @@ import { scaledAtrousRates } from '../../server/src/engine/zoo/deeplabv3plus';
 
 before(async () => {
   await tf.setBackend('cpu');
+  // What initBackend installs in the CLI and the worker: DeepLabv3+ trains atrous convolutions.
+  installAtrousGradients();
 });
 
 /** Tiny variants: the same code paths as the demo sizes, a fraction of the arithmetic. */

@@ -4,16 +4,14 @@
  * sent anything by a buggy host and vice versa), so a malformed message is rejected with a readable
  * reason instead of half-rendering. No DOM or vscode import: the host bundles it too.
  *
- * Field shapes follow the engine: `scores.json` (engine/analyze.ts `scoresJson`), the `method` and
+ * Field shapes follow the engine: `scores.json` (protocol/src/scores.ts, which the engine's `scoresJson` is typed by), the `method` and
  * `finetune` blocks of a pruning config (engine/config/types.ts), the trainer's progress events and epoch
  * records, and the run summary (engine/pipeline/run.ts).
  */
+// First: no eval under the webviews' CSP, before any schema module is evaluated.
+import './zod-config';
 // A namespace import lets esbuild drop zod's locales and JSON-schema tooling from the webview bundles (450 → 73 kB).
 import * as z from 'zod';
-
-// Zod compiles fast object parsers with `new Function` (after probing whether eval works): under the
-// webviews' CSP that probe is a script-src violation. Interpreted parsing is fast enough for messages.
-z.config({ jitless: true });
 
 /** JSON turns NaN/±Infinity into null, so engine numbers that can be non-finite arrive as null. */
 const num = z.number();
@@ -23,10 +21,9 @@ const count = z.number().int().nonnegative();
 export const PanelKind = z.enum(['importance', 'launcher', 'results', 'modelView']);
 export type PanelKind = z.infer<typeof PanelKind>;
 
-export const Cost = z.object({ params: num, flops: num });
-export type Cost = z.infer<typeof Cost>;
-export const CostPair = z.object({ before: Cost, after: Cost });
-export type CostPair = z.infer<typeof CostPair>;
+// scores.json and the costs in it are the engine's contract, declared in protocol/src/scores.ts.
+import { Cost, CostPair, ScoreGroup, ScoresFile } from '../../protocol/src/scores';
+export { Cost, CostPair, ScoreGroup, ScoresFile };
 
 export const Threshold = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('std'), alpha: num }),
@@ -35,33 +32,6 @@ export const Threshold = z.discriminatedUnion('kind', [
 ]);
 export type Threshold = z.infer<typeof Threshold>;
 
-/** One prunable group of `scores.json`; unknown extra fields are kept (the engine may add more). */
-export const ScoreGroup = z.looseObject({
-  group: count,
-  members: z.array(z.string()).min(1),
-  layer: z.string(),
-  channels: count,
-  keep: z.array(count),
-  kept: count,
-  scores: z.array(maybeNum),
-  nci: z.array(maybeNum).optional(),
-  msd: z.array(maybeNum).optional(),
-  spectrum: z.object({ explained: z.array(num), cumulative: z.array(num) }).optional(),
-  components: count.optional(),
-  threshold: maybeNum.optional(),
-  excluded: z.boolean().optional(),
-  note: z.string().optional(),
-});
-export type ScoreGroup = z.infer<typeof ScoreGroup>;
-
-export const ScoresFile = z.looseObject({
-  model: z.string(),
-  method: z.string(),
-  options: z.record(z.string(), z.unknown()),
-  cost: CostPair,
-  groups: z.array(ScoreGroup),
-});
-export type ScoresFile = z.infer<typeof ScoresFile>;
 
 /** Per layer parameters and FLOPs before → after, computed by the host (it has the graph; the webview does not). */
 export const LayerCost = z.object({ layer: z.string(), before: Cost, after: Cost });

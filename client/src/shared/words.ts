@@ -5,7 +5,8 @@
  */
 import type { PruneResult } from '../../../protocol/src/protocol';
 
-const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : String(n));
+import { compactNumber as fmt } from '../../../protocol/src/format';
+import { RUN_SUFFIX } from '../../../protocol/src/output-names';
 
 /** `r.out` is already the URI of the written model.json: open exactly that, never `<out>/model.json`. */
 export function prunedModelToOpen(r: Pick<PruneResult, 'out'>): string {
@@ -28,7 +29,7 @@ export const STATUS_ICONS = { busy: 'sync~spin', error: 'error', warning: 'warni
 /** The launcher's output folder for a run: `<model folder>.pruned-run-<n>/`, the first that does not exist yet. */
 export function runFolder(modelDir: string, exists: (p: string) => boolean): string {
   for (let n = 1; ; n++) {
-    const p = `${modelDir}.pruned-run-${n}`;
+    const p = `${modelDir}${RUN_SUFFIX}-${n}`;
     if (!exists(p)) return p;
   }
 }
@@ -36,6 +37,6 @@ export function runFolder(modelDir: string, exists: (p: string) => boolean): str
 /** The latest run folder of this model that exists, if any (the one before `runFolder`'s answer). */
 export function latestRun(modelDir: string, exists: (p: string) => boolean): string | undefined {
   let last: string | undefined;
-  for (let n = 1; exists(`${modelDir}.pruned-run-${n}`); n++) last = `${modelDir}.pruned-run-${n}`;
+  for (let n = 1; exists(`${modelDir}${RUN_SUFFIX}-${n}`); n++) last = `${modelDir}${RUN_SUFFIX}-${n}`;
   return last;
 }

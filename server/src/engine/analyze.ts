@@ -2,7 +2,7 @@
  * Analysis: model + calibration data + method → scores and a PruningPlan. The one entry point the CLI
  * (`analyze`, `run`), the language server's worker and the webviews use.
  *
- * files → reader → ModelGraph → stats (one pass) → criteria → method → plan (DESIGN §2).
+ * files → reader → ModelGraph → stats (one pass) → criteria → method → plan.
  */
 import { createHash } from 'node:crypto';
 import { bundledDataset, BUNDLED_NAMES, type BundledName } from './data/bundled';
@@ -13,15 +13,21 @@ import { graphToTfModel } from './formats/tfjs-layers/writer';
 import { analyzeCoupling, type Coupling } from './graph/coupling';
 import type { ModelGraph } from './graph/ir';
 import { inspectGraph, type InspectReport } from './inspect';
-import { baseline, type BaselineOptions } from './methods/baseline';
+import { baseline } from './methods/baseline';
 import type { GroupDecision, MethodResult } from './methods/decisions';
-import { scoreDistribution, type DistributionOptions } from './methods/distribution';
-import { pcaNci, type PcaNciOptions } from './methods/pca-nci';
+import { scoreDistribution } from './methods/distribution';
+import { pcaNci } from './methods/pca-nci';
 import { OnnxFormatError } from './formats/onnx/errors';
 import { loadOrt } from './formats/onnx/runtime';
 import { runNativeStatsPass } from './stats/native-pass';
 import { observationPoints } from './stats/observe';
 import { runStatsPass, type StatsResult } from './stats/pass';
+import { sectionWithDefaults } from './config/definition';
+import type { PruneLensConfig } from './config/types';
+import type { MethodSpec } from './methods/spec';
+import { modelInputShape } from './graph/input-shape';
+import type * as z from 'zod';
+import type { ScoresFile } from '../../../protocol/src/scores';
 import { PruneLensError } from './util/errors';
 import { Rng } from './util/rng';
 
@@ -36,18 +42,10 @@ export async function resolveDataset(spec: string, read: ReadOptions & { count?:
   return openDataset(spec, read);
 }
 
-export type MethodSpec =
-  | { method: 'pca-nci'; options?: PcaNciOptions }
-  | { method: 'distribution'; options?: DistributionOptions }
-  | { method: 'baseline'; options: BaselineOptions };
+export type { MethodSpec } from './methods/spec';
 
-export interface CalibrationOptions {
-  /** Calibration images (default 64), drawn from the training split. */
-  images?: number;
-  batchSize?: number;
-  hrankImages?: number;
-  seed?: number;
-}
+/** The config's `calibration` block; what it leaves out takes the definition's defaults (config/definition.ts). */
+export type CalibrationOptions = NonNullable<PruneLensConfig['calibration']>;
 
 export interface AnalysisProgress {
   phase: 'prepare' | 'statistics' | 'scoring';
@@ -118,18 +116,18 @@ export function statsNeeds(spec: MethodSpec | undefined, opts: AnalyzeOptions = 
   const criteria = new Set([...criteriaOf(spec), ...(opts.collect?.criteria ?? [])]);
   return {
     apoz: criteria.has('apoz'),
-    hrankImages: criteria.has('hrank') ? (opts.calibration?.hrankImages ?? 4) : 0,
+    hrankImages: criteria.has('hrank') ? sectionWithDefaults('calibration', opts.calibration).hrankImages : 0,
     classResponse: opts.collect?.classResponse === true,
   };
 }
 
 /** One statistics pass (the expensive part), reusable by several methods; `spec` says what it must collect. */
 export async function collectStatistics(graph: ModelGraph, coupling: Coupling, dataset: Dataset, opts: AnalyzeOptions = {}, spec?: MethodSpec): Promise<StatsResult> {
-  const cal = opts.calibration ?? {};
+  const cal = sectionWithDefaults('calibration', opts.calibration);
   const points = observationPoints(graph, coupling);
-  const indices = calibrationIndices(dataset, cal.images ?? 64, cal.seed ?? 0);
+  const indices = calibrationIndices(dataset, cal.images, cal.seed);
   const passOptions = {
-    batchSize: cal.batchSize ?? 8,
+    batchSize: cal.batchSize,
     ...statsNeeds(spec, opts),
     signal: opts.signal,
     onProgress: (done: number, total: number) => opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
@@ -158,14 +156,13 @@ export async function analyze(graph: ModelGraph, dataset: Dataset, spec: MethodS
   checkDataFits(graph, dataset);
   const stats = await collectStatistics(graph, coupling, dataset, opts, spec);
   opts.onProgress?.({ phase: 'scoring', done: 0, total: 1, message: `scoring with ${spec.method}` });
-  const result = runMethod(spec, graph, coupling, stats, opts.calibration?.seed ?? 0);
+  const result = runMethod(spec, graph, coupling, stats, sectionWithDefaults('calibration', opts.calibration).seed);
   opts.onProgress?.({ phase: 'scoring', done: 1, total: 1, message: 'done' });
   return { graph, coupling, structure, stats, result };
 }
 
 function checkDataFits(graph: ModelGraph, dataset: Dataset): void {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[] | undefined;
+  const shape = modelInputShape(graph);
   if (!shape) return;
   const { height, width, channels } = dataset.info;
   const [, h, w, c] = shape;
@@ -187,7 +184,7 @@ export function graphHash(graph: ModelGraph): string {
 }
 
 /** What `scores.json` holds: per group, everything a user (or a webview) needs to see why. */
-export function scoresJson(a: Analysis): Record<string, unknown> {
+export function scoresJson(a: Analysis): z.input<typeof ScoresFile> {
   const layerOf = (d: GroupDecision) => d.members[0];
   return {
     version: 1,

@@ -6,9 +6,11 @@
  *    *Open importance panel*, a command the client handles;
  *  - on a Python width diagnostic: the quick fix rewriting the literal(s) to the pruned width.
  */
+import * as path from 'node:path';
 import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ClientCommands, FixAllKind, ServerCommands, type OpenImportancePanelArgs, type PruneParams } from '../../../protocol/src/protocol';
+import { prunedFolderFor } from '../../../protocol/src/output-names';
 import { optionsLabel, prunableVerdicts } from './analysis-summary';
 import { excludeInsertion } from './config-exclude-edit';
 import type { PythonFixData } from './python-diagnostics';
@@ -87,6 +89,5 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
 }
 
 function prunedName(file: string): string {
-  const parts = file.split(/[\\/]/);
-  return parts[parts.length - 1].toLowerCase() === 'model.json' ? `${parts[parts.length - 2]}.pruned/` : `${parts[parts.length - 1].replace(/(\.model)?\.json$/i, '')}.pruned/`;
+  return `${path.basename(prunedFolderFor(file))}/`;
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Coupling } from '../engine/graph/coupling';
 import type { ModelGraph } from '../engine/graph/ir';
 import { tensorKey } from '../engine/graph/ir';
+import { modelInputShape } from '../engine/graph/input-shape';
 import type { BundledName } from '../engine/data/bundled';
 import type { EffectiveOptions, ServerSettings } from '../../../protocol/src/protocol';
 import { resolveDataPath, type AnalysisJobSpec } from './analysis-spec';
@@ -21,8 +22,7 @@ export interface ModelFacts {
 }
 
 export function modelFacts(graph: ModelGraph, coupling: Coupling): ModelFacts {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0]?.layer);
-  const shape = (input?.config.batch_input_shape ?? input?.config.batch_shape) as (number | null)[] | undefined;
+  const shape = modelInputShape(graph);
   const c = shape && shape.length === 4 ? shape[3] : null;
   const out = graph.outputs[0] ? coupling.shapes.get(tensorKey(graph.outputs[0])) : null;
   // Shapes are NHWC with the batch axis: [N, H, W, C] is a per-pixel (segmentation) output, [N, C] a per-image one.

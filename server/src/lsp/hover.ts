@@ -6,11 +6,10 @@
 import type { Hover, Position } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { CONFIG_SCHEMA } from '../engine/config/validate';
+import { compactNumber as fmt } from '../../../protocol/src/format';
 import { methodPhrase } from './analysis-summary';
 import type { ConfigState, ModelState } from './state';
 import { layerAt, outlineModelJson } from './model-json-layers';
-
-const fmt = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
 
 export function modelHover(st: ModelState, doc: TextDocument, position: Position, analysisLine: string): Hover | null {
   if (!st.structure) return null;

@@ -25,6 +25,7 @@ import { kerasExtensionOf } from '../engine/formats/keras/writer';
 import type { ModelGraph } from '../engine/graph/ir';
 import { checkOutputTarget, kerasOutput, modelInputPaths, onnxOutput, tfjsLayersOutput, writeOutputFolder, type ModelOutput, type ModelTotals } from '../engine/output';
 import { OutputError, PruneLensError } from '../engine/util/errors';
+import { prunedFolderFor } from '../../../protocol/src/output-names';
 import type { AnalysisSummary, PruneResult } from '../../../protocol/src/protocol';
 
 export const PRUNE_RECORD = 'prunelens-prune.json';
@@ -40,12 +41,7 @@ export interface PruneRecord {
   plan: PruningPlan;
 }
 
-export function prunedDir(modelPath: string): string {
-  const dir = path.dirname(modelPath);
-  const base = path.basename(modelPath);
-  if (base.toLowerCase() === 'model.json') return path.join(path.dirname(dir), `${path.basename(dir)}.pruned`);
-  return path.join(dir, `${base.replace(/(\.model)?\.json$/i, '')}.pruned`);
-}
+export const prunedDir = prunedFolderFor;
 
 /** The part of `plan` that covers the coupled groups of `layers` (every member, as the plan format asks). */
 export function subPlan(plan: PruningPlan, summary: AnalysisSummary, layers: string[]): PruningPlan {
@@ -128,7 +124,7 @@ export async function pruneToSibling(modelPath: string, plan: PruningPlan): Prom
   const { graph, format } = await readModel(modelPath);
   const hash = graphHash(graph);
   const { out, previous, note } = await target(modelPath, hash);
-  if (path.resolve(out) === path.resolve(path.dirname(modelPath))) throw new PruneLensError('refusing to write over the original model', modelPath);
+  // Never over the original: target() and writeOutputFolder both apply the output module's rules (output/target.ts).
   const coupling = analyzeCoupling(graph);
   const groupOf = (layer: string): number | undefined => coupling.groupOf.get(layer)?.id;
   const combined = previous ? mergePlans(previous.plan, plan, groupOf) : plan;

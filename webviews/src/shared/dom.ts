@@ -30,14 +30,9 @@ export function clear(el: Node): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
 
-/** 1234567 → "1.23 M" (params and FLOPs span six orders of magnitude across models). */
-export function compact(n: number): string {
-  const a = Math.abs(n);
-  if (a >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
-  if (a >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (a >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
-  return String(Math.round(n));
-}
+/** 1234567 → "1.23 M": the one count format every surface shares (protocol/src/format.ts). */
+import { compactNumber } from '../../../protocol/src/format';
+export const compact = compactNumber;
 
 export const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
 

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { resolveDataset } from '../analyze';
 import type { Dataset } from '../data/types';
 import type { ModelGraph } from '../graph/ir';
+import { modelInputSize } from '../graph/input-shape';
 import { initBackend } from '../runtime/backend';
 
 /** Starts the fastest backend and silences TF.js's console banner (PROD mode). */
@@ -13,11 +14,7 @@ export async function startBackend(quiet = false): Promise<string> {
   return r.active;
 }
 
-export function modelInputSize(graph: ModelGraph): { height?: number; width?: number; channels?: number } {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const s = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
-  return { height: s[1] ?? undefined, width: s[2] ?? undefined, channels: s[3] ?? undefined };
-}
+export { modelInputSize };
 
 /** A dataset sized to the model's input (folders are resized; generated sets are generated at that size). */
 export async function datasetForModel(spec: string, graph: ModelGraph, extra: { count?: number; seed?: number } = {}): Promise<Dataset> {

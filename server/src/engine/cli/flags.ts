@@ -5,6 +5,7 @@
  * Problems are reported as one line naming the flag and the value: `--tau 2: must be <= 1`.
  */
 import type { MethodSpec } from '../analyze';
+import { sectionWithDefaults } from '../config/definition';
 import { methodSpecOf } from '../config/method-spec';
 import type { PruneLensConfig } from '../config/types';
 import { validateConfig } from '../config/validate';
@@ -92,7 +93,7 @@ export function analyzeFlags(o: AnalyzeFlags): { spec: MethodSpec; images: numbe
   );
   const baseline = method.name !== 'pca-nci' && method.name !== 'distribution';
   if (baseline && method.ratio === undefined && method.flopsReduction === undefined) throw new UsageError(`--method ${o.method}: a baseline criterion needs --ratio or --flops`);
-  return { spec: methodSpecOf(method), images: images ?? 64 };
+  return { spec: methodSpecOf(method), images: sectionWithDefaults('calibration', { images }).images };
 }
 
 export interface TrainingFlags {

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import { formatNumber } from '../report/console';
+import type { RunEvent } from '../../../../protocol/src/run-events';
 import { CONFIG_DEFAULTS } from '../config/definition';
 import { describeDifferences, methodDifferences } from '../config/method-diff';
 import { checkOutputTarget } from '../output';
@@ -39,11 +40,11 @@ export function summaryTable(s: RunSummary): string {
 }
 
 /**
- * `--events`: one JSON object per line on stdout (step, stats, trainProgress, epochEnd, done | cancelled |
- * failed), for the editor's launcher panel; SIGTERM/SIGINT cancel between batches.
+ * `--events`: one JSON object per line on stdout (protocol/src/run-events.ts: step, stats, trainProgress,
+ * epochEnd, done | cancelled | failed), for the editor's launcher panel; SIGTERM/SIGINT cancel between batches.
  */
 async function runWithEvents(configFile: string, fromRun: string | undefined): Promise<void> {
-  const emit = (e: Record<string, unknown>): boolean => process.stdout.write(`${JSON.stringify(e)}\n`);
+  const emit = (e: RunEvent): boolean => process.stdout.write(`${JSON.stringify(e)}\n`);
   const ac = new AbortController();
   const stop = (): void => ac.abort();
   process.once('SIGTERM', stop);
@@ -102,7 +103,7 @@ export async function runConfigCommand(configFile: string, o: { json?: boolean; 
   const note = o.fromRun === undefined ? undefined : await fromRunNote(config, configFile, o.fromRun);
   await startBackend(o.json);
   // Which options, and where they come from (the editor's surfaces say the same).
-  if (!o.json) process.stderr.write(note ? `${note}\n` : `options: ${JSON.stringify(config.method ?? { name: 'pca-nci' })} from ${configFile}; options it does not set take their defaults\n`);
+  if (!o.json) process.stderr.write(note ? `${note}\n` : `options: ${JSON.stringify(config.method)} (from ${configFile}; what it leaves out at its default)\n`);
   const progress = new TerminalProgress({ metricName: 'miou' });
   try {
     const summary = await pipelineFor(o.fromRun)(config, configFile, {

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { sectionWithDefaults } from '../config/definition';
 import { splitIndices } from '../data/pipeline';
 import { readModel } from '../formats';
 import { tfModelToGraph, graphToTfModel } from '../formats/tfjs-layers/writer';
@@ -42,6 +43,12 @@ async function writeTrained(model: tf.LayersModel, outDir: string, rules: Target
   printNotes(written.notes);
 }
 
+/**
+ * `train`'s own defaults: training from scratch needs more epochs, and more patience, than fine-tuning a
+ * pruned model that starts close to its optimum (the config's `finetune` block: 5 epochs, patience 3).
+ */
+const FROM_SCRATCH = { epochs: 10, patience: 5 } as const;
+
 /** `prunelens train zoo:unet|MODEL --data D --out DIR`: train from scratch (zoo) or continue a model. */
 export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promise<void> {
   // Everything a user can get wrong is checked before the backend starts or data is read.
@@ -59,18 +66,20 @@ export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promi
   const dataset = await datasetForModel(o.data, graph, { count: f.count, seed: f.seed });
   const splits = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: f.seed ?? 0 });
   const metric = dataset.info.task === 'segmentation' ? 'miou' : 'top1';
+  // Batch size, learning rate and seed default as in a config's `finetune` block; epochs and patience do not.
+  const shared = sectionWithDefaults('finetune', { batchSize: f.batchSize, learningRate: f.learningRate, seed: f.seed });
   const progress = new TerminalProgress({ metricName: metric });
   try {
     const res = await train(model, {
       train: { dataset, indices: splits.train },
       val: { dataset, indices: splits.val },
-      epochs: f.epochs ?? 10,
-      batchSize: f.batchSize ?? 8,
-      learningRate: f.learningRate ?? 1e-3,
-      seed: f.seed ?? 0,
+      epochs: f.epochs ?? FROM_SCRATCH.epochs,
+      batchSize: shared.batchSize,
+      learningRate: shared.learningRate,
+      seed: shared.seed,
       augment: true,
       loss: o.classWeights ? { classWeights: 'median-frequency', ignoreIndex: dataset.info.ignoreIndex } : { ignoreIndex: dataset.info.ignoreIndex },
-      earlyStopping: { patience: f.patience ?? 5, metric },
+      earlyStopping: { patience: f.patience ?? FROM_SCRATCH.patience, metric },
       checkpointDir,
       resume: o.resume,
       onProgress: o.json ? undefined : progress.onProgress,
@@ -109,18 +118,19 @@ export async function finetuneCommand(
   const progress = new TerminalProgress({ metricName: dataset.info.task === 'segmentation' ? 'miou' : 'top1' });
   try {
     const before = await evaluate(model, dataset, splits.val);
+    // Flags left out are undefined: finetune() fills them from the config definition's `finetune` defaults.
     const options = {
-      epochs: f.epochs ?? 5,
-      batchSize: f.batchSize ?? 8,
-      learningRate: f.learningRate ?? 1e-3,
-      lrFactor: f.lrFactor ?? 0.1,
-      patience: f.patience ?? 3,
-      distillation: { enabled: !!o.distill && !!teacher, temperature: f.temperature ?? 2 },
-      seed: f.seed ?? 0,
+      epochs: f.epochs,
+      batchSize: f.batchSize,
+      learningRate: f.learningRate,
+      lrFactor: f.lrFactor,
+      patience: f.patience,
+      distillation: { enabled: !!o.distill && !!teacher, temperature: f.temperature },
+      seed: f.seed,
     };
     const callbacks = { onProgress: o.json ? undefined : progress.onProgress, onEpochEnd: o.json ? undefined : progress.onEpochEnd };
     // --epochs 0 (allowed in a config's finetune block) skips training: the model is evaluated and written as is.
-    const res = options.epochs === 0
+    const res = f.epochs === 0
       ? { epochsRun: 0, bestEpoch: 0 }
       : await finetune(model, { dataset, train: splits.train, val: splits.val }, options, teacher, callbacks);
     progress.stop();

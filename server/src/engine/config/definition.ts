@@ -6,6 +6,7 @@
  * and a test fails when the two differ.
  */
 import { z } from 'zod';
+import { PruneLensError } from '../util/errors';
 
 const DESCRIPTION = 'One pruning run: model, calibration data, method, layer pruning, fine-tuning and output. Paths are relative to the config file.';
 const BASELINES = ['l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random'] as const;
@@ -34,17 +35,17 @@ const data = z
     count: int().min(1).describe('Generated sets: number of images.').optional(),
     size: int().min(8).describe('Generated sets: image side in pixels.').optional(),
     seed: int().optional(),
-    valFraction: z.number().gt(0).lt(1).describe('Fraction held out for validation (seeded split).').default(0.1).optional(),
-    testFraction: z.number().min(0).lt(1).describe('Fraction held out for the final test.').default(0).optional(),
+    valFraction: z.number().gt(0).lt(1).describe('Fraction held out for validation (seeded split).').default(0.1),
+    testFraction: z.number().min(0).lt(1).describe('Fraction held out for the final test.').default(0),
   })
   .describe('Calibration, fine-tuning and evaluation data.');
 
 const calibration = z
   .strictObject({
-    images: int().min(1).describe('Calibration images, drawn from the training split.').default(64).optional(),
-    batchSize: int().min(1).default(8).optional(),
-    hrankImages: int().min(0).describe('Images over which HRank ranks are averaged (0 turns HRank off).').default(4).optional(),
-    seed: int().default(0).optional(),
+    images: int().min(1).describe('Calibration images, drawn from the training split.').default(64),
+    batchSize: int().min(1).default(8),
+    hrankImages: int().min(0).describe('Images over which HRank ranks are averaged (0 turns HRank off).').default(4),
+    seed: int().default(0),
   })
   .describe('The statistics pass.');
 
@@ -59,48 +60,48 @@ const threshold = z
 const method = z
   .strictObject({
     name: z.enum(['pca-nci', 'distribution', ...BASELINES]).describe('pca-nci (method A), distribution (method B), or a baseline criterion.'),
-    varianceThreshold: z.number().gt(0).max(1).describe('Method A: τ, the cumulative explained variance PCA must reach.').default(0.99).optional(),
+    varianceThreshold: z.number().gt(0).max(1).describe('Method A: τ, the cumulative explained variance PCA must reach.').default(0.99),
     minSamplesPerChannel: z
       .number()
       .gt(0)
       .describe('Method A: a layer whose covariance rests on fewer calibration samples per channel (images × map positions / channels) is kept whole.')
       .default(4)
       .optional(),
-    combine: z.enum(['product', 'mean']).describe('Method B: how NCI and MSD combine.').default('product').optional(),
+    combine: z.enum(['product', 'mean']).describe('Method B: how NCI and MSD combine.').default('product'),
     threshold: threshold.optional(),
-    scope: z.enum(['layer', 'global']).describe("Method B: cut each layer's distribution, or all layers' at once.").default('layer').optional(),
+    scope: z.enum(['layer', 'global']).describe("Method B: cut each layer's distribution, or all layers' at once.").default('layer'),
     ratio: z.number().min(0).lt(1).describe("Baselines: fraction of each layer's filters to remove.").optional(),
     flopsReduction: z.number().min(0).lt(1).describe("Baselines: remove at least this fraction of the model's FLOPs.").optional(),
-    minFilters: int().min(1).describe('Never keep fewer filters per layer.').default(1).optional(),
+    minFilters: int().min(1).describe('Never keep fewer filters per layer.').default(1),
     exclude: z.array(z.string()).describe('Layers never pruned.').optional(),
   })
   .describe('How filters are chosen.');
 
 const layerPruning = z
   .strictObject({
-    enabled: z.boolean().default(false).optional(),
-    maxComponentFraction: z.number().gt(0).max(1).describe('A level is removable when PCA keeps at most this fraction of its filters.').default(0.1).optional(),
-    maxLevels: int().min(0).default(1).optional(),
-    maxMetricDrop: z.number().min(0).max(1).describe("Accept a shallower U-Net only if its validation metric (after fine-tuning) is within this of the original's.").default(0.01).optional(),
+    enabled: z.boolean().default(false),
+    maxComponentFraction: z.number().gt(0).max(1).describe('A level is removable when PCA keeps at most this fraction of its filters.').default(0.1),
+    maxLevels: int().min(0).default(1),
+    maxMetricDrop: z.number().min(0).max(1).describe("Accept a shallower U-Net only if its validation metric (after fine-tuning) is within this of the original's.").default(0.01),
   })
   .describe('U-Net only: remove whole deepest levels that carry little.');
 
 const finetune = z
   .strictObject({
-    epochs: int().min(0).default(5).optional(),
-    batchSize: int().min(1).default(8).optional(),
-    learningRate: z.number().gt(0).describe('Of the original training; fine-tuning uses lrFactor × this.').default(0.001).optional(),
-    lrFactor: z.number().gt(0).max(1).default(0.1).optional(),
-    patience: int().min(1).default(3).optional(),
+    epochs: int().min(0).default(5),
+    batchSize: int().min(1).default(8),
+    learningRate: z.number().gt(0).describe('Of the original training; fine-tuning uses lrFactor × this.').default(0.001),
+    lrFactor: z.number().gt(0).max(1).default(0.1),
+    patience: int().min(1).default(3),
     distillation: z
       .strictObject({
-        enabled: z.boolean().default(false).optional(),
-        temperature: z.number().gt(0).default(2).optional(),
-        weight: z.number().min(0).max(1).describe('λ: share of the distillation term in the loss.').default(0.5).optional(),
+        enabled: z.boolean().default(false),
+        temperature: z.number().gt(0).default(2),
+        weight: z.number().min(0).max(1).describe('λ: share of the distillation term in the loss.').default(0.5),
       })
-      .optional(),
-    augment: z.boolean().default(true).optional(),
-    seed: int().default(0).optional(),
+      .prefault({}),
+    augment: z.boolean().default(true),
+    seed: int().default(0),
   })
   .describe('Training after the one-shot prune.');
 
@@ -109,10 +110,10 @@ export const ConfigDefinition = z
     $schema: z.string().optional(),
     model: z.string().min(1).describe('The model to prune: a TF.js layers model.json (or its folder), or zoo:<name> to build one (unet, segnet, deeplabv3plus, vgg16).'),
     data,
-    calibration: calibration.optional(),
-    method: method.optional(),
-    layerPruning: layerPruning.optional(),
-    finetune: finetune.optional(),
+    calibration: calibration.prefault({}),
+    method: method.prefault({ name: 'pca-nci' }),
+    layerPruning: layerPruning.prefault({}),
+    finetune: finetune.prefault({}),
     output: z.string().min(1).describe("Output folder (pruned model, plan.json, scores.json, report). Never the model's own folder.").optional(),
     compareBaselines: z.array(z.enum(BASELINES)).describe('Also run these baselines at the same FLOPs as the chosen method.').optional(),
   })
@@ -149,6 +150,21 @@ export const CONFIG_DEFAULTS = {
   layerPruning: defaultsOf(layerPruning),
   finetune: defaultsOf(finetune),
 } as const;
+
+/** The config's sections, for code that takes one block (the CLI's flags, the statistics pass, fine-tuning). */
+export const CONFIG_SECTIONS = { data, calibration, method, layerPruning, finetune } as const;
+type Sections = typeof CONFIG_SECTIONS;
+
+/**
+ * One block with every default filled in, from the definition: the single place an option left out gets its
+ * value (no `?? 8` at the call sites). Keys given as `undefined` (an unset flag) take the default too.
+ * An invalid block (callers validate first: validateConfig, checkFlags) is one PruneLensError line.
+ */
+export function sectionWithDefaults<K extends keyof Sections>(section: K, block: z.input<Sections[K]> | undefined): z.output<Sections[K]> {
+  const parsed = CONFIG_SECTIONS[section].safeParse(block ?? {});
+  if (!parsed.success) throw new PruneLensError(parsed.error.issues.map((i) => `/${[section, ...i.path].join('/')}: ${i.message}`).join('; '));
+  return parsed.data as z.output<Sections[K]>;
+}
 
 /** The defaults the editor's settings share with configs (typed: the settings and the launcher read these). */
 export const METHOD_DEFAULTS = {

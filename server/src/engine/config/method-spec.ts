@@ -2,7 +2,7 @@
  * A config's `method` block → the engine's MethodSpec: one translation for the CLI pipeline and the
  * language server (whose analysis cache keys on the result).
  */
-import type { MethodSpec } from '../analyze';
+import type { MethodSpec } from '../methods/spec';
 import { PruneLensError } from '../util/errors';
 import type { PruneLensConfig } from './types';
 

@@ -3,3 +3,6 @@ import type { z } from 'zod';
 import type { ConfigDefinition } from './definition';
 
 export type PruneLensConfig = z.input<typeof ConfigDefinition>;
+
+/** A config after `resolveConfig`: every option the definition gives a default has its value. */
+export type ResolvedConfig = z.output<typeof ConfigDefinition>;

@@ -8,7 +8,8 @@ import { PruneLensError } from '../util/errors';
 import { MAX_NESTING, nestingDepth, printable, readRegularFile } from '../util/limits';
 import { parseYamlSafe } from './parse';
 import schema from './schema.json';
-import type { PruneLensConfig } from './types';
+import { ConfigDefinition } from './definition';
+import type { ResolvedConfig } from './types';
 
 export interface ConfigProblem {
   /** JSON pointer to the value, e.g. `/method/varianceThreshold`. */
@@ -31,7 +32,7 @@ export function parseConfigText(text: string, file: string): unknown {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new Error(`malformed JSON: ${printable((err as Error).message)}`);
+      throw new Error(`malformed JSON: ${printable((err as Error).message)}`, { cause: err });
     }
     if (nestingDepth(value) > MAX_NESTING) throw new Error(`nested more than ${MAX_NESTING} levels deep`);
     return value;
@@ -63,6 +64,12 @@ export function validateConfig(value: unknown): ConfigProblem[] {
   });
 }
 
-export function isValidConfig(value: unknown): value is PruneLensConfig {
-  return validateConfig(value).length === 0;
+/**
+ * A config value → the config the pipeline runs: validated against the schema (problems with their
+ * pointers, as one PruneLensError naming `file`), then every left-out option filled from the definition.
+ */
+export function resolveConfig(value: unknown, file?: string): ResolvedConfig {
+  const problems = validateConfig(value);
+  if (problems.length) throw new PruneLensError(problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '), file);
+  return ConfigDefinition.parse(value);
 }

@@ -1,5 +1,5 @@
 /**
- * Mean standard deviation (DESIGN §1): MSD_j = (1/N) Σ_n std_{x,y}(F_j^{l,n}). A flat map carries no
+ * Mean standard deviation (López-González et al. 2024): MSD_j = (1/N) Σ_n std_{x,y}(F_j^{l,n}). A flat map carries no
  * information. For Dense layers (no spatial extent) the spread is taken across the images of a batch.
  */
 import type { Criterion } from './types';

@@ -1,5 +1,5 @@
 /**
- * Next-convolution influence (DESIGN §1): NCI_j = Σ_c Σ_{u,v,o} |W^c[u, v, off_c + j, o]| over every
+ * Next-convolution influence (López-González et al. 2024): NCI_j = Σ_c Σ_{u,v,o} |W^c[u, v, off_c + j, o]| over every
  * convolution / dense consumer c that reads channel j — through BatchNorm, activations, pooling, resizing,
  * concat (at its offset) and merges, and through Flatten (summing the block of H·W rows of j). The coupling
  * analysis already knows, for every consumer weight axis, which channel each position reads, so NCI is one

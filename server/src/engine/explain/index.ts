@@ -1,4 +1,4 @@
-/** The explanation report (DESIGN §1 "Explanation"): dataset descriptors and the report writer. */
+/** The explanation report: dataset descriptors and the report writer. */
 export { computeDescriptors, type DescriptorOptions } from './descriptors';
 export { writeReport, type WriteReportOptions } from './report';
 export { buildReportData, type ReportData } from './summary';

@@ -1,5 +1,5 @@
 /**
- * What the explanation report is built from (DESIGN §1 "Explanation"). Everything the report says comes
+ * What the explanation report is built from. Everything the report says comes
  * from these inputs; the report computes shares, differences and rankings from them but never estimates a
  * number that was not measured.
  */

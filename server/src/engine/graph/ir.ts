@@ -84,10 +84,6 @@ export function getLayer(graph: ModelGraph, name: string): LayerNode {
   return layer;
 }
 
-export function layerIndex(graph: ModelGraph): Map<string, LayerNode> {
-  return new Map(graph.layers.map((l) => [l.name, l]));
-}
-
 export function tensorKey(ref: TensorRef): string {
   return `${ref.layer}:${ref.nodeIndex}:${ref.tensorIndex}`;
 }

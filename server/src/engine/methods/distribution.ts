@@ -1,5 +1,5 @@
 /**
- * Method B — importance-score distribution (DESIGN §1): s_j = NCI_j^norm · MSD_j^norm (or their mean), both
+ * Method B — importance-score distribution (López-González et al. 2024): s_j = NCI_j^norm · MSD_j^norm (or their mean), both
  * normalised per group by their maximum; the filters in the low tail of the distribution of s are pruned.
  * Tail cut-off: μ − α·σ, a percentile, or Otsu's split; over each group's scores (`layer`) or over all
  * groups' normalised scores at once (`global`). Never fewer than `minFilters` per group.

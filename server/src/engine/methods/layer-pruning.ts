@@ -1,5 +1,5 @@
 /**
- * Layer pruning for U-Net (DESIGN §1, [paper]): when a U-Net level carries almost nothing, remove the whole
+ * Layer pruning for U-Net (López-González et al. 2024): when a U-Net level carries almost nothing, remove the whole
  * level — its pooling, its convolutions, its upsampling path — and reconnect the level above.
  *
  * Levels are found structurally (`layer-pruning/detect.ts`): level ℓ is one resolution, 1 the top; the
@@ -26,6 +26,7 @@
  * the pipeline can fine-tune each, compare validation metrics with the unpruned model, and keep the deepest
  * cut that holds.
  */
+import { CONFIG_DEFAULTS } from '../config/definition';
 import type { CriterionContext } from '../criteria/types';
 import type { ModelGraph } from '../graph/ir';
 import { inferShapes } from '../graph/shapes';
@@ -88,7 +89,13 @@ export function levelConvs(level: UNetLevel): string[] {
 function checkOptions(opts: LayerPruningOptions): Required<LayerPruningOptions> {
   // An option given as undefined (e.g. absent from a config) keeps its default.
   const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
-  const o = { varianceThreshold: 0.99, maxComponentFraction: 0.1, maxNciShare: 0.02, maxLevels: 1, ...given };
+  const o = {
+    varianceThreshold: CONFIG_DEFAULTS.method.varianceThreshold as number,
+    maxComponentFraction: CONFIG_DEFAULTS.layerPruning.maxComponentFraction as number,
+    maxNciShare: 0.02,
+    maxLevels: CONFIG_DEFAULTS.layerPruning.maxLevels as number,
+    ...given,
+  };
   if (!(o.varianceThreshold > 0 && o.varianceThreshold <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${o.varianceThreshold}`);
   if (!(o.maxComponentFraction >= 0 && o.maxComponentFraction <= 1)) throw new Error(`maxComponentFraction must be in [0, 1], got ${o.maxComponentFraction}`);
   if (!(o.maxNciShare >= 0 && o.maxNciShare <= 1)) throw new Error(`maxNciShare must be in [0, 1], got ${o.maxNciShare}`);

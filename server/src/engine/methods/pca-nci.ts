@@ -1,9 +1,10 @@
 /**
- * Method A — PCA + NCI (DESIGN §1): PCA over a layer's feature maps says *how many* filters to keep (the
+ * Method A — PCA + NCI (López-González et al. 2024): PCA over a layer's feature maps says *how many* filters to keep (the
  * smallest k whose cumulative explained variance reaches τ); next-convolution influence says *which* (the
  * k with the highest NCI, ties broken by MSD). For a coupled group the largest k of its members is used, so
  * no member keeps fewer components than its own spectrum asks for.
  */
+import { CONFIG_DEFAULTS } from '../config/definition';
 import { nciScores } from '../criteria/nci';
 import { msd } from '../criteria/msd';
 import type { CriterionContext } from '../criteria/types';
@@ -23,9 +24,11 @@ export interface PcaNciOptions extends CommonOptions {
 }
 
 export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodResult {
-  const tau = opts.varianceThreshold ?? 0.99;
-  const minFilters = opts.minFilters ?? 1;
-  const minSamples = opts.minSamplesPerChannel ?? 4;
+  // Options left out take the config definition's defaults (a run from a config has them filled already).
+  const defaults = CONFIG_DEFAULTS.method;
+  const tau = opts.varianceThreshold ?? (defaults.varianceThreshold as number);
+  const minFilters = opts.minFilters ?? (defaults.minFilters as number);
+  const minSamples = opts.minSamplesPerChannel ?? (defaults.minSamplesPerChannel as number);
   if (!(tau > 0 && tau <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${tau}`);
   if (!ctx.stats) throw new Error('method A (pca-nci) needs the statistics pass (calibration data)');
   const nci = nciScores(ctx);

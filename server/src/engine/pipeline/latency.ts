@@ -8,34 +8,12 @@ import { OnnxFormatError } from '../formats/onnx/errors';
 import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
 import { graphToTfModel } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
+import { modelInputShape } from '../graph/input-shape';
 
 export interface Latency {
   medianMs: number;
   runs: number;
   backend: string;
-}
-
-export async function measureLatency(model: tf.LayersModel, opts: { runs?: number; maxSeconds?: number } = {}): Promise<Latency> {
-  const shape = [1, ...(model.inputs[0].shape.slice(1) as number[])];
-  const x = tf.randomUniform(shape, 0, 1, 'float32', 1);
-  const once = async (): Promise<number> => {
-    const t0 = performance.now();
-    const y = model.predict(x) as tf.Tensor;
-    await y.data();
-    y.dispose();
-    return performance.now() - t0;
-  };
-  try {
-    await once();
-    const times: number[] = [];
-    const runs = opts.runs ?? 10;
-    const deadline = performance.now() + (opts.maxSeconds ?? 10) * 1000;
-    while (times.length < runs && (times.length < 3 || performance.now() < deadline)) times.push(await once());
-    times.sort((a, b) => a - b);
-    return { medianMs: times[Math.floor(times.length / 2)], runs: times.length, backend: tf.getBackend() };
-  } finally {
-    x.dispose();
-  }
 }
 
 /**
@@ -107,8 +85,7 @@ function tfjsTimer(model: tf.LayersModel): Timer {
 }
 
 function inputDims(graph: ModelGraph): number[] {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const shape = ((input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[]).map((d, i) => (i === 0 ? 1 : d));
+  const shape = (modelInputShape(graph) ?? [null]).map((d, i) => (i === 0 ? 1 : d));
   if (shape.some((d) => d === null)) throw new Error(`model '${graph.name}' has an input of unknown size; latency needs a fixed size`);
   return shape as number[];
 }

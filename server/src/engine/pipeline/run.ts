@@ -12,8 +12,8 @@ import { computeDescriptors } from '../explain';
 import { renderReport, writeReportInto } from '../explain/report';
 import { analyzeCoupling } from '../graph/coupling';
 import { layerPruning } from '../methods/layer-pruning';
-import type { PruneLensConfig } from '../config/types';
-import { readConfigFile, validateConfig } from '../config/validate';
+import type { PruneLensConfig, ResolvedConfig } from '../config/types';
+import { readConfigFile, resolveConfig } from '../config/validate';
 import { splitIndices } from '../data/pipeline';
 import type { Dataset } from '../data/types';
 import { readModel } from '../formats';
@@ -26,7 +26,6 @@ import { applyPlan } from '../surgery/apply';
 import { evaluate, type EvaluationReport } from '../train/evaluate';
 import type { ProgressEvent } from '../train/trainer';
 import type { EpochRecord } from '../train/checkpoint';
-import { PruneLensError } from '../util/errors';
 import { OnnxFormatError } from '../formats/onnx/errors';
 import { evaluateNative } from '../formats/onnx/inference';
 import { loadOrt } from '../formats/onnx/runtime';
@@ -34,6 +33,8 @@ import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';
 import { checkOutputTarget, dataInputPaths, kerasOutput, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
 import { parsePlan } from '../surgery/plan';
+import { runFolderFor } from '../../../../protocol/src/output-names';
+import { modelInputSize } from '../graph/input-shape';
 
 export interface RunEvents {
   signal?: AbortSignal;
@@ -82,11 +83,9 @@ export interface RunSummary {
   seconds: number;
 }
 
-export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
-  const value = await readConfigFile(file);
-  const problems = validateConfig(value);
-  if (problems.length) throw new PruneLensError(problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '), file);
-  return value as PruneLensConfig;
+/** A config file → the validated config with every default filled in (one error naming the file otherwise). */
+export async function loadConfigFile(file: string): Promise<ResolvedConfig> {
+  return resolveConfig(await readConfigFile(file), file);
 }
 
 /**
@@ -96,7 +95,7 @@ export async function loadConfigFile(file: string): Promise<PruneLensConfig> {
 export function runOutput(config: PruneLensConfig, configFile: string): { outputDir: string; rules: TargetRules & { command: string } } {
   const base = path.dirname(path.resolve(configFile));
   const modelPath = path.resolve(base, config.model);
-  const outputDir = path.resolve(base, config.output ?? `${path.basename(path.dirname(modelPath))}.pruned-run`);
+  const outputDir = config.output !== undefined ? path.resolve(base, config.output) : runFolderFor(modelPath, base);
   const data = config.data.path.startsWith('bundled:') ? [] : dataInputPaths(path.resolve(base, config.data.path));
   return {
     outputDir,
@@ -110,15 +109,9 @@ export async function checkRunOutput(config: PruneLensConfig, configFile: string
   await checkOutputTarget(outputDir, 'folder', rules);
 }
 
-const inputSize = (graph: ModelGraph): [number | null, number | null, number | null] => {
-  const input = graph.layers.find((l) => l.name === graph.inputs[0].layer)!;
-  const s = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
-  return [s[1], s[2], s[3]];
-};
-
 /**
  * Structure and evaluation of one stage (latencies are measured together at the end, interleaved).
- * Inference runs natively on onnxruntime-node when it loads (DESIGN §2: TF.js trains, the native runtime
+ * Inference runs natively on onnxruntime-node when it loads (TF.js trains, the native runtime
  * infers); TF.js is the fallback, also for a layer the ONNX writer cannot translate.
  */
 export async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
@@ -133,8 +126,10 @@ export async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: D
   return { structure, evaluation: await evaluate(model, dataset, indices, { batchSize, signal }) };
 }
 
-export async function runPipeline(config: PruneLensConfig, configFile: string, ev: RunEvents = {}): Promise<RunSummary> {
+export async function runPipeline(given: PruneLensConfig, configFile: string, ev: RunEvents = {}): Promise<RunSummary> {
   const started = Date.now();
+  // Callers pass a validated config, resolved or not; resolving again is idempotent and fills the defaults.
+  const config = resolveConfig(given, configFile);
   const base = path.dirname(path.resolve(configFile));
   const rel = (p: string): string => (p.startsWith('bundled:') ? p : path.resolve(base, p));
   const step = (s: string, f: number): void => ev.onStep?.(s, f);
@@ -144,21 +139,21 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
   const { outputDir, rules } = runOutput(config, configFile);
   await checkOutputTarget(outputDir, 'folder', rules);
   const { graph, format } = await readModel(modelPath);
-  const [h, w] = inputSize(graph);
+  const { height: h, width: w } = modelInputSize(graph);
   const d = config.data;
   const dataset = await resolveDataset(rel(d.path), {
-    height: d.height ?? h ?? undefined,
-    width: d.width ?? w ?? undefined,
+    height: d.height ?? h,
+    width: d.width ?? w,
     channels: d.channels,
     numClasses: d.numClasses,
     count: d.count,
-    size: d.size ?? h ?? undefined,
+    size: d.size ?? h,
     seed: d.seed,
   });
-  const splits = splitIndices(dataset.size, { val: d.valFraction ?? 0.1, test: d.testFraction ?? 0, seed: d.seed ?? 0 });
+  const splits = splitIndices(dataset.size, { val: d.valFraction, test: d.testFraction, seed: d.seed ?? 0 });
   const evalIdx = splits.test.length ? splits.test : splits.val;
-  const ft = config.finetune ?? {};
-  const batchSize = ft.batchSize ?? 8;
+  const ft = config.finetune;
+  const batchSize = ft.batchSize;
 
   step('evaluating the original model', 0.05);
   const original = await graphToTfModel(graph);
@@ -166,7 +161,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
 
   let workGraph = graph;
   let layerSummary: LayerPruningSummary | undefined;
-  if (config.layerPruning?.enabled) {
+  if (config.layerPruning.enabled) {
     step('layer pruning: U-Net levels', 0.1);
     const result = await pruneLevels(graph, original, dataset, splits, config, ev);
     workGraph = result.graph;
@@ -190,7 +185,7 @@ export async function runPipeline(config: PruneLensConfig, configFile: string, e
 
   let finetuned: RunSummary['finetuned'];
   let finalGraph = prunedGraph;
-  if ((ft.epochs ?? 5) > 0) {
+  if (ft.epochs > 0) {
     step('fine-tuning', 0.4);
     const res = await finetune(pruned, { dataset, train: splits.train, val: splits.val }, ft, original, {
       signal: ev.signal,
@@ -278,7 +273,7 @@ async function runBaseline(
   dataset: Dataset,
   splits: { train: number[]; val: number[] },
   evalIdx: number[],
-  ft: NonNullable<PruneLensConfig['finetune']>,
+  ft: ResolvedConfig['finetune'],
   teacher: tf.LayersModel,
   ev: RunEvents,
 ): Promise<BaselineRun> {
@@ -286,7 +281,7 @@ async function runBaseline(
   const g = applyPlan(analysis.graph, res.plan, { coupling: analysis.coupling }).graph;
   const model = await graphToTfModel(g);
   try {
-    if ((ft.epochs ?? 5) > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, teacher, { signal: ev.signal, onProgress: ev.onTrainProgress });
+    if (ft.epochs > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, teacher, { signal: ev.signal, onProgress: ev.onTrainProgress });
     return {
       method: res.method,
       paramsRemoved: 1 - res.cost.after.params / res.cost.before.params,
@@ -308,18 +303,18 @@ async function pruneLevels(
   original: tf.LayersModel,
   dataset: Dataset,
   splits: { train: number[]; val: number[] },
-  config: PruneLensConfig,
+  config: ResolvedConfig,
   ev: RunEvents,
 ): Promise<{ graph: ModelGraph; summary: LayerPruningSummary }> {
-  const lp = config.layerPruning ?? {};
-  const ft = config.finetune ?? {};
+  const lp = config.layerPruning;
+  const ft = config.finetune;
   const metric = (e: EvaluationReport): number => (dataset.info.task === 'classification' ? e.top1 ?? e.pixelAccuracy : e.meanIoU);
   const originalVal = metric(await evaluate(original, dataset, splits.val, { signal: ev.signal }));
   const coupling = analyzeCoupling(graph);
   const stats = await collectStatistics(graph, coupling, dataset, { calibration: config.calibration, signal: ev.signal });
   const result = layerPruning(
     { graph, coupling, stats },
-    { varianceThreshold: config.method?.varianceThreshold, maxComponentFraction: lp.maxComponentFraction, maxLevels: lp.maxLevels },
+    { varianceThreshold: config.method.varianceThreshold, maxComponentFraction: lp.maxComponentFraction, maxLevels: lp.maxLevels },
   );
   const summary: LayerPruningSummary = { candidates: [], originalValMetric: originalVal, removedLevels: 0, removedLayers: [] };
   if (!result.detection.unet) {
@@ -330,11 +325,11 @@ async function pruneLevels(
     summary.note = result.stoppedBecause ?? result.levels.map((l) => `level ${l.level}: ${l.why}`).join('; ');
     return { graph, summary };
   }
-  const tolerance = lp.maxMetricDrop ?? 0.01;
+  const tolerance = lp.maxMetricDrop;
   for (const cand of [...result.candidates].reverse()) {
     const model = await graphToTfModel(cand.graph);
     try {
-      if ((ft.epochs ?? 5) > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, original, { signal: ev.signal, onProgress: ev.onTrainProgress });
+      if (ft.epochs > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, original, { signal: ev.signal, onProgress: ev.onTrainProgress });
       const val = metric(await evaluate(model, dataset, splits.val, { signal: ev.signal }));
       const accepted = val >= originalVal - tolerance;
       summary.candidates.push({ levelsRemoved: cand.levelsRemoved, params: cand.cost.params, flops: cand.cost.flops, valMetric: val, accepted });

@@ -4,12 +4,9 @@
 import Table from 'cli-table3';
 import type { InspectReport } from '../inspect';
 
-export function formatNumber(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
-  if (n >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
-  return String(n);
-}
+/** Counts in terminal output: the format every surface shares. */
+import { compactNumber } from '../../../../protocol/src/format';
+export const formatNumber = compactNumber;
 
 export function formatInspectTable(report: InspectReport): string {
   const table = new Table({

@@ -104,6 +104,7 @@ async function activate(name: BackendName): Promise<void> {
 async function loadTensorflow(): Promise<LoadedBackend> {
   // Optional dependency: its install downloads libtensorflow, which fails offline. A literal require keeps
   // esbuild from bundling it (it is external) while a missing module stays a reported reason.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: must stay a literal require
   require('@tensorflow/tfjs-node');
   if (tf.findBackendFactory('tensorflow') === null) {
     throw new Error('@tensorflow/tfjs-node loaded but registered its backend with another copy of @tensorflow/tfjs-core (version mismatch)');

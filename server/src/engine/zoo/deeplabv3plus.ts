@@ -15,11 +15,11 @@
  * Decoder: bilinear ×(OS/4) → concat with the 1×1-reduced low-level feature → two 3×3 convs → `head` 1×1
  *   → bilinear ×4 to the input size → softmax.
  *
- * Training atrous convolutions needs `installAtrousGradients()` (runtime/atrous-gradients.ts) (TF.js has no gradient for dilated convs);
- * building this model turns it on.
+ * Training atrous convolutions needs the dilated-convolution gradients (runtime/atrous-gradients.ts: TF.js has
+ * none). Building the model leaves TF.js's global gradient registry alone: `initBackend` installs them, as it
+ * does every gradient PruneLens adds, so a process that trains has them whichever model it builds.
  */
 import * as tf from '@tensorflow/tfjs';
-import { installAtrousGradients } from '../runtime/atrous-gradients';
 import { Initializers, Sym, convUnit, maxPool, softmax, unitNames, upsample } from './layers';
 import { OptionSchema, ZooOptionError, checkOptions, requireDivisible, scaleFilters } from './options';
 
@@ -104,7 +104,6 @@ export function scaledAtrousRates(featureSize: number): [number, number, number]
 
 export function buildDeepLabV3Plus(options?: Partial<DeepLabV3PlusOptions>): tf.LayersModel {
   const o = checkDeepLabOptions(options);
-  installAtrousGradients();
   const init = new Initializers(o.seed);
   const [h, w] = o.inputShape;
   const aspp = o.asppFilters ?? 4 * o.width;

@@ -140,7 +140,7 @@ export async function readArtifactsFromFile(modelPath: string): Promise<tf.io.Mo
     generatedBy: json.generatedBy as string | undefined,
     convertedBy: json.convertedBy as string | null | undefined,
     trainingConfig: json.trainingConfig as tf.io.TrainingConfig | undefined,
-    userDefinedMetadata: json.userDefinedMetadata as Record<string, {}> | undefined,
+    userDefinedMetadata: json.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'],
     weightSpecs: specs,
     weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
   };

@@ -21,7 +21,7 @@ export function graphToArtifacts(graph: ModelGraph): tf.io.ModelArtifacts {
     generatedBy: graph.meta.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
     convertedBy: graph.meta.convertedBy ?? null,
     ...(graph.meta.trainingConfig && !graph.meta.topologyWrapped ? { trainingConfig: graph.meta.trainingConfig as tf.io.TrainingConfig } : {}),
-    ...(graph.meta.userDefinedMetadata ? { userDefinedMetadata: graph.meta.userDefinedMetadata as Record<string, {}> } : {}),
+    ...(graph.meta.userDefinedMetadata ? { userDefinedMetadata: graph.meta.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']> } : {}),
     weightSpecs: specs,
     weightData: data,
   };

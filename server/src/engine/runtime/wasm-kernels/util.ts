@@ -38,20 +38,6 @@ export function padZeros(backend: BackendWasm, x: Info, pads: Array<[number, num
   return wasmOp(backend, 'PadV2', { x }, { paddings: pads, constantValue: 0 });
 }
 
-/** Strided window of a 4-D NHWC tensor: rows `top + i*sh` for i < outH, columns likewise, all batches/channels. */
-export function window4d(
-  backend: BackendWasm, x: Info, top: number, left: number, outH: number, outW: number, sh: number, sw: number,
-): Info {
-  const [b, , , c] = x.shape;
-  if (sh === 1 && sw === 1) return wasmOp(backend, 'Slice', { x }, { begin: [0, top, left, 0], size: [b, outH, outW, c] });
-  return wasmOp(backend, 'StridedSlice', { x }, {
-    begin: [0, top, left, 0],
-    end: [b, top + (outH - 1) * sh + 1, left + (outW - 1) * sw + 1, c],
-    strides: [1, sh, sw, 1],
-    beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-  });
-}
-
 /** Frees `x` unless it is `keep` (used after helpers that may return their input unchanged). */
 export function freeIfNot(backend: BackendWasm, x: Info, keep: Info): void {
   if (x !== keep) free(backend, x);
