@@ -5,7 +5,6 @@
 // inherit `--require`: the probe measures the main thread only (a worker's busy loop is the point of a worker).
 'use strict';
 const fs = require('node:fs');
-const { performance } = require('node:perf_hooks');
 
 const { isMainThread } = require('node:worker_threads');
 
