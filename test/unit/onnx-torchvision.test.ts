@@ -26,17 +26,53 @@ import { maxDiff, runModel, runsOnZeros, zeroReads } from '../helpers/onnx-check
 
 const SCRIPT = path.join(__dirname, '..', 'python', 'export_torchvision.py');
 const SIZE = 64;
-const MODELS = ['resnet18', 'mobilenet_v3_small', 'shufflenet_v2_x0_5', 'regnet_x_400mf', 'googlenet', 'lraspp_mobilenet_v3_large'];
+/** Exported and checked in every run (each costs a few seconds). */
+const FAST = [
+  'resnet18',
+  'mobilenet_v3_small',
+  'shufflenet_v2_x0_5',
+  'regnet_x_400mf',
+  'googlenet',
+  'lraspp_mobilenet_v3_large',
+  'mobilenet_v2',
+  'efficientnet_b0',
+  'densenet121',
+  'deeplabv3_mobilenet_v3_large',
+];
+/** 100–130 MB files, ~17–22 s each to read, prune, write and run twice: only with PRUNELENS_TV_ALL=1. */
+const HEAVY = ['resnet50', 'fcn_resnet50'];
+// PRUNELENS_TV_MODELS=a,b runs only those (while working on one architecture).
+const only = process.env.PRUNELENS_TV_MODELS?.split(',');
+const MODELS = [...FAST, ...(process.env.PRUNELENS_TV_ALL === '1' || only ? HEAVY : [])].filter((m) => !only || only.includes(m));
 /**
  * Measured prunable share of conv output channels (a floor, so coverage never silently regresses). ShuffleNet:
  * channels through the channel-split Slice / shuffle Reshape are not pruned (their shapes stay exact, so
  * everything else is).
  */
-const MIN_SHARE: Record<string, number> = { resnet18: 1, mobilenet_v3_small: 1, googlenet: 1, lraspp_mobilenet_v3_large: 0.99, shufflenet_v2_x0_5: 0.7, regnet_x_400mf: 1 };
+const MIN_SHARE: Record<string, number> = {
+  resnet18: 1,
+  resnet50: 1,
+  mobilenet_v2: 1,
+  efficientnet_b0: 1,
+  densenet121: 1,
+  // Segmentation: the classifier convolution that writes the 21 class maps is the model's output, never pruned.
+  fcn_resnet50: 0.998,
+  deeplabv3_mobilenet_v3_large: 0.998,
+  mobilenet_v3_small: 1,
+  googlenet: 1,
+  lraspp_mobilenet_v3_large: 0.99,
+  shufflenet_v2_x0_5: 0.7,
+  regnet_x_400mf: 1,
+};
 
 function torchMissing(): string | undefined {
-  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 60_000 });
-  return r.status === 0 ? undefined : `/usr/bin/python3 cannot import torch and torchvision (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return r.status === 0
+    ? undefined
+    : `/usr/bin/python3 cannot import torch and torchvision (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
 }
 
 /** Exports once per script version into a temp folder (exports take ~20 s; cached across runs). */
@@ -46,7 +82,10 @@ function exportAll(): string {
   if (MODELS.every((m) => existsSync(path.join(dir, `${m}.json`)))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   execFileSync('mkdir', ['-p', tmp]);
-  execFileSync('/usr/bin/python3', [SCRIPT, tmp, String(SIZE), ...MODELS], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+  execFileSync('/usr/bin/python3', [SCRIPT, tmp, String(SIZE), ...MODELS], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 300_000,
+  });
   execFileSync('rm', ['-rf', dir]);
   execFileSync('mv', [tmp, dir]);
   return dir;
@@ -63,7 +102,9 @@ function convChannels(graph: ModelGraph, coupling: Coupling): { total: number; p
     if (!isConv) continue;
     const n = typeof ch === 'number' ? ch : Number(layer.config.filters ?? 0);
     total += n;
-    const group = coupling.groupOf.get(layer.name) ?? coupling.groups.find((g) => g.followers.includes(layer.name) && ['DepthwiseConv2D', 'ONNX:Conv'].includes(layer.className));
+    const group =
+      coupling.groupOf.get(layer.name) ??
+      coupling.groups.find((g) => g.followers.includes(layer.name) && ['DepthwiseConv2D', 'ONNX:Conv'].includes(layer.className));
     if (group?.prunable) prunable += n;
   }
   return { total, prunable };
@@ -78,9 +119,7 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
     dir = exportAll();
   });
 
-  // PRUNELENS_TV_MODELS=a,b runs only those (while working on one architecture).
-  const only = process.env.PRUNELENS_TV_MODELS?.split(',');
-  for (const name of MODELS.filter((m) => !only || only.includes(m))) {
+  for (const name of MODELS) {
     test(name, { timeout: 120_000 }, async () => {
       const file = path.join(dir, `${name}.onnx`);
       const ref = JSON.parse(await fs.readFile(path.join(dir, `${name}.json`), 'utf8')) as { macs: number; input: number[] };
@@ -114,7 +153,13 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
       if (process.env.PRUNELENS_TV_DEBUG) {
         const reasons = new Map<string, number>();
         for (const g of coupling.groups) if (!g.prunable) reasons.set(g.reason!, (reasons.get(g.reason!) ?? 0) + g.channels);
-        console.log([...reasons].sort((p, q) => q[1] - p[1]).slice(0, 8).map(([r, n]) => `  ${n} channels: ${r}`).join('\n'));
+        console.log(
+          [...reasons]
+            .sort((p, q) => q[1] - p[1])
+            .slice(0, 8)
+            .map(([r, n]) => `  ${n} channels: ${r}`)
+            .join('\n'),
+        );
         console.log(`  unknown cost: ${report.totals.unknownLayers?.slice(0, 8).join(', ')}`);
       }
       assert.ok(d <= 1e-4 * Math.max(1, scale), `${name}: pruned model differs from the original with the pruned channels made irrelevant by ${d}`);
