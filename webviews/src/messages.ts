@@ -23,7 +23,8 @@ const count = z.number().int().nonnegative();
 export const PanelKind = z.enum(['importance', 'launcher', 'results', 'modelView']);
 export type PanelKind = z.infer<typeof PanelKind>;
 
-export const Cost = z.object({ params: num, flops: num });
+/** `unknownLayers`: layers whose FLOPs could not be computed; `flops` is then a lower bound. */
+export const Cost = z.object({ params: num, flops: num, unknownLayers: z.array(z.string()).optional() });
 export type Cost = z.infer<typeof Cost>;
 export const CostPair = z.object({ before: Cost, after: Cost });
 export type CostPair = z.infer<typeof CostPair>;
@@ -128,6 +129,8 @@ export const ModelViewLayer = z.object({
   channels: count.nullable(),
   params: num,
   flops: num,
+  /** False when the layer's FLOPs could not be computed (`flops` is then 0). */
+  flopsKnown: z.literal(false).optional(),
   prunable: z.boolean(),
   reason: z.string().optional(),
   group: count.optional(),
