@@ -18,6 +18,7 @@ import { DataType } from '../../server/src/engine/formats/onnx/proto';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import { inspectGraph } from '../../server/src/engine/inspect';
+import { layerFlops } from '../../server/src/lsp/hover';
 import { flopsChangeLabel, flopsLabel } from '../../server/src/engine/measure/cost';
 import { baseline } from '../../server/src/engine/methods/baseline';
 import { applyPlan, removeChannels } from '../../server/src/engine/surgery/apply';
@@ -142,5 +143,9 @@ describe('ONNX operator coverage', () => {
     assert.equal(prune.status, 0, prune.stderr);
     assert.match(prune.stdout, /FLOPs \(MACs\): ≥ [^(]+ \(3 layers unknown\) → ≥ [^(]+ \(3 layers unknown\) \(reduction unknown\)/);
     assert.doesNotMatch(prune.stdout, /−0\.0%/);
+    // The editor's hover: a layer of unknown cost says so; a known layer's share is an upper bound.
+    const layers = new Map(inspectGraph(graph, coupling).layers.map((l) => [l.name, l]));
+    assert.match(layerFlops(layers.get('c2')!, totals), /^unknown /);
+    assert.match(layerFlops(layers.get('c1')!, totals), /^[\d.]+k \(≤ \d+\.\d% of model; model total ≥ [\d.]+k \(3 layers unknown\)\)$/);
   });
 });

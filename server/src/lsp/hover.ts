@@ -18,7 +18,7 @@ const fmt = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >=
  * A layer's FLOPs and its share of the model. With layers of unknown cost the total is a lower bound, so the
  * share is an upper bound ("≤ x%"); a layer of unknown cost says so rather than "0 (0.0%)".
  */
-function layerFlops(layer: LayerReport, totals: CostTotals): string {
+export function layerFlops(layer: LayerReport, totals: CostTotals): string {
   if (layer.flopsKnown === false) return 'unknown (an input shape could not be inferred)';
   const share = `${((100 * layer.flops) / (totals.flops || 1)).toFixed(1)}% of model`;
   const unknown = totals.unknownLayers?.length ?? 0;
