@@ -76,17 +76,23 @@ def count_macs(model, x):
     return total[0]
 
 
+def build(name):
+    """The model with the same random weights every time (seeded per model: narrow_torchvision.py rebuilds it)."""
+    torch.manual_seed(0)
+    model = Plain(BUILDERS[name]()).eval()
+    # Random BatchNorm statistics, so a folded BatchNorm is not the identity.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
 def main():
     out_dir, size, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    torch.manual_seed(0)
     torch.set_num_threads(1)
     for name in names:
-        model = Plain(BUILDERS[name]()).eval()
-        # Random BatchNorm statistics, so a folded BatchNorm is not the identity.
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
+        model = build(name)
         x = torch.randn(1, 3, size, size)
         macs = count_macs(model, x)
         path = os.path.join(out_dir, name + ".onnx")

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
@@ -64,6 +64,37 @@ const MIN_SHARE: Record<string, number> = {
   shufflenet_v2_x0_5: 0.7,
   regnet_x_400mf: 1,
 };
+
+/** Also rebuilt narrower in PyTorch (test/python/narrow_torchvision.py) and compared with the pruned ONNX. */
+const NARROW = ['resnet18', 'lraspp_mobilenet_v3_large', 'mobilenet_v2', 'fcn_resnet50'];
+const NARROW_SCRIPT = path.join(__dirname, '..', 'python', 'narrow_torchvision.py');
+
+/** Kept positions along each weight axis PruneLens slices, per layer (ONNX node name). */
+function keptPositions(graph: ModelGraph, coupling: Coupling, removed: Set<number>): Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> {
+  const layers: Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> = {};
+  for (const layer of graph.layers) {
+    for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
+      const entry = (layers[layer.name] ??= {});
+      entry[ax.dir] ??= Array.from(ax.origin.keys()).filter((p) => !removed.has(coupling.find(ax.origin[p])));
+    }
+  }
+  return layers;
+}
+
+function narrowInTorch(name: string, layers: ReturnType<typeof keptPositions>, input: number[], x: Float32Array): { output: Float32Array; narrowed: number; params: number } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'prunelens-narrow-'));
+  try {
+    const [keep, xin, yout] = ['keep.json', 'x.f32', 'y.f32'].map((f) => path.join(dir, f));
+    writeFileSync(keep, JSON.stringify({ input, layers }));
+    writeFileSync(xin, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+    const r = spawnSync('/usr/bin/python3', [NARROW_SCRIPT, name, keep, xin, yout], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, `narrow_torchvision.py ${name}: ${r.stderr}`);
+    const buf = readFileSync(yout);
+    return { output: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4), ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { narrowed: number; params: number }) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function torchMissing(): string | undefined {
   const r = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], {
@@ -163,6 +194,13 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
         console.log(`  unknown cost: ${report.totals.unknownLayers?.slice(0, 8).join(', ')}`);
       }
       assert.ok(d <= 1e-4 * Math.max(1, scale), `${name}: pruned model differs from the original with the pruned channels made irrelevant by ${d}`);
+      if (NARROW.includes(name)) {
+        // The same network built narrower in PyTorch from the kept channels (what Torch-Pruning produces).
+        const t = narrowInTorch(name, keptPositions(graph, coupling, removed), ref.input, x);
+        const dt = maxDiff(yp.output, t.output);
+        console.log(`  ${name}: narrow PyTorch rebuild (${t.narrowed} modules narrowed, ${t.params} params) vs pruned ONNX: max |Δ| ${dt.toExponential(2)}`);
+        assert.ok(dt <= 1e-4 * Math.max(1, scale), `${name}: the narrow PyTorch model differs from the pruned ONNX by ${dt}`);
+      }
       assert.ok(share.prunable >= MIN_SHARE[name] * share.total, `${name}: prunable share ${share.prunable}/${share.total} below ${MIN_SHARE[name]}`);
       assert.equal(unknown, 0, `${name}: ${unknown} layers of unknown cost: ${report.totals.unknownLayers?.slice(0, 5).join(', ')}`);
       assert.ok(Math.abs(macs - ref.macs) <= 0.01 * ref.macs, `${name}: MACs ${macs} vs PyTorch ${ref.macs}`);
