@@ -45,9 +45,8 @@ const HEAVY = ['resnet50', 'fcn_resnet50'];
 const only = process.env.PRUNELENS_TV_MODELS?.split(',');
 const MODELS = [...FAST, ...(process.env.PRUNELENS_TV_ALL === '1' || only ? HEAVY : [])].filter((m) => !only || only.includes(m));
 /**
- * Measured prunable share of conv output channels (a floor, so coverage never silently regresses). ShuffleNet:
- * channels through the channel-split Slice / shuffle Reshape are not pruned (their shapes stay exact, so
- * everything else is).
+ * Measured prunable share of conv output channels (a floor, so coverage never silently regresses). ShuffleNet's
+ * chunk Slices and channel shuffle couple channels in pairs and quadruples (graph/channel-moves.ts).
  */
 const MIN_SHARE: Record<string, number> = {
   resnet18: 1,
@@ -61,12 +60,12 @@ const MIN_SHARE: Record<string, number> = {
   mobilenet_v3_small: 1,
   googlenet: 1,
   lraspp_mobilenet_v3_large: 0.99,
-  shufflenet_v2_x0_5: 0.7,
+  shufflenet_v2_x0_5: 1,
   regnet_x_400mf: 1,
 };
 
 /** Also rebuilt narrower in PyTorch (test/python/narrow_torchvision.py) and compared with the pruned ONNX. */
-const NARROW = ['resnet18', 'lraspp_mobilenet_v3_large', 'mobilenet_v2', 'fcn_resnet50'];
+const NARROW = ['resnet18', 'lraspp_mobilenet_v3_large', 'mobilenet_v2', 'shufflenet_v2_x0_5', 'fcn_resnet50'];
 const NARROW_SCRIPT = path.join(__dirname, '..', 'python', 'narrow_torchvision.py');
 
 /** Kept positions along each weight axis PruneLens slices, per layer (ONNX node name). */

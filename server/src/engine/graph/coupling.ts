@@ -17,6 +17,7 @@
  */
 import type { LayerNode, ModelGraph, TensorRef } from './ir';
 import { tensorKey } from './ir';
+import type { ChannelMove } from './channel-moves';
 import { onnxConfig, onnxKind } from './onnx-ops';
 import { inferShapes, MERGE, type Shape } from './shapes';
 
@@ -250,6 +251,10 @@ function propagate(
     // Shape arithmetic reads no channel values: it neither carries nor blocks channels.
     if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
     if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'move') {
+      if (!x) return cannot('its input has unknown channels');
+      return moveChannels(onnxConfig(layer)!.move!, x, uf);
+    }
     if (kind === 'groupedConv') {
       const groups = Number(onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 1);
       const k = layer.weights.get('input1')!.shape; // OIHW, I = C / groups
@@ -304,6 +309,34 @@ function propagate(
       }
       // An operator the ONNX reader kept as is carries the reader's precise reason.
       return cannot((c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`);
+  }
+}
+
+/**
+ * Channels through a chunk half or a shuffle step (graph/channel-moves.ts). The partners that must go together
+ * for the pruned model to stay a valid chunk / shuffle are united: channel i with i + C/2 across a chunk,
+ * channels k·C/g + i (k < g) across a shuffle. A 5-D shuffle tensor carries the channels in file order.
+ */
+function moveChannels(m: ChannelMove, x: Int32Array, uf: UnionFind): { out: Int32Array; note: string } {
+  switch (m.kind) {
+    case 'half': {
+      const h = x.length / 2;
+      for (let i = 0; i < h; i++) uf.union(x[i], x[i + h]);
+      return { out: x.slice(m.half * h, (m.half + 1) * h), note: `channel chunk (half ${m.half + 1} of 2): pruned in pairs, channel i with i + ${h}` };
+    }
+    case 'shuffleSplit': {
+      const w = x.length / m.groups;
+      for (let i = 0; i < w; i++) for (let k = 1; k < m.groups; k++) uf.union(x[i], x[k * w + i]);
+      return { out: x, note: `channel shuffle (${m.groups} groups): pruned in tuples, channel i with i + k·${w}` };
+    }
+    case 'shuffleSwap': {
+      const w = x.length / m.groups;
+      const out = new Int32Array(x.length);
+      for (let i = 0; i < w; i++) for (let k = 0; k < m.groups; k++) out[i * m.groups + k] = x[k * w + i];
+      return { out, note: 'channel shuffle: transposes the groups' };
+    }
+    case 'shuffleMerge':
+      return { out: x, note: 'channel shuffle: back to one channel axis' };
   }
 }
 

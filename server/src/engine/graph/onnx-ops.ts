@@ -17,6 +17,7 @@
  * Anything else stays opaque with the reader's reason.
  */
 import type { LayerNode } from './ir';
+import type { ChannelMove } from './channel-moves';
 import type { Shape } from './shapes';
 
 export interface OnnxOpConfig {
@@ -34,9 +35,13 @@ export interface OnnxOpConfig {
   shapeOnly?: boolean;
   /** DataType of constant inputs (`input<i>` weights) that are not float, e.g. int64 shape constants. */
   const_types?: Record<string, number>;
+  /** A Slice on the channel axis only (NCHW file): [start, end, channels in], bounds clamped. */
+  slice_channels?: [number, number, number];
+  /** A recognised chunk half or channel shuffle step (graph/channel-moves.ts). */
+  move?: ChannelMove;
 }
 
-export type OnnxKind = 'elementwise' | 'spatial' | 'reduce' | 'shape' | 'groupedConv' | 'opaque';
+export type OnnxKind = 'elementwise' | 'spatial' | 'reduce' | 'shape' | 'groupedConv' | 'move' | 'opaque';
 
 export const ELEMENTWISE = new Set([
   'Relu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Gelu', 'Erf', 'Clip',
@@ -74,6 +79,7 @@ export function onnxKind(layer: LayerNode): OnnxKind {
   const o = onnxConfig(layer);
   if (!o) return 'opaque';
   if (o.shapeOnly) return 'shape';
+  if (o.move) return 'move';
   const values = o.inputs.filter((k) => k === 'value').length;
   if (ELEMENTWISE.has(o.op_type)) return values === 1 && scalarConsts(layer, o) ? 'elementwise' : 'opaque';
   if (POOLS.has(o.op_type) && o.cf && o.rank === 4) return 'spatial';
@@ -137,8 +143,25 @@ export function onnxOutputShape(layer: LayerNode, inputs: (Shape | null)[]): Sha
       const [h, w] = windowed(o, x[1], x[2], [k[2], k[3]]);
       return [x[0], h, w, k[0]];
     }
+    case 'move':
+      return movedChannels(o.move!, x);
     default:
       return null;
+  }
+}
+
+/** A chunk half or shuffle step follows its input's (possibly pruned) width, not the file's static shape. */
+function movedChannels(m: ChannelMove, x: Shape): Shape | null {
+  const mul = (p: number | null, q: number | null): number | null => (p === null || q === null ? null : p * q);
+  switch (m.kind) {
+    case 'half':
+      return x.length === 4 ? [x[0], x[1], x[2], x[3] === null ? null : x[3] / 2] : null;
+    case 'shuffleSplit': // NHWC in, file-order 5-D out: [N, g, C/g, H, W]
+      return x.length === 4 ? [x[0], m.groups, x[3] === null ? null : x[3] / m.groups, x[1], x[2]] : null;
+    case 'shuffleSwap':
+      return x.length === 5 ? [x[0], x[2], x[1], x[3], x[4]] : null;
+    case 'shuffleMerge': // back to an NCHW map: NHWC in the IR
+      return x.length === 5 ? [x[0], x[3], x[4], mul(x[1], x[2])] : null;
   }
 }
 
