@@ -65,11 +65,11 @@ def main():
     kept_out = {}
     narrowed = 0
     for node, k in spec['layers'].items():
+        if not node.endswith(('/Conv', '/Gemm', '/MatMul')):
+            continue  # a Linear's bias Add, BatchNorm statistics …: sliced with their module below
         mname = resolve(model, node)
         if mname is None:
-            if node.endswith(('/Conv', '/Gemm')):
-                sys.exit(f'{node}: no module of that name in {name}')
-            continue
+            sys.exit(f'{node}: no module of that name in {name}')
         m = model.get_submodule(mname)
         if isinstance(m, torch.nn.Conv2d):
             out_keep = k.get('out') or k.get('through') or list(range(m.out_channels))

@@ -251,6 +251,13 @@ function propagate(
     // Shape arithmetic reads no channel values: it neither carries nor blocks channels.
     if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
     if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'broadcast') {
+      const axes = x ? perChannelConst(layer, x.length) : null;
+      if (x && axes) {
+        weightAxes.set(layer.name, axes.map(({ role, axis }) => ({ role, axis, origin: x, dir: 'through' as const })));
+        return { out: x, note: 'element-wise with a per-channel constant (sliced with its group)' };
+      }
+    }
     if (kind === 'move') {
       if (!x) return cannot('its input has unknown channels');
       return moveChannels(onnxConfig(layer)!.move!, x, uf);
@@ -310,6 +317,26 @@ function propagate(
       // An operator the ONNX reader kept as is carries the reader's precise reason.
       return cannot((c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`);
   }
+}
+
+/**
+ * The constant inputs of an element-wise operator with one map input when each holds one value per channel of
+ * that map (a Linear's bias after MatMul, LayerNorm's weight, ConvNeXt's layer scale): [C] or [1, …, C] on a
+ * channels-last map, [C, 1, 1] or [1, C, 1, 1] on a channels-first one. Null if any constant is not of that form.
+ */
+function perChannelConst(layer: LayerNode, channels: number): { role: string; axis: number }[] | null {
+  const o = onnxConfig(layer)!;
+  if (o.inputs.filter((k) => k === 'value').length !== 1) return null;
+  const out: { role: string; axis: number }[] = [];
+  for (let i = 0; i < o.inputs.length; i++) {
+    if (o.inputs[i] !== 'const') continue;
+    const s = layer.weights.get(`input${i}`)?.shape;
+    if (!s) return null;
+    const axis = o.cf && o.rank === 4 ? s.length - 3 : s.length - 1;
+    if (axis < 0 || s[axis] !== channels || s.some((d, k) => k !== axis && d !== 1)) return null;
+    out.push({ role: `input${i}`, axis });
+  }
+  return out.length ? out : null;
 }
 
 /**

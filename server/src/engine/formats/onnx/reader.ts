@@ -412,7 +412,9 @@ class OnnxImport {
   }
 
   private gemm(node: NodeProto, a: Map<string, AttrValue>, x: RVal, b: Constant | undefined, c: Constant | undefined): RVal {
-    if (!b || b.dims.length !== 2 || x.rank !== 2 || ((a.get('transA') as number | undefined) ?? 0) !== 0) return this.opaque(node, a, 'matrix product with computed weights');
+    // A MatMul on a channels-last map (ConvNeXt's Linear after permute(0, 2, 3, 1)) is a Dense per position.
+    const perPosition = node.opType === 'MatMul' && x.rank === 4 && !x.cf && !x.chw;
+    if (!b || b.dims.length !== 2 || (x.rank !== 2 && !perPosition) || ((a.get('transA') as number | undefined) ?? 0) !== 0) return this.opaque(node, a, 'matrix product with computed weights');
     const alpha = (a.get('alpha') as number | undefined) ?? 1;
     const beta = (a.get('beta') as number | undefined) ?? 1;
     if (x.chw === 'unknown') return this.opaque(node, a, 'Dense after a channels-first Flatten of unknown size (row order unknown)');
