@@ -259,8 +259,10 @@ function propagate(
       }
     }
     if (kind === 'move') {
-      if (!x) return cannot('its input has unknown channels');
-      return moveChannels(onnxConfig(layer)!.move!, x, uf);
+      const move = onnxConfig(layer)!.move!;
+      const parts = move.kind === 'half' ? 2 : move.kind === 'shuffleMerge' ? 1 : move.groups;
+      if (!x || x.length % parts !== 0) return cannot(`its input's ${x?.length ?? 'unknown'} channels do not split into ${parts} equal parts`);
+      return moveChannels(move, x, uf);
     }
     if (kind === 'groupedConv') {
       const groups = Number(onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 1);

@@ -197,6 +197,8 @@ function broadcastShape(layer: LayerNode, o: OnnxOpConfig, inputs: (Shape | null
 
 /** A chunk half or shuffle step follows its input's (possibly pruned) width, not the file's static shape. */
 function movedChannels(m: ChannelMove, x: Shape): Shape | null {
+  const parts = m.kind === 'half' ? 2 : m.kind === 'shuffleSplit' ? m.groups : 1;
+  if (x.length === 4 && x[3] !== null && x[3] % parts !== 0) return null;
   const mul = (p: number | null, q: number | null): number | null => (p === null || q === null ? null : p * q);
   switch (m.kind) {
     case 'half':
