@@ -77,7 +77,8 @@ export interface AnalysisSummary {
   optionsSource: string;
   data: string;
   calibrationImages: number;
-  cost: { before: { params: number; flops: number }; after: { params: number; flops: number } };
+  /** `unknownLayers`: layers whose FLOPs could not be computed; `flops` is then a lower bound. */
+  cost: { before: { params: number; flops: number; unknownLayers?: string[] }; after: { params: number; flops: number; unknownLayers?: string[] } };
   layers: LayerVerdict[];
   /** Seconds the analysis took when it was computed (a cached result keeps its original figure). */
   seconds: number;
@@ -238,8 +239,9 @@ export interface LayerCostChange {
 }
 
 export interface WhatIfResult {
-  before: { params: number; flops: number };
-  after: { params: number; flops: number };
+  /** `unknownLayers`: layers whose FLOPs could not be computed; `flops` is then a lower bound. */
+  before: { params: number; flops: number; unknownLayers?: string[] };
+  after: { params: number; flops: number; unknownLayers?: string[] };
   /** Per layer, every layer whose params or FLOPs are non-zero. */
   layers: LayerCostChange[];
 }
@@ -263,6 +265,8 @@ export interface ModelViewLayer {
   channels: number | null;
   params: number;
   flops: number;
+  /** False when the layer's FLOPs could not be computed (`flops` is then 0). */
+  flopsKnown?: false;
   prunable: boolean;
   /** Why the layer cannot be pruned (when `prunable` is false and it has filters). */
   reason?: string;
@@ -288,7 +292,8 @@ export interface ModelViewResult {
   analysis: string;
   /** True when a prune (all suggested layers, or one) can be asked for now. */
   analysed: boolean;
-  totals?: { params: number; flops: number };
+  /** `unknownLayers`: layers whose FLOPs could not be computed; `flops` is then a lower bound. */
+  totals?: { params: number; flops: number; unknownLayers?: string[] };
   layers: ModelViewLayer[];
 }
 

@@ -11,7 +11,8 @@ const num = z.number();
 const maybeNum = z.number().nullable();
 const count = z.number().int().nonnegative();
 
-export const Cost = z.object({ params: num, flops: num });
+/** `unknownLayers`: layers whose FLOPs could not be computed; `flops` is then a lower bound. */
+export const Cost = z.object({ params: num, flops: num, unknownLayers: z.array(z.string()).optional() });
 export type Cost = z.infer<typeof Cost>;
 export const CostPair = z.object({ before: Cost, after: Cost });
 export type CostPair = z.infer<typeof CostPair>;

@@ -3,8 +3,9 @@ counts each model's multiply-accumulates with forward hooks, for the ONNX peer t
 
 usage: /usr/bin/python3 export_torchvision.py OUT_DIR SIZE NAME [NAME ...]
 Writes OUT_DIR/NAME.onnx and OUT_DIR/NAME.json ({"macs": ..., "input": [1, 3, SIZE, SIZE]}).
-MACs: Conv2d = output elements x (in_channels / groups) x kh x kw; Linear = batch rows x in x out; the rest 0
-(the convention PruneLens's measure/cost.ts uses once BatchNorm is folded into the convolutions by the export).
+MACs: Conv2d = output elements x (in_channels / groups) x kh x kw; Linear = batch rows x in x out; BatchNorm2d one
+per output element unless it reads a convolution's output (the export folds those into the convolution); the rest 0
+(the convention of PruneLens's measure/cost.ts, which counts a BatchNormalization left in the file per element).
 """
 import json
 import os
@@ -22,6 +23,11 @@ BUILDERS = {
     "lraspp_mobilenet_v3_large": lambda: torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None),
     "fcn_resnet50": lambda: torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None, aux_loss=False),
     "convnext_tiny": lambda: torchvision.models.convnext_tiny(weights=None),
+    "deeplabv3_mobilenet_v3_large": lambda: torchvision.models.segmentation.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, aux_loss=False),
+    "efficientnet_b0": lambda: torchvision.models.efficientnet_b0(weights=None),
+    "densenet121": lambda: torchvision.models.densenet121(weights=None),
+    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(weights=None),
+    "resnet50": lambda: torchvision.models.resnet50(weights=None),
 }
 
 
@@ -40,9 +46,17 @@ class Plain(torch.nn.Module):
 def count_macs(model, x):
     total = [0]
 
+    conv_outputs = {}  # data_ptr -> tensor: holding the tensor keeps its memory from being reused by another
+
     def conv(mod, inp, out):
         k = mod.kernel_size[0] * mod.kernel_size[1]
         total[0] += out.numel() * (mod.in_channels // mod.groups) * k
+        conv_outputs[out.data_ptr()] = out
+
+    def batchnorm(mod, inp, out):
+        # Pre-activation BatchNorm (DenseNet) stays in the exported file as its own node.
+        if inp[0].data_ptr() not in conv_outputs:
+            total[0] += out.numel()
 
     def linear(mod, inp, out):
         total[0] += out.numel() // mod.out_features * mod.in_features * mod.out_features
@@ -51,6 +65,8 @@ def count_macs(model, x):
     for m in model.modules():
         if isinstance(m, torch.nn.Conv2d):
             hooks.append(m.register_forward_hook(conv))
+        elif isinstance(m, torch.nn.BatchNorm2d):
+            hooks.append(m.register_forward_hook(batchnorm))
         elif isinstance(m, torch.nn.Linear):
             hooks.append(m.register_forward_hook(linear))
     with torch.no_grad():
@@ -60,17 +76,23 @@ def count_macs(model, x):
     return total[0]
 
 
+def build(name):
+    """The model with the same random weights every time (seeded per model: narrow_torchvision.py rebuilds it)."""
+    torch.manual_seed(0)
+    model = Plain(BUILDERS[name]()).eval()
+    # Random BatchNorm statistics, so a folded BatchNorm is not the identity.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
 def main():
     out_dir, size, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    torch.manual_seed(0)
     torch.set_num_threads(1)
     for name in names:
-        model = Plain(BUILDERS[name]()).eval()
-        # Random BatchNorm statistics, so a folded BatchNorm is not the identity.
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
+        model = build(name)
         x = torch.randn(1, 3, size, size)
         macs = count_macs(model, x)
         path = os.path.join(out_dir, name + ".onnx")

@@ -7,6 +7,7 @@
  * "broadcasting" is the reason only where channel counts really differ.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,13 +18,18 @@ import { DataType } from '../../server/src/engine/formats/onnx/proto';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import { inspectGraph } from '../../server/src/engine/inspect';
-import { flopsLabel } from '../../server/src/engine/measure/cost';
+import { layerFlops } from '../../server/src/lsp/hover';
+import { flopsChangeLabel, flopsLabel } from '../../server/src/engine/measure/cost';
 import { baseline } from '../../server/src/engine/methods/baseline';
-import { removeChannels } from '../../server/src/engine/surgery/apply';
+import { applyPlan, removeChannels } from '../../server/src/engine/surgery/apply';
 import { FlopsUnknownError } from '../../server/src/engine/util/errors';
 import { Rng } from '../../server/src/engine/util/rng';
 import { randomRemoval } from '../helpers/surgery-check';
 import { maxDiff, runModel, runsOnZeros, zeroReads } from '../helpers/onnx-check';
+
+const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, PRUNELENS_BACKEND: 'cpu' } });
+
 
 const conv = (b: OnnxBuilder, rng: Rng, x: string, cin: number, cout: number, k: number, name: string, extra: Record<string, ReturnType<typeof ints>> = {}) =>
   b.node(
@@ -121,6 +127,25 @@ describe('ONNX operator coverage', () => {
     assert.throws(() => baseline(ctx, { criterion: 'l1', flopsReduction: 0.3 }), FlopsUnknownError);
     assert.throws(() => baseline(ctx, { criterion: 'l1', flopsReduction: 0.3 }), /cannot match a FLOPs reduction: the cost of 3 layers is unknown \(norm, c2, c7\)/);
     // c2's filters are still prunable (only shapes are lost after the normalisation), and a ratio target works.
-    assert.equal(baseline(ctx, { criterion: 'l1', ratio: 0.5 }).plan.layers.c2.keep.length, 2);
+    const plan = baseline(ctx, { criterion: 'l1', ratio: 0.5 }).plan;
+    assert.equal(plan.layers.c2.keep.length, 2);
+
+    // Every printed total says it is a lower bound, and no FLOPs reduction is claimed (never "−0.0%").
+    const pruned = inspectGraph(applyPlan(graph, plan, { coupling }).graph).totals;
+    assert.match(flopsChangeLabel(totals, pruned), /^≥ \d+ \(3 layers unknown\) → ≥ \d+ \(3 layers unknown\) \(reduction unknown\)$/);
+    const inspect = cli('inspect', file);
+    assert.equal(inspect.status, 0, inspect.stderr);
+    assert.match(inspect.stdout, /Total FLOPs: ≥ [\d,]+ \(3 layers unknown\) multiply-accumulates/);
+    assert.match(inspect.stdout, /│ c2 \(Conv2D\)\s+│ \?\s+│ 220\s+│ \?\s+│/, 'a layer of unknown cost shows "?", not 0');
+    const planFile = path.join(dir, 'unknown-plan.json');
+    await fs.writeFile(planFile, JSON.stringify(plan));
+    const prune = cli('prune', file, '--plan', planFile, '--out', path.join(dir, 'unknown-pruned.onnx'));
+    assert.equal(prune.status, 0, prune.stderr);
+    assert.match(prune.stdout, /FLOPs \(MACs\): ≥ [^(]+ \(3 layers unknown\) → ≥ [^(]+ \(3 layers unknown\) \(reduction unknown\)/);
+    assert.doesNotMatch(prune.stdout, /−0\.0%/);
+    // The editor's hover: a layer of unknown cost says so; a known layer's share is an upper bound.
+    const layers = new Map(inspectGraph(graph, coupling).layers.map((l) => [l.name, l]));
+    assert.match(layerFlops(layers.get('c2')!, totals), /^unknown /);
+    assert.match(layerFlops(layers.get('c1')!, totals), /^[\d.]+k \(≤ \d+\.\d% of model; model total ≥ [\d.]+k \(3 layers unknown\)\)$/);
   });
 });

@@ -110,6 +110,11 @@ describe('importance panel (Chromium)', { skip }, () => {
     // A stale answer (an older request id) is ignored.
     await p.send({ type: 'whatIfResult', requestId: w.requestId - 1, cost: { before: answer.cost.before, after: { params: 1, flops: 1 } } });
     assert.doesNotMatch(await p.page.locator('#summary').textContent() ?? '', /→ 1 \(/);
+    // Layers of unknown cost: both FLOPs totals are lower bounds and no reduction is claimed.
+    const lower = { before: { ...answer.cost.before, unknownLayers: ['conv_d'] }, after: { ...answer.cost.after, unknownLayers: ['conv_d'] } };
+    await p.send({ type: 'whatIfResult', requestId: w.requestId, ...answer, cost: lower });
+    await p.page.locator('#summary', { hasText: 'reduction unknown' }).waitFor({ timeout: 5000 });
+    assert.match(await p.page.locator('#summary').textContent() ?? '', /FLOPs ≥ [^(]+ \(1 layer unknown\) → ≥ [^(]+ \(1 layer unknown\) \(reduction unknown\)/);
   });
 
   test('the τ and selection survive a reload (setState), and the panel asks again for their cost', async () => {

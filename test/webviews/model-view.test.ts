@@ -83,6 +83,14 @@ describe('model view (Chromium)', { skip }, () => {
     assert.equal(await p.page.locator('#prune-all').count(), 0);
   });
 
+  test('layers of unknown cost: the total is a stated lower bound and their FLOPs read "?", never 0', async () => {
+    const unknown = { ...VIEW, totals: { params: 908, flops: 61440, unknownLayers: ['conv_b'] }, layers: VIEW.layers.map((l) => (l.name === 'conv_b' ? { ...l, flops: 0, flopsKnown: false } : l)) };
+    await p.send({ type: 'modelViewData', view: unknown });
+    await p.page.locator('#totals', { hasText: '≥' }).waitFor();
+    assert.equal(await p.page.locator('#totals').textContent(), '4 layers · 908 parameters · ≥ 61.4 k (1 layer unknown) FLOPs (MACs)');
+    assert.equal(await p.page.locator('#layers tbody tr:nth-child(3) td:nth-child(6)').textContent(), '?');
+  });
+
   test('the view rejects a message the schema does not allow', async () => {
     await p.send({ type: 'modelViewData', view: { ...VIEW, layers: [{ name: 'x' }] } });
     await p.page.locator('text=Invalid message from the extension').waitFor();

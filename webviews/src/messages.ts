@@ -100,6 +100,8 @@ export const ModelViewLayer = z.object({
   channels: count.nullable(),
   params: num,
   flops: num,
+  /** False when the layer's FLOPs could not be computed (`flops` is then 0). */
+  flopsKnown: z.literal(false).optional(),
   prunable: z.boolean(),
   reason: z.string().optional(),
   group: count.optional(),

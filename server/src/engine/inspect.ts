@@ -13,6 +13,8 @@ export interface LayerReport {
   outputChannels: number | null;
   params: number;
   flops: number;
+  /** False when the layer's FLOPs could not be computed (`flops` is then 0 and the total a lower bound). */
+  flopsKnown?: false;
   prunable: boolean;
   reason?: string;
   /** Index into `groups` for filter-producing layers. */
@@ -46,6 +48,7 @@ export function inspectGraph(graph: ModelGraph, coupling: Coupling = analyzeCoup
       outputChannels: shape && shape.length ? shape[shape.length - 1] : null,
       params: lc.params,
       flops: lc.flops,
+      ...(lc.flopsKnown ? {} : { flopsKnown: false as const }),
       prunable: group?.prunable ?? false,
     };
     if (group) {

@@ -94,5 +94,8 @@ export function prunableVerdicts(summary: AnalysisSummary): LayerVerdict[] {
 export function costLine(summary: AnalysisSummary): string {
   const { before, after } = summary.cost;
   const drop = (a: number, b: number): string => (a ? pct((a - b) / a) : '0%');
-  return `all suggestions: params −${drop(before.params, after.params)}, FLOPs −${drop(before.flops, after.flops)}`;
+  // On a lower bound (layers of unknown cost) a FLOPs percentage would be a guess, often "−0.0%".
+  const unknown = before.unknownLayers?.length ?? 0;
+  const flops = unknown ? `FLOPs reduction unknown (${unknown} layer${unknown === 1 ? '' : 's'} of unknown cost)` : `FLOPs −${drop(before.flops, after.flops)}`;
+  return `all suggestions: params −${drop(before.params, after.params)}, ${flops}`;
 }

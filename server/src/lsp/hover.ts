@@ -7,9 +7,22 @@ import type { Hover, Position } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { CONFIG_SCHEMA } from '../engine/config/validate';
 import { compactNumber as fmt } from '../../../protocol/src/format';
+import type { LayerReport } from '../engine/inspect';
+import { flopsLabel, type CostTotals } from '../engine/measure/cost';
 import { methodPhrase } from './analysis-summary';
 import type { ConfigState, ModelState } from './state';
 import { layerAt, outlineModelJson } from './model-json-layers';
+
+/**
+ * A layer's FLOPs and its share of the model. With layers of unknown cost the total is a lower bound, so the
+ * share is an upper bound ("≤ x%"); a layer of unknown cost says so rather than "0 (0.0%)".
+ */
+export function layerFlops(layer: LayerReport, totals: CostTotals): string {
+  if (layer.flopsKnown === false) return 'unknown (an input shape could not be inferred)';
+  const share = `${((100 * layer.flops) / (totals.flops || 1)).toFixed(1)}% of model`;
+  const unknown = totals.unknownLayers?.length ?? 0;
+  return unknown ? `${fmt(layer.flops)} (≤ ${share}; model total ${flopsLabel(totals, fmt)})` : `${fmt(layer.flops)} (${share})`;
+}
 
 export function modelHover(st: ModelState, doc: TextDocument, position: Position, analysisLine: string): Hover | null {
   if (!st.structure) return null;
@@ -25,11 +38,8 @@ export function modelHover(st: ModelState, doc: TextDocument, position: Position
   if (!span) return null;
   const layer = st.structure.layers.find((l) => l.name === span.name);
   if (!layer) return null;
-  const total = st.structure.totals.flops || 1;
   const lines = [`**${layer.name}** · ${layer.type}`, ''];
-  lines.push(
-    `- output channels: ${layer.outputChannels ?? '?'} · params: ${fmt(layer.params)} · FLOPs (multiply-accumulates): ${fmt(layer.flops)} (${((100 * layer.flops) / total).toFixed(1)}% of model)`,
-  );
+  lines.push(`- output channels: ${layer.outputChannels ?? '?'} · params: ${fmt(layer.params)} · FLOPs (multiply-accumulates): ${layerFlops(layer, st.structure.totals)}`);
   if (layer.prunable) {
     const group = layer.group !== undefined ? st.structure.groups[layer.group] : undefined;
     const others = group ? group.members.filter((m) => m !== layer.name) : [];

@@ -33,6 +33,7 @@ export async function modelView(server: PruneLensServer, file: string): Promise<
       channels: l.outputChannels,
       params: l.params,
       flops: l.flops,
+      ...(l.flopsKnown === false ? { flopsKnown: false as const } : {}),
       prunable: l.prunable,
       ...(l.reason ? { reason: l.reason } : {}),
       ...(l.group !== undefined ? { group: l.group } : {}),
@@ -47,7 +48,7 @@ export async function modelView(server: PruneLensServer, file: string): Promise<
     model: st.structure.model,
     analysis: server.analysisLine(st),
     analysed: Boolean(st.summary && st.plan),
-    totals: { params: st.structure.totals.params, flops: st.structure.totals.flops },
+    totals: { params: st.structure.totals.params, flops: st.structure.totals.flops, ...(st.structure.totals.unknownLayers?.length ? { unknownLayers: st.structure.totals.unknownLayers } : {}) },
     layers,
   };
 }

@@ -6,7 +6,7 @@
 import type { CostPair, LayerCost, ScoresFile, Threshold, ToWebview } from '../messages';
 import { Chart } from '../shared/chart';
 import { button, field, select, showError, slider } from '../shared/controls';
-import { beforeAfter, compact, h } from '../shared/dom';
+import { beforeAfter, compact, flopsBeforeAfter, h } from '../shared/dom';
 import { connect, getState, post, setState } from '../shared/host';
 import { onThemeChange } from '../shared/theme';
 import { drawHistogram, drawScores, drawSpectrum } from './charts';
@@ -57,7 +57,8 @@ function render(): void {
   const preds = predictions();
   const kept = preds.reduce((s, p) => s + p.keep.length, 0);
   const filters = preds.reduce((s, p) => s + p.channels, 0);
-  const line = (k: 'params' | 'flops'): string => (totals ? (pending ? `${compact(totals.before[k])} → …` : beforeAfter(totals.before[k], totals.after[k])) : '—');
+  const line = (k: 'params' | 'flops'): string =>
+    totals ? (pending ? `${compact(totals.before[k])} → …` : k === 'flops' ? flopsBeforeAfter(totals.before, totals.after) : beforeAfter(totals.before[k], totals.after[k])) : '—';
   summary.replaceChildren(
     h('span', { id: 'kept-total' }, `${kept} of ${filters} filters kept`),
     h('span', {}, `Params ${line('params')}`),

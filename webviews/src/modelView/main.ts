@@ -6,7 +6,7 @@
  */
 import { parseToWebview, type ModelView, type ModelViewLayer, type ToWebview } from '../messages';
 import { button, showError } from '../shared/controls';
-import { compact, h } from '../shared/dom';
+import { compact, flopsTotal, h } from '../shared/dom';
 import { connect, getState, post, setState } from '../shared/host';
 
 interface SavedState {
@@ -44,7 +44,7 @@ function render(view: ModelView): void {
   }
   const actions = h('div', { class: 'actions' }, button('refresh', 'Refresh', () => post({ type: 'modelAction', action: 'refresh', uri: view.uri }), true));
   if (view.analysed) actions.prepend(button('prune-all', 'Prune all suggested layers', () => post({ type: 'modelAction', action: 'pruneAll', uri: view.uri })));
-  const totals = view.totals ? h('p', { id: 'totals' }, `${view.layers.length} layers · ${compact(view.totals.params)} parameters · ${compact(view.totals.flops)} FLOPs (MACs)`) : null;
+  const totals = view.totals ? h('p', { id: 'totals' }, `${view.layers.length} layers · ${compact(view.totals.params)} parameters · ${flopsTotal(view.totals)} FLOPs (MACs)`) : null;
   const cols = ['#', 'Layer', 'Type', 'Channels', 'Params', 'FLOPs', 'Group', 'Verdict', ''];
   const table = h(
     'table',
@@ -62,7 +62,7 @@ function render(view: ModelView): void {
           h('td', {}, l.type),
           h('td', { class: 'n' }, l.channels ?? '—'),
           h('td', { class: 'n' }, compact(l.params)),
-          h('td', { class: 'n' }, compact(l.flops)),
+          h('td', { class: 'n', title: l.flopsKnown === false ? 'cost unknown: an input shape could not be inferred' : '' }, l.flopsKnown === false ? '?' : compact(l.flops)),
           h('td', { class: 'n' }, l.group ?? ''),
           h('td', { class: 'verdict' }, verdict(l)),
           layerActions(view, l, i),

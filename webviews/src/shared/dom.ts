@@ -36,6 +36,18 @@ export const compact = compactNumber;
 
 export const percent = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
+/** A FLOPs total: "≥ 1.20 M (3 layers unknown)" when layers of unknown cost make it a lower bound. */
+export function flopsTotal(cost: { flops: number; unknownLayers?: string[] }): string {
+  const n = cost.unknownLayers?.length ?? 0;
+  return n ? `≥ ${compact(cost.flops)} (${n} layer${n === 1 ? '' : 's'} unknown)` : compact(cost.flops);
+}
+
+/** FLOPs "before → after (−x%)"; on a lower bound no reduction is stated (the uncounted layers could hold any share). */
+export function flopsBeforeAfter(before: { flops: number; unknownLayers?: string[] }, after: { flops: number; unknownLayers?: string[] }): string {
+  if (!before.unknownLayers?.length && !after.unknownLayers?.length) return beforeAfter(before.flops, after.flops);
+  return `${flopsTotal(before)} → ${flopsTotal(after)} (reduction unknown)`;
+}
+
 /** "before → after (−x%)" */
 export function beforeAfter(before: number, after: number): string {
   const drop = before > 0 ? ` (−${percent((before - after) / before)})` : '';

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { analyze, scoresJson } from '../analyze';
 import { readModel } from '../formats';
+import { flopsChangeLabel } from '../measure/cost';
 import { checkOutputTarget, dataInputPaths, modelInputPaths, writeOutputFolder } from '../output';
 import { formatNumber } from '../report/console';
 import { parsePlan } from '../surgery/plan';
@@ -48,7 +49,7 @@ export async function analyzeCommand(model: string, o: AnalyzeCliOptions): Promi
     out(`${d.members.join(' + ').padEnd(40)} keep ${String(d.keep.length).padStart(4)} of ${String(d.channels).padEnd(4)}${extra}`);
   }
   out(`predicted params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`);
-  out(`predicted FLOPs (MACs): ${formatNumber(before.flops)} → ${formatNumber(after.flops)} (−${pct(before.flops, after.flops)})`);
+  out(`predicted FLOPs (MACs): ${flopsChangeLabel(before, after, formatNumber)}`);
   out(`statistics: ${a.stats.images} images, ${a.stats.imagesPerSecond.toFixed(1)} images/s`);
   // Which options, and where they come from (the editor's surfaces say the same).
   out(`options: ${a.result.method} ${JSON.stringify(a.result.options)} from the command line; flags not given take their defaults`);

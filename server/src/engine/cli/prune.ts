@@ -5,6 +5,7 @@ import { findStateDictBeside, readStateDict } from '../formats/pytorch/checkpoin
 import { linkStateDict, prunedStateDict } from '../formats/pytorch/link';
 import { analyzeCoupling } from '../graph/coupling';
 import { inspectGraph } from '../inspect';
+import { flopsChangeLabel } from '../measure/cost';
 import { checkOutputTarget, isKerasFileTarget, isModelFileTarget, isOnnxFileTarget, modelInputPaths, stateDictOutput, writePrunedModel } from '../output';
 import { formatNumber } from '../report/console';
 import { applyPlan } from '../surgery/apply';
@@ -60,5 +61,5 @@ export async function pruneCommand(model: string, opts: { plan: string; out: str
   }
   out(`pruned ${changed.length} layers → ${shown}${written.replaced ? ' (replaced the earlier PruneLens output)' : ''}`);
   out(`params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`);
-  out(`FLOPs (MACs): ${formatNumber(before.flops)} → ${formatNumber(after.flops)} (−${pct(before.flops, after.flops)})`);
+  out(`FLOPs (MACs): ${flopsChangeLabel(before, after, formatNumber)}`);
 }

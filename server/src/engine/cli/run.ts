@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { flopsLabel, flopsReductionLabel } from '../measure/cost';
 import { formatNumber } from '../report/console';
 import type { RunEvent } from '../../../../protocol/src/run-events';
 import { CONFIG_DEFAULTS } from '../config/definition';
@@ -25,7 +26,7 @@ export function summaryTable(s: RunSummary): string {
     t.push([
       name,
       `${formatNumber(st.structure.params)}${name === 'original' ? '' : ` (−${pct(s.before.structure.params, st.structure.params)})`}`,
-      `${formatNumber(st.structure.flops)}${name === 'original' ? '' : ` (−${pct(s.before.structure.flops, st.structure.flops)})`}`,
+      `${flopsLabel(st.structure, formatNumber)}${name === 'original' ? '' : ` (${flopsReductionLabel(s.before.structure, st.structure)})`}`,
       st.latency ? `${st.latency.medianMs.toFixed(1)} ms` : '—',
       p(e?.pixelAccuracy),
       p(e?.meanIoU),
@@ -33,7 +34,9 @@ export function summaryTable(s: RunSummary): string {
     ]);
   }
   for (const b of s.baselines) {
-    t.push([`${b.method} (same FLOPs)`, `−${(100 * b.paramsRemoved).toFixed(1)}%`, `−${(100 * b.flopsRemoved).toFixed(1)}%`, '—', p(b.evaluation.pixelAccuracy), p(b.evaluation.meanIoU), ...(s.dataset.task === 'classification' ? [p(b.evaluation.top1)] : [])]);
+    // A baseline's FLOPs reduction on a lower bound would be a guess (FLOPs-matched baselines refuse to run there).
+    const flopsRemoved = s.before.structure.unknownLayers?.length ? 'unknown' : `−${(100 * b.flopsRemoved).toFixed(1)}%`;
+    t.push([`${b.method} (same FLOPs)`, `−${(100 * b.paramsRemoved).toFixed(1)}%`, flopsRemoved, '—', p(b.evaluation.pixelAccuracy), p(b.evaluation.meanIoU), ...(s.dataset.task === 'classification' ? [p(b.evaluation.top1)] : [])]);
   }
   const lines = [`${s.method} on ${s.dataset.name}${s.dataset.synthetic ? ' (SYNTHETIC data)' : ''}`, t.toString()];
   return lines.join('\n');

@@ -17,6 +17,7 @@
  */
 import type { LayerNode, ModelGraph, TensorRef } from './ir';
 import { tensorKey } from './ir';
+import type { ChannelMove } from './channel-moves';
 import { onnxConfig, onnxKind } from './onnx-ops';
 import { inferShapes, MERGE, type Shape } from './shapes';
 
@@ -250,6 +251,19 @@ function propagate(
     // Shape arithmetic reads no channel values: it neither carries nor blocks channels.
     if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
     if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'broadcast') {
+      const axes = x ? perChannelConst(layer, x.length) : null;
+      if (x && axes) {
+        weightAxes.set(layer.name, axes.map(({ role, axis }) => ({ role, axis, origin: x, dir: 'through' as const })));
+        return { out: x, note: 'element-wise with a per-channel constant (sliced with its group)' };
+      }
+    }
+    if (kind === 'move') {
+      const move = onnxConfig(layer)!.move!;
+      const parts = move.kind === 'half' ? 2 : move.kind === 'shuffleMerge' ? 1 : move.groups;
+      if (!x || x.length % parts !== 0) return cannot(`its input's ${x?.length ?? 'unknown'} channels do not split into ${parts} equal parts`);
+      return moveChannels(move, x, uf);
+    }
     if (kind === 'groupedConv') {
       const groups = Number(onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 1);
       const k = layer.weights.get('input1')!.shape; // OIHW, I = C / groups
@@ -304,6 +318,54 @@ function propagate(
       }
       // An operator the ONNX reader kept as is carries the reader's precise reason.
       return cannot((c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`);
+  }
+}
+
+/**
+ * The constant inputs of an element-wise operator with one map input when each holds one value per channel of
+ * that map (a Linear's bias after MatMul, LayerNorm's weight, ConvNeXt's layer scale): [C] or [1, …, C] on a
+ * channels-last map, [C, 1, 1] or [1, C, 1, 1] on a channels-first one. Null if any constant is not of that form.
+ */
+function perChannelConst(layer: LayerNode, channels: number): { role: string; axis: number }[] | null {
+  const o = onnxConfig(layer)!;
+  if (o.inputs.filter((k) => k === 'value').length !== 1) return null;
+  const out: { role: string; axis: number }[] = [];
+  for (let i = 0; i < o.inputs.length; i++) {
+    if (o.inputs[i] !== 'const') continue;
+    const s = layer.weights.get(`input${i}`)?.shape;
+    if (!s) return null;
+    const axis = o.cf && o.rank === 4 ? s.length - 3 : s.length - 1;
+    if (axis < 0 || s[axis] !== channels || s.some((d, k) => k !== axis && d !== 1)) return null;
+    out.push({ role: `input${i}`, axis });
+  }
+  return out.length ? out : null;
+}
+
+/**
+ * Channels through a chunk half or a shuffle step (graph/channel-moves.ts). The partners that must go together
+ * for the pruned model to stay a valid chunk / shuffle are united: channel i with i + C/2 across a chunk,
+ * channels k·C/g + i (k < g) across a shuffle. A 5-D shuffle tensor carries the channels in file order.
+ */
+function moveChannels(m: ChannelMove, x: Int32Array, uf: UnionFind): { out: Int32Array; note: string } {
+  switch (m.kind) {
+    case 'half': {
+      const h = x.length / 2;
+      for (let i = 0; i < h; i++) uf.union(x[i], x[i + h]);
+      return { out: x.slice(m.half * h, (m.half + 1) * h), note: `channel chunk (half ${m.half + 1} of 2): pruned in pairs, channel i with i + ${h}` };
+    }
+    case 'shuffleSplit': {
+      const w = x.length / m.groups;
+      for (let i = 0; i < w; i++) for (let k = 1; k < m.groups; k++) uf.union(x[i], x[k * w + i]);
+      return { out: x, note: `channel shuffle (${m.groups} groups): pruned in tuples, channel i with i + k·${w}` };
+    }
+    case 'shuffleSwap': {
+      const w = x.length / m.groups;
+      const out = new Int32Array(x.length);
+      for (let i = 0; i < w; i++) for (let k = 0; k < m.groups; k++) out[i * m.groups + k] = x[k * w + i];
+      return { out, note: 'channel shuffle: transposes the groups' };
+    }
+    case 'shuffleMerge':
+      return { out: x, note: 'channel shuffle: back to one channel axis' };
   }
 }
 

@@ -12,11 +12,16 @@
  *  - `reduce`: ReduceMean/ReduceMax… over spatial axes only: channels pass through;
  *  - `shape`: computes on tensor shapes only (Shape, and Gather/Slice/Concat/… on its results): reads no
  *    channel values, so it blocks nothing and carries no channels;
+ *  - `broadcast`: an element-wise operator on several maps or a per-channel constant (LayerNorm's x − mean,
+ *    ÷ std, × weight): shape by broadcasting, cost 0; its channels stay unpruned (graph/coupling.ts);
+ *  - `channelReduce`: ReduceMean/… over the channel axis of a channels-last map (LayerNorm's statistics):
+ *    shape [N, H, W, 1], cost 0; mixes channels, so they stay unpruned;
  *  - `groupedConv`: a convolution with 1 < groups < channels: shape and cost exact; when it keeps the width
  *    (RegNet, ResNeXt) channels pass through and are pruned equally in every group (see graph/coupling.ts).
  * Anything else stays opaque with the reader's reason.
  */
 import type { LayerNode } from './ir';
+import type { ChannelMove } from './channel-moves';
 import type { Shape } from './shapes';
 
 export interface OnnxOpConfig {
@@ -34,9 +39,13 @@ export interface OnnxOpConfig {
   shapeOnly?: boolean;
   /** DataType of constant inputs (`input<i>` weights) that are not float, e.g. int64 shape constants. */
   const_types?: Record<string, number>;
+  /** A Slice on the channel axis only (NCHW file): [start, end, channels in], bounds clamped. */
+  slice_channels?: [number, number, number];
+  /** A recognised chunk half or channel shuffle step (graph/channel-moves.ts). */
+  move?: ChannelMove;
 }
 
-export type OnnxKind = 'elementwise' | 'spatial' | 'reduce' | 'shape' | 'groupedConv' | 'opaque';
+export type OnnxKind = 'elementwise' | 'broadcast' | 'spatial' | 'reduce' | 'channelReduce' | 'shape' | 'groupedConv' | 'move' | 'opaque';
 
 export const ELEMENTWISE = new Set([
   'Relu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Gelu', 'Erf', 'Clip',
@@ -74,11 +83,13 @@ export function onnxKind(layer: LayerNode): OnnxKind {
   const o = onnxConfig(layer);
   if (!o) return 'opaque';
   if (o.shapeOnly) return 'shape';
+  if (o.move) return 'move';
   const values = o.inputs.filter((k) => k === 'value').length;
-  if (ELEMENTWISE.has(o.op_type)) return values === 1 && scalarConsts(layer, o) ? 'elementwise' : 'opaque';
+  if (ELEMENTWISE.has(o.op_type)) return values === 1 && scalarConsts(layer, o) ? 'elementwise' : 'broadcast';
   if (POOLS.has(o.op_type) && o.cf && o.rank === 4) return 'spatial';
   if ((o.op_type === 'Resize' || o.op_type === 'Upsample') && o.cf && o.spatial) return 'spatial';
   if (REDUCE.has(o.op_type) && o.cf && o.rank === 4 && spatialAxes(o)) return 'reduce';
+  if (REDUCE.has(o.op_type) && !o.cf && o.rank === 4 && int(o, 'keepdims', 1) === 1 && [-1, 3].includes(ints(o, 'axes', []).join() === '' ? 0 : ints(o, 'axes', [])[0]) && ints(o, 'axes', []).length === 1) return 'channelReduce';
   if (o.op_type === 'Conv' && o.cf && layer.weights.get('input1')?.shape.length === 4 && int(o, 'group', 1) > 1) return 'groupedConv';
   return 'opaque';
 }
@@ -126,6 +137,10 @@ export function onnxOutputShape(layer: LayerNode, inputs: (Shape | null)[]): Sha
     }
     case 'reduce':
       return int(o, 'keepdims', 1) === 1 ? [x[0], 1, 1, x[3]] : [x[0], x[3]];
+    case 'channelReduce':
+      return x.length === 4 ? [x[0], x[1], x[2], 1] : null;
+    case 'broadcast':
+      return broadcastShape(layer, o, inputs);
     case 'opaque': {
       // Channels do not pass through, but the shape is exact: a channels-first 4-D map is NHWC in the IR.
       const f = o.file_shape;
@@ -137,8 +152,63 @@ export function onnxOutputShape(layer: LayerNode, inputs: (Shape | null)[]): Sha
       const [h, w] = windowed(o, x[1], x[2], [k[2], k[3]]);
       return [x[0], h, w, k[0]];
     }
+    case 'move':
+      return movedChannels(o.move!, x);
     default:
       return null;
+  }
+}
+
+/**
+ * numpy broadcasting of the value inputs (IR shapes, back in file order for a channels-first map) and the constant
+ * inputs (file shapes), returned in the IR's order; null when an input shape is unknown or they do not broadcast.
+ */
+function broadcastShape(layer: LayerNode, o: OnnxOpConfig, inputs: (Shape | null)[]): Shape | null {
+  const file = (s: Shape): Shape => (o.cf && s.length === 4 ? [s[0], s[3], s[1], s[2]] : s);
+  const shapes: Shape[] = [];
+  let v = 0;
+  for (let i = 0; i < o.inputs.length; i++) {
+    if (o.inputs[i] === 'value') {
+      const s = inputs[v++];
+      if (!s) return null;
+      shapes.push(file(s));
+    } else if (o.inputs[i] === 'const') {
+      const w = layer.weights.get(`input${i}`);
+      if (!w) return null;
+      shapes.push(w.shape);
+    }
+  }
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out: Shape = [];
+  for (let k = 0; k < rank; k++) {
+    let d: number | null = 1;
+    for (const s of shapes) {
+      const j = s.length - rank + k;
+      const e = j < 0 ? 1 : s[j]; // shorter shapes align right (numpy); null stays unknown
+      if (e === 1) continue;
+      if (d === 1) d = e;
+      else if (e === null || d === null) d = d ?? e;
+      else if (d !== e) return null;
+    }
+    out.push(d);
+  }
+  return o.cf && out.length === 4 ? [out[0], out[2], out[3], out[1]] : out;
+}
+
+/** A chunk half or shuffle step follows its input's (possibly pruned) width, not the file's static shape. */
+function movedChannels(m: ChannelMove, x: Shape): Shape | null {
+  const parts = m.kind === 'half' ? 2 : m.kind === 'shuffleSplit' ? m.groups : 1;
+  if (x.length === 4 && x[3] !== null && x[3] % parts !== 0) return null;
+  const mul = (p: number | null, q: number | null): number | null => (p === null || q === null ? null : p * q);
+  switch (m.kind) {
+    case 'half':
+      return x.length === 4 ? [x[0], x[1], x[2], x[3] === null ? null : x[3] / 2] : null;
+    case 'shuffleSplit': // NHWC in, file-order 5-D out: [N, g, C/g, H, W]
+      return x.length === 4 ? [x[0], m.groups, x[3] === null ? null : x[3] / m.groups, x[1], x[2]] : null;
+    case 'shuffleSwap':
+      return x.length === 5 ? [x[0], x[2], x[1], x[3], x[4]] : null;
+    case 'shuffleMerge': // back to an NCHW map: NHWC in the IR
+      return x.length === 5 ? [x[0], x[3], x[4], mul(x[1], x[2])] : null;
   }
 }
 

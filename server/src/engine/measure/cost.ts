@@ -91,6 +91,20 @@ export function flopsLabel(totals: CostTotals, format: (n: number) => string = S
   return n ? `≥ ${format(totals.flops)} (${n} layer${n === 1 ? '' : 's'} unknown)` : format(totals.flops);
 }
 
+/**
+ * The FLOPs reduction from `before` to `after` ("−31.2%"), or "reduction unknown" when either count is a lower
+ * bound: the uncounted layers may hold any share of the cost, so a percentage (often "−0.0%") would mislead.
+ */
+export function flopsReductionLabel(before: CostTotals, after: CostTotals): string {
+  if (before.unknownLayers?.length || after.unknownLayers?.length) return 'reduction unknown';
+  return `−${before.flops === 0 ? '0.0' : ((100 * (before.flops - after.flops)) / before.flops).toFixed(1)}%`;
+}
+
+/** "12.3 M → 8.1 M (−34.1%)", or "≥ 1.2 M (3 layers unknown) → ≥ 0.9 M (3 layers unknown) (reduction unknown)". */
+export function flopsChangeLabel(before: CostTotals, after: CostTotals, format: (n: number) => string = String): string {
+  return `${flopsLabel(before, format)} → ${flopsLabel(after, format)} (${flopsReductionLabel(before, after)})`;
+}
+
 export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null>): { layers: LayerCost[]; totals: CostTotals } {
   const layers: LayerCost[] = [];
   let params = graph.orphanWeights.reduce((s, w) => s + weightSize(w), 0);

@@ -3,6 +3,7 @@
  */
 import Table from 'cli-table3';
 import type { InspectReport } from '../inspect';
+import { flopsLabel } from '../measure/cost';
 
 /** Counts in terminal output: the format every surface shares. */
 import { compactNumber } from '../../../../protocol/src/format';
@@ -19,14 +20,14 @@ export function formatInspectTable(report: InspectReport): string {
   });
   for (const l of report.layers) {
     const prunable = l.prunable ? `yes (group ${l.group})` : l.group !== undefined ? `no: ${l.reason}` : `— ${l.reason ?? ''}`;
-    table.push([`${l.name} (${l.type})`, l.outputChannels ?? '?', formatNumber(l.params), formatNumber(l.flops), prunable]);
+    table.push([`${l.name} (${l.type})`, l.outputChannels ?? '?', formatNumber(l.params), l.flopsKnown === false ? '?' : formatNumber(l.flops), prunable]);
   }
   const prunableGroups = report.groups.filter((g) => g.prunable).length;
   return [
     `Model: ${report.model}`,
     table.toString(),
     `Total params: ${report.totals.params.toLocaleString('en-US')}`,
-    `Total FLOPs: ${report.totals.flops.toLocaleString('en-US')} multiply-accumulates`,
+    `Total FLOPs: ${flopsLabel(report.totals, (n) => n.toLocaleString('en-US'))} multiply-accumulates`,
     `Coupled groups: ${report.groups.length} (${prunableGroups} prunable)`,
   ].join('\n');
 }

@@ -13,6 +13,7 @@
  */
 import type { LayerConfig, LayerNode, ModelGraph, TensorRef, WeightTensor } from '../../graph/ir';
 import { tensorKey } from '../../graph/ir';
+import { markChannelMoves } from '../../graph/channel-moves';
 import type { OnnxOpConfig } from '../../graph/onnx-ops';
 import { inferShapes, outputShape, type Shape } from '../../graph/shapes';
 import { checkGraphStructure, checkShapes } from '../check-graph';
@@ -92,7 +93,7 @@ class OnnxImport {
       if (!v) throw new OnnxFormatError(`graph output '${o.name}' is not computed by any supported node`, this.file);
       return v.ref;
     });
-    return {
+    const graph: ModelGraph = {
       name: g.name || 'onnx_model',
       modelClass: 'Functional',
       layers: this.layers,
@@ -101,6 +102,8 @@ class OnnxImport {
       orphanWeights: [],
       meta: { format: 'onnx', generatedBy: producer || undefined },
     };
+    markChannelMoves(graph);
+    return graph;
   }
 
   valueKeys(): OnnxSource['values'] {
@@ -409,7 +412,9 @@ class OnnxImport {
   }
 
   private gemm(node: NodeProto, a: Map<string, AttrValue>, x: RVal, b: Constant | undefined, c: Constant | undefined): RVal {
-    if (!b || b.dims.length !== 2 || x.rank !== 2 || ((a.get('transA') as number | undefined) ?? 0) !== 0) return this.opaque(node, a, 'matrix product with computed weights');
+    // A MatMul on a channels-last map (ConvNeXt's Linear after permute(0, 2, 3, 1)) is a Dense per position.
+    const perPosition = node.opType === 'MatMul' && x.rank === 4 && !x.cf && !x.chw;
+    if (!b || b.dims.length !== 2 || (x.rank !== 2 && !perPosition) || ((a.get('transA') as number | undefined) ?? 0) !== 0) return this.opaque(node, a, 'matrix product with computed weights');
     const alpha = (a.get('alpha') as number | undefined) ?? 1;
     const beta = (a.get('beta') as number | undefined) ?? 1;
     if (x.chw === 'unknown') return this.opaque(node, a, 'Dense after a channels-first Flatten of unknown size (row order unknown)');
@@ -435,6 +440,8 @@ class OnnxImport {
     // output shape, so the layers after them stay measurable and prunable.
     const fileShape = extra.shapeOnly ? null : movedShape(node, a, this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i]));
     if (fileShape) extra = { ...extra, file_shape: fileShape };
+    const sliced = node.opType === 'Slice' && fileShape ? channelSlice(this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i])) : undefined;
+    if (sliced) extra = { ...extra, slice_channels: sliced };
     const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
     const constTypes: Record<string, number> = {};
     (node.input ?? []).forEach((n, i) => {
@@ -454,6 +461,18 @@ class OnnxImport {
     const y = { ...this.add(node, `ONNX:${node.opType}`, config, vals, weights, cf), ...(extra.shapeOnly ? { rank: 1, cf: false } : {}) };
     return this.source(y, Object.fromEntries(Object.keys(weights).map((role): [string, [number, WeightLayout]] => [role, [Number(role.slice(5)), { kind: 'same' }]])));
   }
+}
+
+/** [start, end, channels] of a Slice on axis 1 only (step 1) of a 4-D file shape `x`, bounds clamped; else undefined. */
+function channelSlice(x: Shape | null, input: (i: number) => (number | null)[] | undefined): [number, number, number] | undefined {
+  const [starts, ends, axes, steps] = [input(1), input(2), input(3), input(4)];
+  const c = x?.[1];
+  if (!x || x.length !== 4 || typeof c !== 'number' || !starts || !ends || starts.length !== 1 || axes?.length !== 1 || (axes[0] !== 1 && axes[0] !== -3)) return undefined;
+  if (steps && steps.join() !== '1') return undefined;
+  const [s, e] = [starts[0], ends[0]];
+  if (s === null || e === null) return undefined;
+  const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + c : v, 0), c);
+  return [clamp(s), clamp(e), c];
 }
 
 /** Output shape (file order) of Reshape, Transpose or Slice on a value of file shape `x`, or null. */
