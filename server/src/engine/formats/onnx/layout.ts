@@ -48,25 +48,38 @@ export class Layouts {
   }
 }
 
-/** Transposes a dense row-major array of `shape` by `perm` (out axis i = in axis perm[i]). */
+/**
+ * Transposes a dense row-major array of `shape` by `perm` (out axis i = in axis perm[i]). The innermost output
+ * axis is copied in a tight strided loop and the outer axes advance an odometer whose source offset is updated
+ * incrementally: a per-element index sum made writing a wide model's kernels the largest part of the
+ * statistics pass's set-up (issue 18).
+ */
 export function permute(data: Float32Array, shape: number[], perm: number[]): { data: Float32Array; shape: number[] } {
   const outShape = perm.map((p) => shape[p]);
-  const inStride = new Array<number>(shape.length);
+  const rank = shape.length;
+  const out = new Float32Array(data.length);
+  if (data.length === 0) return { data: out, shape: outShape };
+  if (rank === 0) {
+    out.set(data);
+    return { data: out, shape: outShape };
+  }
+  const inStride = new Array<number>(rank);
   let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
+  for (let i = rank - 1; i >= 0; i--) {
     inStride[i] = s;
     s *= shape[i];
   }
   const stride = perm.map((p) => inStride[p]);
-  const out = new Float32Array(data.length);
-  const idx = new Array<number>(shape.length).fill(0);
-  const rank = shape.length;
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += idx[i] * stride[i];
-    out[o] = data[src];
-    for (let i = rank - 1; i >= 0; i--) {
+  const inner = outShape[rank - 1];
+  const innerStride = stride[rank - 1];
+  const idx = new Int32Array(rank);
+  let base = 0;
+  for (let o = 0; o < out.length; o += inner) {
+    for (let j = 0, src = base; j < inner; j++, src += innerStride) out[o + j] = data[src];
+    for (let i = rank - 2; i >= 0; i--) {
+      base += stride[i];
       if (++idx[i] < outShape[i]) break;
+      base -= stride[i] * outShape[i];
       idx[i] = 0;
     }
   }
