@@ -56,4 +56,14 @@ describe('native statistics pass pipeline', () => {
     }
     tfModel.dispose();
   });
+
+  test('a read that fails while a batch runs rejects the pass with its own message', async () => {
+    const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 });
+    const graph = await tfModelToGraph(model);
+    model.dispose();
+    const points = observationPoints(graph, analyzeCoupling(graph));
+    const good = data(6, 4, []);
+    const failing: Dataset = { ...good, get: async (i) => (i === 3 ? Promise.reject(new Error('image 3 is unreadable')) : good.get(i)) };
+    await assert.rejects(runNativeStatsPass(graph, points, failing, [0, 1, 2, 3, 4, 5], { batchSize: 1, hrankImages: 0, threads: 1 }), /image 3 is unreadable/);
+  });
 });

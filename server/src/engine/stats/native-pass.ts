@@ -184,6 +184,10 @@ export async function runNativeStatsPass(
     ]);
     const running = session.run(feeds, fetch);
     pending = start + batchSize < indices.length ? prepare(start + batchSize) : null;
+    // Both are awaited later (the run after the previous batch is folded in, the prefetch by the next submit);
+    // marked handled now so that a failure in between is not an unhandled rejection. Awaiting still throws.
+    running.catch(() => undefined);
+    pending?.catch(() => undefined);
     return { start, y, b, withMap, running };
   };
   const fold = (batch: { y: Int32Array; b: number; withMap: boolean[] }, res: import('onnxruntime-node').InferenceSession.OnnxValueMapType): void => {
@@ -211,6 +215,7 @@ export async function runNativeStatsPass(
     });
   };
   let pending = indices.length > 0 ? prepare(0) : null;
+  pending?.catch(() => undefined);
   let inFlight: Awaited<ReturnType<typeof submit>> | null = null;
   try {
     inFlight = indices.length > 0 ? await submit(0) : null;
