@@ -18,8 +18,8 @@
 import type { Dataset, DatasetInfo } from '../data/types';
 import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
 import { buildOnnx } from '../formats/onnx/writer';
-import { dims, int, ints, valueInfo } from '../formats/onnx/builder';
-import { DataType } from '../formats/onnx/proto';
+import { dims, int, ints, valueInfo, type OnnxBuilder } from '../formats/onnx/builder';
+import { DataType, type NodeProto } from '../formats/onnx/proto';
 import type { ModelGraph } from '../graph/ir';
 import { CancelledError } from '../util/errors';
 import { LayerAccumulator } from './accumulate';
@@ -65,6 +65,7 @@ export function buildStatsModel(
 ): { bytes: Uint8Array; outputs: PointOutputs[]; labelInputs: Map<string, [number, number]> } {
   const build = buildOnnx(graph);
   const { b, lay } = build;
+  const modelOutputs = b.outputs.length;
   const labelInputs = new Map<string, [number, number]>();
   const segClasses = info !== null && info.task === 'segmentation' && info.numClasses > 0;
   const out = (v: string): string => {
@@ -131,7 +132,26 @@ export function buildStatsModel(
     }
     return { shape, mean, sumSq, gram, nonPositive, map, classes, dense };
   });
+  // The statistics are the only outputs: the model's own head past the last observed map (a segmentation
+  // network's class convolution, Softmax and NHWC transpose) is not computed.
+  b.outputs.splice(0, modelOutputs);
+  keepOnlyWhatOutputsNeed(b);
   return { bytes: b.encode(graph.name), outputs, labelInputs };
+}
+
+/** Drops every node, and initializer, that no graph output depends on (nodes are in topological order). */
+export function keepOnlyWhatOutputsNeed(b: OnnxBuilder): void {
+  const needed = new Set(b.outputs.map((o) => o.name));
+  const kept: NodeProto[] = [];
+  for (let i = b.nodes.length - 1; i >= 0; i--) {
+    const n = b.nodes[i];
+    if (!(n.output ?? []).some((o) => needed.has(o))) continue;
+    kept.push(n);
+    for (const x of n.input ?? []) if (x) needed.add(x);
+  }
+  b.nodes.splice(0, b.nodes.length, ...kept.reverse());
+  const initializers = b.initializers.filter((t) => t.name !== undefined && needed.has(t.name));
+  b.initializers.splice(0, b.initializers.length, ...initializers);
 }
 
 export async function runNativeStatsPass(
