@@ -1,10 +1,15 @@
 /**
  * The native statistics pass against a plain forward pass of the same model, on the same images, in the same
- * process (issue 18: goal ≥ 0.7× forward speed). Rounds alternate forward / pass variants so a noisy machine
- * slows all of them alike; medians are reported.
- *   node --import tsx bench/stats-pass.ts            (BENCH_WIDTHS=16,64 BENCH_IMAGES=32 BENCH_ROUNDS=3 ORT_THREADS=2)
+ * process, on the same runtime with the same session options (issue 18: goal ≥ 0.7× forward speed).
+ * Rounds alternate forward / pass variants so a noisy machine slows all of them alike; each round gives a
+ * paired ratio, and the medians and spreads (min–max) over rounds are reported, for wall time and for the
+ * process's CPU time (less sensitive to other processes on a shared machine).
+ *   node --import tsx bench/stats-pass.ts
+ *   (BENCH_WIDTHS=16,64 BENCH_IMAGES=64 BENCH_IMAGES_WIDE=32 BENCH_ROUNDS=5 ORT_THREADS=2 BENCH_ALL_VARIANTS_UP_TO=16)
  * Widths: U-Net depth 4 at 128×128×3 with base width 16 (the reference U-Net, 16-32-64-128, bottleneck 256)
- * and 64 (the paper's, ≈31 M parameters).
+ * and 64 (the paper's, ≈31 M parameters). Wider than BENCH_ALL_VARIANTS_UP_TO only method A/B is timed, on
+ * BENCH_IMAGES_WIDE images (the default 64 calibration images take minutes per round there on 2 cores).
+ * "forward" reuses one warm session; "cold forward" creates its session each time, as every pass does.
  */
 import { resolveDataset } from '../server/src/engine/analyze';
 import type { Dataset } from '../server/src/engine/data/types';
@@ -17,74 +22,108 @@ import { runNativeStatsPass } from '../server/src/engine/stats/native-pass';
 import { observationPoints } from '../server/src/engine/stats/observe';
 import { loadBatch, type StatsOptions } from '../server/src/engine/stats/pass';
 import { buildZooModel } from '../server/src/engine/zoo';
-import { setup, time, writeResult } from './common';
+import { setup, writeResult } from './common';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const spread = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
 
 /** What each variant collects: the method's own needs, and the old everything-always default. */
+const METHOD_AB = 'method A/B (gram, std)';
 const VARIANTS: Record<string, StatsOptions> = {
-  'method A/B (gram, std)': { hrankImages: 0, classResponse: false, apoz: false },
+  [METHOD_AB]: { hrankImages: 0, classResponse: false, apoz: false },
   'with class responses (explanation)': { hrankImages: 0, classResponse: true, apoz: false },
   'everything (APoZ, classes, HRank on 4 images)': { hrankImages: 4, classResponse: true, apoz: true },
 };
 
+/** Wall and CPU seconds (all threads of this process, onnxruntime's included) of one call. */
+async function clock<T>(f: () => Promise<T>): Promise<{ value: T; wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await f();
+  const c = process.cpuUsage(c0);
+  return { value, wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+}
+
 async function main(): Promise<void> {
   await setup();
   const threads = Number(process.env.ORT_THREADS ?? 2);
-  const images = Number(process.env.BENCH_IMAGES ?? 32);
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const allImages = Number(process.env.BENCH_IMAGES ?? 64);
+  const wideImages = Number(process.env.BENCH_IMAGES_WIDE ?? 32);
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const widths = (process.env.BENCH_WIDTHS ?? '16,64').split(',').map(Number);
+  const allUpTo = Number(process.env.BENCH_ALL_VARIANTS_UP_TO ?? 16);
+  const batchSize = 8;
   const size = 128;
   // The same images for both, decoded once into memory: reading data is not what is compared here.
-  const source = await resolveDataset('bundled:cropweed', { size, count: images });
-  const samples = await Promise.all(Array.from({ length: images }, (_, i) => source.get(i)));
-  const dataset: Dataset = { info: source.info, size: images, get: async (i) => samples[i] };
-  const indices = Array.from({ length: images }, (_, i) => i);
-  const batches: Float32Array[] = [];
-  for (let s = 0; s < images; s += 8) batches.push((await loadBatch(dataset, indices.slice(s, s + 8))).x);
+  const source = await resolveDataset('bundled:cropweed', { size, count: Math.max(allImages, wideImages) });
+  const samples = await Promise.all(Array.from({ length: source.size }, (_, i) => source.get(i)));
+  const dataset: Dataset = { info: source.info, size: samples.length, get: async (i) => samples[i] };
   const results = [];
   for (const baseFilters of widths) {
+    const images = baseFilters <= allUpTo ? allImages : wideImages;
+    const indices = Array.from({ length: images }, (_, i) => i);
+    const batches: Float32Array[] = [];
+    for (let s = 0; s < images; s += batchSize) batches.push((await loadBatch(dataset, indices.slice(s, s + batchSize))).x);
     const model = buildZooModel('unet', { depth: 4, baseFilters, upsampling: 'transpose', batchNorm: true, inputShape: [size, size, 3], numClasses: dataset.info.numClasses, seed: 1 });
     const graph = await tfModelToGraph(model);
     model.dispose();
     const coupling = analyzeCoupling(graph);
     const points = observationPoints(graph, coupling);
-    const session = await createSession(graphToOnnx(graph), { threads });
-    const forward = async (): Promise<void> => {
-      for (const x of batches) await session.run({ [session.inputNames[0]]: floatTensor(x, [x.length / (size * size * 3), size, size, 3]) });
+    const variants = Object.entries(VARIANTS).filter(([name]) => baseFilters <= allUpTo || name === METHOD_AB);
+    const bytes = graphToOnnx(graph);
+    // The session options the pass uses (no spin-waiting), so the runtime is the same.
+    const open = () => createSession(bytes, { threads, spin: false });
+    const session = await open();
+    const runAll = async (s: Awaited<ReturnType<typeof open>>): Promise<void> => {
+      for (const x of batches) await s.run({ [s.inputNames[0]]: floatTensor(x, [x.length / (size * size * 3), size, size, 3]) });
     };
-    const pass = (o: StatsOptions) => runNativeStatsPass(graph, points, dataset, indices, { ...o, batchSize: 8, threads });
-    // Warm-up: session planning and first-run allocations.
-    await forward();
-    for (const o of Object.values(VARIANTS)) await runNativeStatsPass(graph, points, dataset, indices.slice(0, 8), { ...o, batchSize: 8, threads });
-    // Per variant: the whole pass, and the pass without its one-off set-up (statistics model + session).
-    const t: Record<string, number[]> = { forward: [] };
-    const steady: Record<string, number[]> = {};
+    const coldForward = async (): Promise<void> => {
+      const s = await open();
+      await runAll(s);
+      await s.release();
+    };
+    const pass = (o: StatsOptions) => runNativeStatsPass(graph, points, dataset, indices, { ...o, batchSize, threads });
+    // Warm-up: the process's first session and allocations.
+    await runAll(session);
+    for (const [, o] of variants) await runNativeStatsPass(graph, points, dataset, indices.slice(0, batchSize), { ...o, batchSize, threads });
+    const wall: Record<string, number[]> = { forward: [], 'cold forward': [] };
+    const cpu: Record<string, number[]> = { forward: [], 'cold forward': [] };
+    const setupSeconds: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
-      t.forward.push((await time(forward)).seconds);
-      for (const [name, o] of Object.entries(VARIANTS)) {
-        const res = await pass(o);
-        (t[name] ??= []).push(res.seconds);
-        (steady[name] ??= []).push(res.seconds - res.setupSeconds);
+      for (const [name, f] of [['forward', () => runAll(session)], ['cold forward', coldForward]] as const) {
+        const t = await clock(f);
+        wall[name].push(t.wall);
+        cpu[name].push(t.cpu);
+      }
+      for (const [name, o] of variants) {
+        const t = await clock(() => pass(o));
+        (wall[name] ??= []).push(t.wall);
+        (cpu[name] ??= []).push(t.cpu);
+        (setupSeconds[name] ??= []).push(t.value.setupSeconds);
       }
     }
     await session.release();
-    const fwd = median(t.forward);
     const totals = inspectGraph(graph).totals;
+    // Paired per round: forward time ÷ pass time of the same round.
+    const ratios = (of: Record<string, number[]>, name: string, base = 'forward') => spread(of[name].map((t, r) => of[base][r] / t));
     const row = {
       unet: `depth 4, base ${baseFilters}, ${size}×${size}×3`,
+      images,
       params: totals.params,
       macs: totals.flops,
-      forwardImagesPerSecond: images / fwd,
+      forwardImagesPerSecond: images / median(wall.forward),
+      forwardSeconds: spread(wall.forward),
+      coldForwardSeconds: spread(wall['cold forward']),
       variants: Object.fromEntries(
-        Object.keys(VARIANTS).map((name) => [
+        variants.map(([name]) => [
           name,
           {
-            imagesPerSecond: images / median(t[name]),
-            speedOverForward: fwd / median(t[name]),
-            setupSeconds: median(t[name]) - median(steady[name]),
-            steadyImagesPerSecond: images / median(steady[name]),
-            steadySpeedOverForward: fwd / median(steady[name]),
+            imagesPerSecond: images / median(wall[name]),
+            seconds: spread(wall[name]),
+            setupSeconds: median(setupSeconds[name]),
+            speedOverForward: ratios(wall, name),
+            speedOverColdForward: ratios(wall, name, 'cold forward'),
+            cpuSpeedOverForward: ratios(cpu, name),
           },
         ]),
       ),
@@ -92,7 +131,7 @@ async function main(): Promise<void> {
     results.push(row);
     process.stdout.write(`${JSON.stringify(row)}\n`);
   }
-  writeResult('stats-pass', { images, rounds, onnxruntimeThreads: threads, results });
+  writeResult('stats-pass', { batchSize, rounds, onnxruntimeThreads: threads, results });
 }
 
 main().catch((err) => {

@@ -77,6 +77,19 @@ describe('the statistics pass collects what is asked for', () => {
     assert.ok(full.labelInputs.size > 0);
   });
 
+  test('the ONNX statistics model computes nothing but the statistics: no Softmax head, no unused node', async () => {
+    const graph = await unet();
+    const points = observationPoints(graph, analyzeCoupling(graph));
+    const model = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!;
+    const nodes = model.node ?? [];
+    assert.ok(!nodes.some((n) => n.opType === 'Softmax'), 'the U-Net\'s Softmax head is not observed');
+    const outputs = new Set((model.output ?? []).map((o) => o.name));
+    assert.ok(![...outputs].some((o) => o.endsWith('/output')), 'the model\'s own outputs are not statistics');
+    const read = new Set([...nodes.flatMap((n) => n.input ?? []), ...outputs]);
+    for (const n of nodes) assert.ok((n.output ?? []).some((o) => read.has(o)), `${n.opType} ${n.name} feeds nothing`);
+    for (const t of model.initializer ?? []) assert.ok(read.has(t.name!), `initializer ${t.name} is read by nothing`);
+  });
+
   for (const runtime of ['onnxruntime', 'tfjs'] as const) {
     test(`${runtime}: method A collects no APoZ, ranks or class responses; the rest equals a full pass`, async () => {
       const graph = await unet();

@@ -12,6 +12,8 @@ import { modelInputShape } from '../graph/input-shape';
 
 export interface Latency {
   medianMs: number;
+  /** The fastest run: on a shared machine the one least disturbed by other processes. */
+  minMs: number;
   runs: number;
   backend: string;
 }
@@ -27,7 +29,7 @@ export async function compareLatencies(graphs: ModelGraph[], rounds = 15): Promi
     for (const t of timers) await t.once(); // warm-up: the first run allocates and plans
     const times: number[][] = graphs.map(() => []);
     for (let r = 0; r < rounds; r++) for (const [i, t] of timers.entries()) times[i].push(await t.once());
-    return times.map((ts, i) => ({ medianMs: [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)], runs: ts.length, backend: timers[i].backend }));
+    return times.map((ts, i) => ({ medianMs: [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)], minMs: Math.min(...ts), runs: ts.length, backend: timers[i].backend }));
   } finally {
     for (const t of timers) await t.dispose();
   }

@@ -18,8 +18,8 @@
 import type { Dataset, DatasetInfo } from '../data/types';
 import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
 import { buildOnnx } from '../formats/onnx/writer';
-import { dims, int, ints, valueInfo } from '../formats/onnx/builder';
-import { DataType } from '../formats/onnx/proto';
+import { dims, int, ints, valueInfo, type OnnxBuilder } from '../formats/onnx/builder';
+import { DataType, type NodeProto } from '../formats/onnx/proto';
 import type { ModelGraph } from '../graph/ir';
 import { CancelledError } from '../util/errors';
 import { LayerAccumulator } from './accumulate';
@@ -65,6 +65,7 @@ export function buildStatsModel(
 ): { bytes: Uint8Array; outputs: PointOutputs[]; labelInputs: Map<string, [number, number]> } {
   const build = buildOnnx(graph);
   const { b, lay } = build;
+  const modelOutputs = b.outputs.length;
   const labelInputs = new Map<string, [number, number]>();
   const segClasses = info !== null && info.task === 'segmentation' && info.numClasses > 0;
   const out = (v: string): string => {
@@ -131,7 +132,26 @@ export function buildStatsModel(
     }
     return { shape, mean, sumSq, gram, nonPositive, map, classes, dense };
   });
+  // The statistics are the only outputs: the model's own head past the last observed map (a segmentation
+  // network's class convolution, Softmax and NHWC transpose) is not computed.
+  b.outputs.splice(0, modelOutputs);
+  keepOnlyWhatOutputsNeed(b);
   return { bytes: b.encode(graph.name), outputs, labelInputs };
+}
+
+/** Drops every node, and initializer, that no graph output depends on (nodes are in topological order). */
+export function keepOnlyWhatOutputsNeed(b: OnnxBuilder): void {
+  const needed = new Set(b.outputs.map((o) => o.name));
+  const kept: NodeProto[] = [];
+  for (let i = b.nodes.length - 1; i >= 0; i--) {
+    const n = b.nodes[i];
+    if (!(n.output ?? []).some((o) => needed.has(o))) continue;
+    kept.push(n);
+    for (const x of n.input ?? []) if (x) needed.add(x);
+  }
+  b.nodes.splice(0, b.nodes.length, ...kept.reverse());
+  const initializers = b.initializers.filter((t) => t.name !== undefined && needed.has(t.name));
+  b.initializers.splice(0, b.initializers.length, ...initializers);
 }
 
 export async function runNativeStatsPass(
@@ -150,7 +170,9 @@ export async function runNativeStatsPass(
   const withClasses = opts.classResponse !== false && info.numClasses > 0;
   const withApoz = opts.apoz !== false;
   const model = buildStatsModel(graph, points, withClasses ? info : null, { apoz: withApoz, maps: hrankImages > 0 });
-  const session = await createSession(model.bytes, { threads: opts.threads });
+  // No spin-waiting between runs: the JavaScript thread folds each batch in while the next one runs, and on a
+  // two-core machine a spinning onnxruntime thread would take the core it needs.
+  const session = await createSession(model.bytes, { threads: opts.threads, spin: false });
   const setupSeconds = (Date.now() - started) / 1000;
   const accs: LayerAccumulator[] = [];
   const { height: H, width: W, channels: C } = info;
@@ -164,51 +186,74 @@ export async function runNativeStatsPass(
     for (const [name, [h, w]] of model.labelInputs) feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
     return { y, b, feeds };
   };
+  // Full maps (HRank) are fetched for the first `hrankImages` images of each point; counted when a batch is
+  // submitted, since batch k + 1 is submitted before batch k is folded in.
+  const rankPlanned = model.outputs.map(() => 0);
+  const submit = async (start: number) => {
+    const { y, b, feeds } = await pending!;
+    const withMap = model.outputs.map((o, i) => !!o.map && rankPlanned[i] < hrankImages && !(o.dense && b !== 1));
+    withMap.forEach((w, i) => w && (rankPlanned[i] += Math.min(b, hrankImages - rankPlanned[i])));
+    const fetch = model.outputs.flatMap((o, i) => [
+      o.shape,
+      o.mean,
+      o.sumSq,
+      o.gram,
+      ...(o.nonPositive ? [o.nonPositive] : []),
+      ...(o.classes ? [o.classes] : []),
+      ...(withMap[i] ? [o.map!] : []),
+    ]);
+    const running = session.run(feeds, fetch);
+    pending = start + batchSize < indices.length ? prepare(start + batchSize) : null;
+    // Both are awaited later (the run after the previous batch is folded in, the prefetch by the next submit);
+    // marked handled now so that a failure in between is not an unhandled rejection. Awaiting still throws.
+    running.catch(() => undefined);
+    pending?.catch(() => undefined);
+    return { start, y, b, withMap, running };
+  };
+  const fold = (batch: { y: Int32Array; b: number; withMap: boolean[] }, res: import('onnxruntime-node').InferenceSession.OnnxValueMapType): void => {
+    const { y, b } = batch;
+    model.outputs.forEach((o, i) => {
+      const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
+      const acc = (accs[i] ??= new LayerAccumulator(points[i].producer, points[i].observed, c, withClasses ? info.numClasses : 0, withApoz));
+      // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
+      acc.height = h;
+      acc.width = w;
+      accumulate(acc, res[o.mean].data as Float32Array, res[o.sumSq].data as Float32Array, res[o.gram].data as Float32Array, bb, c, h * w);
+      if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
+      const isDense = o.dense && b !== 1;
+      if (withClasses && !isDense) {
+        const { rows, counts } = labelRows(y, info, b, info.task === 'classification' ? 1 : h, info.task === 'classification' ? 1 : w);
+        if (o.classes) acc.addInto(acc.classSum!, res[o.classes].data as Float32Array);
+        else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
+        acc.addInto(acc.classCount!, counts);
+      }
+      if (batch.withMap[i]) {
+        const map = res[o.map!].data as Float32Array;
+        const n = Math.min(bb, hrankImages - acc.rankImages);
+        for (let k = 0; k < n; k++) acc.addRanks(toHwc(map, k, c, h, w), h, w);
+      }
+    });
+  };
   let pending = indices.length > 0 ? prepare(0) : null;
+  pending?.catch(() => undefined);
+  let inFlight: Awaited<ReturnType<typeof submit>> | null = null;
   try {
-    for (let start = 0; start < indices.length; start += batchSize) {
+    inFlight = indices.length > 0 ? await submit(0) : null;
+    while (inFlight) {
+      const done = inFlight;
+      const res = await done.running;
       if (opts.signal?.aborted) throw new CancelledError();
-      const { y, b, feeds } = await pending!;
-      const rankWanted = (i: number): boolean => (accs[i]?.rankImages ?? 0) < hrankImages && !(model.outputs[i].dense && b !== 1);
-      const fetch = model.outputs.flatMap((o, i) => [
-        o.shape,
-        o.mean,
-        o.sumSq,
-        o.gram,
-        ...(o.nonPositive ? [o.nonPositive] : []),
-        ...(o.classes ? [o.classes] : []),
-        ...(o.map && rankWanted(i) ? [o.map] : []),
-      ]);
-      const running = session.run(feeds, fetch);
-      pending = start + batchSize < indices.length ? prepare(start + batchSize) : null;
-      // Settle the prefetch's errors with the run's: an unobserved rejection would otherwise escape.
-      const [res] = await Promise.all([running, pending]);
-      model.outputs.forEach((o, i) => {
-        const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
-        const acc = (accs[i] ??= new LayerAccumulator(points[i].producer, points[i].observed, c, withClasses ? info.numClasses : 0, withApoz));
-        // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
-        acc.height = h;
-        acc.width = w;
-        accumulate(acc, res[o.mean].data as Float32Array, res[o.sumSq].data as Float32Array, res[o.gram].data as Float32Array, bb, c, h * w);
-        if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
-        const isDense = o.dense && b !== 1;
-        if (withClasses && !isDense) {
-          const { rows, counts } = labelRows(y, info, b, info.task === 'classification' ? 1 : h, info.task === 'classification' ? 1 : w);
-          if (o.classes) acc.addInto(acc.classSum!, res[o.classes].data as Float32Array);
-          else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
-          acc.addInto(acc.classCount!, counts);
-        }
-        if (o.map && rankWanted(i) && res[o.map]) {
-          const map = res[o.map].data as Float32Array;
-          const n = Math.min(bb, hrankImages - acc.rankImages);
-          for (let k = 0; k < n; k++) acc.addRanks(toHwc(map, k, c, h, w), h, w);
-        }
-      });
-      opts.onProgress?.(Math.min(start + b, indices.length), indices.length);
+      // Batch k + 1 starts before batch k is folded in: onnxruntime never waits on JavaScript.
+      inFlight = null;
+      inFlight = done.start + batchSize < indices.length ? await submit(done.start + batchSize) : null;
+      fold(done, res);
+      opts.onProgress?.(Math.min(done.start + done.b, indices.length), indices.length);
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    // A prefetch still in flight when the pass stops (cancel, error) must not reject unobserved.
+    // A run or prefetch still in flight when the pass stops (cancel, error) must finish before the session is
+    // released, and must not reject unobserved.
+    await inFlight?.running.catch(() => undefined);
     await pending?.catch(() => undefined);
     await session.release();
   }

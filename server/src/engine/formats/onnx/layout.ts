@@ -48,26 +48,52 @@ export class Layouts {
   }
 }
 
-/** Transposes a dense row-major array of `shape` by `perm` (out axis i = in axis perm[i]). */
+/**
+ * Transposes a dense row-major array of `shape` by `perm` (out axis i = in axis perm[i]). One axis is copied in a
+ * tight loop — whichever is longer of the output's contiguous axis and the one read contiguously from the input
+ * (for a HWIO → OIHW kernel that is O, not the 3-long kw) — and the other axes advance an odometer that updates
+ * both offsets incrementally: a per-element index sum made writing a wide model's kernels the largest part of
+ * the statistics pass's set-up (issue 18).
+ */
 export function permute(data: Float32Array, shape: number[], perm: number[]): { data: Float32Array; shape: number[] } {
   const outShape = perm.map((p) => shape[p]);
-  const inStride = new Array<number>(shape.length);
-  let s = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    inStride[i] = s;
-    s *= shape[i];
-  }
-  const stride = perm.map((p) => inStride[p]);
-  const out = new Float32Array(data.length);
-  const idx = new Array<number>(shape.length).fill(0);
   const rank = shape.length;
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let i = 0; i < rank; i++) src += idx[i] * stride[i];
-    out[o] = data[src];
-    for (let i = rank - 1; i >= 0; i--) {
-      if (++idx[i] < outShape[i]) break;
-      idx[i] = 0;
+  const out = new Float32Array(data.length);
+  if (data.length === 0) return { data: out, shape: outShape };
+  if (rank === 0) {
+    out.set(data);
+    return { data: out, shape: outShape };
+  }
+  const strides = (dims: number[]): number[] => {
+    const st = new Array<number>(dims.length);
+    for (let i = dims.length - 1, s = 1; i >= 0; i--) {
+      st[i] = s;
+      s *= dims[i];
+    }
+    return st;
+  };
+  const inStride = strides(shape);
+  const srcStride = perm.map((p) => inStride[p]);
+  const dstStride = strides(outShape);
+  const readsContiguous = perm.indexOf(rank - 1);
+  const k = outShape[readsContiguous] > outShape[rank - 1] ? readsContiguous : rank - 1;
+  const inner = outShape[k];
+  const srcStep = srcStride[k];
+  const dstStep = dstStride[k];
+  const outer = [...Array(rank).keys()].filter((a) => a !== k);
+  const idx = new Int32Array(rank);
+  let src = 0;
+  let dst = 0;
+  for (let n = data.length / inner; n > 0; n--) {
+    for (let j = 0, s = src, d = dst; j < inner; j++, s += srcStep, d += dstStep) out[d] = data[s];
+    for (let q = outer.length - 1; q >= 0; q--) {
+      const a = outer[q];
+      src += srcStride[a];
+      dst += dstStride[a];
+      if (++idx[a] < outShape[a]) break;
+      src -= srcStride[a] * outShape[a];
+      dst -= dstStride[a] * outShape[a];
+      idx[a] = 0;
     }
   }
   return { data: out, shape: outShape };
