@@ -44,6 +44,8 @@ const { values: flag } = parseArgs({
     'match-tau': { type: 'string', default: '0.95' },
     calibration: { type: 'string', default: '256' },
     'max-levels': { type: 'string', default: '3' },
+    'layer-tau': { type: 'string', default: '0.99' },
+    part: { type: 'string', default: 'all' },
     'max-metric-drop': { type: 'string', default: '0.01' },
   },
 });
@@ -72,9 +74,11 @@ const settings = {
   taus: flag.taus!.split(',').map(Number),
   matchTau: num('match-tau'),
   calibrationImages: num('calibration'),
-  layerPruning: { maxLevels: num('max-levels'), maxMetricDrop: num('max-metric-drop') },
+  layerPruning: { varianceThreshold: num('layer-tau'), maxLevels: num('max-levels'), maxMetricDrop: num('max-metric-drop') },
+  part: flag.part,
 };
 const tag = isUnet ? `b${num('base')}-${data}-${size}` : `vgg16-w${num('width')}-${data}`;
+if (!['all', 'filters', 'layers'].includes(flag.part!)) throw new Error(`--part must be all, filters or layers, got ${flag.part}`);
 const cacheDir = path.join(process.env.PRUNELENS_CACHE ?? path.join(os.homedir(), '.cache', 'prunelens'), `wide-${tag}`);
 
 /** The seeded training command (the same CLI as scripts/train-demo-models.sh), run once per cache folder. */
@@ -136,6 +140,25 @@ async function main(): Promise<void> {
   );
   const matchFlops = 1 - a.result.cost.after.flops / a.result.cost.before.flops;
   const rows: Row[] = [];
+  let layerPruningResult: Record<string, unknown> | undefined;
+  // Written after every row, so a run stopped early (the shared machine, a time budget) leaves its rows.
+  const save = (complete: boolean): string =>
+    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : `-${settings.part}`}`, {
+      tag,
+      complete,
+      settings,
+      trainCommand: `node ${trainArgs(cacheDir).join(' ')}`,
+      trainSeconds: trained.trainSeconds,
+      cachedModel: trained.file,
+      backend,
+      dataset: dataset.info,
+      testImages: splits.test.length,
+      original: { params: a.result.cost.before.params, flops: a.result.cost.before.flops, test: brief(base), valMetric: baseVal },
+      statsSeconds,
+      matchFlopsRemoved: matchFlops,
+      rows,
+      ...(layerPruningResult ? { layerPruning: layerPruningResult } : {}),
+    });
 
   async function evaluatePruned(label: string, prunedGraph: ModelGraph, cost: { before: { params: number; flops: number }; after: { params: number; flops: number } }, note?: string): Promise<Row> {
     const t0 = performance.now();
@@ -171,64 +194,50 @@ async function main(): Promise<void> {
     ['B: NCI·MSD distribution (μ − 0.5σ)', { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } }],
     ...BASELINES.map((c): [string, MethodSpec] => [`${c} @ A(τ = ${settings.matchTau})'s FLOPs`, { method: 'baseline', options: { criterion: c, flopsReduction: matchFlops } }]),
   ];
-  for (const [label, spec] of specs) {
+  for (const [label, spec] of settings.part === 'layers' ? [] : specs) {
     const res = runMethod(spec, a.graph, a.coupling, a.stats, 1);
     const prunedGraph = applyPlan(graph, res.plan, { coupling: a.coupling }).graph;
     rows.push(await evaluatePruned(label, prunedGraph, res.cost));
+    save(false);
   }
-
-  // Layer pruning on the same statistics (the rule's τ: the reference τ). Each candidate, deepest cut
-  // first, is fine-tuned and accepted when its validation metric holds within maxMetricDrop, as the
-  // pipeline does (pipeline/run.ts pruneLevels); here every candidate is also evaluated on the test split.
-  const lp = layerPruning({ graph, coupling: a.coupling, stats: a.stats }, { varianceThreshold: settings.matchTau, maxLevels: settings.layerPruning.maxLevels });
-  const levels = lp.levels.map((l) => ({ level: l.level, componentsFraction: l.componentsFraction, nciShare: l.nciShare, removable: l.removable, why: l.why }));
-  for (const l of levels) process.stdout.write(`  layer pruning, level ${l.level}: ${l.why}\n`);
-  const candidates = [];
-  let accepted = 0;
-  for (const cand of [...lp.candidates].reverse()) {
-    const row = await evaluatePruned(`U-Net layer pruning (${cand.levelsRemoved} level${cand.levelsRemoved > 1 ? 's' : ''})`, cand.graph, { before: lp.cost.before, after: cand.cost });
-    rows.push(row);
-    const holds = row.valMetric >= baseVal - settings.layerPruning.maxMetricDrop;
-    if (holds && accepted === 0) accepted = cand.levelsRemoved;
-    candidates.push({ levelsRemoved: cand.levelsRemoved, removedLayers: cand.removedLayers, row: row.method, valMetric: row.valMetric, validationHolds: holds });
-  }
-  const verdict = !lp.detection.unet
-    ? `not a U-Net: ${lp.detection.reason}`
-    : lp.candidates.length === 0
-      ? `the rule removes no level: ${lp.stoppedBecause ?? levels.map((l) => `level ${l.level}: ${l.why}`).join('; ')}`
-      : accepted > 0
-        ? `${accepted} level(s) removed: validation ${pctOf(candidates.find((c) => c.levelsRemoved === accepted)!.valMetric)} ≥ ${pctOf(baseVal)} − ${pctOf(settings.layerPruning.maxMetricDrop)}`
-        : `validation did not hold for any candidate (best ${pctOf(Math.max(...candidates.map((c) => c.valMetric)))} vs ${pctOf(baseVal)} − ${pctOf(settings.layerPruning.maxMetricDrop)})`;
-  process.stdout.write(`layer pruning: ${verdict}\n`);
-  const layerPruningResult = {
-    unet: lp.detection.unet,
-    ...(lp.detection.unet ? {} : { reason: lp.detection.reason }),
-    removeCount: lp.removeCount,
-    acceptedLevels: accepted,
-    verdict,
-    ...(lp.stoppedBecause ? { stoppedBecause: lp.stoppedBecause } : {}),
-    levels,
-    candidates,
-  };
+  if (settings.part !== 'filters') await layers();
   original.dispose();
-  writeResult(`wide-unet-${tag}`, {
-    tag,
-    settings,
-    trainCommand: `node ${trainArgs(cacheDir).join(' ')}`,
-    trainSeconds: trained.trainSeconds,
-    cachedModel: trained.file,
-    backend,
-    dataset: dataset.info,
-    testImages: splits.test.length,
-    original: { params: a.result.cost.before.params, flops: a.result.cost.before.flops, test: brief(base), valMetric: baseVal },
-    statsSeconds,
-    matchFlopsRemoved: matchFlops,
-    rows,
-    layerPruning: layerPruningResult,
-  });
-}
+  process.stdout.write(`results: ${save(true)}\n`);
 
-main().catch((err: unknown) => {
-  process.stderr.write(`wide-unet: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+  async function layers(): Promise<void> {
+    // Layer pruning on the same statistics (the rule's own τ, default 0.99 as in a run's config). Each candidate, deepest cut
+    // first, is fine-tuned and accepted when its validation metric holds within maxMetricDrop, as the
+    // pipeline does (pipeline/run.ts pruneLevels); here every candidate is also evaluated on the test split.
+    const lp = layerPruning({ graph, coupling: a.coupling, stats: a.stats }, { varianceThreshold: settings.layerPruning.varianceThreshold, maxLevels: settings.layerPruning.maxLevels });
+    const levels = lp.levels.map((l) => ({ level: l.level, componentsFraction: l.componentsFraction, nciShare: l.nciShare, removable: l.removable, why: l.why }));
+    for (const l of levels) process.stdout.write(`  layer pruning, level ${l.level}: ${l.why}\n`);
+    const candidates = [];
+    let accepted = 0;
+    for (const cand of [...lp.candidates].reverse()) {
+      const row = await evaluatePruned(`U-Net layer pruning (${cand.levelsRemoved} level${cand.levelsRemoved > 1 ? 's' : ''})`, cand.graph, { before: lp.cost.before, after: cand.cost });
+      rows.push(row);
+      const holds = row.valMetric >= baseVal - settings.layerPruning.maxMetricDrop;
+      if (holds && accepted === 0) accepted = cand.levelsRemoved;
+      candidates.push({ levelsRemoved: cand.levelsRemoved, removedLayers: cand.removedLayers, row: row.method, valMetric: row.valMetric, validationHolds: holds });
+      save(false);
+    }
+    const verdict = !lp.detection.unet
+      ? `not a U-Net: ${lp.detection.reason}`
+      : lp.candidates.length === 0
+        ? `the rule removes no level: ${lp.stoppedBecause ?? levels.map((l) => `level ${l.level}: ${l.why}`).join('; ')}`
+        : accepted > 0
+          ? `${accepted} level(s) removed: validation ${pctOf(candidates.find((c) => c.levelsRemoved === accepted)!.valMetric)} ≥ ${pctOf(baseVal)} − ${pctOf(settings.layerPruning.maxMetricDrop)}`
+          : `validation did not hold for any candidate (best ${pctOf(Math.max(...candidates.map((c) => c.valMetric)))} vs ${pctOf(baseVal)} − ${pctOf(settings.layerPruning.maxMetricDrop)})`;
+    process.stdout.write(`layer pruning: ${verdict}\n`);
+    layerPruningResult = {
+      unet: lp.detection.unet,
+      ...(lp.detection.unet ? {} : { reason: lp.detection.reason }),
+      removeCount: lp.removeCount,
+      acceptedLevels: accepted,
+      verdict,
+      ...(lp.stoppedBecause ? { stoppedBecause: lp.stoppedBecause } : {}),
+      levels,
+      candidates,
+    };
+  }
+}
