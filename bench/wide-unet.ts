@@ -241,3 +241,8 @@ async function main(): Promise<void> {
     };
   }
 }
+
+main().catch((err: unknown) => {
+  process.stderr.write(`wide-unet: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
