@@ -13,7 +13,7 @@
  * Trained weights: $PRUNELENS_CACHE (default ~/.cache/prunelens)/<tag>/; delete the folder to retrain.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -91,16 +91,23 @@ function trainArgs(out: string): string[] {
   ];
 }
 
-async function trainedModel(root: string): Promise<{ file: string; trainSeconds: number | null }> {
+/** The trained model, training it first when the cache lacks it; its training log's epoch lines come along. */
+async function trainedModel(root: string): Promise<{ file: string; trainLog: string[] }> {
   const file = path.join(cacheDir, 'model.json');
-  if (existsSync(file)) return { file, trainSeconds: null };
+  const log = path.join(cacheDir, 'train-log.txt');
+  // The progress bar redraws with carriage returns; the epoch and summary lines are what the results keep.
+  const keep = (text: string): string[] => text.split(/[\r\n]+/).filter((l) => /^(epoch \d|trained |test:)/.test(l.trim()));
+  if (existsSync(file)) return { file, trainLog: existsSync(log) ? keep(readFileSync(log, 'utf8')) : [] };
   const tmp = `${cacheDir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`training (cached at ${cacheDir}): node ${trainArgs(tmp).join(' ')}\n`);
-  const { value: r, seconds } = await time(() => spawnSync(process.execPath, trainArgs(tmp), { cwd: root, stdio: 'inherit' }));
+  const r = spawnSync(process.execPath, trainArgs(tmp), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 28 });
+  process.stdout.write(r.stdout ?? '');
   if (r.status !== 0) throw new Error(`training failed (exit ${r.status}); is the CLI built (node scripts/build.mjs)?`);
+  writeFileSync(path.join(tmp, 'train-log.txt'), r.stdout);
   renameSync(tmp, cacheDir);
-  return { file, trainSeconds: seconds };
+  rmSync(`${tmp}.checkpoints`, { recursive: true, force: true });
+  return { file, trainLog: keep(r.stdout) };
 }
 
 const metricOf = (e: EvaluationReport): number => (isUnet ? e.meanIoU : e.top1 ?? e.pixelAccuracy);
@@ -148,7 +155,7 @@ async function main(): Promise<void> {
       complete,
       settings,
       trainCommand: `node ${trainArgs(cacheDir).join(' ')}`,
-      trainSeconds: trained.trainSeconds,
+      trainLog: trained.trainLog,
       cachedModel: trained.file,
       backend,
       dataset: dataset.info,
