@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   let layerPruningResult: Record<string, unknown> | undefined;
   // Written after every row, so a run stopped early (the shared machine, a time budget) leaves its rows.
   const save = (complete: boolean): string =>
-    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : `-${settings.part}`}`, {
+    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : settings.part === 'layers' ? `-layers-tau${settings.layerPruning.varianceThreshold}` : '-filters'}`, {
       tag,
       complete,
       settings,
