@@ -17,8 +17,9 @@
  * against it, not against each conv's own filters, because the upsampling path halves the channels by design
  * (it maps to the parent level's width) and is linear in the paper's U-Net: its maps span about as many
  * directions as the block it reads, so k / filters(up) is about twice the block's fraction. Measured on a
- * trained depth-4, base-32 U-Net (bench/wide-unet.ts): at τ = 0.99 the bottleneck's convs keep 29 and 24 of
- * 512 filters (≤ 5.7%) while its up-convolution keeps 26 of 256 (10.2%), which alone kept the level.
+ * depth-4, base-32 U-Net part-trained on the crop/weed set (bench/wide-unet.ts's model at epoch 4): at
+ * τ = 0.99 the bottleneck's convs keep 29 and 24 of 512 filters (≤ 5.7%) while its up-convolution keeps 26 of
+ * 256 (10.2%), which alone kept the level.
  *
  * k_τ is the number of principal components reaching cumulative explained variance τ (`varianceThreshold`,
  * default 0.99) of the conv's feature-map covariance from the statistics pass, as in method A. A conv without
