@@ -8,7 +8,9 @@
  *
  *   node --import tsx bench/wide-unet.ts [--base 32] [--data cropweed|fashion-mosaic] [--size 64] [--count 400]
  *       [--train-epochs 10] [--finetune-epochs 2] [--taus 0.9,0.95,0.99] [--match-tau 0.95]
- *       [--calibration 256] [--max-levels 3] [--model unet|vgg16] [--width 1]
+ *       [--calibration 256] [--max-levels 3] [--layer-tau 0.99] [--model unet|vgg16] [--width 1]
+ *       [--part all|filters|layers|control]   (filters: the control row, A, B, baselines; layers: layer pruning;
+ *       control: only the unpruned model fine-tuned with the same budget)
  *   `--model vgg16 --width 1` is VGG-16 at full width on the bundled Fashion-MNIST subset (no layer pruning).
  * Trained weights: $PRUNELENS_CACHE (default ~/.cache/prunelens)/<tag>/; delete the folder to retrain.
  */
@@ -78,7 +80,7 @@ const settings = {
   part: flag.part,
 };
 const tag = isUnet ? `b${num('base')}-${data}-${size}` : `vgg16-w${num('width')}-${data}`;
-if (!['all', 'filters', 'layers'].includes(flag.part!)) throw new Error(`--part must be all, filters or layers, got ${flag.part}`);
+if (!['all', 'filters', 'layers', 'control'].includes(flag.part!)) throw new Error(`--part must be all, filters, layers or control, got ${flag.part}`);
 const cacheDir = path.join(process.env.PRUNELENS_CACHE ?? path.join(os.homedir(), '.cache', 'prunelens'), `wide-${tag}`);
 
 /** The seeded training command (the same CLI as scripts/train-demo-models.sh), run once per cache folder. */
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
   let layerPruningResult: Record<string, unknown> | undefined;
   // Written after every row, so a run stopped early (the shared machine, a time budget) leaves its rows.
   const save = (complete: boolean): string =>
-    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : settings.part === 'layers' ? `-layers-tau${settings.layerPruning.varianceThreshold}` : '-filters'}`, {
+    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : settings.part === 'layers' ? `-layers-tau${settings.layerPruning.varianceThreshold}` : `-${settings.part}`}`, {
       tag,
       complete,
       settings,
@@ -201,13 +203,20 @@ async function main(): Promise<void> {
     ['B: NCI·MSD distribution (μ − 0.5σ)', { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } }],
     ...BASELINES.map((c): [string, MethodSpec] => [`${c} @ A(τ = ${settings.matchTau})'s FLOPs`, { method: 'baseline', options: { criterion: c, flopsReduction: matchFlops } }]),
   ];
-  for (const [label, spec] of settings.part === 'layers' ? [] : specs) {
+  // Control: the unpruned model with the same fine-tuning budget, so a pruned row's gain over the original is
+  // not mistaken for pruning when it is only more training (the original stopped at its best validation epoch).
+  if (settings.part !== 'layers') {
+    const same = { before: a.result.cost.before, after: a.result.cost.before };
+    rows.push(await evaluatePruned('control: unpruned, same fine-tuning', graph, same));
+    save(false);
+  }
+  for (const [label, spec] of settings.part === 'layers' || settings.part === 'control' ? [] : specs) {
     const res = runMethod(spec, a.graph, a.coupling, a.stats, 1);
     const prunedGraph = applyPlan(graph, res.plan, { coupling: a.coupling }).graph;
     rows.push(await evaluatePruned(label, prunedGraph, res.cost));
     save(false);
   }
-  if (settings.part !== 'filters') await layers();
+  if (settings.part === 'all' || settings.part === 'layers') await layers();
   original.dispose();
   process.stdout.write(`results: ${save(true)}\n`);
 
