@@ -9,7 +9,7 @@
  *   node --import tsx bench/wide-unet.ts [--base 32] [--data cropweed|fashion-mosaic] [--size 64] [--count 400]
  *       [--train-epochs 10] [--finetune-epochs 2] [--taus 0.9,0.95,0.99] [--match-tau 0.95]
  *       [--calibration 256] [--max-levels 3] [--layer-tau 0.99] [--model unet|vgg16] [--width 1]
- *       [--part all|filters|layers|control]   (filters: the control row, A, B, baselines; layers: layer pruning;
+ *       [--part all|filters|layers|control]   (filters: A, B, baselines; layers: layer pruning;
  *       control: only the unpruned model fine-tuned with the same budget)
  *   `--model vgg16 --width 1` is VGG-16 at full width on the bundled Fashion-MNIST subset (no layer pruning).
  * Trained weights: $PRUNELENS_CACHE (default ~/.cache/prunelens)/<tag>/; delete the folder to retrain.
@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   let layerPruningResult: Record<string, unknown> | undefined;
   // Written after every row, so a run stopped early (the shared machine, a time budget) leaves its rows.
   const save = (complete: boolean): string =>
-    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : settings.part === 'layers' ? `-layers-tau${settings.layerPruning.varianceThreshold}` : `-${settings.part}`}`, {
+    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : settings.part === 'layers' ? `-layers-tau${settings.layerPruning.varianceThreshold}` : `-${settings.part}${settings.part === 'filters' && settings.matchTau !== 0.95 ? `-match${settings.matchTau}` : ''}`}`, {
       tag,
       complete,
       settings,
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   ];
   // Control: the unpruned model with the same fine-tuning budget, so a pruned row's gain over the original is
   // not mistaken for pruning when it is only more training (the original stopped at its best validation epoch).
-  if (settings.part !== 'layers') {
+  if (settings.part === 'all' || settings.part === 'control') {
     const same = { before: a.result.cost.before, after: a.result.cost.before };
     rows.push(await evaluatePruned('control: unpruned, same fine-tuning', graph, same));
     save(false);
