@@ -83,6 +83,14 @@ const tag = isUnet ? `b${num('base')}-${data}-${size}` : `vgg16-w${num('width')}
 if (!['all', 'filters', 'layers', 'control'].includes(flag.part!)) throw new Error(`--part must be all, filters, layers or control, got ${flag.part}`);
 const cacheDir = path.join(process.env.PRUNELENS_CACHE ?? path.join(os.homedir(), '.cache', 'prunelens'), `wide-${tag}`);
 
+/** One results file per part (and per τ the part depends on), so parts run separately do not overwrite each other. */
+function resultSuffix(): string {
+  if (settings.part === 'all') return '';
+  if (settings.part === 'layers') return `-layers-tau${settings.layerPruning.varianceThreshold}`;
+  if (settings.part === 'filters' && settings.matchTau !== 0.95) return `-filters-match${settings.matchTau}`;
+  return `-${settings.part}`;
+}
+
 /** The seeded training command (the same CLI as scripts/train-demo-models.sh), run once per cache folder. */
 function trainArgs(out: string): string[] {
   const t = settings.train;
@@ -152,7 +160,7 @@ async function main(): Promise<void> {
   let layerPruningResult: Record<string, unknown> | undefined;
   // Written after every row, so a run stopped early (the shared machine, a time budget) leaves its rows.
   const save = (complete: boolean): string =>
-    writeResult(`wide-unet-${tag}${settings.part === 'all' ? '' : settings.part === 'layers' ? `-layers-tau${settings.layerPruning.varianceThreshold}` : `-${settings.part}${settings.part === 'filters' && settings.matchTau !== 0.95 ? `-match${settings.matchTau}` : ''}`}`, {
+    writeResult(`wide-unet-${tag}${resultSuffix()}`, {
       tag,
       complete,
       settings,
