@@ -24,6 +24,13 @@ const runs = [
   // latency against the FLOPs ratio.
   ['stats-pass', 'unet'],
   ['pruned-latency', 'unet'],
+  // Issue 18: the wide-model quality bench trains its models (tens of minutes each on 2 cores), so it runs
+  // only when asked: BENCH_WIDE=32 (U-Net base 32), BENCH_WIDE=32,64 (and the paper's base 64),
+  // BENCH_WIDE=vgg16 (VGG-16 at full width). Trained weights are cached in ~/.cache/prunelens.
+  ...(process.env.BENCH_WIDE ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((w) => ['wide-unet', w === 'vgg16' ? '--model=vgg16' : `--base=${w}`]),
 ].filter(([b]) => !only || only.includes(b));
 
 let failed = 0;

@@ -384,14 +384,14 @@ describe('U-Net layer pruning', () => {
       return out;
     }
 
-    /** Statistics for every producer: rank-1 spectrum for `lowRank` layers, flat for the others. */
-    function statsFor(graph: ModelGraph, lowRank: string[]): StatsResult {
+    /** Statistics for every producer: rank-`rank` spectrum for `lowRank` layers (default 1), flat for the others. */
+    function statsFor(graph: ModelGraph, lowRank: string[], rank = 1): StatsResult {
       const coupling = analyzeCoupling(graph);
       const rng = new Rng(9);
       const layers = new Map<string, LayerStats>();
       for (const [name, out] of coupling.producerOut) {
         const c = out.length;
-        const lambda = Array.from({ length: c }, (_, i) => (lowRank.includes(name) ? (i === 0 ? 1 : 1e-9) : 1));
+        const lambda = Array.from({ length: c }, (_, i) => (lowRank.includes(name) ? (i < rank ? 1 : 1e-9) : 1));
         const zeros = new Float64Array(c);
         layers.set(name, {
           producer: name, observed: name, channels: c, height: 4, width: 4, images: 8, pixels: 128,
@@ -421,14 +421,34 @@ describe('U-Net layer pruning', () => {
       for (const l of decision.levels) console.log(`  level ${l.level}: fraction ${l.componentsFraction}, NCI share ${l.nciShare.toFixed(4)} → ${l.why}`);
       assert.equal(decision.removeCount, 1);
       assert.deepEqual(l3.convs.map((c) => [c.layer, c.components]), deepConvs.map((n) => [n, 1]));
-      assert.equal(l3.componentsFraction, 1 / 32, 'worst conv: up2, 1 of 32 filters');
-      assert.ok(l3.removable && /^removable: PCA at τ=0.99 keeps 1 of 32 filters of 'up2'/.test(l3.why), l3.why);
+      assert.equal(l3.componentsFraction, 1 / 64, "every conv keeps 1 component of the level's width 64 (up2's 32 filters included)");
+      assert.ok(l3.removable && /^removable: PCA at τ=0.99 keeps 1 of 64 filters of 'enc3_conv1'/.test(l3.why), l3.why);
       assert.equal(l2.componentsFraction, 1);
       assert.ok(!l2.removable && l2.why.startsWith('kept:'));
       assert.ok(!l1.removable && l1.why.startsWith('top level'));
       // Every producer but the head belongs to exactly one level, and nothing reads the head's channels.
       const shares = decision.levels.reduce((a, l) => a + l.nciShare, 0);
       assert.ok(Math.abs(shares - 1) < 1e-9, `level shares sum to ${shares}`);
+    });
+
+    test("wide U-Net: the deepest level's blocks span 8 of 128 directions, its linear up-convolution 8 of its 64 filters: removable", async () => {
+      // What a trained depth-4, base-32 U-Net shows (bench/wide-unet.ts): the up-path halves the channels, so
+      // the same few components are a larger share of its own filters (12.5% here, over the 10% bound) than
+      // of the level's width (6.25%). Counted against its own filters, it alone kept a redundant level.
+      const wide: Spec = { levels: 3, base: 32, up: 'transpose', bn: true, deepest: 'encdec' };
+      const graph = await graphOf(wide, 5);
+      const ctx = { graph, coupling: analyzeCoupling(graph), stats: statsFor(graph, deepConvs, 8) };
+      const decision = decideLayerPruning(ctx);
+      const l3 = decision.levels[2];
+      assert.deepEqual(l3.convs.map((c) => [c.layer, c.components, c.filters]), deepConvs.map((n) => [n, 8, n === 'up2' ? 64 : 128]));
+      assert.equal(l3.componentsFraction, 8 / 128);
+      assert.equal(decision.removeCount, 1);
+      assert.ok(l3.removable && /^removable: PCA at τ=0.99 keeps 8 of 128 filters/.test(l3.why), l3.why);
+      // The rule still reads the up-convolution: more directions there than the bound allows keeps the level.
+      const upFull = statsFor(graph, deepConvs.filter((n) => n !== 'up2'), 8);
+      const kept = decideLayerPruning({ ...ctx, stats: upFull }).levels[2];
+      assert.ok(!kept.removable, kept.why);
+      assert.match(kept.why, /^kept: PCA at τ=0.99 keeps 64 of 64 filters of 'up2' \(50\.0% of the level's width 128 > 10\.0%\)/);
     });
 
     test('options given as undefined (absent from a config) keep their defaults', async () => {

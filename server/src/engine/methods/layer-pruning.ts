@@ -10,8 +10,16 @@
  * the upsampling path to its parent — exactly the producers its removal deletes once the levels below are
  * gone):
  *
- *   meets(ℓ)  ⇔  max over its convs of k_τ(conv) / filters(conv) ≤ maxComponentFraction   (PCA, default 0.1)
+ *   meets(ℓ)  ⇔  max over its convs of k_τ(conv) / width(ℓ) ≤ maxComponentFraction          (PCA, default 0.1)
  *             or  NCI mass of its convs' channels / NCI mass of all channels < maxNciShare     (default 0.02)
+ *
+ * width(ℓ) is the largest filter count among the level's convs (its blocks' width). Components are counted
+ * against it, not against each conv's own filters, because the upsampling path halves the channels by design
+ * (it maps to the parent level's width) and is linear in the paper's U-Net: its maps span about as many
+ * directions as the block it reads, so k / filters(up) is about twice the block's fraction. Measured on a
+ * depth-4, base-32 U-Net part-trained on the crop/weed set (bench/wide-unet.ts's model at epoch 4): at
+ * τ = 0.99 the bottleneck's convs keep 29 and 24 of 512 filters (≤ 5.7%) while its up-convolution keeps 26 of
+ * 256 (10.2%), which alone kept the level.
  *
  * k_τ is the number of principal components reaching cumulative explained variance τ (`varianceThreshold`,
  * default 0.99) of the conv's feature-map covariance from the statistics pass, as in method A. A conv without
@@ -56,13 +64,14 @@ export interface ConvComponents {
   filters: number;
   /** Components reaching τ; null without statistics for this conv. */
   components: number | null;
+  /** components / the level's width (its widest conv's filters; see the header); null without statistics. */
   fraction: number | null;
 }
 
 export interface LevelDecision {
   level: number;
   convs: ConvComponents[];
-  /** Largest components/filters over the level's convs; null when one has no statistics (or there are none). */
+  /** Largest components / level width over the level's convs; null when one has no statistics (or there are none). */
   componentsFraction: number | null;
   /** The level's share of the network's NCI mass, in [0, 1]. */
   nciShare: number;
@@ -116,12 +125,14 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
   const total = massOf(influence, producerRoots(coupling, coupling.producerOut.keys()));
 
   const tests = detection.structure.levels.map((lv) => {
+    const filtersOf = (layer: string): number => coupling.producerOut.get(layer)?.length ?? 0;
+    const width = Math.max(0, ...levelConvs(lv).map(filtersOf));
     const convs: ConvComponents[] = levelConvs(lv).map((layer) => {
       const s = ctx.stats?.layers.get(layer);
-      const filters = coupling.producerOut.get(layer)?.length ?? 0;
+      const filters = filtersOf(layer);
       if (!s) return { layer, filters, components: null, fraction: null };
       const k = componentsFor(pcaSpectrum(s.covariance, s.channels, layer), o.varianceThreshold);
-      return { layer, filters, components: k, fraction: k / s.channels };
+      return { layer, filters, components: k, fraction: k / Math.max(width, s.channels) };
     });
     const missing = convs.find((c) => c.fraction === null);
     const worst = convs.reduce<ConvComponents | null>((w, c) => (w === null || (c.fraction ?? 0) > (w.fraction ?? 0) ? c : w), null);
@@ -133,7 +144,7 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
       ? `no feature-map statistics for '${missing.layer}'`
       : !worst
         ? 'the level has no convolutions'
-        : `PCA at τ=${o.varianceThreshold} keeps ${worst.components} of ${worst.filters} filters of '${worst.layer}' (${pct(worst.fraction!)} ${pcaOk ? '≤' : '>'} ${pct(o.maxComponentFraction)})`;
+        : `PCA at τ=${o.varianceThreshold} keeps ${worst.components} of ${worst.filters} filters of '${worst.layer}' (${pct(worst.fraction!)}${worst.filters < width ? ` of the level's width ${width}` : ''} ${pcaOk ? '≤' : '>'} ${pct(o.maxComponentFraction)})`;
     const nciWhy = `its NCI share is ${pct(nciShare)} (${nciOk ? '<' : '≥'} ${pct(o.maxNciShare)})`;
     const meetsRule = pcaOk || nciOk;
     const why = meetsRule ? [pcaOk ? pcaWhy : null, nciOk ? nciWhy : null].filter(Boolean).join(' and ') : `${pcaWhy}, and ${nciWhy}`;
