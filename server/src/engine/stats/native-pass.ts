@@ -16,6 +16,7 @@
  * identical `LayerStats`.
  */
 import type { Dataset, DatasetInfo } from '../data/types';
+import { BATCH_SIZE_DEFAULTS } from '../config/definition';
 import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
 import { buildOnnx } from '../formats/onnx/writer';
 import { dims, int, ints, valueInfo, type OnnxBuilder } from '../formats/onnx/builder';
@@ -164,7 +165,7 @@ export async function runNativeStatsPass(
   const started = Date.now();
   const ort = loadOrt();
   if (!ort) throw new Error('onnxruntime-node is not available');
-  const batchSize = opts.batchSize ?? 8;
+  const batchSize = opts.batchSize ?? BATCH_SIZE_DEFAULTS.statistics;
   const hrankImages = opts.hrankImages ?? 4;
   const info = dataset.info;
   const withClasses = opts.classResponse !== false && info.numClasses > 0;

@@ -7,6 +7,7 @@
  * batch of activations, never all maps of all images. Cancellable between batches.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_SIZE_DEFAULTS } from '../config/definition';
 import type { Dataset, DatasetInfo } from '../data/types';
 import { CancelledError } from '../util/errors';
 import { LayerAccumulator, type LayerStats } from './accumulate';
@@ -89,7 +90,7 @@ export async function runStatsPass(
   opts: StatsOptions = {},
 ): Promise<StatsResult> {
   const started = Date.now();
-  const batchSize = opts.batchSize ?? 8;
+  const batchSize = opts.batchSize ?? BATCH_SIZE_DEFAULTS.statistics;
   const hrankImages = opts.hrankImages ?? 4;
   const withClasses = opts.classResponse !== false && dataset.info.numClasses > 0;
   const withApoz = opts.apoz !== false;

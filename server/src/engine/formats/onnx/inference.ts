@@ -4,6 +4,7 @@
  * one int per pixel crosses into JavaScript; the confusion matrix and report are the TF.js path's own.
  */
 import type { Dataset, TaskKind } from '../../data/types';
+import { BATCH_SIZE_DEFAULTS } from '../../config/definition';
 import type { ModelGraph } from '../../graph/ir';
 import { batchCount, streamBatches } from '../../train/batches';
 import { reportFromMatrix, type EvaluationReport } from '../../train/evaluate';
@@ -37,7 +38,7 @@ export async function evaluateNative(graph: ModelGraph, dataset: Dataset, indice
   const { height, width, channels, numClasses, ignoreIndex } = dataset.info;
   const session = await createSession(argmaxModel(graph), { threads: opts.threads });
   const matrix = new ConfusionMatrix(numClasses, ignoreIndex);
-  const batchSize = opts.batchSize ?? 8;
+  const batchSize = opts.batchSize ?? BATCH_SIZE_DEFAULTS.evaluation;
   const batches = batchCount(indices.length, batchSize);
   const started = performance.now();
   let numImages = 0;
