@@ -1,5 +1,7 @@
 /**
- * One streaming statistics pass over calibration images (DESIGN §1, issue "science" item 1).
+ * One streaming statistics pass over calibration images: every criterion and method (PCA's covariance, MSD,
+ * APoZ, HRank, the class responses) is computed from what this one pass accumulates, so the calibration
+ * images run through the model once, whatever the run asks for.
  *
  * One forward pass per batch through a model whose outputs are every observed feature map; each map is
  * reduced on the backend to small tensors (per-image channel moments, the C×C Gram matrix, non-positive
