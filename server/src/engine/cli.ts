@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { analyzeCommand } from './cli/analyze';
-import { CONFIG_DEFAULTS } from './config/definition';
+import { CONFIG_DEFAULTS, DEFAULT_THRESHOLD } from './config/definition';
 import { demoCommand } from './cli/demo';
 import { doctorCommand } from './cli/doctor';
 import { inspectCommand } from './cli/inspect';
@@ -44,7 +44,7 @@ export function buildProgram(): Command {
     .requiredOption('--data <spec>', 'dataset folder/file or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist')
     .option('--method <m>', 'pca-nci (A), distribution (B), or a baseline: l1 bn-scale apoz hrank fpgm random', 'pca-nci')
     .option('--tau <τ>', `method A: variance threshold (default ${String(CONFIG_DEFAULTS.method.varianceThreshold)})`)
-    .option('--alpha <α>', 'method B: cut-off μ − α·σ (default 0.5)')
+    .option('--alpha <α>', `method B: cut-off μ − α·σ (default ${DEFAULT_THRESHOLD.alpha})`)
     .option('--percentile <p>', 'method B: cut at this percentile instead')
     .option('--otsu', "method B: cut at Otsu's threshold instead")
     .option('--scope <s>', 'method B: layer | global')

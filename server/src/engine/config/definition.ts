@@ -175,6 +175,12 @@ export const METHOD_DEFAULTS = {
 };
 
 /**
+ * Method B's cut-off when a config names none: μ − 0.5·σ of the layer's scores. Not a schema default, since
+ * the threshold only means something for method B (a default would put it into every method block).
+ */
+export const DEFAULT_THRESHOLD = { kind: 'std', alpha: 0.5 } as const;
+
+/**
  * Batch sizes for callers that take one directly rather than a config block: the statistics passes use the
  * calibration's, evaluation (inference only) the fine-tuning's, as the pipeline passes them.
  */
