@@ -75,6 +75,12 @@ function defaultTau(): number | undefined {
   return typeof tau === 'number' ? tau : undefined;
 }
 
+/** Method B's cut-off where the form has none: the default the host sends (undefined lets the engine apply it). */
+function defaultThreshold(): MethodConfig['threshold'] {
+  const t = MethodConfig.shape.threshold.safeParse(prunedRun.defaults?.threshold);
+  return t.success ? t.data : undefined;
+}
+
 function setMethod(patch: Partial<MethodConfig>): void {
   state.method = { ...method(), ...patch };
   save();
@@ -115,7 +121,7 @@ function methodToSend(): MethodConfig {
   const m = method();
   const common = { minFilters: m.minFilters, exclude: m.exclude?.length ? m.exclude : undefined };
   if (m.name === 'pca-nci') return { name: m.name, varianceThreshold: m.varianceThreshold ?? defaultTau(), ...common };
-  if (m.name === 'distribution') return { name: m.name, combine: m.combine ?? 'product', threshold: m.threshold ?? { kind: 'std', alpha: 0.5 }, scope: m.scope ?? 'layer', ...common };
+  if (m.name === 'distribution') return { name: m.name, combine: m.combine ?? 'product', threshold: m.threshold ?? defaultThreshold(), scope: m.scope ?? 'layer', ...common };
   return { name: m.name, ...(m.flopsReduction !== undefined ? { flopsReduction: m.flopsReduction } : { ratio: m.ratio ?? 0.5 }), ...common };
 }
 
@@ -147,7 +153,8 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
     state.finetune = { ...(state.finetune ?? fromHost), ...patch };
     save();
   };
-  const alpha = m.threshold?.kind === 'std' ? m.threshold.alpha : 0.5;
+  const t = m.threshold ?? defaultThreshold();
+  const alpha = t?.kind === 'std' ? t.alpha : 0.5; // 0.5 only before the host's defaults arrive
   const pct = m.threshold?.kind === 'percentile' ? m.threshold.p : 10;
   const exclude = h('vscode-textfield', { id: 'exclude', placeholder: 'layer names, comma-separated', value: (m.exclude ?? []).join(', ') });
   exclude.addEventListener('change', () => setMethod({ exclude: exclude.value.split(',').map((s) => s.trim()).filter(Boolean) }));

@@ -180,6 +180,9 @@ export const METHOD_DEFAULTS = {
  */
 export const DEFAULT_THRESHOLD = { kind: 'std', alpha: 0.5 } as const;
 
+/** What a method option left out means when two method blocks are compared (the launcher, `--from-run`). */
+export const METHOD_OPTION_DEFAULTS: Record<string, unknown> = { ...CONFIG_DEFAULTS.method, threshold: DEFAULT_THRESHOLD };
+
 /**
  * Batch sizes for callers that take one directly rather than a config block: the statistics passes use the
  * calibration's, evaluation (inference only) the fine-tuning's, as the pipeline passes them.
