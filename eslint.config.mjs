@@ -61,6 +61,23 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', editorImports] },
   },
   {
+    // formats/ only reads and writes model files; running a model on data (evaluation, latency, statistics)
+    // lives in pipeline/ and stats/, so a reader never pulls in training or data loading.
+    files: ['server/src/engine/formats/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: editorImports.paths,
+          patterns: [
+            ...editorImports.patterns,
+            { group: ['**/train/*', '**/data/*', '**/pipeline/*', '**/stats/*'], message: 'formats/ only reads and writes model files: evaluation and data belong in pipeline/ or stats/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['protocol/**'],
     rules: { 'no-restricted-imports': ['error', { paths: editorImports.paths }] },
   },

@@ -12,6 +12,7 @@ import { CancelledError } from './engine/util/errors';
 import type { AnalysisJobSpec, DataSpec } from './lsp/analysis-spec';
 import { diagnosticText } from './lsp/error-text';
 import type { ToMain, ToWorker } from './lsp/worker-messages';
+import { modelInputSize } from './engine/graph/input-shape';
 import type { ModelGraph } from './engine/graph/ir';
 
 const port = parentPort;
@@ -23,10 +24,7 @@ const post = (m: ToMain): void => port.postMessage(m);
 /** Generated sets (`bundled:cropweed`, `bundled:fashion-mosaic`) are drawn at the model's input size unless told. */
 function generatedSize(graph: ModelGraph, data: DataSpec): number | undefined {
   if (data.size !== undefined || !data.path.startsWith('bundled:') || data.path === 'bundled:fashion-mnist') return data.size;
-  const input = graph.layers.find((l) => l.name === graph.inputs[0]?.layer);
-  const shape = (input?.config.batch_input_shape ?? input?.config.batch_shape) as (number | null)[] | undefined;
-  const h = shape?.[1];
-  return typeof h === 'number' ? h : undefined;
+  return modelInputSize(graph).height;
 }
 
 /** The engine speaks of "the data size options"; the user needs the names of the options they can set, and where. */

@@ -145,6 +145,18 @@ describe('client actions (node)', () => {
     assert.deepEqual(opened, ['/w/m.pruned-run-1']);
   });
 
+  test('run event lines are read as protocol/src/run-events.ts declares them: a diverged loss stays null, a malformed event is skipped', async () => {
+    const e = await load<RunEvents>('panels/run-events.ts');
+    const posted: { type: string; [k: string]: unknown }[] = [];
+    const lines = [
+      '{"type":"trainProgress","phase":"train","epoch":1,"epochs":2,"batch":3,"batches":4,"loss":null,"etaSeconds":null}',
+      '{"type":"failed"}',
+      '{"type":"trainProgress","phase":"test","epoch":1,"epochs":2,"batch":3,"batches":4,"loss":1,"etaSeconds":1}',
+    ];
+    for (const line of lines) e.forwardRunEvent((m) => posted.push(m), 'finetuning', line, () => undefined);
+    assert.deepEqual(posted, [{ type: 'trainProgress', phase: 'train', epoch: 1, epochs: 2, batch: 3, batches: 4, loss: null, etaSeconds: null }]);
+  });
+
   test('what-if options are saved into the YAML config with its comments, the other method’s keys removed', async () => {
     const c = await load<ConfigEdit>('shared/config-edit.ts');
     const yaml = ['# my run', 'model: m/model.json', 'data:', '  path: bundled:cropweed', 'method:', '  name: distribution', '  combine: mean  # keep', '  scope: global', ''].join('\n');

@@ -32,6 +32,14 @@ describe('eslint.config.mjs', () => {
     assert.deepEqual(await ruleIds(`import * as m from 'vscode';\nexport const x = m;\n`, 'client/src/probe.ts'), []);
   });
 
+  test('formats/ may not import training, data loading, the pipeline or the statistics pass', async () => {
+    for (const spec of ['../../train/evaluate', '../../data/types', '../../pipeline/latency', '../../stats/pass', 'vscode']) {
+      assert.deepEqual(await ruleIds(`import * as m from '${spec}';\nexport const x = m;\n`, 'server/src/engine/formats/onnx/probe.ts'), ['no-restricted-imports'], spec);
+    }
+    assert.deepEqual(await ruleIds(`import * as m from '../../graph/ir';\nexport const x = m;\n`, 'server/src/engine/formats/onnx/probe.ts'), []);
+    assert.deepEqual(await ruleIds(`import * as m from '../train/evaluate';\nexport const x = m;\n`, 'server/src/engine/pipeline/probe.ts'), []);
+  });
+
   test('typescript-eslint rules are on for TypeScript sources', async () => {
     assert.deepEqual(await ruleIds(`export const x: any = 1;\n`, 'server/src/engine/probe.ts'), ['@typescript-eslint/no-explicit-any']);
   });

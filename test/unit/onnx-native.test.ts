@@ -10,7 +10,7 @@ import { calibrationIndices, collectStatistics } from '../../server/src/engine/a
 import type { Dataset } from '../../server/src/engine/data/types';
 import { graphToTfModel, tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { loadBatch } from '../../server/src/engine/stats/pass';
-import { evaluateNative } from '../../server/src/engine/formats/onnx/inference';
+import { evaluateNative } from '../../server/src/engine/pipeline/evaluate-native';
 import { compareLatencies } from '../../server/src/engine/pipeline/latency';
 import { evaluate } from '../../server/src/engine/train/evaluate';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';

@@ -125,4 +125,26 @@ describe('launcher panel (Chromium)', { skip }, () => {
     assert.deepEqual(p.problems, []);
     assert.deepEqual(h.requests.filter((u) => !u.startsWith(h.origin)), []);
   });
+
+  test('options the config leaves out show and post the config defaults the host sends', async () => {
+    const other = 'file:///work/demo/other/model.json';
+    const defaults = { varianceThreshold: 0.9, minSamplesPerChannel: 4, combine: 'product', scope: 'layer', minFilters: 1, threshold: { kind: 'std', alpha: 0.7 } };
+    await p.send({ ...DATA, uri: other, method: { name: 'pca-nci' }, finetune: { epochs: 5 }, pruned: true, defaults });
+    await p.page.locator('#prune').waitFor();
+    assert.equal(await p.page.locator('#tau-range').inputValue(), '0.9');
+    // A cleared epochs box falls back to the host's value, not to a number of the panel's own.
+    await p.page.locator('#epochs input').fill('');
+    await p.page.locator('#epochs input').blur();
+    await p.page.locator('#finetune').click();
+    const [f] = await p.waitForPosted('finetune'); // the posts since the reload
+    assert.deepEqual(f, { type: 'finetune', uri: other, method: { name: 'pca-nci', varianceThreshold: 0.9 }, finetune: { epochs: 5 } });
+    // Method B without a cut-off of its own shows and posts the host's default one.
+    await p.page.locator('#method').click();
+    await p.page.locator('#method li[role="option"]', { hasText: 'B: score distribution' }).click();
+    await p.page.locator('#alpha-field').waitFor({ state: 'visible' });
+    assert.equal(await p.page.locator('#alpha-range').inputValue(), '0.7');
+    await p.page.locator('#prune').click();
+    const [prune] = await p.waitForPosted('prune');
+    assert.deepEqual(prune, { type: 'prune', uri: other, method: { name: 'distribution', combine: 'product', threshold: { kind: 'std', alpha: 0.7 }, scope: 'layer' } });
+  });
 });

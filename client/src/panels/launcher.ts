@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { OptionsRequest, type EffectiveOptions } from '../../../protocol/src/protocol';
-import { CONFIG_DEFAULTS } from '../../../server/src/engine/config/definition';
+import { METHOD_OPTION_DEFAULTS } from '../../../server/src/engine/config/definition';
 import { MethodConfig, type FinetuneConfig } from '../../../webviews/src/messages';
 import type { Ctx } from '../context';
 import { latestRun, runFolder } from '../shared/words';
@@ -81,14 +81,14 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
 
   const prunedRunMessage = (uri: string) => {
     const run = prunedRunOf(uri);
-    return run ? { run: { folder: run.folder, label: methodLabel(run.methodConfig), ...(run.methodConfig ? { methodConfig: run.methodConfig } : {}) }, defaults: CONFIG_DEFAULTS.method } : { defaults: CONFIG_DEFAULTS.method };
+    return run ? { run: { folder: run.folder, label: methodLabel(run.methodConfig), ...(run.methodConfig ? { methodConfig: run.methodConfig } : {}) }, defaults: METHOD_OPTION_DEFAULTS } : { defaults: METHOD_OPTION_DEFAULTS };
   };
 
   /** Fine-tune: the latest run's pruned model; a form that would prune differently gets asked about first. */
   const finetuneLatest = async (host: PanelHost, uri: string, method: MethodConfig, finetune: FinetuneConfig): Promise<void> => {
     const run = prunedRunOf(uri);
     if (!run) throw new Error('no pruned model of this model yet: Prune first; Fine-tune then trains that pruned model');
-    const ask = finetunePrompt(method, run, CONFIG_DEFAULTS.method);
+    const ask = finetunePrompt(method, run, METHOD_OPTION_DEFAULTS);
     if (ask) {
       const pick = await vscode.window.showWarningMessage(ask.message, { modal: true }, ask.keep, ask.reprune);
       if (pick === ask.reprune) return start(host, uri, method, finetune);

@@ -4,19 +4,22 @@
  * `finetune` block shown in the form.
  */
 import type { EffectiveOptions } from '../../../protocol/src/protocol';
+import { METHOD_DEFAULTS } from '../../../server/src/engine/config/definition';
 import { FinetuneConfig, type MethodConfig } from '../../../webviews/src/messages';
 
 /** The config's `finetune` block → the launcher form's fields (distillation is a switch there). */
 export function finetuneForm(block: Record<string, unknown> | undefined): FinetuneConfig {
   const b = block ?? {};
+  // The form needs at least one epoch; a config's 0 (prune only) shows the config default instead.
+  const epochs = METHOD_DEFAULTS.finetuneEpochs;
   const form = FinetuneConfig.safeParse({
-    epochs: typeof b.epochs === 'number' && b.epochs >= 1 ? b.epochs : 5,
+    epochs: typeof b.epochs === 'number' && b.epochs >= 1 ? b.epochs : epochs,
     ...(typeof b.batchSize === 'number' ? { batchSize: b.batchSize } : {}),
     ...(typeof b.learningRate === 'number' ? { learningRate: b.learningRate } : {}),
     ...(typeof b.patience === 'number' ? { patience: b.patience } : {}),
     ...(typeof (b.distillation as { enabled?: unknown } | undefined)?.enabled === 'boolean' ? { distillation: (b.distillation as { enabled: boolean }).enabled } : {}),
   });
-  return form.success ? form.data : { epochs: 5 };
+  return form.success ? form.data : { epochs };
 }
 
 /** The pipeline config of one run: the effective options, with the form's method and fine-tuning on top. */

@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { analyzeCommand } from './cli/analyze';
+import { CONFIG_DEFAULTS, DEFAULT_THRESHOLD } from './config/definition';
 import { demoCommand } from './cli/demo';
 import { doctorCommand } from './cli/doctor';
 import { inspectCommand } from './cli/inspect';
@@ -42,15 +43,15 @@ export function buildProgram(): Command {
     .argument('<model>', 'model.json')
     .requiredOption('--data <spec>', 'dataset folder/file or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist')
     .option('--method <m>', 'pca-nci (A), distribution (B), or a baseline: l1 bn-scale apoz hrank fpgm random', 'pca-nci')
-    .option('--tau <τ>', 'method A: variance threshold (default 0.99)')
-    .option('--alpha <α>', 'method B: cut-off μ − α·σ (default 0.5)')
+    .option('--tau <τ>', `method A: variance threshold (default ${String(CONFIG_DEFAULTS.method.varianceThreshold)})`)
+    .option('--alpha <α>', `method B: cut-off μ − α·σ (default ${DEFAULT_THRESHOLD.alpha})`)
     .option('--percentile <p>', 'method B: cut at this percentile instead')
     .option('--otsu', "method B: cut at Otsu's threshold instead")
     .option('--scope <s>', 'method B: layer | global')
     .option('--ratio <r>', 'baselines: fraction of each layer to remove')
     .option('--flops <f>', 'baselines: fraction of FLOPs to remove')
     .option('--min-filters <n>', 'never keep fewer filters per layer')
-    .option('--images <n>', 'calibration images (default 64)')
+    .option('--images <n>', `calibration images (default ${String(CONFIG_DEFAULTS.calibration.images)})`)
     .option('--out <dir>', 'a new folder (or an earlier PruneLens output) for scores.json and plan.json')
     .option('--json', 'machine-readable summary')
     .description('statistics pass + method → scores.json and plan.json')
@@ -86,7 +87,7 @@ export function buildProgram(): Command {
     .option('--teacher <model>', 'the unpruned model, for distillation')
     .option('--distill', 'distil from --teacher')
     .option('--temperature <T>').option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>', "the original training's learning rate")
-    .option('--lr-factor <f>', 'fine-tuning learning rate = factor × --lr (default 0.1)')
+    .option('--lr-factor <f>', `fine-tuning learning rate = factor × --lr (default ${String(CONFIG_DEFAULTS.finetune.lrFactor)})`)
     .option('--patience <n>').option('--seed <n>').option('--count <n>').option('--json')
     .description('fine-tune a pruned model: reduced learning rate, early stopping, best epoch kept')
     .action(finetuneCommand);

@@ -6,13 +6,14 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ScoresFile } from '../../../protocol/src/scores';
 
 export interface CachedAnalysis {
   version: 1;
   key: string;
   modelPath: string;
   /** The engine's scores.json content. */
-  scores: Record<string, unknown>;
+  scores: ScoresFile;
   /** The engine's PruningPlan. */
   plan: Record<string, unknown>;
   seconds: number;
@@ -32,7 +33,9 @@ const fileFor = (dir: string, key: string): string => path.join(dir, `${key.repl
 export async function readCached(dir: string, key: string): Promise<CachedAnalysis | null> {
   try {
     const json = JSON.parse(await fs.readFile(fileFor(dir, key), 'utf8')) as CachedAnalysis;
-    return json.version === 1 && json.key === key && json.scores && json.plan ? json : null;
+    // Scores another version wrote (or a damaged file) are analysed again rather than shown half-read.
+    const scores = ScoresFile.safeParse(json.scores);
+    return json.version === 1 && json.key === key && scores.success && json.plan ? { ...json, scores: scores.data } : null;
   } catch {
     return null;
   }

@@ -5,12 +5,13 @@
  * the worker to abort between batches; if it has not stopped after a grace period the worker is terminated
  * and started afresh for the next job, so a stuck job never blocks the queue.
  */
+import type { ScoresFile } from '../../../protocol/src/scores';
 import { Worker } from 'node:worker_threads';
 import type { AnalysisJobSpec } from './analysis-spec';
 import type { ToMain, ToWorker } from './worker-messages';
 
 export type JobOutcome =
-  | { status: 'done'; scores: Record<string, unknown>; plan: Record<string, unknown>; seconds: number }
+  | { status: 'done'; scores: ScoresFile; plan: Record<string, unknown>; seconds: number }
   | { status: 'cancelled' }
   | { status: 'failed'; message: string };
 

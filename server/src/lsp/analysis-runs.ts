@@ -2,6 +2,7 @@
  * Analysis runs: queueing a model's analysis in the analysis worker, progress in the client, and what a
  * finished, failed or cancelled run leaves in the model's state and the on-disk cache.
  */
+import type { ScoresFile } from '../../../protocol/src/scores';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import type { PruningPlan } from '../engine/surgery/plan';
 import type { AnalyzeResult } from '../../../protocol/src/protocol';
@@ -66,7 +67,7 @@ export function onJobEnd(s: PruneLensServer, job: Job, outcome: JobOutcome): voi
   if (current) void s.publishModel(current.path).then(() => s.afterModelUpdate(current.path)).catch(() => undefined);
 }
 
-export function applyResult(st: ModelState, scores: Record<string, unknown>, plan: Record<string, unknown>, seconds: number, cached: boolean): void {
+export function applyResult(st: ModelState, scores: ScoresFile, plan: Record<string, unknown>, seconds: number, cached: boolean): void {
   st.scores = scores;
   st.plan = plan as unknown as PruningPlan;
   st.summary = summarize(scores, st.structure!, st.spec!.data.path, seconds, cached, sourceLabel(st.spec!.source));

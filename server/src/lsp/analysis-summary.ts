@@ -5,23 +5,13 @@
  */
 import type { InspectReport } from '../engine/inspect';
 import type { AnalysisSummary, LayerVerdict } from '../../../protocol/src/protocol';
+import type { ScoresFile } from '../../../protocol/src/scores';
 
-interface ScoresGroup {
-  group: number;
-  members: string[];
-  channels: number;
-  keep: number[];
-  components?: number;
-  threshold?: number;
-  excluded?: boolean;
-  note?: string;
-}
-
-export function summarize(scores: Record<string, unknown>, structure: InspectReport, data: string, seconds: number, cached: boolean, optionsSource: string): AnalysisSummary {
+export function summarize(scores: ScoresFile, structure: InspectReport, data: string, seconds: number, cached: boolean, optionsSource: string): AnalysisSummary {
   const flops = new Map(structure.layers.map((l) => [l.name, l.flops]));
   const total = structure.totals.flops || 1;
   const layers: LayerVerdict[] = [];
-  for (const g of (scores.groups ?? []) as ScoresGroup[]) {
+  for (const g of scores.groups) {
     for (const member of g.members) {
       layers.push({
         layer: member,
@@ -29,7 +19,7 @@ export function summarize(scores: Record<string, unknown>, structure: InspectRep
         channels: g.channels,
         kept: g.keep.length,
         ...(g.components !== undefined ? { components: g.components } : {}),
-        ...(g.threshold !== undefined ? { threshold: g.threshold } : {}),
+        ...(typeof g.threshold === 'number' ? { threshold: g.threshold } : {}),
         ...(g.excluded ? { excluded: true } : {}),
         ...(g.note ? { note: g.note } : {}),
         flopsShare: (flops.get(member) ?? 0) / total,
@@ -37,14 +27,14 @@ export function summarize(scores: Record<string, unknown>, structure: InspectRep
     }
   }
   return {
-    model: String(scores.model ?? structure.model),
+    model: scores.model,
     modelHash: String(scores.modelHash ?? ''),
-    method: String(scores.method ?? '?'),
-    options: (scores.options ?? {}) as Record<string, unknown>,
+    method: scores.method,
+    options: scores.options,
     optionsSource,
     data,
     calibrationImages: Number(scores.calibrationImages ?? 0),
-    cost: scores.cost as AnalysisSummary['cost'],
+    cost: scores.cost,
     layers,
     seconds,
     cached,

@@ -14,6 +14,7 @@ import type { ConfigState } from './state';
 import { modelFileOf } from './workspace-index';
 import type { PruneLensServer } from './prunelens-server';
 import { errorText, SOURCE } from './server-common';
+import { outputOverModel } from '../../../protocol/src/output-names';
 
 export async function loadConfig(s: PruneLensServer, file: string): Promise<ConfigState | undefined> {
   let text: string;
@@ -82,11 +83,9 @@ export async function configDiagnostics(s: PruneLensServer, st: ConfigState): Pr
       }
     }
     if (typeof cfg.output === 'string' && cfg.output) {
-      const out2 = path.resolve(dir, cfg.output);
       const span2 = st.doc.rangeOf('/output');
-      if (out2 === path.dirname(st.modelPath)) {
-        out.push({ range: span2 ? range(span2.from, span2.to) : firstLine, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: "output is the model's own folder: PruneLens never writes over the original" });
-      }
+      const over = outputOverModel(path.resolve(dir, cfg.output), st.modelPath);
+      if (over) out.push({ range: span2 ? range(span2.from, span2.to) : firstLine, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: over });
     }
   }
   const data = cfg.data && typeof cfg.data === 'object' ? cfg.data.path : undefined;

@@ -10,7 +10,8 @@ import { pythonDiagnostics, type LinkedModel } from './python-diagnostics';
 import { parsePythonModel } from './python-source';
 import { modelFileOf, modelLabel } from './workspace-index';
 import type { PruneLensServer } from './prunelens-server';
-import { errorText, isPrunedOutput, severityOf, SOURCE, type PythonModelCandidates } from './server-common';
+import { isPrunedOutput } from '../../../protocol/src/output-names';
+import { errorText, severityOf, SOURCE, type PythonModelCandidates } from './server-common';
 
 /**
  * The model a Python file defines: the `# prunelens-model: <path>` comment if present; else the only model

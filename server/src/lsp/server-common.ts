@@ -17,11 +17,6 @@ export interface PythonModelCandidates {
   candidates: string[];
 }
 
-/** A model PruneLens wrote (`<name>.pruned/`, `<name>.pruned-2/`, a launcher run's folder): never a source's model. */
-export function isPrunedOutput(modelPath: string): boolean {
-  return path.dirname(modelPath).split(path.sep).some((part) => /\.pruned(-\d+)?$|\.pruned-run(-\d+)?$/.test(part));
-}
-
 /** Data for the per-layer model diagnostics, read back by code actions. */
 export interface LayerDiagnosticData {
   kind: 'layer';

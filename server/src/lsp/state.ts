@@ -1,4 +1,5 @@
 /** What the server knows about each model and config, between checks (recomputed on every change). */
+import type { ScoresFile } from '../../../protocol/src/scores';
 import type { InspectReport } from '../engine/inspect';
 import type { PruningPlan } from '../engine/surgery/plan';
 import type { AnalysisSummary, ServerSettings } from '../../../protocol/src/protocol';
@@ -34,7 +35,7 @@ export interface ModelState {
   followers?: Map<number, Follower[]>;
   key?: string;
   summary?: AnalysisSummary;
-  scores?: Record<string, unknown>;
+  scores?: ScoresFile;
   plan?: PruningPlan;
   phase: AnalysisPhase;
   phaseMessage?: string;

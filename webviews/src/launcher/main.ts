@@ -50,6 +50,8 @@ let source = '';
 let problem: string | undefined;
 /** The pruned model Fine-tune trains (the latest run's), and the config defaults to compare the form with. */
 let prunedRun: Extract<ToWebview, { type: 'prunedRun' }> = { type: 'prunedRun' };
+/** The fine-tuning options the host sent (the config's, defaults filled in): the form's starting point. */
+let hostFinetune: FinetuneConfig | undefined;
 
 const status = h('div', { id: 'status', class: 'status', role: 'status' });
 const progress = h('progress', { id: 'progress', max: 1, value: 0 });
@@ -64,7 +66,19 @@ const finetuneMismatch = h('p', { id: 'finetune-mismatch', class: 'warning' });
 const save = (): void => setState(state);
 
 function method(): MethodConfig {
-  return state.method ?? { name: 'pca-nci', varianceThreshold: 0.99 };
+  return state.method ?? { name: 'pca-nci' };
+}
+
+/** τ where the form has none: the config default the host sends (undefined lets the engine apply it). */
+function defaultTau(): number | undefined {
+  const tau = prunedRun.defaults?.varianceThreshold;
+  return typeof tau === 'number' ? tau : undefined;
+}
+
+/** Method B's cut-off where the form has none: the default the host sends (undefined lets the engine apply it). */
+function defaultThreshold(): MethodConfig['threshold'] {
+  const t = MethodConfig.shape.threshold.safeParse(prunedRun.defaults?.threshold);
+  return t.success ? t.data : undefined;
 }
 
 function setMethod(patch: Partial<MethodConfig>): void {
@@ -106,8 +120,8 @@ function syncFinetuneSource(): void {
 function methodToSend(): MethodConfig {
   const m = method();
   const common = { minFilters: m.minFilters, exclude: m.exclude?.length ? m.exclude : undefined };
-  if (m.name === 'pca-nci') return { name: m.name, varianceThreshold: m.varianceThreshold ?? 0.99, ...common };
-  if (m.name === 'distribution') return { name: m.name, combine: m.combine ?? 'product', threshold: m.threshold ?? { kind: 'std', alpha: 0.5 }, scope: m.scope ?? 'layer', ...common };
+  if (m.name === 'pca-nci') return { name: m.name, varianceThreshold: m.varianceThreshold ?? defaultTau(), ...common };
+  if (m.name === 'distribution') return { name: m.name, combine: m.combine ?? 'product', threshold: m.threshold ?? defaultThreshold(), scope: m.scope ?? 'layer', ...common };
   return { name: m.name, ...(m.flopsReduction !== undefined ? { flopsReduction: m.flopsReduction } : { ratio: m.ratio ?? 0.5 }), ...common };
 }
 
@@ -123,21 +137,24 @@ function submitFinetune(): void {
   const r = MethodConfig.safeParse(methodToSend());
   if (!r.success) return showError(app, `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   clearError(app);
-  const f = state.finetune ?? { epochs: 10 };
+  const f = state.finetune ?? hostFinetune;
+  if (!f) return;
   state.curves = { live: [], epochs: [] };
   save();
   drawCurves();
   post({ type: 'finetune', uri: state.uri ?? '', method: r.data, finetune: f });
 }
 
-function buildForm(): HTMLElement {
+/** `fromHost`: the config's fine-tuning block with the config defaults filled in (run-config.ts's finetuneForm). */
+function buildForm(fromHost: FinetuneConfig): HTMLElement {
   const m = method();
-  const f = state.finetune ?? { epochs: 10 };
+  const f = state.finetune ?? fromHost;
   const setF = (patch: Partial<FinetuneConfig>): void => {
-    state.finetune = { ...(state.finetune ?? { epochs: 10 }), ...patch };
+    state.finetune = { ...(state.finetune ?? fromHost), ...patch };
     save();
   };
-  const alpha = m.threshold?.kind === 'std' ? m.threshold.alpha : 0.5;
+  const t = m.threshold ?? defaultThreshold();
+  const alpha = t?.kind === 'std' ? t.alpha : 0.5; // 0.5 only before the host's defaults arrive
   const pct = m.threshold?.kind === 'percentile' ? m.threshold.p : 10;
   const exclude = h('vscode-textfield', { id: 'exclude', placeholder: 'layer names, comma-separated', value: (m.exclude ?? []).join(', ') });
   exclude.addEventListener('change', () => setMethod({ exclude: exclude.value.split(',').map((s) => s.trim()).filter(Boolean) }));
@@ -154,7 +171,7 @@ function buildForm(): HTMLElement {
       'div',
       { class: 'controls' },
       field('method', 'Method', select('method', METHODS, m.name, (name) => setMethod({ name }))),
-      field('tau', 'τ (variance kept)', ...sliderEls(slider('tau', 0.5, 1, 0.001, m.varianceThreshold ?? 0.99, (v) => setMethod({ varianceThreshold: v })))),
+      field('tau', 'τ (variance kept)', ...sliderEls(slider('tau', 0.5, 1, 0.001, m.varianceThreshold ?? defaultTau() ?? 1 /* only before the host's defaults arrive */, (v) => setMethod({ varianceThreshold: v })))),
       field(
         'threshold',
         'Cut-off',
@@ -182,7 +199,7 @@ function buildForm(): HTMLElement {
     h(
       'div',
       { class: 'controls' },
-      field('epochs', 'Epochs', number('epochs', f.epochs, '1', (v) => setF({ epochs: v ?? 10 }))),
+      field('epochs', 'Epochs', number('epochs', f.epochs, '1', (v) => setF({ epochs: v ?? fromHost.epochs }))),
       field('learning-rate', 'Learning rate', number('learning-rate', f.learningRate, '0.0001', (v) => setF({ learningRate: v }))),
       field('batch-size', 'Batch size', number('batch-size', f.batchSize, '1', (v) => setF({ batchSize: v }))),
       field('patience', 'Early-stopping patience', number('patience', f.patience, '1', (v) => setF({ patience: v }))),
@@ -247,13 +264,14 @@ function onMessage(m: ToWebview): void {
       pruned = m.pruned;
       source = m.source ?? '';
       problem = m.problem;
+      hostFinetune = m.finetune;
       prunedRun = { type: 'prunedRun', ...(m.run ? { run: m.run } : {}), ...(m.defaults ? { defaults: m.defaults } : {}) };
       save();
       app.replaceChildren(
         h('h1', {}, `Prune and fine-tune: ${model}`),
         h('p', { id: 'options-source', class: 'muted' }, source ? `Options from ${source}; the form below overrides the method and fine-tuning options for a run.` : ''),
         ...(problem ? [h('p', { id: 'options-problem', class: 'error' }, problem)] : []),
-        buildForm(),
+        buildForm(m.finetune),
       );
       syncVisibility();
       drawCurves();

@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { flopsLabel, flopsReductionLabel } from '../measure/cost';
 import { formatNumber } from '../report/console';
 import type { RunEvent } from '../../../../protocol/src/run-events';
-import { CONFIG_DEFAULTS } from '../config/definition';
+import { METHOD_OPTION_DEFAULTS } from '../config/definition';
 import { describeDifferences, methodDifferences } from '../config/method-diff';
 import { checkOutputTarget } from '../output';
 import { finetunePrunedRun, fromRunRules, readEarlierRun } from '../pipeline/finetune-run';
@@ -91,7 +91,7 @@ async function fromRunNote(config: Parameters<typeof runPipeline>[0], configFile
   await checkOutputTarget(outputDir, 'folder', rules);
   const head = `fine-tuning the pruned model of ${earlier.dir} (method ${JSON.stringify(earlier.methodConfig ?? earlier.method)}); the config's method block is not used`;
   if (!earlier.methodConfig) return `${head}; that run did not record its method block, so it cannot be compared with ${configFile}'s`;
-  const diffs = methodDifferences(config.method ?? { name: 'pca-nci' }, earlier.methodConfig, CONFIG_DEFAULTS.method);
+  const diffs = methodDifferences(config.method ?? { name: 'pca-nci' }, earlier.methodConfig, METHOD_OPTION_DEFAULTS);
   return diffs.length ? `${head}. NOTE: ${configFile} prunes differently — ${describeDifferences(diffs, 'config', 'that run')}; run without --from-run to prune again with the config's options` : head;
 }
 

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { PruneLensError } from '../util/errors';
 
 const DESCRIPTION = 'One pruning run: model, calibration data, method, layer pruning, fine-tuning and output. Paths are relative to the config file.';
-const BASELINES = ['l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random'] as const;
+/** The classic criteria every result is compared against (also method names and `compareBaselines`). */
+export const BASELINES = ['l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random'] as const;
 
 const int = () => z.number().int();
 const SAFE = Number.MAX_SAFE_INTEGER;
@@ -171,4 +172,22 @@ export const METHOD_DEFAULTS = {
   varianceThreshold: CONFIG_DEFAULTS.method.varianceThreshold as number,
   calibrationImages: CONFIG_DEFAULTS.calibration.images as number,
   finetuneEpochs: CONFIG_DEFAULTS.finetune.epochs as number,
+};
+
+/**
+ * Method B's cut-off when a config names none: μ − 0.5·σ of the layer's scores. Not a schema default, since
+ * the threshold only means something for method B (a default would put it into every method block).
+ */
+export const DEFAULT_THRESHOLD = { kind: 'std', alpha: 0.5 } as const;
+
+/** What a method option left out means when two method blocks are compared (the launcher, `--from-run`). */
+export const METHOD_OPTION_DEFAULTS: Record<string, unknown> = { ...CONFIG_DEFAULTS.method, threshold: DEFAULT_THRESHOLD };
+
+/**
+ * Batch sizes for callers that take one directly rather than a config block: the statistics passes use the
+ * calibration's, evaluation (inference only) the fine-tuning's, as the pipeline passes them.
+ */
+export const BATCH_SIZE_DEFAULTS = {
+  statistics: CONFIG_DEFAULTS.calibration.batchSize as number,
+  evaluation: CONFIG_DEFAULTS.finetune.batchSize as number,
 };

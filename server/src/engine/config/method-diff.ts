@@ -2,7 +2,7 @@
  * Which pruning options differ between two `method` blocks — e.g. the launcher form's and those that produced
  * an earlier run's pruned model — with an option one block leaves out taken at its default (so `{name:
  * 'pca-nci'}` and `{name: 'pca-nci', varianceThreshold: 0.99}` agree). No imports: the launcher webview
- * bundles it; the defaults are passed in (CONFIG_DEFAULTS.method, defined once in ./definition).
+ * bundles it; the defaults are passed in (METHOD_OPTION_DEFAULTS, defined once in ./definition).
  */
 export type MethodBlock = { name: string } & Record<string, unknown>;
 

@@ -4,6 +4,7 @@
  * Tail cut-off: μ − α·σ, a percentile, or Otsu's split; over each group's scores (`layer`) or over all
  * groups' normalised scores at once (`global`). Never fewer than `minFilters` per group.
  */
+import { CONFIG_DEFAULTS, DEFAULT_THRESHOLD } from '../config/definition';
 import { nciScores } from '../criteria/nci';
 import { msd } from '../criteria/msd';
 import type { CriterionContext } from '../criteria/types';
@@ -24,10 +25,12 @@ const normMax = (v: Float64Array): Float64Array => {
 };
 
 export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptions = {}): MethodResult {
-  const combine = opts.combine ?? 'product';
-  const threshold: Threshold = opts.threshold ?? { kind: 'std', alpha: 0.5 };
-  const scope = opts.scope ?? 'layer';
-  const minFilters = opts.minFilters ?? 1;
+  // Options left out take the config definition's defaults (a run from a config has them filled already).
+  const defaults = CONFIG_DEFAULTS.method;
+  const combine = opts.combine ?? (defaults.combine as 'product' | 'mean');
+  const threshold: Threshold = opts.threshold ?? DEFAULT_THRESHOLD;
+  const scope = opts.scope ?? (defaults.scope as 'layer' | 'global');
+  const minFilters = opts.minFilters ?? (defaults.minFilters as number);
   if (!ctx.stats) throw new Error('method B (distribution) needs the statistics pass (calibration data)');
   const nci = nciScores(ctx);
   const msdScores = msd.score(ctx);

@@ -10,10 +10,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { resolveDataset } from '../analyze';
+import { sectionWithDefaults } from '../config/definition';
 import type { PruneLensConfig } from '../config/types';
 import { splitIndices } from '../data/pipeline';
 import { readModel } from '../formats';
 import { graphToTfModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
+import { modelInputSize } from '../graph/input-shape';
 import { inspectGraph } from '../inspect';
 import { checkOutputTarget, tfjsLayersOutput, writeOutputFolder } from '../output';
 import { parsePlan } from '../surgery/plan';
@@ -62,8 +64,8 @@ export async function finetunePrunedRun(config: PruneLensConfig, configFile: str
   const started = Date.now();
   const base = path.dirname(path.resolve(configFile));
   const step = (s: string, f: number): void => ev.onStep?.(s, f);
-  const ft = config.finetune ?? {};
-  if ((ft.epochs ?? 5) < 1) throw new PruneLensError('finetune.epochs is 0: fine-tuning an earlier run needs at least 1 epoch', configFile);
+  const ft = sectionWithDefaults('finetune', config.finetune);
+  if (ft.epochs < 1) throw new PruneLensError('finetune.epochs is 0: fine-tuning an earlier run needs at least 1 epoch', configFile);
 
   step('reading the earlier run', 0);
   const earlier = await readEarlierRun(fromRun);
@@ -79,21 +81,20 @@ export async function finetunePrunedRun(config: PruneLensConfig, configFile: str
   const { graph: prunedGraph } = await readModel(prunedModel);
   step(`fine-tuning the pruned model of ${path.basename(earlier.dir)}`, 0.02);
 
-  const input = prunedGraph.layers.find((l) => l.name === prunedGraph.inputs[0].layer)!;
-  const shape = (input.config.batch_input_shape ?? input.config.batch_shape) as (number | null)[];
-  const d = config.data;
+  const size = modelInputSize(prunedGraph);
+  const d = sectionWithDefaults('data', config.data);
   const dataset = await resolveDataset(d.path.startsWith('bundled:') ? d.path : path.resolve(base, d.path), {
-    height: d.height ?? shape[1] ?? undefined,
-    width: d.width ?? shape[2] ?? undefined,
+    height: d.height ?? size.height,
+    width: d.width ?? size.width,
     channels: d.channels,
     numClasses: d.numClasses,
     count: d.count,
-    size: d.size ?? shape[1] ?? undefined,
+    size: d.size ?? size.height,
     seed: d.seed,
   });
-  const splits = splitIndices(dataset.size, { val: d.valFraction ?? 0.1, test: d.testFraction ?? 0, seed: d.seed ?? 0 });
+  const splits = splitIndices(dataset.size, { val: d.valFraction, test: d.testFraction, seed: d.seed ?? 0 });
   const evalIdx = splits.test.length ? splits.test : splits.val;
-  const batchSize = ft.batchSize ?? 8;
+  const batchSize = ft.batchSize;
 
   step('evaluating the original and the pruned model', 0.05);
   const original = await graphToTfModel(graph);

@@ -27,7 +27,7 @@ import { evaluate, type EvaluationReport } from '../train/evaluate';
 import type { ProgressEvent } from '../train/trainer';
 import type { EpochRecord } from '../train/checkpoint';
 import { OnnxFormatError } from '../formats/onnx/errors';
-import { evaluateNative } from '../formats/onnx/inference';
+import { evaluateNative } from './evaluate-native';
 import { loadOrt } from '../formats/onnx/runtime';
 import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';

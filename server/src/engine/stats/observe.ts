@@ -1,7 +1,8 @@
 /**
  * Where to observe each prunable filter's feature map: after the layer's BatchNorm and activation when
- * present (DESIGN §1), i.e. follow the producer's output through a single-consumer chain of BatchNorm and
- * activation layers and read the last of them.
+ * present, because that map (not the raw convolution output) is what the next layer reads, so its variance
+ * and spread are what the criteria should judge. That is: follow the producer's output through a
+ * single-consumer chain of BatchNorm and activation layers and read the last of them.
  */
 import type { Coupling } from '../graph/coupling';
 import type { ModelGraph } from '../graph/ir';

@@ -1,5 +1,7 @@
 /**
- * One streaming statistics pass over calibration images (DESIGN §1, issue "science" item 1).
+ * One streaming statistics pass over calibration images: every criterion and method (PCA's covariance, MSD,
+ * APoZ, HRank, the class responses) is computed from what this one pass accumulates, so the calibration
+ * images run through the model once, whatever the run asks for.
  *
  * One forward pass per batch through a model whose outputs are every observed feature map; each map is
  * reduced on the backend to small tensors (per-image channel moments, the C×C Gram matrix, non-positive
@@ -7,6 +9,7 @@
  * batch of activations, never all maps of all images. Cancellable between batches.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_SIZE_DEFAULTS } from '../config/definition';
 import type { Dataset, DatasetInfo } from '../data/types';
 import { CancelledError } from '../util/errors';
 import { LayerAccumulator, type LayerStats } from './accumulate';
@@ -89,7 +92,7 @@ export async function runStatsPass(
   opts: StatsOptions = {},
 ): Promise<StatsResult> {
   const started = Date.now();
-  const batchSize = opts.batchSize ?? 8;
+  const batchSize = opts.batchSize ?? BATCH_SIZE_DEFAULTS.statistics;
   const hrankImages = opts.hrankImages ?? 4;
   const withClasses = opts.classResponse !== false && dataset.info.numClasses > 0;
   const withApoz = opts.apoz !== false;

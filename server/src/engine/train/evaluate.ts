@@ -3,6 +3,7 @@
  * running loss) survives each batch, so evaluating a large split costs no more memory than one batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { BATCH_SIZE_DEFAULTS } from '../config/definition';
 import type { Dataset, TaskKind } from '../data/types';
 import { CancelledError } from '../util/errors';
 import { batchCount, streamBatches } from './batches';
@@ -87,7 +88,7 @@ export async function evaluateStream(
   options: EvaluateOptions = {},
 ): Promise<StreamedEvaluation> {
   const task = options.task ?? dataset.info.task;
-  const batchSize = options.batchSize ?? 8;
+  const batchSize = options.batchSize ?? BATCH_SIZE_DEFAULTS.evaluation;
   const { height, width, channels, numClasses } = dataset.info;
   const ignoreIndex = options.loss?.ignoreIndex ?? dataset.info.ignoreIndex;
   const lossOptions = options.loss ? { ...options.loss, ignoreIndex } : undefined;

@@ -2,17 +2,19 @@
  * Evaluation and latency on onnxruntime-node: the native counterparts of train/evaluate.ts and
  * pipeline/latency.ts. The class decision (ArgMax over the channel axis) runs inside the session, so only
  * one int per pixel crosses into JavaScript; the confusion matrix and report are the TF.js path's own.
+ * Here, not in formats/onnx/: formats/ only reads and writes model files; this runs a model on data.
  */
-import type { Dataset, TaskKind } from '../../data/types';
-import type { ModelGraph } from '../../graph/ir';
-import { batchCount, streamBatches } from '../../train/batches';
-import { reportFromMatrix, type EvaluationReport } from '../../train/evaluate';
-import { ConfusionMatrix } from '../../train/metrics';
-import { CancelledError } from '../../util/errors';
-import { int, valueInfo } from './builder';
-import { DataType } from './proto';
-import { createSession, floatTensor } from './runtime';
-import { buildOnnx } from './writer';
+import type { Dataset, TaskKind } from '../data/types';
+import { BATCH_SIZE_DEFAULTS } from '../config/definition';
+import type { ModelGraph } from '../graph/ir';
+import { batchCount, streamBatches } from '../train/batches';
+import { reportFromMatrix, type EvaluationReport } from '../train/evaluate';
+import { ConfusionMatrix } from '../train/metrics';
+import { CancelledError } from '../util/errors';
+import { int, valueInfo } from '../formats/onnx/builder';
+import { DataType } from '../formats/onnx/proto';
+import { createSession, floatTensor } from '../formats/onnx/runtime';
+import { buildOnnx } from '../formats/onnx/writer';
 
 export interface NativeEvaluateOptions {
   batchSize?: number;
@@ -37,7 +39,7 @@ export async function evaluateNative(graph: ModelGraph, dataset: Dataset, indice
   const { height, width, channels, numClasses, ignoreIndex } = dataset.info;
   const session = await createSession(argmaxModel(graph), { threads: opts.threads });
   const matrix = new ConfusionMatrix(numClasses, ignoreIndex);
-  const batchSize = opts.batchSize ?? 8;
+  const batchSize = opts.batchSize ?? BATCH_SIZE_DEFAULTS.evaluation;
   const batches = batchCount(indices.length, batchSize);
   const started = performance.now();
   let numImages = 0;
