@@ -6,7 +6,9 @@ import tseslint from 'typescript-eslint';
 
 // The engine runs headless (CLI, worker, benches): it must not pull in the editor's APIs.
 const editorImports = {
-  paths: [{ name: 'vscode', message: 'The engine and protocol run outside VS Code: keep editor APIs in client/ or lsp/.' }],
+  paths: [
+    { name: 'vscode', message: 'The engine and protocol run outside VS Code: keep editor APIs in client/ or lsp/.' },
+  ],
   patterns: [
     {
       group: ['vscode-languageserver', 'vscode-languageserver/*', 'vscode-languageserver-*'],
@@ -38,7 +40,10 @@ export default tseslint.config(
     languageOptions: { globals: { ...globals.node } },
     rules: {
       // `_name` marks a parameter kept for its position in a signature.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {
@@ -71,7 +76,10 @@ export default tseslint.config(
           paths: editorImports.paths,
           patterns: [
             ...editorImports.patterns,
-            { group: ['**/train/*', '**/data/*', '**/pipeline/*', '**/stats/*'], message: 'formats/ only reads and writes model files: evaluation and data belong in pipeline/ or stats/.' },
+            {
+              group: ['**/train/*', '**/data/*', '**/pipeline/*', '**/stats/*'],
+              message: 'formats/ only reads and writes model files: evaluation and data belong in pipeline/ or stats/.',
+            },
           ],
         },
       ],

@@ -22,11 +22,20 @@ async function main(name: string): Promise<void> {
   const coupling = analyzeCoupling(graph);
   const [, h, , c] = model.inputs[0].shape as number[];
   const images = Number(process.env.BENCH_IMAGES ?? 64);
-  const dataset = ZOO[name].task === 'classification'
-    ? await resolveDataset('bundled:fashion-mnist', { channels: c === 3 ? 3 : 1 })
-    : await resolveDataset('bundled:cropweed', { size: h, count: images });
+  const dataset =
+    ZOO[name].task === 'classification'
+      ? await resolveDataset('bundled:fashion-mnist', { channels: c === 3 ? 3 : 1 })
+      : await resolveDataset('bundled:cropweed', { size: h, count: images });
   const points = observationPoints(graph, coupling);
-  const stats = await time(() => runStatsPass(model, points, dataset, Array.from({ length: images }, (_, i) => i), { batchSize: 8, hrankImages: 0 }));
+  const stats = await time(() =>
+    runStatsPass(
+      model,
+      points,
+      dataset,
+      Array.from({ length: images }, (_, i) => i),
+      { batchSize: 8, hrankImages: 0 },
+    ),
+  );
   const statsRss = peakRssMiB();
   const pca = [...stats.value.layers.values()].map((s) => {
     const t0 = performance.now();
@@ -44,10 +53,24 @@ async function main(name: string): Promise<void> {
   const result = {
     model: name,
     backend,
-    statistics: { images, seconds: stats.seconds, imagesPerSecond: images / stats.seconds, layers: points.length, peakRssMiB: statsRss },
-    pca: { layers: pca.length, totalMs: pca.reduce((s, p) => s + p.ms, 0), maxMs: Math.max(...pca.map((p) => p.ms)), perLayer: pca },
+    statistics: {
+      images,
+      seconds: stats.seconds,
+      imagesPerSecond: images / stats.seconds,
+      layers: points.length,
+      peakRssMiB: statsRss,
+    },
+    pca: {
+      layers: pca.length,
+      totalMs: pca.reduce((s, p) => s + p.ms, 0),
+      maxMs: Math.max(...pca.map((p) => p.ms)),
+      perLayer: pca,
+    },
     surgery: {
-      paperParams: paperGraph.layers.reduce((s, l) => s + [...l.weights.values()].reduce((a, w) => a + w.data.length, 0), 0),
+      paperParams: paperGraph.layers.reduce(
+        (s, l) => s + [...l.weights.values()].reduce((a, w) => a + w.data.length, 0),
+        0,
+      ),
       couplingSeconds: paperCoupling.seconds,
       applySeconds: surgery.seconds,
       layersChanged: surgery.value.changed.length,

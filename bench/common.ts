@@ -14,7 +14,14 @@ export async function setup(): Promise<string> {
 export const peakRssMiB = (): number => process.resourceUsage().maxRSS / 1024;
 
 export function machine(): Record<string, unknown> {
-  return { node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, tfjs: tf.version.tfjs, backend: tf.getBackend(), date: new Date().toISOString() };
+  return {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    tfjs: tf.version.tfjs,
+    backend: tf.getBackend(),
+    date: new Date().toISOString(),
+  };
 }
 
 export function writeResult(name: string, data: unknown): string {

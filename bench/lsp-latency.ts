@@ -10,14 +10,24 @@ import { LspClient, uriOf } from '../test/protocol/lsp-harness';
 import { writeFixture } from '../test/protocol/workspace-fixture';
 import { writeResult } from './common';
 
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs: number[], p: number): number =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 async function main(): Promise<void> {
   const fx = await writeFixture();
   // A longer analysis of the big model (2 000 calibration images) so latency is sampled while the worker is busy.
   await fs.writeFile(
     fx.big.replace(/models\/big\/model\.json$/, 'big.prunelens.yaml'),
-    ['model: models/big/model.json', 'data:', '  path: bundled:cropweed', '  count: 2048', 'calibration:', '  images: 2000', '  batchSize: 8', ''].join('\n'),
+    [
+      'model: models/big/model.json',
+      'data:',
+      '  path: bundled:cropweed',
+      '  count: 2048',
+      'calibration:',
+      '  images: 2000',
+      '  batchSize: 8',
+      '',
+    ].join('\n'),
   );
   const client = new LspClient({ analysis: { onOpen: false } });
   await client.initialize(fx.root);
@@ -47,14 +57,19 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
   const outcome = await running;
-  if (outcome.status !== 'done') throw new Error(`the analysis under load ended '${outcome.status}': ${outcome.message}`);
+  if (outcome.status !== 'done')
+    throw new Error(`the analysis under load ended '${outcome.status}': ${outcome.message}`);
   await client.close();
   // A fresh server on the same workspace: the cached analysis must give diagnostics without a new pass.
   const t0 = performance.now();
   const again = new LspClient({ analysis: { onOpen: true } });
   await again.initialize(fx.root);
   await again.open(fx.tiny, tiny, 'json');
-  await again.until('cached pruning diagnostics', () => (again.diagnosticsOf(fx.tiny) ?? []).some((d) => /filters prunable/.test(String(d.message))), 60000);
+  await again.until(
+    'cached pruning diagnostics',
+    () => (again.diagnosticsOf(fx.tiny) ?? []).some((d) => /filters prunable/.test(String(d.message))),
+    60000,
+  );
   const cachedMs = performance.now() - t0;
   await again.close();
   await fs.rm(fx.root, { recursive: true, force: true });

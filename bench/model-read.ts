@@ -22,7 +22,14 @@ async function main(): Promise<void> {
   const dir = path.join(os.tmpdir(), 'prunelens-bench-unet-paper-width');
   const file = path.join(dir, 'model.json');
   if (!existsSync(file)) {
-    const model = buildZooModel('unet', { depth: 4, baseFilters: 64, batchNorm: true, inputShape: [256, 256, 3], numClasses: 2, seed: 1 });
+    const model = buildZooModel('unet', {
+      depth: 4,
+      baseFilters: 64,
+      batchNorm: true,
+      inputShape: [256, 256, 3],
+      numClasses: 2,
+      seed: 1,
+    });
     await saveLayersModel(model, dir);
   }
   const runs = [];
@@ -37,11 +44,19 @@ async function main(): Promise<void> {
     const t2 = performance.now();
     graphHash(graph);
     const t3 = performance.now();
-    runs.push({ readMs: t1 - t0, longestEventLoopBlockDuringReadMs: delay.max / 1e6, inspectMs: t2 - t1, hashMs: t3 - t2, params: totals.params });
+    runs.push({
+      readMs: t1 - t0,
+      longestEventLoopBlockDuringReadMs: delay.max / 1e6,
+      inspectMs: t2 - t1,
+      hashMs: t3 - t2,
+      params: totals.params,
+    });
   }
   const out = writeResult('model-read', { model: 'unet depth 4, base 64, 256×256×3 (paper width)', runs });
   for (const r of runs) {
-    process.stdout.write(`read ${r.readMs.toFixed(0)} ms (longest event-loop block ${r.longestEventLoopBlockDuringReadMs.toFixed(0)} ms), inspect ${r.inspectMs.toFixed(0)} ms, hash ${r.hashMs.toFixed(0)} ms, ${r.params} params\n`);
+    process.stdout.write(
+      `read ${r.readMs.toFixed(0)} ms (longest event-loop block ${r.longestEventLoopBlockDuringReadMs.toFixed(0)} ms), inspect ${r.inspectMs.toFixed(0)} ms, hash ${r.hashMs.toFixed(0)} ms, ${r.params} params\n`,
+    );
   }
   process.stdout.write(`${out}\n`);
 }

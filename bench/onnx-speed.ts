@@ -23,9 +23,10 @@ async function main(name: string): Promise<void> {
   const graph = await tfModelToGraph(model);
   const coupling = analyzeCoupling(graph);
   const [, h, w, c] = model.inputs[0].shape as number[];
-  const dataset = ZOO[name].task === 'classification'
-    ? await resolveDataset('bundled:fashion-mnist', { channels: c === 3 ? 3 : 1 })
-    : await resolveDataset('bundled:cropweed', { size: h, count: images });
+  const dataset =
+    ZOO[name].task === 'classification'
+      ? await resolveDataset('bundled:fashion-mnist', { channels: c === 3 ? 3 : 1 })
+      : await resolveDataset('bundled:cropweed', { size: h, count: images });
   const indices = Array.from({ length: images }, (_, i) => i);
   const points = observationPoints(graph, coupling);
   const opts = { batchSize: 8, hrankImages: 0 };
@@ -38,9 +39,12 @@ async function main(name: string): Promise<void> {
   const session = await createSession(graphToOnnx(graph), { threads });
   const batches: { x: Float32Array }[] = [];
   for (let s = 0; s < images; s += 8) batches.push(await loadBatch(dataset, indices.slice(s, s + 8)));
-  await session.run({ [session.inputNames[0]]: floatTensor(batches[0].x, [batches[0].x.length / (h * w * c), h, w, c]) });
+  await session.run({
+    [session.inputNames[0]]: floatTensor(batches[0].x, [batches[0].x.length / (h * w * c), h, w, c]),
+  });
   const forward = await time(async () => {
-    for (const b of batches) await session.run({ [session.inputNames[0]]: floatTensor(b.x, [b.x.length / (h * w * c), h, w, c]) });
+    for (const b of batches)
+      await session.run({ [session.inputNames[0]]: floatTensor(b.x, [b.x.length / (h * w * c), h, w, c]) });
   });
   await session.release();
   model.dispose();

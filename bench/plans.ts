@@ -10,7 +10,10 @@ export function randomRemovalPlan(coupling: Coupling, fraction: number, seed = 1
     if (!g.prunable) continue;
     const first = g.members[0];
     const n = coupling.producerOut.get(first)!.length;
-    const keep = rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, Math.max(1, Math.round(n * (1 - fraction)))).sort((a, b) => a - b);
+    const keep = rng
+      .shuffle(Array.from({ length: n }, (_, i) => i))
+      .slice(0, Math.max(1, Math.round(n * (1 - fraction))))
+      .sort((a, b) => a - b);
     // Members of one group share positions only when they are a plain Add group; name the first only.
     plan.layers[first] = { keep };
   }

@@ -26,7 +26,15 @@ async function main(): Promise<void> {
   const rows = [];
   for (const baseFilters of widths) {
     for (const size of sizes) {
-      const model = buildZooModel('unet', { depth: 4, baseFilters, upsampling: 'transpose', batchNorm: true, inputShape: [size, size, 3], numClasses: 3, seed: 1 });
+      const model = buildZooModel('unet', {
+        depth: 4,
+        baseFilters,
+        upsampling: 'transpose',
+        batchNorm: true,
+        inputShape: [size, size, 3],
+        numClasses: 3,
+        seed: 1,
+      });
       const graph = await tfModelToGraph(model);
       model.dispose();
       const coupling = analyzeCoupling(graph);
@@ -63,7 +71,9 @@ async function main(): Promise<void> {
           fastestSpeedupOverFlopsRatio: speedupOfFastest / flopsRatio,
           // The narrowest layer left: below the CPU's SIMD channel block (16 floats with AVX-512) a conv pays for
           // the full block (see the README's pruned-latency table).
-          narrowestKeptChannels: Math.min(...coupling.groups.filter((g) => g.prunable).map((g) => Math.max(1, Math.round(keep * g.channels)))),
+          narrowestKeptChannels: Math.min(
+            ...coupling.groups.filter((g) => g.prunable).map((g) => Math.max(1, Math.round(keep * g.channels))),
+          ),
           runtime: lat[0].backend,
         };
         rows.push(row);

@@ -20,10 +20,34 @@ import type { ModelGraph } from '../server/src/engine/graph/ir';
 import { setup, writeResult } from './common';
 
 const SETUPS = {
-  unet: { model: 'data/models/unet-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
-  vgg16: { model: 'data/models/vgg16-fashion/model.json', data: 'bundled:fashion-mnist', read: {}, lr: 0.001, metric: 'top1' as const },
-  segnet: { model: 'data/models/segnet-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
-  deeplabv3plus: { model: 'data/models/deeplabv3plus-cropweed/model.json', data: 'bundled:cropweed', read: { count: 400, size: 64, seed: 7 }, lr: 0.002, metric: 'meanIoU' as const },
+  unet: {
+    model: 'data/models/unet-cropweed/model.json',
+    data: 'bundled:cropweed',
+    read: { count: 400, size: 64, seed: 7 },
+    lr: 0.002,
+    metric: 'meanIoU' as const,
+  },
+  vgg16: {
+    model: 'data/models/vgg16-fashion/model.json',
+    data: 'bundled:fashion-mnist',
+    read: {},
+    lr: 0.001,
+    metric: 'top1' as const,
+  },
+  segnet: {
+    model: 'data/models/segnet-cropweed/model.json',
+    data: 'bundled:cropweed',
+    read: { count: 400, size: 64, seed: 7 },
+    lr: 0.002,
+    metric: 'meanIoU' as const,
+  },
+  deeplabv3plus: {
+    model: 'data/models/deeplabv3plus-cropweed/model.json',
+    data: 'bundled:cropweed',
+    read: { count: 400, size: 64, seed: 7 },
+    lr: 0.002,
+    metric: 'meanIoU' as const,
+  },
 };
 
 async function main(name: keyof typeof SETUPS): Promise<void> {
@@ -39,15 +63,26 @@ async function main(name: keyof typeof SETUPS): Promise<void> {
   const base = await evaluate(original, dataset, splits.test);
   // Method A at τ = 0.95 is the reference the baselines are matched to (τ = 0.99 prunes little on these
   // small demo models; it is reported too).
-  const a = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.95 } }, { calibration: { images: 64 }, collect: { criteria: BASELINES, classResponse: true } });
+  const a = await analyze(
+    graph,
+    dataset,
+    { method: 'pca-nci', options: { varianceThreshold: 0.95 } },
+    { calibration: { images: 64 }, collect: { criteria: BASELINES, classResponse: true } },
+  );
   const flopsA = 1 - a.result.cost.after.flops / a.result.cost.before.flops;
   const specs: [string, MethodSpec | null][] = [
     ['A: PCA + NCI (τ = 0.95)', null],
     ['A: PCA + NCI (τ = 0.99)', { method: 'pca-nci', options: { varianceThreshold: 0.99 } }],
-    ['B: NCI·MSD distribution (μ − 0.5σ)', { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } }],
-    ...BASELINES.map((c): [string, MethodSpec] => [`${c} @ A's FLOPs`, { method: 'baseline', options: { criterion: c, flopsReduction: flopsA } }]),
+    [
+      'B: NCI·MSD distribution (μ − 0.5σ)',
+      { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } },
+    ],
+    ...BASELINES.map((c): [string, MethodSpec] => [
+      `${c} @ A's FLOPs`,
+      { method: 'baseline', options: { criterion: c, flopsReduction: flopsA } },
+    ]),
   ];
-  const value = (e: EvaluationReport): number => (s.metric === 'top1' ? e.top1 ?? e.pixelAccuracy : e.meanIoU);
+  const value = (e: EvaluationReport): number => (s.metric === 'top1' ? (e.top1 ?? e.pixelAccuracy) : e.meanIoU);
   const rows = [];
   const prunedGraphs: ModelGraph[] = [];
   for (const [label, spec] of specs) {
@@ -56,7 +91,12 @@ async function main(name: keyof typeof SETUPS): Promise<void> {
     if (label.startsWith('A: PCA + NCI (τ = 0.95)') || label.startsWith('B:')) prunedGraphs.push(prunedGraph);
     const pruned = await graphToTfModel(prunedGraph);
     const oneShot = await evaluate(pruned, dataset, splits.test);
-    await finetune(pruned, { dataset, train: splits.train, val: splits.val }, { epochs, learningRate: s.lr, lrFactor: 0.1, patience: epochs, augment: true }, undefined);
+    await finetune(
+      pruned,
+      { dataset, train: splits.train, val: splits.val },
+      { epochs, learningRate: s.lr, lrFactor: 0.1, patience: epochs, augment: true },
+      undefined,
+    );
     const tuned = await evaluate(pruned, dataset, splits.test);
     pruned.dispose();
     const row = {
@@ -71,13 +111,24 @@ async function main(name: keyof typeof SETUPS): Promise<void> {
       pixelAccuracyChange: tuned.pixelAccuracy - base.pixelAccuracy,
     };
     rows.push(row);
-    process.stdout.write(`${label.padEnd(36)} params −${(100 * row.paramsRemoved).toFixed(1)}%  FLOPs −${(100 * row.flopsRemoved).toFixed(1)}%  ${s.metric} ${(100 * row.before).toFixed(2)} → one-shot ${(100 * row.oneShot).toFixed(2)} → tuned ${(100 * row.afterFinetune).toFixed(2)} (${row.change >= 0 ? '+' : ''}${(100 * row.change).toFixed(2)})\n`);
+    process.stdout.write(
+      `${label.padEnd(36)} params −${(100 * row.paramsRemoved).toFixed(1)}%  FLOPs −${(100 * row.flopsRemoved).toFixed(1)}%  ${s.metric} ${(100 * row.before).toFixed(2)} → one-shot ${(100 * row.oneShot).toFixed(2)} → tuned ${(100 * row.afterFinetune).toFixed(2)} (${row.change >= 0 ? '+' : ''}${(100 * row.change).toFixed(2)})\n`,
+    );
   }
   // Single-image latency of the original and the A- and B-pruned models, interleaved (same load for all).
   const [lo, la, lb] = await compareLatencies([graph, ...prunedGraphs], 30);
   const latencyMs = { original: lo.medianMs, methodA: la.medianMs, methodB: lb.medianMs, backend: lo.backend };
-  process.stdout.write(`latency (median of 30, ${lo.backend}): original ${lo.medianMs.toFixed(2)} ms, A ${la.medianMs.toFixed(2)} ms, B ${lb.medianMs.toFixed(2)} ms\n`);
-  writeResult(`quality-${name}`, { model: name, dataset: dataset.info, finetuneEpochs: epochs, testImages: splits.test.length, latencyMs, rows });
+  process.stdout.write(
+    `latency (median of 30, ${lo.backend}): original ${lo.medianMs.toFixed(2)} ms, A ${la.medianMs.toFixed(2)} ms, B ${lb.medianMs.toFixed(2)} ms\n`,
+  );
+  writeResult(`quality-${name}`, {
+    model: name,
+    dataset: dataset.info,
+    finetuneEpochs: epochs,
+    testImages: splits.test.length,
+    latencyMs,
+    rows,
+  });
 }
 
 void main((process.argv[2] ?? 'unet') as keyof typeof SETUPS);

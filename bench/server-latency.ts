@@ -45,7 +45,12 @@ interface Summary {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function summary(runs: Figures[]): Summary {
-  return { medianMaxMs: median(runs.map((r) => r.maxMs)), medianP99Ms: median(runs.map((r) => r.p99Ms)), worstMaxMs: Math.max(...runs.map((r) => r.maxMs)), runs };
+  return {
+    medianMaxMs: median(runs.map((r) => r.maxMs)),
+    medianP99Ms: median(runs.map((r) => r.p99Ms)),
+    worstMaxMs: Math.max(...runs.map((r) => r.maxMs)),
+    runs,
+  };
 }
 
 function figures(ticks: Stall[], windowMs: number): Figures {
@@ -79,7 +84,10 @@ async function before(file: string, scratch: string): Promise<Figures> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, '--inline', file, out], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`inline read of ${file} failed: ${r.stderr}`);
   const { since, windowMs } = JSON.parse(r.stdout) as { since: number; windowMs: number };
-  return figures((await readStalls(out, since)).filter((t) => t.start <= since + windowMs), windowMs);
+  return figures(
+    (await readStalls(out, since)).filter((t) => t.start <= since + windowMs),
+    windowMs,
+  );
 }
 
 /** A workspace holding only `file` (hard links: no second copy of the weights). */
@@ -89,7 +97,8 @@ async function soloWorkspace(kind: Kind, file: string, scratch: string): Promise
   if (kind === 'tfjs') {
     const dir = path.join(root, 'wide');
     await fs.mkdir(dir, { recursive: true });
-    for (const name of await fs.readdir(path.dirname(file))) await fs.link(path.join(path.dirname(file), name), path.join(dir, name));
+    for (const name of await fs.readdir(path.dirname(file)))
+      await fs.link(path.join(path.dirname(file), name), path.join(dir, name));
     return { root, model: path.join(dir, 'model.json') };
   }
   await fs.mkdir(root, { recursive: true });
@@ -102,17 +111,25 @@ async function after(kind: Kind, file: string, scratch: string): Promise<Figures
   const { root, model } = await soloWorkspace(kind, file, scratch);
   const out = path.join(scratch, `server-${kind}.txt`);
   await fs.rm(out, { force: true });
-  const client = new LspClient({ analysis: { onOpen: false } }, { nodeArgs: ['--require', PROBE], env: { PRUNELENS_STALL_PROBE: out } });
+  const client = new LspClient(
+    { analysis: { onOpen: false } },
+    { nodeArgs: ['--require', PROBE], env: { PRUNELENS_STALL_PROBE: out } },
+  );
   try {
     await client.initialize(root);
     const since = Date.now();
     // A model: until its diagnostics; the table (no model, nothing published): until the scan has finished.
-    if (kind === 'table') await client.until('the workspace scan', () => client.status.some((st) => st.quiescent), 300_000);
+    if (kind === 'table')
+      await client.until('the workspace scan', () => client.status.some((st) => st.quiescent), 300_000);
     else await client.until(`diagnostics of ${path.basename(model)}`, () => client.diagnosticsOf(model), 300_000);
     const windowMs = Date.now() - since;
-    if ((client.diagnosticsOf(model) ?? []).some((d) => d.severity === 1)) throw new Error(`${model}: ${JSON.stringify(client.diagnosticsOf(model))}`);
+    if ((client.diagnosticsOf(model) ?? []).some((d) => d.severity === 1))
+      throw new Error(`${model}: ${JSON.stringify(client.diagnosticsOf(model))}`);
     await new Promise((r) => setTimeout(r, 300));
-    return figures((await readStalls(out, since)).filter((t) => t.start <= since + windowMs), windowMs);
+    return figures(
+      (await readStalls(out, since)).filter((t) => t.start <= since + windowMs),
+      windowMs,
+    );
   } finally {
     await client.close();
   }
@@ -132,12 +149,21 @@ async function main(): Promise<void> {
       a.push(await after(kind, file, scratch));
     }
     const r = (rows[kind] = { before: summary(b), after: summary(a) });
-    process.stdout.write(`${kind}: before max ${r.before.medianMaxMs} ms, p99 ${r.before.medianP99Ms} ms → after max ${r.after.medianMaxMs} ms, p99 ${r.after.medianP99Ms} ms (medians of ${RUNS} runs; max of maxima ${r.before.worstMaxMs} → ${r.after.worstMaxMs} ms)\n`);
+    process.stdout.write(
+      `${kind}: before max ${r.before.medianMaxMs} ms, p99 ${r.before.medianP99Ms} ms → after max ${r.after.medianMaxMs} ms, p99 ${r.after.medianP99Ms} ms (medians of ${RUNS} runs; max of maxima ${r.before.worstMaxMs} → ${r.after.worstMaxMs} ms)\n`,
+    );
   }
   const load = os.loadavg();
   const out = writeResult('server-latency', {
-    models: { params: models.params, tfjs: 'wide conv net, width 512, depth 8, 32×32×3, 4 MB shards', onnx: 'the same net as one ONNX file', keras: 'test/fixtures resnet8 .h5 (first read loads h5wasm)', table: '28 MB *.model.json that is not a model (classification parses it)' },
-    stallDefinition: 'lateness of a 2 ms timer on the thread (test/protocol/event-loop-probe.cjs); max and p99 over the window',
+    models: {
+      params: models.params,
+      tfjs: 'wide conv net, width 512, depth 8, 32×32×3, 4 MB shards',
+      onnx: 'the same net as one ONNX file',
+      keras: 'test/fixtures resnet8 .h5 (first read loads h5wasm)',
+      table: '28 MB *.model.json that is not a model (classification parses it)',
+    },
+    stallDefinition:
+      'lateness of a 2 ms timer on the thread (test/protocol/event-loop-probe.cjs); max and p99 over the window',
     loadAverage: load.map((l) => +l.toFixed(2)),
     note: 'shared machine: timings are noisy; a descheduled thread counts as a stall',
     kinds: rows,

@@ -63,8 +63,17 @@ async function main(): Promise<void> {
     const images = baseFilters <= allUpTo ? allImages : wideImages;
     const indices = Array.from({ length: images }, (_, i) => i);
     const batches: Float32Array[] = [];
-    for (let s = 0; s < images; s += batchSize) batches.push((await loadBatch(dataset, indices.slice(s, s + batchSize))).x);
-    const model = buildZooModel('unet', { depth: 4, baseFilters, upsampling: 'transpose', batchNorm: true, inputShape: [size, size, 3], numClasses: dataset.info.numClasses, seed: 1 });
+    for (let s = 0; s < images; s += batchSize)
+      batches.push((await loadBatch(dataset, indices.slice(s, s + batchSize))).x);
+    const model = buildZooModel('unet', {
+      depth: 4,
+      baseFilters,
+      upsampling: 'transpose',
+      batchNorm: true,
+      inputShape: [size, size, 3],
+      numClasses: dataset.info.numClasses,
+      seed: 1,
+    });
     const graph = await tfModelToGraph(model);
     model.dispose();
     const coupling = analyzeCoupling(graph);
@@ -75,7 +84,8 @@ async function main(): Promise<void> {
     const open = () => createSession(bytes, { threads, spin: false });
     const session = await open();
     const runAll = async (s: Awaited<ReturnType<typeof open>>): Promise<void> => {
-      for (const x of batches) await s.run({ [s.inputNames[0]]: floatTensor(x, [x.length / (size * size * 3), size, size, 3]) });
+      for (const x of batches)
+        await s.run({ [s.inputNames[0]]: floatTensor(x, [x.length / (size * size * 3), size, size, 3]) });
     };
     const coldForward = async (): Promise<void> => {
       const s = await open();
@@ -85,12 +95,16 @@ async function main(): Promise<void> {
     const pass = (o: StatsOptions) => runNativeStatsPass(graph, points, dataset, indices, { ...o, batchSize, threads });
     // Warm-up: the process's first session and allocations.
     await runAll(session);
-    for (const [, o] of variants) await runNativeStatsPass(graph, points, dataset, indices.slice(0, batchSize), { ...o, batchSize, threads });
+    for (const [, o] of variants)
+      await runNativeStatsPass(graph, points, dataset, indices.slice(0, batchSize), { ...o, batchSize, threads });
     const wall: Record<string, number[]> = { forward: [], 'cold forward': [] };
     const cpu: Record<string, number[]> = { forward: [], 'cold forward': [] };
     const setupSeconds: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
-      for (const [name, f] of [['forward', () => runAll(session)], ['cold forward', coldForward]] as const) {
+      for (const [name, f] of [
+        ['forward', () => runAll(session)],
+        ['cold forward', coldForward],
+      ] as const) {
         const t = await clock(f);
         wall[name].push(t.wall);
         cpu[name].push(t.cpu);
@@ -105,7 +119,8 @@ async function main(): Promise<void> {
     await session.release();
     const totals = inspectGraph(graph).totals;
     // Paired per round: forward time ÷ pass time of the same round.
-    const ratios = (of: Record<string, number[]>, name: string, base = 'forward') => spread(of[name].map((t, r) => of[base][r] / t));
+    const ratios = (of: Record<string, number[]>, name: string, base = 'forward') =>
+      spread(of[name].map((t, r) => of[base][r] / t));
     const row = {
       unet: `depth 4, base ${baseFilters}, ${size}×${size}×3`,
       images,

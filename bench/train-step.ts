@@ -20,7 +20,15 @@ import { trainingLoss } from '../server/src/engine/train/losses';
 import { buildZooModel } from '../server/src/engine/zoo';
 import { peakRssMiB, writeResult } from './common';
 
-const REFERENCE = { depth: 4, baseFilters: 16, upsampling: 'transpose', batchNorm: true, inputShape: [128, 128, 3], numClasses: 3, seed: 1 };
+const REFERENCE = {
+  depth: 4,
+  baseFilters: 16,
+  upsampling: 'transpose',
+  batchNorm: true,
+  inputShape: [128, 128, 3],
+  numClasses: 3,
+  seed: 1,
+};
 const BATCH = 8;
 const STEPS = Number(process.env.BENCH_STEPS ?? 3);
 
@@ -42,7 +50,8 @@ const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(
 async function runTfjs(config: 'wasm' | 'tensorflow'): Promise<StepResult> {
   tf.env().set('PROD', true);
   const report = await initBackend(config);
-  if (report.active !== config) throw new Error(`${config} is not available: ${report.reasons.find((r) => r.backend === config)?.why}`);
+  if (report.active !== config)
+    throw new Error(`${config} is not available: ${report.reasons.find((r) => r.backend === config)?.why}`);
   const model = buildZooModel('unet', REFERENCE);
   const [h, w, c] = REFERENCE.inputShape;
   const x = tf.randomNormal([BATCH, h, w, c], 0, 1, 'float32', 1);
@@ -50,7 +59,14 @@ async function runTfjs(config: 'wasm' | 'tensorflow'): Promise<StepResult> {
   const optimizer = tf.train.adam(1e-3);
   const vars = model.trainableWeights.map((v) => v.read() as tf.Variable);
   const step = (): void => {
-    const cost = tf.tidy(() => optimizer.minimize(() => trainingLoss(model.apply(x, { training: true }) as tf.Tensor, y), true, vars) as tf.Scalar);
+    const cost = tf.tidy(
+      () =>
+        optimizer.minimize(
+          () => trainingLoss(model.apply(x, { training: true }) as tf.Tensor, y),
+          true,
+          vars,
+        ) as tf.Scalar,
+    );
     cost.dataSync();
     cost.dispose();
   };
@@ -61,7 +77,9 @@ async function runTfjs(config: 'wasm' | 'tensorflow'): Promise<StepResult> {
     step();
     times.push((performance.now() - t0) / 1000);
   }
-  const prof = await tf.profile(() => { step(); });
+  const prof = await tf.profile(() => {
+    step();
+  });
   const byKernel = new Map<string, [number, number]>();
   for (const k of prof.kernels) {
     // tf.profile also lists ops that wrap kernels (e.g. fusedConv2d__op); only kernels are counted.
@@ -81,7 +99,9 @@ async function runTfjs(config: 'wasm' | 'tensorflow'): Promise<StepResult> {
     medianStepSeconds: med,
     imagesPerSecond: BATCH / med,
     peakRssMiB: peakRssMiB(),
-    profile: [...byKernel].map(([n, [ms, calls]]): [string, number, number] => [n, Math.round(ms), calls]).sort((a, b) => b[1] - a[1]),
+    profile: [...byKernel]
+      .map(([n, [ms, calls]]): [string, number, number] => [n, Math.round(ms), calls])
+      .sort((a, b) => b[1] - a[1]),
   };
 }
 
@@ -112,14 +132,28 @@ print(json.dumps({'config': 'pytorch', 'backend': 'torch ' + torch.__version__, 
   'imagesPerSecond': ${BATCH} / times[len(times) // 2], 'peakRssMiB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 `;
 
-function child(args: string[], command = process.execPath, env: NodeJS.ProcessEnv = {}, label?: string): StepResult | { config: string; unavailable: string } {
-  const r = spawnSync(command, args, { encoding: 'utf8', cwd: path.resolve(__dirname, '..'), maxBuffer: 1 << 24, env: { ...process.env, ...env } });
+function child(
+  args: string[],
+  command = process.execPath,
+  env: NodeJS.ProcessEnv = {},
+  label?: string,
+): StepResult | { config: string; unavailable: string } {
+  const r = spawnSync(command, args, {
+    encoding: 'utf8',
+    cwd: path.resolve(__dirname, '..'),
+    maxBuffer: 1 << 24,
+    env: { ...process.env, ...env },
+  });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status === 0 && line.startsWith('{')) {
     const res = JSON.parse(line) as StepResult;
     return label === undefined ? res : { ...res, config: label };
   }
-  const why = (r.stderr || r.stdout || String(r.error)).trim().split('\n').filter((l) => /Error|error|not available/.test(l)).pop();
+  const why = (r.stderr || r.stdout || String(r.error))
+    .trim()
+    .split('\n')
+    .filter((l) => /Error|error|not available/.test(l))
+    .pop();
   return { config: args[args.length - 1], unavailable: why ?? `exit ${r.status}` };
 }
 
@@ -134,24 +168,49 @@ async function main(): Promise<void> {
   results.push(child([...self, 'wasm'], process.execPath, { PRUNELENS_WASM_THREADS: '1' }));
   results.push(child([...self, 'wasm'], process.execPath, { PRUNELENS_WASM_THREADS: '2' }, 'wasm-2threads'));
   let tfNode = true;
-  try { require.resolve('@tensorflow/tfjs-node'); } catch { tfNode = false; }
-  results.push(tfNode ? child([...self, 'tensorflow']) : { config: 'tensorflow', unavailable: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)' });
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+  } catch {
+    tfNode = false;
+  }
+  results.push(
+    tfNode
+      ? child([...self, 'tensorflow'])
+      : {
+          config: 'tensorflow',
+          unavailable: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow)',
+        },
+  );
   const torch = spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' });
-  results.push(torch.status === 0 ? child(['-c', TORCH, 'pytorch'], 'python3') : { config: 'pytorch', unavailable: '`python3 -c "import torch"` fails on this machine' });
+  results.push(
+    torch.status === 0
+      ? child(['-c', TORCH, 'pytorch'], 'python3')
+      : { config: 'pytorch', unavailable: '`python3 -c "import torch"` fails on this machine' },
+  );
   const wasm = results.find((r): r is StepResult => r.config === 'wasm' && 'medianStepSeconds' in r);
   const ratios: Record<string, number> = {};
   for (const r of results) {
-    if (wasm !== undefined && 'medianStepSeconds' in r && r !== wasm) ratios[`wasm / ${r.config}`] = wasm.medianStepSeconds / r.medianStepSeconds;
+    if (wasm !== undefined && 'medianStepSeconds' in r && r !== wasm)
+      ratios[`wasm / ${r.config}`] = wasm.medianStepSeconds / r.medianStepSeconds;
   }
-  const file = writeResult('train-step', { model: { name: 'unet', ...REFERENCE, batch: BATCH }, steps: STEPS, results, ratios });
+  const file = writeResult('train-step', {
+    model: { name: 'unet', ...REFERENCE, batch: BATCH },
+    steps: STEPS,
+    results,
+    ratios,
+  });
   for (const r of results) {
     if ('unavailable' in r) process.stdout.write(`${r.config.padEnd(11)} not run: ${r.unavailable}\n`);
-    else process.stdout.write(`${r.config.padEnd(11)} ${r.medianStepSeconds.toFixed(3)} s/step (${r.imagesPerSecond.toFixed(1)} images/s, ${r.threads} thread${r.threads === 1 ? '' : 's'}), peak RSS ${r.peakRssMiB.toFixed(0)} MiB\n`);
+    else
+      process.stdout.write(
+        `${r.config.padEnd(11)} ${r.medianStepSeconds.toFixed(3)} s/step (${r.imagesPerSecond.toFixed(1)} images/s, ${r.threads} thread${r.threads === 1 ? '' : 's'}), peak RSS ${r.peakRssMiB.toFixed(0)} MiB\n`,
+      );
   }
   for (const [k, v] of Object.entries(ratios)) process.stdout.write(`${k}: ${v.toFixed(2)}×\n`);
   if (wasm?.profile) {
     process.stdout.write('wasm, one step by kernel (ms, calls):\n');
-    for (const [n, ms, calls] of wasm.profile.slice(0, 15)) process.stdout.write(`  ${n.padEnd(36)} ${String(ms).padStart(6)} ${calls}\n`);
+    for (const [n, ms, calls] of wasm.profile.slice(0, 15))
+      process.stdout.write(`  ${n.padEnd(36)} ${String(ms).padStart(6)} ${calls}\n`);
   }
   process.stdout.write(`${file}\n`);
 }

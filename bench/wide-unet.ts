@@ -71,17 +71,37 @@ const settings = {
   data: `bundled:${data}`,
   read: isUnet ? { count: num('count'), size, seed: 7 } : {},
   split: { val: 0.1, test: 0.1, seed: 7 },
-  train: { epochs: num('train-epochs'), patience: 3, batchSize: isUnet ? 8 : 32, lr: isUnet ? 0.002 : 0.001, classWeights: isUnet },
-  finetune: { epochs: num('finetune-epochs'), lrFactor: 0.1, patience: num('finetune-epochs'), augment: true, batchSize: isUnet ? 8 : 32 },
+  train: {
+    epochs: num('train-epochs'),
+    patience: 3,
+    batchSize: isUnet ? 8 : 32,
+    lr: isUnet ? 0.002 : 0.001,
+    classWeights: isUnet,
+  },
+  finetune: {
+    epochs: num('finetune-epochs'),
+    lrFactor: 0.1,
+    patience: num('finetune-epochs'),
+    augment: true,
+    batchSize: isUnet ? 8 : 32,
+  },
   taus: flag.taus!.split(',').map(Number),
   matchTau: num('match-tau'),
   calibrationImages: num('calibration'),
-  layerPruning: { varianceThreshold: num('layer-tau'), maxLevels: num('max-levels'), maxMetricDrop: num('max-metric-drop') },
+  layerPruning: {
+    varianceThreshold: num('layer-tau'),
+    maxLevels: num('max-levels'),
+    maxMetricDrop: num('max-metric-drop'),
+  },
   part: flag.part,
 };
 const tag = isUnet ? `b${num('base')}-${data}-${size}` : `vgg16-w${num('width')}-${data}`;
-if (!['all', 'filters', 'layers', 'control'].includes(flag.part!)) throw new Error(`--part must be all, filters, layers or control, got ${flag.part}`);
-const cacheDir = path.join(process.env.PRUNELENS_CACHE ?? path.join(os.homedir(), '.cache', 'prunelens'), `wide-${tag}`);
+if (!['all', 'filters', 'layers', 'control'].includes(flag.part!))
+  throw new Error(`--part must be all, filters, layers or control, got ${flag.part}`);
+const cacheDir = path.join(
+  process.env.PRUNELENS_CACHE ?? path.join(os.homedir(), '.cache', 'prunelens'),
+  `wide-${tag}`,
+);
 
 /** One results file per part (and per τ the part depends on), so parts run separately do not overwrite each other. */
 function resultSuffix(): string {
@@ -95,9 +115,27 @@ function resultSuffix(): string {
 function trainArgs(out: string): string[] {
   const t = settings.train;
   return [
-    'bin/prunelens.js', 'train', `zoo:${flag.model}`, '--zoo-options', JSON.stringify(settings.zooOptions), '--data', settings.data,
-    ...(isUnet ? ['--count', String(settings.read.count)] : []), '--seed', '7', '--epochs', String(t.epochs), '--patience', String(t.patience),
-    '--batch-size', String(t.batchSize), '--lr', String(t.lr), ...(t.classWeights ? ['--class-weights'] : []), '--out', out,
+    'bin/prunelens.js',
+    'train',
+    `zoo:${flag.model}`,
+    '--zoo-options',
+    JSON.stringify(settings.zooOptions),
+    '--data',
+    settings.data,
+    ...(isUnet ? ['--count', String(settings.read.count)] : []),
+    '--seed',
+    '7',
+    '--epochs',
+    String(t.epochs),
+    '--patience',
+    String(t.patience),
+    '--batch-size',
+    String(t.batchSize),
+    '--lr',
+    String(t.lr),
+    ...(t.classWeights ? ['--class-weights'] : []),
+    '--out',
+    out,
   ];
 }
 
@@ -106,12 +144,18 @@ async function trainedModel(root: string): Promise<{ file: string; trainLog: str
   const file = path.join(cacheDir, 'model.json');
   const log = path.join(cacheDir, 'train-log.txt');
   // The progress bar redraws with carriage returns; the epoch and summary lines are what the results keep.
-  const keep = (text: string): string[] => text.split(/[\r\n]+/).filter((l) => /^(epoch \d|trained |test:)/.test(l.trim()));
+  const keep = (text: string): string[] =>
+    text.split(/[\r\n]+/).filter((l) => /^(epoch \d|trained |test:)/.test(l.trim()));
   if (existsSync(file)) return { file, trainLog: existsSync(log) ? keep(readFileSync(log, 'utf8')) : [] };
   const tmp = `${cacheDir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`training (cached at ${cacheDir}): node ${trainArgs(tmp).join(' ')}\n`);
-  const r = spawnSync(process.execPath, trainArgs(tmp), { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, trainArgs(tmp), {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   process.stdout.write(r.stdout ?? '');
   if (r.status !== 0) throw new Error(`training failed (exit ${r.status}); is the CLI built (node scripts/build.mjs)?`);
   writeFileSync(path.join(tmp, 'train-log.txt'), r.stdout);
@@ -120,8 +164,13 @@ async function trainedModel(root: string): Promise<{ file: string; trainLog: str
   return { file, trainLog: keep(r.stdout) };
 }
 
-const metricOf = (e: EvaluationReport): number => (isUnet ? e.meanIoU : e.top1 ?? e.pixelAccuracy);
-const brief = (e: EvaluationReport) => ({ metric: metricOf(e), meanIoU: e.meanIoU, pixelAccuracy: e.pixelAccuracy, perClassIoU: e.perClassIoU });
+const metricOf = (e: EvaluationReport): number => (isUnet ? e.meanIoU : (e.top1 ?? e.pixelAccuracy));
+const brief = (e: EvaluationReport) => ({
+  metric: metricOf(e),
+  meanIoU: e.meanIoU,
+  pixelAccuracy: e.pixelAccuracy,
+  perClassIoU: e.perClassIoU,
+});
 const pctOf = (v: number): string => `${(100 * v).toFixed(2)}`;
 
 interface Row {
@@ -148,12 +197,19 @@ async function main(): Promise<void> {
   const original = await graphToTfModel(graph);
   const base = await evaluate(original, dataset, splits.test);
   const baseVal = metricOf(await evaluate(original, dataset, splits.val));
-  process.stdout.write(`${tag}: ${backend}; original test ${isUnet ? 'mIoU' : 'top-1'} ${pctOf(metricOf(base))}, per class ${base.perClassIoU.map((v) => (v === null ? '–' : pctOf(v))).join(' / ')}\n`);
+  process.stdout.write(
+    `${tag}: ${backend}; original test ${isUnet ? 'mIoU' : 'top-1'} ${pctOf(metricOf(base))}, per class ${base.perClassIoU.map((v) => (v === null ? '–' : pctOf(v))).join(' / ')}\n`,
+  );
 
   // One statistics pass for everything (all baselines' criteria collected), as bench/quality.ts does.
   const calibration = { images: settings.calibrationImages };
   const { value: a, seconds: statsSeconds } = await time(() =>
-    analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: settings.matchTau } }, { calibration, collect: { criteria: BASELINES } }),
+    analyze(
+      graph,
+      dataset,
+      { method: 'pca-nci', options: { varianceThreshold: settings.matchTau } },
+      { calibration, collect: { criteria: BASELINES } },
+    ),
   );
   const matchFlops = 1 - a.result.cost.after.flops / a.result.cost.before.flops;
   const rows: Row[] = [];
@@ -170,19 +226,34 @@ async function main(): Promise<void> {
       backend,
       dataset: dataset.info,
       testImages: splits.test.length,
-      original: { params: a.result.cost.before.params, flops: a.result.cost.before.flops, test: brief(base), valMetric: baseVal },
+      original: {
+        params: a.result.cost.before.params,
+        flops: a.result.cost.before.flops,
+        test: brief(base),
+        valMetric: baseVal,
+      },
       statsSeconds,
       matchFlopsRemoved: matchFlops,
       rows,
       ...(layerPruningResult ? { layerPruning: layerPruningResult } : {}),
     });
 
-  async function evaluatePruned(label: string, prunedGraph: ModelGraph, cost: { before: { params: number; flops: number }; after: { params: number; flops: number } }, note?: string): Promise<Row> {
+  async function evaluatePruned(
+    label: string,
+    prunedGraph: ModelGraph,
+    cost: { before: { params: number; flops: number }; after: { params: number; flops: number } },
+    note?: string,
+  ): Promise<Row> {
     const t0 = performance.now();
     const pruned = await graphToTfModel(prunedGraph);
     try {
       const oneShot = await evaluate(pruned, dataset, splits.test);
-      const ft = await finetune(pruned, { dataset, train: splits.train, val: splits.val }, { ...settings.finetune, learningRate: settings.train.lr }, undefined);
+      const ft = await finetune(
+        pruned,
+        { dataset, train: splits.train, val: splits.val },
+        { ...settings.finetune, learningRate: settings.train.lr },
+        undefined,
+      );
       const tuned = await evaluate(pruned, dataset, splits.test);
       const valMetric = metricOf(await evaluate(pruned, dataset, splits.val));
       const row: Row = {
@@ -207,9 +278,18 @@ async function main(): Promise<void> {
   }
 
   const specs: [string, MethodSpec][] = [
-    ...settings.taus.map((tau): [string, MethodSpec] => [`A: PCA + NCI (τ = ${tau})`, { method: 'pca-nci', options: { varianceThreshold: tau } }]),
-    ['B: NCI·MSD distribution (μ − 0.5σ)', { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } }],
-    ...BASELINES.map((c): [string, MethodSpec] => [`${c} @ A(τ = ${settings.matchTau})'s FLOPs`, { method: 'baseline', options: { criterion: c, flopsReduction: matchFlops } }]),
+    ...settings.taus.map((tau): [string, MethodSpec] => [
+      `A: PCA + NCI (τ = ${tau})`,
+      { method: 'pca-nci', options: { varianceThreshold: tau } },
+    ]),
+    [
+      'B: NCI·MSD distribution (μ − 0.5σ)',
+      { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } },
+    ],
+    ...BASELINES.map((c): [string, MethodSpec] => [
+      `${c} @ A(τ = ${settings.matchTau})'s FLOPs`,
+      { method: 'baseline', options: { criterion: c, flopsReduction: matchFlops } },
+    ]),
   ];
   // Control: the unpruned model with the same fine-tuning budget, so a pruned row's gain over the original is
   // not mistaken for pruning when it is only more training (the original stopped at its best validation epoch).
@@ -232,17 +312,36 @@ async function main(): Promise<void> {
     // Layer pruning on the same statistics (the rule's own τ, default 0.99 as in a run's config). Each candidate, deepest cut
     // first, is fine-tuned and accepted when its validation metric holds within maxMetricDrop, as the
     // pipeline does (pipeline/run.ts pruneLevels); here every candidate is also evaluated on the test split.
-    const lp = layerPruning({ graph, coupling: a.coupling, stats: a.stats }, { varianceThreshold: settings.layerPruning.varianceThreshold, maxLevels: settings.layerPruning.maxLevels });
-    const levels = lp.levels.map((l) => ({ level: l.level, componentsFraction: l.componentsFraction, nciShare: l.nciShare, removable: l.removable, why: l.why }));
+    const lp = layerPruning(
+      { graph, coupling: a.coupling, stats: a.stats },
+      { varianceThreshold: settings.layerPruning.varianceThreshold, maxLevels: settings.layerPruning.maxLevels },
+    );
+    const levels = lp.levels.map((l) => ({
+      level: l.level,
+      componentsFraction: l.componentsFraction,
+      nciShare: l.nciShare,
+      removable: l.removable,
+      why: l.why,
+    }));
     for (const l of levels) process.stdout.write(`  layer pruning, level ${l.level}: ${l.why}\n`);
     const candidates = [];
     let accepted = 0;
     for (const cand of [...lp.candidates].reverse()) {
-      const row = await evaluatePruned(`U-Net layer pruning (${cand.levelsRemoved} level${cand.levelsRemoved > 1 ? 's' : ''})`, cand.graph, { before: lp.cost.before, after: cand.cost });
+      const row = await evaluatePruned(
+        `U-Net layer pruning (${cand.levelsRemoved} level${cand.levelsRemoved > 1 ? 's' : ''})`,
+        cand.graph,
+        { before: lp.cost.before, after: cand.cost },
+      );
       rows.push(row);
       const holds = row.valMetric >= baseVal - settings.layerPruning.maxMetricDrop;
       if (holds && accepted === 0) accepted = cand.levelsRemoved;
-      candidates.push({ levelsRemoved: cand.levelsRemoved, removedLayers: cand.removedLayers, row: row.method, valMetric: row.valMetric, validationHolds: holds });
+      candidates.push({
+        levelsRemoved: cand.levelsRemoved,
+        removedLayers: cand.removedLayers,
+        row: row.method,
+        valMetric: row.valMetric,
+        validationHolds: holds,
+      });
       save(false);
     }
     const verdict = !lp.detection.unet

@@ -15,11 +15,20 @@ async function main(name: string): Promise<void> {
   const model = buildZooModel(name, 'demo');
   const [, h, , c] = model.inputs[0].shape as number[];
   const images = Number(process.env.BENCH_IMAGES ?? 64);
-  const dataset = ZOO[name].task === 'classification'
-    ? await resolveDataset('bundled:fashion-mnist', { channels: c === 3 ? 3 : 1 })
-    : await resolveDataset('bundled:cropweed', { size: h, count: images });
+  const dataset =
+    ZOO[name].task === 'classification'
+      ? await resolveDataset('bundled:fashion-mnist', { channels: c === 3 ? 3 : 1 })
+      : await resolveDataset('bundled:cropweed', { size: h, count: images });
   const indices = Array.from({ length: images }, (_, i) => i);
-  const t = await time(() => train(model, { train: { dataset, indices }, val: { dataset, indices: indices.slice(0, 8) }, epochs: 1, batchSize: 8, learningRate: 1e-3 }));
+  const t = await time(() =>
+    train(model, {
+      train: { dataset, indices },
+      val: { dataset, indices: indices.slice(0, 8) },
+      epochs: 1,
+      batchSize: 8,
+      learningRate: 1e-3,
+    }),
+  );
   const e = await time(() => evaluate(model, dataset, indices, { batchSize: 8 }));
   const result = {
     model: name,

@@ -15,7 +15,9 @@ const MEMORY_LINE = /\(import "env" "memory" \(memory 1\)\)/;
 export async function assembleAll() {
   const wabt = await wabtInit();
   const modules = {};
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.wat')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.wat'))
+    .sort()) {
     const text = readFileSync(join(dir, file), 'utf8');
     if (!MEMORY_LINE.test(text)) throw new Error(`${file}: expected the line (import "env" "memory" (memory 1))`);
     const variant = (src, name) => {

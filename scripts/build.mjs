@@ -23,7 +23,9 @@ const external = [
   'h5wasm',
   'h5wasm/node',
   // require.resolve of this file locates the .wasm binaries at run time (see scripts/package.mjs).
-  ...(bundleTfjs ? ['@tensorflow/tfjs-backend-wasm/package.json'] : ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu']),
+  ...(bundleTfjs
+    ? ['@tensorflow/tfjs-backend-wasm/package.json']
+    : ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu']),
 ];
 
 const common = {
@@ -56,10 +58,19 @@ copyFileSync('server/src/engine/config/schema.json', `${out}/prunelens-config.sc
 
 // The webview panels run in the browser sandbox of a VS Code webview: one self-contained script per panel
 // (ECharts, zod and the vscode-elements components bundled in) and one shared stylesheet.
-const webview = { bundle: true, platform: 'browser', format: 'iife', target: 'es2022', minify: true, sourcemap: true, logLevel: 'warning' };
+const webview = {
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  minify: true,
+  sourcemap: true,
+  logLevel: 'warning',
+};
 for (const panel of ['importance', 'launcher', 'results', 'modelView']) {
   const entry = `webviews/src/${panel}/main.ts`;
   if (!existsSync(entry)) continue;
   await build({ ...webview, entryPoints: [entry], outfile: `${out}/webviews/${panel}.js` });
 }
-if (existsSync('webviews/src/panels.css')) await build({ ...webview, entryPoints: ['webviews/src/panels.css'], outfile: `${out}/webviews/panels.css` });
+if (existsSync('webviews/src/panels.css'))
+  await build({ ...webview, entryPoints: ['webviews/src/panels.css'], outfile: `${out}/webviews/panels.css` });

@@ -25,10 +25,18 @@ const argv = process.argv.slice(2);
 const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 
 // VS Code's platform-specific targets that onnxruntime-node 1.30 ships a binary for.
-const ORT_TARGETS = { 'linux-x64': 'linux/x64', 'linux-arm64': 'linux/arm64', 'darwin-arm64': 'darwin/arm64', 'win32-x64': 'win32/x64', 'win32-arm64': 'win32/arm64' };
+const ORT_TARGETS = {
+  'linux-x64': 'linux/x64',
+  'linux-arm64': 'linux/arm64',
+  'darwin-arm64': 'darwin/arm64',
+  'win32-x64': 'win32/x64',
+  'win32-arm64': 'win32/arm64',
+};
 const target = option('--target') ?? `${process.platform}-${process.arch}`;
 if (!(target in ORT_TARGETS)) {
-  console.error(`package: no onnxruntime-node binary for target '${target}' (have: ${Object.keys(ORT_TARGETS).join(', ')})`);
+  console.error(
+    `package: no onnxruntime-node binary for target '${target}' (have: ${Object.keys(ORT_TARGETS).join(', ')})`,
+  );
   process.exit(2);
 }
 
@@ -65,22 +73,41 @@ run(process.execPath, [join(root, 'scripts/build.mjs'), '--outdir', join(stage, 
 // 2. The runtime packages that cannot be bundled, beside the bundles.
 const nm = join(root, 'node_modules');
 const dnm = join(stage, 'dist', 'node_modules');
-copyFiltered(join(nm, '@tensorflow/tfjs-backend-wasm'), join(dnm, '@tensorflow/tfjs-backend-wasm'),
-  (f) => f === 'package.json' || /^dist\/tfjs-backend-wasm[-a-z]*\.wasm$/.test(f)
-    || /^wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/.test(f));
-copyFiltered(join(nm, 'onnxruntime-node'), join(dnm, 'onnxruntime-node'),
-  (f) => f === 'package.json' || /^dist\/[^/]+\.js$/.test(f) || f.startsWith(`bin/napi-v6/${ORT_TARGETS[target]}/`));
-copyFiltered(join(nm, 'onnxruntime-common'), join(dnm, 'onnxruntime-common'),
+copyFiltered(
+  join(nm, '@tensorflow/tfjs-backend-wasm'),
+  join(dnm, '@tensorflow/tfjs-backend-wasm'),
+  (f) =>
+    f === 'package.json' ||
+    /^dist\/tfjs-backend-wasm[-a-z]*\.wasm$/.test(f) ||
+    /^wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/.test(f),
+);
+copyFiltered(
+  join(nm, 'onnxruntime-node'),
+  join(dnm, 'onnxruntime-node'),
+  (f) => f === 'package.json' || /^dist\/[^/]+\.js$/.test(f) || f.startsWith(`bin/napi-v6/${ORT_TARGETS[target]}/`),
+);
+copyFiltered(
+  join(nm, 'onnxruntime-common'),
+  join(dnm, 'onnxruntime-common'),
   // dist/cjs/package.json says "type": "commonjs" (the package itself is an ES module package).
-  (f) => f === 'package.json' || f === 'dist/cjs/package.json' || (f.startsWith('dist/cjs/') && f.endsWith('.js')));
+  (f) => f === 'package.json' || f === 'dist/cjs/package.json' || (f.startsWith('dist/cjs/') && f.endsWith('.js')),
+);
 
 // h5wasm (Keras .h5/.keras): ESM-only with its wasm inlined, loaded by a dynamic import() (kept external).
-copyFiltered(join(nm, 'h5wasm'), join(dnm, 'h5wasm'), (f) => f === 'package.json' || f === 'LICENSE.txt' || /^dist\/node\/[^/]+\.js$/.test(f));
+copyFiltered(
+  join(nm, 'h5wasm'),
+  join(dnm, 'h5wasm'),
+  (f) => f === 'package.json' || f === 'LICENSE.txt' || /^dist\/node\/[^/]+\.js$/.test(f),
+);
 
 // 3. CLI launcher, demo data and models (training leftovers and caches are not shipped), manifest, README.
 copyFiltered(join(root, 'bin'), join(stage, 'bin'), () => true);
-copyFiltered(join(root, 'data'), join(stage, 'data'), (f) => !/(^|\/)\.DS_Store$/.test(f),
-  (d) => !/(^|\/)([^/]*\.tmp\.checkpoints|\.prunelens-cache)$/.test(d));
+copyFiltered(
+  join(root, 'data'),
+  join(stage, 'data'),
+  (f) => !/(^|\/)\.DS_Store$/.test(f),
+  (d) => !/(^|\/)([^/]*\.tmp\.checkpoints|\.prunelens-cache)$/.test(d),
+);
 for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', '.vscodeignore']) {
   if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f));
 }
@@ -93,9 +120,25 @@ writeFileSync(join(stage, 'package.json'), JSON.stringify(staged, null, 2) + '\n
 // 4. vsce, offline: no dependency detection (everything is staged), one platform's native binary.
 const vsce = join(nm, '@vscode/vsce/vsce');
 const license = existsSync(join(stage, 'LICENSE')) ? [] : ['--skip-license'];
-run(process.execPath, [vsce, 'package', '--no-dependencies', '--target', target, '--allow-missing-repository', ...license,
-  '--no-update-package-json', '--out', out], stage);
+run(
+  process.execPath,
+  [
+    vsce,
+    'package',
+    '--no-dependencies',
+    '--target',
+    target,
+    '--allow-missing-repository',
+    ...license,
+    '--no-update-package-json',
+    '--out',
+    out,
+  ],
+  stage,
+);
 
 const list = spawnSync('unzip', ['-Z1', out], { encoding: 'utf8' });
 const files = list.status === 0 ? list.stdout.trim().split('\n') : [];
-console.log(`package: ${relative(root, out)}: ${(statSync(out).size / 1048576).toFixed(1)} MiB, ${files.length} files, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `package: ${relative(root, out)}: ${(statSync(out).size / 1048576).toFixed(1)} MiB, ${files.length} files, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+);

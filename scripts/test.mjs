@@ -15,7 +15,9 @@ function find(dir, out = []) {
 }
 
 const filter = process.argv[2];
-const files = find('test').filter((f) => !filter || f.includes(filter)).sort();
+const files = find('test')
+  .filter((f) => !filter || f.includes(filter))
+  .sort();
 // The CLI tests run the real bin, so bundle first (esbuild: about a second).
 const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
@@ -30,11 +32,13 @@ if (lint.status !== 0) {
   console.error('lint failed: run `npm run lint` to see the errors');
   process.exit(lint.status ?? 1);
 }
-// Formatting (Prettier, .prettierrc). Off until the code base has been formatted once in a single commit
-// (`npm run format`) so that no branch has to carry a whole-repository reformat; then set this to true.
-const FORMAT_ENFORCED = false;
+// Formatting (Prettier, .prettierrc): the code base was formatted once in a single commit; `npm run format` fixes
+// what this check finds.
+const FORMAT_ENFORCED = true;
 if (FORMAT_ENFORCED) {
-  const format = spawnSync(process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--check', '.'], { stdio: 'inherit' });
+  const format = spawnSync(process.execPath, ['node_modules/prettier/bin/prettier.cjs', '--check', '.'], {
+    stdio: 'inherit',
+  });
   if (format.status !== 0) {
     console.error('format check failed: run `npm run format`');
     process.exit(format.status ?? 1);

@@ -44,8 +44,14 @@ for (const [prefix, perClass] of Object.entries(PER_CLASS)) {
     outLabels[k] = labels.data[src];
   });
   // mtime 0 in the gzip header (Node writes 0) keeps the output byte-identical across runs.
-  writeFileSync(join(OUT, `${prefix}-images-idx3-ubyte.gz`), gzipSync(encodeIdx([chosen.length, rows, cols], outImages), { level: 9 }));
-  writeFileSync(join(OUT, `${prefix}-labels-idx1-ubyte.gz`), gzipSync(encodeIdx([chosen.length], outLabels), { level: 9 }));
+  writeFileSync(
+    join(OUT, `${prefix}-images-idx3-ubyte.gz`),
+    gzipSync(encodeIdx([chosen.length, rows, cols], outImages), { level: 9 }),
+  );
+  writeFileSync(
+    join(OUT, `${prefix}-labels-idx1-ubyte.gz`),
+    gzipSync(encodeIdx([chosen.length], outLabels), { level: 9 }),
+  );
   const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
   provenance.push(
     `- \`${prefix}\`: ${chosen.length} images (${perClass} per class) drawn from ${images.dims[0]} in ` +

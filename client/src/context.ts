@@ -12,7 +12,8 @@ export interface Ctx {
 export function modelUri(vscodeApi: typeof vscode, arg?: unknown): vscode.Uri | undefined {
   if (arg instanceof vscodeApi.Uri) return arg;
   if (typeof arg === 'string') return vscodeApi.Uri.parse(arg);
-  if (arg && typeof arg === 'object' && 'uri' in arg && typeof (arg as { uri: unknown }).uri === 'string') return vscodeApi.Uri.parse((arg as { uri: string }).uri);
+  if (arg && typeof arg === 'object' && 'uri' in arg && typeof (arg as { uri: unknown }).uri === 'string')
+    return vscodeApi.Uri.parse((arg as { uri: string }).uri);
   const doc = vscodeApi.window.activeTextEditor?.document;
   return doc && doc.uri.path.endsWith('model.json') ? doc.uri : undefined;
 }

@@ -3,7 +3,12 @@
  * port 6009, which the "Attach to Server" launch configuration connects to.
  */
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 
 export function createClient(context: vscode.ExtensionContext): LanguageClient {
   const module = context.asAbsolutePath('dist/server.js');
@@ -18,7 +23,9 @@ export function createClient(context: vscode.ExtensionContext): LanguageClient {
       { scheme: 'file', language: 'python' },
     ],
     synchronize: {
-      fileEvents: vscode.workspace.createFileSystemWatcher('**/{model.json,*.bin,*.onnx,*.keras,*.h5,*.prunelens.yaml,*.prunelens.yml,*.prunelens.json,*.py}'),
+      fileEvents: vscode.workspace.createFileSystemWatcher(
+        '**/{model.json,*.bin,*.onnx,*.keras,*.h5,*.prunelens.yaml,*.prunelens.yml,*.prunelens.json,*.py}',
+      ),
     },
     // In an untrusted workspace the server runs nothing and writes nothing: structure only.
     initializationOptions: { trusted: vscode.workspace.isTrusted },

@@ -18,9 +18,16 @@ export class StatusItem implements vscode.Disposable {
   update(s: StatusParams): void {
     const icon = `$(${!s.quiescent ? STATUS_ICONS.busy : s.health === 'error' ? STATUS_ICONS.error : s.health === 'warning' ? STATUS_ICONS.warning : STATUS_ICONS.idle})`;
     this.item.text = `${icon} PruneLens`;
-    this.item.tooltip = new vscode.MarkdownString(`${s.message}${s.running ? `\n\nanalysing: ${s.running}` : ''}${s.queued ? `\n\nqueued: ${s.queued}` : ''}\n\n${s.quiescent ? 'Click to open the importance panel.' : 'Click to cancel.'}`);
+    this.item.tooltip = new vscode.MarkdownString(
+      `${s.message}${s.running ? `\n\nanalysing: ${s.running}` : ''}${s.queued ? `\n\nqueued: ${s.queued}` : ''}\n\n${s.quiescent ? 'Click to open the importance panel.' : 'Click to cancel.'}`,
+    );
     this.item.command = s.quiescent ? 'prunelens.openImportancePanel' : 'prunelens.cancel';
-    this.item.backgroundColor = s.health === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : s.health === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.backgroundColor =
+      s.health === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : s.health === 'warning'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
   }
 
   dispose(): void {

@@ -29,7 +29,10 @@ const OUTPUT_FOLDER = new RegExp(`(${escaped(PRUNED_SUFFIX)}|${escaped(RUN_SUFFI
 
 /** A model PruneLens wrote (inside a `.pruned`/`.pruned-run` folder, numbered or not): never a source's model. */
 export function isPrunedOutput(modelPath: string): boolean {
-  return path.dirname(modelPath).split(path.sep).some((part) => OUTPUT_FOLDER.test(part));
+  return path
+    .dirname(modelPath)
+    .split(path.sep)
+    .some((part) => OUTPUT_FOLDER.test(part));
 }
 
 /**
@@ -41,6 +44,7 @@ export function outputOverModel(output: string, modelPath: string): string | und
   const out = path.resolve(output);
   if (out === modelDir) return "output is the model's own folder: PruneLens never writes over the original";
   const rel = path.relative(out, modelDir);
-  if (!rel.startsWith('..') && !path.isAbsolute(rel)) return "output holds the model's folder: PruneLens never writes over the original";
+  if (!rel.startsWith('..') && !path.isAbsolute(rel))
+    return "output holds the model's folder: PruneLens never writes over the original";
   return undefined;
 }

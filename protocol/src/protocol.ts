@@ -78,7 +78,10 @@ export interface AnalysisSummary {
   data: string;
   calibrationImages: number;
   /** `unknownLayers`: layers whose FLOPs could not be computed; `flops` is then a lower bound. */
-  cost: { before: { params: number; flops: number; unknownLayers?: string[] }; after: { params: number; flops: number; unknownLayers?: string[] } };
+  cost: {
+    before: { params: number; flops: number; unknownLayers?: string[] };
+    after: { params: number; flops: number; unknownLayers?: string[] };
+  };
   layers: LayerVerdict[];
   /** Seconds the analysis took when it was computed (a cached result keeps its original figure). */
   seconds: number;

@@ -33,7 +33,11 @@ export const RunEvent = z.discriminatedUnion('type', [
     metric: maybeNum.optional(),
     etaSeconds: maybeNum,
   }),
-  z.object({ type: z.literal('epochEnd'), record: EpochRecordEvent, best: z.object({ epoch: count, metric: maybeNum }) }),
+  z.object({
+    type: z.literal('epochEnd'),
+    record: EpochRecordEvent,
+    best: z.object({ epoch: count, metric: maybeNum }),
+  }),
   z.object({ type: z.literal('done'), outputDir: z.string() }),
   z.object({ type: z.literal('cancelled') }),
   z.object({ type: z.literal('failed'), message: z.string() }),

@@ -23,21 +23,29 @@ const post = (m: ToMain): void => port.postMessage(m);
 
 /** Generated sets (`bundled:cropweed`, `bundled:fashion-mosaic`) are drawn at the model's input size unless told. */
 function generatedSize(graph: ModelGraph, data: DataSpec): number | undefined {
-  if (data.size !== undefined || !data.path.startsWith('bundled:') || data.path === 'bundled:fashion-mnist') return data.size;
+  if (data.size !== undefined || !data.path.startsWith('bundled:') || data.path === 'bundled:fashion-mnist')
+    return data.size;
   return modelInputSize(graph).height;
 }
 
 /** The engine speaks of "the data size options"; the user needs the names of the options they can set, and where. */
 function withRealOptionNames(message: string, spec: AnalysisJobSpec): string {
-  const where = spec.source === 'settings' ? 'a *.prunelens.yaml config naming this model (the settings have no size options)' : spec.source;
-  return message.replace(/set the data size options$/, `set data.height, data.width (or data.size) and data.channels in ${where}`);
+  const where =
+    spec.source === 'settings'
+      ? 'a *.prunelens.yaml config naming this model (the settings have no size options)'
+      : spec.source;
+  return message.replace(
+    /set the data size options$/,
+    `set data.height, data.width (or data.size) and data.channels in ${where}`,
+  );
 }
 
 async function run(id: number, spec: AnalysisJobSpec): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
   const started = Date.now();
-  const progress = (percent: number, message: string): void => post({ type: 'progress', id, percent: Math.max(0, Math.min(100, Math.round(percent))), message });
+  const progress = (percent: number, message: string): void =>
+    post({ type: 'progress', id, percent: Math.max(0, Math.min(100, Math.round(percent))), message });
   try {
     progress(0, 'loading the TF.js backend');
     await initBackend(spec.backend);
@@ -66,7 +74,12 @@ async function run(id: number, spec: AnalysisJobSpec): Promise<void> {
   } catch (err) {
     const cancelled = err instanceof CancelledError || controller.signal.aborted;
     // Raw JS exceptions become a sentence (the engine's own errors already are one), with the real option names.
-    post({ type: 'error', id, cancelled, message: cancelled ? 'cancelled' : withRealOptionNames(diagnosticText(err, 'this model'), spec) });
+    post({
+      type: 'error',
+      id,
+      cancelled,
+      message: cancelled ? 'cancelled' : withRealOptionNames(diagnosticText(err, 'this model'), spec),
+    });
   } finally {
     running.delete(id);
   }

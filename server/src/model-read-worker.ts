@@ -16,7 +16,9 @@ import { classifyJsonFile } from './lsp/workspace-index';
 const port = parentPort;
 if (!port) throw new Error('model-read-worker.js must run as a worker thread');
 
-type Handlers = { [M in ModelReadMethod]: (p: ModelReadMethods[M]['params']) => Promise<ModelReadMethods[M]['result']> };
+type Handlers = {
+  [M in ModelReadMethod]: (p: ModelReadMethods[M]['params']) => Promise<ModelReadMethods[M]['result']>;
+};
 
 const handlers: Handlers = {
   check: (p) => readModelFacts(p.file, p.text),

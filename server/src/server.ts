@@ -44,7 +44,12 @@ import { uriToPath } from './lsp/server-common';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
-const server = new PruneLensServer(connection, documents, path.join(__dirname, 'analysis-worker.js'), path.join(__dirname, 'model-read-worker.js'));
+const server = new PruneLensServer(
+  connection,
+  documents,
+  path.join(__dirname, 'analysis-worker.js'),
+  path.join(__dirname, 'model-read-worker.js'),
+);
 
 let workspaceFoldersSupported = false;
 
@@ -57,7 +62,8 @@ function guard<P, R>(name: string, fn: (p: P) => Promise<R> | R): (p: P) => Prom
       return await fn(p);
     } catch (err) {
       if (err instanceof ResponseError) throw err;
-      if (!(err instanceof PruneLensError)) connection.console.error(`PruneLens: ${name} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      if (!(err instanceof PruneLensError))
+        connection.console.error(`PruneLens: ${name} failed: ${err instanceof Error ? err.stack : String(err)}`);
       throw new ResponseError(ErrorCodes.InternalError, errorText(err));
     }
   };
@@ -65,7 +71,9 @@ function guard<P, R>(name: string, fn: (p: P) => Promise<R> | R): (p: P) => Prom
 
 /** Notifications and background checks: log and carry on. */
 function background(name: string, work: () => Promise<unknown>): void {
-  work().catch((err) => connection.console.error(`PruneLens: ${name} failed: ${err instanceof Error ? err.stack : String(err)}`));
+  work().catch((err) =>
+    connection.console.error(`PruneLens: ${name} failed: ${err instanceof Error ? err.stack : String(err)}`),
+  );
 }
 
 function modelPathOf(uri: string): string {
@@ -80,7 +88,9 @@ connection.onInitialize((params): InitializeResult => {
   server.progressSupported = caps.window?.workDoneProgress === true;
   workspaceFoldersSupported = caps.workspace?.workspaceFolders === true;
   server.trusted = (params.initializationOptions as { trusted?: unknown } | undefined)?.trusted !== false;
-  const folders = params.workspaceFolders?.map((f) => uriToPath(f.uri)) ?? [params.rootUri ? uriToPath(params.rootUri) : null];
+  const folders = params.workspaceFolders?.map((f) => uriToPath(f.uri)) ?? [
+    params.rootUri ? uriToPath(params.rootUri) : null,
+  ];
   server.folders = folders.filter((f): f is string => !!f);
   return {
     capabilities: {
@@ -101,16 +111,29 @@ connection.onInitialized(() => {
     await connection.client
       .register(DidChangeWatchedFilesNotification.type, {
         // The last watcher: a deleted folder is reported as itself only, so deletions of anything are watched.
-        watchers: [{ globPattern: '**/*.json' }, { globPattern: '**/*.bin' }, { globPattern: '**/*.{onnx,keras,h5}' }, { globPattern: '**/*.prunelens.{yaml,yml}' }, { globPattern: '**/*.py' }, { globPattern: '**/*', kind: WatchKind.Delete }],
+        watchers: [
+          { globPattern: '**/*.json' },
+          { globPattern: '**/*.bin' },
+          { globPattern: '**/*.{onnx,keras,h5}' },
+          { globPattern: '**/*.prunelens.{yaml,yml}' },
+          { globPattern: '**/*.py' },
+          { globPattern: '**/*', kind: WatchKind.Delete },
+        ],
       })
       .catch(() => undefined);
-    if (server.configurationSupported) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'prunelens' }).catch(() => undefined);
+    if (server.configurationSupported)
+      await connection.client
+        .register(DidChangeConfigurationNotification.type, { section: 'prunelens' })
+        .catch(() => undefined);
     if (workspaceFoldersSupported) {
       // The getter throws when the client never announced folder support, so it is touched only after that check.
       connection.workspace.onDidChangeWorkspaceFolders((e) => {
         background('workspace folders', async () => {
           const removed = new Set(e.removed.map((f) => uriToPath(f.uri)));
-          server.folders = [...server.folders.filter((f) => !removed.has(f)), ...e.added.map((f) => uriToPath(f.uri)).filter((f): f is string => !!f)];
+          server.folders = [
+            ...server.folders.filter((f) => !removed.has(f)),
+            ...e.added.map((f) => uriToPath(f.uri)).filter((f): f is string => !!f),
+          ];
           await server.scanAndCheckAll();
         });
       });
@@ -181,16 +204,29 @@ connection.onCompletion(
 connection.onCodeAction(guard('code actions', (params) => codeActions(server, params)));
 
 async function prune(params: PruneParams): Promise<PruneResult> {
-  if (!server.trusted) throw new ResponseError(ErrorCodes.InvalidRequest, 'this workspace is not trusted: PruneLens writes no models here');
+  if (!server.trusted)
+    throw new ResponseError(
+      ErrorCodes.InvalidRequest,
+      'this workspace is not trusted: PruneLens writes no models here',
+    );
   const file = modelPathOf(params.uri);
   const st = server.models.get(file);
   let plan;
   if (params.groups) {
     // Explicit keep-sets (the importance panel's "Prune with these options"): no analysis plan needed.
-    plan = await server.reader.call('planFromGroups', { file, groups: params.groups, meta: { source: 'importance panel', ...(params.options ? { options: params.options } : {}) } });
-    if (params.layers?.length) throw new ResponseError(ErrorCodes.InvalidParams, 'give either layers or groups, not both');
+    plan = await server.reader.call('planFromGroups', {
+      file,
+      groups: params.groups,
+      meta: { source: 'importance panel', ...(params.options ? { options: params.options } : {}) },
+    });
+    if (params.layers?.length)
+      throw new ResponseError(ErrorCodes.InvalidParams, 'give either layers or groups, not both');
   } else {
-    if (!st?.summary || !st.plan) throw new ResponseError(ErrorCodes.InvalidRequest, `${path.basename(path.dirname(file))} has no analysis yet: nothing to prune`);
+    if (!st?.summary || !st.plan)
+      throw new ResponseError(
+        ErrorCodes.InvalidRequest,
+        `${path.basename(path.dirname(file))} has no analysis yet: nothing to prune`,
+      );
     plan = params.layers?.length ? subPlan(st.plan, st.summary, params.layers) : st.plan;
   }
   const result = await server.reader.call('prune', { file, plan });
@@ -213,7 +249,8 @@ async function analyzeRequest(params: AnalyzeParams) {
 connection.onExecuteCommand(
   guard('command', async (params) => {
     const arg = params.arguments?.[0] as PruneParams | AnalyzeParams | undefined;
-    if (!arg || typeof arg.uri !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${params.command} needs {uri}`);
+    if (!arg || typeof arg.uri !== 'string')
+      throw new ResponseError(ErrorCodes.InvalidParams, `${params.command} needs {uri}`);
     if (params.command === ServerCommands.prune) {
       const r = await prune(arg as PruneParams);
       void connection.window.showInformationMessage(pruneMessage(r));
@@ -228,7 +265,9 @@ connection.onRequest(PruneRequest.type, guard(PruneRequest.method, prune));
 connection.onRequest(AnalyzeRequest.type, guard(AnalyzeRequest.method, analyzeRequest));
 connection.onRequest(
   CancelRequest.type,
-  guard(CancelRequest.method, (params) => ({ cancelled: server.queue.cancel(params.uri ? modelPathOf(params.uri) : undefined) })),
+  guard(CancelRequest.method, (params) => ({
+    cancelled: server.queue.cancel(params.uri ? modelPathOf(params.uri) : undefined),
+  })),
 );
 connection.onRequest(
   ModelViewRequest.type,
@@ -239,14 +278,17 @@ connection.onRequest(
   guard(ScoresRequest.method, async (params) => {
     const file = modelPathOf(params.uri);
     const st = server.models.get(file) ?? (await server.checkModel(file));
-    if (!st.summary || !st.scores) return { available: false, reason: st.error ?? st.syntaxError?.message ?? server.analysisLine(st) };
+    if (!st.summary || !st.scores)
+      return { available: false, reason: st.error ?? st.syntaxError?.message ?? server.analysisLine(st) };
     const layers = st.plan ? await server.reader.call('planCosts', { file, plan: st.plan }) : undefined;
     return { available: true, summary: st.summary, scores: st.scores, ...(layers ? { layers } : {}) };
   }),
 );
 connection.onRequest(
   WhatIfRequest.type,
-  guard(WhatIfRequest.method, (params) => server.reader.call('whatIf', { file: modelPathOf(params.uri), groups: params.groups })),
+  guard(WhatIfRequest.method, (params) =>
+    server.reader.call('whatIf', { file: modelPathOf(params.uri), groups: params.groups }),
+  ),
 );
 connection.onRequest(
   OptionsRequest.type,
@@ -259,7 +301,9 @@ connection.onShutdown(() => {
 });
 
 process.on('uncaughtException', (err) => connection.console.error(`PruneLens: uncaught ${err.stack ?? err.message}`));
-process.on('unhandledRejection', (err) => connection.console.error(`PruneLens: unhandled ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+process.on('unhandledRejection', (err) =>
+  connection.console.error(`PruneLens: unhandled ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+);
 
 documents.listen(connection);
 connection.listen();

@@ -57,7 +57,10 @@ if (why && REQUIRED) {
 }
 // Inside plain `npm test` it is skipped even when set up: it tests the .vsix the setup script installed, which
 // may be older than the working tree, and takes about a minute. `npm run test:e2e` runs it.
-const skip: string | false = REQUIRED ? (why ?? false) : (why ?? 'the code-server end-to-end test runs with `npm run test:e2e` (after test/e2e/setup-code-server.sh), not inside npm test');
+const skip: string | false = REQUIRED
+  ? (why ?? false)
+  : (why ??
+    'the code-server end-to-end test runs with `npm run test:e2e` (after test/e2e/setup-code-server.sh), not inside npm test');
 if (skip && !REQUIRED) console.log(`# skipped: ${skip}`);
 
 function freePort(): Promise<number> {
@@ -144,7 +147,13 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     const deadline = Date.now() + timeout;
     for (;;) {
       for (const f of page.frames()) {
-        if (await f.locator(selector).count().catch(() => 0)) return f;
+        if (
+          await f
+            .locator(selector)
+            .count()
+            .catch(() => 0)
+        )
+          return f;
       }
       assert.ok(Date.now() < deadline, `no webview shows ${selector}`);
       await new Promise((r) => setTimeout(r, 250));
@@ -181,16 +190,32 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
       }),
     );
     const port = await freePort();
-    server = spawn(process.execPath, [
-      ENTRY, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check',
-      '--user-data-dir', userData, '--extensions-dir', EXTENSIONS, ws.root,
-    ], {
-      env: { ...process.env, XDG_CONFIG_HOME: join(tmp, 'config'), XDG_DATA_HOME: join(tmp, 'data') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    server = spawn(
+      process.execPath,
+      [
+        ENTRY,
+        '--bind-addr',
+        `127.0.0.1:${port}`,
+        '--auth',
+        'none',
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--user-data-dir',
+        userData,
+        '--extensions-dir',
+        EXTENSIONS,
+        ws.root,
+      ],
+      {
+        env: { ...process.env, XDG_CONFIG_HOME: join(tmp, 'config'), XDG_DATA_HOME: join(tmp, 'data') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     server.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const exited = new Promise<never>((_, fail) => server.once('exit', (code) => fail(new Error(`code-server exited (${code}):\n${log}`))));
+    const exited = new Promise<never>((_, fail) =>
+      server.once('exit', (code) => fail(new Error(`code-server exited (${code}):\n${log}`))),
+    );
     // Ready when its HTTP server answers.
     const url = `http://127.0.0.1:${port}`;
     const up = (async () => {
@@ -211,14 +236,23 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const t1 = Date.now();
     await page.goto(`${url}/?folder=${encodeURIComponent(ws.root)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     // The explorer lists the workspace once the workbench is really up.
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: CONFIG_NAME }).waitFor({ timeout: 60_000 });
+    await page
+      .locator('.explorer-folders-view .monaco-list-row', { hasText: CONFIG_NAME })
+      .waitFor({ timeout: 60_000 });
     timings.workbench = Date.now() - t1;
   });
 
@@ -242,7 +276,10 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
 
   test('the installed extension is the packaged PruneLens', () => {
     const dir = installedExtension()!;
-    const manifest = JSON.parse(readFileSync(join(EXTENSIONS, dir, 'package.json'), 'utf8')) as { name: string; main: string };
+    const manifest = JSON.parse(readFileSync(join(EXTENSIONS, dir, 'package.json'), 'utf8')) as {
+      name: string;
+      main: string;
+    };
     assert.equal(manifest.name, 'prunelens');
     assert.ok(existsSync(join(EXTENSIONS, dir, manifest.main)));
   });
@@ -265,8 +302,11 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
       await row.waitFor({ timeout: ANALYSIS_MS });
     } catch (e) {
       await shot('problems-timeout');
-      throw new Error(`no PruneLens diagnostics within ${ANALYSIS_MS} ms; Problems shows: ${JSON.stringify(await problems().allTextContents())}\n` +
-        `PruneLens output channel:\n${extensionLog().slice(-4000)}\ncode-server:\n${log.slice(-2000)}`, { cause: e });
+      throw new Error(
+        `no PruneLens diagnostics within ${ANALYSIS_MS} ms; Problems shows: ${JSON.stringify(await problems().allTextContents())}\n` +
+          `PruneLens output channel:\n${extensionLog().slice(-4000)}\ncode-server:\n${log.slice(-2000)}`,
+        { cause: e },
+      );
     }
     timings.diagnostics = Date.now() - t;
     const text = (await row.textContent()) ?? '';
@@ -278,31 +318,60 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
 
   test('prune a layer twice: the second prune keeps the first, and "Open pruned model" opens the written model.json', async () => {
     const rows = await problems().filter({ hasText: MODEL_DIAG }).allTextContents();
-    const layers = [...new Set(rows.map((t) => /(conv_[ab]): \d+ of 8 filters prunable/.exec(t)?.[1]).filter((l): l is string => !!l))];
+    const layers = [
+      ...new Set(
+        rows.map((t) => /(conv_[ab]): \d+ of 8 filters prunable/.exec(t)?.[1]).filter((l): l is string => !!l),
+      ),
+    ];
     assert.ok(layers.length >= 1, JSON.stringify(rows));
     const first = layers[0];
     const second = layers[1] ?? first;
     const out = join(ws.root, 'models', 'tiny.pruned', 'model.json');
-    await applyQuickFix(new RegExp(`${first}: \\d+ of 8 filters prunable.*the layer costs`), `Prune ${first}`, 'prune-1');
-    await toast(/pruned → .*tiny\.pruned\/model\.json/).first().waitFor({ timeout: 60_000 });
+    await applyQuickFix(
+      new RegExp(`${first}: \\d+ of 8 filters prunable.*the layer costs`),
+      `Prune ${first}`,
+      'prune-1',
+    );
+    await toast(/pruned → .*tiny\.pruned\/model\.json/)
+      .first()
+      .waitFor({ timeout: 60_000 });
     const keptFirst = Number((await readModel(out)).graph.layers.find((l) => l.name === first)!.config.filters);
     assert.ok(keptFirst < 8);
     await shot('prune-1');
-    await applyQuickFix(new RegExp(`${second}: \\d+ of 8 filters prunable.*the layer costs`), `Prune ${second}`, 'prune-2');
-    if (second !== first) await toast(new RegExp(`keeps the earlier prune of ${first}`)).first().waitFor({ timeout: 60_000 });
-    else await toast(/pruned → .*tiny\.pruned\/model\.json/).nth(1).waitFor({ timeout: 60_000 });
+    await applyQuickFix(
+      new RegExp(`${second}: \\d+ of 8 filters prunable.*the layer costs`),
+      `Prune ${second}`,
+      'prune-2',
+    );
+    if (second !== first)
+      await toast(new RegExp(`keeps the earlier prune of ${first}`))
+        .first()
+        .waitFor({ timeout: 60_000 });
+    else
+      await toast(/pruned → .*tiny\.pruned\/model\.json/)
+        .nth(1)
+        .waitFor({ timeout: 60_000 });
     const { graph } = await readModel(out);
-    assert.equal(Number(graph.layers.find((l) => l.name === first)!.config.filters), keptFirst, `the second prune kept ${first} pruned`);
+    assert.equal(
+      Number(graph.layers.find((l) => l.name === first)!.config.filters),
+      keptFirst,
+      `the second prune kept ${first} pruned`,
+    );
     assert.ok(Number(graph.layers.find((l) => l.name === second)!.config.filters) < 8);
     await shot('prune-2');
     // The palette command answers with the client's notification and its "Open pruned model" button.
     await openFile('models/tiny/model.json', 'model.json');
     await runCommand('PruneLens: Prune Model (analysed plan)');
-    const notice = toast(/pruned → .*tiny\.pruned\/model\.json/).filter({ hasText: 'Open pruned model' }).first();
+    const notice = toast(/pruned → .*tiny\.pruned\/model\.json/)
+      .filter({ hasText: 'Open pruned model' })
+      .first();
     await notice.waitFor({ timeout: 60_000 });
     await notice.locator('.monaco-button', { hasText: 'Open pruned model' }).click();
     await page.locator('.breadcrumbs-control', { hasText: 'tiny.pruned' }).first().waitFor({ timeout: 20_000 });
-    assert.equal(await page.locator('.editor-instance', { hasText: /Unable to open|could not be found|nonexistent/i }).count(), 0);
+    assert.equal(
+      await page.locator('.editor-instance', { hasText: /Unable to open|could not be found|nonexistent/i }).count(),
+      0,
+    );
     await shot('open-pruned');
   });
 
@@ -312,12 +381,20 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     const row = /^(?!.*the layer costs).*(conv_[ab]): \d+ of 8 filters prunable \(method A/;
     await problems().filter({ hasText: row }).first().waitFor({ timeout: ANALYSIS_MS });
     const text = (await problems().filter({ hasText: row }).first().textContent()) ?? '';
-    const [, layer2, kept] = /(conv_[ab]): \d+ of 8 filters prunable \(method A, τ [\d.]+ from tiny\.prunelens\.yaml → (\d+) kept/.exec(text) ?? [];
+    const [, layer2, kept] =
+      /(conv_[ab]): \d+ of 8 filters prunable \(method A, τ [\d.]+ from tiny\.prunelens\.yaml → (\d+) kept/.exec(
+        text,
+      ) ?? [];
     assert.ok(layer2 && kept, text);
-    await applyQuickFix(new RegExp(`^(?!.*the layer costs).*${layer2}: \\d+ of 8 filters prunable \\(method A`), `Set ${layer2}'s width to ${kept} (pruned)`, 'torch-fix');
+    await applyQuickFix(
+      new RegExp(`^(?!.*the layer costs).*${layer2}: \\d+ of 8 filters prunable \\(method A`),
+      `Set ${layer2}'s width to ${kept} (pruned)`,
+      'torch-fix',
+    );
     // Save as a user would (again if the edit landed after the first save), then run the file in PyTorch.
     const deadline = Date.now() + 30_000;
-    const fixed = (): boolean => new RegExp(`self\\.${layer2} = nn\\.Conv2d\\(\\d+, ${kept},`).test(readFileSync(ws.torch, 'utf8'));
+    const fixed = (): boolean =>
+      new RegExp(`self\\.${layer2} = nn\\.Conv2d\\(\\d+, ${kept},`).test(readFileSync(ws.torch, 'utf8'));
     for (let saves = 0; !fixed(); saves++) {
       assert.ok(Date.now() < deadline, `the source was not fixed:\n${readFileSync(ws.torch, 'utf8')}`);
       if (saves % 12 === 0) await runCommand('File: Save All');
@@ -326,7 +403,9 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await shot('torch-fixed');
     const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
     if (probe.status !== 0) {
-      console.log(`# PyTorch run skipped: /usr/bin/python3 cannot import torch (${probe.stderr.trim().split('\n').pop()})`);
+      console.log(
+        `# PyTorch run skipped: /usr/bin/python3 cannot import torch (${probe.stderr.trim().split('\n').pop()})`,
+      );
       return;
     }
     const script = [
@@ -347,7 +426,9 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await openFile('models/tiny/model.json', 'model.json');
     await runCommand('PruneLens: Open Prune & Fine-tune Launcher');
     const launcher = await webviewFrame('#prune');
-    await launcher.locator('#options-source', { hasText: 'Options from tiny.prunelens.yaml' }).waitFor({ timeout: 20_000 });
+    await launcher
+      .locator('#options-source', { hasText: 'Options from tiny.prunelens.yaml' })
+      .waitFor({ timeout: 20_000 });
     assert.equal(await launcher.locator('#tau-range').inputValue(), '0.9', 'the form starts from the config');
     await launcher.locator('#tau-range').fill('0.95');
     await launcher.locator('#epochs input').fill('1');
@@ -356,35 +437,56 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await launcher.locator('#prune').click();
     await launcher.locator('#status', { hasText: /pruned → .*tiny\.pruned-run-1/ }).waitFor({ timeout: RUN_MS });
     await shot('launcher-pruned');
-    const enabled = async () => !(await launcher.locator('#finetune').evaluate((b) => (b as unknown as { disabled: boolean }).disabled));
-    for (const t = Date.now(); !(await enabled()); ) {
+    const enabled = async () =>
+      !(await launcher.locator('#finetune').evaluate((b) => (b as unknown as { disabled: boolean }).disabled));
+    for (const t = Date.now(); !(await enabled());) {
       assert.ok(Date.now() - t < 10_000, 'Fine-tune stays disabled after the prune run');
       await new Promise((r) => setTimeout(r, 200));
     }
     // Fine-tune trains run 1's pruned model (the panel says so), with the form's fine-tuning options.
-    await launcher.locator('#finetune-source', { hasText: /trains the pruned model of tiny\.pruned-run-1 \(pca-nci, varianceThreshold 0\.95/ }).waitFor({ timeout: 10_000 });
+    await launcher
+      .locator('#finetune-source', {
+        hasText: /trains the pruned model of tiny\.pruned-run-1 \(pca-nci, varianceThreshold 0\.95/,
+      })
+      .waitFor({ timeout: 10_000 });
     assert.equal(await launcher.locator('#finetune-mismatch').isHidden(), true, 'the form would make the same prune');
     await launcher.locator('#finetune').click();
     await launcher.locator('#status', { hasText: /fine-tuned → .*tiny\.pruned-run-2/ }).waitFor({ timeout: RUN_MS });
     await shot('launcher-finetuned');
     const run1 = JSON.parse(readFileSync(join(ws.root, 'models', 'tiny.pruned-run-1', 'summary.json'), 'utf8'));
     const run2 = JSON.parse(readFileSync(join(ws.root, 'models', 'tiny.pruned-run-2', 'summary.json'), 'utf8'));
-    assert.equal(run2.method.options.varianceThreshold, 0.95, 'the fine-tune run used the form\'s τ');
-    assert.equal(run2.prunedFrom, join(ws.root, 'models', 'tiny.pruned-run-1'), 'it fine-tuned run 1\'s pruned model, not a new prune');
+    assert.equal(run2.method.options.varianceThreshold, 0.95, "the fine-tune run used the form's τ");
+    assert.equal(
+      run2.prunedFrom,
+      join(ws.root, 'models', 'tiny.pruned-run-1'),
+      "it fine-tuned run 1's pruned model, not a new prune",
+    );
     assert.equal(run2.pruned.structure.params, run1.pruned.structure.params);
     assert.equal(run2.finetuned?.epochs, 1);
     assert.equal(run1.finetuned, undefined, 'the prune run was left as it was');
     const results = await webviewFrame('#comparison', RUN_MS);
     const resultsText = async () => (await results.locator('body').textContent()) ?? '';
-    for (const t = Date.now(); !/tiny\.pruned-run-2/.test(await resultsText()); ) {
+    for (const t = Date.now(); !/tiny\.pruned-run-2/.test(await resultsText());) {
       assert.ok(Date.now() - t < 30_000, `the results panel does not show run 2: ${await resultsText()}`);
       await new Promise((r) => setTimeout(r, 250));
     }
     const frames = [];
-    for (const f of page.frames()) if (/tiny\.pruned-run-2/.test((await f.locator('body').textContent().catch(() => '')) ?? '')) frames.push(f);
+    for (const f of page.frames())
+      if (
+        /tiny\.pruned-run-2/.test(
+          (await f
+            .locator('body')
+            .textContent()
+            .catch(() => '')) ?? '',
+        )
+      )
+        frames.push(f);
     const shown = (await frames.at(-1)!.locator('#comparison').textContent()) ?? '';
     assert.match(shown, /after fine-tuning \(1 epochs/);
-    assert.match((await frames.at(-1)!.locator('#pruned-from').textContent()) ?? '', /Fine-tuned the pruned model of .*tiny\.pruned-run-1/);
+    assert.match(
+      (await frames.at(-1)!.locator('#pruned-from').textContent()) ?? '',
+      /Fine-tuned the pruned model of .*tiny\.pruned-run-1/,
+    );
     await shot('results');
   });
 
@@ -397,7 +499,10 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await openFile('models/tiny/model.json', 'model.json');
     await page.keyboard.press('Control+Shift+M');
     for (let attempt = 1; ; attempt++) {
-      await problems().filter({ hasText: new RegExp(`${layer}: \\d+ of 8 filters prunable.*the layer costs`) }).first().dblclick();
+      await problems()
+        .filter({ hasText: new RegExp(`${layer}: \\d+ of 8 filters prunable.*the layer costs`) })
+        .first()
+        .dblclick();
       await page.locator('.editor-instance .monaco-editor.focused').waitFor({ timeout: 10_000 });
       await page.keyboard.press('Control+.');
       try {
@@ -412,7 +517,8 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await shot('quick-fix');
     // Chosen with the keyboard: while the widget is open VS Code lays a pointer-blocking layer over the page.
     const focused = page.locator('.action-widget .monaco-list-row.focused');
-    for (let i = 0; i < 10 && !((await focused.textContent()) ?? '').includes(`Exclude ${layer} from pruning`); i++) await page.keyboard.press('ArrowDown');
+    for (let i = 0; i < 10 && !((await focused.textContent()) ?? '').includes(`Exclude ${layer} from pruning`); i++)
+      await page.keyboard.press('ArrowDown');
     assert.match((await focused.textContent()) ?? '', new RegExp(`Exclude ${layer} from pruning`));
     await page.keyboard.press('Enter');
     await page.locator('.action-widget').waitFor({ state: 'hidden' });
@@ -420,7 +526,8 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     // The fix is a workspace edit of the config, applied asynchronously to a (background) editor model: save it
     // as a user would, again if the edit landed after the first save (the file then shows as unsaved).
     const config = join(ws.root, CONFIG_NAME);
-    const excluded = (): boolean => new RegExp(`exclude:[^\\n]*${layer}|exclude:\\s*\\n\\s*-\\s*${layer}`).test(readFileSync(config, 'utf8'));
+    const excluded = (): boolean =>
+      new RegExp(`exclude:[^\\n]*${layer}|exclude:\\s*\\n\\s*-\\s*${layer}`).test(readFileSync(config, 'utf8'));
     const deadline = Date.now() + 30_000;
     for (let saves = 0; !excluded(); saves++) {
       assert.ok(Date.now() < deadline, `the config was not given the exclusion:\n${readFileSync(config, 'utf8')}`);
@@ -430,7 +537,9 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await shot('saved');
     // Excluded layers get no diagnostic: the server re-reads the config and re-publishes.
     await page.keyboard.press('Control+Shift+M');
-    await problems().filter({ hasText: new RegExp(`${layer}: \\d+ of 8 filters prunable.*the layer costs`) }).waitFor({ state: 'detached', timeout: ANALYSIS_MS });
+    await problems()
+      .filter({ hasText: new RegExp(`${layer}: \\d+ of 8 filters prunable.*the layer costs`) })
+      .waitFor({ state: 'detached', timeout: ANALYSIS_MS });
     await shot('after-fix');
   });
 
@@ -447,7 +556,13 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     const deadline = Date.now() + 60_000;
     while (!panel) {
       for (const f of page.frames()) {
-        if (await f.locator('#layers').count().catch(() => 0)) panel = f;
+        if (
+          await f
+            .locator('#layers')
+            .count()
+            .catch(() => 0)
+        )
+          panel = f;
       }
       if (!panel) {
         assert.ok(Date.now() < deadline, 'the importance panel never rendered its layer table');
@@ -455,7 +570,9 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
       }
     }
     await panel.locator('#layers tbody tr').first().waitFor({ timeout: 60_000 });
-    const rows = await panel.locator('#layers tbody tr').evaluateAll((trs) => trs.map((tr) => (tr as unknown as { dataset: { layer: string } }).dataset.layer));
+    const rows = await panel
+      .locator('#layers tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => (tr as unknown as { dataset: { layer: string } }).dataset.layer));
     assert.ok(rows.includes('conv_a') && rows.includes('conv_b'), `layer table rows: ${JSON.stringify(rows)}`);
     await shot('importance-panel');
   });

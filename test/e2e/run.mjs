@@ -6,11 +6,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const files = process.argv.slice(2).length ? process.argv.slice(2) : ['test/e2e/vsix.test.ts', 'test/e2e/code-server.test.ts'];
+const files = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : ['test/e2e/vsix.test.ts', 'test/e2e/code-server.test.ts'];
 // One file at a time: the editor test is timing-sensitive and the machine has few cores.
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { ...process.env, PRUNELENS_E2E: '1', TF_CPP_MIN_LOG_LEVEL: '2' },
-});
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, PRUNELENS_E2E: '1', TF_CPP_MIN_LOG_LEVEL: '2' },
+  },
+);
 process.exit(r.status ?? 1);

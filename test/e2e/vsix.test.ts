@@ -20,12 +20,15 @@ const ROOT = resolve(__dirname, '../..');
 const TARGET = `${process.platform}-${process.arch}`;
 
 function newestVsix(): string | undefined {
-  const found = readdirSync(ROOT).filter((f) => f.endsWith(`-${TARGET}.vsix`)).map((f) => join(ROOT, f));
+  const found = readdirSync(ROOT)
+    .filter((f) => f.endsWith(`-${TARGET}.vsix`))
+    .map((f) => join(ROOT, f));
   return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 function skipReason(): string | undefined {
-  if (process.env.PRUNELENS_E2E !== '1') return 'packaging checks run with `npm run test:e2e` (PRUNELENS_E2E=1), after `npm run package`';
+  if (process.env.PRUNELENS_E2E !== '1')
+    return 'packaging checks run with `npm run test:e2e` (PRUNELENS_E2E=1), after `npm run package`';
   return undefined;
 }
 
@@ -37,7 +40,11 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
   let ext: string;
   let ws: DemoWorkspace;
   const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [join(ext, 'bin/prunelens.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } });
+    const r = spawnSync(process.execPath, [join(ext, 'bin/prunelens.js'), ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_PATH: '' },
+    });
     return { code: r.status, out: `${r.stdout}${r.stderr}` };
   };
 
@@ -51,7 +58,10 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     ext = join(dir, 'extension');
     // The check is meaningless if Node could fall back on a node_modules folder above the unzipped package.
     for (let d = dir; ; d = dirname(d)) {
-      assert.ok(!existsSync(join(d, 'node_modules')), `${join(d, 'node_modules')} exists: it would hide missing files in the package`);
+      assert.ok(
+        !existsSync(join(d, 'node_modules')),
+        `${join(d, 'node_modules')} exists: it would hide missing files in the package`,
+      );
       if (dirname(d) === d) break;
     }
     ws = await writeDemoWorkspace('prunelens-vsix-ws-');
@@ -61,13 +71,17 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
     if (ws) rmSync(ws.root, { recursive: true, force: true });
   });
 
-  test('holds only the bundles, wasm binaries, one platform\'s onnxruntime, the schema and the data', () => {
+  test("holds only the bundles, wasm binaries, one platform's onnxruntime, the schema and the data", () => {
     const list = spawnSync('unzip', ['-Z1', newestVsix()!], { encoding: 'utf8' }).stdout.trim().split('\n');
     const allowed = [
-      /^\[Content_Types\]\.xml$/, /^extension\.vsixmanifest$/, /^extension\/(package\.json|readme\.md|LICENSE(\.txt)?)$/i,
+      /^\[Content_Types\]\.xml$/,
+      /^extension\.vsixmanifest$/,
+      /^extension\/(package\.json|readme\.md|LICENSE(\.txt)?)$/i,
       /^extension\/bin\/prunelens\.js$/,
-      /^extension\/dist\/(cli|server|analysis-worker|model-read-worker|client)\.js$/, /^extension\/dist\/prunelens-config\.schema\.json$/,
-      /^extension\/dist\/webviews\/(importance|launcher|results|modelView)\.js$/, /^extension\/dist\/webviews\/panels\.css$/,
+      /^extension\/dist\/(cli|server|analysis-worker|model-read-worker|client)\.js$/,
+      /^extension\/dist\/prunelens-config\.schema\.json$/,
+      /^extension\/dist\/webviews\/(importance|launcher|results|modelView)\.js$/,
+      /^extension\/dist\/webviews\/panels\.css$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/(package\.json|dist\/tfjs-backend-wasm(-simd|-threaded-simd)?\.wasm)$/,
       /^extension\/dist\/node_modules\/@tensorflow\/tfjs-backend-wasm\/wasm-out\/tfjs-backend-wasm-threaded-simd(\.worker)?\.js$/,
       /^extension\/dist\/node_modules\/onnxruntime-node\/(package\.json|dist\/[^/]+\.js)$/,
@@ -75,16 +89,34 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
       /^extension\/dist\/node_modules\/h5wasm\/(package\.json|LICENSE\.txt|dist\/node\/[^/]+\.js)$/,
       /^extension\/data\//,
     ];
-    const stray = list.filter((f) => !allowed.some((re) => re.test(f)) && !f.startsWith(`extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/`));
+    const stray = list.filter(
+      (f) =>
+        !allowed.some((re) => re.test(f)) &&
+        !f.startsWith(`extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/`),
+    );
     assert.deepEqual(stray, []);
-    assert.ok(!list.some((f) => f.endsWith('.map') || /\.tmp\.checkpoints\//.test(f)), 'source maps or training checkpoints were packaged');
-    assert.ok(list.includes(`extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`));
-    assert.ok(list.includes('extension/dist/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+    assert.ok(
+      !list.some((f) => f.endsWith('.map') || /\.tmp\.checkpoints\//.test(f)),
+      'source maps or training checkpoints were packaged',
+    );
+    assert.ok(
+      list.includes(
+        `extension/dist/node_modules/onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`,
+      ),
+    );
+    assert.ok(
+      list.includes('extension/dist/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'),
+    );
     // The language server starts both workers from beside its own bundle: a missing one is a server that cannot read models.
-    for (const bundle of ['server', 'analysis-worker', 'model-read-worker']) assert.ok(list.includes(`extension/dist/${bundle}.js`), `dist/${bundle}.js is not packaged`);
-    const manifest = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')) as { main: string; contributes: { jsonValidation: { url: string }[] } };
+    for (const bundle of ['server', 'analysis-worker', 'model-read-worker'])
+      assert.ok(list.includes(`extension/dist/${bundle}.js`), `dist/${bundle}.js is not packaged`);
+    const manifest = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')) as {
+      main: string;
+      contributes: { jsonValidation: { url: string }[] };
+    };
     assert.ok(existsSync(join(ext, manifest.main)), `main ${manifest.main} is missing`);
-    for (const v of manifest.contributes.jsonValidation) assert.ok(existsSync(join(ext, v.url)), `schema ${v.url} is missing`);
+    for (const v of manifest.contributes.jsonValidation)
+      assert.ok(existsSync(join(ext, v.url)), `schema ${v.url} is missing`);
   });
 
   test('doctor: the wasm backend loads its binaries from the package (SIMD on, threads on)', () => {
@@ -97,8 +129,13 @@ describe('packaged .vsix, unzipped, without node_modules', { skip }, () => {
   });
 
   test('onnxruntime-node resolves from the bundles and loads its native binary', () => {
-    const ort = createRequire(join(ext, 'dist/cli.js'))('onnxruntime-node') as { env: { versions: Record<string, string> }; InferenceSession: unknown };
-    assert.ok(createRequire(join(ext, 'dist/cli.js')).resolve('onnxruntime-node').startsWith(join(ext, 'dist/node_modules/')));
+    const ort = createRequire(join(ext, 'dist/cli.js'))('onnxruntime-node') as {
+      env: { versions: Record<string, string> };
+      InferenceSession: unknown;
+    };
+    assert.ok(
+      createRequire(join(ext, 'dist/cli.js')).resolve('onnxruntime-node').startsWith(join(ext, 'dist/node_modules/')),
+    );
     assert.equal(typeof ort.InferenceSession, 'function');
     assert.match(ort.env.versions.node, /^\d+\.\d+\.\d+$/);
   });

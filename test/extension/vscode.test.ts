@@ -38,7 +38,8 @@ function probe(ms = 5000): Promise<string | undefined> {
 async function skipReason(): Promise<string | undefined> {
   if (!cached()) {
     const why = await probe();
-    if (why) return `VS Code ${VERSION} is not cached in .vscode-test/ and ${UPDATE_HOST} cannot be reached (${why}); the real-editor test that runs offline is test/e2e/code-server.test.ts (npm run test:e2e)`;
+    if (why)
+      return `VS Code ${VERSION} is not cached in .vscode-test/ and ${UPDATE_HOST} cannot be reached (${why}); the real-editor test that runs offline is test/e2e/code-server.test.ts (npm run test:e2e)`;
   }
   if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
     return 'no display for Electron: run it under xvfb-run (xvfb-run -a npm run test:extension)';
@@ -62,15 +63,29 @@ test('PruneLens in VS Code (@vscode/test-electron)', async (t) => {
   const ws = await writeDemoWorkspace('prunelens-vscode-ws-');
   try {
     await build({
-      entryPoints: [join(__dirname, 'suite/index.ts')], outfile: join(out, 'suite.js'),
-      bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode'], logLevel: 'warning',
+      entryPoints: [join(__dirname, 'suite/index.ts')],
+      outfile: join(out, 'suite.js'),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external: ['vscode'],
+      logLevel: 'warning',
     });
     const code = await runTests({
       vscodeExecutablePath,
       extensionDevelopmentPath: ROOT,
       extensionTestsPath: join(out, 'suite.js'),
       // A fresh profile, no other extensions, and the demo workspace trusted (the analysis needs trust).
-      launchArgs: [ws.root, '--disable-extensions', '--disable-workspace-trust', '--user-data-dir', join(out, 'user-data'), '--skip-welcome', '--skip-release-notes'],
+      launchArgs: [
+        ws.root,
+        '--disable-extensions',
+        '--disable-workspace-trust',
+        '--user-data-dir',
+        join(out, 'user-data'),
+        '--skip-welcome',
+        '--skip-release-notes',
+      ],
     });
     assert.equal(code, 0);
   } finally {

@@ -6,7 +6,17 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Rng } from '../../server/src/engine/util/rng';
-import { modelAttack, mutateBytes, mutateJsonValue, mutateOnnx, mutateYaml, pick, shardAttack, toJsonText, type CaseFiles } from './mutate';
+import {
+  modelAttack,
+  mutateBytes,
+  mutateJsonValue,
+  mutateOnnx,
+  mutateYaml,
+  pick,
+  shardAttack,
+  toJsonText,
+  type CaseFiles,
+} from './mutate';
 import type { Seed } from './seeds';
 
 export interface FuzzCase {
@@ -33,7 +43,13 @@ async function writeFiles(dir: string, files: CaseFiles): Promise<void> {
 }
 
 /** `quick`: the short run `npm test` does (layer chains of 3,000 instead of 30,000). */
-export async function makeCase(runSeed: number, index: number, seeds: Seed[], root: string, quick = false): Promise<FuzzCase> {
+export async function makeCase(
+  runSeed: number,
+  index: number,
+  seeds: Seed[],
+  root: string,
+  quick = false,
+): Promise<FuzzCase> {
   const rng = new Rng((runSeed * 1_000_003 + index * 7919) >>> 0);
   const seed = seeds[index % seeds.length];
   const dir = path.join(root, `case-${index}`);
@@ -97,7 +113,16 @@ export async function makeCase(runSeed: number, index: number, seeds: Seed[], ro
     }
     kind = `${seed.kind === 'plan' ? 'plan' : 'config-json'}:${asJson ? 'json' : 'bytes'}`;
     await writeFiles(dir, files);
-    return { index, kind, seed: seed.name, how, op: seed.kind === 'plan' ? 'plan' : 'config', main, model: seed.model, dir };
+    return {
+      index,
+      kind,
+      seed: seed.name,
+      how,
+      op: seed.kind === 'plan' ? 'plan' : 'config',
+      main,
+      model: seed.model,
+      dir,
+    };
   }
   const { parse } = await import('yaml');
   const m = mutateYaml(rng, original.toString('utf8'), parse(original.toString('utf8')) as Record<string, unknown>);

@@ -19,7 +19,11 @@ export class FuzzWorker {
   ) {}
 
   private start(): Promise<void> {
-    const w = new Worker(new URL('./worker-entry.mjs', `file://${__filename}`), { resourceLimits: { maxOldGenerationSizeMb: this.heapMb }, stdout: true, stderr: true });
+    const w = new Worker(new URL('./worker-entry.mjs', `file://${__filename}`), {
+      resourceLimits: { maxOldGenerationSizeMb: this.heapMb },
+      stdout: true,
+      stderr: true,
+    });
     this.worker = w;
     // Library warnings (TF.js backend notes) are not outcomes.
     w.stdout.resume();
@@ -62,10 +66,34 @@ export class FuzzWorker {
       };
       const onError = (err: Error & { code?: string }) => {
         const oom = err.code === 'ERR_WORKER_OUT_OF_MEMORY';
-        finish({ index: c.index, outcome: oom ? 'oom' : 'crash', message: `${err.code ?? err.name}: ${err.message}`.slice(0, 400), ms: Date.now() - started }, true);
+        finish(
+          {
+            index: c.index,
+            outcome: oom ? 'oom' : 'crash',
+            message: `${err.code ?? err.name}: ${err.message}`.slice(0, 400),
+            ms: Date.now() - started,
+          },
+          true,
+        );
       };
-      const onExit = (code: number) => finish({ index: c.index, outcome: 'crash', message: `worker exited with code ${code}`, ms: Date.now() - started }, true);
-      const timer = setTimeout(() => finish({ index: c.index, outcome: 'hang', message: `no answer within ${this.timeoutMs} ms`, ms: Date.now() - started }, true), this.timeoutMs);
+      const onExit = (code: number) =>
+        finish(
+          { index: c.index, outcome: 'crash', message: `worker exited with code ${code}`, ms: Date.now() - started },
+          true,
+        );
+      const timer = setTimeout(
+        () =>
+          finish(
+            {
+              index: c.index,
+              outcome: 'hang',
+              message: `no answer within ${this.timeoutMs} ms`,
+              ms: Date.now() - started,
+            },
+            true,
+          ),
+        this.timeoutMs,
+      );
       w.on('message', onMessage);
       w.on('error', onError);
       w.on('exit', onExit);

@@ -39,7 +39,10 @@ export function mutateBytes(rng: Rng, input: Buffer): { data: Buffer; how: strin
       const at = rng.int(0, b.length);
       const extra = Buffer.alloc(1 + rng.int(0, 16));
       for (let i = 0; i < extra.length; i++) extra[i] = rng.int(0, 256);
-      return { data: Buffer.concat([b.subarray(0, at), extra, b.subarray(at)]), how: `insert ${extra.length} bytes at ${at}` };
+      return {
+        data: Buffer.concat([b.subarray(0, at), extra, b.subarray(at)]),
+        how: `insert ${extra.length} bytes at ${at}`,
+      };
     }
     case 3: {
       const at = rng.int(0, b.length);
@@ -50,7 +53,10 @@ export function mutateBytes(rng: Rng, input: Buffer): { data: Buffer; how: strin
     default: {
       const at = rng.int(0, b.length);
       const len = Math.min(b.length - at, 1 + rng.int(0, 256));
-      return { data: Buffer.concat([b.subarray(0, at + len), b.subarray(at, at + len), b.subarray(at + len)]), how: `duplicate ${len} bytes at ${at}` };
+      return {
+        data: Buffer.concat([b.subarray(0, at + len), b.subarray(at, at + len), b.subarray(at + len)]),
+        how: `duplicate ${len} bytes at ${at}`,
+      };
     }
   }
 }
@@ -131,7 +137,10 @@ export function oddValue(rng: Rng, old: unknown): unknown {
 /** Serializes with the placeholders turned into NaN / ±Infinity literals JSON.parse reads as 1e999 etc. */
 export function toJsonText(value: unknown): string {
   // Deeply nested values would overflow JSON.stringify's recursion: serialize them iteratively.
-  return serialize(value).replace(new RegExp(`"${INF}"`, 'g'), '1e999').replace(new RegExp(`"${NINF}"`, 'g'), '-1e999').replace(new RegExp(`"${NAN}"`, 'g'), 'NaN');
+  return serialize(value)
+    .replace(new RegExp(`"${INF}"`, 'g'), '1e999')
+    .replace(new RegExp(`"${NINF}"`, 'g'), '-1e999')
+    .replace(new RegExp(`"${NAN}"`, 'g'), 'NaN');
 }
 
 function serialize(value: unknown): string {
@@ -178,7 +187,9 @@ export function mutateJsonValue(rng: Rng, value: unknown): string[] {
   for (let i = 0; i < n; i++) {
     const paths = jsonPaths(value).filter((p) => p.length > 0);
     if (!paths.length) break;
-    const interesting = paths.filter((p) => typeof p[p.length - 1] === 'string' && INTERESTING.has(p[p.length - 1] as string));
+    const interesting = paths.filter(
+      (p) => typeof p[p.length - 1] === 'string' && INTERESTING.has(p[p.length - 1] as string),
+    );
     const p = interesting.length && rng.next() < 0.6 ? pick(rng, interesting) : pick(rng, paths);
     const old = getAt(value, p);
     if (rng.next() < 0.15) {
@@ -187,19 +198,69 @@ export function mutateJsonValue(rng: Rng, value: unknown): string[] {
     } else {
       const v = oddValue(rng, old);
       setAt(value, p, v);
-      hows.push(`set ${p.join('.')} = ${typeof v === 'object' && v !== null ? (Array.isArray(v) ? `[${v.length}]` : '{…}') : String(v)}`);
+      hows.push(
+        `set ${p.join('.')} = ${typeof v === 'object' && v !== null ? (Array.isArray(v) ? `[${v.length}]` : '{…}') : String(v)}`,
+      );
     }
   }
   return hows;
 }
 
 const INTERESTING = new Set([
-  'filters', 'units', 'kernel_size', 'strides', 'dilation_rate', 'padding', 'pool_size', 'size', 'cropping', 'axis',
-  'target_shape', 'dims', 'batch_input_shape', 'batch_shape', 'depth_multiplier', 'inbound_nodes', 'input_layers',
-  'output_layers', 'name', 'class_name', 'layers', 'config', 'paths', 'weights', 'shape', 'dtype', 'quantization',
-  'scale', 'min', 'keep', 'version', 'model', 'data', 'method', 'varianceThreshold', 'exclude', 'images',
-  'attribute', 'ints', 'i', 'f', 't', 'type', 'dims', 'input', 'output', 'initializer', 'node', 'rawData', 'dataType', 'floatData',
-  'dimValue', 'opType', 'domain',
+  'filters',
+  'units',
+  'kernel_size',
+  'strides',
+  'dilation_rate',
+  'padding',
+  'pool_size',
+  'size',
+  'cropping',
+  'axis',
+  'target_shape',
+  'dims',
+  'batch_input_shape',
+  'batch_shape',
+  'depth_multiplier',
+  'inbound_nodes',
+  'input_layers',
+  'output_layers',
+  'name',
+  'class_name',
+  'layers',
+  'config',
+  'paths',
+  'weights',
+  'shape',
+  'dtype',
+  'quantization',
+  'scale',
+  'min',
+  'keep',
+  'version',
+  'model',
+  'data',
+  'method',
+  'varianceThreshold',
+  'exclude',
+  'images',
+  'attribute',
+  'ints',
+  'i',
+  'f',
+  't',
+  'type',
+  'dims',
+  'input',
+  'output',
+  'initializer',
+  'node',
+  'rawData',
+  'dataType',
+  'floatData',
+  'dimValue',
+  'opType',
+  'domain',
 ]);
 
 // ---- targeted TF.js model attacks -----------------------------------------------------------------------
@@ -212,7 +273,11 @@ export function shardAttack(rng: Rng): { path: unknown; files: CaseFiles; how: s
     () => ({ path: '/dev/zero', files: {}, how: 'shard is /dev/zero' }),
     () => ({ path: '/dev/urandom', files: {}, how: 'shard is /dev/urandom' }),
     () => ({ path: 'pipe.bin', files: { 'pipe.bin': { fifo: true } }, how: 'shard is a FIFO' }),
-    () => ({ path: 'out.bin', files: { 'out.bin': { link: '/etc/hostname' } }, how: 'shard is a link out of the folder' }),
+    () => ({
+      path: 'out.bin',
+      files: { 'out.bin': { link: '/etc/hostname' } },
+      how: 'shard is a link out of the folder',
+    }),
     () => ({ path: 'zero.bin', files: { 'zero.bin': { link: '/dev/zero' } }, how: 'shard is a link to /dev/zero' }),
     () => ({ path: 'sub', files: { sub: { dir: true } }, how: 'shard is a folder' }),
     () => ({ path: '.', files: {}, how: 'shard is the model folder' }),
@@ -246,7 +311,18 @@ export function modelAttack(rng: Rng, json: Record<string, unknown>, chainLength
     },
     () => {
       const l = pick(rng, layers);
-      confOf(l)[pick(rng, ['strides', 'dilation_rate', 'kernel_size', 'pool_size', 'padding', 'size'])] = pick(rng, [INF, NINF, 'x', [INF, 1], [1e9, 1e9], -3, 0, 2.5, [[1, 2], [3]], {}]);
+      confOf(l)[pick(rng, ['strides', 'dilation_rate', 'kernel_size', 'pool_size', 'padding', 'size'])] = pick(rng, [
+        INF,
+        NINF,
+        'x',
+        [INF, 1],
+        [1e9, 1e9],
+        -3,
+        0,
+        2.5,
+        [[1, 2], [3]],
+        {},
+      ]);
       return 'window field of the wrong type or range';
     },
     () => {
@@ -255,20 +331,40 @@ export function modelAttack(rng: Rng, json: Record<string, unknown>, chainLength
       const field = pick(rng, ['name', 'shape', 'dtype', 'quantization']);
       w[field] =
         field === 'quantization'
-          ? pick(rng, [{ dtype: 'uint8' }, { dtype: 'float16', scale: 1, min: 0 }, { dtype: 'int4' }, { dtype: 'uint8', scale: INF, min: 0 }, 'q'])
+          ? pick(rng, [
+              { dtype: 'uint8' },
+              { dtype: 'float16', scale: 1, min: 0 },
+              { dtype: 'int4' },
+              { dtype: 'uint8', scale: INF, min: 0 },
+              'q',
+            ])
           : pick(rng, [42, null, [1e7, 1e7], [INF], ['a'], 'int64', [-1]]);
       if (field === 'quantization' && rng.next() < 0.5) w.dtype = pick(rng, ['int32', 'bool', 'string']);
       return `weight ${field} mangled`;
     },
     () => {
       const l = pick(rng, layers);
-      if (Array.isArray(l.inbound_nodes)) l.inbound_nodes = pick(rng, [[[]], [], [[['nope', 0, 0, {}]]], [[[l.name ?? confOf(l).name, 0, 0, {}]]], [[[layers[0].name ?? 'x', 7, 3, {}]]], [[['x', INF, 0]]]]);
+      if (Array.isArray(l.inbound_nodes))
+        l.inbound_nodes = pick(rng, [
+          [[]],
+          [],
+          [[['nope', 0, 0, {}]]],
+          [[[l.name ?? confOf(l).name, 0, 0, {}]]],
+          [[[layers[0].name ?? 'x', 7, 3, {}]]],
+          [[['x', INF, 0]]],
+        ]);
       else confOf(l).name = pick(rng, [42, null, '']);
       return 'bad inbound nodes';
     },
     () => {
       if (Array.isArray(cfg)) return 'sequential';
-      cfg.output_layers = pick(rng, [[], [['nope', 0, 0]], [[layers[0].name ?? 'x', 9, 0]], [[layers[layers.length - 1].name, 0, 5]], 'x']);
+      cfg.output_layers = pick(rng, [
+        [],
+        [['nope', 0, 0]],
+        [[layers[0].name ?? 'x', 9, 0]],
+        [[layers[layers.length - 1].name, 0, 5]],
+        'x',
+      ]);
       return 'bad output reference';
     },
     () => {
@@ -290,11 +386,21 @@ export function modelAttack(rng: Rng, json: Record<string, unknown>, chainLength
       let prev = String(base.name ?? confOf(base).name);
       for (let i = 0; i < n; i++) {
         const name = `act_${i}`;
-        chain.push({ class_name: 'Activation', name, config: { name, activation: 'linear' }, inbound_nodes: [[[prev, 0, 0, {}]]] });
+        chain.push({
+          class_name: 'Activation',
+          name,
+          config: { name, activation: 'linear' },
+          inbound_nodes: [[[prev, 0, 0, {}]]],
+        });
         prev = name;
       }
       (topo.model_config ? (topo.model_config as Record<string, unknown>) : topo).class_name = 'Model';
-      const newCfg = { name: 'chain', layers: chain, input_layers: [[String(base.name ?? confOf(base).name), 0, 0]], output_layers: [[prev, 0, 0]] };
+      const newCfg = {
+        name: 'chain',
+        layers: chain,
+        input_layers: [[String(base.name ?? confOf(base).name), 0, 0]],
+        output_layers: [[prev, 0, 0]],
+      };
       if (topo.model_config) (topo.model_config as Record<string, unknown>).config = newCfg;
       else topo.config = newCfg;
       base.inbound_nodes = [];
@@ -333,7 +439,9 @@ export function mutateOnnx(rng: Rng, bytes: Buffer): { data: Buffer; how: string
       return 'TENSOR attribute without a tensor';
     },
     () => {
-      const n = pick(rng, nodes.filter((x) => x.opType === 'Conv' || x.opType === 'MaxPool') as typeof nodes) ?? pick(rng, nodes);
+      const n =
+        pick(rng, nodes.filter((x) => x.opType === 'Conv' || x.opType === 'MaxPool') as typeof nodes) ??
+        pick(rng, nodes);
       const name = pick(rng, ['pads', 'strides', 'dilations', 'kernel_shape', 'group']);
       const attr = (n.attribute ??= []).find((a) => a.name === name) ?? { name, type: 7 };
       if (!n.attribute.includes(attr)) n.attribute.push(attr);
@@ -359,7 +467,20 @@ export function mutateOnnx(rng: Rng, bytes: Buffer): { data: Buffer; how: string
     () => {
       const n = pick(rng, nodes);
       if (n) {
-        n.opType = pick(rng, ['Reshape', 'Transpose', 'Flatten', 'Concat', 'Gemm', 'Resize', 'Pad', 'Clip', 'Softmax', 'PRelu', 'BatchNormalization', 'ConvTranspose']);
+        n.opType = pick(rng, [
+          'Reshape',
+          'Transpose',
+          'Flatten',
+          'Concat',
+          'Gemm',
+          'Resize',
+          'Pad',
+          'Clip',
+          'Softmax',
+          'PRelu',
+          'BatchNormalization',
+          'ConvTranspose',
+        ]);
         n.input = (n.input ?? []).slice(0, 1);
         if (rng.next() < 0.5) n.attribute = [];
       }
@@ -408,7 +529,10 @@ export function mutateYaml(rng: Rng, text: string, value: Record<string, unknown
     },
     () => {
       const d = pick(rng, [100, 1000]);
-      return { data: Array.from({ length: d }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1\n', how: `block nesting ${d}` };
+      return {
+        data: Array.from({ length: d }, (_, i) => `${' '.repeat(i)}a:`).join('\n') + ' 1\n',
+        how: `block nesting ${d}`,
+      };
     },
     () => ({ data: text.replace(/\n/g, pick(rng, ['\n\t', '\r', '\n---\n', '\n- '])), how: 'whitespace mangled' }),
     () => {

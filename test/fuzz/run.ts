@@ -48,21 +48,33 @@ const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
 /** One CLI run in a child process: inspect for a model, prune for a plan. */
 function runCli(c: FuzzCase, timeoutMs: number): Promise<{ outcome: string; message: string }> {
-  const args = c.op === 'plan' ? ['prune', c.model!, '--plan', c.main, '--out', path.join(c.dir, 'cli-out')] : ['inspect', c.main, '--json'];
+  const args =
+    c.op === 'plan'
+      ? ['prune', c.model!, '--plan', c.main, '--out', path.join(c.dir, 'cli-out')]
+      : ['inspect', c.main, '--json'];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=1536', BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+    const child = spawn(process.execPath, ['--max-old-space-size=1536', BIN, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       // TF.js prints a banner about tfjs-node on stderr; it is not part of the error line.
-      const lines = stderr.split('\n').filter((l) => l.trim() && !/tfjs-node|TensorFlow\.js in Node|^=+$|speed things up/i.test(l));
+      const lines = stderr
+        .split('\n')
+        .filter((l) => l.trim() && !/tfjs-node|TensorFlow\.js in Node|^=+$|speed things up/i.test(l));
       if (signal === 'SIGKILL') resolve({ outcome: 'hang', message: `killed after ${timeoutMs} ms` });
       else if (code === 0) resolve({ outcome: 'ok', message: '' });
       else if (code === 1 && lines.length === 1) resolve({ outcome: 'rejected', message: lines[0] });
       else if (code === 1) resolve({ outcome: 'unclear', message: lines.slice(0, 3).join(' | ') });
-      else resolve({ outcome: /FATAL ERROR|heap out of memory/i.test(stderr) ? 'oom' : 'crash', message: `exit ${code ?? signal}: ${lines.slice(-3).join(' | ')}` });
+      else
+        resolve({
+          outcome: /FATAL ERROR|heap out of memory/i.test(stderr) ? 'oom' : 'crash',
+          message: `exit ${code ?? signal}: ${lines.slice(-3).join(' | ')}`,
+        });
     });
   });
 }
@@ -81,8 +93,20 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
       const counts = tally(results);
       const totals: Record<Outcome, number> = { ok: 0, rejected: 0, crash: 0, hang: 0, oom: 0, mismatch: 0 };
       for (const r of results) totals[r.outcome]++;
-      const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 5).map(({ index, kind, how, ms }) => ({ index, kind, how, ms }));
-      return { cases: results.length, seed: opts.seed, seconds: (Date.now() - started) / 1000, counts, totals, cli: { cases: cliCases, counts: cliCounts }, problems, slowest };
+      const slowest = [...results]
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 5)
+        .map(({ index, kind, how, ms }) => ({ index, kind, how, ms }));
+      return {
+        cases: results.length,
+        seed: opts.seed,
+        seconds: (Date.now() - started) / 1000,
+        counts,
+        totals,
+        cli: { cases: cliCases, counts: cliCounts },
+        problems,
+        slowest,
+      };
     };
     let next = 0;
     const deadline = opts.maxSeconds ? started + opts.maxSeconds * 1000 : Infinity;
@@ -103,13 +127,23 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
             const cli = await runCli(c, Math.max(opts.timeoutMs, 60_000));
             cliCounts[cli.outcome] = (cliCounts[cli.outcome] ?? 0) + 1;
             if (cli.outcome !== 'ok' && cli.outcome !== 'rejected' && problems.length < 200) {
-              problems.push({ index: i, kind: `cli ${c.kind}`, seed: c.seed, how: c.how, outcome: `cli ${cli.outcome}`, message: cli.message });
+              problems.push({
+                index: i,
+                kind: `cli ${c.kind}`,
+                seed: c.seed,
+                how: c.how,
+                outcome: `cli ${cli.outcome}`,
+                message: cli.message,
+              });
               log(`case ${i} CLI ${c.kind} (${c.seed}: ${c.how}) → ${cli.outcome}: ${cli.message}`);
             }
           }
           await fs.rm(c.dir, { recursive: true, force: true });
           if (results.length % 250 === 0) await opts.checkpoint?.(summarize());
-          if (results.length % 500 === 0) log(`${results.length}/${opts.cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s, main heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`);
+          if (results.length % 500 === 0)
+            log(
+              `${results.length}/${opts.cases} cases, ${((Date.now() - started) / 1000).toFixed(0)} s, main heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB`,
+            );
         }
       } finally {
         await worker.close();
@@ -129,7 +163,14 @@ if (require.main === module) {
   };
   const out = arg('out', path.resolve(__dirname, '../../bench/results/fuzz.json'));
   const write = async (r: CampaignResult, final: boolean): Promise<void> => {
-    const summary = { generated: new Date().toISOString(), requested: Number(arg('cases', 10000)), finished: final, command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(), node: process.version, ...r };
+    const summary = {
+      generated: new Date().toISOString(),
+      requested: Number(arg('cases', 10000)),
+      finished: final,
+      command: `npm run fuzz -- ${process.argv.slice(2).join(' ')}`.trim(),
+      node: process.version,
+      ...r,
+    };
     await fs.mkdir(path.dirname(out), { recursive: true });
     await fs.writeFile(out, `${JSON.stringify(summary, null, 2)}\n`);
   };
@@ -145,7 +186,9 @@ if (require.main === module) {
   }).then(
     async (r) => {
       await write(r, true);
-      console.log(`${r.cases} cases in ${r.seconds.toFixed(0)} s: ${JSON.stringify(r.totals)}; CLI sample ${r.cli.cases}: ${JSON.stringify(r.cli.counts)} → ${out}`);
+      console.log(
+        `${r.cases} cases in ${r.seconds.toFixed(0)} s: ${JSON.stringify(r.totals)}; CLI sample ${r.cli.cases}: ${JSON.stringify(r.cli.counts)} → ${out}`,
+      );
       process.exit(BAD.some((o) => r.totals[o] > 0) ? 1 : 0);
     },
     (err) => {

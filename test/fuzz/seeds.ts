@@ -29,7 +29,11 @@ const ROOT = path.resolve(__dirname, '../..');
 const TINY: [string, string, Record<string, unknown>][] = [
   ['unet', 'unet-tiny', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [16, 16, 3], numClasses: 3, seed: 1 }],
   ['vgg16', 'vgg-tiny', { widthMultiplier: 1 / 16, inputShape: [32, 32, 1], numClasses: 10, seed: 2 }],
-  ['deeplabv3plus', 'deeplab-tiny', { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [16, 16, 3], numClasses: 3, seed: 3 }],
+  [
+    'deeplabv3plus',
+    'deeplab-tiny',
+    { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [16, 16, 3], numClasses: 3, seed: 3 },
+  ],
 ];
 
 /** Writes every seed under `root` and returns them. */
@@ -39,7 +43,8 @@ export async function makeSeeds(root: string): Promise<Seed[]> {
   for (const name of ['unet-cropweed', 'segnet-cropweed', 'deeplabv3plus-cropweed', 'vgg16-fashion']) {
     const dir = path.join(root, name);
     await fs.mkdir(dir, { recursive: true });
-    for (const f of ['model.json', 'group1-shard1of1.bin']) await fs.copyFile(path.join(ROOT, 'data/models', name, f), path.join(dir, f));
+    for (const f of ['model.json', 'group1-shard1of1.bin'])
+      await fs.copyFile(path.join(ROOT, 'data/models', name, f), path.join(dir, f));
     seeds.push({ kind: 'tfjs', name, dir, main: 'model.json' });
   }
   await tf.setBackend('cpu');
@@ -64,7 +69,13 @@ export async function makeSeeds(root: string): Promise<Seed[]> {
     const planDir = path.join(root, `${name}-plan`);
     await fs.mkdir(planDir, { recursive: true });
     await fs.writeFile(path.join(planDir, 'plan.json'), JSON.stringify({ version: 1, layers }));
-    seeds.push({ kind: 'plan', name: `${name}-plan`, dir: planDir, main: 'plan.json', model: path.join(dir, 'model.json') });
+    seeds.push({
+      kind: 'plan',
+      name: `${name}-plan`,
+      dir: planDir,
+      main: 'plan.json',
+      model: path.join(dir, 'model.json'),
+    });
   }
   // A uint8-quantized copy of the tiny U-Net (the quantized decode path).
   const q = path.join(root, 'unet-tiny-uint8');
@@ -94,7 +105,12 @@ export async function makeSeeds(root: string): Promise<Seed[]> {
   const yamlText = await fs.readFile(path.join(ROOT, 'data/demo/unet-cropweed.prunelens.yaml'), 'utf8');
   await fs.writeFile(path.join(cfgDir, 'demo.prunelens.yaml'), yamlText);
   seeds.push({ kind: 'config', name: 'demo-yaml', dir: cfgDir, main: 'demo.prunelens.yaml' });
-  const cfg = { model: '../unet-tiny/model.json', data: { path: 'bundled:cropweed', count: 40 }, method: { name: 'distribution', threshold: { kind: 'std', alpha: 1 }, exclude: ['conv2d'] }, finetune: { epochs: 1 } };
+  const cfg = {
+    model: '../unet-tiny/model.json',
+    data: { path: 'bundled:cropweed', count: 40 },
+    method: { name: 'distribution', threshold: { kind: 'std', alpha: 1 }, exclude: ['conv2d'] },
+    finetune: { epochs: 1 },
+  };
   await fs.writeFile(path.join(cfgDir, 'tiny.prunelens.json'), JSON.stringify(cfg, null, 2));
   seeds.push({ kind: 'config', name: 'tiny-json', dir: cfgDir, main: 'tiny.prunelens.json' });
   return seeds;

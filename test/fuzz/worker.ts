@@ -97,8 +97,18 @@ port.on('message', async (c: FuzzCase) => {
     message = `${e.name}: ${e.message}`;
     // A clean rejection is the engine's own error class with a one-line message.
     outcome = err instanceof PruneLensError && !e.message.includes('\n') ? 'rejected' : 'crash';
-    if (outcome === 'crash') message += ` @ ${(e.stack ?? '').split('\n').slice(1, 4).map((s) => s.trim()).join(' < ')}`;
+    if (outcome === 'crash')
+      message += ` @ ${(e.stack ?? '')
+        .split('\n')
+        .slice(1, 4)
+        .map((s) => s.trim())
+        .join(' < ')}`;
   }
-  port.postMessage({ index: c.index, outcome, message: message?.slice(0, 400), ms: Date.now() - started } satisfies CaseResult);
+  port.postMessage({
+    index: c.index,
+    outcome,
+    message: message?.slice(0, 400),
+    ms: Date.now() - started,
+  } satisfies CaseResult);
 });
 port.postMessage('ready');

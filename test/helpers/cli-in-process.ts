@@ -4,7 +4,10 @@
  */
 import { main } from '../../server/src/engine/cli';
 
-export async function cliInProcess(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cliInProcess(
+  args: string[],
+  cwd?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const stdout = process.stdout.write;

@@ -22,11 +22,18 @@ export function declaredInputs(bytes: Uint8Array, batch = 1): { name: string; sh
   const inits = new Set((g.initializer ?? []).map((t) => t.name));
   return (g.input ?? [])
     .filter((v) => !inits.has(v.name))
-    .map((v: ValueInfoProto) => ({ name: v.name, shape: (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue === undefined ? batch : Number(d.dimValue))) }));
+    .map((v: ValueInfoProto) => ({
+      name: v.name,
+      shape: (v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue === undefined ? batch : Number(d.dimValue))),
+    }));
 }
 
 /** Runs the model on the given float inputs (by declared order) and returns every output by name. */
-export async function runModel(bytes: Uint8Array, inputs: Float32Array[], batch = 1): Promise<Record<string, Float32Array>> {
+export async function runModel(
+  bytes: Uint8Array,
+  inputs: Float32Array[],
+  batch = 1,
+): Promise<Record<string, Float32Array>> {
   const ort = loadOrt()!;
   const s = await createSession(bytes, { threads: 1, spin: false });
   try {

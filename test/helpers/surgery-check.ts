@@ -16,11 +16,21 @@ import { Rng } from '../../server/src/engine/util/rng';
 const ZEROED_FOLLOWER_ROLES = new Set(['bias', 'beta', 'moving_mean']);
 
 export function zeroRemoved(graph: ModelGraph, coupling: Coupling, removed: Set<number>): ModelGraph {
-  return zeroChannelSlices(graph, coupling, removed, (ax) => ax.dir === 'out' || (ax.dir === 'through' && ZEROED_FOLLOWER_ROLES.has(ax.role)));
+  return zeroChannelSlices(
+    graph,
+    coupling,
+    removed,
+    (ax) => ax.dir === 'out' || (ax.dir === 'through' && ZEROED_FOLLOWER_ROLES.has(ax.role)),
+  );
 }
 
 /** A copy of `graph` with every weight slice along a coupled axis `pick` accepts zeroed for the removed channels. */
-export function zeroChannelSlices(graph: ModelGraph, coupling: Coupling, removed: Set<number>, pick: (ax: WeightAxis) => boolean): ModelGraph {
+export function zeroChannelSlices(
+  graph: ModelGraph,
+  coupling: Coupling,
+  removed: Set<number>,
+  pick: (ax: WeightAxis) => boolean,
+): ModelGraph {
   const g = cloneGraph(graph);
   for (const layer of g.layers) {
     for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
@@ -43,7 +53,9 @@ export function randomRemoval(coupling: Coupling, rng: Rng, fraction = 0.5): Set
   const removed = new Set<number>();
   for (const g of coupling.groups) {
     if (!g.prunable) continue;
-    const roots = [...new Set(g.members.flatMap((m) => Array.from(coupling.producerOut.get(m)!, (e) => coupling.find(e))))];
+    const roots = [
+      ...new Set(g.members.flatMap((m) => Array.from(coupling.producerOut.get(m)!, (e) => coupling.find(e)))),
+    ];
     for (const r of roots) if (rng.next() < fraction) removed.add(r);
     for (const m of g.members) {
       const own = Array.from(coupling.producerOut.get(m)!, (e) => coupling.find(e));
@@ -69,7 +81,10 @@ export function planFor(coupling: Coupling, removed: Set<number>, rng: Rng): Pru
   return plan;
 }
 
-export function maxAbsDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array | Int32Array | Uint8Array): number {
+export function maxAbsDiff(
+  a: Float32Array | Int32Array | Uint8Array,
+  b: Float32Array | Int32Array | Uint8Array,
+): number {
   if (a.length !== b.length) return Infinity;
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
@@ -95,7 +110,11 @@ export interface SurgeryCheck {
 }
 
 /** Zero, prune, compare. `choose` picks the removal (default: random half of each prunable group). */
-export async function checkSurgery(model: tf.LayersModel, rng: Rng, choose?: (c: Coupling) => Set<number>): Promise<SurgeryCheck> {
+export async function checkSurgery(
+  model: tf.LayersModel,
+  rng: Rng,
+  choose?: (c: Coupling) => Set<number>,
+): Promise<SurgeryCheck> {
   const graph = await tfModelToGraph(model);
   const coupling = analyzeCoupling(graph);
   const removed = choose ? choose(coupling) : randomRemoval(coupling, rng);
@@ -104,11 +123,21 @@ export async function checkSurgery(model: tf.LayersModel, rng: Rng, choose?: (c:
   const { graph: pruned } = applyPlan(zeroed, plan);
   const before = await graphToTfModel(zeroed);
   const after = await graphToTfModel(pruned);
-  const x = model.inputs.map((inp) => tf.randomNormal([2, ...(inp.shape.slice(1) as number[])], 0, 1, 'float32', rng.int(0, 1 << 30)));
+  const x = model.inputs.map((inp) =>
+    tf.randomNormal([2, ...(inp.shape.slice(1) as number[])], 0, 1, 'float32', rng.int(0, 1 << 30)),
+  );
   const y0 = await predictAll(before, x);
   const y1 = await predictAll(after, x);
   const maxDiff = Math.max(...y0.map((a, i) => maxAbsDiff(a, y1[i])));
-  const result = { maxDiff, paramsBefore: before.countParams(), paramsAfter: after.countParams(), plan, pruned, coupling, removed };
+  const result = {
+    maxDiff,
+    paramsBefore: before.countParams(),
+    paramsAfter: after.countParams(),
+    plan,
+    pruned,
+    coupling,
+    removed,
+  };
   x.forEach((t) => t.dispose());
   before.dispose();
   after.dispose();
@@ -126,7 +155,9 @@ export function randomizeWeights(model: tf.LayersModel, rng: Rng, scale = 0.4): 
     const values = vars.map((v) => {
       const positive = v.originalName.endsWith('moving_variance');
       const shape = v.shape as number[];
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => (positive ? 0.5 + rng.next() : rng.normal() * scale));
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() =>
+        positive ? 0.5 + rng.next() : rng.normal() * scale,
+      );
       return tf.tensor(data, shape);
     });
     layer.setWeights(values);

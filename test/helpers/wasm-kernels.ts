@@ -28,7 +28,10 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-export interface Arg { shape: number[]; data: Float32Array }
+export interface Arg {
+  shape: number[];
+  data: Float32Array;
+}
 
 /** Runs one kernel on `backend`, returns its output values and shape; checks no backend data is leaked. */
 export async function runKernelOn(backend: BackendName, name: string, args: Record<string, Arg>, attrs: object) {
@@ -47,7 +50,8 @@ export async function runKernelOn(backend: BackendName, name: string, args: Reco
 
 /** Runs `op` on tensors made from `inputs` on `backend`: its outputs' shapes and values, and the data ids it leaked. */
 export async function opOn(
-  backend: BackendName, inputs: Array<{ data: ArrayLike<number | boolean>; shape: number[]; dtype?: tf.DataType }>,
+  backend: BackendName,
+  inputs: Array<{ data: ArrayLike<number | boolean>; shape: number[]; dtype?: tf.DataType }>,
   op: (ts: tf.Tensor[]) => tf.Tensor[],
 ) {
   await tf.setBackend(backend);
@@ -64,8 +68,17 @@ export async function opOn(
 /** Filter with d−1 zeros between taps: a dilation-d convolution with w is an undilated one with this. */
 export function zeroInserted(w: tf.Tensor4D, d: number): tf.Tensor4D {
   const [kh, kw, ci, co] = w.shape;
-  const spread = tf.pad(w.reshape([kh, 1, kw, 1, ci, co]), [[0, 0], [0, d - 1], [0, 0], [0, d - 1], [0, 0], [0, 0]]);
-  return spread.reshape([kh * d, kw * d, ci, co]).slice([0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, ci, co]) as tf.Tensor4D;
+  const spread = tf.pad(w.reshape([kh, 1, kw, 1, ci, co]), [
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, 0],
+  ]);
+  return spread
+    .reshape([kh * d, kw * d, ci, co])
+    .slice([0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, ci, co]) as tf.Tensor4D;
 }
 
 export function zeroInsertedShape([kh, kw, ci, co]: Shape4, d: number): Shape4 {
@@ -74,7 +87,9 @@ export function zeroInsertedShape([kh, kw, ci, co]: Shape4, d: number): Shape4 {
 
 /** Every d-th tap of a gradient computed for the zero-inserted filter: the gradient of the dilated filter. */
 export function taps(values: Float32Array, big: Shape4, d: number): Float32Array {
-  return tf.tidy(() => tf.tensor4d(values, big).stridedSlice([0, 0, 0, 0], big, [d, d, 1, 1]).dataSync().slice() as Float32Array);
+  return tf.tidy(
+    () => tf.tensor4d(values, big).stridedSlice([0, 0, 0, 0], big, [d, d, 1, 1]).dataSync().slice() as Float32Array,
+  );
 }
 
 export const maxDiffs: Record<string, number> = {};

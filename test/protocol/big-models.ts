@@ -11,7 +11,10 @@ import { readModel } from '../../server/src/engine/formats';
 import { writeOnnxModel } from '../../server/src/engine/formats/onnx/writer';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
 
-export const H5_FIXTURE = path.resolve(__dirname, '../../test/fixtures/keras/h5-tf2.4.0-resnet8-add/pretrainedResnet.h5');
+export const H5_FIXTURE = path.resolve(
+  __dirname,
+  '../../test/fixtures/keras/h5-tf2.4.0-resnet8-add/pretrainedResnet.h5',
+);
 
 export interface BigModels {
   tfjs: string;
@@ -22,12 +25,22 @@ export interface BigModels {
   params: number;
 }
 
-const S = (x: tf.SymbolicTensor | tf.SymbolicTensor[] | tf.Tensor | tf.Tensor[]): tf.SymbolicTensor => x as tf.SymbolicTensor;
+const S = (x: tf.SymbolicTensor | tf.SymbolicTensor[] | tf.Tensor | tf.Tensor[]): tf.SymbolicTensor =>
+  x as tf.SymbolicTensor;
 
 export function wideNet(width: number, depth: number): tf.LayersModel {
   const inp = tf.input({ shape: [32, 32, 3], name: 'image' });
-  let x = S(tf.layers.conv2d({ name: 'conv_in', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp));
-  for (let i = 0; i < depth; i++) x = S(tf.layers.conv2d({ name: `conv_${i}`, filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x));
+  let x = S(
+    tf.layers
+      .conv2d({ name: 'conv_in', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' })
+      .apply(inp),
+  );
+  for (let i = 0; i < depth; i++)
+    x = S(
+      tf.layers
+        .conv2d({ name: `conv_${i}`, filters: width, kernelSize: 3, padding: 'same', activation: 'relu' })
+        .apply(x),
+    );
   const out = S(tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax' }).apply(x));
   return tf.model({ inputs: inp, outputs: out, name: 'wide' });
 }
@@ -36,9 +49,19 @@ export function wideNet(width: number, depth: number): tf.LayersModel {
 export async function writeBigModels(root: string, width = 512, depth = 8): Promise<BigModels> {
   await tf.setBackend('cpu');
   const dir = path.join(root, 'models');
-  const out: BigModels = { tfjs: path.join(dir, 'wide', 'model.json'), onnx: path.join(dir, 'wide.onnx'), keras: path.join(dir, 'resnet8.h5'), table: path.join(dir, 'table.model.json'), params: 0 };
+  const out: BigModels = {
+    tfjs: path.join(dir, 'wide', 'model.json'),
+    onnx: path.join(dir, 'wide.onnx'),
+    keras: path.join(dir, 'resnet8.h5'),
+    table: path.join(dir, 'table.model.json'),
+    params: 0,
+  };
   await fs.mkdir(dir, { recursive: true });
-  const exists = (p: string): Promise<boolean> => fs.stat(p).then(() => true, () => false);
+  const exists = (p: string): Promise<boolean> =>
+    fs.stat(p).then(
+      () => true,
+      () => false,
+    );
   if (!(await exists(out.tfjs))) {
     const model = wideNet(width, depth);
     await saveLayersModel(model, path.dirname(out.tfjs));

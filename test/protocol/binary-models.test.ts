@@ -61,15 +61,44 @@ describe('binary model files in the language server', () => {
     await fs.copyFile(H5_FIXTURE, file('models/resnet8.h5'));
     await fs.writeFile(
       file('tiny.prunelens.yaml'),
-      ['model: models/tiny.onnx', 'data:', '  path: bundled:cropweed', '  count: 24', 'calibration:', '  images: 16', '  batchSize: 8', 'method:', '  name: pca-nci', '  varianceThreshold: 0.9', ''].join('\n'),
+      [
+        'model: models/tiny.onnx',
+        'data:',
+        '  path: bundled:cropweed',
+        '  count: 24',
+        'calibration:',
+        '  images: 16',
+        '  batchSize: 8',
+        'method:',
+        '  name: pca-nci',
+        '  varianceThreshold: 0.9',
+        '',
+      ].join('\n'),
     );
     await fs.mkdir(file('src'), { recursive: true });
     await fs.writeFile(file('src/keras_net.py'), kerasSource('../models/tiny.onnx'));
     // A PyTorch checkpoint beside its export: the comment names the .pt, the server reads the .onnx.
-    await fs.writeFile(file('src/torch_net.py'), ['# prunelens-model: ../models/tiny.pt', 'import torch.nn as nn', '', 'class Tiny(nn.Module):', '    def __init__(self):', '        super().__init__()', '        self.conv_a = nn.Conv2d(3, 8, 3, padding=1)', '        self.conv_b = nn.Conv2d(8, 8, 3, padding=1)', '        self.head = nn.Conv2d(8, 3, 1)', ''].join('\n'));
+    await fs.writeFile(
+      file('src/torch_net.py'),
+      [
+        '# prunelens-model: ../models/tiny.pt',
+        'import torch.nn as nn',
+        '',
+        'class Tiny(nn.Module):',
+        '    def __init__(self):',
+        '        super().__init__()',
+        '        self.conv_a = nn.Conv2d(3, 8, 3, padding=1)',
+        '        self.conv_b = nn.Conv2d(8, 8, 3, padding=1)',
+        '        self.head = nn.Conv2d(8, 3, 1)',
+        '',
+      ].join('\n'),
+    );
     client = new LspClient({ analysis: { onOpen: false } });
     await client.initialize(root);
-    await client.until('the workspace scan', () => client.status.some((s) => s.quiescent) && client.diagnosticsOf(file('src/torch_net.py')));
+    await client.until(
+      'the workspace scan',
+      () => client.status.some((s) => s.quiescent) && client.diagnosticsOf(file('src/torch_net.py')),
+    );
   });
 
   after(async () => {
@@ -102,17 +131,25 @@ describe('binary model files in the language server', () => {
     const h5 = client.diagnosticsOf(file('models/resnet8.h5')) ?? [];
     assert.ok(!h5.some((x) => x.severity === 1), JSON.stringify(h5));
     // The .h5 is indexed as a model without options (the config names only the ONNX model): the no-data hint.
-    assert.ok(h5.some((x) => x.code === 'no-data'), JSON.stringify(h5));
+    assert.ok(
+      h5.some((x) => x.code === 'no-data'),
+      JSON.stringify(h5),
+    );
     console.log(`resnet8.h5: ${h5.map(msg).join(' | ')}`);
     assert.equal(client.exited, false);
   });
 
   test('the ONNX model is analysed in the worker with progress; its verdicts appear on the Python sources naming it', async () => {
     const tokensBefore = new Set(client.progress.keys());
-    const result = (await client.conn.sendRequest(AnalyzeRequest.type, { uri: uriOf(file('models/tiny.onnx')) })) as AnalyzeResult;
+    const result = (await client.conn.sendRequest(AnalyzeRequest.type, {
+      uri: uriOf(file('models/tiny.onnx')),
+    })) as AnalyzeResult;
     assert.equal(result.status, 'done', result.message);
     const token = [...client.progress.keys()].find((k) => !tokensBefore.has(k))!;
-    const events = await client.until('progress end', () => client.progress.get(token)?.some((e) => e.kind === 'end') && client.progress.get(token));
+    const events = await client.until(
+      'progress end',
+      () => client.progress.get(token)?.some((e) => e.kind === 'end') && client.progress.get(token),
+    );
     assert.equal(events[0].kind, 'begin');
     assert.match((events[0] as { title: string }).title, /tiny\.onnx/);
     assert.ok(events.some((e) => e.kind === 'report' && /statistics/.test(e.message ?? '')));
@@ -122,12 +159,16 @@ describe('binary model files in the language server', () => {
     // No text positions in a binary file: no per-layer diagnostics on it.
     assert.deepEqual(prunable(client.diagnosticsOf(file('models/tiny.onnx'))), []);
     for (const src of ['src/keras_net.py', 'src/torch_net.py']) {
-      const onSource = await client.until(`verdicts on ${src}`, () => prunable(client.diagnosticsOf(file(src))).find((x) => msg(x).startsWith('conv_a:')));
+      const onSource = await client.until(`verdicts on ${src}`, () =>
+        prunable(client.diagnosticsOf(file(src))).find((x) => msg(x).startsWith('conv_a:')),
+      );
       assert.match(msg(onSource), new RegExp(`^conv_a: ${convA.channels - convA.kept} of 8 filters prunable`));
       assert.equal(onSource.range.start.line, 6); // the conv_a line of both sources
     }
     // Asked again: the result in memory (the cache key is the model's content hash + options).
-    const again = (await client.conn.sendRequest(AnalyzeRequest.type, { uri: uriOf(file('models/tiny.onnx')) })) as AnalyzeResult;
+    const again = (await client.conn.sendRequest(AnalyzeRequest.type, {
+      uri: uriOf(file('models/tiny.onnx')),
+    })) as AnalyzeResult;
     assert.equal(again.status, 'cached');
 
     // The model view's data: layers in order with structure and the analysis' verdict per coupled group.
@@ -136,7 +177,10 @@ describe('binary model files in the language server', () => {
     assert.equal(view.analysed, true);
     assert.match(view.analysis, /analysed with pca-nci .*tiny\.prunelens\.yaml/);
     const convs = view.layers.filter((l) => l.type === 'Conv2D');
-    assert.deepEqual(convs.map((l) => l.name), ['conv_a', 'conv_b', 'head']);
+    assert.deepEqual(
+      convs.map((l) => l.name),
+      ['conv_a', 'conv_b', 'head'],
+    );
     const a = convs[0];
     assert.equal(a.channels, 8);
     assert.equal(a.prunable, true);
@@ -149,11 +193,17 @@ describe('binary model files in the language server', () => {
     // The head is the model's output: its channels are the interface, never pruned, and the view says why.
     assert.equal(convs[2].prunable, false);
     assert.ok(convs[2].reason && convs[2].reason.length > 0);
-    assert.equal(view.totals!.params, view.layers.reduce((s, l) => s + l.params, 0));
+    assert.equal(
+      view.totals!.params,
+      view.layers.reduce((s, l) => s + l.params, 0),
+    );
 
     // Pruning from the editor writes the model back in its own format (verified in onnxruntime before the
     // rename), beside the original, never a TF.js model.json.
-    const pruned = await client.conn.sendRequest(PruneRequest.type, { uri: uriOf(file('models/tiny.onnx')), layers: ['conv_a'] });
+    const pruned = await client.conn.sendRequest(PruneRequest.type, {
+      uri: uriOf(file('models/tiny.onnx')),
+      layers: ['conv_a'],
+    });
     assert.match(pruned.out, /tiny\.onnx\.pruned\/model\.onnx$/);
     const prunedFile = fileURLToPath(pruned.out);
     const back = await readModel(prunedFile);
@@ -169,8 +219,12 @@ describe('binary model files in the language server', () => {
     assert.match(h5.analysis, /no calibration data/);
     // A ResNet: the convolutions an Add joins share one coupled group.
     const groups = new Map<number, string[]>();
-    for (const l of h5.layers) if (l.group !== undefined && l.type === 'Conv2D') groups.set(l.group, [...(groups.get(l.group) ?? []), l.name]);
-    assert.ok([...groups.values()].some((m) => m.length >= 2), JSON.stringify([...groups]));
+    for (const l of h5.layers)
+      if (l.group !== undefined && l.type === 'Conv2D') groups.set(l.group, [...(groups.get(l.group) ?? []), l.name]);
+    assert.ok(
+      [...groups.values()].some((m) => m.length >= 2),
+      JSON.stringify([...groups]),
+    );
     const bad = await client.conn.sendRequest(ModelViewRequest.type, { uri: uriOf(file('models/corrupt.onnx')) });
     assert.match(bad.error ?? '', /corrupt\.onnx: not a valid ONNX model/);
     assert.deepEqual(bad.layers, []);

@@ -22,7 +22,8 @@ describe('the config is defined once', () => {
   });
 
   test('the settings share the definition’s defaults: package.json contributes and the protocol’s DEFAULT_SETTINGS', () => {
-    const props = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).contributes.configuration.properties as Record<string, { default: unknown }>;
+    const props = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).contributes.configuration
+      .properties as Record<string, { default: unknown }>;
     assert.equal(CONFIG_DEFAULTS.method.varianceThreshold, 0.99);
     assert.equal(props['prunelens.varianceThreshold'].default, CONFIG_DEFAULTS.method.varianceThreshold);
     assert.equal(DEFAULT_SETTINGS.varianceThreshold, CONFIG_DEFAULTS.method.varianceThreshold);
@@ -51,7 +52,8 @@ describe('the config is defined once', () => {
       { model: '', data: { path: 'x' } },
       { data: { path: 'x' } },
     ];
-    for (const c of cases) assert.equal(validateConfig(c).length === 0, ConfigDefinition.safeParse(c).success, JSON.stringify(c));
+    for (const c of cases)
+      assert.equal(validateConfig(c).length === 0, ConfigDefinition.safeParse(c).success, JSON.stringify(c));
   });
 
   test('validation applies the defaults: a config that leaves everything out gets every default from the definition', () => {
@@ -65,21 +67,42 @@ describe('the config is defined once', () => {
     assert.equal(config.layerPruning.enabled, false);
     assert.equal(config.data.valFraction, CONFIG_DEFAULTS.data.valFraction);
     // What the user gave is kept; a given value is never replaced by a default.
-    const given = resolveConfig({ model: 'm', data: { path: 'x' }, finetune: { epochs: 0, batchSize: 2 }, method: { name: 'distribution' } });
-    assert.deepEqual([given.finetune.epochs, given.finetune.batchSize, given.finetune.patience, given.method.name], [0, 2, CONFIG_DEFAULTS.finetune.patience, 'distribution']);
+    const given = resolveConfig({
+      model: 'm',
+      data: { path: 'x' },
+      finetune: { epochs: 0, batchSize: 2 },
+      method: { name: 'distribution' },
+    });
+    assert.deepEqual(
+      [given.finetune.epochs, given.finetune.batchSize, given.finetune.patience, given.method.name],
+      [0, 2, CONFIG_DEFAULTS.finetune.patience, 'distribution'],
+    );
   });
 
   test('resolveConfig refuses an invalid config with one line naming the file and each pointer', () => {
     assert.throws(
-      () => resolveConfig({ model: 'm', data: { path: 'x' }, method: { name: 'pca-nci', varianceThreshold: 2 } }, 'run.prunelens.yaml'),
-      (err: unknown) => err instanceof PruneLensError && /\/method\/varianceThreshold: must be <= 1/.test(err.message) && !err.message.includes('\n'),
+      () =>
+        resolveConfig(
+          { model: 'm', data: { path: 'x' }, method: { name: 'pca-nci', varianceThreshold: 2 } },
+          'run.prunelens.yaml',
+        ),
+      (err: unknown) =>
+        err instanceof PruneLensError &&
+        /\/method\/varianceThreshold: must be <= 1/.test(err.message) &&
+        !err.message.includes('\n'),
     );
   });
 
   test('one block with its defaults (the CLI flags and the statistics pass): unset flags are undefined and take the default', () => {
     assert.deepEqual(sectionWithDefaults('calibration', { images: undefined }), CONFIG_DEFAULTS.calibration);
-    assert.equal(sectionWithDefaults('finetune', { epochs: undefined, batchSize: 4 }).epochs, CONFIG_DEFAULTS.finetune.epochs);
+    assert.equal(
+      sectionWithDefaults('finetune', { epochs: undefined, batchSize: 4 }).epochs,
+      CONFIG_DEFAULTS.finetune.epochs,
+    );
     assert.equal(sectionWithDefaults('finetune', { epochs: undefined, batchSize: 4 }).batchSize, 4);
-    assert.throws(() => sectionWithDefaults('calibration', { images: 0 }), (err: unknown) => err instanceof PruneLensError && /^\/calibration\/images: /.test(err.message));
+    assert.throws(
+      () => sectionWithDefaults('calibration', { images: 0 }),
+      (err: unknown) => err instanceof PruneLensError && /^\/calibration\/images: /.test(err.message),
+    );
   });
 });

@@ -46,9 +46,15 @@ export class LspClient {
     public settings: Record<string, unknown>,
     opts: { nodeArgs?: string[]; env?: Record<string, string> } = {},
   ) {
-    this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    this.proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER, '--stdio'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
     this.proc.stderr!.on('data', (d: Buffer) => this.stderr.push(d.toString()));
-    this.conn = createProtocolConnection(new StreamMessageReader(this.proc.stdout!), new StreamMessageWriter(this.proc.stdin!));
+    this.conn = createProtocolConnection(
+      new StreamMessageReader(this.proc.stdout!),
+      new StreamMessageWriter(this.proc.stdin!),
+    );
     this.conn.onNotification(PublishDiagnosticsNotification.type, (p) => {
       this.diagnostics.set(p.uri, p.diagnostics);
       this.wake();
@@ -63,13 +69,18 @@ export class LspClient {
       this.status.push(p);
       this.wake();
     });
-    this.conn.onRequest('workspace/configuration', (p: { items: { section?: string }[] }) => p.items.map(() => this.settings));
+    this.conn.onRequest('workspace/configuration', (p: { items: { section?: string }[] }) =>
+      p.items.map(() => this.settings),
+    );
     this.conn.onRequest('window/workDoneProgress/create', () => null);
-    this.conn.onRequest('client/registerCapability', (p: { registrations: { method: string; registerOptions?: unknown }[] }) => {
-      this.registrations.push(p);
-      this.wake();
-      return null;
-    });
+    this.conn.onRequest(
+      'client/registerCapability',
+      (p: { registrations: { method: string; registerOptions?: unknown }[] }) => {
+        this.registrations.push(p);
+        this.wake();
+        return null;
+      },
+    );
     this.conn.onNotification('window/logMessage', () => undefined);
     this.conn.onNotification('window/showMessage', (p: { message: string }) => {
       this.messages.push(p.message);
@@ -97,7 +108,8 @@ export class LspClient {
       const v = check();
       if (v) return v;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; server stderr:\n${this.stderr.join('').slice(-3000)}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting for ${what}; server stderr:\n${this.stderr.join('').slice(-3000)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 500));
         this.waiters.push(() => {
@@ -115,9 +127,18 @@ export class LspClient {
       rootUri: uriOf(folder),
       workspaceFolders: [{ uri: uriOf(folder), name: path.basename(folder) }],
       capabilities: {
-        workspace: { configuration: true, didChangeWatchedFiles: { dynamicRegistration: true }, workspaceEdit: { documentChanges: false } },
+        workspace: {
+          configuration: true,
+          didChangeWatchedFiles: { dynamicRegistration: true },
+          workspaceEdit: { documentChanges: false },
+        },
         window: { workDoneProgress: true },
-        textDocument: { codeAction: { codeActionLiteralSupport: { codeActionKind: { valueSet: ['quickfix', 'source.fixAll'] } }, dataSupport: true } },
+        textDocument: {
+          codeAction: {
+            codeActionLiteralSupport: { codeActionKind: { valueSet: ['quickfix', 'source.fixAll'] } },
+            dataSupport: true,
+          },
+        },
       },
     });
     await this.conn.sendNotification(InitializedNotification.type, {});
@@ -128,11 +149,16 @@ export class LspClient {
   }
 
   change(file: string, text: string, version: number): Promise<void> {
-    return this.conn.sendNotification('textDocument/didChange', { textDocument: { uri: uriOf(file), version }, contentChanges: [{ text }] });
+    return this.conn.sendNotification('textDocument/didChange', {
+      textDocument: { uri: uriOf(file), version },
+      contentChanges: [{ text }],
+    });
   }
 
   open(file: string, text: string, languageId: string): Promise<void> {
-    return this.conn.sendNotification('textDocument/didOpen', { textDocument: { uri: uriOf(file), languageId, version: 1, text } });
+    return this.conn.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: uriOf(file), languageId, version: 1, text },
+    });
   }
 
   async close(): Promise<void> {
@@ -162,9 +188,16 @@ export class LspClient {
 }
 
 /** Applies LSP text edits (non-overlapping) to a text. */
-export function applyEdits(text: string, edits: { range: { start: { line: number; character: number }; end: { line: number; character: number } }; newText: string }[]): string {
+export function applyEdits(
+  text: string,
+  edits: {
+    range: { start: { line: number; character: number }; end: { line: number; character: number } };
+    newText: string;
+  }[],
+): string {
   const lines = text.split('\n');
-  const offset = (p: { line: number; character: number }): number => lines.slice(0, p.line).reduce((s, l) => s + l.length + 1, 0) + p.character;
+  const offset = (p: { line: number; character: number }): number =>
+    lines.slice(0, p.line).reduce((s, l) => s + l.length + 1, 0) + p.character;
   const sorted = [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start));
   let out = text;
   for (const e of sorted) out = out.slice(0, offset(e.range.start)) + e.newText + out.slice(offset(e.range.end));

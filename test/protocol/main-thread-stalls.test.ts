@@ -33,7 +33,10 @@ describe("the server's thread while it reads big models", () => {
     root = await fs.realpath(await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-stalls-')));
     models = await writeBigModels(root);
     probe = path.join(root, 'stalls.txt');
-    client = new LspClient({ analysis: { onOpen: false } }, { nodeArgs: ['--require', PROBE], env: { PRUNELENS_STALL_PROBE: probe } });
+    client = new LspClient(
+      { analysis: { onOpen: false } },
+      { nodeArgs: ['--require', PROBE], env: { PRUNELENS_STALL_PROBE: probe } },
+    );
   });
 
   after(async () => {
@@ -53,15 +56,24 @@ describe("the server's thread while it reads big models", () => {
       const r = await client.conn.sendRequest(WhatIfRequest.type, { uri: uriOf(m), groups: [] });
       assert.ok(r.before.params >= models.params * 0.99, `${path.basename(m)}: ${r.before.params} params`);
     }
-    assert.equal(client.diagnosticsOf(models.table), undefined, 'the table is not a model: nothing is published for it');
+    assert.equal(
+      client.diagnosticsOf(models.table),
+      undefined,
+      'the table is not a model: nothing is published for it',
+    );
     for (const m of [models.tfjs, models.onnx, models.keras]) {
-      assert.ok(!(client.diagnosticsOf(m) ?? []).some((d) => d.severity === 1), `${path.basename(m)}: ${JSON.stringify(client.diagnosticsOf(m))}`);
+      assert.ok(
+        !(client.diagnosticsOf(m) ?? []).some((d) => d.severity === 1),
+        `${path.basename(m)}: ${JSON.stringify(client.diagnosticsOf(m))}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 300)); // the probe writes every 100 ms
     const stalls = await readStalls(probe, since);
     const worst = stalls.reduce((m, s) => Math.max(m, s.ms), 0);
     const long = stalls.filter((s) => s.ms > 50).map((s) => `${s.ms.toFixed(0)} ms at +${s.start - since} ms`);
-    console.log(`${models.params} params per model; all checked in ${checked} ms; longest stall ${worst.toFixed(0)} ms (bound ${STALL_BOUND_MS} ms); over 50 ms: ${long.join(', ') || 'none'}`);
+    console.log(
+      `${models.params} params per model; all checked in ${checked} ms; longest stall ${worst.toFixed(0)} ms (bound ${STALL_BOUND_MS} ms); over 50 ms: ${long.join(', ') || 'none'}`,
+    );
     assert.ok(stalls.length > 10, 'the probe recorded no ticks: is it loaded?');
     assert.ok(worst < STALL_BOUND_MS, `the server's thread stalled ${worst.toFixed(0)} ms`);
   });

@@ -28,7 +28,10 @@ describe('model read timeout in the language server', () => {
     await saveLayersModel(wide, path.dirname(big()));
     wide.dispose();
     await saveLayersModel(convNet(16, 8), path.dirname(small()));
-    client = new LspClient({ analysis: { onOpen: false } }, { env: { PRUNELENS_MODEL_READ_TIMEOUT_MS: String(TIMEOUT_MS) } });
+    client = new LspClient(
+      { analysis: { onOpen: false } },
+      { env: { PRUNELENS_MODEL_READ_TIMEOUT_MS: String(TIMEOUT_MS) } },
+    );
     await client.initialize(root);
   });
 
@@ -43,11 +46,17 @@ describe('model read timeout in the language server', () => {
     console.log(`big model: ${message}`);
     assert.equal(d.length, 1);
     assert.equal(d[0].severity, 1);
-    assert.match(message, /a-big\/model\.json: reading it took longer than 0\.1 s and was stopped; the model may be too large to check in the editor/);
+    assert.match(
+      message,
+      /a-big\/model\.json: reading it took longer than 0\.1 s and was stopped; the model may be too large to check in the editor/,
+    );
     assert.doesNotMatch(message, /\n/);
     const s = await client.until('the small model diagnostics', () => client.diagnosticsOf(small()), 60_000);
     assert.ok(!s.some((x) => x.severity === 1), JSON.stringify(s));
-    assert.ok(s.some((x) => x.code === 'no-data'), JSON.stringify(s));
+    assert.ok(
+      s.some((x) => x.code === 'no-data'),
+      JSON.stringify(s),
+    );
     assert.equal(client.exited, false);
   });
 });

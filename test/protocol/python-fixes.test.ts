@@ -36,7 +36,9 @@ const ROOT = path.resolve(__dirname, '../..');
 const PYTHON = '/usr/bin/python3';
 const torchMissing = ((): string | undefined => {
   const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 60000 });
-  return r.status === 0 ? undefined : `${PYTHON} cannot import torch (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}): install Debian's python3-torch to run the PyTorch checks`;
+  return r.status === 0
+    ? undefined
+    : `${PYTHON} cannot import torch (${(r.stderr || r.error?.message || '').trim().split('\n').pop()}): install Debian's python3-torch to run the PyTorch checks`;
 })();
 if (torchMissing) console.log(`# skipped: ${torchMissing}`);
 
@@ -49,10 +51,30 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { model: 'data/models/unet-cropweed/model.json', source: 'test/python/unet_cropweed.py', cls: 'UNetCropWeed', input: [1, 64, 64, 3] },
-  { model: 'data/models/vgg16-fashion/model.json', source: 'test/python/vgg16_fashion.py', cls: 'VGG16Fashion', input: [1, 32, 32, 1] },
-  { model: 'data/models/segnet-cropweed/model.json', source: 'test/python/segnet_cropweed.py', cls: 'SegNetCropWeed', input: [1, 64, 64, 3] },
-  { model: 'data/models/deeplabv3plus-cropweed/model.json', source: 'test/python/deeplabv3plus_cropweed.py', cls: 'DeepLabV3PlusCropWeed', input: [1, 64, 64, 3] },
+  {
+    model: 'data/models/unet-cropweed/model.json',
+    source: 'test/python/unet_cropweed.py',
+    cls: 'UNetCropWeed',
+    input: [1, 64, 64, 3],
+  },
+  {
+    model: 'data/models/vgg16-fashion/model.json',
+    source: 'test/python/vgg16_fashion.py',
+    cls: 'VGG16Fashion',
+    input: [1, 32, 32, 1],
+  },
+  {
+    model: 'data/models/segnet-cropweed/model.json',
+    source: 'test/python/segnet_cropweed.py',
+    cls: 'SegNetCropWeed',
+    input: [1, 64, 64, 3],
+  },
+  {
+    model: 'data/models/deeplabv3plus-cropweed/model.json',
+    source: 'test/python/deeplabv3plus_cropweed.py',
+    cls: 'DeepLabV3PlusCropWeed',
+    input: [1, 64, 64, 3],
+  },
 ];
 
 type Drop = (members: string[], channel: number) => boolean;
@@ -62,9 +84,16 @@ const NOT_ONE_MOD_THREE: Drop = (_members, i) => i % 3 === 1;
 async function verdicts(file: string, graph: ModelGraph, drop: Drop = NOT_ONE_MOD_THREE) {
   const coupling = analyzeCoupling(graph);
   const structure = inspectGraph(graph, coupling);
-  const groups = coupling.groups.filter((g) => g.prunable && g.members.some((m) => graph.layers.find((l) => l.name === m)!.className.startsWith('Conv2D')));
-  const keeps = groups.map((g) => ({ group: g.id, keep: Array.from({ length: g.channels }, (_, i) => i).filter((i) => !drop(g.members, i)) }));
-  const layers: LayerVerdict[] = groups.flatMap((g, i) => g.members.map((m) => ({ layer: m, group: g.id, channels: g.channels, kept: keeps[i].keep.length, flopsShare: 0 })));
+  const groups = coupling.groups.filter(
+    (g) => g.prunable && g.members.some((m) => graph.layers.find((l) => l.name === m)!.className.startsWith('Conv2D')),
+  );
+  const keeps = groups.map((g) => ({
+    group: g.id,
+    keep: Array.from({ length: g.channels }, (_, i) => i).filter((i) => !drop(g.members, i)),
+  }));
+  const layers: LayerVerdict[] = groups.flatMap((g, i) =>
+    g.members.map((m) => ({ layer: m, group: g.id, channels: g.channels, kept: keeps[i].keep.length, flopsShare: 0 })),
+  );
   const summary: AnalysisSummary = {
     model: graph.name,
     modelHash: '',
@@ -88,7 +117,10 @@ function diagnosticsOf(text: string, version: number, linked: Parameters<typeof 
 }
 
 /** Every offered fix, one at a time, re-reading the diagnostics after each edit (as the editor does). */
-function applyEveryFix(text: string, linked: Parameters<typeof pythonDiagnostics>[2]): { text: string; applied: string[]; refused: string[] } {
+function applyEveryFix(
+  text: string,
+  linked: Parameters<typeof pythonDiagnostics>[2],
+): { text: string; applied: string[]; refused: string[] } {
   const applied: string[] = [];
   for (let i = 0; i < 500; i++) {
     const diags = diagnosticsOf(text, i, linked);
@@ -103,12 +135,29 @@ function applyEveryFix(text: string, linked: Parameters<typeof pythonDiagnostics
 }
 
 /** The pruned model's weights as PyTorch state_dict entries (raw float32 files plus how to lay them out). */
-async function writeWeights(graph: ModelGraph, dir: string): Promise<{ name: string; file: string; shape: number[]; layout: string }[]> {
+async function writeWeights(
+  graph: ModelGraph,
+  dir: string,
+): Promise<{ name: string; file: string; shape: number[]; layout: string }[]> {
   const params: { name: string; file: string; shape: number[]; layout: string }[] = [];
-  const roles: Record<string, string> = { kernel: 'weight', bias: 'bias', gamma: 'weight', beta: 'bias', moving_mean: 'running_mean', moving_variance: 'running_var' };
+  const roles: Record<string, string> = {
+    kernel: 'weight',
+    bias: 'bias',
+    gamma: 'weight',
+    beta: 'bias',
+    moving_mean: 'running_mean',
+    moving_variance: 'running_var',
+  };
   for (const layer of graph.layers) {
     for (const [role, w] of layer.weights) {
-      const layout = role !== 'kernel' ? 'none' : layer.className === 'Conv2DTranspose' ? 'convT' : layer.className === 'Dense' ? 'dense' : 'conv';
+      const layout =
+        role !== 'kernel'
+          ? 'none'
+          : layer.className === 'Conv2DTranspose'
+            ? 'convT'
+            : layer.className === 'Dense'
+              ? 'dense'
+              : 'conv';
       const file = `${layer.name}.${role}.bin`;
       await fs.writeFile(path.join(dir, file), Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength));
       params.push({ name: `${layer.name}.${roles[role] ?? role}`, file, shape: [...w.shape], layout });
@@ -124,18 +173,35 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
       const file = path.join(ROOT, c.model);
       const { graph } = await readModel(file);
       const v = await verdicts(file, graph);
-      const linked = { uri: pathToFileURL(file).href, name: path.basename(path.dirname(file)), structure: v.structure, summary: v.summary, followers: v.followers };
+      const linked = {
+        uri: pathToFileURL(file).href,
+        name: path.basename(path.dirname(file)),
+        structure: v.structure,
+        summary: v.summary,
+        followers: v.followers,
+      };
       const original = await fs.readFile(path.join(ROOT, c.source), 'utf8');
       const { text, applied, refused } = applyEveryFix(original, linked);
       assert.deepEqual(refused, []);
       // One fix per coupled group: it narrows every member (an Add's inputs together), so the others are done.
       const groupOf = new Map(v.summary.layers.map((l) => [l.layer, l.group]));
       const fixedGroups = applied.map((l) => groupOf.get(l));
-      assert.equal(new Set(fixedGroups).size, applied.length, `one fix per group, each applied once: ${applied.join(', ')}`);
-      assert.deepEqual([...new Set(fixedGroups)].sort(), [...new Set(groupOf.values())].sort(), 'every pruned group got its fix');
+      assert.equal(
+        new Set(fixedGroups).size,
+        applied.length,
+        `one fix per group, each applied once: ${applied.join(', ')}`,
+      );
+      assert.deepEqual(
+        [...new Set(fixedGroups)].sort(),
+        [...new Set(groupOf.values())].sort(),
+        'every pruned group got its fix',
+      );
       // After all fixes, nothing is said to disagree: each conv is at its pruned width.
       const after = diagnosticsOf(text, 1000, linked);
-      assert.deepEqual(after.filter((d) => d.code === 'source-model-mismatch'), []);
+      assert.deepEqual(
+        after.filter((d) => d.code === 'source-model-mismatch'),
+        [],
+      );
 
       const pruned = applyPlan(graph, v.plan).graph;
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-'));
@@ -145,13 +211,21 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
         const [n, h, w, ch] = c.input;
         const nhwc = tf.randomUniform(c.input, 0, 1, 'float32', 7);
         const nchw = tf.transpose(nhwc, [0, 3, 1, 2]);
-        await fs.writeFile(path.join(dir, 'input.bin'), Buffer.from((await nchw.data() as Float32Array).buffer));
+        await fs.writeFile(path.join(dir, 'input.bin'), Buffer.from(((await nchw.data()) as Float32Array).buffer));
         await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify({ input: [n, ch, h, w], params }));
-        const r = spawnSync(PYTHON, [path.join(ROOT, 'test/python/check_module.py'), path.join(dir, 'model.py'), c.cls, dir], { encoding: 'utf8', timeout: 300000 });
+        const r = spawnSync(
+          PYTHON,
+          [path.join(ROOT, 'test/python/check_module.py'), path.join(dir, 'model.py'), c.cls, dir],
+          { encoding: 'utf8', timeout: 300000 },
+        );
         assert.equal(r.status, 0, `PyTorch run failed:\n${r.stderr}`);
-        const seen = JSON.parse(r.stdout.trim().split('\n').pop()!) as { output: number[]; params: Record<string, number[]> };
+        const seen = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+          output: number[];
+          params: Record<string, number[]>;
+        };
         // Spot-check the pruned widths reached PyTorch: each pruned conv's out channels is its kept count.
-        for (const l of v.summary.layers) assert.equal(seen.params[`${l.layer}.weight`][l.layer.startsWith('up') ? 1 : 0], l.kept, l.layer);
+        for (const l of v.summary.layers)
+          assert.equal(seen.params[`${l.layer}.weight`][l.layer.startsWith('up') ? 1 : 0], l.kept, l.layer);
         const model = await graphToTfModel(pruned);
         let expected = model.predict(nhwc) as tf.Tensor;
         if (expected.rank === 4) expected = tf.transpose(expected, [0, 3, 1, 2]);
@@ -160,7 +234,9 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
         assert.deepEqual(seen.output, expected.shape);
         let worst = 0;
         for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
-        console.log(`${path.basename(c.source)}: ${applied.length} fixes applied, max |PyTorch − TF.js| = ${worst.toExponential(2)}`);
+        console.log(
+          `${path.basename(c.source)}: ${applied.length} fixes applied, max |PyTorch − TF.js| = ${worst.toExponential(2)}`,
+        );
         assert.ok(worst < 1e-3, `outputs differ by ${worst}`);
         model.dispose();
       } finally {
@@ -173,11 +249,23 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
     const file = path.join(ROOT, CASES[0].model);
     const { graph } = await readModel(file);
     const v = await verdicts(file, graph);
-    const linked = { uri: pathToFileURL(file).href, name: 'unet-cropweed', structure: v.structure, summary: v.summary, followers: v.followers };
-    const text = (await fs.readFile(path.join(ROOT, CASES[0].source), 'utf8')).replace('self.dec1_conv1 = nn.Conv2d(32,', 'self.dec1_conv1 = nn.Conv2d(16 + 16,');
+    const linked = {
+      uri: pathToFileURL(file).href,
+      name: 'unet-cropweed',
+      structure: v.structure,
+      summary: v.summary,
+      followers: v.followers,
+    };
+    const text = (await fs.readFile(path.join(ROOT, CASES[0].source), 'utf8')).replace(
+      'self.dec1_conv1 = nn.Conv2d(32,',
+      'self.dec1_conv1 = nn.Conv2d(16 + 16,',
+    );
     const d = diagnosticsOf(text, 1, linked).find((x) => String(x.message).startsWith('enc1_conv2:'))!;
     assert.equal(d.severity, DiagnosticSeverity.Warning);
-    assert.match(String(d.message), /no automatic fix: it cannot follow dec1_conv1 \(its in_channels is not an integer literal\)/);
+    assert.match(
+      String(d.message),
+      /no automatic fix: it cannot follow dec1_conv1 \(its in_channels is not an integer literal\)/,
+    );
     assert.equal(d.data, undefined, 'no fix is attached');
   });
 
@@ -185,24 +273,49 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
     const file = path.join(ROOT, 'data/models/deeplabv3plus-cropweed/model.json');
     const { graph } = await readModel(file);
     const v = await verdicts(file, graph);
-    const linked = { uri: pathToFileURL(file).href, name: 'deeplabv3plus-cropweed', structure: v.structure, summary: v.summary, followers: v.followers };
+    const linked = {
+      uri: pathToFileURL(file).href,
+      name: 'deeplabv3plus-cropweed',
+      structure: v.structure,
+      summary: v.summary,
+      followers: v.followers,
+    };
     const text = await fs.readFile(path.join(ROOT, 'test/python/deeplabv3plus_cropweed.py'), 'utf8');
     const fix = diagnosticsOf(text, 1, linked).find((x) => String(x.message).startsWith('stage2_block1_conv2:'))!;
     const edited = applyEdits(text, (fix.data as PythonFixData).edits);
-    for (const member of ['stage2_block1_conv2 = nn.Conv2d(16, 11,', 'stage2_block1_proj = nn.Conv2d(8, 11,', 'stage2_block1_bn2 = nn.BatchNorm2d(11,', 'stage2_block1_proj_bn = nn.BatchNorm2d(11,', 'stage3_block1_conv1 = nn.Conv2d(11,', 'stage3_block1_proj = nn.Conv2d(11,']) {
+    for (const member of [
+      'stage2_block1_conv2 = nn.Conv2d(16, 11,',
+      'stage2_block1_proj = nn.Conv2d(8, 11,',
+      'stage2_block1_bn2 = nn.BatchNorm2d(11,',
+      'stage2_block1_proj_bn = nn.BatchNorm2d(11,',
+      'stage3_block1_conv1 = nn.Conv2d(11,',
+      'stage3_block1_proj = nn.Conv2d(11,',
+    ]) {
       assert.ok(edited.includes(member), `${member} after the one fix`);
     }
-    const unliteral = text.replace('self.stage2_block1_proj = nn.Conv2d(8, 16,', 'self.stage2_block1_proj = nn.Conv2d(8, 2 * 8,');
+    const unliteral = text.replace(
+      'self.stage2_block1_proj = nn.Conv2d(8, 16,',
+      'self.stage2_block1_proj = nn.Conv2d(8, 2 * 8,',
+    );
     const d = diagnosticsOf(unliteral, 2, linked).find((x) => String(x.message).startsWith('stage2_block1_conv2:'))!;
     assert.equal(d.data, undefined, 'no fix is attached');
-    assert.match(String(d.message), /no automatic fix: it cannot follow stage2_block1_proj \(its width is not an integer literal\)/);
+    assert.match(
+      String(d.message),
+      /no automatic fix: it cannot follow stage2_block1_proj \(its width is not an integer literal\)/,
+    );
   });
 
   test('SegNet unpooling with pooling indices: no width fix anywhere, the warning names the unpooling call', async () => {
     const file = path.join(ROOT, 'data/models/segnet-cropweed/model.json');
     const { graph } = await readModel(file);
     const v = await verdicts(file, graph);
-    const linked = { uri: pathToFileURL(file).href, name: 'segnet-cropweed', structure: v.structure, summary: v.summary, followers: v.followers };
+    const linked = {
+      uri: pathToFileURL(file).href,
+      name: 'segnet-cropweed',
+      structure: v.structure,
+      summary: v.summary,
+      followers: v.followers,
+    };
     const source = 'test/python/segnet_indices_cropweed.py';
     const text = await fs.readFile(path.join(ROOT, source), 'utf8');
     const line = text.split('\n').findIndex((l) => l.includes('max_unpool2d(')) + 1;
@@ -211,13 +324,25 @@ describe('PyTorch source quick fixes keep the module runnable (real PyTorch)', {
     for (const d of diags) {
       assert.equal(d.data, undefined, `no fix for ${d.message}`);
       assert.equal(d.severity, DiagnosticSeverity.Warning);
-      assert.match(String(d.message), new RegExp(`no automatic fix: it cannot follow max_unpool2d on line ${line} \\(unpooling with pooling indices ties widths that segnet-cropweed does not couple\\)`));
+      assert.match(
+        String(d.message),
+        new RegExp(
+          `no automatic fix: it cannot follow max_unpool2d on line ${line} \\(unpooling with pooling indices ties widths that segnet-cropweed does not couple\\)`,
+        ),
+      );
     }
     // Why: when a decoder block keeps fewer channels than its encoder block (one more dropped here, as a real
     // analysis may), the fixes the model alone suggests give a module whose unpooling crashes.
-    const uneven = await verdicts(file, graph, (members, i) => i % 3 === 1 || (members[0].startsWith('dec') && i === 0));
+    const uneven = await verdicts(
+      file,
+      graph,
+      (members, i) => i % 3 === 1 || (members[0].startsWith('dec') && i === 0),
+    );
     const unevenLinked = { ...linked, summary: uneven.summary };
-    const withoutUnpool = applyEveryFix(text.replace('max_unpool2d(x, indices[b - 1], 2)', 'interpolate(x, scale_factor=2)'), unevenLinked);
+    const withoutUnpool = applyEveryFix(
+      text.replace('max_unpool2d(x, indices[b - 1], 2)', 'interpolate(x, scale_factor=2)'),
+      unevenLinked,
+    );
     assert.equal(withoutUnpool.refused.length, 0);
     const broken = withoutUnpool.text.replace('interpolate(x, scale_factor=2)', 'max_unpool2d(x, indices[b - 1], 2)');
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-'));

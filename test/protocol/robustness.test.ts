@@ -18,9 +18,24 @@ type Json = Record<string, unknown>;
 
 function model(mutate: (json: Json, layers: Json[], weights: Json[]) => void = () => undefined): string {
   const layers: Json[] = [
-    { class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_input_shape: [null, 8, 8, 3] }, inbound_nodes: [] },
-    { class_name: 'Conv2D', name: 'conv', config: { name: 'conv', filters: 4, kernel_size: [3, 3], strides: [1, 1], padding: 'same', use_bias: true }, inbound_nodes: [[['in', 0, 0, {}]]] },
-    { class_name: 'Conv2D', name: 'head', config: { name: 'head', filters: 2, kernel_size: [1, 1], padding: 'valid', use_bias: true }, inbound_nodes: [[['conv', 0, 0, {}]]] },
+    {
+      class_name: 'InputLayer',
+      name: 'in',
+      config: { name: 'in', batch_input_shape: [null, 8, 8, 3] },
+      inbound_nodes: [],
+    },
+    {
+      class_name: 'Conv2D',
+      name: 'conv',
+      config: { name: 'conv', filters: 4, kernel_size: [3, 3], strides: [1, 1], padding: 'same', use_bias: true },
+      inbound_nodes: [[['in', 0, 0, {}]]],
+    },
+    {
+      class_name: 'Conv2D',
+      name: 'head',
+      config: { name: 'head', filters: 2, kernel_size: [1, 1], padding: 'valid', use_bias: true },
+      inbound_nodes: [[['conv', 0, 0, {}]]],
+    },
   ];
   const weights: Json[] = [
     { name: 'conv/kernel', shape: [3, 3, 3, 4], dtype: 'float32' },
@@ -30,7 +45,10 @@ function model(mutate: (json: Json, layers: Json[], weights: Json[]) => void = (
   ];
   const json: Json = {
     format: 'layers-model',
-    modelTopology: { class_name: 'Model', config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [['head', 0, 0]] } },
+    modelTopology: {
+      class_name: 'Model',
+      config: { name: 'm', layers, input_layers: [['in', 0, 0]], output_layers: [['head', 0, 0]] },
+    },
     weightsManifest: [{ paths: ['./group1-shard1of1.bin'], weights }],
   };
   mutate(json, layers, weights);
@@ -44,16 +62,29 @@ const BROKEN: Record<string, { text: string; setup?: (dir: string) => Promise<vo
   'nan-strides': { text: model().replace('"strides":[1,1]', '"strides":[1e999,1]') },
   'string-kernel': { text: model((_, l) => ((l[1].config as Json).kernel_size = 'big')) },
   'escape-shard': { text: model((j) => ((j.weightsManifest as Json[])[0].paths = ['../../../../etc/passwd'])) },
-  'fifo-shard': { text: model(), setup: async (dir) => void (await fs.rm(path.join(dir, 'group1-shard1of1.bin')), execFileSync('mkfifo', [path.join(dir, 'group1-shard1of1.bin')])) },
+  'fifo-shard': {
+    text: model(),
+    setup: async (dir) =>
+      void (
+        await fs.rm(path.join(dir, 'group1-shard1of1.bin')),
+        execFileSync('mkfifo', [path.join(dir, 'group1-shard1of1.bin')])
+      ),
+  },
   'number-name': { text: model((_, __, w) => (w[0].name = 7)) },
   'empty-node': { text: model((_, l) => (l[2].inbound_nodes = [[]])) },
   'bad-output': { text: model((j) => (((j.modelTopology as Json).config as Json).output_layers = [['head', 4, 0]])) },
-  'deep-json': { text: model((j) => (j.userDefinedMetadata = { v: null })).replace('{"v":null}', `{"v":${'['.repeat(20000)}${']'.repeat(20000)}}`) },
+  'deep-json': {
+    text: model((j) => (j.userDefinedMetadata = { v: null })).replace(
+      '{"v":null}',
+      `{"v":${'['.repeat(20000)}${']'.repeat(20000)}}`,
+    ),
+  },
   'wrong-quant': { text: model((_, __, w) => ((w[1].quantization = { dtype: 'float16' }), (w[1].dtype = 'int32'))) },
 };
 
 /** What a raw JS exception looks like in a message (the thing part 4 forbids as the sentence itself). */
-const RAW = /^(TypeError|RangeError|SyntaxError|ReferenceError|Error):|Cannot read propert|is not a function|is not iterable|undefined is not|Maximum call stack/;
+const RAW =
+  /^(TypeError|RangeError|SyntaxError|ReferenceError|Error):|Cannot read propert|is not a function|is not iterable|undefined is not|Maximum call stack/;
 
 let root: string;
 let client: LspClient;
@@ -88,25 +119,43 @@ after(async () => {
 
 const nonEmpty = <T>(a: T[] | undefined): T[] | undefined => (a && a.length ? a : undefined);
 const diags = (file: string): Diagnostic[] | undefined => client.diagnosticsOf(file);
-const text = (d: Diagnostic): string => (typeof d.message === 'string' ? d.message : String((d.message as { value: unknown }).value));
+const text = (d: Diagnostic): string =>
+  typeof d.message === 'string' ? d.message : String((d.message as { value: unknown }).value);
 
-test('a broken file never stops the workspace scan; every Error diagnostic is a one-line sentence', { timeout: 120_000 }, async () => {
-  const good = path.join(root, 'good', 'model.json');
-  await client.until('the scan to reach every file', () => client.status.some((s) => s.quiescent) && diags(good) && Object.keys(BROKEN).every((n) => diags(path.join(root, n, 'model.json'))?.length), 90_000);
-  assert.deepEqual((diags(good) ?? []).filter((d) => d.severity === 1), [], 'the good model has no Error');
-  for (const name of Object.keys(BROKEN)) {
-    const errors = diags(path.join(root, name, 'model.json'))!.filter((d) => d.severity === 1);
-    assert.equal(errors.length, 1, name);
-    const m = text(errors[0]);
-    if (process.env.SHOW) console.log(name, "→", m);
-    assert.ok(!m.includes('\n'), `${name}: one line`);
-    assert.doesNotMatch(m, RAW, `${name}: ${m}`);
-    // Engine refusals name the file; a syntax error is placed in the file itself.
-    assert.match(m, /model\.json: |^malformed JSON: /, `${name}: ${m}`);
-  }
-  // The alias config: a syntax diagnostic that says what is wrong, on the alias.
-  const alias = await client.until('the alias config diagnostics', () => nonEmpty(diags(path.join(root, 'a.prunelens.yaml'))));
-  assert.match(text(alias[0]), /alias '\*nope' refers to no anchor/);
-  assert.equal(alias[0].range.start.line, 0);
-  assert.equal(client.exited, false);
-});
+test(
+  'a broken file never stops the workspace scan; every Error diagnostic is a one-line sentence',
+  { timeout: 120_000 },
+  async () => {
+    const good = path.join(root, 'good', 'model.json');
+    await client.until(
+      'the scan to reach every file',
+      () =>
+        client.status.some((s) => s.quiescent) &&
+        diags(good) &&
+        Object.keys(BROKEN).every((n) => diags(path.join(root, n, 'model.json'))?.length),
+      90_000,
+    );
+    assert.deepEqual(
+      (diags(good) ?? []).filter((d) => d.severity === 1),
+      [],
+      'the good model has no Error',
+    );
+    for (const name of Object.keys(BROKEN)) {
+      const errors = diags(path.join(root, name, 'model.json'))!.filter((d) => d.severity === 1);
+      assert.equal(errors.length, 1, name);
+      const m = text(errors[0]);
+      if (process.env.SHOW) console.log(name, '→', m);
+      assert.ok(!m.includes('\n'), `${name}: one line`);
+      assert.doesNotMatch(m, RAW, `${name}: ${m}`);
+      // Engine refusals name the file; a syntax error is placed in the file itself.
+      assert.match(m, /model\.json: |^malformed JSON: /, `${name}: ${m}`);
+    }
+    // The alias config: a syntax diagnostic that says what is wrong, on the alias.
+    const alias = await client.until('the alias config diagnostics', () =>
+      nonEmpty(diags(path.join(root, 'a.prunelens.yaml'))),
+    );
+    assert.match(text(alias[0]), /alias '\*nope' refers to no anchor/);
+    assert.equal(alias[0].range.start.line, 0);
+    assert.equal(client.exited, false);
+  },
+);

@@ -32,11 +32,17 @@ describe('prunelens/whatIf and workspace trust', () => {
     const uri = uriOf(fx.tiny);
     const all = await trusted.conn.sendRequest(WhatIfRequest.type, { uri, groups: [] });
     assert.deepEqual(all.after, all.before);
-    const half = await trusted.conn.sendRequest(WhatIfRequest.type, { uri, groups: [{ group: 0, keep: [0, 1, 2, 3] }] });
+    const half = await trusted.conn.sendRequest(WhatIfRequest.type, {
+      uri,
+      groups: [{ group: 0, keep: [0, 1, 2, 3] }],
+    });
     assert.ok(half.after.params < half.before.params && half.after.flops < half.before.flops);
     const less = await trusted.conn.sendRequest(WhatIfRequest.type, { uri, groups: [{ group: 0, keep: [0] }] });
     assert.ok(less.after.flops < half.after.flops);
-    await assert.rejects(trusted.conn.sendRequest(WhatIfRequest.type, { uri, groups: [{ group: 0, keep: [] }] }), /would keep no channels/);
+    await assert.rejects(
+      trusted.conn.sendRequest(WhatIfRequest.type, { uri, groups: [{ group: 0, keep: [] }] }),
+      /would keep no channels/,
+    );
   });
 
   test('an untrusted workspace runs no analysis and writes nothing', async () => {

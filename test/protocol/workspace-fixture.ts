@@ -28,8 +28,12 @@ export interface Fixture {
 /** Conv stack `conv_a → conv_b → head` (1×1 head, the model output); `width` filters in the first two. */
 export function convNet(size: number, width: number): tf.LayersModel {
   const inp = tf.input({ shape: [size, size, 3], name: 'image' });
-  const a = S(tf.layers.conv2d({ name: 'conv_a', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp));
-  const b = S(tf.layers.conv2d({ name: 'conv_b', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(a));
+  const a = S(
+    tf.layers.conv2d({ name: 'conv_a', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp),
+  );
+  const b = S(
+    tf.layers.conv2d({ name: 'conv_b', filters: width, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(a),
+  );
   const out = S(tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax' }).apply(b));
   return tf.model({ inputs: inp, outputs: out, name: 'tiny' });
 }
@@ -69,12 +73,31 @@ export async function writeFixture(): Promise<Fixture> {
   await fs.writeFile(tinyConfig, TINY_CONFIG_YAML);
   await fs.writeFile(
     path.join(root, 'big.prunelens.yaml'),
-    ['model: models/big/model.json', 'data:', '  path: bundled:cropweed', '  count: 512', 'calibration:', '  images: 400', '  batchSize: 4', ''].join('\n'),
+    [
+      'model: models/big/model.json',
+      'data:',
+      '  path: bundled:cropweed',
+      '  count: 512',
+      'calibration:',
+      '  images: 400',
+      '  batchSize: 4',
+      '',
+    ].join('\n'),
   );
   const badConfig = path.join(root, 'bad.prunelens.yaml');
   await fs.writeFile(
     badConfig,
-    ['model: models/tiny/model.json', 'data:', '  path: ./no-such-data', 'method:', '  name: pca-nci', '  varianceThreshold: 2', '  bogus: 1', '  exclude: [conv_a, no_such_layer]', ''].join('\n'),
+    [
+      'model: models/tiny/model.json',
+      'data:',
+      '  path: ./no-such-data',
+      'method:',
+      '  name: pca-nci',
+      '  varianceThreshold: 2',
+      '  bogus: 1',
+      '  exclude: [conv_a, no_such_layer]',
+      '',
+    ].join('\n'),
   );
 
   await fs.mkdir(path.join(root, 'src'), { recursive: true });
@@ -115,7 +138,25 @@ export async function writeFixture(): Promise<Fixture> {
   const torchMismatch = path.join(root, 'src', 'torch_other.py');
   await fs.writeFile(
     torchMismatch,
-    ['# prunelens-model: ../models/tiny/model.json', 'import torch.nn as nn', '', 'net = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 8, 3), nn.Conv2d(8, 3, 1))', ''].join('\n'),
+    [
+      '# prunelens-model: ../models/tiny/model.json',
+      'import torch.nn as nn',
+      '',
+      'net = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 8, 3), nn.Conv2d(8, 3, 1))',
+      '',
+    ].join('\n'),
   );
-  return { root, tiny: m('tiny'), big: m('big'), broken: m('broken'), malformed: m('malformed'), huge: m('huge'), tinyConfig, badConfig, keras, torch, torchMismatch };
+  return {
+    root,
+    tiny: m('tiny'),
+    big: m('big'),
+    broken: m('broken'),
+    malformed: m('malformed'),
+    huge: m('huge'),
+    tinyConfig,
+    badConfig,
+    keras,
+    torch,
+    torchMismatch,
+  };
 }

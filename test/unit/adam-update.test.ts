@@ -16,11 +16,15 @@ const SIZES = [[1], [3], [7], [10, 100], [3, 3, 64, 128]];
 /** Runs 3 Adam steps on fresh variables; returns their values, the moments and the optimizer's weights. */
 async function train(fused: boolean): Promise<{ values: Float32Array[]; weights: Float32Array[]; names: string[] }> {
   process.env.PRUNELENS_FUSED_ADAM = fused ? '1' : '0';
-  const vars = SIZES.map((s, i) => tf.variable(tf.randomNormal(s, 0, 1, 'float32', i + 1), true, `adam-test-${fused}-${i}`));
+  const vars = SIZES.map((s, i) =>
+    tf.variable(tf.randomNormal(s, 0, 1, 'float32', i + 1), true, `adam-test-${fused}-${i}`),
+  );
   const opt = tf.train.adam(0.01, 0.9, 0.999);
   for (let step = 0; step < 3; step++) {
     const grads: tf.NamedTensorMap = {};
-    vars.forEach((v, i) => { grads[v.name] = tf.randomNormal(v.shape, 0, 1 + step, 'float32', 100 * step + i + 1); }); // seed 0 would mean unseeded
+    vars.forEach((v, i) => {
+      grads[v.name] = tf.randomNormal(v.shape, 0, 1 + step, 'float32', 100 * step + i + 1);
+    }); // seed 0 would mean unseeded
     opt.applyGradients(grads as Parameters<typeof opt.applyGradients>[0]); // typed as variables; TF.js passes gradient tensors
     tf.dispose(Object.values(grads));
   }
@@ -44,8 +48,12 @@ function maxRel(a: Float32Array, b: Float32Array): number {
 }
 
 describe('fused Adam step', () => {
-  before(async () => { await initBackend('wasm'); });
-  after(() => { delete process.env.PRUNELENS_FUSED_ADAM; });
+  before(async () => {
+    await initBackend('wasm');
+  });
+  after(() => {
+    delete process.env.PRUNELENS_FUSED_ADAM;
+  });
 
   it('runs on wasm with the SIMD module, not on cpu', async () => {
     assert.equal(ownAdamKernel(), true);
@@ -54,7 +62,7 @@ describe('fused Adam step', () => {
     await tf.setBackend('wasm');
   });
 
-  it('three steps give TF.js\'s values, moments and optimizer weights, without leaking tensors', async () => {
+  it("three steps give TF.js's values, moments and optimizer weights, without leaking tensors", async () => {
     // TF.js's optimizer itself leaves one tensor behind per optimizer (measured: also with the stock code), so the
     // check is that the fused path adds nothing to that.
     const t0 = tf.memory().numTensors;
@@ -63,8 +71,12 @@ describe('fused Adam step', () => {
     const fused = await train(true);
     assert.equal(tf.memory().numTensors - t1, t1 - t0, 'the fused step leaks tensors');
     assert.deepEqual(fused.names, stock.names);
-    fused.values.forEach((v, i) => assert.ok(maxRel(v, stock.values[i]) <= 1e-6, `variable ${i}: ${maxRel(v, stock.values[i])}`));
-    fused.weights.forEach((w, i) => assert.ok(maxRel(w, stock.weights[i]) <= 1e-6, `${fused.names[i]}: ${maxRel(w, stock.weights[i])}`));
+    fused.values.forEach((v, i) =>
+      assert.ok(maxRel(v, stock.values[i]) <= 1e-6, `variable ${i}: ${maxRel(v, stock.values[i])}`),
+    );
+    fused.weights.forEach((w, i) =>
+      assert.ok(maxRel(w, stock.weights[i]) <= 1e-6, `${fused.names[i]}: ${maxRel(w, stock.weights[i])}`),
+    );
     // The variables really moved (a step that did nothing would also "match" a broken reference).
     assert.ok(stock.values.every((v) => v.every(Number.isFinite)));
   });

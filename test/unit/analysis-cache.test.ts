@@ -13,8 +13,22 @@ const dir = mkdtempSync(join(tmpdir(), 'prunelens-cache-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const cost = { params: 10, flops: 100 };
-const scores = { model: 'unet', method: 'pca-nci', options: { varianceThreshold: 0.99 }, cost: { before: cost, after: cost }, groups: [{ group: 0, members: ['c1'], layer: 'c1', channels: 2, keep: [0], kept: 1, scores: [1, null] }] };
-const entry = (key: string, s: unknown): CachedAnalysis => ({ version: 1, key, modelPath: '/m/model.json', scores: s as CachedAnalysis['scores'], plan: {}, seconds: 1, created: '2026-01-01T00:00:00Z' });
+const scores = {
+  model: 'unet',
+  method: 'pca-nci',
+  options: { varianceThreshold: 0.99 },
+  cost: { before: cost, after: cost },
+  groups: [{ group: 0, members: ['c1'], layer: 'c1', channels: 2, keep: [0], kept: 1, scores: [1, null] }],
+};
+const entry = (key: string, s: unknown): CachedAnalysis => ({
+  version: 1,
+  key,
+  modelPath: '/m/model.json',
+  scores: s as CachedAnalysis['scores'],
+  plan: {},
+  seconds: 1,
+  created: '2026-01-01T00:00:00Z',
+});
 
 test('an entry with scores.json as declared reads back', async () => {
   await writeCached(dir, entry('good', scores));

@@ -28,7 +28,11 @@ function relDiff(a: tf.Tensor, b: tf.Tensor): number {
   return m / s;
 }
 
-interface Case { shape: number[]; offset: number; spread: number }
+interface Case {
+  shape: number[];
+  offset: number;
+  spread: number;
+}
 
 const CASES: Case[] = [
   { shape: [2, 5, 7, 13], offset: 0, spread: 1 }, // channels not a multiple of 4
@@ -90,14 +94,22 @@ for (const mode of ['cpu', 'wasm', 'wasm, own SIMD off'] as const) {
           let stats: tf.Tensor[] = [];
           let y: tf.Tensor | undefined;
           const ours = (xx: tf.Tensor, ...p: tf.Tensor[]) => {
-            const r = batchNormTraining(xx, gamma === null ? null : p[0], beta === null ? null : p[gamma === null ? 0 : 1], eps);
+            const r = batchNormTraining(
+              xx,
+              gamma === null ? null : p[0],
+              beta === null ? null : p[gamma === null ? 0 : 1],
+              eps,
+            );
             stats = [r.mean, r.variance];
             y = tf.keep(r.y);
             return tf.sum(tf.mul(probe, r.y));
           };
           const got = tf.grads(ours)([x, ...[gamma, beta].filter((t): t is tf.Tensor => t !== null)]);
           const checks: Array<[string, tf.Tensor, tf.Tensor]> = [
-            ['mean', stats[0], wantStats.mean], ['variance', stats[1], wantStats.variance], ['y', y!, wantY], ['dx', got[0], want[0]],
+            ['mean', stats[0], wantStats.mean],
+            ['variance', stats[1], wantStats.variance],
+            ['y', y!, wantY],
+            ['dx', got[0], want[0]],
           ];
           if (gamma !== null) checks.push(['dgamma', got[1], want[1]]);
           if (beta !== null) checks.push(['dbeta', got[gamma === null ? 1 : 2], want[2]]);
@@ -107,7 +119,11 @@ for (const mode of ['cpu', 'wasm', 'wasm, own SIMD off'] as const) {
           }
           tf.dispose([...got, ...stats, y!]);
           assert.equal(tf.memory().numTensors, before, 'tensors leaked');
-          tf.dispose([x, probe, gamma, beta, ones, zeros, ...want, wantStats.mean, wantStats.variance, wantY].filter((t): t is tf.Tensor => t !== null));
+          tf.dispose(
+            [x, probe, gamma, beta, ones, zeros, ...want, wantStats.mean, wantStats.variance, wantY].filter(
+              (t): t is tf.Tensor => t !== null,
+            ),
+          );
         });
       }
     }
@@ -124,7 +140,10 @@ describe('the BatchNormalization layer in training (fused, as installed by initB
       const x = tf.add(tf.randomNormal(shape, 0, 2, 'float32', 1), 3);
       const probe = tf.randomNormal(shape, 0, 1, 'float32', 2);
       const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
-      const [mm, mv] = layer.getWeights().slice(2).map((t) => t.clone()); // getWeights gives the variables themselves
+      const [mm, mv] = layer
+        .getWeights()
+        .slice(2)
+        .map((t) => t.clone()); // getWeights gives the variables themselves
       const step = (fused: boolean) => {
         process.env.PRUNELENS_FUSED_BN = fused ? '1' : '0';
         layer.setWeights([...layer.getWeights().slice(0, 2), mm, mv]);
@@ -133,7 +152,10 @@ describe('the BatchNormalization layer in training (fused, as installed by initB
           y = tf.keep(layer.apply(x, { training: true }) as tf.Tensor);
           return tf.sum(tf.mul(probe, y));
         }, vars);
-        const moving = layer.getWeights().slice(2).map((t) => t.clone());
+        const moving = layer
+          .getWeights()
+          .slice(2)
+          .map((t) => t.clone());
         value.dispose();
         return { y: y!, grads: vars.map((v) => grads[v.name]), moving };
       };
@@ -142,27 +164,46 @@ describe('the BatchNormalization layer in training (fused, as installed by initB
       delete process.env.PRUNELENS_FUSED_BN;
       assert.ok(relDiff(fused.y, stock.y) <= TOL, 'output');
       fused.grads.forEach((g, i) => assert.ok(relDiff(g, stock.grads[i]) <= TOL, `gradient of ${vars[i].name}`));
-      fused.moving.forEach((m, i) => assert.ok(relDiff(m, stock.moving[i]) <= TOL, `moving ${i === 0 ? 'mean' : 'variance'}`));
+      fused.moving.forEach((m, i) =>
+        assert.ok(relDiff(m, stock.moving[i]) <= TOL, `moving ${i === 0 ? 'mean' : 'variance'}`),
+      );
       // Inference still uses the moving statistics (the layer's own code).
       const inference = layer.apply(x, { training: false }) as tf.Tensor;
       const [g, b, m, v] = layer.getWeights();
       assert.ok(relDiff(inference, tf.batchNorm(x, m, v, b, g, 1e-3)) <= TOL, 'inference');
-      tf.dispose([x, probe, fused.y, stock.y, ...fused.grads, ...stock.grads, ...fused.moving, ...stock.moving, inference]);
+      tf.dispose([
+        x,
+        probe,
+        fused.y,
+        stock.y,
+        ...fused.grads,
+        ...stock.grads,
+        ...fused.moving,
+        ...stock.moving,
+        inference,
+      ]);
     });
   }
 
-  it('trains a layer without scale (center only), which tfjs-layers\' own training code cannot', async () => {
+  it("trains a layer without scale (center only), which tfjs-layers' own training code cannot", async () => {
     await use('wasm');
     const layer = tf.layers.batchNormalization({ scale: false });
     layer.build([2, 4, 4, 5]);
     const x = tf.randomNormal([2, 4, 4, 5], 0, 1, 'float32', 3);
-    const grads = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)), layer.trainableWeights.map((w) => w.read() as tf.Variable));
+    const grads = tf.variableGrads(
+      () => tf.sum(tf.square(layer.apply(x, { training: true }) as tf.Tensor)),
+      layer.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
     assert.deepEqual(Object.keys(grads.grads).length, 1, 'beta only');
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     const want = tf.batchNorm(x, mean, variance, layer.getWeights()[0], undefined, 1e-3);
     assert.ok(relDiff(layer.apply(x, { training: true }) as tf.Tensor, want) <= TOL);
     process.env.PRUNELENS_FUSED_BN = '0';
-    assert.throws(() => layer.apply(x, { training: true }), /read/, 'the stock code path fails here (if this starts passing, tfjs-layers fixed it)');
+    assert.throws(
+      () => layer.apply(x, { training: true }),
+      /read/,
+      'the stock code path fails here (if this starts passing, tfjs-layers fixed it)',
+    );
     delete process.env.PRUNELENS_FUSED_BN;
   });
 });

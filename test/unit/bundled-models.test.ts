@@ -32,14 +32,20 @@ describe('bundled trained models', () => {
       const { graph } = await readModel(path.join(root, 'data', 'models', m.dir, 'model.json'));
       const structure = inspectGraph(graph);
       assert.equal(structure.totals.params, m.params);
-      assert.ok(structure.groups.some((g) => g.prunable), 'no prunable group');
+      assert.ok(
+        structure.groups.some((g) => g.prunable),
+        'no prunable group',
+      );
       if (m.testMIoU === undefined) return;
       const dataset = await resolveDataset('bundled:cropweed', { count: 400, size: 64, seed: 7 });
       const splits = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: 7 });
       const model = await graphToTfModel(graph);
       const report = await evaluate(model, dataset, splits.test);
       model.dispose();
-      assert.ok(Math.abs(report.meanIoU - m.testMIoU) < 0.005, `test mIoU ${report.meanIoU} (documented ${m.testMIoU})`);
+      assert.ok(
+        Math.abs(report.meanIoU - m.testMIoU) < 0.005,
+        `test mIoU ${report.meanIoU} (documented ${m.testMIoU})`,
+      );
     });
   }
 });

@@ -19,7 +19,12 @@ const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 let dir: string;
 
 function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, PRUNELENS_BACKEND: 'cpu' }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, PRUNELENS_BACKEND: 'cpu' },
+    timeout: 120_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -45,8 +50,14 @@ describe('bad flag values: exit 1, one line naming the flag, before any work', (
     [[...analyze, '--method', 'distribution', '--alpha', 'abc'], /^prunelens: --alpha "abc": not a number$/],
     [[...analyze, '--method', 'distribution', '--alpha', '9'], /^prunelens: --alpha 9: must be <= 5$/],
     [[...analyze, '--method', 'distribution', '--percentile', '120'], /^prunelens: --percentile 120: must be <= 100$/],
-    [[...analyze, '--method', 'distribution', '--alpha', '1', '--otsu'], /^prunelens: --alpha and --otsu: give only one cut-off/],
-    [[...analyze, '--method', 'distribution', '--scope', 'world'], /^prunelens: --scope world: must be one of "layer", "global"$/],
+    [
+      [...analyze, '--method', 'distribution', '--alpha', '1', '--otsu'],
+      /^prunelens: --alpha and --otsu: give only one cut-off/,
+    ],
+    [
+      [...analyze, '--method', 'distribution', '--scope', 'world'],
+      /^prunelens: --scope world: must be one of "layer", "global"$/,
+    ],
     [[...analyze, '--images', '0'], /^prunelens: --images 0: must be >= 1$/],
     [[...analyze, '--images', '2.5'], /^prunelens: --images 2\.5: must be integer$/],
     [[...analyze, '--method', 'magic'], /^prunelens: --method magic: must be one of "pca-nci", "distribution", "l1"/],
@@ -59,7 +70,10 @@ describe('bad flag values: exit 1, one line naming the flag, before any work', (
     [[...train, '--zoo-options', '{bad'], /^prunelens: --zoo-options: not valid JSON/],
     [[...train, '--zoo-options', '[1]'], /^prunelens: --zoo-options: expected a JSON object/],
     [[...train, '--zoo-options', '{"depth": 99}'], /^prunelens: unet: .*depth/],
-    [['train', 'zoo:alexnet', '--data', 'bundled:cropweed', '--out', 'o'], /^prunelens: zoo:alexnet: unknown zoo model/],
+    [
+      ['train', 'zoo:alexnet', '--data', 'bundled:cropweed', '--out', 'o'],
+      /^prunelens: zoo:alexnet: unknown zoo model/,
+    ],
     [[...finetune, '--lr-factor', '3'], /^prunelens: --lr-factor 3: must be <= 1$/],
     [[...finetune, '--temperature', '-2'], /^prunelens: --temperature -2: must be > 0$/],
     [[...finetune, '--distill'], /^prunelens: --distill needs --teacher/],
@@ -82,8 +96,14 @@ describe('bad flag values: exit 1, one line naming the flag, before any work', (
 describe('through the real bin', () => {
   const cases: [string[], RegExp][] = [
     [['analyze', 'm', '--data', 'bundled:cropweed', '--out', 'o', '--tau', '2'], /^prunelens: --tau 2: must be <= 1$/],
-    [['train', 'zoo:unet', '--data', 'bundled:cropweed', '--out', 'o', '--epochs', '-1'], /^prunelens: --epochs -1: must be >= 0$/],
-    [['prune', 'm', '--plan', 'p.json', '--out', 'o', '--bogus'], /^prunelens: unknown option '--bogus' \(see prunelens --help\)$/],
+    [
+      ['train', 'zoo:unet', '--data', 'bundled:cropweed', '--out', 'o', '--epochs', '-1'],
+      /^prunelens: --epochs -1: must be >= 0$/,
+    ],
+    [
+      ['prune', 'm', '--plan', 'p.json', '--out', 'o', '--bogus'],
+      /^prunelens: unknown option '--bogus' \(see prunelens --help\)$/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     test(args.join(' '), async () => {
@@ -104,8 +124,14 @@ describe('through the real bin', () => {
 
 describe("commander's usage errors and the other exits", () => {
   const cases: [string[], RegExp][] = [
-    [['prune', 'm', '--plan', 'p.json', '--out', 'o', '--bogus'], /^prunelens: unknown option '--bogus' \(see prunelens --help\)$/],
-    [['train', 'zoo:unet', '--data', 'd', '--out', 'o', '--epoch', '3'], /^prunelens: unknown option '--epoch' \(Did you mean --epochs\?\) \(see prunelens --help\)$/],
+    [
+      ['prune', 'm', '--plan', 'p.json', '--out', 'o', '--bogus'],
+      /^prunelens: unknown option '--bogus' \(see prunelens --help\)$/,
+    ],
+    [
+      ['train', 'zoo:unet', '--data', 'd', '--out', 'o', '--epoch', '3'],
+      /^prunelens: unknown option '--epoch' \(Did you mean --epochs\?\) \(see prunelens --help\)$/,
+    ],
     [['prune'], /^prunelens: required option '--plan <plan\.json>' not specified/],
     [['prune', '--plan', 'p.json', '--out', 'o'], /^prunelens: missing required argument 'model'/],
     [['prune', 'm', '--out', 'o'], /^prunelens: required option '--plan <plan\.json>' not specified/],
@@ -130,11 +156,40 @@ describe("commander's usage errors and the other exits", () => {
 
 describe('flag parsing shares the config schema', () => {
   test('valid flags become the same MethodSpec a config would give', () => {
-    const { spec, images } = analyzeFlags({ method: 'B', alpha: '0.8', scope: 'global', minFilters: '2', images: '16' });
-    assert.deepEqual(spec, { method: 'distribution', options: { minFilters: 2, exclude: undefined, combine: undefined, threshold: { kind: 'std', alpha: 0.8 }, scope: 'global' } });
+    const { spec, images } = analyzeFlags({
+      method: 'B',
+      alpha: '0.8',
+      scope: 'global',
+      minFilters: '2',
+      images: '16',
+    });
+    assert.deepEqual(spec, {
+      method: 'distribution',
+      options: {
+        minFilters: 2,
+        exclude: undefined,
+        combine: undefined,
+        threshold: { kind: 'std', alpha: 0.8 },
+        scope: 'global',
+      },
+    });
     assert.equal(images, 16);
-    assert.deepEqual(analyzeFlags({ method: 'pca-nci', tau: '0.95' }).spec.options, { minFilters: undefined, exclude: undefined, varianceThreshold: 0.95, minSamplesPerChannel: undefined });
-    assert.deepEqual(trainingFlags({ epochs: '3', lr: '1e-3' }), { epochs: 3, batchSize: undefined, learningRate: 0.001, lrFactor: undefined, patience: undefined, seed: undefined, count: undefined, temperature: undefined });
+    assert.deepEqual(analyzeFlags({ method: 'pca-nci', tau: '0.95' }).spec.options, {
+      minFilters: undefined,
+      exclude: undefined,
+      varianceThreshold: 0.95,
+      minSamplesPerChannel: undefined,
+    });
+    assert.deepEqual(trainingFlags({ epochs: '3', lr: '1e-3' }), {
+      epochs: 3,
+      batchSize: undefined,
+      learningRate: 0.001,
+      lrFactor: undefined,
+      patience: undefined,
+      seed: undefined,
+      count: undefined,
+      temperature: undefined,
+    });
     assert.deepEqual(zooFlags('zoo:unet', '{"baseFilters": 4}'), { zoo: 'unet', options: { baseFilters: 4 } });
     assert.throws(() => trainingFlags({ epochs: '0x10' }), UsageError);
     assert.throws(() => trainingFlags({ seed: '' }), UsageError);
@@ -145,11 +200,32 @@ describe('the error line stands on its own line after progress output', () => {
   test('after a status line and a live progress bar', () => {
     const writes: string[] = [];
     const original = process.stderr.write.bind(process.stderr);
-    const fakeTty = { isTTY: true, columns: 80, write: (s: string) => (writes.push(s), true), cursorTo: () => true, clearLine: () => true, moveCursor: () => true, on: () => undefined, removeListener: () => undefined };
-    const bar = new TerminalProgress({ metricName: 'miou', stream: fakeTty as unknown as NodeJS.WriteStream, tty: true });
+    const fakeTty = {
+      isTTY: true,
+      columns: 80,
+      write: (s: string) => (writes.push(s), true),
+      cursorTo: () => true,
+      clearLine: () => true,
+      moveCursor: () => true,
+      on: () => undefined,
+      removeListener: () => undefined,
+    };
+    const bar = new TerminalProgress({
+      metricName: 'miou',
+      stream: fakeTty as unknown as NodeJS.WriteStream,
+      tty: true,
+    });
     process.stderr.write = ((s: string) => (writes.push(s), true)) as typeof process.stderr.write;
     try {
-      bar.onProgress({ phase: 'train', epoch: 1, epochs: 2, batch: 1, batches: 4, loss: 0.5, etaSeconds: 3 } as Parameters<typeof bar.onProgress>[0]);
+      bar.onProgress({
+        phase: 'train',
+        epoch: 1,
+        epochs: 2,
+        batch: 1,
+        batches: 4,
+        loss: 0.5,
+        etaSeconds: 3,
+      } as Parameters<typeof bar.onProgress>[0]);
       statusLine('statistics 3/64 images');
       printErrorLine('data/x.png: not an image\nsecond line');
     } finally {

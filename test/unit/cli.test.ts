@@ -16,12 +16,18 @@ import { randomizeWeights } from '../helpers/surgery-check';
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
 function run(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, PRUNELENS_BACKEND: 'cpu' } });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, PRUNELENS_BACKEND: 'cpu' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 const S = (t: unknown): tf.SymbolicTensor => t as tf.SymbolicTensor;
-const sha = async (f: string): Promise<string> => createHash('sha256').update(await fs.readFile(f)).digest('hex');
+const sha = async (f: string): Promise<string> =>
+  createHash('sha256')
+    .update(await fs.readFile(f))
+    .digest('hex');
 
 describe('prunelens CLI', () => {
   let dir: string;
@@ -32,7 +38,9 @@ describe('prunelens CLI', () => {
     await tf.setBackend('cpu');
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-cli-'));
     const inp = tf.input({ shape: [8, 8, 3] });
-    const a = S(tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp));
+    const a = S(
+      tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp),
+    );
     const bn = S(tf.layers.batchNormalization({ name: 'bn_a' }).apply(a));
     const b = S(tf.layers.conv2d({ name: 'conv_b', filters: 8, kernelSize: 3, padding: 'same' }).apply(bn));
     const s = S(tf.layers.add({ name: 'res' }).apply([bn, b]));
@@ -51,7 +59,10 @@ describe('prunelens CLI', () => {
     const report = JSON.parse(r.stdout);
     assert.equal(report.totals.params, params);
     const conv = report.layers.find((l: { name: string }) => l.name === 'conv_a');
-    assert.deepEqual(Object.keys(conv).sort(), ['flops', 'group', 'name', 'outputChannels', 'params', 'prunable', 'type'].sort());
+    assert.deepEqual(
+      Object.keys(conv).sort(),
+      ['flops', 'group', 'name', 'outputChannels', 'params', 'prunable', 'type'].sort(),
+    );
     assert.equal(conv.outputChannels, 8);
     assert.equal(conv.flops, 8 * 8 * 3 * 3 * 3 * 8);
     assert.equal(conv.prunable, true);
@@ -82,7 +93,11 @@ describe('prunelens CLI', () => {
     const artifacts = JSON.parse(await fs.readFile(path.join(out, 'model.json'), 'utf8'));
     const weights = await fs.readFile(path.join(out, 'group1-shard1of1.bin'));
     const pruned = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightsManifest[0].weights, weightData: new Uint8Array(weights).buffer }),
+      tf.io.fromMemory({
+        modelTopology: artifacts.modelTopology,
+        weightSpecs: artifacts.weightsManifest[0].weights,
+        weightData: new Uint8Array(weights).buffer,
+      }),
     );
     assert.equal(pruned.getLayer('conv_a').getWeights()[0].shape[3], 3);
     assert.ok(pruned.countParams() < params);
@@ -99,38 +114,90 @@ describe('prunelens CLI', () => {
   });
 
   const bad: [string, (d: string) => Promise<string[]>, RegExp][] = [
-    ['missing shard', async (d) => {
-      await fs.rm(path.join(d, 'group1-shard1of1.bin'));
-      return ['inspect', d];
-    }, /model\.json: weights shard .* is missing/],
-    ['truncated shard', async (d) => {
-      const f = path.join(d, 'group1-shard1of1.bin');
-      await fs.truncate(f, 100);
-      return ['inspect', d];
-    }, /model\.json: weights shard .* truncated/],
-    ['malformed model JSON', async (d) => {
-      await fs.writeFile(path.join(d, 'model.json'), '{ nope');
-      return ['inspect', path.join(d, 'model.json')];
-    }, /model\.json: malformed JSON/],
-    ['shape mismatch', async (d) => {
-      const f = path.join(d, 'model.json');
-      const json = JSON.parse(await fs.readFile(f, 'utf8'));
-      json.weightsManifest[0].weights[0].shape = [3, 3, 3, 9];
-      await fs.writeFile(f, JSON.stringify(json));
-      return ['inspect', d];
-    }, /model\.json: .*(shape|bytes)/],
-    ['malformed plan', async (d) => {
-      await fs.writeFile(path.join(d, 'plan.json'), '{"version": 1, "layers": ');
-      return ['prune', d, '--plan', path.join(d, 'plan.json'), '--out', path.join(d, '..', `${path.basename(d)}-out`)];
-    }, /plan\.json: malformed JSON/],
-    ['unknown layer in a plan', async (d) => {
-      await fs.writeFile(path.join(d, 'plan.json'), JSON.stringify({ version: 1, layers: { conv_z: { keep: [0] } } }));
-      return ['prune', d, '--plan', path.join(d, 'plan.json'), '--out', path.join(d, '..', `${path.basename(d)}-out`)];
-    }, /plan\.json: plan names layer 'conv_z', which is not in model/],
-    ['a plan that empties a layer', async (d) => {
-      await fs.writeFile(path.join(d, 'plan.json'), JSON.stringify({ version: 1, layers: { conv_a: { keep: [] } } }));
-      return ['prune', d, '--plan', path.join(d, 'plan.json'), '--out', path.join(d, '..', `${path.basename(d)}-out`)];
-    }, /plan\.json: plan removes every filter of layer 'conv_a'/],
+    [
+      'missing shard',
+      async (d) => {
+        await fs.rm(path.join(d, 'group1-shard1of1.bin'));
+        return ['inspect', d];
+      },
+      /model\.json: weights shard .* is missing/,
+    ],
+    [
+      'truncated shard',
+      async (d) => {
+        const f = path.join(d, 'group1-shard1of1.bin');
+        await fs.truncate(f, 100);
+        return ['inspect', d];
+      },
+      /model\.json: weights shard .* truncated/,
+    ],
+    [
+      'malformed model JSON',
+      async (d) => {
+        await fs.writeFile(path.join(d, 'model.json'), '{ nope');
+        return ['inspect', path.join(d, 'model.json')];
+      },
+      /model\.json: malformed JSON/,
+    ],
+    [
+      'shape mismatch',
+      async (d) => {
+        const f = path.join(d, 'model.json');
+        const json = JSON.parse(await fs.readFile(f, 'utf8'));
+        json.weightsManifest[0].weights[0].shape = [3, 3, 3, 9];
+        await fs.writeFile(f, JSON.stringify(json));
+        return ['inspect', d];
+      },
+      /model\.json: .*(shape|bytes)/,
+    ],
+    [
+      'malformed plan',
+      async (d) => {
+        await fs.writeFile(path.join(d, 'plan.json'), '{"version": 1, "layers": ');
+        return [
+          'prune',
+          d,
+          '--plan',
+          path.join(d, 'plan.json'),
+          '--out',
+          path.join(d, '..', `${path.basename(d)}-out`),
+        ];
+      },
+      /plan\.json: malformed JSON/,
+    ],
+    [
+      'unknown layer in a plan',
+      async (d) => {
+        await fs.writeFile(
+          path.join(d, 'plan.json'),
+          JSON.stringify({ version: 1, layers: { conv_z: { keep: [0] } } }),
+        );
+        return [
+          'prune',
+          d,
+          '--plan',
+          path.join(d, 'plan.json'),
+          '--out',
+          path.join(d, '..', `${path.basename(d)}-out`),
+        ];
+      },
+      /plan\.json: plan names layer 'conv_z', which is not in model/,
+    ],
+    [
+      'a plan that empties a layer',
+      async (d) => {
+        await fs.writeFile(path.join(d, 'plan.json'), JSON.stringify({ version: 1, layers: { conv_a: { keep: [] } } }));
+        return [
+          'prune',
+          d,
+          '--plan',
+          path.join(d, 'plan.json'),
+          '--out',
+          path.join(d, '..', `${path.basename(d)}-out`),
+        ];
+      },
+      /plan\.json: plan removes every filter of layer 'conv_a'/,
+    ],
   ];
   for (const [name, make, pattern] of bad) {
     test(`bad input exits non-zero with one clear line: ${name}`, async () => {

@@ -24,7 +24,8 @@ import { memoryDataset } from '../helpers/memory-dataset';
 const S = (t: unknown): tf.SymbolicTensor => t as tf.SymbolicTensor;
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6, what = ''): void => {
   assert.equal(a.length, b.length, `${what} length`);
-  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  for (let i = 0; i < a.length; i++)
+    assert.ok(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
 };
 
 function setWeights(model: tf.LayersModel, name: string, values: { data: number[]; shape: number[] }[]): void {
@@ -53,9 +54,15 @@ describe('NCI', () => {
     const out = S(tf.layers.dense({ name: 'out', units: 1 }).apply(flat));
     const model = tf.model({ inputs: inp, outputs: out });
     // c reads [input, a0, a1]; its kernel rows (in) × cols (out):
-    setWeights(model, 'c', [{ data: [9, 9, 1, -2, 0.5, 0.5], shape: [1, 1, 3, 2] }, { data: [0, 0], shape: [2] }]);
+    setWeights(model, 'c', [
+      { data: [9, 9, 1, -2, 0.5, 0.5], shape: [1, 1, 3, 2] },
+      { data: [0, 0], shape: [2] },
+    ]);
     // Flatten of c (2×2×2): row index = (y·2 + x)·2 + channel; channel 0 rows 0,2,4,6 and channel 1 rows 1,3,5,7.
-    setWeights(model, 'out', [{ data: [1, -1, 2, -2, 3, -3, 4, 10], shape: [8, 1] }, { data: [0], shape: [1] }]);
+    setWeights(model, 'out', [
+      { data: [1, -1, 2, -2, 3, -3, 4, 10], shape: [8, 1] },
+      { data: [0], shape: [1] },
+    ]);
     const ctx = await ctxFor(model);
     const nci = nciScores(ctx);
     const groupOf = (n: string) => ctx.coupling.groupOf.get(n)!.id;
@@ -79,7 +86,10 @@ describe('statistics pass', () => {
     const id = S(tf.layers.conv2d({ name: 'id', filters: 3, kernelSize: 1 }).apply(inp));
     const out = S(tf.layers.conv2d({ name: 'head', filters: 2, kernelSize: 1 }).apply(id));
     model = tf.model({ inputs: inp, outputs: out });
-    setWeights(model, 'id', [{ data: [1, 0, 0, 0, 1, 0, 0, 0, 1], shape: [1, 1, 3, 3] }, { data: [0, 0, 0], shape: [3] }]);
+    setWeights(model, 'id', [
+      { data: [1, 0, 0, 0, 1, 0, 0, 0, 1], shape: [1, 1, 3, 3] },
+      { data: [0, 0, 0], shape: [3] },
+    ]);
     const rng = new Rng(5);
     images = [];
     labels = [];
@@ -98,21 +108,33 @@ describe('statistics pass', () => {
       images.push(img);
       labels.push(Int32Array.from({ length: H * W }, (_, i) => (i % W > 2 ? 1 : 0)));
     }
-    const ds = memoryDataset(images.map((image, i) => ({ image, label: labels[i] })), { height: H, width: W, channels: 3, numClasses: 2, task: 'segmentation' });
+    const ds = memoryDataset(
+      images.map((image, i) => ({ image, label: labels[i] })),
+      { height: H, width: W, channels: 3, numClasses: 2, task: 'segmentation' },
+    );
     const graph = await tfModelToGraph(model);
     const points = observationPoints(graph, analyzeCoupling(graph));
     assert.deepEqual(points, [{ producer: 'id', observed: 'id' }]);
-    stats = await runStatsPass(model, points, ds, images.map((_, i) => i), { batchSize: 3, hrankImages: 4 });
+    stats = await runStatsPass(
+      model,
+      points,
+      ds,
+      images.map((_, i) => i),
+      { batchSize: 3, hrankImages: 4 },
+    );
   });
 
   test('streaming covariance equals the covariance of all pixels at once', () => {
     const n = images.length * H * W;
-    const mean = [0, 1, 2].map((c) => images.reduce((s, img) => s + img.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0), 0) / n);
+    const mean = [0, 1, 2].map(
+      (c) => images.reduce((s, img) => s + img.filter((_, i) => i % 3 === c).reduce((a, b) => a + b, 0), 0) / n,
+    );
     const cov: number[] = [];
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
         let s = 0;
-        for (const img of images) for (let p = 0; p < H * W; p++) s += (img[p * 3 + i] - mean[i]) * (img[p * 3 + j] - mean[j]);
+        for (const img of images)
+          for (let p = 0; p < H * W; p++) s += (img[p * 3 + i] - mean[i]) * (img[p * 3 + j] - mean[j]);
         cov.push(s / (n - 1));
       }
     }
@@ -133,7 +155,14 @@ describe('statistics pass', () => {
       return total / images.length;
     });
     close(ls.msd, msd, 1e-4, 'msd');
-    const apoz = [0, 1, 2].map((c) => images.reduce((s, img) => s + Array.from({ length: H * W }, (_, p) => img[p * 3 + c]).filter((v) => v <= 0).length, 0) / (images.length * H * W));
+    const apoz = [0, 1, 2].map(
+      (c) =>
+        images.reduce(
+          (s, img) => s + Array.from({ length: H * W }, (_, p) => img[p * 3 + c]).filter((v) => v <= 0).length,
+          0,
+        ) /
+        (images.length * H * W),
+    );
     close(ls.apoz!, apoz, 1e-9, 'apoz');
     // Channel 0 is 3 + a rank-one outer product: rank ≤ 2; channel 1 is noise: full rank 6.
     assert.ok(ls.rank![0] <= 2, `rank0 ${ls.rank![0]}`);
@@ -150,19 +179,28 @@ describe('statistics pass', () => {
   });
 
   test('cancellable between batches', async () => {
-    const ds = memoryDataset(images.map((image, i) => ({ image, label: labels[i] })), { height: H, width: W, channels: 3, numClasses: 2, task: 'segmentation' });
+    const ds = memoryDataset(
+      images.map((image, i) => ({ image, label: labels[i] })),
+      { height: H, width: W, channels: 3, numClasses: 2, task: 'segmentation' },
+    );
     const ac = new AbortController();
     const graph = await tfModelToGraph(model);
     const seen: number[] = [];
     await assert.rejects(
-      runStatsPass(model, observationPoints(graph, analyzeCoupling(graph)), ds, images.map((_, i) => i), {
-        batchSize: 2,
-        signal: ac.signal,
-        onProgress: (done) => {
-          seen.push(done);
-          if (done >= 4) ac.abort();
+      runStatsPass(
+        model,
+        observationPoints(graph, analyzeCoupling(graph)),
+        ds,
+        images.map((_, i) => i),
+        {
+          batchSize: 2,
+          signal: ac.signal,
+          onProgress: (done) => {
+            seen.push(done);
+            if (done >= 4) ac.abort();
+          },
         },
-      }),
+      ),
       /cancelled/,
     );
     assert.deepEqual(seen, [2, 4]);
@@ -177,7 +215,10 @@ describe('criteria on weights', () => {
     const a = S(tf.layers.conv2d({ name: 'a', filters: 3, kernelSize: 1, useBias: false }).apply(inp));
     const bn = S(tf.layers.batchNormalization({ name: 'bn' }).apply(a));
     const r = S(tf.layers.reLU({}).apply(bn));
-    const model = tf.model({ inputs: inp, outputs: S(tf.layers.conv2d({ name: 'head', filters: 1, kernelSize: 1 }).apply(r)) });
+    const model = tf.model({
+      inputs: inp,
+      outputs: S(tf.layers.conv2d({ name: 'head', filters: 1, kernelSize: 1 }).apply(r)),
+    });
     setWeights(model, 'a', [{ data: [1, -4, 2], shape: [1, 1, 1, 3] }]);
     setWeights(model, 'bn', [
       { data: [0.5, -3, 1], shape: [3] },
@@ -201,12 +242,23 @@ describe('criteria on weights', () => {
 
 describe('methods', () => {
   /** A context whose only prunable layer `a` (6 filters) has a covariance with the given eigenvalues. */
-  async function constructed(eigen: number[], msd: number[], nciRows: number[], pixels = 1000): Promise<CriterionContext> {
+  async function constructed(
+    eigen: number[],
+    msd: number[],
+    nciRows: number[],
+    pixels = 1000,
+  ): Promise<CriterionContext> {
     await tf.setBackend('cpu');
     const inp = tf.input({ shape: [2, 2, 1] });
     const a = S(tf.layers.conv2d({ name: 'a', filters: 6, kernelSize: 1 }).apply(inp));
-    const model = tf.model({ inputs: inp, outputs: S(tf.layers.conv2d({ name: 'head', filters: 1, kernelSize: 1 }).apply(a)) });
-    setWeights(model, 'head', [{ data: nciRows, shape: [1, 1, 6, 1] }, { data: [0], shape: [1] }]);
+    const model = tf.model({
+      inputs: inp,
+      outputs: S(tf.layers.conv2d({ name: 'head', filters: 1, kernelSize: 1 }).apply(a)),
+    });
+    setWeights(model, 'head', [
+      { data: nciRows, shape: [1, 1, 6, 1] },
+      { data: [0], shape: [1] },
+    ]);
     // A random rotation of diag(eigen): the spectrum is known, the channels are mixed.
     const q = tf.tidy(() => tf.linalg.qr(tf.randomNormal([6, 6], 0, 1, 'float32', 3))[0]);
     const cov = tf.tidy(() => q.matMul(tf.diag(tf.tensor1d(eigen))).matMul(q.transpose()));
@@ -214,10 +266,36 @@ describe('methods', () => {
     q.dispose();
     cov.dispose();
     const layer: LayerStats = {
-      producer: 'a', observed: 'a', channels: 6, height: 2, width: 2, images: 1, pixels,
-      mean: new Float64Array(6), msd: Float64Array.from(msd), covariance, apoz: new Float64Array(6), rank: null, classResponse: null,
+      producer: 'a',
+      observed: 'a',
+      channels: 6,
+      height: 2,
+      width: 2,
+      images: 1,
+      pixels,
+      mean: new Float64Array(6),
+      msd: Float64Array.from(msd),
+      covariance,
+      apoz: new Float64Array(6),
+      rank: null,
+      classResponse: null,
     };
-    const stats: StatsResult = { layers: new Map([['a', layer]]), images: 1, dataset: { name: 't', task: 'segmentation', height: 2, width: 2, channels: 1, numClasses: 0, classNames: [], synthetic: true }, seconds: 0, imagesPerSecond: 0 };
+    const stats: StatsResult = {
+      layers: new Map([['a', layer]]),
+      images: 1,
+      dataset: {
+        name: 't',
+        task: 'segmentation',
+        height: 2,
+        width: 2,
+        channels: 1,
+        numClasses: 0,
+        classNames: [],
+        synthetic: true,
+      },
+      seconds: 0,
+      imagesPerSecond: 0,
+    };
     return ctxFor(model, stats);
   }
 
@@ -239,7 +317,9 @@ describe('methods', () => {
     // NCI order: 5 (idx1), 4 (idx5), 3 (idx2), 3 (idx3); the tie at 3 is within the top 4 either way.
     assert.deepEqual(d.keep, [1, 2, 3, 5]);
     assert.deepEqual(res.plan.layers.a.keep, [1, 2, 3, 5]);
-    const tie = pcaNci(await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 9, 4, 5, 6], [0.1, 5, 3, 3, 0.2, 4]), { varianceThreshold: 0.94 });
+    const tie = pcaNci(await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 9, 4, 5, 6], [0.1, 5, 3, 3, 0.2, 4]), {
+      varianceThreshold: 0.94,
+    });
     assert.deepEqual(tie.groups[0].keep, [1, 2, 5], 'tie at NCI 3 broken by MSD (9 > 4)');
     const applied = applyPlan(ctx.graph, res.plan);
     assert.equal(applied.changed[0].after, 4);
@@ -252,7 +332,10 @@ describe('methods', () => {
     assert.deepEqual(res.groups[0].keep, [0, 1, 2, 3, 4, 5]);
     assert.match(res.groups[0].note!, /too few calibration samples for PCA: 20 for 6 channels/);
     assert.equal(Object.keys(res.plan.layers).length, 0);
-    const lowered = pcaNci(await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 3, 4, 5, 6], [0.1, 5, 3, 3, 0.2, 4], 20), { minSamplesPerChannel: 3 });
+    const lowered = pcaNci(
+      await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 3, 4, 5, 6], [0.1, 5, 3, 3, 0.2, 4], 20),
+      { minSamplesPerChannel: 3 },
+    );
     assert.equal(lowered.groups[0].components, 4);
   });
 
@@ -265,7 +348,10 @@ describe('methods', () => {
     const std = Math.sqrt(s.reduce((a, b) => a + (b - mean) ** 2, 0) / 6);
     const res = scoreDistribution(ctx, { threshold: { kind: 'std', alpha: 0.5 } });
     assert.ok(Math.abs(res.groups[0].threshold! - (mean - 0.5 * std)) < 1e-12);
-    assert.deepEqual(res.groups[0].keep, s.flatMap((v, i) => (v >= mean - 0.5 * std ? [i] : [])));
+    assert.deepEqual(
+      res.groups[0].keep,
+      s.flatMap((v, i) => (v >= mean - 0.5 * std ? [i] : [])),
+    );
     const pct = scoreDistribution(ctx, { threshold: { kind: 'percentile', p: 50 } });
     assert.deepEqual(pct.groups[0].keep, [3, 4, 5]);
     const min = scoreDistribution(ctx, { threshold: { kind: 'percentile', p: 100 }, minFilters: 2 });
@@ -285,7 +371,10 @@ describe('methods', () => {
     const res = baseline(ctx, { criterion: 'l1', flopsReduction: 0.3 });
     const red = 1 - res.cost.after.flops / res.cost.before.flops;
     assert.ok(red >= 0.3, `reduction ${red}`);
-    const counts = baseline(ctx, { criterion: 'random', keepCounts: new Map([[ctx.coupling.groupOf.get('a')!.id, 2]]) });
+    const counts = baseline(ctx, {
+      criterion: 'random',
+      keepCounts: new Map([[ctx.coupling.groupOf.get('a')!.id, 2]]),
+    });
     assert.equal(counts.groups[0].keep.length, 2);
   });
 });

@@ -63,7 +63,12 @@ describe('calibration data fingerprint', () => {
 
   it('enters the analysis cache key', () => {
     const spec: AnalysisJobSpec = {
-      modelPath: '/m/model.json', data: { path: '/d' }, method: { method: 'pca-nci', options: {} }, calibration: { images: 64 }, backend: 'auto', source: 'settings',
+      modelPath: '/m/model.json',
+      data: { path: '/d' },
+      method: { method: 'pca-nci', options: {} },
+      calibration: { images: 64 },
+      backend: 'auto',
+      source: 'settings',
     };
     assert.equal(cacheKey('h', spec, 'fp1'), cacheKey('h', spec, 'fp1'));
     assert.notEqual(cacheKey('h', spec, 'fp1'), cacheKey('h', spec, 'fp2'));

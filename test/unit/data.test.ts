@@ -54,7 +54,13 @@ function chunk(type: string, data: Buffer): Buffer {
 }
 
 /** An 8-bit palette PNG (colour type 3) written chunk by chunk: pngjs cannot write palettes. */
-function writePalettePng(file: string, w: number, h: number, index: (x: number, y: number) => number, palette: number[][]): void {
+function writePalettePng(
+  file: string,
+  w: number,
+  h: number,
+  index: (x: number, y: number) => number,
+  palette: number[][],
+): void {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
@@ -64,7 +70,16 @@ function writePalettePng(file: string, w: number, h: number, index: (x: number, 
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw[y * (w + 1) + 1 + x] = index(x, y);
   const plte = Buffer.from(palette.flat());
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  writeFileSync(file, Buffer.concat([sig, chunk('IHDR', ihdr), chunk('PLTE', plte), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      sig,
+      chunk('IHDR', ihdr),
+      chunk('PLTE', plte),
+      chunk('IDAT', deflateSync(raw)),
+      chunk('IEND', Buffer.alloc(0)),
+    ]),
+  );
 }
 
 function vocPalette(): number[][] {
@@ -101,7 +116,11 @@ function imageMaskFixture(opts: { jpegSecond?: boolean; maskKind?: 'grey' | 'col
   const dir = freshDir('imgmask');
   mkdirSync(join(dir, 'images'));
   mkdirSync(join(dir, 'masks'));
-  const colours = [[0, 0, 0], [200, 0, 0], [0, 0, 200]];
+  const colours = [
+    [0, 0, 0],
+    [200, 0, 0],
+    [0, 0, 200],
+  ];
   for (const name of ['a', 'b', 'c']) {
     const px = (x: number, y: number): number[] => [10 * x + (name === 'b' ? 5 : 0), 20 * y, 7];
     if (opts.jpegSecond && name === 'b') writeJpeg(join(dir, 'images', `${name}.jpg`), 8, 6, px);
@@ -110,17 +129,22 @@ function imageMaskFixture(opts: { jpegSecond?: boolean; maskKind?: 'grey' | 'col
     const mask = join(dir, 'masks', `${name}.png`);
     if (opts.maskKind === 'colour') writeRgbPng(mask, 8, 6, (x, y) => colours[lab(x, y)]);
     // Padded palette, as many tools write: trailing unused entries repeat black.
-    else if (opts.maskKind === 'palette') writePalettePng(mask, 8, 6, lab, [...vocPalette().slice(0, 3), [0, 0, 0], [0, 0, 0]]);
+    else if (opts.maskKind === 'palette')
+      writePalettePng(mask, 8, 6, lab, [...vocPalette().slice(0, 3), [0, 0, 0], [0, 0, 0]]);
     else writeRgbPng(mask, 8, 6, (x, y) => [lab(x, y)], true);
   }
   if (opts.maskKind === 'colour') {
-    writeFileSync(join(dir, 'classes.json'), JSON.stringify(['bg', 'red', 'blue'].map((name, i) => ({ name, color: colours[i] }))));
+    writeFileSync(
+      join(dir, 'classes.json'),
+      JSON.stringify(['bg', 'red', 'blue'].map((name, i) => ({ name, color: colours[i] }))),
+    );
   }
   return dir;
 }
 
 function assertLabels(s: Sample, w: number, h: number, f: (x: number, y: number) => number): void {
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) assert.equal(s.label[y * w + x], f(x, y), `label at (${x}, ${y})`);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) assert.equal(s.label[y * w + x], f(x, y), `label at (${x}, ${y})`);
 }
 
 test('image-mask folders: grey index masks, PNG and JPEG images, exact pixels and labels', async () => {
@@ -140,7 +164,11 @@ test('image-mask folders: grey index masks, PNG and JPEG images, exact pixels an
 });
 
 test('image-mask folders: resize is nearest for masks and bilinear for images; mean/std applied', async () => {
-  const ds = await openDataset(imageMaskFixture(), { height: 3, width: 4, normalize: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } });
+  const ds = await openDataset(imageMaskFixture(), {
+    height: 3,
+    width: 4,
+    normalize: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  });
   assert.deepEqual([ds.info.height, ds.info.width], [3, 4]);
   const s = await ds.get(0);
   assert.equal(s.label.length, 12);
@@ -189,7 +217,10 @@ test('image-mask folders: broken folders give DatasetErrors naming the file and 
 test('openDataset names every format it tried when none matches', async () => {
   const dir = freshDir('nothing');
   writeFileSync(join(dir, 'readme.txt'), 'hello');
-  await rejectsWith(openDataset(dir), /not a dataset folder in any known format; tried pascal-voc .*camvid .*image-mask-folders .*cifar10 .*mnist-idx/);
+  await rejectsWith(
+    openDataset(dir),
+    /not a dataset folder in any known format; tried pascal-voc .*camvid .*image-mask-folders .*cifar10 .*mnist-idx/,
+  );
   await rejectsWith(openDataset(join(dir, 'nope')), /is not a folder/);
 });
 
@@ -198,15 +229,22 @@ test('openDataset names every format it tried when none matches', async () => {
 function vocFixture(): string {
   const base = freshDir('voc');
   const dir = join(base, 'VOCdevkit', 'VOC2012');
-  for (const d of ['JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['JPEGImages', 'SegmentationClass', 'ImageSets/Segmentation'])
+    mkdirSync(join(dir, d), { recursive: true });
   const ids = ['2007_000001', '2007_000002', '2007_000003'];
   ids.forEach((id, k) => {
     writeJpeg(join(dir, 'JPEGImages', `${id}.jpg`), 10, 8, (x, y) => [20 * x, 20 * y, 50 * k]);
     // Object of class k + 1 in the middle, its 1-pixel boundary 255, background 0.
-    writePalettePng(join(dir, 'SegmentationClass', `${id}.png`), 10, 8, (x, y) => {
-      if (x >= 3 && x <= 6 && y >= 2 && y <= 5) return x === 3 || x === 6 || y === 2 || y === 5 ? 255 : k + 1;
-      return 0;
-    }, vocPalette());
+    writePalettePng(
+      join(dir, 'SegmentationClass', `${id}.png`),
+      10,
+      8,
+      (x, y) => {
+        if (x >= 3 && x <= 6 && y >= 2 && y <= 5) return x === 3 || x === 6 || y === 2 || y === 5 ? 255 : k + 1;
+        return 0;
+      },
+      vocPalette(),
+    );
   });
   writeJpeg(join(dir, 'JPEGImages', '2007_000099.jpg'), 10, 8, () => [0, 0, 0]); // detection-only image, no mask
   writeFileSync(join(dir, 'ImageSets/Segmentation/train.txt'), `${ids[0]}\n${ids[2]}\n`);
@@ -242,9 +280,20 @@ test('pascal-voc: palette masks, 255 ignore, ImageSets splits, found below VOCde
 
 function camvidFixture(): string {
   const dir = freshDir('camvid');
-  writeFileSync(join(dir, 'class_dict.csv'), 'name,r,g,b\nRoad,128,64,128\nSky,128,128,128\nVoid,0,0,0\nCar,64,0,128\n');
-  const colours = [[128, 64, 128], [128, 128, 128], [0, 0, 0], [64, 0, 128]];
-  for (const [split, n] of [['train', 2], ['val', 1]] as const) {
+  writeFileSync(
+    join(dir, 'class_dict.csv'),
+    'name,r,g,b\nRoad,128,64,128\nSky,128,128,128\nVoid,0,0,0\nCar,64,0,128\n',
+  );
+  const colours = [
+    [128, 64, 128],
+    [128, 128, 128],
+    [0, 0, 0],
+    [64, 0, 128],
+  ];
+  for (const [split, n] of [
+    ['train', 2],
+    ['val', 1],
+  ] as const) {
     mkdirSync(join(dir, split));
     mkdirSync(join(dir, `${split}_labels`));
     for (let k = 0; k < n; k++) {
@@ -298,7 +347,7 @@ test('cifar10: planar records become interleaved pixels; train/test splits; trun
   assert.deepEqual([...s.label], [9]);
   // Pixel (x=5, y=2) → p = 69; red at byte p, green at 1024 + p, blue at 2048 + p of the record.
   const p = 2 * 32 + 5;
-  for (let c = 0; c < 3; c++) assert.ok(Math.abs(s.image[p * 3 + c] - ((c * 1024 + p) * 7 + 13) % 256 / 255) < 1e-6);
+  for (let c = 0; c < 3; c++) assert.ok(Math.abs(s.image[p * 3 + c] - (((c * 1024 + p) * 7 + 13) % 256) / 255) < 1e-6);
   assert.deepEqual([...(await ds.get(3)).label], [5]);
   const test10 = await openDataset(base, { split: 'test' });
   assert.equal(test10.size, 1);
@@ -311,7 +360,8 @@ test('cifar10: planar records become interleaved pixels; train/test splits; trun
 
 test('mnist-idx: gzipped and raw IDX, padding to 32×32 centred, errors on truncation and count mismatch', async () => {
   const dir = freshDir('mnist');
-  const img = (n: number, v: number): Uint8Array => Uint8Array.from({ length: n * 28 * 28 }, (_, k) => (k % 784 === 0 ? 255 : v + Math.floor(k / 784)));
+  const img = (n: number, v: number): Uint8Array =>
+    Uint8Array.from({ length: n * 28 * 28 }, (_, k) => (k % 784 === 0 ? 255 : v + Math.floor(k / 784)));
   writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idx([3, 28, 28], img(3, 10))));
   writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(idx([3], [4, 1, 7])));
   writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([2, 28, 28], img(2, 50)));
@@ -334,7 +384,10 @@ test('mnist-idx: gzipped and raw IDX, padding to 32×32 centred, errors on trunc
   await rejectsWith(openDataset(dir), /t10k-labels-idx1-ubyte: has 3 labels for 2 images/);
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([2], [0, 9]));
   writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([2, 28, 28], img(2, 50)).subarray(0, 1000));
-  await rejectsWith(openDataset(dir), /t10k-images-idx3-ubyte: header says 2x28x28 = 1568 bytes of data but the file has 984 \(truncated\?\)/);
+  await rejectsWith(
+    openDataset(dir),
+    /t10k-images-idx3-ubyte: header says 2x28x28 = 1568 bytes of data but the file has 984 \(truncated\?\)/,
+  );
 });
 
 // ---- splits and batches ------------------------------------------------------------------------------
@@ -345,7 +398,10 @@ test('splitIndices: deterministic, disjoint, complete, seed-dependent', () => {
   assert.deepEqual(a, b);
   assert.deepEqual([a.train.length, a.val.length, a.test.length], [750, 150, 100]);
   const all = [...a.train, ...a.val, ...a.test].sort((x, y) => x - y);
-  assert.deepEqual(all, Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    all,
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.notDeepEqual(splitIndices(1000, { val: 0.15, test: 0.1, seed: 43 }).val, a.val);
   assert.throws(() => splitIndices(10, { val: 0.6, test: 0.5 }), DatasetError);
 });
@@ -398,7 +454,12 @@ test('batches: shapes, streaming, seeded order, flips keep image and mask aligne
         const image = b.x.subarray(k * h * w * 3, (k + 1) * h * w * 3);
         const label = b.y.subarray(k * h * w, (k + 1) * h * w);
         const i = out.length;
-        const match = [[false, false], [true, false], [false, true], [true, true]].find(([fh, fv]) => {
+        const match = [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ].find(([fh, fv]) => {
           const f = mirror(originals[i], h, w, 3, fh, fv);
           return f.image.every((v, q) => v === image[q]);
         });
@@ -464,7 +525,10 @@ test('fashion mosaic: deterministic, garments from the vendored subset labelled 
   assert.ok(freq[0] > 0.4 && freq[0] < 0.95, `background ${freq[0]}`);
   assert.ok(freq.slice(1).filter((f) => f > 0).length >= 8, 'most garment classes appear in 30 mosaics');
   // Garment pixels are brighter than background pixels on average (garments are bright glyphs).
-  let fg = 0, nf = 0, bg = 0, nb = 0;
+  let fg = 0,
+    nf = 0,
+    bg = 0,
+    nb = 0;
   s.label.forEach((l, p) => {
     const v = s.image[p * 3] + s.image[p * 3 + 1] + s.image[p * 3 + 2];
     if (l > 0) {
@@ -487,12 +551,19 @@ test('vendored Fashion-MNIST subset: 6000/1000 images, class-balanced, padded to
   assert.equal(splits.train.length, 6000);
   assert.equal(splits.test.length, 1000);
   const perClass = { train: new Array(10).fill(0), test: new Array(10).fill(0) };
-  for (const split of ['train', 'test'] as const) for (const i of splits[split]) perClass[split][(await ds.get(i)).label[0]]++;
+  for (const split of ['train', 'test'] as const)
+    for (const i of splits[split]) perClass[split][(await ds.get(i)).label[0]]++;
   assert.deepEqual(perClass.train, new Array(10).fill(600));
   assert.deepEqual(perClass.test, new Array(10).fill(100));
   const s = await ds.get(0);
-  assert.ok(s.image.slice(0, 64).every((v) => v === 0), 'top two rows are padding');
-  assert.ok(s.image.some((v) => v > 0.5), 'a real garment, not an empty image');
+  assert.ok(
+    s.image.slice(0, 64).every((v) => v === 0),
+    'top two rows are padding',
+  );
+  assert.ok(
+    s.image.some((v) => v > 0.5),
+    'a real garment, not an empty image',
+  );
 });
 
 test('writeSegmentationFolder round-trips through the image-mask reader', async () => {

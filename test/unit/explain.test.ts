@@ -24,12 +24,21 @@ import { CancelledError } from '../../server/src/engine/util/errors';
 import { Rng } from '../../server/src/engine/util/rng';
 
 /** An in-memory dataset: every pixel is set by the test. */
-function inline(samples: Sample[], info: Partial<DatasetInfo> & Pick<DatasetInfo, 'height' | 'width' | 'channels' | 'numClasses' | 'task'>): Dataset {
-  const full: DatasetInfo = { name: 'inline', classNames: Array.from({ length: info.numClasses }, (_, i) => `c${i}`), synthetic: true, ...info };
+function inline(
+  samples: Sample[],
+  info: Partial<DatasetInfo> & Pick<DatasetInfo, 'height' | 'width' | 'channels' | 'numClasses' | 'task'>,
+): Dataset {
+  const full: DatasetInfo = {
+    name: 'inline',
+    classNames: Array.from({ length: info.numClasses }, (_, i) => `c${i}`),
+    synthetic: true,
+    ...info,
+  };
   return { info: full, size: samples.length, get: async (i) => samples[i] };
 }
 
-const near = (a: number, b: number, what: string, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+const near = (a: number, b: number, what: string, tol = 1e-12) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
 describe('dataset descriptors', () => {
   test('segmentation: class counts skip the ignore index; entropy, edge density and intensity by hand', async () => {
@@ -82,7 +91,13 @@ describe('dataset descriptors', () => {
     assert.equal(entropyBits([1, 0]), 0);
     // 2×2 with one bright pixel at (0,0): it and its two neighbours have |∇| ≥ 0.5; the far corner has 0.
     assert.equal(edgePixels(Float64Array.from([1, 0, 0, 0]), 2, 2, 0.3), 3);
-    const bad = inline([{ image: new Float32Array(4), label: Int32Array.from([0, 0, 7, 0]) }], { height: 2, width: 2, channels: 1, numClasses: 3, task: 'segmentation' });
+    const bad = inline([{ image: new Float32Array(4), label: Int32Array.from([0, 0, 7, 0]) }], {
+      height: 2,
+      width: 2,
+      channels: 1,
+      numClasses: 3,
+      task: 'segmentation',
+    });
     await assert.rejects(computeDescriptors(bad), /label 7 outside \[0, 3\)/);
     assert.equal(spearman([1, 2, 3], [10, 20, 30]), 1);
     assert.equal(spearman([1, 2, 3], [3, 2, 1]), -1);
@@ -99,7 +114,9 @@ function parseXml(s: string): { root: string; texts: string[] } {
   const entity = /&(?!(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);)/;
   const decode = (t: string) =>
     t.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) =>
-      e[0] === '#' ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)) : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e],
+      e[0] === '#'
+        ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10))
+        : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e],
     );
   const stack: string[] = [];
   const texts: string[] = [];
@@ -132,7 +149,8 @@ function parseXml(s: string): { root: string; texts: string[] } {
     }
     // The tag ends at the first '>' outside quotes.
     let gt = lt + 1;
-    for (let q = ''; gt < s.length && (q || s[gt] !== '>'); gt++) if (s[gt] === '"' || s[gt] === "'") q = q === s[gt] ? '' : q || s[gt];
+    for (let q = ''; gt < s.length && (q || s[gt] !== '>'); gt++)
+      if (s[gt] === '"' || s[gt] === "'") q = q === s[gt] ? '' : q || s[gt];
     if (gt >= s.length) throw new Error(`unterminated tag at ${lt}`);
     const tag = s.slice(lt + 1, gt);
     if (tag.startsWith('/')) {
@@ -167,8 +185,18 @@ function parseXml(s: string): { root: string; texts: string[] } {
 }
 
 test('the XML check rejects what an XML parser rejects', () => {
-  assert.deepEqual(parseXml('<?xml version="1.0"?><svg a="1"><g/><text>a &amp; b</text></svg>'), { root: 'svg', texts: ['a & b'] });
-  for (const bad of ['<svg><g></svg>', '<svg>a & b</svg>', '<svg a=1></svg>', '<svg></svg><svg></svg>', '<svg a="1" a="2"></svg>', '<svg><g>']) {
+  assert.deepEqual(parseXml('<?xml version="1.0"?><svg a="1"><g/><text>a &amp; b</text></svg>'), {
+    root: 'svg',
+    texts: ['a & b'],
+  });
+  for (const bad of [
+    '<svg><g></svg>',
+    '<svg>a & b</svg>',
+    '<svg a=1></svg>',
+    '<svg></svg><svg></svg>',
+    '<svg a="1" a="2"></svg>',
+    '<svg><g>',
+  ]) {
     assert.throws(() => parseXml(bad), Error, bad);
   }
 });
@@ -199,7 +227,16 @@ function cropWeed(n: number, seed: number, synthetic: boolean): Dataset {
     }
     samples.push({ image, label });
   }
-  return inline(samples, { height: H, width: W, channels: 3, numClasses: 3, task: 'segmentation', classNames: CLASSES, synthetic, name: synthetic ? 'crop-weed-generated' : 'crop-weed-field' });
+  return inline(samples, {
+    height: H,
+    width: W,
+    channels: 3,
+    numClasses: 3,
+    task: 'segmentation',
+    classNames: CLASSES,
+    synthetic,
+    name: synthetic ? 'crop-weed-generated' : 'crop-weed-field',
+  });
 }
 
 function tinyModel(): tf.LayersModel {
@@ -207,9 +244,19 @@ function tinyModel(): tf.LayersModel {
   const S = (t: unknown) => t as tf.SymbolicTensor;
   // Seeded initialisers: the run (and so what gets pruned) is the same every time.
   const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }) });
-  const a = S(tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', ...init(1) }).apply(inp));
-  const b = S(tf.layers.conv2d({ name: 'conv_b', filters: 12, kernelSize: 3, padding: 'same', activation: 'relu', ...init(2) }).apply(a));
-  const out = S(tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax', ...init(3) }).apply(b));
+  const a = S(
+    tf.layers
+      .conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', ...init(1) })
+      .apply(inp),
+  );
+  const b = S(
+    tf.layers
+      .conv2d({ name: 'conv_b', filters: 12, kernelSize: 3, padding: 'same', activation: 'relu', ...init(2) })
+      .apply(a),
+  );
+  const out = S(
+    tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax', ...init(3) }).apply(b),
+  );
   return tf.model({ inputs: inp, outputs: out });
 }
 
@@ -225,10 +272,23 @@ describe('report from a real tiny run', () => {
     const dataset = cropWeed(32, 7, true);
     const model = tinyModel();
     const fit = (m: tf.LayersModel, epochs: number, lr: number) =>
-      train(m, { train: { dataset, indices: trainIdx }, val: { dataset, indices: valIdx }, epochs, batchSize: 8, learningRate: lr, seed: 3, loss: { classWeights: 'median-frequency' } });
+      train(m, {
+        train: { dataset, indices: trainIdx },
+        val: { dataset, indices: valIdx },
+        epochs,
+        batchSize: 8,
+        learningRate: lr,
+        seed: 3,
+        loss: { classWeights: 'median-frequency' },
+      });
     await fit(model, 12, 0.02);
     const graph = await tfModelToGraph(model);
-    const analysis = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.97 } }, { calibration: { images: 8 }, collect: { classResponse: true } });
+    const analysis = await analyze(
+      graph,
+      dataset,
+      { method: 'pca-nci', options: { varianceThreshold: 0.97 } },
+      { calibration: { images: 8 }, collect: { classResponse: true } },
+    );
     const evBefore = await evaluate(model, dataset, valIdx);
     const pruned = applyPlan(graph, analysis.result.plan, { coupling: analysis.coupling }).graph;
     const prunedModel = await graphToTfModel(pruned);
@@ -262,7 +322,15 @@ describe('report from a real tiny run', () => {
     const { files } = await writeReport(input, out);
     for (const f of files) assert.ok(existsSync(f), `${f} missing`);
     const rel = files.map((f) => f.slice(out.length + 1)).sort();
-    assert.deepEqual(rel, ['charts/classes.svg', 'charts/filters-conv_a.svg', 'charts/filters-conv_b.svg', 'charts/layers.svg', 'charts/pca.svg', 'report.json', 'report.md']);
+    assert.deepEqual(rel, [
+      'charts/classes.svg',
+      'charts/filters-conv_a.svg',
+      'charts/filters-conv_b.svg',
+      'charts/layers.svg',
+      'charts/pca.svg',
+      'report.json',
+      'report.md',
+    ]);
 
     const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     assert.equal(json.compression.params.before, input.inspect.before.totals.params);
@@ -271,18 +339,29 @@ describe('report from a real tiny run', () => {
     assert.equal(json.flopsUnit, 'multiply-accumulates');
     assert.deepEqual(json.compression.latencyMs, { before: 4.5, after: 2.25 });
     const miou = json.metrics.find((m: { name: string }) => m.name === 'mean IoU');
-    assert.deepEqual([miou.before, miou.afterPrune, miou.afterFineTune], [input.evaluation.before!.meanIoU, input.evaluation.afterPrune!.meanIoU, input.evaluation.afterFineTune!.meanIoU]);
+    assert.deepEqual(
+      [miou.before, miou.afterPrune, miou.afterFineTune],
+      [input.evaluation.before!.meanIoU, input.evaluation.afterPrune!.meanIoU, input.evaluation.afterFineTune!.meanIoU],
+    );
     assert.deepEqual(
       json.layers.map((l: { layer: string; kept: number }) => [l.layer, l.kept]),
       input.method.groups.map((g) => [g.members[0], g.keep.length]),
     );
-    assert.deepEqual(json.classes.map((c: { iouAfterPrune: number | null }) => c.iouAfterPrune), input.evaluation.afterPrune!.perClassIoU);
+    assert.deepEqual(
+      json.classes.map((c: { iouAfterPrune: number | null }) => c.iouAfterPrune),
+      input.evaluation.afterPrune!.perClassIoU,
+    );
     assert.deepEqual(json.descriptors.classFrequencies, input.descriptors.classFrequencies);
     // Per class, "filters responding most" summed over layers equals the filters with a preferred class.
     const convB = json.classResponses.find((l: { layer: string }) => l.layer === 'conv_b');
     const resp = input.stats.layers.get('conv_b')!.classResponse!;
     assert.deepEqual(convB.filters[5].response, Array.from(resp.subarray(15, 18)));
-    assert.equal(json.classSurvival.reduce((s: number, c: { filters: number }) => s + c.filters, 0), json.classResponses.flatMap((l: { filters: { preferred: number | null }[] }) => l.filters).filter((f: { preferred: number | null }) => f.preferred !== null).length);
+    assert.equal(
+      json.classSurvival.reduce((s: number, c: { filters: number }) => s + c.filters, 0),
+      json.classResponses
+        .flatMap((l: { filters: { preferred: number | null }[] }) => l.filters)
+        .filter((f: { preferred: number | null }) => f.preferred !== null).length,
+    );
     assert.deepEqual(json.baselines, input.baselines);
 
     const svg = (name: string) => parseXml(readFileSync(join(out, 'charts', name), 'utf8'));
@@ -293,13 +372,26 @@ describe('report from a real tiny run', () => {
     };
     has('layers.svg', 'conv_a', 'conv_b', 'kept fraction', 'PCA components needed (τ = 0.97) / filters');
     has('pca.svg', 'conv_a', 'conv_b', 'τ = 0.97');
-    has('classes.svg', 'background', 'weed & <rare>', 'IoU before pruning', 'IoU after pruning', 'IoU after fine-tuning', 'class pixel frequency');
+    has(
+      'classes.svg',
+      'background',
+      'weed & <rare>',
+      'IoU before pruning',
+      'IoU after pruning',
+      'IoU after fine-tuning',
+      'class pixel frequency',
+    );
     has('filters-conv_b.svg', 'crop', 'weed & <rare>', 'kept', 'pruned', '#0');
 
     const md = readFileSync(join(out, 'report.md'), 'utf8');
     assert.match(md, /synthetic/i);
     const p = input.inspect;
-    assert.ok(md.includes(`| Parameters | ${p.before.totals.params.toLocaleString('en-US')} | ${p.after.totals.params.toLocaleString('en-US')} |`), 'params row');
+    assert.ok(
+      md.includes(
+        `| Parameters | ${p.before.totals.params.toLocaleString('en-US')} | ${p.after.totals.params.toLocaleString('en-US')} |`,
+      ),
+      'params row',
+    );
     assert.ok(md.includes('FLOPs (multiply-accumulates)'));
     assert.ok(md.includes('| Latency (ms) | 4.50 | 2.25 | 50.0% |'));
     assert.ok(md.includes(`| mean IoU | ${input.evaluation.before!.meanIoU.toFixed(4)} |`));
@@ -326,11 +418,17 @@ describe('report from a real tiny run', () => {
 
   test('a failure mid-write leaves no partial folder and keeps an earlier report intact', async () => {
     const out = join(work, 'atomic');
-    const entries = () => readdirSync(work).filter((e) => e.includes('atomic')).sort();
+    const entries = () =>
+      readdirSync(work)
+        .filter((e) => e.includes('atomic'))
+        .sort();
     // Cancelled after two files are on disk: nothing may remain.
     const ac = new AbortController();
     let written = 0;
-    await assert.rejects(writeReport(input, out, { signal: ac.signal, onFile: () => ++written === 2 && ac.abort() }), CancelledError);
+    await assert.rejects(
+      writeReport(input, out, { signal: ac.signal, onFile: () => ++written === 2 && ac.abort() }),
+      CancelledError,
+    );
     assert.equal(written, 2);
     assert.deepEqual(entries(), []);
 
@@ -345,10 +443,16 @@ describe('report from a real tiny run', () => {
     // Malformed statistics fail before anything is written; a rewrite that succeeds replaces the report.
     const layers = new Map(input.stats.layers);
     layers.set('conv_a', { ...layers.get('conv_a')!, classResponse: new Float64Array(5) });
-    await assert.rejects(writeReport({ ...input, stats: { ...input.stats, layers } }, out), /class responses of 'conv_a' hold 5 values/);
+    await assert.rejects(
+      writeReport({ ...input, stats: { ...input.stats, layers } }, out),
+      /class responses of 'conv_a' hold 5 values/,
+    );
     assert.deepEqual(entries(), ['atomic']);
     await writeReport({ ...input, latencyMs: { before: 9, after: 3 } }, out);
-    assert.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).compression.latencyMs, { before: 9, after: 3 });
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).compression.latencyMs, {
+      before: 9,
+      after: 3,
+    });
     assert.deepEqual(entries(), ['atomic']);
   });
 

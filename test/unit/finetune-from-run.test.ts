@@ -44,40 +44,65 @@ async function hashFolder(d: string): Promise<string> {
 before(async () => {
   await tf.setBackend('cpu');
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-from-run-'));
-  const model = buildZooModel('unet', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 3 });
+  const model = buildZooModel('unet', {
+    depth: 2,
+    baseFilters: 4,
+    batchNorm: true,
+    inputShape: [32, 32, 3],
+    numClasses: 3,
+    seed: 3,
+  });
   await saveLayersModel(model, path.join(dir, 'unet'));
   model.dispose();
 });
 after(() => fs.rm(dir, { recursive: true, force: true }));
 
 test('--from-run fine-tunes the earlier run’s pruned model into its own folder, and says the config prunes differently', async () => {
-  const prune = spawnSync(process.execPath, [BIN, 'run', await config('prune', 0.9, 0, 'run-1'), '--json'], { encoding: 'utf8', env: ENV });
+  const prune = spawnSync(process.execPath, [BIN, 'run', await config('prune', 0.9, 0, 'run-1'), '--json'], {
+    encoding: 'utf8',
+    env: ENV,
+  });
   assert.equal(prune.status, 0, prune.stderr);
   const run1 = path.join(dir, 'run-1');
   const run1Hash = await hashFolder(run1);
   const run1Summary = JSON.parse(await fs.readFile(path.join(run1, 'summary.json'), 'utf8'));
   // A run records the method block that made its model, as it took effect: what the config set, with the defaults filled in.
   const { name, varianceThreshold, minFilters } = run1Summary.methodConfig;
-  assert.deepEqual({ name, varianceThreshold }, { name: 'pca-nci', varianceThreshold: 0.9 }, 'a run records the method block that made its model');
+  assert.deepEqual(
+    { name, varianceThreshold },
+    { name: 'pca-nci', varianceThreshold: 0.9 },
+    'a run records the method block that made its model',
+  );
   assert.equal(typeof minFilters, 'number', 'defaults the config left out are recorded too');
 
   // The second config would prune much harder (τ 0.5): --from-run must not prune again.
-  const r = spawnSync(process.execPath, [BIN, 'run', await config('tune', 0.5, 1, 'run-2'), '--from-run', run1], { encoding: 'utf8', env: ENV });
+  const r = spawnSync(process.execPath, [BIN, 'run', await config('tune', 0.5, 1, 'run-2'), '--from-run', run1], {
+    encoding: 'utf8',
+    env: ENV,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, new RegExp(`fine-tuning the pruned model of ${run1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-  assert.match(r.stderr, /prunes differently — varianceThreshold 0\.5 \(config\) vs 0\.9 \(that run\); run without --from-run to prune again/);
+  assert.match(
+    r.stderr,
+    /prunes differently — varianceThreshold 0\.5 \(config\) vs 0\.9 \(that run\); run without --from-run to prune again/,
+  );
   const s = JSON.parse(await fs.readFile(path.join(dir, 'run-2', 'summary.json'), 'utf8'));
   assert.equal(s.prunedFrom, run1);
   assert.equal(s.finetuned.epochs, 1);
   assert.deepEqual(s.methodConfig, run1Summary.methodConfig, 'the options that made the model, not the config’s');
   assert.deepEqual(s.method, run1Summary.method);
   assert.equal(s.pruned.structure.params, run1Summary.pruned.structure.params, 'the same pruned model');
-  const inspect = spawnSync(process.execPath, [BIN, 'inspect', path.join(dir, 'run-2', 'model'), '--json'], { encoding: 'utf8' });
+  const inspect = spawnSync(process.execPath, [BIN, 'inspect', path.join(dir, 'run-2', 'model'), '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(JSON.parse(inspect.stdout).totals.params, run1Summary.pruned.structure.params);
   assert.equal(await hashFolder(run1), run1Hash, 'the earlier run is left as it was');
 
   // Same options: no note. The earlier run's folder is never the output.
-  const same = spawnSync(process.execPath, [BIN, 'run', await config('into', 0.9, 1, 'run-1'), '--from-run', run1], { encoding: 'utf8', env: ENV });
+  const same = spawnSync(process.execPath, [BIN, 'run', await config('into', 0.9, 1, 'run-1'), '--from-run', run1], {
+    encoding: 'utf8',
+    env: ENV,
+  });
   assert.notEqual(same.status, 0);
   assert.doesNotMatch(same.stderr, /prunes differently/);
   assert.equal(same.stderr.trim().split('\n').length, 1, same.stderr);
@@ -86,7 +111,11 @@ test('--from-run fine-tunes the earlier run’s pruned model into its own folder
 });
 
 test('--from-run on a folder that is not a run: one clear line', async () => {
-  const r = spawnSync(process.execPath, [BIN, 'run', await config('bad', 0.9, 1, 'run-x'), '--from-run', path.join(dir, 'unet')], { encoding: 'utf8', env: ENV });
+  const r = spawnSync(
+    process.execPath,
+    [BIN, 'run', await config('bad', 0.9, 1, 'run-x'), '--from-run', path.join(dir, 'unet')],
+    { encoding: 'utf8', env: ENV },
+  );
   assert.equal(r.status, 1, r.stderr);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);

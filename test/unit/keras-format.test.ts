@@ -31,7 +31,10 @@ const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
 const PY = '/usr/bin/python3';
 const pyCheck = spawnSync(PY, ['-c', 'import h5py, numpy'], { encoding: 'utf8' });
-const NO_H5PY = pyCheck.status === 0 ? false : `needs ${PY} with h5py and numpy (${(pyCheck.stderr || String(pyCheck.error)).trim().split('\n').pop()})`;
+const NO_H5PY =
+  pyCheck.status === 0
+    ? false
+    : `needs ${PY} with h5py and numpy (${(pyCheck.stderr || String(pyCheck.error)).trim().split('\n').pop()})`;
 
 /** h5py's view of a file (or of `model.weights.h5` inside a .keras): every object with attributes, dtype, shape, values. */
 const DUMP_PY = String.raw`
@@ -87,7 +90,8 @@ const tmp = (): Promise<string> => fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-
 /** h5py's float32 values printed as doubles, compared with the Float32Array the graph holds: exact. */
 function assertSameValues(actual: number[], expected: Float32Array, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < actual.length; i++) if (Math.fround(actual[i]) !== expected[i]) assert.fail(`${what}[${i}]: ${actual[i]} ≠ ${expected[i]}`);
+  for (let i = 0; i < actual.length; i++)
+    if (Math.fround(actual[i]) !== expected[i]) assert.fail(`${what}[${i}]: ${actual[i]} ≠ ${expected[i]}`);
 }
 
 function layerOf(graph: ModelGraph, name: string) {
@@ -98,7 +102,10 @@ function layerOf(graph: ModelGraph, name: string) {
 
 function predict(model: tf.LayersModel, seed: number): Float32Array {
   const shape = model.inputs[0].shape.slice(1) as number[];
-  return tf.tidy(() => (model.predict(tf.randomNormal([2, ...shape], 0, 1, 'float32', seed)) as tf.Tensor).dataSync() as Float32Array);
+  return tf.tidy(
+    () =>
+      (model.predict(tf.randomNormal([2, ...shape], 0, 1, 'float32', seed)) as tf.Tensor).dataSync() as Float32Array,
+  );
 }
 
 describe('Keras formats', () => {
@@ -110,7 +117,10 @@ describe('Keras formats', () => {
     const resnet = await readModel(RESNET);
     assert.equal(resnet.format, 'keras');
     assert.equal(inspectGraph(resnet.graph).totals.params, 78_666); // h5py's count of the weight datasets (SOURCE.txt)
-    assert.deepEqual([...layerOf(resnet.graph, 'batch_normalization').weights.keys()], ['gamma', 'beta', 'moving_mean', 'moving_variance']);
+    assert.deepEqual(
+      [...layerOf(resnet.graph, 'batch_normalization').weights.keys()],
+      ['gamma', 'beta', 'moving_mean', 'moving_variance'],
+    );
     assert.deepEqual(layerOf(resnet.graph, 'batch_normalization').config.axis, [3]);
     assert.equal(resnet.graph.meta.kerasVersion, '2.4.0');
 
@@ -136,7 +146,9 @@ describe('Keras formats', () => {
     await writeKerasModel(await readKerasModel(RESNET), out);
     const a = h5pyDump(RESNET).tree;
     const b = h5pyDump(out).tree;
-    const keptA = Object.keys(a).filter((k) => !k.startsWith('/optimizer_weights')).sort();
+    const keptA = Object.keys(a)
+      .filter((k) => !k.startsWith('/optimizer_weights'))
+      .sort();
     assert.deepEqual(Object.keys(b).sort(), keptA);
     for (const k of keptA) {
       const { model_config: ca, ...attrsA } = a[k].attrs;
@@ -148,102 +160,146 @@ describe('Keras formats', () => {
     }
   });
 
-  test('a pruned .h5 keeps the layout: only the pruned shapes and filters change; weights are the surgery\'s', { skip: NO_H5PY }, async () => {
-    const graph = await readKerasModel(RESNET);
-    const keep = [0, 2, 5, 7, 9, 11];
-    const { graph: pruned } = applyPlan(graph, { version: 1, layers: { conv2d_1: { keep } } }, { coupling: analyzeCoupling(graph) });
-    const dir = await tmp();
-    const out = path.join(dir, 'pruned.h5');
-    await writeKerasModel(pruned, out);
-    const a = h5pyDump(RESNET).tree;
-    const b = h5pyDump(out).tree;
-    const W = '/model_weights';
-    const bn = (role: string) => `${W}/batch_normalization_1/batch_normalization_1/${role}:0`;
-    const expectShapes: Record<string, number[]> = {
-      [`${W}/conv2d_1/conv2d_1/kernel:0`]: [3, 3, 16, 6],
-      [`${W}/conv2d_1/conv2d_1/bias:0`]: [6],
-      ...Object.fromEntries(['gamma', 'beta', 'moving_mean', 'moving_variance'].map((r) => [bn(r), [6]])),
-      [`${W}/conv2d_2/conv2d_2/kernel:0`]: [3, 3, 6, 16],
-    };
-    for (const [k, s] of Object.entries(expectShapes)) assert.deepEqual(b[k].shape, s, k);
-    for (const k of Object.keys(b)) {
-      assert.ok(a[k], `${k} was in the input`);
-      if (b[k].kind === 'group') continue;
-      assert.equal(b[k].dtype, 'float32');
-      if (!expectShapes[k]) assert.deepEqual(b[k].shape, a[k].shape, k);
-      // Every dataset holds exactly the surgery's weights (layer/role from the weight name).
-      const [, , layer, , role] = k.split('/');
-      assertSameValues(b[k].values!, layerOf(pruned, layer).weights.get(role.replace(/:\d+$/, ''))!.data, k);
-    }
-    const cfgA = JSON.parse(String(a['/'].attrs.model_config));
-    const cfgB = JSON.parse(String(b['/'].attrs.model_config));
-    const conv1 = (c: { config: { layers: { name: string; config: Record<string, unknown> }[] } }) => c.config.layers.find((l) => l.name === 'conv2d_1')!;
-    assert.equal(conv1(cfgB).config.filters, 6);
-    conv1(cfgB).config.filters = 16;
-    assert.deepEqual(cfgB, cfgA, 'model_config differs only in the pruned filters');
-    assert.equal(b['/'].attrs.keras_version, '2.4.0');
-    assert.equal(b['/'].attrs.training_config, a['/'].attrs.training_config);
+  test(
+    "a pruned .h5 keeps the layout: only the pruned shapes and filters change; weights are the surgery's",
+    { skip: NO_H5PY },
+    async () => {
+      const graph = await readKerasModel(RESNET);
+      const keep = [0, 2, 5, 7, 9, 11];
+      const { graph: pruned } = applyPlan(
+        graph,
+        { version: 1, layers: { conv2d_1: { keep } } },
+        { coupling: analyzeCoupling(graph) },
+      );
+      const dir = await tmp();
+      const out = path.join(dir, 'pruned.h5');
+      await writeKerasModel(pruned, out);
+      const a = h5pyDump(RESNET).tree;
+      const b = h5pyDump(out).tree;
+      const W = '/model_weights';
+      const bn = (role: string) => `${W}/batch_normalization_1/batch_normalization_1/${role}:0`;
+      const expectShapes: Record<string, number[]> = {
+        [`${W}/conv2d_1/conv2d_1/kernel:0`]: [3, 3, 16, 6],
+        [`${W}/conv2d_1/conv2d_1/bias:0`]: [6],
+        ...Object.fromEntries(['gamma', 'beta', 'moving_mean', 'moving_variance'].map((r) => [bn(r), [6]])),
+        [`${W}/conv2d_2/conv2d_2/kernel:0`]: [3, 3, 6, 16],
+      };
+      for (const [k, s] of Object.entries(expectShapes)) assert.deepEqual(b[k].shape, s, k);
+      for (const k of Object.keys(b)) {
+        assert.ok(a[k], `${k} was in the input`);
+        if (b[k].kind === 'group') continue;
+        assert.equal(b[k].dtype, 'float32');
+        if (!expectShapes[k]) assert.deepEqual(b[k].shape, a[k].shape, k);
+        // Every dataset holds exactly the surgery's weights (layer/role from the weight name).
+        const [, , layer, , role] = k.split('/');
+        assertSameValues(b[k].values!, layerOf(pruned, layer).weights.get(role.replace(/:\d+$/, ''))!.data, k);
+      }
+      const cfgA = JSON.parse(String(a['/'].attrs.model_config));
+      const cfgB = JSON.parse(String(b['/'].attrs.model_config));
+      const conv1 = (c: { config: { layers: { name: string; config: Record<string, unknown> }[] } }) =>
+        c.config.layers.find((l) => l.name === 'conv2d_1')!;
+      assert.equal(conv1(cfgB).config.filters, 6);
+      conv1(cfgB).config.filters = 16;
+      assert.deepEqual(cfgB, cfgA, 'model_config differs only in the pruned filters');
+      assert.equal(b['/'].attrs.keras_version, '2.4.0');
+      assert.equal(b['/'].attrs.training_config, a['/'].attrs.training_config);
 
-    // PruneLens reads its own output back to the same graph.
-    const back = await readKerasModel(out);
-    for (const l of pruned.layers) for (const [role, w] of l.weights) assert.deepEqual(layerOf(back, l.name).weights.get(role)!.data, w.data);
-  });
+      // PruneLens reads its own output back to the same graph.
+      const back = await readKerasModel(out);
+      for (const l of pruned.layers)
+        for (const [role, w] of l.weights) assert.deepEqual(layerOf(back, l.name).weights.get(role)!.data, w.data);
+    },
+  );
 
-  test('Keras 3 .keras: Keras 3 config form read, pruned file keeps zip entries, config form and HDF5 layout', { skip: NO_H5PY }, async () => {
-    const graph = await readKerasModel(K3);
-    assert.deepEqual([...layerOf(graph, 'dw').weights.keys()], ['depthwise_kernel', 'bias']);
-    assert.deepEqual(layerOf(graph, 'input_layer').config.batch_input_shape, [null, 12, 12, 3]);
-    assert.equal(layerOf(graph, 'conv_a').config.dtype, 'float32');
-    assert.deepEqual(layerOf(graph, 'concat').inboundNodes[0].map((r) => r.layer), ['add', 'conv_c']);
-    const coupling = analyzeCoupling(graph);
-    const { graph: pruned } = applyPlan(graph, { version: 1, layers: { conv_a: { keep: [0, 1, 3, 6] } } }, { coupling });
-    assert.deepEqual(layerOf(pruned, 'conv_b').weights.get('kernel')!.shape, [3, 3, 4, 4], 'the add couples conv_a and conv_b');
-    const dir = await tmp();
-    const out = path.join(dir, 'pruned.keras');
-    await writeKerasModel(pruned, out);
+  test(
+    'Keras 3 .keras: Keras 3 config form read, pruned file keeps zip entries, config form and HDF5 layout',
+    { skip: NO_H5PY },
+    async () => {
+      const graph = await readKerasModel(K3);
+      assert.deepEqual([...layerOf(graph, 'dw').weights.keys()], ['depthwise_kernel', 'bias']);
+      assert.deepEqual(layerOf(graph, 'input_layer').config.batch_input_shape, [null, 12, 12, 3]);
+      assert.equal(layerOf(graph, 'conv_a').config.dtype, 'float32');
+      assert.deepEqual(
+        layerOf(graph, 'concat').inboundNodes[0].map((r) => r.layer),
+        ['add', 'conv_c'],
+      );
+      const coupling = analyzeCoupling(graph);
+      const { graph: pruned } = applyPlan(
+        graph,
+        { version: 1, layers: { conv_a: { keep: [0, 1, 3, 6] } } },
+        { coupling },
+      );
+      assert.deepEqual(
+        layerOf(pruned, 'conv_b').weights.get('kernel')!.shape,
+        [3, 3, 4, 4],
+        'the add couples conv_a and conv_b',
+      );
+      const dir = await tmp();
+      const out = path.join(dir, 'pruned.keras');
+      await writeKerasModel(pruned, out);
 
-    const a = h5pyDump(K3);
-    const b = h5pyDump(out);
-    assert.deepEqual(b.zip, a.zip, 'zip entries, order and compression');
-    assert.equal(b.metadata, a.metadata);
-    // Keras JSON is deep and irregular: the test reads it by path and lets assert check each value.
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    type KerasLayerJson = Record<string, any>;
-    const layersB = (b.config!.config as { layers: KerasLayerJson[] }).layers;
-    const layersA = (a.config!.config as { layers: KerasLayerJson[] }).layers;
-    const L = (name: string) => layersB.find((l) => l.name === name)!;
-    assert.equal(L('conv_a').config.filters, 4);
-    assert.equal(L('conv_b').config.filters, 4);
-    assert.deepEqual(L('conv_b').build_config.input_shape, [null, 12, 12, 4]);
-    assert.deepEqual(L('dw').build_config.input_shape, [null, 12, 12, 4]);
-    assert.deepEqual(L('concat').build_config.input_shape, [[null, 12, 12, 4], [null, 12, 12, 6]]);
-    assert.deepEqual(L('dense').build_config.input_shape, [null, 6 * 6 * 10]);
-    assert.deepEqual(L('dense').inbound_nodes[0].args[0].config.shape, [null, 6 * 6 * 10]);
-    assert.deepEqual(L('dense').inbound_nodes[0].args[0].config.keras_history, ['flatten', 0, 0]);
-    assert.deepEqual(L('conv_a').config.dtype, layersA.find((l) => l.name === 'conv_a')!.config.dtype, 'Keras 3 dtype policy object kept');
-    assert.equal(L('conv_a').module, 'keras.layers');
-    assert.deepEqual(b.config!.compile_config, a.config!.compile_config);
+      const a = h5pyDump(K3);
+      const b = h5pyDump(out);
+      assert.deepEqual(b.zip, a.zip, 'zip entries, order and compression');
+      assert.equal(b.metadata, a.metadata);
+      // Keras JSON is deep and irregular: the test reads it by path and lets assert check each value.
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      type KerasLayerJson = Record<string, any>;
+      const layersB = (b.config!.config as { layers: KerasLayerJson[] }).layers;
+      const layersA = (a.config!.config as { layers: KerasLayerJson[] }).layers;
+      const L = (name: string) => layersB.find((l) => l.name === name)!;
+      assert.equal(L('conv_a').config.filters, 4);
+      assert.equal(L('conv_b').config.filters, 4);
+      assert.deepEqual(L('conv_b').build_config.input_shape, [null, 12, 12, 4]);
+      assert.deepEqual(L('dw').build_config.input_shape, [null, 12, 12, 4]);
+      assert.deepEqual(L('concat').build_config.input_shape, [
+        [null, 12, 12, 4],
+        [null, 12, 12, 6],
+      ]);
+      assert.deepEqual(L('dense').build_config.input_shape, [null, 6 * 6 * 10]);
+      assert.deepEqual(L('dense').inbound_nodes[0].args[0].config.shape, [null, 6 * 6 * 10]);
+      assert.deepEqual(L('dense').inbound_nodes[0].args[0].config.keras_history, ['flatten', 0, 0]);
+      assert.deepEqual(
+        L('conv_a').config.dtype,
+        layersA.find((l) => l.name === 'conv_a')!.config.dtype,
+        'Keras 3 dtype policy object kept',
+      );
+      assert.equal(L('conv_a').module, 'keras.layers');
+      assert.deepEqual(b.config!.compile_config, a.config!.compile_config);
 
-    const keptA = Object.keys(a.tree).filter((k) => !k.startsWith('/optimizer')).sort();
-    assert.deepEqual(Object.keys(b.tree).sort(), keptA, 'same HDF5 objects, optimizer state dropped');
-    assert.deepEqual(b.tree['/layers/dropout/seed_generator/vars/0'].values, a.tree['/layers/dropout/seed_generator/vars/0'].values);
-    assert.equal(b.tree['/layers/dropout/seed_generator/vars/0'].dtype, 'uint32');
-    const roles: Record<string, string[]> = { conv_a: ['kernel', 'bias'], conv_b: ['kernel', 'bias'], bn_a: ['gamma', 'beta', 'moving_mean', 'moving_variance'], dw: ['depthwise_kernel', 'bias'], conv_c: ['kernel'], dense: ['kernel', 'bias'] };
-    for (const [layer, rs] of Object.entries(roles)) {
-      rs.forEach((role, i) => {
-        const k = `/layers/${layer}/vars/${i}`;
-        const w = layerOf(pruned, layer).weights.get(role)!;
-        assert.deepEqual(b.tree[k].shape, w.shape, k);
-        assertSameValues(b.tree[k].values!, w.data, k);
-      });
-    }
+      const keptA = Object.keys(a.tree)
+        .filter((k) => !k.startsWith('/optimizer'))
+        .sort();
+      assert.deepEqual(Object.keys(b.tree).sort(), keptA, 'same HDF5 objects, optimizer state dropped');
+      assert.deepEqual(
+        b.tree['/layers/dropout/seed_generator/vars/0'].values,
+        a.tree['/layers/dropout/seed_generator/vars/0'].values,
+      );
+      assert.equal(b.tree['/layers/dropout/seed_generator/vars/0'].dtype, 'uint32');
+      const roles: Record<string, string[]> = {
+        conv_a: ['kernel', 'bias'],
+        conv_b: ['kernel', 'bias'],
+        bn_a: ['gamma', 'beta', 'moving_mean', 'moving_variance'],
+        dw: ['depthwise_kernel', 'bias'],
+        conv_c: ['kernel'],
+        dense: ['kernel', 'bias'],
+      };
+      for (const [layer, rs] of Object.entries(roles)) {
+        rs.forEach((role, i) => {
+          const k = `/layers/${layer}/vars/${i}`;
+          const w = layerOf(pruned, layer).weights.get(role)!;
+          assert.deepEqual(b.tree[k].shape, w.shape, k);
+          assertSameValues(b.tree[k].values!, w.data, k);
+        });
+      }
 
-    // The written file, read back and built in TF.js, computes what the surgery's graph computes.
-    const back = await readKerasModel(out);
-    const y0 = predict(await graphToTfModel(pruned), 5);
-    const y1 = predict(await graphToTfModel(back), 5);
-    assert.deepEqual(y1, y0);
-  });
+      // The written file, read back and built in TF.js, computes what the surgery's graph computes.
+      const back = await readKerasModel(out);
+      const y0 = predict(await graphToTfModel(pruned), 5);
+      const y1 = predict(await graphToTfModel(back), 5);
+      assert.deepEqual(y1, y0);
+    },
+  );
 
   test('fine-tuned weights (through TF.js) go back into the Keras layout', async () => {
     const graph = await readKerasModel(DSCNN);
@@ -255,9 +311,20 @@ describe('Keras formats', () => {
     const out = path.join(dir, 'ft.h5');
     await writeKerasModel(merged, out);
     const back = await readKerasModel(out);
-    assert.ok(layerOf(back, 'conv2d').weights.get('kernel')!.data.every((v) => v === 0.25));
-    assert.deepEqual(layerOf(back, 'dense').weights.get('kernel')!.data, layerOf(graph, 'dense').weights.get('kernel')!.data);
-    assert.deepEqual(layerOf(back, 'conv2d').config, layerOf(graph, 'conv2d').config, 'configs stay Keras\'s, not TF.js\'s');
+    assert.ok(
+      layerOf(back, 'conv2d')
+        .weights.get('kernel')!
+        .data.every((v) => v === 0.25),
+    );
+    assert.deepEqual(
+      layerOf(back, 'dense').weights.get('kernel')!.data,
+      layerOf(graph, 'dense').weights.get('kernel')!.data,
+    );
+    assert.deepEqual(
+      layerOf(back, 'conv2d').config,
+      layerOf(graph, 'conv2d').config,
+      "configs stay Keras's, not TF.js's",
+    );
   });
 
   describe('bad and hostile files end in one KerasFormatError line', () => {
@@ -283,24 +350,36 @@ describe('Keras formats', () => {
     test('zip bomb: an entry inflating far past its size', async () => {
       const f = path.join(dir, 'bomb.keras');
       const huge = new Uint8Array(80 * 2 ** 20).fill(32); // 80 MiB of spaces deflate to ~80 KiB
-      await fs.writeFile(f, zipSync({ 'metadata.json': new TextEncoder().encode('{}'), 'config.json': [huge, { level: 9 }] }));
+      await fs.writeFile(
+        f,
+        zipSync({ 'metadata.json': new TextEncoder().encode('{}'), 'config.json': [huge, { level: 9 }] }),
+      );
       await rejects(f, /config\.json.*(limit|bomb)/);
     });
 
     test('bad config, missing weights, weights-only .h5, not a Keras file', async () => {
       const enc = (s: string) => new TextEncoder().encode(s);
       const badCfg = path.join(dir, 'badcfg.keras');
-      await fs.writeFile(badCfg, zipSync({ 'config.json': enc('{"class_name": "Functional", '), 'model.weights.h5': await fs.readFile(RESNET) }));
+      await fs.writeFile(
+        badCfg,
+        zipSync({ 'config.json': enc('{"class_name": "Functional", '), 'model.weights.h5': await fs.readFile(RESNET) }),
+      );
       await rejects(badCfg, /config\.json is not valid JSON/);
       const noWeights = path.join(dir, 'noweights.keras');
       await fs.writeFile(noWeights, zipSync({ 'config.json': enc('{}') }));
       await rejects(noWeights, /no model\.weights\.h5/);
       const notKeras = path.join(dir, 'garbage.h5');
-      await fs.writeFile(notKeras, Buffer.concat([Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100, 7)]));
+      await fs.writeFile(
+        notKeras,
+        Buffer.concat([Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100, 7)]),
+      );
       await rejects(notKeras, /HDF5/);
       if (!NO_H5PY) {
         const weightsOnly = path.join(dir, 'weights-only.h5');
-        const r = spawnSync(PY, ['-c', `import h5py; f = h5py.File(${JSON.stringify(weightsOnly)}, 'w'); f.attrs['layer_names'] = [b'a']; f.close()`]);
+        const r = spawnSync(PY, [
+          '-c',
+          `import h5py; f = h5py.File(${JSON.stringify(weightsOnly)}, 'w'); f.attrs['layer_names'] = [b'a']; f.close()`,
+        ]);
         assert.equal(r.status, 0);
         await rejects(weightsOnly, /no 'model_config'.*weights-only/);
       }
@@ -319,15 +398,24 @@ describe('Keras formats', () => {
   test('CLI prune writes DIR/model.h5 with a note on the dropped optimizer state, never over the input', async () => {
     const dir = await tmp();
     const plan = path.join(dir, 'plan.json');
-    await fs.writeFile(plan, JSON.stringify({ version: 1, layers: { conv2d_3: { keep: [1, 3, 5, 7, 9, 11, 13, 15] } } }));
+    await fs.writeFile(
+      plan,
+      JSON.stringify({ version: 1, layers: { conv2d_3: { keep: [1, 3, 5, 7, 9, 11, 13, 15] } } }),
+    );
     const out = path.join(dir, 'pruned');
-    const r = spawnSync(process.execPath, [BIN, 'prune', RESNET, '--plan', plan, '--out', out], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, [BIN, 'prune', RESNET, '--plan', plan, '--out', out], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /model\.h5/);
     assert.match(r.stderr, /note: optimizer state .* dropped/);
     const back = await readKerasModel(path.join(out, 'model.h5'));
     assert.deepEqual(layerOf(back, 'conv2d_3').weights.get('kernel')!.shape, [3, 3, 16, 8]);
-    const again = spawnSync(process.execPath, [BIN, 'prune', RESNET, '--plan', plan, '--out', RESNET], { encoding: 'utf8', timeout: 120_000 });
+    const again = spawnSync(process.execPath, [BIN, 'prune', RESNET, '--plan', plan, '--out', RESNET], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(again.status, 1);
     assert.equal(again.stderr.trim().split('\n').length, 1, again.stderr);
     assert.match(again.stderr, /PruneLens never writes over its inputs/);

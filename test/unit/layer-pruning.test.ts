@@ -57,7 +57,18 @@ const SIZE = 16;
 function unet(s: Spec): tf.LayersModel {
   const nm = (n: string): { name?: string } => (s.named === false ? {} : { name: n });
   const unit = (x: tf.SymbolicTensor, name: string, filters: number): tf.SymbolicTensor => {
-    let y = S(tf.layers.conv2d({ ...nm(name), filters, kernelSize: 3, padding: 'same', useBias: !s.bn, activation: s.bn ? 'linear' : 'relu' }).apply(x));
+    let y = S(
+      tf.layers
+        .conv2d({
+          ...nm(name),
+          filters,
+          kernelSize: 3,
+          padding: 'same',
+          useBias: !s.bn,
+          activation: s.bn ? 'linear' : 'relu',
+        })
+        .apply(x),
+    );
     if (!s.bn) return y;
     y = S(tf.layers.batchNormalization({ ...nm(name.replace('conv', 'bn')) }).apply(y));
     return S(tf.layers.activation({ ...nm(name.replace('conv', 'relu')), activation: 'relu' }).apply(y));
@@ -72,7 +83,11 @@ function unet(s: Spec): tf.LayersModel {
     if (s.dropout) x = S(tf.layers.dropout({ ...nm(`drop${l}`), rate: 0.5 }).apply(x));
     skips.push(x);
     x = s.strided
-      ? S(tf.layers.conv2d({ ...nm(`down${l}`), filters: filtersAt(s, l), kernelSize: 3, strides: 2, padding: 'same' }).apply(x))
+      ? S(
+          tf.layers
+            .conv2d({ ...nm(`down${l}`), filters: filtersAt(s, l), kernelSize: 3, strides: 2, padding: 'same' })
+            .apply(x),
+        )
       : S(tf.layers.maxPooling2d({ ...nm(`pool${l}`), poolSize: 2 }).apply(x));
   }
   const L = s.levels;
@@ -81,7 +96,10 @@ function unet(s: Spec): tf.LayersModel {
   for (let l = L - 1; l >= 1; l--) {
     const f = filtersAt(s, l);
     let up: tf.SymbolicTensor;
-    if (s.up === 'transpose') up = S(tf.layers.conv2dTranspose({ ...nm(`up${l}`), filters: f, kernelSize: 2, strides: 2, padding: 'same' }).apply(x));
+    if (s.up === 'transpose')
+      up = S(
+        tf.layers.conv2dTranspose({ ...nm(`up${l}`), filters: f, kernelSize: 2, strides: 2, padding: 'same' }).apply(x),
+      );
     else {
       up = S(tf.layers.upSampling2d({ ...nm(`up${l}`), size: [2, 2] }).apply(x));
       up = S(tf.layers.conv2d({ ...nm(`up${l}_conv`), filters: f, kernelSize: 2, padding: 'same' }).apply(up));
@@ -91,11 +109,23 @@ function unet(s: Spec): tf.LayersModel {
     x = block(x, `dec${l}`, f);
   }
   const head = S(tf.layers.conv2d({ ...nm('head'), filters: 3, kernelSize: 1, padding: 'same' }).apply(x));
-  return tf.model({ inputs: input, outputs: S(tf.layers.activation({ ...nm('softmax'), activation: 'softmax' }).apply(head)), ...nm('unet') });
+  return tf.model({
+    inputs: input,
+    outputs: S(tf.layers.activation({ ...nm('softmax'), activation: 'softmax' }).apply(head)),
+    ...nm('unet'),
+  });
 }
 
 /** The levels `unet(s)` must be detected with, by the builder's names. */
-function expectedLevels(s: Spec): { encoder: string[]; bottleneck: string[]; decoder: string[]; upsampling: string[]; downsample?: string; upsample?: string; concat?: string }[] {
+function expectedLevels(s: Spec): {
+  encoder: string[];
+  bottleneck: string[];
+  decoder: string[];
+  upsampling: string[];
+  downsample?: string;
+  upsample?: string;
+  concat?: string;
+}[] {
   const block = (p: string): string[] => [`${p}_conv1`, `${p}_conv2`];
   return Array.from({ length: s.levels }, (_, i) => {
     const l = i + 1;
@@ -134,7 +164,8 @@ function zeroUpsampledRows(graph: ModelGraph, s: Spec, parentLevel: number): Mod
   const f = filtersAt(s, parentLevel);
   assert.equal(cin, 2 * f);
   const upStart = s.upFirst ? 0 : f;
-  for (let p = 0; p < kh * kw; p++) for (let c = upStart; c < upStart + f; c++) k.data.fill(0, (p * cin + c) * cout, (p * cin + c + 1) * cout);
+  for (let p = 0; p < kh * kw; p++)
+    for (let c = upStart; c < upStart + f; c++) k.data.fill(0, (p * cin + c) * cout, (p * cin + c + 1) * cout);
   return g;
 }
 
@@ -154,7 +185,11 @@ function paramsOf(s: Spec): number {
   return n;
 }
 
-const checksum = (g: ModelGraph): number => g.layers.reduce((a, l) => a + [...l.weights.values()].reduce((b, w) => b + w.data.reduce((c, v) => c + Math.abs(v), 0), 0), 0);
+const checksum = (g: ModelGraph): number =>
+  g.layers.reduce(
+    (a, l) => a + [...l.weights.values()].reduce((b, w) => b + w.data.reduce((c, v) => c + Math.abs(v), 0), 0),
+    0,
+  );
 
 const VARIANTS: Spec[] = [
   { levels: 3, base: 4, up: 'transpose', bn: false, deepest: 'encdec' },
@@ -162,7 +197,8 @@ const VARIANTS: Spec[] = [
   { levels: 2, base: 4, up: 'upsample', bn: false, deepest: 'encdec', upFirst: true },
   { levels: 2, base: 4, up: 'transpose', bn: true, deepest: 'bottleneck' },
 ];
-const label = (s: Spec): string => `depth ${s.levels}, ${s.up}, ${s.bn ? 'BN' : 'no BN'}, deepest ${s.deepest}${s.upFirst ? ', [up, skip]' : ''}`;
+const label = (s: Spec): string =>
+  `depth ${s.levels}, ${s.up}, ${s.bn ? 'BN' : 'no BN'}, deepest ${s.deepest}${s.upFirst ? ', [up, skip]' : ''}`;
 
 describe('U-Net layer pruning', () => {
   before(async () => {
@@ -182,7 +218,15 @@ describe('U-Net layer pruning', () => {
         assert.deepEqual(lv.scale, [2 ** -j, 2 ** -j]);
         assert.deepEqual(lv.size, [SIZE / 2 ** j, SIZE / 2 ** j]);
         assert.deepEqual(
-          { encoder: lv.encoder, bottleneck: lv.bottleneck, decoder: lv.decoder, upsampling: lv.upsampling, downsample: lv.downsample, upsample: lv.upsample, concat: lv.concat },
+          {
+            encoder: lv.encoder,
+            bottleneck: lv.bottleneck,
+            decoder: lv.decoder,
+            upsampling: lv.upsampling,
+            downsample: lv.downsample,
+            upsample: lv.upsample,
+            concat: lv.concat,
+          },
           { downsample: undefined, upsample: undefined, concat: undefined, ...w },
           `level ${j + 1}`,
         );
@@ -208,7 +252,11 @@ describe('U-Net layer pruning', () => {
       x.dispose();
       assert.deepEqual(shallow.shape, original.shape, 'same output shape');
       assert.ok(shallow.params < original.params);
-      assert.equal(shallow.params, paramsOf({ ...spec, levels: spec.levels - 1, deepest: 'encdec' }), 'params of the same U-Net built one level shallower');
+      assert.equal(
+        shallow.params,
+        paramsOf({ ...spec, levels: spec.levels - 1, deepest: 'encdec' }),
+        'params of the same U-Net built one level shallower',
+      );
       const diff = maxAbsDiff(original.y, shallow.y);
       assert.ok(diff <= 1e-4, `with the level's contribution zeroed the outputs must agree; they differ by ${diff}`);
       // The shallower model is a U-Net again (or, at one level, a plain encoder–decoder).
@@ -222,7 +270,14 @@ describe('U-Net layer pruning', () => {
     const spec: Spec = { levels: 3, base: 4, up: 'upsample', bn: true, deepest: 'bottleneck', named: false };
     const graph = await graphOf(spec, 3);
     const st = structureOf(graph);
-    assert.deepEqual(st.levels.map((l) => [l.encoder.length, l.bottleneck.length, l.decoder.length, l.upsampling.length]), [[2, 0, 2, 0], [2, 0, 2, 1], [0, 2, 0, 1]]);
+    assert.deepEqual(
+      st.levels.map((l) => [l.encoder.length, l.bottleneck.length, l.decoder.length, l.upsampling.length]),
+      [
+        [2, 0, 2, 0],
+        [2, 0, 2, 1],
+        [0, 2, 0, 1],
+      ],
+    );
     const r = removeDeepestLevel(graph);
     assert.ok(r.ok, r.ok ? '' : r.reason);
     const m = await graphToTfModel(r.graph);
@@ -231,20 +286,39 @@ describe('U-Net layer pruning', () => {
   });
 
   test('unknown input size, strided-conv downsampling, Dropout on the skip', async () => {
-    const spec: Spec = { levels: 3, base: 4, up: 'upsample', bn: true, deepest: 'encdec', strided: true, dropout: true, dynamic: true };
+    const spec: Spec = {
+      levels: 3,
+      base: 4,
+      up: 'upsample',
+      bn: true,
+      deepest: 'encdec',
+      strided: true,
+      dropout: true,
+      dynamic: true,
+    };
     const graph = await graphOf(spec, 6);
     const st = structureOf(graph);
-    assert.deepEqual(st.levels.map((l) => [l.scale[0], l.size, l.skip ?? null, l.downsample ?? null]), [
-      [1, [null, null], 'drop1', null],
-      [0.5, [null, null], 'drop2', 'down1'],
-      [0.25, [null, null], null, 'down2'],
-    ]);
-    assert.deepEqual(st.levels[1].encoder, ['down1', 'enc2_conv1', 'enc2_conv2'], 'a strided downsampling conv belongs to the level it leads into');
+    assert.deepEqual(
+      st.levels.map((l) => [l.scale[0], l.size, l.skip ?? null, l.downsample ?? null]),
+      [
+        [1, [null, null], 'drop1', null],
+        [0.5, [null, null], 'drop2', 'down1'],
+        [0.25, [null, null], null, 'down2'],
+      ],
+    );
+    assert.deepEqual(
+      st.levels[1].encoder,
+      ['down1', 'enc2_conv1', 'enc2_conv2'],
+      'a strided downsampling conv belongs to the level it leads into',
+    );
     assert.deepEqual(st.levels[2].bottleneck, ['down2', 'enc3_conv1', 'enc3_conv2', 'dec3_conv1', 'dec3_conv2']);
     const zeroed = zeroUpsampledRows(graph, spec, 2);
     const r = removeDeepestLevel(zeroed);
     assert.ok(r.ok, r.ok ? '' : r.reason);
-    assert.deepEqual(r.removedLayers.filter((n) => !/_(bn|relu)\d$/.test(n)), ['down2', 'enc3_conv1', 'enc3_conv2', 'dec3_conv1', 'dec3_conv2', 'up2', 'up2_conv', 'cat2']);
+    assert.deepEqual(
+      r.removedLayers.filter((n) => !/_(bn|relu)\d$/.test(n)),
+      ['down2', 'enc3_conv1', 'enc3_conv2', 'dec3_conv1', 'dec3_conv2', 'up2', 'up2_conv', 'cat2'],
+    );
     const x = tf.randomNormal([1, 24, 8, 2], 0, 1, 'float32', 8);
     const [a, b] = [await predict(zeroed, x), await predict(r.graph, x)];
     x.dispose();
@@ -260,14 +334,30 @@ describe('U-Net layer pruning', () => {
     const e = conv(conv(inp, 'e1', 4), 'e2', 4); // 32×32
     const b = conv(conv(S(tf.layers.maxPooling2d({ name: 'p', poolSize: 2 }).apply(e)), 'b1', 8), 'b2', 8); // 16 → 12
     const up = S(tf.layers.conv2dTranspose({ name: 'u', filters: 4, kernelSize: 2, strides: 2 }).apply(b)); // 24
-    const crop = S(tf.layers.cropping2D({ name: 'crop', cropping: [[4, 4], [4, 4]] }).apply(e)); // 24
+    const crop = S(
+      tf.layers
+        .cropping2D({
+          name: 'crop',
+          cropping: [
+            [4, 4],
+            [4, 4],
+          ],
+        })
+        .apply(e),
+    ); // 24
     const d = conv(conv(S(tf.layers.concatenate({ name: 'cat' }).apply([crop, up])), 'd1', 4), 'd2', 4); // 20
     const model = tf.model({ inputs: inp, outputs: conv(d, 'out', 2, 1) });
     randomizeWeights(model, new Rng(12));
     const graph = await tfModelToGraph(model);
     const st = structureOf(graph);
     assert.deepEqual([st.joins[0].skip, st.joins[0].branch], ['crop', 'e2']);
-    assert.deepEqual(st.levels.map((l) => [...l.encoder, ...l.bottleneck, ...l.decoder, ...l.upsampling]), [['e1', 'e2', 'd1', 'd2'], ['b1', 'b2', 'u']]);
+    assert.deepEqual(
+      st.levels.map((l) => [...l.encoder, ...l.bottleneck, ...l.decoder, ...l.upsampling]),
+      [
+        ['e1', 'e2', 'd1', 'd2'],
+        ['b1', 'b2', 'u'],
+      ],
+    );
     const k = getLayer(graph, 'd1').weights.get('kernel')!;
     for (let i = 0; i < k.data.length; i++) if (Math.floor(i / 4) % 8 >= 4) k.data[i] = 0;
     const r = removeDeepestLevel(graph);
@@ -284,7 +374,11 @@ describe('U-Net layer pruning', () => {
   test('a level that also feeds something else (deep supervision) is detected but not removed, with the reason', async () => {
     const spec: Spec = { levels: 3, base: 4, up: 'transpose', bn: false, deepest: 'encdec' };
     const model = unet(spec);
-    const aux = S(tf.layers.conv2d({ name: 'aux_head', filters: 3, kernelSize: 1 }).apply(model.getLayer('dec3_conv2').output as tf.SymbolicTensor));
+    const aux = S(
+      tf.layers
+        .conv2d({ name: 'aux_head', filters: 3, kernelSize: 1 })
+        .apply(model.getLayer('dec3_conv2').output as tf.SymbolicTensor),
+    );
     const graph = await tfModelToGraph(tf.model({ inputs: model.inputs, outputs: [model.outputs[0], aux] }));
     assert.equal(structureOf(graph).levels.length, 3);
     const r = removeDeepestLevel(graph);
@@ -298,7 +392,10 @@ describe('U-Net layer pruning', () => {
     const { steps, graph: last, stoppedBecause } = removeLevels(graph, 3);
     assert.equal(steps.length, 2);
     assert.match(stoppedBecause ?? '', /not a U-Net: no Concatenate/);
-    assert.deepEqual(steps.map((s) => s.level), [3, 2]);
+    assert.deepEqual(
+      steps.map((s) => s.level),
+      [3, 2],
+    );
     const x = tf.randomNormal([1, SIZE, SIZE, 2], 0, 1, 'float32', 5);
     for (const [k, s] of steps.entries()) {
       const p = await predict(s.graph, x);
@@ -310,14 +407,28 @@ describe('U-Net layer pruning', () => {
   });
 
   test("the zoo's U-Net: depth poolings give depth + 1 levels, the bottleneck the deepest", async () => {
-    const model = buildZooUNet({ depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 2, upsampling: 'transpose', batchNorm: true, seed: 1 });
+    const model = buildZooUNet({
+      depth: 2,
+      baseFilters: 4,
+      inputShape: [16, 16, 3],
+      numClasses: 2,
+      upsampling: 'transpose',
+      batchNorm: true,
+      seed: 1,
+    });
     const graph = await tfModelToGraph(model);
     const st = structureOf(graph);
-    for (const lv of st.levels) console.log(`  level ${lv.level} ${JSON.stringify(lv.size)}: enc ${lv.encoder} | mid ${lv.bottleneck} | dec ${lv.decoder} | up ${lv.upsampling}`);
+    for (const lv of st.levels)
+      console.log(
+        `  level ${lv.level} ${JSON.stringify(lv.size)}: enc ${lv.encoder} | mid ${lv.bottleneck} | dec ${lv.decoder} | up ${lv.upsampling}`,
+      );
     assert.equal(st.levels.length, 3);
     assert.deepEqual(st.levels[2].bottleneck, ['bottleneck_conv1', 'bottleneck_conv2']);
     assert.deepEqual([st.levels[2].downsample, st.levels[2].upsampling], ['pool2', ['up2']]);
-    assert.deepEqual([st.levels[1].encoder, st.levels[1].decoder, st.levels[1].concat], [['enc2_conv1', 'enc2_conv2'], ['dec2_conv1', 'dec2_conv2'], 'dec2_concat']);
+    assert.deepEqual(
+      [st.levels[1].encoder, st.levels[1].decoder, st.levels[1].concat],
+      [['enc2_conv1', 'enc2_conv2'], ['dec2_conv1', 'dec2_conv2'], 'dec2_concat'],
+    );
     const r = removeDeepestLevel(graph);
     assert.ok(r.ok, r.ok ? '' : r.reason);
     const shallow = await graphToTfModel(r.graph);
@@ -342,7 +453,10 @@ describe('U-Net layer pruning', () => {
 
     const resIn = tf.input({ shape: [16, 16, 3] });
     let r = S(tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(resIn));
-    for (const [f, stride] of [[8, 1], [16, 2]]) {
+    for (const [f, stride] of [
+      [8, 1],
+      [16, 2],
+    ]) {
       let y = S(tf.layers.conv2d({ filters: f, kernelSize: 3, strides: stride, padding: 'same' }).apply(r));
       y = S(tf.layers.batchNormalization().apply(y));
       y = S(tf.layers.reLU().apply(y));
@@ -360,10 +474,15 @@ describe('U-Net layer pruning', () => {
     const c1 = S(tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(dIn));
     const c2 = S(tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(c1));
     const cat = S(tf.layers.concatenate({ name: 'dense_cat' }).apply([c1, c2]));
-    const dense = await tfModelToGraph(tf.model({ inputs: dIn, outputs: S(tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(cat)) }));
+    const dense = await tfModelToGraph(
+      tf.model({ inputs: dIn, outputs: S(tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(cat)) }),
+    );
     const dn = detectUNet(dense);
     assert.ok(!dn.unet);
-    assert.match(dn.reason, /no skip connection found: 'dense_cat' does not join a skipped encoder output with an upsampled path/);
+    assert.match(
+      dn.reason,
+      /no skip connection found: 'dense_cat' does not join a skipped encoder output with an upsampled path/,
+    );
     const removal = removeDeepestLevel(dense);
     assert.ok(!removal.ok && /^not a U-Net/.test(removal.reason));
   });
@@ -380,7 +499,8 @@ describe('U-Net layer pruning', () => {
       const vv = v.reduce((a, b) => a + b * b, 0);
       const q = (i: number, j: number): number => (i === j ? 1 : 0) - (2 * v[i] * v[j]) / vv;
       const out = new Float64Array(c * c);
-      for (let i = 0; i < c; i++) for (let j = 0; j < c; j++) for (let k = 0; k < c; k++) out[i * c + j] += q(i, k) * lambda[k] * q(k, j);
+      for (let i = 0; i < c; i++)
+        for (let j = 0; j < c; j++) for (let k = 0; k < c; k++) out[i * c + j] += q(i, k) * lambda[k] * q(k, j);
       return out;
     }
 
@@ -394,11 +514,31 @@ describe('U-Net layer pruning', () => {
         const lambda = Array.from({ length: c }, (_, i) => (lowRank.includes(name) ? (i < rank ? 1 : 1e-9) : 1));
         const zeros = new Float64Array(c);
         layers.set(name, {
-          producer: name, observed: name, channels: c, height: 4, width: 4, images: 8, pixels: 128,
-          mean: zeros, msd: zeros, covariance: covariance(lambda, rng), apoz: zeros, rank: null, classResponse: null,
+          producer: name,
+          observed: name,
+          channels: c,
+          height: 4,
+          width: 4,
+          images: 8,
+          pixels: 128,
+          mean: zeros,
+          msd: zeros,
+          covariance: covariance(lambda, rng),
+          apoz: zeros,
+          rank: null,
+          classResponse: null,
         });
       }
-      const dataset = { name: 'constructed', task: 'segmentation' as const, height: SIZE, width: SIZE, channels: 2, numClasses: 3, classNames: ['a', 'b', 'c'], synthetic: true };
+      const dataset = {
+        name: 'constructed',
+        task: 'segmentation' as const,
+        height: SIZE,
+        width: SIZE,
+        channels: 2,
+        numClasses: 3,
+        classNames: ['a', 'b', 'c'],
+        synthetic: true,
+      };
       return { layers, images: 8, dataset, seconds: 0, imagesPerSecond: 0 };
     }
 
@@ -406,7 +546,8 @@ describe('U-Net layer pruning', () => {
       const graph = await graphOf(spec, 31);
       // Scaling every weight that reads the deepest level's channels scales its NCI mass by the same factor.
       if (scaleDeep !== 1) {
-        for (const name of deepConvs.slice(1)) for (const w of getLayer(graph, name).weights.values()) w.data.forEach((v, i) => (w.data[i] = v * scaleDeep));
+        for (const name of deepConvs.slice(1))
+          for (const w of getLayer(graph, name).weights.values()) w.data.forEach((v, i) => (w.data[i] = v * scaleDeep));
         const k = getLayer(graph, 'dec2_conv1').weights.get('kernel')!;
         const [, , cin, cout] = k.shape;
         for (let i = 0; i < k.data.length; i++) if (Math.floor(i / cout) % cin >= cin / 2) k.data[i] *= scaleDeep;
@@ -418,10 +559,20 @@ describe('U-Net layer pruning', () => {
     test('rank-1 feature maps in every conv of the deepest level: removable by PCA, the levels above kept', async () => {
       const { decision } = await decide(deepConvs);
       const [l1, l2, l3] = decision.levels;
-      for (const l of decision.levels) console.log(`  level ${l.level}: fraction ${l.componentsFraction}, NCI share ${l.nciShare.toFixed(4)} → ${l.why}`);
+      for (const l of decision.levels)
+        console.log(
+          `  level ${l.level}: fraction ${l.componentsFraction}, NCI share ${l.nciShare.toFixed(4)} → ${l.why}`,
+        );
       assert.equal(decision.removeCount, 1);
-      assert.deepEqual(l3.convs.map((c) => [c.layer, c.components]), deepConvs.map((n) => [n, 1]));
-      assert.equal(l3.componentsFraction, 1 / 64, "every conv keeps 1 component of the level's width 64 (up2's 32 filters included)");
+      assert.deepEqual(
+        l3.convs.map((c) => [c.layer, c.components]),
+        deepConvs.map((n) => [n, 1]),
+      );
+      assert.equal(
+        l3.componentsFraction,
+        1 / 64,
+        "every conv keeps 1 component of the level's width 64 (up2's 32 filters included)",
+      );
       assert.ok(l3.removable && /^removable: PCA at τ=0.99 keeps 1 of 64 filters of 'enc3_conv1'/.test(l3.why), l3.why);
       assert.equal(l2.componentsFraction, 1);
       assert.ok(!l2.removable && l2.why.startsWith('kept:'));
@@ -440,20 +591,39 @@ describe('U-Net layer pruning', () => {
       const ctx = { graph, coupling: analyzeCoupling(graph), stats: statsFor(graph, deepConvs, 8) };
       const decision = decideLayerPruning(ctx);
       const l3 = decision.levels[2];
-      assert.deepEqual(l3.convs.map((c) => [c.layer, c.components, c.filters]), deepConvs.map((n) => [n, 8, n === 'up2' ? 64 : 128]));
+      assert.deepEqual(
+        l3.convs.map((c) => [c.layer, c.components, c.filters]),
+        deepConvs.map((n) => [n, 8, n === 'up2' ? 64 : 128]),
+      );
       assert.equal(l3.componentsFraction, 8 / 128);
       assert.equal(decision.removeCount, 1);
       assert.ok(l3.removable && /^removable: PCA at τ=0.99 keeps 8 of 128 filters/.test(l3.why), l3.why);
       // The rule still reads the up-convolution: more directions there than the bound allows keeps the level.
-      const upFull = statsFor(graph, deepConvs.filter((n) => n !== 'up2'), 8);
+      const upFull = statsFor(
+        graph,
+        deepConvs.filter((n) => n !== 'up2'),
+        8,
+      );
       const kept = decideLayerPruning({ ...ctx, stats: upFull }).levels[2];
       assert.ok(!kept.removable, kept.why);
-      assert.match(kept.why, /^kept: PCA at τ=0.99 keeps 64 of 64 filters of 'up2' \(50\.0% of the level's width 128 > 10\.0%\)/);
+      assert.match(
+        kept.why,
+        /^kept: PCA at τ=0.99 keeps 64 of 64 filters of 'up2' \(50\.0% of the level's width 128 > 10\.0%\)/,
+      );
     });
 
     test('options given as undefined (absent from a config) keep their defaults', async () => {
-      const { decision } = await decide(deepConvs, { maxComponentFraction: undefined, maxLevels: undefined, varianceThreshold: undefined });
-      assert.deepEqual(decision.options, { varianceThreshold: 0.99, maxComponentFraction: 0.1, maxNciShare: 0.02, maxLevels: 1 });
+      const { decision } = await decide(deepConvs, {
+        maxComponentFraction: undefined,
+        maxLevels: undefined,
+        varianceThreshold: undefined,
+      });
+      assert.deepEqual(decision.options, {
+        varianceThreshold: 0.99,
+        maxComponentFraction: 0.1,
+        maxNciShare: 0.02,
+        maxLevels: 1,
+      });
       assert.equal(decision.removeCount, 1);
     });
 
@@ -462,7 +632,10 @@ describe('U-Net layer pruning', () => {
       const l3 = decision.levels[2];
       assert.equal(decision.removeCount, 0);
       assert.equal(l3.componentsFraction, 1);
-      assert.match(l3.why, /^kept: PCA at τ=0.99 keeps 64 of 64 filters of 'dec3_conv1' \(100\.0% > 10\.0%\), and its NCI share is/);
+      assert.match(
+        l3.why,
+        /^kept: PCA at τ=0.99 keeps 64 of 64 filters of 'dec3_conv1' \(100\.0% > 10\.0%\), and its NCI share is/,
+      );
     });
 
     test('flat spectra but a tiny NCI share: removable by NCI', async () => {
@@ -488,10 +661,19 @@ describe('U-Net layer pruning', () => {
       const { ctx, decision } = await decide([...deepConvs, ...level2Convs], { maxLevels: 2 });
       assert.equal(decision.removeCount, 2);
       const result = layerPruning(ctx, { maxLevels: 2 });
-      assert.deepEqual(result.candidates.map((c) => c.levelsRemoved), [1, 2]);
-      assert.deepEqual(result.candidates.map((c) => c.cost.params), [paramsOf({ ...spec, levels: 2 }), paramsOf({ ...spec, levels: 1 })]);
+      assert.deepEqual(
+        result.candidates.map((c) => c.levelsRemoved),
+        [1, 2],
+      );
+      assert.deepEqual(
+        result.candidates.map((c) => c.cost.params),
+        [paramsOf({ ...spec, levels: 2 }), paramsOf({ ...spec, levels: 1 })],
+      );
       assert.equal(result.cost.before.params, paramsOf(spec));
-      assert.ok(result.candidates[1].cost.flops < result.candidates[0].cost.flops && result.candidates[0].cost.flops < result.cost.before.flops);
+      assert.ok(
+        result.candidates[1].cost.flops < result.candidates[0].cost.flops &&
+          result.candidates[0].cost.flops < result.cost.before.flops,
+      );
       assert.ok(result.candidates[1].removedLayers.includes('cat1'));
       // A deeper level that is kept blocks the ones above it.
       const blocked = (await decide(level2Convs, { maxLevels: 2 })).decision;

@@ -11,7 +11,13 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PruneLensError } from '../../server/src/engine/util/errors';
-import { DEFAULT_READ_TIMEOUT_MS, ModelReader, readTimeoutFromEnv, SupersededError, WorkerEngineError } from '../../server/src/lsp/model-reader';
+import {
+  DEFAULT_READ_TIMEOUT_MS,
+  ModelReader,
+  readTimeoutFromEnv,
+  SupersededError,
+  WorkerEngineError,
+} from '../../server/src/lsp/model-reader';
 
 const WORKER = `
 const { parentPort } = require('node:worker_threads');
@@ -48,7 +54,10 @@ describe('model reader (worker client)', async () => {
   it('answers requests one at a time, in order', async () => {
     const r = reader();
     const answers = await Promise.all(['slow-a', 'b', 'slow-c'].map((f) => r.call('check', { file: f })));
-    assert.deepEqual(answers.map((a) => (a as unknown as { file: string }).file), ['slow-a', 'b', 'slow-c']);
+    assert.deepEqual(
+      answers.map((a) => (a as unknown as { file: string }).file),
+      ['slow-a', 'b', 'slow-c'],
+    );
     assert.equal(r.starts, 1);
   });
 
@@ -60,13 +69,19 @@ describe('model reader (worker client)', async () => {
     const fresh = r.call('check', { file: 'y' });
     await assert.rejects(stale, SupersededError);
     await first;
-    assert.equal((await other as unknown as { method: string }).method, 'whatIf'); // only checks are superseded
-    assert.equal((await fresh as unknown as { file: string }).file, 'y');
+    assert.equal(((await other) as unknown as { method: string }).method, 'whatIf'); // only checks are superseded
+    assert.equal(((await fresh) as unknown as { file: string }).file, 'y');
   });
 
   it('a read past the timeout fails with a sentence naming the file, and the next read gets a fresh worker', async () => {
     const r = reader(300);
-    await assert.rejects(r.call('check', { file: 'hang' }), (err: Error) => err instanceof PruneLensError && /^hang: reading it took longer than 0.3 s and was stopped/.test(err.message) && !err.message.includes('\n'));
+    await assert.rejects(
+      r.call('check', { file: 'hang' }),
+      (err: Error) =>
+        err instanceof PruneLensError &&
+        /^hang: reading it took longer than 0.3 s and was stopped/.test(err.message) &&
+        !err.message.includes('\n'),
+    );
     const next = (await r.call('check', { file: 'ok' })) as unknown as { file: string };
     assert.equal(next.file, 'ok');
     assert.equal(r.starts, 2);
@@ -74,24 +89,41 @@ describe('model reader (worker client)', async () => {
 
   it('a prune gets PRUNE_TIMEOUT_FACTOR read timeouts; past that it is stopped with its own sentence', async () => {
     const r = reader(300);
-    await assert.rejects(r.call('check', { file: 'long-read' }), /^PruneLensError: long-read: reading it took longer than 0\.3 s/);
-    const pruned = (await r.call('prune', { file: 'long-prune', plan: { version: 1, layers: {} } })) as unknown as { method: string };
+    await assert.rejects(
+      r.call('check', { file: 'long-read' }),
+      /^PruneLensError: long-read: reading it took longer than 0\.3 s/,
+    );
+    const pruned = (await r.call('prune', { file: 'long-prune', plan: { version: 1, layers: {} } })) as unknown as {
+      method: string;
+    };
     assert.equal(pruned.method, 'prune'); // 600 ms: past a read's 300 ms, within a prune's 1.2 s
-    await assert.rejects(r.call('prune', { file: 'hang', plan: { version: 1, layers: {} } }), (err: Error) => /^hang: pruning it took longer than 1\.2 s and was stopped; the original and any earlier output are untouched/.test(err.message));
+    await assert.rejects(r.call('prune', { file: 'hang', plan: { version: 1, layers: {} } }), (err: Error) =>
+      /^hang: pruning it took longer than 1\.2 s and was stopped; the original and any earlier output are untouched/.test(
+        err.message,
+      ),
+    );
   });
 
   it('a worker that dies fails only the request it was on; the queue goes on with a new worker', async () => {
     const r = reader();
     const dead = r.call('check', { file: 'exit' });
     const queued = r.call('check', { file: 'after' });
-    await assert.rejects(dead, (err: Error) => err instanceof PruneLensError && /^exit: the model reader stopped while reading it \(exited with code 3/.test(err.message));
+    await assert.rejects(
+      dead,
+      (err: Error) =>
+        err instanceof PruneLensError &&
+        /^exit: the model reader stopped while reading it \(exited with code 3/.test(err.message),
+    );
     assert.equal(((await queued) as unknown as { file: string }).file, 'after');
     assert.equal(r.starts, 2);
   });
 
-  it("an engine refusal keeps its one-line message, not prefixed again", async () => {
+  it('an engine refusal keeps its one-line message, not prefixed again', async () => {
     const r = reader();
-    await assert.rejects(r.call('check', { file: 'refuse' }), (err: Error) => err instanceof WorkerEngineError && err.message === 'refuse: not a model');
+    await assert.rejects(
+      r.call('check', { file: 'refuse' }),
+      (err: Error) => err instanceof WorkerEngineError && err.message === 'refuse: not a model',
+    );
   });
 
   it('the timeout from PRUNELENS_MODEL_READ_TIMEOUT_MS: a positive whole number, else the default with a warning', () => {
@@ -100,8 +132,12 @@ describe('model reader (worker client)', async () => {
     assert.equal(readTimeoutFromEnv({}, warn), DEFAULT_READ_TIMEOUT_MS);
     assert.equal(readTimeoutFromEnv({ PRUNELENS_MODEL_READ_TIMEOUT_MS: '2500' }, warn), 2500);
     assert.equal(warnings.length, 0);
-    for (const bad of ['abc', '-5', '0', '1.5', '1e400']) assert.equal(readTimeoutFromEnv({ PRUNELENS_MODEL_READ_TIMEOUT_MS: bad }, warn), DEFAULT_READ_TIMEOUT_MS);
+    for (const bad of ['abc', '-5', '0', '1.5', '1e400'])
+      assert.equal(readTimeoutFromEnv({ PRUNELENS_MODEL_READ_TIMEOUT_MS: bad }, warn), DEFAULT_READ_TIMEOUT_MS);
     assert.equal(warnings.length, 5);
-    assert.match(warnings[0], /PRUNELENS_MODEL_READ_TIMEOUT_MS="abc" is not a positive whole number of milliseconds; using 180000/);
+    assert.match(
+      warnings[0],
+      /PRUNELENS_MODEL_READ_TIMEOUT_MS="abc" is not a positive whole number of milliseconds; using 180000/,
+    );
   });
 });

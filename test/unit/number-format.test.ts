@@ -8,7 +8,16 @@ import { compactNumber } from '../../protocol/src/format';
 import { formatNumber } from '../../server/src/engine/report/console';
 
 test('compactNumber: k from a thousand, M, G, negatives, rounding below a thousand', () => {
-  assert.deepEqual([999, 1000, 1234, 55_296, 1_234_567, 2.5e9, -7_700, 12.6].map(compactNumber), ['999', '1.0 k', '1.2 k', '55.3 k', '1.23 M', '2.50 G', '-7.7 k', '13']);
+  assert.deepEqual([999, 1000, 1234, 55_296, 1_234_567, 2.5e9, -7_700, 12.6].map(compactNumber), [
+    '999',
+    '1.0 k',
+    '1.2 k',
+    '55.3 k',
+    '1.23 M',
+    '2.50 G',
+    '-7.7 k',
+    '13',
+  ]);
 });
 
 test('the terminal tables print counts as the editor does (a thousand is 1.0 k there too)', () => {

@@ -28,27 +28,61 @@ const HIDDEN = 12;
 
 function convnextBlock(rng: Rng): Uint8Array {
   const b = new OnnxBuilder();
-  const rand = (name: string, shape: number[], scale = 0.3) => b.float(name, shape, new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal() * scale));
+  const rand = (name: string, shape: number[], scale = 0.3) =>
+    b.float(
+      name,
+      shape,
+      new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal() * scale),
+    );
   const scalar = (name: string, v: number) => b.float(name, [], Float32Array.of(v));
-  b.inputs.push(valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 8 }, { dimValue: 8 }]));
-  const stem = b.node('Conv', ['x', rand('stem.w', [C, 3, 1, 1]), rand('stem.b', [C], 0.1)], { kernel_shape: ints([1, 1]) }, '/stem/Conv');
+  b.inputs.push(
+    valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 8 }, { dimValue: 8 }]),
+  );
+  const stem = b.node(
+    'Conv',
+    ['x', rand('stem.w', [C, 3, 1, 1]), rand('stem.b', [C], 0.1)],
+    { kernel_shape: ints([1, 1]) },
+    '/stem/Conv',
+  );
   const t = b.node('Transpose', [stem], { perm: ints([0, 2, 3, 1]) }, '/block/Transpose');
   const mean = b.node('ReduceMean', [t], { axes: ints([-1]) }, '/ln/ReduceMean');
   const d = b.node('Sub', [t, mean], {}, '/ln/Sub');
-  const v = b.node('ReduceMean', [b.node('Pow', [d, scalar('two', 2)], {}, '/ln/Pow')], { axes: ints([-1]) }, '/ln/ReduceMean_1');
+  const v = b.node(
+    'ReduceMean',
+    [b.node('Pow', [d, scalar('two', 2)], {}, '/ln/Pow')],
+    { axes: ints([-1]) },
+    '/ln/ReduceMean_1',
+  );
   const sd = b.node('Sqrt', [b.node('Add', [v, scalar('eps', 1e-6)], {}, '/ln/Add')], {}, '/ln/Sqrt');
   let h = b.node('Div', [d, sd], {}, '/ln/Div');
   h = b.node('Add', [b.node('Mul', [h, rand('ln.w', [C])], {}, '/ln/Mul'), rand('ln.b', [C], 0.1)], {}, '/ln/Add_1');
   // Linear(C, 4C): MatMul with the transposed weight, then the bias Add with the constant first (as exported).
-  h = b.node('Add', [rand('fc1.b', [HIDDEN], 0.1), b.node('MatMul', [h, rand('fc1.w', [C, HIDDEN])], {}, '/fc1/MatMul')], {}, '/fc1/Add');
+  h = b.node(
+    'Add',
+    [rand('fc1.b', [HIDDEN], 0.1), b.node('MatMul', [h, rand('fc1.w', [C, HIDDEN])], {}, '/fc1/MatMul')],
+    {},
+    '/fc1/Add',
+  );
   h = b.node('Mul', [h, b.node('Sigmoid', [h], {}, '/act/Sigmoid')], {}, '/act/Mul');
-  h = b.node('Add', [rand('fc2.b', [C], 0.1), b.node('MatMul', [h, rand('fc2.w', [HIDDEN, C])], {}, '/fc2/MatMul')], {}, '/fc2/Add');
+  h = b.node(
+    'Add',
+    [rand('fc2.b', [C], 0.1), b.node('MatMul', [h, rand('fc2.w', [HIDDEN, C])], {}, '/fc2/MatMul')],
+    {},
+    '/fc2/Add',
+  );
   h = b.node('Transpose', [h], { perm: ints([0, 3, 1, 2]) }, '/block/Transpose_1');
   h = b.node('Mul', [h, rand('gamma', [C, 1, 1])], {}, '/block/Mul');
   h = b.node('Add', [stem, h], {}, '/block/Add');
-  const y = b.node('Conv', [h, rand('head.w', [4, C, 1, 1]), rand('head.b', [4], 0.1)], { kernel_shape: ints([1, 1]) }, '/head/Conv');
+  const y = b.node(
+    'Conv',
+    [h, rand('head.w', [4, C, 1, 1]), rand('head.b', [4], 0.1)],
+    { kernel_shape: ints([1, 1]) },
+    '/head/Conv',
+  );
   b.nodes.push({ opType: 'Identity', name: 'out', input: [y], output: ['out'] });
-  b.outputs.push(valueInfo('out', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 8 }, { dimValue: 8 }]));
+  b.outputs.push(
+    valueInfo('out', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 8 }, { dimValue: 8 }]),
+  );
   return b.encode('convnext_block');
 }
 
@@ -83,7 +117,10 @@ describe('channels-last blocks (ConvNeXt): LayerNorm over channels, MatMul as a 
     const out = graphToOnnx(pruned);
     assert.deepEqual(await runsOnZeros(out), ['out']);
     const x = new Float32Array(2 * 3 * 8 * 8).map(() => rng.normal());
-    const [yp, yz] = await Promise.all([runModel(out, [x], 2), runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x], 2)]);
+    const [yp, yz] = await Promise.all([
+      runModel(out, [x], 2),
+      runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x], 2),
+    ]);
     const diff = maxDiff(yp.out, yz.out);
     assert.ok(diff <= 1e-4, `pruned differs by ${diff}`);
   });

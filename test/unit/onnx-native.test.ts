@@ -21,7 +21,15 @@ import { Rng } from '../../server/src/engine/util/rng';
 import { memoryDataset } from '../helpers/memory-dataset';
 import { randomizeWeights } from '../helpers/surgery-check';
 
-function randomDataset(task: 'segmentation' | 'classification', h: number, w: number, c: number, k: number, n: number, seed: number): Dataset {
+function randomDataset(
+  task: 'segmentation' | 'classification',
+  h: number,
+  w: number,
+  c: number,
+  k: number,
+  n: number,
+  seed: number,
+): Dataset {
   const rng = new Rng(seed);
   const samples = Array.from({ length: n }, () => ({
     image: new Float32Array(h * w * c).map(() => rng.next()),
@@ -70,11 +78,23 @@ async function denseMean(graph: ModelGraph, layer: string, dataset: Dataset, ind
 /** Both paths collect every statistic here, so every one of them is compared. */
 const everything = { criteria: ['apoz', 'hrank'], classResponse: true };
 
-async function compare(graph: ModelGraph, dataset: Dataset): Promise<{ worst: number; layers: number; nativeSeconds: number; tfjsSeconds: number }> {
+async function compare(
+  graph: ModelGraph,
+  dataset: Dataset,
+): Promise<{ worst: number; layers: number; nativeSeconds: number; tfjsSeconds: number }> {
   const coupling = analyzeCoupling(graph);
   const calibration = { images: 11, batchSize: 4, hrankImages: 2, seed: 3 };
-  const native = await collectStatistics(graph, coupling, dataset, { calibration, collect: everything, statsRuntime: 'onnxruntime', threads: 1 });
-  const reference = await collectStatistics(graph, coupling, dataset, { calibration, collect: everything, statsRuntime: 'tfjs' });
+  const native = await collectStatistics(graph, coupling, dataset, {
+    calibration,
+    collect: everything,
+    statsRuntime: 'onnxruntime',
+    threads: 1,
+  });
+  const reference = await collectStatistics(graph, coupling, dataset, {
+    calibration,
+    collect: everything,
+    statsRuntime: 'tfjs',
+  });
   assert.equal((native as { runtime?: string }).runtime, 'onnxruntime');
   assert.ok(native.layers.size > 3);
   assert.deepEqual([...native.layers.keys()].sort(), [...reference.layers.keys()].sort());
@@ -87,7 +107,12 @@ async function compare(graph: ModelGraph, dataset: Dataset): Promise<{ worst: nu
     for (const f of ['channels', 'height', 'width', 'images'] as const) assert.equal(n[f], r[f], `${name}.${f}`);
     if (dense) {
       assert.equal(n.pixels, calibration.images, `${name}: native counts one row per image`);
-      const direct = await denseMean(graph, r.observed, dataset, calibrationIndices(dataset, calibration.images, calibration.seed));
+      const direct = await denseMean(
+        graph,
+        r.observed,
+        dataset,
+        calibrationIndices(dataset, calibration.images, calibration.seed),
+      );
       const d = relDiff(n.mean, direct);
       assert.ok(d <= 1e-4, `${name}.mean against a direct TF.js mean: ${d}`);
       worst = Math.max(worst, d);
@@ -113,13 +138,22 @@ describe('native statistics pass equals the TF.js pass', () => {
   });
 
   test('U-Net (segmentation, class responses through the label-mask MatMul)', async () => {
-    const graph = await zooGraph('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 }, 5);
+    const graph = await zooGraph(
+      'unet',
+      { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 },
+      5,
+    );
     const r = await compare(graph, randomDataset('segmentation', 16, 16, 3, 3, 20, 7));
     console.log(`# unet: ${r.layers} layers, worst relative difference ${r.worst.toExponential(2)}`);
   });
 
   test('VGG-16 (classification, Dense outputs read across images)', async () => {
-    const graph = await zooGraph('vgg16', { widthMultiplier: 1 / 16, inputShape: [32, 32, 1], numClasses: 10, seed: 4 });
+    const graph = await zooGraph('vgg16', {
+      widthMultiplier: 1 / 16,
+      inputShape: [32, 32, 1],
+      numClasses: 10,
+      seed: 4,
+    });
     const r = await compare(graph, randomDataset('classification', 32, 32, 1, 10, 20, 8));
     console.log(`# vgg16: ${r.layers} layers, worst relative difference ${r.worst.toExponential(2)}`);
   });
@@ -131,7 +165,11 @@ describe('native evaluation and latency', () => {
   });
 
   test('evaluation on onnxruntime gives the TF.js confusion matrix; latency is measured', async () => {
-    const graph = await zooGraph('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 }, 9);
+    const graph = await zooGraph(
+      'unet',
+      { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 },
+      9,
+    );
     const dataset = randomDataset('segmentation', 16, 16, 3, 3, 10, 10);
     const indices = [...Array(10).keys()];
     const model = await graphToTfModel(graph);
@@ -146,6 +184,9 @@ describe('native evaluation and latency', () => {
     assert.equal(latency.runs, 5);
     assert.ok(latency.medianMs > 0 && latency.medianMs < 5000);
     // The fastest run is reported too (the least disturbed on a shared machine), never above the median.
-    assert.ok(latency.minMs > 0 && latency.minMs <= latency.medianMs, `min ${latency.minMs}, median ${latency.medianMs}`);
+    assert.ok(
+      latency.minMs > 0 && latency.minMs <= latency.medianMs,
+      `min ${latency.minMs}, median ${latency.medianMs}`,
+    );
   });
 });

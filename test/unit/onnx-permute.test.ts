@@ -25,7 +25,9 @@ function reference(data: Float32Array, shape: number[], perm: number[]): Float32
 
 function permutations(n: number): number[][] {
   if (n === 1) return [[0]];
-  return permutations(n - 1).flatMap((p) => Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)]));
+  return permutations(n - 1).flatMap((p) =>
+    Array.from({ length: n }, (_, k) => [...p.slice(0, k), n - 1, ...p.slice(k)]),
+  );
 }
 
 describe('permute', () => {
@@ -34,7 +36,10 @@ describe('permute', () => {
       const data = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i * 1.5 - 7);
       for (const perm of permutations(shape.length)) {
         const got = permute(data, shape, perm);
-        assert.deepEqual(got.shape, perm.map((p) => shape[p]));
+        assert.deepEqual(
+          got.shape,
+          perm.map((p) => shape[p]),
+        );
         assert.deepEqual(got.data, reference(data, shape, perm), `shape ${shape} perm ${perm}`);
       }
     }

@@ -43,7 +43,15 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 
 function structure(graph: ModelGraph) {
   const r = inspectGraph(graph);
-  return { totals: r.totals, groups: r.groups.map((g) => ({ members: g.members, followers: g.followers, channels: g.channels, prunable: g.prunable })) };
+  return {
+    totals: r.totals,
+    groups: r.groups.map((g) => ({
+      members: g.members,
+      followers: g.followers,
+      channels: g.channels,
+      prunable: g.prunable,
+    })),
+  };
 }
 
 describe('ONNX reader', () => {
@@ -57,7 +65,10 @@ describe('ONNX reader', () => {
   const zoo: [string, Record<string, unknown>][] = [
     ['unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 }],
     ['segnet', { depth: 3, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 2 }],
-    ['deeplabv3plus', { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [32, 32, 3], numClasses: 3, seed: 3 }],
+    [
+      'deeplabv3plus',
+      { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [32, 32, 3], numClasses: 3, seed: 3 },
+    ],
     ['vgg16', { widthMultiplier: 1 / 16, inputShape: [32, 32, 1], numClasses: 10, seed: 4 }],
   ];
   for (const [name, options] of zoo) {
@@ -94,7 +105,7 @@ describe('ONNX reader', () => {
       assert.deepEqual(structure(pruned), structure(reference));
       assert.ok(inspectGraph(pruned).totals.params < inspectGraph(graph).totals.params);
 
-      const inShape = [2, ...((options.inputShape as number[]))];
+      const inShape = [2, ...(options.inputShape as number[])];
       const x = new Float32Array(inShape.reduce((p, q) => p * q, 1)).map(() => rng.normal());
       const tfPruned = await graphToTfModel(reference);
       const expected = (tfPruned.predict(tf.tensor(x, inShape)) as tf.Tensor).dataSync() as Float32Array;
@@ -109,19 +120,55 @@ describe('ONNX reader', () => {
     const rng = new Rng(5);
     const rand = (n: number, s = 0.3) => new Float32Array(n).map(() => rng.normal() * s);
     const b = new OnnxBuilder();
-    b.inputs.push(valueInfo('x', DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: 3 }, { dimValue: 9 }, { dimValue: 9 }]));
+    b.inputs.push(
+      valueInfo('x', DataType.FLOAT, [{ dimParam: 'N' }, { dimValue: 3 }, { dimValue: 9 }, { dimValue: 9 }]),
+    );
     // Conv 3→6, 3×3, stride 2, pads 1 on every side (TF 'same' at 9 px would pad 1 and 1 too; at stride 2 on 9 px: 1/1).
-    let h = b.node('Conv', ['x', b.float('w1', [6, 3, 3, 3], rand(162)), b.float('b1', [6], rand(6))], { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) }, 'conv1');
-    h = b.node('BatchNormalization', [h, b.float('g', [6], rand(6).map((v) => 1 + v)), b.float('be', [6], rand(6)), b.float('m', [6], rand(6)), b.float('v', [6], rand(6).map((v) => 1 + Math.abs(v)))], { epsilon: float(1e-5) }, 'bn1');
+    let h = b.node(
+      'Conv',
+      ['x', b.float('w1', [6, 3, 3, 3], rand(162)), b.float('b1', [6], rand(6))],
+      { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) },
+      'conv1',
+    );
+    h = b.node(
+      'BatchNormalization',
+      [
+        h,
+        b.float(
+          'g',
+          [6],
+          rand(6).map((v) => 1 + v),
+        ),
+        b.float('be', [6], rand(6)),
+        b.float('m', [6], rand(6)),
+        b.float(
+          'v',
+          [6],
+          rand(6).map((v) => 1 + Math.abs(v)),
+        ),
+      ],
+      { epsilon: float(1e-5) },
+      'bn1',
+    );
     h = b.node('Relu', [h], {}, 'relu1');
     // Conv 6→5 with asymmetric-to-TF pads (2 before, 0 after): read as ZeroPadding2D + 'valid'.
-    h = b.node('Conv', [h, b.float('w2', [5, 6, 3, 3], rand(270))], { kernel_shape: ints([3, 3]), pads: ints([2, 2, 0, 0]) }, 'conv2');
+    h = b.node(
+      'Conv',
+      [h, b.float('w2', [5, 6, 3, 3], rand(270))],
+      { kernel_shape: ints([3, 3]), pads: ints([2, 2, 0, 0]) },
+      'conv2',
+    );
     // Outside the subset and mixing channels (Erf and other element-wise operators now pass channels through).
     const side = b.node('LpNormalization', [h], { axis: int(1), p: int(2) }, 'lpnorm');
     h = b.node('Add', [h, side], {}, 'add');
     h = b.node('MaxPool', [h], { kernel_shape: ints([2, 2]), strides: ints([2, 2]) }, 'pool');
     h = b.node('Flatten', [h], { axis: int(1) }, 'flatten');
-    h = b.node('Gemm', [h, b.float('wfc', [4, 5 * 2 * 2], rand(80)), b.float('bfc', [4], rand(4))], { transB: int(1) }, 'fc');
+    h = b.node(
+      'Gemm',
+      [h, b.float('wfc', [4, 5 * 2 * 2], rand(80)), b.float('bfc', [4], rand(4))],
+      { transB: int(1) },
+      'fc',
+    );
     b.nodes.push({ opType: 'Identity', name: 'y', input: [h], output: ['y'] });
     b.outputs.push(valueInfo('y', DataType.FLOAT, null));
     const bytes = b.encode('torchlike');
@@ -140,7 +187,8 @@ describe('ONNX reader', () => {
     const irOnnx = (g: ModelGraph): Uint8Array => buildOnnx(g).b.encode(g.name);
     const nchw = rand(2 * 3 * 9 * 9, 1);
     const nhwc = new Float32Array(nchw.length);
-    for (let n = 0; n < 2; n++) for (let c = 0; c < 3; c++) for (let p = 0; p < 81; p++) nhwc[(n * 81 + p) * 3 + c] = nchw[(n * 3 + c) * 81 + p];
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < 3; c++) for (let p = 0; p < 81; p++) nhwc[(n * 81 + p) * 3 + c] = nchw[(n * 3 + c) * 81 + p];
     const original = await runOnnx(bytes, nchw, [2, 3, 9, 9]);
     const rewritten = await runOnnx(irOnnx(graph), nhwc, [2, 9, 9, 3]);
     const d = maxDiff(rewritten, original);

@@ -26,7 +26,19 @@ import { maxDiff, runModel, runsOnZeros, zeroReads } from '../helpers/onnx-check
 const conv = (b: OnnxBuilder, rng: Rng, x: string, cin: number, cout: number, name: string): string =>
   b.node(
     'Conv',
-    [x, b.float(`${name}.w`, [cout, cin, 3, 3], new Float32Array(cout * cin * 9).map(() => rng.normal() * 0.3)), b.float(`${name}.b`, [cout], new Float32Array(cout).map(() => rng.normal() * 0.1))],
+    [
+      x,
+      b.float(
+        `${name}.w`,
+        [cout, cin, 3, 3],
+        new Float32Array(cout * cin * 9).map(() => rng.normal() * 0.3),
+      ),
+      b.float(
+        `${name}.b`,
+        [cout],
+        new Float32Array(cout).map(() => rng.normal() * 0.1),
+      ),
+    ],
     { kernel_shape: ints([3, 3]), pads: ints([1, 1, 1, 1]) },
     name,
   );
@@ -37,23 +49,46 @@ const dimsOf = (b: OnnxBuilder, x: string, from: number, to: number, name: strin
 
 function shuffleBlock(rng: Rng): Uint8Array {
   const b = new OnnxBuilder();
-  b.inputs.push(valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 8 }, { dimValue: 8 }]));
+  b.inputs.push(
+    valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 8 }, { dimValue: 8 }]),
+  );
   const h = b.node('Relu', [conv(b, rng, 'x', 3, 8, '/c0/Conv')], {}, '/c0/Relu');
   // chunk(2, dim=1): first half [0, C/2), second half [C/2, 2·(C/2)), the bounds computed from Shape.
   const half = b.node('Div', [dimsOf(b, h, 1, 2, '/chunk/C'), b.int64([2])], {}, '/chunk/Div');
   const x1 = b.node('Slice', [h, b.int64([0]), half, b.int64([1])], {}, '/chunk/Slice');
-  const x2 = b.node('Slice', [h, half, b.node('Mul', [half, b.int64([2])], {}, '/chunk/Mul'), b.int64([1])], {}, '/chunk/Slice_1');
+  const x2 = b.node(
+    'Slice',
+    [h, half, b.node('Mul', [half, b.int64([2])], {}, '/chunk/Mul'), b.int64([1])],
+    {},
+    '/chunk/Slice_1',
+  );
   const br = b.node('Relu', [conv(b, rng, x2, 4, 4, '/branch/Conv')], {}, '/branch/Relu');
   const cat = b.node('Concat', [x1, br], { axis: int(1) }, '/Concat');
   // channel_shuffle(cat, 2): view(N, 2, C/2, H, W) → transpose(1, 2) → view(N, C, H, W), shapes from Shape.
-  const [n, c, hw] = [dimsOf(b, cat, 0, 1, '/shuffle/N'), dimsOf(b, cat, 1, 2, '/shuffle/C'), dimsOf(b, cat, 2, 4, '/shuffle/HW')];
-  const five = b.node('Concat', [n, b.int64([2]), b.node('Div', [c, b.int64([2])], {}, '/shuffle/Div'), hw], { axis: int(0) }, '/shuffle/Concat');
+  const [n, c, hw] = [
+    dimsOf(b, cat, 0, 1, '/shuffle/N'),
+    dimsOf(b, cat, 1, 2, '/shuffle/C'),
+    dimsOf(b, cat, 2, 4, '/shuffle/HW'),
+  ];
+  const five = b.node(
+    'Concat',
+    [n, b.int64([2]), b.node('Div', [c, b.int64([2])], {}, '/shuffle/Div'), hw],
+    { axis: int(0) },
+    '/shuffle/Concat',
+  );
   const r1 = b.node('Reshape', [cat, five], {}, '/shuffle/Reshape');
   const t = b.node('Transpose', [r1], { perm: ints([0, 2, 1, 3, 4]) }, '/shuffle/Transpose');
-  const r2 = b.node('Reshape', [t, b.node('Concat', [n, c, hw], { axis: int(0) }, '/shuffle/Concat_1')], {}, '/shuffle/Reshape_1');
+  const r2 = b.node(
+    'Reshape',
+    [t, b.node('Concat', [n, c, hw], { axis: int(0) }, '/shuffle/Concat_1')],
+    {},
+    '/shuffle/Reshape_1',
+  );
   const y = conv(b, rng, r2, 8, 5, '/head/Conv');
   b.nodes.push({ opType: 'Identity', name: 'out', input: [y], output: ['out'] });
-  b.outputs.push(valueInfo('out', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 5 }, { dimValue: 8 }, { dimValue: 8 }]));
+  b.outputs.push(
+    valueInfo('out', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 5 }, { dimValue: 8 }, { dimValue: 8 }]),
+  );
   return b.encode('shuffle_block');
 }
 
@@ -91,7 +126,10 @@ describe('ShuffleNet channel moves (chunk Slices, channel shuffle)', () => {
     const out = graphToOnnx(pruned);
     assert.deepEqual(await runsOnZeros(out), ['out']);
     const x = new Float32Array(2 * 3 * 8 * 8).map(() => rng.normal());
-    const [yp, yz] = await Promise.all([runModel(out, [x], 2), runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x], 2)]);
+    const [yp, yz] = await Promise.all([
+      runModel(out, [x], 2),
+      runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x], 2),
+    ]);
     const d = maxDiff(yp.out, yz.out);
     assert.ok(d <= 1e-4, `pruned differs by ${d}`);
   });

@@ -43,7 +43,9 @@ const FAST = [
 const HEAVY = ['resnet50', 'fcn_resnet50', 'convnext_tiny'];
 // PRUNELENS_TV_MODELS=a,b runs only those (while working on one architecture).
 const only = process.env.PRUNELENS_TV_MODELS?.split(',');
-const MODELS = [...FAST, ...(process.env.PRUNELENS_TV_ALL === '1' || only ? HEAVY : [])].filter((m) => !only || only.includes(m));
+const MODELS = [...FAST, ...(process.env.PRUNELENS_TV_ALL === '1' || only ? HEAVY : [])].filter(
+  (m) => !only || only.includes(m),
+);
 /**
  * Measured prunable share of conv output channels (a floor, so coverage never silently regresses). ShuffleNet's
  * chunk Slices and channel shuffle couple channels in pairs and quadruples (graph/channel-moves.ts).
@@ -68,11 +70,22 @@ const MIN_SHARE: Record<string, number> = {
 };
 
 /** Also rebuilt narrower in PyTorch (test/python/narrow_torchvision.py) and compared with the pruned ONNX. */
-const NARROW = ['resnet18', 'lraspp_mobilenet_v3_large', 'mobilenet_v2', 'shufflenet_v2_x0_5', 'fcn_resnet50', 'convnext_tiny'];
+const NARROW = [
+  'resnet18',
+  'lraspp_mobilenet_v3_large',
+  'mobilenet_v2',
+  'shufflenet_v2_x0_5',
+  'fcn_resnet50',
+  'convnext_tiny',
+];
 const NARROW_SCRIPT = path.join(__dirname, '..', 'python', 'narrow_torchvision.py');
 
 /** Kept positions along each weight axis PruneLens slices, per layer (ONNX node name). */
-function keptPositions(graph: ModelGraph, coupling: Coupling, removed: Set<number>): Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> {
+function keptPositions(
+  graph: ModelGraph,
+  coupling: Coupling,
+  removed: Set<number>,
+): Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> {
   const layers: Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> = {};
   for (const layer of graph.layers) {
     for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
@@ -83,16 +96,27 @@ function keptPositions(graph: ModelGraph, coupling: Coupling, removed: Set<numbe
   return layers;
 }
 
-function narrowInTorch(name: string, layers: ReturnType<typeof keptPositions>, input: number[], x: Float32Array): { output: Float32Array; narrowed: number; params: number } {
+function narrowInTorch(
+  name: string,
+  layers: ReturnType<typeof keptPositions>,
+  input: number[],
+  x: Float32Array,
+): { output: Float32Array; narrowed: number; params: number } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prunelens-narrow-'));
   try {
     const [keep, xin, yout] = ['keep.json', 'x.f32', 'y.f32'].map((f) => path.join(dir, f));
     writeFileSync(keep, JSON.stringify({ input, layers }));
     writeFileSync(xin, new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
-    const r = spawnSync('/usr/bin/python3', [NARROW_SCRIPT, name, keep, xin, yout], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('/usr/bin/python3', [NARROW_SCRIPT, name, keep, xin, yout], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(r.status, 0, `narrow_torchvision.py ${name}: ${r.stderr}`);
     const buf = readFileSync(yout);
-    return { output: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4), ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { narrowed: number; params: number }) };
+    return {
+      output: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4),
+      ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { narrowed: number; params: number }),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -110,7 +134,11 @@ function torchMissing(): string | undefined {
 
 /** Exports once per script version into a temp folder (exports take ~20 s; cached across runs). */
 function exportAll(): string {
-  const hash = createHash('sha256').update(readFileSync(SCRIPT)).update(`${SIZE}:${MODELS.join()}`).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(readFileSync(SCRIPT))
+    .update(`${SIZE}:${MODELS.join()}`)
+    .digest('hex')
+    .slice(0, 12);
   const dir = path.join(os.tmpdir(), `prunelens-torchvision-${hash}`);
   if (MODELS.every((m) => existsSync(path.join(dir, `${m}.json`)))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -132,13 +160,18 @@ function convChannels(graph: ModelGraph, coupling: Coupling): { total: number; p
     const shape = coupling.shapes.get(`${layer.name}:0:0`);
     const ch = shape?.[shape.length - 1];
     // A Dense on a 4-D map is a 1×1 convolution (ConvNeXt's Linear layers in channels-last blocks).
-    const isConv = ['Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose'].includes(layer.className) || layer.className === 'ONNX:Conv' || (layer.className === 'Dense' && shape?.length === 4);
+    const isConv =
+      ['Conv2D', 'DepthwiseConv2D', 'Conv2DTranspose'].includes(layer.className) ||
+      layer.className === 'ONNX:Conv' ||
+      (layer.className === 'Dense' && shape?.length === 4);
     if (!isConv) continue;
     const n = typeof ch === 'number' ? ch : Number(layer.config.filters ?? 0);
     total += n;
     const group =
       coupling.groupOf.get(layer.name) ??
-      coupling.groups.find((g) => g.followers.includes(layer.name) && ['DepthwiseConv2D', 'ONNX:Conv'].includes(layer.className));
+      coupling.groups.find(
+        (g) => g.followers.includes(layer.name) && ['DepthwiseConv2D', 'ONNX:Conv'].includes(layer.className),
+      );
     if (group?.prunable) prunable += n;
   }
   return { total, prunable };
@@ -156,7 +189,10 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
   for (const name of MODELS) {
     test(name, { timeout: 120_000 }, async () => {
       const file = path.join(dir, `${name}.onnx`);
-      const ref = JSON.parse(await fs.readFile(path.join(dir, `${name}.json`), 'utf8')) as { macs: number; input: number[] };
+      const ref = JSON.parse(await fs.readFile(path.join(dir, `${name}.json`), 'utf8')) as {
+        macs: number;
+        input: number[];
+      };
       const bytes = await fs.readFile(file);
       const { graph } = await readModel(file);
       const coupling = analyzeCoupling(graph);
@@ -175,7 +211,10 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
       assert.deepEqual(b.output, a.output, 'graph outputs changed');
       await runsOnZeros(out);
       const x = new Float32Array(ref.input.reduce((p, q) => p * q, 1)).map(() => rng.normal());
-      const [yp, yz] = await Promise.all([runModel(out, [x]), runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x])]);
+      const [yp, yz] = await Promise.all([
+        runModel(out, [x]),
+        runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x]),
+      ]);
       const d = maxDiff(yp.output, yz.output);
       const scale = Math.max(...Array.from(yz.output, Math.abs));
       rows.push(
@@ -186,7 +225,8 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
       console.log(rows.at(-1));
       if (process.env.PRUNELENS_TV_DEBUG) {
         const reasons = new Map<string, number>();
-        for (const g of coupling.groups) if (!g.prunable) reasons.set(g.reason!, (reasons.get(g.reason!) ?? 0) + g.channels);
+        for (const g of coupling.groups)
+          if (!g.prunable) reasons.set(g.reason!, (reasons.get(g.reason!) ?? 0) + g.channels);
         console.log(
           [...reasons]
             .sort((p, q) => q[1] - p[1])
@@ -196,16 +236,31 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
         );
         console.log(`  unknown cost: ${report.totals.unknownLayers?.slice(0, 8).join(', ')}`);
       }
-      assert.ok(d <= 1e-4 * Math.max(1, scale), `${name}: pruned model differs from the original with the pruned channels made irrelevant by ${d}`);
+      assert.ok(
+        d <= 1e-4 * Math.max(1, scale),
+        `${name}: pruned model differs from the original with the pruned channels made irrelevant by ${d}`,
+      );
       if (NARROW.includes(name)) {
         // The same network built narrower in PyTorch from the kept channels (what Torch-Pruning produces).
         const t = narrowInTorch(name, keptPositions(graph, coupling, removed), ref.input, x);
         const dt = maxDiff(yp.output, t.output);
-        console.log(`  ${name}: narrow PyTorch rebuild (${t.narrowed} modules narrowed, ${t.params} params) vs pruned ONNX: max |Δ| ${dt.toExponential(2)}`);
-        assert.ok(dt <= 1e-4 * Math.max(1, scale), `${name}: the narrow PyTorch model differs from the pruned ONNX by ${dt}`);
+        console.log(
+          `  ${name}: narrow PyTorch rebuild (${t.narrowed} modules narrowed, ${t.params} params) vs pruned ONNX: max |Δ| ${dt.toExponential(2)}`,
+        );
+        assert.ok(
+          dt <= 1e-4 * Math.max(1, scale),
+          `${name}: the narrow PyTorch model differs from the pruned ONNX by ${dt}`,
+        );
       }
-      assert.ok(share.prunable >= MIN_SHARE[name] * share.total, `${name}: prunable share ${share.prunable}/${share.total} below ${MIN_SHARE[name]}`);
-      assert.equal(unknown, 0, `${name}: ${unknown} layers of unknown cost: ${report.totals.unknownLayers?.slice(0, 5).join(', ')}`);
+      assert.ok(
+        share.prunable >= MIN_SHARE[name] * share.total,
+        `${name}: prunable share ${share.prunable}/${share.total} below ${MIN_SHARE[name]}`,
+      );
+      assert.equal(
+        unknown,
+        0,
+        `${name}: ${unknown} layers of unknown cost: ${report.totals.unknownLayers?.slice(0, 5).join(', ')}`,
+      );
       assert.ok(Math.abs(macs - ref.macs) <= 0.01 * ref.macs, `${name}: MACs ${macs} vs PyTorch ${ref.macs}`);
     });
   }

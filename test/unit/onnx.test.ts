@@ -54,10 +54,30 @@ describe('ONNX writer: onnxruntime output equals TF.js', () => {
 
   const zoo: [string, string, Record<string, unknown>][] = [
     ['unet', 'transpose', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 }],
-    ['unet', 'bilinear, no BN', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, upsampling: 'bilinear', batchNorm: false, seed: 1 }],
-    ['unet', 'nearest', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, upsampling: 'nearest', seed: 1 }],
+    [
+      'unet',
+      'bilinear, no BN',
+      {
+        depth: 2,
+        baseFilters: 4,
+        inputShape: [16, 16, 3],
+        numClasses: 3,
+        upsampling: 'bilinear',
+        batchNorm: false,
+        seed: 1,
+      },
+    ],
+    [
+      'unet',
+      'nearest',
+      { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, upsampling: 'nearest', seed: 1 },
+    ],
     ['segnet', '', { depth: 3, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 2 }],
-    ['deeplabv3plus', '', { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [32, 32, 3], numClasses: 3, seed: 3 }],
+    [
+      'deeplabv3plus',
+      '',
+      { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [32, 32, 3], numClasses: 3, seed: 3 },
+    ],
     ['vgg16', '', { widthMultiplier: 1 / 16, inputShape: [32, 32, 1], numClasses: 10, seed: 4 }],
   ];
   for (const [name, variant, options] of zoo) {
@@ -91,11 +111,29 @@ describe('ONNX writer: onnxruntime output equals TF.js', () => {
     const inp = tf.input({ shape: [13, 15, 2] });
     let h = S(conv('c1', 5, 3, { strides: 2 }).apply(inp));
     h = S(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(h));
-    h = S(tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }).apply(h));
+    h = S(
+      tf.layers
+        .zeroPadding2d({
+          padding: [
+            [1, 2],
+            [0, 1],
+          ],
+        })
+        .apply(h),
+    );
     h = S(conv('c2', 6, 3, { padding: 'valid', dilationRate: 1 }).apply(h));
     h = S(tf.layers.averagePooling2d({ poolSize: 2, strides: 1, padding: 'same' }).apply(h));
     h = S(tf.layers.upSampling2d({ size: [3, 2] }).apply(h));
-    h = S(tf.layers.cropping2D({ cropping: [[1, 0], [2, 1]] }).apply(h));
+    h = S(
+      tf.layers
+        .cropping2D({
+          cropping: [
+            [1, 0],
+            [2, 1],
+          ],
+        })
+        .apply(h),
+    );
     h = S(conv('c3', 4, 3, { dilationRate: 2 }).apply(h));
     h = S(tf.layers.averagePooling2d({ poolSize: 2 }).apply(h));
     h = S(tf.layers.upSampling2d({ size: [2, 3], interpolation: 'bilinear' }).apply(h));
@@ -121,11 +159,19 @@ describe('ONNX writer: onnxruntime output equals TF.js', () => {
     const inp = tf.input({ shape: [5, 6, 2] });
     let h = S(conv('c1', 5).apply(inp));
     h = S(tf.layers.conv2dTranspose({ name: 't1', filters: 6, kernelSize: 2, strides: 2 }).apply(h));
-    h = S(tf.layers.conv2dTranspose({ name: 't2', filters: 4, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }).apply(h));
+    h = S(
+      tf.layers
+        .conv2dTranspose({ name: 't2', filters: 4, kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' })
+        .apply(h),
+    );
     h = S(tf.layers.conv2dTranspose({ name: 't3', filters: 3, kernelSize: 3, strides: 2, padding: 'same' }).apply(h));
     h = S(tf.layers.conv2dTranspose({ name: 't4', filters: 3, kernelSize: 4, strides: 2, padding: 'valid' }).apply(h));
     h = S(tf.layers.conv2dTranspose({ name: 't5', filters: 2, kernelSize: 1, strides: 2, padding: 'valid' }).apply(h));
-    h = S(tf.layers.conv2dTranspose({ name: 't6', filters: 2, kernelSize: [2, 5], strides: [3, 2], padding: 'same' }).apply(h));
+    h = S(
+      tf.layers
+        .conv2dTranspose({ name: 't6', filters: 2, kernelSize: [2, 5], strides: [3, 2], padding: 'same' })
+        .apply(h),
+    );
     await check(tf.model({ inputs: inp, outputs: h }), 16);
   });
 
@@ -134,7 +180,18 @@ describe('ONNX writer: onnxruntime output equals TF.js', () => {
     let h = S(conv('c1', 5).apply(inp));
     h = S(tf.layers.depthwiseConv2d({ name: 'dw1', kernelSize: 3, padding: 'same' }).apply(h));
     h = S(tf.layers.batchNormalization({ name: 'bn' }).apply(h));
-    h = S(tf.layers.depthwiseConv2d({ name: 'dw2', kernelSize: 3, depthMultiplier: 2, strides: 2, padding: 'same', activation: 'relu' }).apply(h));
+    h = S(
+      tf.layers
+        .depthwiseConv2d({
+          name: 'dw2',
+          kernelSize: 3,
+          depthMultiplier: 2,
+          strides: 2,
+          padding: 'same',
+          activation: 'relu',
+        })
+        .apply(h),
+    );
     h = S(tf.layers.separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, padding: 'same' }).apply(h));
     await check(tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) }), 17);
   });

@@ -20,14 +20,28 @@ import { tfModelToGraph, writeTfjsLayersFiles } from '../../server/src/engine/fo
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
 import { buildZooModel } from '../../server/src/engine/zoo';
 import { inspectGraph } from '../../server/src/engine/inspect';
-import { MARKER_FILE, onnxOutput, sidecarPath, tfjsLayersOutput, writeOutputFile, writeOutputFolder, writePrunedModel, type ModelOutput } from '../../server/src/engine/output';
+import {
+  MARKER_FILE,
+  onnxOutput,
+  sidecarPath,
+  tfjsLayersOutput,
+  writeOutputFile,
+  writeOutputFolder,
+  writePrunedModel,
+  type ModelOutput,
+} from '../../server/src/engine/output';
 import { OutputError, OutputVerificationError } from '../../server/src/engine/util/errors';
 import { cliInProcess } from '../helpers/cli-in-process';
 
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
 function run(args: string[], cwd?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, PRUNELENS_BACKEND: 'cpu' }, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, PRUNELENS_BACKEND: 'cpu' },
+    timeout: 120_000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -44,7 +58,10 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
       else if (e.isDirectory()) {
         out[r] = 'dir';
         pending.push(r);
-      } else out[r] = createHash('sha256').update(await fs.readFile(abs)).digest('hex');
+      } else
+        out[r] = createHash('sha256')
+          .update(await fs.readFile(abs))
+          .digest('hex');
     }
   }
   return out;
@@ -57,7 +74,8 @@ function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.doesNotMatch(stderr, /at .*\.js:\d+|internal error/);
 }
 
-const leftovers = async (dir: string): Promise<string[]> => (await fs.readdir(dir)).filter((n) => /prunelens-(tmp|old)|\.tmp-|\.old-/.test(n));
+const leftovers = async (dir: string): Promise<string[]> =>
+  (await fs.readdir(dir)).filter((n) => /prunelens-(tmp|old)|\.tmp-|\.old-/.test(n));
 
 let root: string;
 let work: string;
@@ -71,17 +89,31 @@ before(async () => {
   modelDir = path.join(work, 'model');
   const S = (t: unknown): tf.SymbolicTensor => t as tf.SymbolicTensor;
   const inp = tf.input({ shape: [8, 8, 3] });
-  const a = S(tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp));
-  const b = S(tf.layers.conv2d({ name: 'conv_b', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(a));
+  const a = S(
+    tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(inp),
+  );
+  const b = S(
+    tf.layers.conv2d({ name: 'conv_b', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(a),
+  );
   const g = S(tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(b));
-  const model = tf.model({ inputs: inp, outputs: S(tf.layers.dense({ name: 'logits', units: 4 }).apply(g)), name: 'tiny' });
+  const model = tf.model({
+    inputs: inp,
+    outputs: S(tf.layers.dense({ name: 'logits', units: 4 }).apply(g)),
+    name: 'tiny',
+  });
   await saveLayersModel(model, modelDir);
   graph = await tfModelToGraph(model);
   model.dispose();
   await fs.mkdir(path.join(work, 'onnx'));
   await fs.writeFile(path.join(work, 'onnx', 'model.onnx'), graphToOnnx(graph));
-  await fs.writeFile(path.join(work, 'plan.json'), JSON.stringify({ version: 1, layers: { conv_a: { keep: [0, 2, 5] } } }));
-  await fs.writeFile(path.join(work, 'plan2.json'), JSON.stringify({ version: 1, layers: { conv_b: { keep: [1, 3] } } }));
+  await fs.writeFile(
+    path.join(work, 'plan.json'),
+    JSON.stringify({ version: 1, layers: { conv_a: { keep: [0, 2, 5] } } }),
+  );
+  await fs.writeFile(
+    path.join(work, 'plan2.json'),
+    JSON.stringify({ version: 1, layers: { conv_b: { keep: [1, 3] } } }),
+  );
   await fs.writeFile(path.join(work, 'notes.txt'), 'the user’s own notes\n');
   await fs.mkdir(path.join(work, 'foreign'));
   await fs.writeFile(path.join(work, 'foreign', 'data.csv'), '1,2,3\n');
@@ -99,19 +131,59 @@ after(async () => {
 describe('refused targets: exit 1, one line, every file byte-identical', () => {
   const plan = (): string => path.join(work, 'plan.json');
   const cases: [string, () => { model: string; out: string; cwd?: string }, RegExp][] = [
-    ['the input folder', () => ({ model: modelDir, out: modelDir }), /contains the input .*model\.json; PruneLens never writes over its inputs/],
+    [
+      'the input folder',
+      () => ({ model: modelDir, out: modelDir }),
+      /contains the input .*model\.json; PruneLens never writes over its inputs/,
+    ],
     ['its parent', () => ({ model: modelDir, out: work }), /contains the input/],
     ['its grandparent', () => ({ model: modelDir, out: root }), /contains the input/],
-    ['. (the cwd, which holds other things)', () => ({ model: path.join(modelDir, 'model.json'), out: '.', cwd: path.join(work, 'foreign') }), /--out \.: is the current folder/],
-    ['the model.json itself', () => ({ model: path.join(modelDir, 'model.json'), out: path.join(modelDir, 'model.json') }), /is the input .*model\.json/],
+    [
+      '. (the cwd, which holds other things)',
+      () => ({ model: path.join(modelDir, 'model.json'), out: '.', cwd: path.join(work, 'foreign') }),
+      /--out \.: is the current folder/,
+    ],
+    [
+      'the model.json itself',
+      () => ({ model: path.join(modelDir, 'model.json'), out: path.join(modelDir, 'model.json') }),
+      /is the input .*model\.json/,
+    ],
     ['the plan file', () => ({ model: modelDir, out: plan() }), /is the input .*plan\.json/],
-    ['a foreign non-empty folder', () => ({ model: modelDir, out: path.join(work, 'foreign') }), /already exists and was not written by PruneLens \(it holds 'data\.csv'\)/],
-    ['an existing foreign file', () => ({ model: modelDir, out: path.join(work, 'existing.bin') }), /exists and is not a folder/],
-    ['a symlink to the input folder', () => ({ model: modelDir, out: path.join(work, 'link-to-model') }), /link-to-model \(real path .*model\): contains the input .*model\.json/],
-    ['the ONNX input file itself', () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'onnx', 'model.onnx') }), /is the input .*model\.onnx/],
-    ['a symlink to the ONNX input', () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'link.onnx') }), /link\.onnx \(real path .*model\.onnx\): is the input .*model\.onnx/],
-    ['an existing foreign .onnx file', () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'existing.onnx') }), /already exists and was not written by PruneLens/],
-    ['the ONNX input folder', () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'onnx') }), /contains the input .*model\.onnx/],
+    [
+      'a foreign non-empty folder',
+      () => ({ model: modelDir, out: path.join(work, 'foreign') }),
+      /already exists and was not written by PruneLens \(it holds 'data\.csv'\)/,
+    ],
+    [
+      'an existing foreign file',
+      () => ({ model: modelDir, out: path.join(work, 'existing.bin') }),
+      /exists and is not a folder/,
+    ],
+    [
+      'a symlink to the input folder',
+      () => ({ model: modelDir, out: path.join(work, 'link-to-model') }),
+      /link-to-model \(real path .*model\): contains the input .*model\.json/,
+    ],
+    [
+      'the ONNX input file itself',
+      () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'onnx', 'model.onnx') }),
+      /is the input .*model\.onnx/,
+    ],
+    [
+      'a symlink to the ONNX input',
+      () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'link.onnx') }),
+      /link\.onnx \(real path .*model\.onnx\): is the input .*model\.onnx/,
+    ],
+    [
+      'an existing foreign .onnx file',
+      () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'existing.onnx') }),
+      /already exists and was not written by PruneLens/,
+    ],
+    [
+      'the ONNX input folder',
+      () => ({ model: path.join(work, 'onnx', 'model.onnx'), out: path.join(work, 'onnx') }),
+      /contains the input .*model\.onnx/,
+    ],
   ];
   for (const [name, make, pattern] of cases) {
     test(`prune --out ${name}`, async () => {
@@ -143,7 +215,10 @@ describe('refused targets: exit 1, one line, every file byte-identical', () => {
 
   test('a run whose output is the model folder is refused before any work', async () => {
     const config = path.join(root, 'outs', 'self.prunelens.yaml');
-    await fs.writeFile(config, `model: ${modelDir}/model.json\ndata: { path: "bundled:cropweed" }\noutput: ${modelDir}\n`);
+    await fs.writeFile(
+      config,
+      `model: ${modelDir}/model.json\ndata: { path: "bundled:cropweed" }\noutput: ${modelDir}\n`,
+    );
     const beforeSnap = await snapshot(root);
     const r = await cliInProcess(['run', config]);
     assert.equal(r.code, 1);
@@ -187,23 +262,47 @@ describe('written outputs load, and an earlier PruneLens output is replaced clea
     const ort = loadOrt();
     if (!ort) return t.skip('onnxruntime-node does not load here');
     const file = path.join(root, 'outs', 'pruned.onnx');
-    const first = run(['prune', path.join(work, 'onnx', 'model.onnx'), '--plan', path.join(work, 'plan.json'), '--out', file, '--json']);
+    const first = run([
+      'prune',
+      path.join(work, 'onnx', 'model.onnx'),
+      '--plan',
+      path.join(work, 'plan.json'),
+      '--out',
+      file,
+      '--json',
+    ]);
     assert.equal(first.code, 0, first.stderr);
     await fs.access(sidecarPath(file));
     const session = await ort.InferenceSession.create(await fs.readFile(file));
-    const outs = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * 8 * 8 * 3).fill(0.5), [2, 8, 8, 3]) });
+    const outs = await session.run({
+      [session.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * 8 * 8 * 3).fill(0.5), [2, 8, 8, 3]),
+    });
     assert.deepEqual(outs[session.outputNames[0]].dims, [2, 4]);
     await session.release();
     assert.equal(inspectGraph((await readModel(file)).graph).totals.params, JSON.parse(first.stdout).after.params);
 
-    const second = run(['prune', path.join(work, 'onnx', 'model.onnx'), '--plan', path.join(work, 'plan2.json'), '--out', file]);
+    const second = run([
+      'prune',
+      path.join(work, 'onnx', 'model.onnx'),
+      '--plan',
+      path.join(work, 'plan2.json'),
+      '--out',
+      file,
+    ]);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /replaced/);
     assert.deepEqual(await leftovers(path.dirname(file)), []);
 
     await fs.appendFile(file, Buffer.from([0]));
     const snap = await snapshot(root);
-    const third = await cliInProcess(['prune', path.join(work, 'onnx', 'model.onnx'), '--plan', path.join(work, 'plan.json'), '--out', file]);
+    const third = await cliInProcess([
+      'prune',
+      path.join(work, 'onnx', 'model.onnx'),
+      '--plan',
+      path.join(work, 'plan.json'),
+      '--out',
+      file,
+    ]);
     assert.equal(third.code, 1);
     assertOneLine(third.stderr, /was written by PruneLens but has changed since/);
     assert.deepEqual(await snapshot(root), snap);
@@ -217,12 +316,15 @@ describe('a failed verification leaves the target untouched and nothing behind',
     const parent = path.join(root, 'outs', 'fresh');
     const target = path.join(parent, 'deeper', 'model');
     const totals = inspectGraph(graph).totals;
-    await assert.rejects(writePrunedModel(graph, target, { ...rules, predicted: { ...totals, params: totals.params - 1 } }), (err: Error) => {
-      assert.ok(err instanceof OutputVerificationError, String(err));
-      assert.match(err.message, /read back with \d+ params .* the surgery predicted/);
-      assert.match(err.message, /nothing was written/);
-      return true;
-    });
+    await assert.rejects(
+      writePrunedModel(graph, target, { ...rules, predicted: { ...totals, params: totals.params - 1 } }),
+      (err: Error) => {
+        assert.ok(err instanceof OutputVerificationError, String(err));
+        assert.match(err.message, /read back with \d+ params .* the surgery predicted/);
+        assert.match(err.message, /nothing was written/);
+        return true;
+      },
+    );
     await assert.rejects(fs.access(parent));
     assert.deepEqual(await leftovers(path.join(root, 'outs')), []);
   });
@@ -239,11 +341,14 @@ describe('a failed verification leaves the target untouched and nothing behind',
         await fs.truncate(path.join(dest, 'group1-shard1of1.bin'), 10);
       },
     };
-    await assert.rejects(writeOutputFolder(target, (stage) => stage.model('.', corrupt), rules), (err: Error) => {
-      assert.ok(err instanceof OutputVerificationError, String(err));
-      assert.match(err.message, /truncated/);
-      return true;
-    });
+    await assert.rejects(
+      writeOutputFolder(target, (stage) => stage.model('.', corrupt), rules),
+      (err: Error) => {
+        assert.ok(err instanceof OutputVerificationError, String(err));
+        assert.match(err.message, /truncated/);
+        return true;
+      },
+    );
     assert.deepEqual(await snapshot(root), snap);
     assert.deepEqual(await leftovers(path.join(root, 'outs')), []);
     // The same folder is still replaceable by a good write.
@@ -253,7 +358,11 @@ describe('a failed verification leaves the target untouched and nothing behind',
   test('an ONNX file onnxruntime cannot load is never put in place', async (t) => {
     if (!loadOrt()) return t.skip('onnxruntime-node does not load here');
     const target = path.join(root, 'outs', 'broken.onnx');
-    const garbage: ModelOutput = { ...onnxOutput(graph), verify: onnxOutput(graph).verify, write: async (dest) => fs.writeFile(dest, graphToOnnx(graph).subarray(0, 200)) };
+    const garbage: ModelOutput = {
+      ...onnxOutput(graph),
+      verify: onnxOutput(graph).verify,
+      write: async (dest) => fs.writeFile(dest, graphToOnnx(graph).subarray(0, 200)),
+    };
     await assert.rejects(writeOutputFile(target, garbage, rules), OutputVerificationError);
     await assert.rejects(fs.access(target));
     await assert.rejects(fs.access(sidecarPath(target)));
@@ -273,22 +382,47 @@ describe('a failed verification leaves the target untouched and nothing behind',
   });
 
   test('the rules hold in-process too (the language server path): the input folder is refused', async () => {
-    await assert.rejects(writePrunedModel(graph, modelDir, { inputs: [path.join(modelDir, 'model.json')], command: 'test' }), OutputError);
+    await assert.rejects(
+      writePrunedModel(graph, modelDir, { inputs: [path.join(modelDir, 'model.json')], command: 'test' }),
+      OutputError,
+    );
   });
 });
 
 describe('train and finetune go through the same rules', () => {
   test('finetune writes a verified, marked model and replaces it on a second run', async () => {
     const unetDir = path.join(root, 'outs', 'unet');
-    const unet = buildZooModel('unet', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 3 });
+    const unet = buildZooModel('unet', {
+      depth: 2,
+      baseFilters: 4,
+      batchNorm: true,
+      inputShape: [32, 32, 3],
+      numClasses: 3,
+      seed: 3,
+    });
     await saveLayersModel(unet, unetDir);
     unet.dispose();
     const out = path.join(root, 'outs', 'tuned');
-    const args = ['finetune', unetDir, '--data', 'bundled:cropweed', '--count', '12', '--epochs', '0', '--out', out, '--json'];
+    const args = [
+      'finetune',
+      unetDir,
+      '--data',
+      'bundled:cropweed',
+      '--count',
+      '12',
+      '--epochs',
+      '0',
+      '--out',
+      out,
+      '--json',
+    ];
     const first = run(args);
     assert.equal(first.code, 0, first.stderr);
     assert.equal(JSON.parse(await fs.readFile(path.join(out, MARKER_FILE), 'utf8')).command, 'finetune');
-    assert.equal(inspectGraph((await readModel(out)).graph).totals.params, inspectGraph((await readModel(unetDir)).graph).totals.params);
+    assert.equal(
+      inspectGraph((await readModel(out)).graph).totals.params,
+      inspectGraph((await readModel(unetDir)).graph).totals.params,
+    );
     const second = run(args);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(await leftovers(path.dirname(out)), []);
@@ -304,7 +438,10 @@ describe('train and finetune go through the same rules', () => {
     const snap = await snapshot(root);
     const r = await cliInProcess(['train', 'zoo:unet', '--data', 'bundled:cropweed', '--out', out]);
     assert.equal(r.code, 1);
-    assertOneLine(r.stderr, /^prunelens: checkpoint folder .*trained\.checkpoints: already exists and was not written by PruneLens \(it holds 'thesis\.tex'\)/);
+    assertOneLine(
+      r.stderr,
+      /^prunelens: checkpoint folder .*trained\.checkpoints: already exists and was not written by PruneLens \(it holds 'thesis\.tex'\)/,
+    );
     assert.doesNotMatch(r.stderr, /backend:/);
     assert.deepEqual(await snapshot(root), snap);
   });
@@ -316,7 +453,11 @@ async function loadWithTfjs(dir: string): Promise<tf.LayersModel> {
   const shards = await Promise.all(json.weightsManifest[0].paths.map((p: string) => fs.readFile(path.join(dir, p))));
   const data = Buffer.concat(shards);
   const model = await tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) }),
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest[0].weights,
+      weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
+    }),
   );
   const y = model.predict(tf.ones([1, 8, 8, 3])) as tf.Tensor;
   assert.deepEqual(y.shape, [1, 4]);

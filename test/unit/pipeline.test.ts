@@ -18,7 +18,14 @@ let dir: string;
 before(async () => {
   await tf.setBackend('cpu');
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-run-'));
-  const model = buildZooModel('unet', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 3 });
+  const model = buildZooModel('unet', {
+    depth: 2,
+    baseFilters: 4,
+    batchNorm: true,
+    inputShape: [32, 32, 3],
+    numClasses: 3,
+    seed: 3,
+  });
   await saveLayersModel(model, path.join(dir, 'unet'));
   model.dispose();
 });
@@ -37,7 +44,10 @@ test('prunelens run on a tiny config writes the pruned model, plan, scores and s
       'output: out',
     ].join('\n'),
   );
-  const r = spawnSync(process.execPath, [BIN, 'run', config, '--json'], { encoding: 'utf8', env: { ...process.env, PRUNELENS_BACKEND: 'wasm' } });
+  const r = spawnSync(process.execPath, [BIN, 'run', config, '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, PRUNELENS_BACKEND: 'wasm' },
+  });
   assert.equal(r.status, 0, r.stderr);
   const summary = JSON.parse(r.stdout);
   assert.ok(summary.pruned.structure.params < summary.before.structure.params);
@@ -48,20 +58,26 @@ test('prunelens run on a tiny config writes the pruned model, plan, scores and s
   // The baseline is matched to the method's FLOPs reduction (at least as much removed).
   const achieved = 1 - summary.pruned.structure.flops / summary.before.structure.flops;
   assert.ok(summary.baselines[0].flopsRemoved >= achieved - 1e-9);
-  for (const f of ['plan.json', 'scores.json', 'summary.json', 'model/model.json']) await fs.access(path.join(dir, 'out', f));
+  for (const f of ['plan.json', 'scores.json', 'summary.json', 'model/model.json'])
+    await fs.access(path.join(dir, 'out', f));
   const plan = JSON.parse(await fs.readFile(path.join(dir, 'out', 'plan.json'), 'utf8'));
   assert.equal(plan.version, 1);
   assert.ok(Object.keys(plan.layers).length > 0);
   const scores = JSON.parse(await fs.readFile(path.join(dir, 'out', 'scores.json'), 'utf8'));
   assert.equal(scores.dataset.synthetic, true);
   assert.ok(scores.groups.every((g: { spectrum?: unknown }) => g.spectrum));
-  const inspect = spawnSync(process.execPath, [BIN, 'inspect', path.join(dir, 'out', 'model'), '--json'], { encoding: 'utf8' });
+  const inspect = spawnSync(process.execPath, [BIN, 'inspect', path.join(dir, 'out', 'model'), '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(JSON.parse(inspect.stdout).totals.params, summary.finetuned.structure.params);
 });
 
 test('a bad config is one clear line naming the option', async () => {
   const config = path.join(dir, 'bad.prunelens.yaml');
-  await fs.writeFile(config, 'model: unet/model.json\ndata: { path: "bundled:cropweed" }\nmethod: { name: pca-nci, varianceThreshold: 1.5 }\n');
+  await fs.writeFile(
+    config,
+    'model: unet/model.json\ndata: { path: "bundled:cropweed" }\nmethod: { name: pca-nci, varianceThreshold: 1.5 }\n',
+  );
   const r = spawnSync(process.execPath, [BIN, 'run', config], { encoding: 'utf8' });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /bad\.prunelens\.yaml: \/method\/varianceThreshold: must be <= 1/);

@@ -25,7 +25,10 @@ const PY = '/usr/bin/python3';
 const SCRIPT = path.resolve(__dirname, '../fixtures/pytorch/torch_roundtrip.py');
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 const torchCheck = spawnSync(PY, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
-const NO_TORCH = torchCheck.status === 0 ? false : `needs ${PY} with torch and torchvision (${(torchCheck.stderr || String(torchCheck.error)).trim().split('\n').pop()})`;
+const NO_TORCH =
+  torchCheck.status === 0
+    ? false
+    : `needs ${PY} with torch and torchvision (${(torchCheck.stderr || String(torchCheck.error)).trim().split('\n').pop()})`;
 const NO_ORT = loadOrt() ? false : 'onnxruntime-node does not load here';
 
 function py(...args: string[]): Record<string, unknown> {
@@ -35,14 +38,30 @@ function py(...args: string[]): Record<string, unknown> {
 }
 
 /** Prunes DIR/model.onnx (+ model.pt beside it) through the CLI, then checks PyTorch against onnxruntime. */
-async function roundTrip(model: 'small' | 'resnet18', size: number, plan: Record<string, { keep: number[] }>): Promise<Record<string, number[]>> {
+async function roundTrip(
+  model: 'small' | 'resnet18',
+  size: number,
+  plan: Record<string, { keep: number[] }>,
+): Promise<Record<string, number[]>> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `prunelens-torch-${model}-`));
   py('export', model, dir);
   await fs.writeFile(path.join(dir, 'plan.json'), JSON.stringify({ version: 1, layers: plan }));
-  const r = spawnSync(process.execPath, [BIN, 'prune', path.join(dir, 'model.onnx'), '--plan', path.join(dir, 'plan.json'), '--out', path.join(dir, 'pruned')], {
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'prune',
+      path.join(dir, 'model.onnx'),
+      '--plan',
+      path.join(dir, 'plan.json'),
+      '--out',
+      path.join(dir, 'pruned'),
+    ],
+    {
+      encoding: 'utf8',
+      timeout: 300_000,
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /note: pruned PyTorch state_dict → .*pruned\/model\.pt/);
 
@@ -68,13 +87,17 @@ async function roundTrip(model: 'small' | 'resnet18', size: number, plan: Record
     { encoding: 'utf8' },
   );
   assert.equal(flip.status, 0, flip.stderr);
-  const inDims = (await readModelProto(onnxFile)).graph!.input![0].type!.tensorType!.shape!.dim!.map((d) => Number(d.dimValue ?? 0));
+  const inDims = (await readModelProto(onnxFile)).graph!.input![0].type!.tensorType!.shape!.dim!.map((d) =>
+    Number(d.dimValue ?? 0),
+  );
   assert.deepEqual(inDims.slice(1), [3, size, size], 'the pruned model keeps the NCHW input of the export');
   const session = await createSession(new Uint8Array(await fs.readFile(onnxFile)));
   const per = 3 * size * size;
   const parts: Float32Array[] = [];
   for (let b = 0; b < 2; b++) {
-    const got = await session.run({ [session.inputNames[0]]: floatTensor(x.slice(b * per, (b + 1) * per), [1, 3, size, size]) });
+    const got = await session.run({
+      [session.inputNames[0]]: floatTensor(x.slice(b * per, (b + 1) * per), [1, 3, size, size]),
+    });
     parts.push(got[session.outputNames[0]].data as Float32Array);
   }
   await session.release();
@@ -84,18 +107,28 @@ async function roundTrip(model: 'small' | 'resnet18', size: number, plan: Record
   let maxDiff = 0;
   for (let i = 0; i < y.length; i++) maxDiff = Math.max(maxDiff, Math.abs(y[i] - torchOut[i]));
   assert.ok(maxDiff <= 1e-4, `PyTorch at the pruned widths vs the pruned ONNX model: max |Δ| = ${maxDiff}`);
-  console.log(`# ${model}: PyTorch at the pruned widths vs pruned ONNX (onnxruntime): max |Δ| = ${maxDiff.toExponential(2)}`);
+  console.log(
+    `# ${model}: PyTorch at the pruned widths vs pruned ONNX (onnxruntime): max |Δ| = ${maxDiff.toExponential(2)}`,
+  );
   return verdict.widths;
 }
 
 describe('PyTorch state_dict', () => {
-  test('small CNN with a skip concat and a Linear after a 4×4 Flatten: pruned state_dict loads and matches', { skip: NO_TORCH || NO_ORT }, async () => {
-    const widths = await roundTrip('small', 8, { '/conv1/Conv': { keep: [0, 2, 3, 6, 7] }, '/conv2/Conv': { keep: [1, 4, 5] }, '/conv3/Conv': { keep: [0, 2, 3, 5] } });
-    assert.deepEqual(widths['conv1.weight'], [5, 3, 3, 3]);
-    assert.deepEqual(widths['conv2.weight'], [3, 5, 3, 3]);
-    assert.deepEqual(widths['conv3.weight'], [4, 8, 1, 1], 'conv3 reads the concat of 5 + 3 channels');
-    assert.deepEqual(widths['fc.weight'], [5, 4 * 4 * 4]);
-  });
+  test(
+    'small CNN with a skip concat and a Linear after a 4×4 Flatten: pruned state_dict loads and matches',
+    { skip: NO_TORCH || NO_ORT },
+    async () => {
+      const widths = await roundTrip('small', 8, {
+        '/conv1/Conv': { keep: [0, 2, 3, 6, 7] },
+        '/conv2/Conv': { keep: [1, 4, 5] },
+        '/conv3/Conv': { keep: [0, 2, 3, 5] },
+      });
+      assert.deepEqual(widths['conv1.weight'], [5, 3, 3, 3]);
+      assert.deepEqual(widths['conv2.weight'], [3, 5, 3, 3]);
+      assert.deepEqual(widths['conv3.weight'], [4, 8, 1, 1], 'conv3 reads the concat of 5 + 3 channels');
+      assert.deepEqual(widths['fc.weight'], [5, 4 * 4 * 4]);
+    },
+  );
 
   test('torchvision ResNet-18: residual groups, BatchNorm statistics, fc', { skip: NO_TORCH || NO_ORT }, async () => {
     const half = (n: number) => Array.from({ length: n / 2 }, (_, i) => 2 * i + 1);
@@ -123,28 +156,39 @@ describe('PyTorch state_dict', () => {
     await fs.writeFile(path.join(dir, 'copy.pt'), stateDictBytes(sd));
     const r = spawnSync(
       PY,
-      ['-c', `import torch; a = torch.load('${dir}/model.pt'); b = torch.load('${dir}/copy.pt'); print(list(a) == list(b) and all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a) and a._metadata == b._metadata)`],
+      [
+        '-c',
+        `import torch; a = torch.load('${dir}/model.pt'); b = torch.load('${dir}/copy.pt'); print(list(a) == list(b) and all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a) and a._metadata == b._metadata)`,
+      ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     assert.equal(r.stdout.trim(), 'True', r.stderr);
   });
 
-  test('an eval-mode export (BatchNorm folded) is refused with the export call to use', { skip: NO_TORCH }, async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-eval-'));
-    const code = `import sys; sys.argv = ['x', 'export', 'small', '${dir}']; exec(open('${SCRIPT}').read().replace('training=torch.onnx.TrainingMode.TRAINING, ', ''))`;
-    const r = spawnSync(PY, ['-c', code], { encoding: 'utf8', timeout: 300_000 });
-    assert.equal(r.status, 0, r.stderr);
-    const { graph } = await readModel(path.join(dir, 'model.onnx'));
-    const sd = await readStateDict(path.join(dir, 'model.pt'));
-    await assert.rejects(linkStateDict(path.join(dir, 'model.onnx'), graph, sd, path.join(dir, 'model.pt')), (err: Error) => {
-      assert.ok(err instanceof PyTorchFormatError);
-      assert.match(err.message, /folded or renamed.*TrainingMode\.TRAINING, do_constant_folding=False/);
-      return true;
-    });
-  });
+  test(
+    'an eval-mode export (BatchNorm folded) is refused with the export call to use',
+    { skip: NO_TORCH },
+    async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-eval-'));
+      const code = `import sys; sys.argv = ['x', 'export', 'small', '${dir}']; exec(open('${SCRIPT}').read().replace('training=torch.onnx.TrainingMode.TRAINING, ', ''))`;
+      const r = spawnSync(PY, ['-c', code], { encoding: 'utf8', timeout: 300_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const { graph } = await readModel(path.join(dir, 'model.onnx'));
+      const sd = await readStateDict(path.join(dir, 'model.pt'));
+      await assert.rejects(
+        linkStateDict(path.join(dir, 'model.onnx'), graph, sd, path.join(dir, 'model.pt')),
+        (err: Error) => {
+          assert.ok(err instanceof PyTorchFormatError);
+          assert.match(err.message, /folded or renamed.*TrainingMode\.TRAINING, do_constant_folding=False/);
+          return true;
+        },
+      );
+    },
+  );
 
   describe('hostile checkpoints: one line, nothing executed', () => {
-    const pickleZip = (pkl: Uint8Array) => zipSync({ 'archive/data.pkl': [pkl, { level: 0 }], 'archive/version': new TextEncoder().encode('3\n') });
+    const pickleZip = (pkl: Uint8Array) =>
+      zipSync({ 'archive/data.pkl': [pkl, { level: 0 }], 'archive/version': new TextEncoder().encode('3\n') });
     const rejects = async (bytes: Uint8Array, pattern: RegExp) => {
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-bad-'));
       const f = path.join(dir, 'bad.pt');
@@ -157,19 +201,39 @@ describe('PyTorch state_dict', () => {
       });
     };
 
-    test('a pickle calling os.system (written by torch.save itself) is refused and nothing runs', { skip: NO_TORCH }, async () => {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-evil-'));
-      const marker = path.join(dir, 'PWNED');
-      const code = `import torch, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch ${marker}',))\ntorch.save({'w': Evil()}, '${dir}/evil.pt')`;
-      assert.equal(spawnSync(PY, ['-c', code]).status, 0);
-      await assert.rejects(readStateDict(path.join(dir, 'evil.pt')), /global '(posix|os)\.system' is not one a state_dict uses.*nothing in it was executed/);
-      assert.equal(existsSync(marker), false);
-    });
+    test(
+      'a pickle calling os.system (written by torch.save itself) is refused and nothing runs',
+      { skip: NO_TORCH },
+      async () => {
+        const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-torch-evil-'));
+        const marker = path.join(dir, 'PWNED');
+        const code = `import torch, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch ${marker}',))\ntorch.save({'w': Evil()}, '${dir}/evil.pt')`;
+        assert.equal(spawnSync(PY, ['-c', code]).status, 0);
+        await assert.rejects(
+          readStateDict(path.join(dir, 'evil.pt')),
+          /global '(posix|os)\.system' is not one a state_dict uses.*nothing in it was executed/,
+        );
+        assert.equal(existsSync(marker), false);
+      },
+    );
 
     test('hand-made pickles: other globals, other opcodes, truncation, legacy format', async () => {
       const enc = (s: string) => new TextEncoder().encode(s);
       // protocol 2: GLOBAL builtins eval, then a string, TUPLE1, REDUCE
-      const evalCall = Uint8Array.from([0x80, 2, ...enc('cbuiltins\neval\n'), 0x58, 4, 0, 0, 0, ...enc('1+1;'), 0x85, 0x52, 0x2e]);
+      const evalCall = Uint8Array.from([
+        0x80,
+        2,
+        ...enc('cbuiltins\neval\n'),
+        0x58,
+        4,
+        0,
+        0,
+        0,
+        ...enc('1+1;'),
+        0x85,
+        0x52,
+        0x2e,
+      ]);
       await rejects(pickleZip(evalCall), /global 'builtins\.eval'/);
       const inst = Uint8Array.from([0x80, 2, 0x28, ...enc('iposix\nsystem\n'), 0x2e]); // INST opcode
       await rejects(pickleZip(inst), /opcode 0x69 \('i'\)/);

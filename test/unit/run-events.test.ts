@@ -16,8 +16,23 @@ import { buildZooModel } from '../../server/src/engine/zoo';
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
 test('parseRunEvent: a diverged loss (null after JSON) is an event; other lines are not', () => {
-  assert.deepEqual(parseRunEvent(JSON.stringify({ type: 'stats', done: 2, total: 8 })), { type: 'stats', done: 2, total: 8 });
-  const p = parseRunEvent(JSON.stringify({ type: 'trainProgress', phase: 'train', epoch: 1, epochs: 2, batch: 1, batches: 3, loss: NaN, etaSeconds: 4 }));
+  assert.deepEqual(parseRunEvent(JSON.stringify({ type: 'stats', done: 2, total: 8 })), {
+    type: 'stats',
+    done: 2,
+    total: 8,
+  });
+  const p = parseRunEvent(
+    JSON.stringify({
+      type: 'trainProgress',
+      phase: 'train',
+      epoch: 1,
+      epochs: 2,
+      batch: 1,
+      batches: 3,
+      loss: NaN,
+      etaSeconds: 4,
+    }),
+  );
   assert.equal(p?.type === 'trainProgress' && p.loss, null);
   assert.equal(parseRunEvent('Hi, looks like you are running TensorFlow.js in Node.js'), undefined);
   assert.equal(parseRunEvent(JSON.stringify({ type: 'done' })), undefined, 'done without its outputDir');
@@ -28,15 +43,31 @@ test('every line of a real `run --events` is a RunEvent, from the first step to 
   await tf.setBackend('cpu');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-events-'));
   try {
-    const model = buildZooModel('unet', { depth: 2, baseFilters: 4, batchNorm: true, inputShape: [32, 32, 3], numClasses: 3, seed: 3 });
+    const model = buildZooModel('unet', {
+      depth: 2,
+      baseFilters: 4,
+      batchNorm: true,
+      inputShape: [32, 32, 3],
+      numClasses: 3,
+      seed: 3,
+    });
     await saveLayersModel(model, path.join(dir, 'unet'));
     model.dispose();
     const config = path.join(dir, 'tiny.prunelens.yaml');
     await fs.writeFile(
       config,
-      ['model: unet/model.json', 'data: { path: "bundled:cropweed", count: 16, seed: 1, valFraction: 0.25 }', 'calibration: { images: 4, batchSize: 4 }', 'finetune: { epochs: 1, batchSize: 4 }', 'output: out'].join('\n'),
+      [
+        'model: unet/model.json',
+        'data: { path: "bundled:cropweed", count: 16, seed: 1, valFraction: 0.25 }',
+        'calibration: { images: 4, batchSize: 4 }',
+        'finetune: { epochs: 1, batchSize: 4 }',
+        'output: out',
+      ].join('\n'),
     );
-    const r = spawnSync(process.execPath, [BIN, 'run', config, '--events'], { encoding: 'utf8', env: { ...process.env, PRUNELENS_BACKEND: 'wasm' } });
+    const r = spawnSync(process.execPath, [BIN, 'run', config, '--events'], {
+      encoding: 'utf8',
+      env: { ...process.env, PRUNELENS_BACKEND: 'wasm' },
+    });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('{'));
     const events = lines.map((l) => {
@@ -45,7 +76,8 @@ test('every line of a real `run --events` is a RunEvent, from the first step to 
       return e;
     });
     const kinds = new Set(events.map((e) => e.type));
-    for (const k of ['step', 'stats', 'trainProgress', 'epochEnd', 'done']) assert.ok(kinds.has(k as never), `no ${k} event`);
+    for (const k of ['step', 'stats', 'trainProgress', 'epochEnd', 'done'])
+      assert.ok(kinds.has(k as never), `no ${k} event`);
     const last = events[events.length - 1];
     assert.equal(last.type === 'done' && path.resolve(last.outputDir), path.join(dir, 'out'));
   } finally {

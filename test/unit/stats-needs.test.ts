@@ -45,17 +45,30 @@ describe('the statistics pass collects what is asked for', () => {
   test('needs: APoZ and HRank maps only for their criteria, class responses only when asked', () => {
     assert.deepEqual(statsNeeds(A), { apoz: false, hrankImages: 0, classResponse: false });
     assert.deepEqual(statsNeeds({ method: 'distribution' }), { apoz: false, hrankImages: 0, classResponse: false });
-    assert.deepEqual(statsNeeds({ method: 'baseline', options: { criterion: 'hrank', ratio: 0.5 } }), { apoz: false, hrankImages: 4, classResponse: false });
-    assert.deepEqual(statsNeeds({ method: 'baseline', options: { criterion: 'apoz', ratio: 0.5 } }, { calibration: { hrankImages: 9 } }), {
-      apoz: true,
-      hrankImages: 0,
+    assert.deepEqual(statsNeeds({ method: 'baseline', options: { criterion: 'hrank', ratio: 0.5 } }), {
+      apoz: false,
+      hrankImages: 4,
       classResponse: false,
     });
-    assert.deepEqual(statsNeeds(A, { calibration: { hrankImages: 2 }, collect: { criteria: ['l1', 'hrank'], classResponse: true } }), {
-      apoz: false,
-      hrankImages: 2,
-      classResponse: true,
-    });
+    assert.deepEqual(
+      statsNeeds(
+        { method: 'baseline', options: { criterion: 'apoz', ratio: 0.5 } },
+        { calibration: { hrankImages: 9 } },
+      ),
+      {
+        apoz: true,
+        hrankImages: 0,
+        classResponse: false,
+      },
+    );
+    assert.deepEqual(
+      statsNeeds(A, { calibration: { hrankImages: 2 }, collect: { criteria: ['l1', 'hrank'], classResponse: true } }),
+      {
+        apoz: false,
+        hrankImages: 2,
+        classResponse: true,
+      },
+    );
   });
 
   test('the ONNX statistics model holds no APoZ, full-map or class outputs unless asked', async () => {
@@ -66,7 +79,10 @@ describe('the statistics pass collects what is asked for', () => {
     const lean = buildStatsModel(graph, points, null, { apoz: false, maps: false });
     const full = buildStatsModel(graph, points, info, { apoz: true, maps: true });
     const leanOps = ops(lean.bytes);
-    assert.ok(!leanOps.some((o) => o.startsWith('LessOrEqual') || o.endsWith('/fullmap') || o.endsWith('/classes')), leanOps.join(' '));
+    assert.ok(
+      !leanOps.some((o) => o.startsWith('LessOrEqual') || o.endsWith('/fullmap') || o.endsWith('/classes')),
+      leanOps.join(' '),
+    );
     // MSD's sum of squares comes from the Gram diagonal, not from a pass of its own over the map.
     assert.ok(!leanOps.some((o) => o.startsWith('ReduceSumSquare')));
     assert.equal(lean.labelInputs.size, 0);
@@ -82,11 +98,15 @@ describe('the statistics pass collects what is asked for', () => {
     const points = observationPoints(graph, analyzeCoupling(graph));
     const model = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!;
     const nodes = model.node ?? [];
-    assert.ok(!nodes.some((n) => n.opType === 'Softmax'), 'the U-Net\'s Softmax head is not observed');
+    assert.ok(!nodes.some((n) => n.opType === 'Softmax'), "the U-Net's Softmax head is not observed");
     const outputs = new Set((model.output ?? []).map((o) => o.name));
-    assert.ok(![...outputs].some((o) => o.endsWith('/output')), 'the model\'s own outputs are not statistics');
+    assert.ok(![...outputs].some((o) => o.endsWith('/output')), "the model's own outputs are not statistics");
     const read = new Set([...nodes.flatMap((n) => n.input ?? []), ...outputs]);
-    for (const n of nodes) assert.ok((n.output ?? []).some((o) => read.has(o)), `${n.opType} ${n.name} feeds nothing`);
+    for (const n of nodes)
+      assert.ok(
+        (n.output ?? []).some((o) => read.has(o)),
+        `${n.opType} ${n.name} feeds nothing`,
+      );
     for (const t of model.initializer ?? []) assert.ok(read.has(t.name!), `initializer ${t.name} is read by nothing`);
   });
 
@@ -96,8 +116,25 @@ describe('the statistics pass collects what is asked for', () => {
       const coupling = analyzeCoupling(graph);
       const dataset = segmentationData(12, 2);
       const calibration = { images: 10, batchSize: 4, hrankImages: 2, seed: 1 };
-      const lean = await collectStatistics(graph, coupling, dataset, { calibration, statsRuntime: runtime, threads: 1 }, A);
-      const full = await collectStatistics(graph, coupling, dataset, { calibration, statsRuntime: runtime, threads: 1, collect: { criteria: ['apoz', 'hrank'], classResponse: true } }, A);
+      const lean = await collectStatistics(
+        graph,
+        coupling,
+        dataset,
+        { calibration, statsRuntime: runtime, threads: 1 },
+        A,
+      );
+      const full = await collectStatistics(
+        graph,
+        coupling,
+        dataset,
+        {
+          calibration,
+          statsRuntime: runtime,
+          threads: 1,
+          collect: { criteria: ['apoz', 'hrank'], classResponse: true },
+        },
+        A,
+      );
       for (const [name, s] of lean.layers) {
         assert.equal(s.apoz, null, `${name}.apoz`);
         assert.equal(s.rank, null, `${name}.rank`);
@@ -107,7 +144,11 @@ describe('the statistics pass collects what is asked for', () => {
         for (const field of ['mean', 'msd', 'covariance'] as const) {
           const a = s[field];
           const b = f[field];
-          for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])), `${name}.${field}[${i}]: ${a[i]} vs ${b[i]}`);
+          for (let i = 0; i < a.length; i++)
+            assert.ok(
+              Math.abs(a[i] - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])),
+              `${name}.${field}[${i}]: ${a[i]} vs ${b[i]}`,
+            );
         }
       }
     });
@@ -117,10 +158,18 @@ describe('the statistics pass collects what is asked for', () => {
     const graph = await unet();
     const dataset = segmentationData(12, 3);
     for (const criterion of ['apoz', 'hrank'] as const) {
-      const a = await analyze(graph, dataset, { method: 'baseline', options: { criterion, ratio: 0.5 } }, { calibration: { images: 8, hrankImages: 1 }, threads: 1 });
+      const a = await analyze(
+        graph,
+        dataset,
+        { method: 'baseline', options: { criterion, ratio: 0.5 } },
+        { calibration: { images: 8, hrankImages: 1 }, threads: 1 },
+      );
       const some = [...a.stats.layers.values()][0];
       assert.ok(criterion === 'apoz' ? some.apoz && !some.rank : some.rank && !some.apoz, criterion);
-      assert.ok(a.result.plan && Object.keys(a.result.plan.layers).length > 0, `${criterion} prunes something at ratio 0.5`);
+      assert.ok(
+        a.result.plan && Object.keys(a.result.plan.layers).length > 0,
+        `${criterion} prunes something at ratio 0.5`,
+      );
     }
   });
 });

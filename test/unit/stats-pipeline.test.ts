@@ -41,7 +41,11 @@ describe('native statistics pass pipeline', () => {
     const dataset = data(5, 3, log);
     const indices = [0, 1, 2, 3, 4];
     const opts = { batchSize: 1, hrankImages: 3, classResponse: false, apoz: false };
-    const native = await runNativeStatsPass(graph, points, dataset, indices, { ...opts, threads: 1, onProgress: (done) => log.push(`done ${done}`) });
+    const native = await runNativeStatsPass(graph, points, dataset, indices, {
+      ...opts,
+      threads: 1,
+      onProgress: (done) => log.push(`done ${done}`),
+    });
     // Sequential would read 2 (the prefetch for batch 2) only after batch 0 is done; pipelined, batch 1 is
     // submitted, and batch 2's prefetch started, before batch 0 is folded in.
     assert.ok(log.indexOf('read 2') < log.indexOf('done 1'), log.join(', '));
@@ -63,7 +67,13 @@ describe('native statistics pass pipeline', () => {
     model.dispose();
     const points = observationPoints(graph, analyzeCoupling(graph));
     const good = data(6, 4, []);
-    const failing: Dataset = { ...good, get: async (i) => (i === 3 ? Promise.reject(new Error('image 3 is unreadable')) : good.get(i)) };
-    await assert.rejects(runNativeStatsPass(graph, points, failing, [0, 1, 2, 3, 4, 5], { batchSize: 1, hrankImages: 0, threads: 1 }), /image 3 is unreadable/);
+    const failing: Dataset = {
+      ...good,
+      get: async (i) => (i === 3 ? Promise.reject(new Error('image 3 is unreadable')) : good.get(i)),
+    };
+    await assert.rejects(
+      runNativeStatsPass(graph, points, failing, [0, 1, 2, 3, 4, 5], { batchSize: 1, hrankImages: 0, threads: 1 }),
+      /image 3 is unreadable/,
+    );
   });
 });

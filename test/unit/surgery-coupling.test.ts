@@ -21,7 +21,8 @@ const S = (t: unknown): tf.SymbolicTensor => t as tf.SymbolicTensor;
 /** Widths after surgery, per producer, as the builder's width keys (= layer names). */
 function widthsAfter(check: SurgeryCheck): W {
   const w: W = {};
-  for (const [name, out] of check.coupling.producerOut) w[name] = Array.from(out).filter((e) => !check.removed.has(check.coupling.find(e))).length;
+  for (const [name, out] of check.coupling.producerOut)
+    w[name] = Array.from(out).filter((e) => !check.removed.has(check.coupling.find(e))).length;
   return w;
 }
 
@@ -33,8 +34,16 @@ async function verify(build: Builder, widths: W, seed: number, minRemoved = 1): 
   assert.ok(check.removed.size >= minRemoved, 'the test removes something');
   assert.ok(check.maxDiff <= 1e-4, `outputs differ by ${check.maxDiff}`);
   const reference = build(widthsAfter(check));
-  assert.equal(check.paramsAfter, reference.countParams(), 'pruned params equal the same architecture built at the reduced widths');
-  assert.equal(inspectGraph(check.pruned).totals.params, check.paramsAfter, 'measured params equal TF.js countParams()');
+  assert.equal(
+    check.paramsAfter,
+    reference.countParams(),
+    'pruned params equal the same architecture built at the reduced widths',
+  );
+  assert.equal(
+    inspectGraph(check.pruned).totals.params,
+    check.paramsAfter,
+    'measured params equal TF.js countParams()',
+  );
   assert.ok(check.paramsAfter < check.paramsBefore);
   model.dispose();
   reference.dispose();
@@ -51,50 +60,80 @@ describe('coupled-channel surgery, one coupling kind at a time', () => {
   });
 
   test('BatchNormalization, activations (ReLU, LeakyReLU, ELU, PReLU, tanh) and noise/dropout layers', async () => {
-    await verify((w) => {
-      const inp = tf.input({ shape: [8, 8, 3] });
-      let h = S(conv('c1', w.c1).apply(inp));
-      h = S(tf.layers.batchNormalization({ name: 'bn1' }).apply(h));
-      h = S(tf.layers.leakyReLU({ alpha: 0.2 }).apply(h));
-      h = S(tf.layers.dropout({ rate: 0.3 }).apply(h));
-      h = S(conv('c2', w.c2).apply(h));
-      h = S(tf.layers.prelu({ name: 'pr' }).apply(h));
-      h = S(tf.layers.gaussianNoise({ stddev: 0.1 }).apply(h));
-      h = S(conv('c3', w.c3, 3, { activation: 'elu' }).apply(h));
-      h = S(tf.layers.activation({ activation: 'tanh' }).apply(h));
-      h = S(tf.layers.alphaDropout({ rate: 0.1 }).apply(h));
-      h = S(tf.layers.reLU().apply(h));
-      return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) });
-    }, { c1: 6, c2: 5, c3: 7, head: 2 }, 11);
+    await verify(
+      (w) => {
+        const inp = tf.input({ shape: [8, 8, 3] });
+        let h = S(conv('c1', w.c1).apply(inp));
+        h = S(tf.layers.batchNormalization({ name: 'bn1' }).apply(h));
+        h = S(tf.layers.leakyReLU({ alpha: 0.2 }).apply(h));
+        h = S(tf.layers.dropout({ rate: 0.3 }).apply(h));
+        h = S(conv('c2', w.c2).apply(h));
+        h = S(tf.layers.prelu({ name: 'pr' }).apply(h));
+        h = S(tf.layers.gaussianNoise({ stddev: 0.1 }).apply(h));
+        h = S(conv('c3', w.c3, 3, { activation: 'elu' }).apply(h));
+        h = S(tf.layers.activation({ activation: 'tanh' }).apply(h));
+        h = S(tf.layers.alphaDropout({ rate: 0.1 }).apply(h));
+        h = S(tf.layers.reLU().apply(h));
+        return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) });
+      },
+      { c1: 6, c2: 5, c3: 7, head: 2 },
+      11,
+    );
   });
 
   test('pooling, UpSampling2D (nearest, bilinear), ZeroPadding2D, Cropping2D', async () => {
-    await verify((w) => {
-      const inp = tf.input({ shape: [12, 12, 2] });
-      let h = S(conv('c1', w.c1).apply(inp));
-      h = S(tf.layers.maxPooling2d({ poolSize: 2 }).apply(h));
-      h = S(tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }).apply(h));
-      h = S(conv('c2', w.c2, 3, { padding: 'valid' }).apply(h));
-      h = S(tf.layers.averagePooling2d({ poolSize: 2, strides: 1 }).apply(h));
-      h = S(tf.layers.upSampling2d({ size: [2, 2] }).apply(h));
-      h = S(tf.layers.cropping2D({ cropping: [[1, 0], [2, 1]] }).apply(h));
-      h = S(conv('c3', w.c3).apply(h));
-      h = S(tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(h));
-      return tf.model({ inputs: inp, outputs: S(conv('head', 3, 1).apply(h)) });
-    }, { c1: 5, c2: 6, c3: 4, head: 3 }, 12);
+    await verify(
+      (w) => {
+        const inp = tf.input({ shape: [12, 12, 2] });
+        let h = S(conv('c1', w.c1).apply(inp));
+        h = S(tf.layers.maxPooling2d({ poolSize: 2 }).apply(h));
+        h = S(
+          tf.layers
+            .zeroPadding2d({
+              padding: [
+                [1, 2],
+                [0, 1],
+              ],
+            })
+            .apply(h),
+        );
+        h = S(conv('c2', w.c2, 3, { padding: 'valid' }).apply(h));
+        h = S(tf.layers.averagePooling2d({ poolSize: 2, strides: 1 }).apply(h));
+        h = S(tf.layers.upSampling2d({ size: [2, 2] }).apply(h));
+        h = S(
+          tf.layers
+            .cropping2D({
+              cropping: [
+                [1, 0],
+                [2, 1],
+              ],
+            })
+            .apply(h),
+        );
+        h = S(conv('c3', w.c3).apply(h));
+        h = S(tf.layers.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(h));
+        return tf.model({ inputs: inp, outputs: S(conv('head', 3, 1).apply(h)) });
+      },
+      { c1: 5, c2: 6, c3: 4, head: 3 },
+      12,
+    );
   });
 
   test('Concatenate with channel offsets, several levels deep (and with the model input)', async () => {
-    const check = await verify((w) => {
-      const inp = tf.input({ shape: [8, 8, 3] });
-      const a = S(conv('a', w.a).apply(inp));
-      const b = S(conv('b', w.b).apply(a));
-      const ab = S(tf.layers.concatenate({ name: 'ab' }).apply([a, b]));
-      const c = S(conv('c', w.c).apply(ab));
-      const abc = S(tf.layers.concatenate({ name: 'abc' }).apply([c, ab, inp]));
-      const bn = S(tf.layers.batchNormalization({ name: 'bn' }).apply(abc));
-      return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(bn)) });
-    }, { a: 5, b: 4, c: 6, head: 2 }, 13);
+    const check = await verify(
+      (w) => {
+        const inp = tf.input({ shape: [8, 8, 3] });
+        const a = S(conv('a', w.a).apply(inp));
+        const b = S(conv('b', w.b).apply(a));
+        const ab = S(tf.layers.concatenate({ name: 'ab' }).apply([a, b]));
+        const c = S(conv('c', w.c).apply(ab));
+        const abc = S(tf.layers.concatenate({ name: 'abc' }).apply([c, ab, inp]));
+        const bn = S(tf.layers.batchNormalization({ name: 'bn' }).apply(abc));
+        return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(bn)) });
+      },
+      { a: 5, b: 4, c: 6, head: 2 },
+      13,
+    );
     // The BatchNorm after the concat is sliced with three groups (a, b, c) but never the input's channels.
     const groupsOfBn = check.coupling.groups.filter((g) => g.followers.includes('bn')).map((g) => g.members.join('+'));
     assert.deepEqual(groupsOfBn.sort(), ['a', 'b', 'c']);
@@ -103,15 +142,19 @@ describe('coupled-channel surgery, one coupling kind at a time', () => {
   // TF.js has no Subtract layer; the analysis treats Subtract like these when a Keras-converted model has one.
   for (const kind of ['add', 'multiply', 'average', 'maximum', 'minimum'] as const) {
     test(`${kind}: all inputs share one channel index set`, async () => {
-      const check = await verify((w) => {
-        const inp = tf.input({ shape: [8, 8, 3] });
-        const a = S(conv('a', w.a).apply(inp));
-        const b = S(conv('b', w.b).apply(a));
-        const c = kind === 'add' ? [S(conv('c', w.c, 1).apply(inp))] : [];
-        const merged = S(tf.layers[kind]({ name: 'merge' }).apply([a, b, ...c]));
-        const r = S(tf.layers.reLU().apply(merged));
-        return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(r)) });
-      }, { a: 6, b: 6, c: 6, head: 2 }, 14);
+      const check = await verify(
+        (w) => {
+          const inp = tf.input({ shape: [8, 8, 3] });
+          const a = S(conv('a', w.a).apply(inp));
+          const b = S(conv('b', w.b).apply(a));
+          const c = kind === 'add' ? [S(conv('c', w.c, 1).apply(inp))] : [];
+          const merged = S(tf.layers[kind]({ name: 'merge' }).apply([a, b, ...c]));
+          const r = S(tf.layers.reLU().apply(merged));
+          return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(r)) });
+        },
+        { a: 6, b: 6, c: 6, head: 2 },
+        14,
+      );
       const group = check.coupling.groupOf.get('a')!;
       assert.deepEqual(group.members, kind === 'add' ? ['a', 'b', 'c'] : ['a', 'b']);
       assert.equal(group.channels, 6);
@@ -119,64 +162,89 @@ describe('coupled-channel surgery, one coupling kind at a time', () => {
   }
 
   test('concat then add: a consumer tied to two producers at their offsets', async () => {
-    const check = await verify((w) => {
-      const inp = tf.input({ shape: [6, 6, 2] });
-      const a = S(conv('a', w.a).apply(inp));
-      const b = S(conv('b', w.b).apply(inp));
-      const ab = S(tf.layers.concatenate().apply([a, b]));
-      const c = S(conv('c', w.a + w.b).apply(inp));
-      const s = S(tf.layers.add().apply([ab, c]));
-      return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(s)) });
-    }, { a: 3, b: 4, head: 2 }, 15);
+    const check = await verify(
+      (w) => {
+        const inp = tf.input({ shape: [6, 6, 2] });
+        const a = S(conv('a', w.a).apply(inp));
+        const b = S(conv('b', w.b).apply(inp));
+        const ab = S(tf.layers.concatenate().apply([a, b]));
+        const c = S(conv('c', w.a + w.b).apply(inp));
+        const s = S(tf.layers.add().apply([ab, c]));
+        return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(s)) });
+      },
+      { a: 3, b: 4, head: 2 },
+      15,
+    );
     assert.deepEqual(check.coupling.groupOf.get('c')!.members, ['a', 'b', 'c']);
   });
 
   test('Conv2DTranspose as producer and as consumer', async () => {
-    await verify((w) => {
-      const inp = tf.input({ shape: [5, 5, 2] });
-      let h = S(conv('c1', w.c1).apply(inp));
-      h = S(tf.layers.conv2dTranspose({ name: 't1', filters: w.t1, kernelSize: 2, strides: 2 }).apply(h));
-      h = S(tf.layers.conv2dTranspose({ name: 't2', filters: w.t2, kernelSize: 3, strides: 1, padding: 'same' }).apply(h));
-      return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) });
-    }, { c1: 5, t1: 6, t2: 4, head: 2 }, 16);
+    await verify(
+      (w) => {
+        const inp = tf.input({ shape: [5, 5, 2] });
+        let h = S(conv('c1', w.c1).apply(inp));
+        h = S(tf.layers.conv2dTranspose({ name: 't1', filters: w.t1, kernelSize: 2, strides: 2 }).apply(h));
+        h = S(
+          tf.layers.conv2dTranspose({ name: 't2', filters: w.t2, kernelSize: 3, strides: 1, padding: 'same' }).apply(h),
+        );
+        return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) });
+      },
+      { c1: 5, t1: 6, t2: 4, head: 2 },
+      16,
+    );
   });
 
   test('DepthwiseConv2D (multipliers 1 and 2) and SeparableConv2D pass channels through', async () => {
-    const check = await verify((w) => {
-      const inp = tf.input({ shape: [8, 8, 3] });
-      let h = S(conv('c1', w.c1).apply(inp));
-      h = S(tf.layers.depthwiseConv2d({ name: 'dw1', kernelSize: 3, padding: 'same' }).apply(h));
-      h = S(tf.layers.batchNormalization({ name: 'bn' }).apply(h));
-      h = S(tf.layers.depthwiseConv2d({ name: 'dw2', kernelSize: 3, depthMultiplier: 2, padding: 'same' }).apply(h));
-      // TF.js drops SeparableConv2D's depth_multiplier when it saves a model, so only 1 round-trips there.
-      h = S(tf.layers.separableConv2d({ name: 'sep', filters: w.sep, kernelSize: 3, padding: 'same' }).apply(h));
-      return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) });
-    }, { c1: 5, sep: 6, head: 2 }, 17);
+    const check = await verify(
+      (w) => {
+        const inp = tf.input({ shape: [8, 8, 3] });
+        let h = S(conv('c1', w.c1).apply(inp));
+        h = S(tf.layers.depthwiseConv2d({ name: 'dw1', kernelSize: 3, padding: 'same' }).apply(h));
+        h = S(tf.layers.batchNormalization({ name: 'bn' }).apply(h));
+        h = S(tf.layers.depthwiseConv2d({ name: 'dw2', kernelSize: 3, depthMultiplier: 2, padding: 'same' }).apply(h));
+        // TF.js drops SeparableConv2D's depth_multiplier when it saves a model, so only 1 round-trips there.
+        h = S(tf.layers.separableConv2d({ name: 'sep', filters: w.sep, kernelSize: 3, padding: 'same' }).apply(h));
+        return tf.model({ inputs: inp, outputs: S(conv('head', 2, 1).apply(h)) });
+      },
+      { c1: 5, sep: 6, head: 2 },
+      17,
+    );
     assert.deepEqual(check.coupling.groupOf.get('c1')!.followers, ['dw1', 'bn', 'dw2', 'sep']);
   });
 
   test('Dense after Flatten: a block of H·W rows per channel, in TF.js order', async () => {
-    await verify((w) => {
-      const inp = tf.input({ shape: [6, 5, 2] });
-      let h = S(conv('c1', w.c1).apply(inp));
-      h = S(tf.layers.maxPooling2d({ poolSize: 2 }).apply(h));
-      h = S(tf.layers.flatten().apply(h));
-      h = S(tf.layers.dense({ name: 'fc1', units: w.fc1, activation: 'relu' }).apply(h));
-      h = S(tf.layers.dropout({ rate: 0.5 }).apply(h));
-      return tf.model({ inputs: inp, outputs: S(tf.layers.dense({ name: 'out', units: 3, activation: 'softmax' }).apply(h)) });
-    }, { c1: 7, fc1: 8, out: 3 }, 18);
+    await verify(
+      (w) => {
+        const inp = tf.input({ shape: [6, 5, 2] });
+        let h = S(conv('c1', w.c1).apply(inp));
+        h = S(tf.layers.maxPooling2d({ poolSize: 2 }).apply(h));
+        h = S(tf.layers.flatten().apply(h));
+        h = S(tf.layers.dense({ name: 'fc1', units: w.fc1, activation: 'relu' }).apply(h));
+        h = S(tf.layers.dropout({ rate: 0.5 }).apply(h));
+        return tf.model({
+          inputs: inp,
+          outputs: S(tf.layers.dense({ name: 'out', units: 3, activation: 'softmax' }).apply(h)),
+        });
+      },
+      { c1: 7, fc1: 8, out: 3 },
+      18,
+    );
   });
 
   test('Dense after GlobalAveragePooling2D and GlobalMaxPooling2D', async () => {
-    await verify((w) => {
-      const inp = tf.input({ shape: [6, 6, 2] });
-      const a = S(conv('a', w.a).apply(inp));
-      const b = S(conv('b', w.b).apply(a));
-      const ga = S(tf.layers.globalAveragePooling2d({}).apply(a));
-      const gm = S(tf.layers.globalMaxPooling2d({}).apply(b));
-      const cat = S(tf.layers.concatenate().apply([ga, gm]));
-      return tf.model({ inputs: inp, outputs: S(tf.layers.dense({ name: 'out', units: 3 }).apply(cat)) });
-    }, { a: 5, b: 6, out: 3 }, 19);
+    await verify(
+      (w) => {
+        const inp = tf.input({ shape: [6, 6, 2] });
+        const a = S(conv('a', w.a).apply(inp));
+        const b = S(conv('b', w.b).apply(a));
+        const ga = S(tf.layers.globalAveragePooling2d({}).apply(a));
+        const gm = S(tf.layers.globalMaxPooling2d({}).apply(b));
+        const cat = S(tf.layers.concatenate().apply([ga, gm]));
+        return tf.model({ inputs: inp, outputs: S(tf.layers.dense({ name: 'out', units: 3 }).apply(cat)) });
+      },
+      { a: 5, b: 6, out: 3 },
+      19,
+    );
   });
 });
 
@@ -237,19 +305,41 @@ describe('plan errors', () => {
   });
 
   const expectPlanError = (layers: Record<string, { keep: number[] }>, pattern: RegExp) =>
-    assert.throws(() => applyPlan(graph, { version: 1, layers }), (e: Error) => e instanceof PlanError && pattern.test(e.message));
+    assert.throws(
+      () => applyPlan(graph, { version: 1, layers }),
+      (e: Error) => e instanceof PlanError && pattern.test(e.message),
+    );
 
-  test('unknown layer', () => expectPlanError({ nope: { keep: [0] } }, /plan names layer 'nope', which is not in model/));
+  test('unknown layer', () =>
+    expectPlanError({ nope: { keep: [0] } }, /plan names layer 'nope', which is not in model/));
   test('a plan that empties a layer', () => expectPlanError({ a: { keep: [] } }, /removes every filter of layer 'a'/));
-  test('contradicting entries in one group', () => expectPlanError({ a: { keep: [0, 1] }, b: { keep: [0, 2] } }, /contradict/));
+  test('contradicting entries in one group', () =>
+    expectPlanError({ a: { keep: [0, 1] }, b: { keep: [0, 2] } }, /contradict/));
   test('index out of range', () => expectPlanError({ a: { keep: [0, 9] } }, /has 4 filters; index 9 is out of range/));
-  test('a layer without filters points at its producer', () => expectPlanError({ bn: { keep: [0] } }, /name 'a', which produces its channels/));
-  test('the output layer is not prunable', () => expectPlanError({ head: { keep: [0] } }, /cannot be pruned: feeds the model output/));
+  test('a layer without filters points at its producer', () =>
+    expectPlanError({ bn: { keep: [0] } }, /name 'a', which produces its channels/));
+  test('the output layer is not prunable', () =>
+    expectPlanError({ head: { keep: [0] } }, /cannot be pruned: feeds the model output/));
   test('agreeing entries for two members are accepted; the input graph is untouched', () => {
-    const before = graph.layers.find((l) => l.name === 'a')!.weights.get('kernel')!.shape.join();
+    const before = graph.layers
+      .find((l) => l.name === 'a')!
+      .weights.get('kernel')!
+      .shape.join();
     const { changed } = applyPlan(graph, { version: 1, layers: { a: { keep: [1, 3] }, b: { keep: [1, 3] } } });
-    assert.deepEqual(changed.map((c) => [c.layer, c.after]), [['a', 2], ['b', 2]]);
-    assert.equal(graph.layers.find((l) => l.name === 'a')!.weights.get('kernel')!.shape.join(), before);
+    assert.deepEqual(
+      changed.map((c) => [c.layer, c.after]),
+      [
+        ['a', 2],
+        ['b', 2],
+      ],
+    );
+    assert.equal(
+      graph.layers
+        .find((l) => l.name === 'a')!
+        .weights.get('kernel')!
+        .shape.join(),
+      before,
+    );
     assert.equal(analyzeCoupling(graph).groupOf.get('a')!.channels, 4);
   });
 });

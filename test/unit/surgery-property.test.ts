@@ -65,31 +65,70 @@ function build(spec: Spec, widths?: Record<string, number>): { model: tf.LayersM
       case 'conv': {
         const stride = op.stride === 2 && cur.s >= 4 ? 2 : 1;
         const f = width(name, op.filters);
-        let h = S(tf.layers.conv2d({ name, filters: f, kernelSize: op.kernel, strides: stride, dilationRate: stride === 1 ? op.dilation : 1, padding: 'same' }).apply(cur.t));
+        let h = S(
+          tf.layers
+            .conv2d({
+              name,
+              filters: f,
+              kernelSize: op.kernel,
+              strides: stride,
+              dilationRate: stride === 1 ? op.dilation : 1,
+              padding: 'same',
+            })
+            .apply(cur.t),
+        );
         if (op.bn) h = S(tf.layers.batchNormalization({}).apply(h));
         push({ t: activation(h, op.act), s: Math.ceil(cur.s / stride), desc: [{ v: name, mult: 1 }] });
         break;
       }
       case 'dw': {
-        let h = S(tf.layers.depthwiseConv2d({ name, kernelSize: 3, depthMultiplier: op.mult, padding: 'same' }).apply(cur.t));
+        let h = S(
+          tf.layers.depthwiseConv2d({ name, kernelSize: 3, depthMultiplier: op.mult, padding: 'same' }).apply(cur.t),
+        );
         if (op.bn) h = S(tf.layers.batchNormalization({}).apply(h));
         push({ t: h, s: cur.s, desc: cur.desc.map((g) => ({ v: g.v, mult: g.mult * op.mult })) });
         break;
       }
       case 'sep':
-        push({ t: S(tf.layers.separableConv2d({ name, filters: width(name, op.filters), kernelSize: 3, padding: 'same' }).apply(cur.t)), s: cur.s, desc: [{ v: name, mult: 1 }] });
+        push({
+          t: S(
+            tf.layers
+              .separableConv2d({ name, filters: width(name, op.filters), kernelSize: 3, padding: 'same' })
+              .apply(cur.t),
+          ),
+          s: cur.s,
+          desc: [{ v: name, mult: 1 }],
+        });
         break;
       case 'tconv':
         if (cur.s > 8) return;
-        push({ t: S(tf.layers.conv2dTranspose({ name, filters: width(name, op.filters), kernelSize: 2, strides: 2 }).apply(cur.t)), s: cur.s * 2, desc: [{ v: name, mult: 1 }] });
+        push({
+          t: S(
+            tf.layers
+              .conv2dTranspose({ name, filters: width(name, op.filters), kernelSize: 2, strides: 2 })
+              .apply(cur.t),
+          ),
+          s: cur.s * 2,
+          desc: [{ v: name, mult: 1 }],
+        });
         break;
       case 'pool':
         if (cur.s < 4) return;
-        push({ t: S((op.max ? tf.layers.maxPooling2d : tf.layers.averagePooling2d)({ poolSize: 2 }).apply(cur.t)), s: Math.floor(cur.s / 2), desc: cur.desc });
+        push({
+          t: S((op.max ? tf.layers.maxPooling2d : tf.layers.averagePooling2d)({ poolSize: 2 }).apply(cur.t)),
+          s: Math.floor(cur.s / 2),
+          desc: cur.desc,
+        });
         break;
       case 'up':
         if (cur.s > 8) return;
-        push({ t: S(tf.layers.upSampling2d({ size: [2, 2], interpolation: op.bilinear ? 'bilinear' : 'nearest' }).apply(cur.t)), s: cur.s * 2, desc: cur.desc });
+        push({
+          t: S(
+            tf.layers.upSampling2d({ size: [2, 2], interpolation: op.bilinear ? 'bilinear' : 'nearest' }).apply(cur.t),
+          ),
+          s: cur.s * 2,
+          desc: cur.desc,
+        });
         break;
       case 'pad':
         if (cur.s > 14) return;
@@ -111,7 +150,9 @@ function build(spec: Spec, widths?: Record<string, number>): { model: tf.LayersM
       }
       case 'residual': {
         // A conv whose filters are tied, position by position, to whatever the current tensor is made of.
-        const branch = S(tf.layers.conv2d({ name, filters: count(cur.desc, w), kernelSize: op.kernel, padding: 'same' }).apply(cur.t));
+        const branch = S(
+          tf.layers.conv2d({ name, filters: count(cur.desc, w), kernelSize: op.kernel, padding: 'same' }).apply(cur.t),
+        );
         push({ t: S(tf.layers[op.merge]({}).apply([cur.t, branch])), s: cur.s, desc: cur.desc });
         break;
       }
@@ -124,7 +165,9 @@ function build(spec: Spec, widths?: Record<string, number>): { model: tf.LayersM
       spec.head === 'flatten'
         ? S(tf.layers.flatten({}).apply(cur.t))
         : S((spec.head === 'gap' ? tf.layers.globalAveragePooling2d : tf.layers.globalMaxPooling2d)({}).apply(cur.t));
-    const hidden = S(tf.layers.dense({ name: 'hidden', units: width('hidden', spec.hidden), activation: 'relu' }).apply(pooled));
+    const hidden = S(
+      tf.layers.dense({ name: 'hidden', units: width('hidden', spec.hidden), activation: 'relu' }).apply(pooled),
+    );
     out = S(tf.layers.dense({ name: 'head', units: 3 }).apply(hidden));
   }
   const outputs = [out];
@@ -134,15 +177,36 @@ function build(spec: Spec, widths?: Record<string, number>): { model: tf.LayersM
 
 const act = fc.constantFrom<Act>('relu', 'linear', 'elu', 'tanh', 'leaky', 'prelu');
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ k: fc.constant('conv' as const), filters: fc.integer({ min: 2, max: 6 }), kernel: fc.constantFrom(1, 3), stride: fc.constantFrom<1 | 2>(1, 1, 2), dilation: fc.constantFrom<1 | 2>(1, 2), bn: fc.boolean(), act }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('dw' as const), mult: fc.constantFrom<1 | 2>(1, 2), bn: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      k: fc.constant('conv' as const),
+      filters: fc.integer({ min: 2, max: 6 }),
+      kernel: fc.constantFrom(1, 3),
+      stride: fc.constantFrom<1 | 2>(1, 1, 2),
+      dilation: fc.constantFrom<1 | 2>(1, 2),
+      bn: fc.boolean(),
+      act,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant('dw' as const), mult: fc.constantFrom<1 | 2>(1, 2), bn: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('sep' as const), filters: fc.integer({ min: 2, max: 5 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('tconv' as const), filters: fc.integer({ min: 2, max: 5 }) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('pool' as const), max: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('up' as const), bilinear: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constantFrom<Op>({ k: 'pad' }, { k: 'crop' }, { k: 'dropout' }) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('concat' as const), pick: fc.nat(20) }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('residual' as const), merge: fc.constantFrom('add', 'add', 'multiply', 'average', 'maximum', 'minimum'), kernel: fc.constantFrom(1, 3) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('residual' as const),
+      merge: fc.constantFrom('add', 'add', 'multiply', 'average', 'maximum', 'minimum'),
+      kernel: fc.constantFrom(1, 3),
+    }),
+  },
 );
 const specArb: fc.Arbitrary<Spec> = fc.record({
   inC: fc.integer({ min: 1, max: 3 }),

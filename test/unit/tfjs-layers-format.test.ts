@@ -74,12 +74,16 @@ function toHalf(v: number): number {
   }
   if (exp >= 31) return sign | 0x7c00;
   let h = sign | (exp << 10) | (mant >>> 13);
-  if (mant & 0x1000 && (mant & 0x2fff)) h += 1;
+  if (mant & 0x1000 && mant & 0x2fff) h += 1;
   return h;
 }
 
 /** Writes `model` with every weight quantized to `dtype`, the way tfjs-converter lays it out. */
-async function writeQuantized(model: tf.LayersModel, dir: string, dtype: 'uint8' | 'uint16' | 'float16'): Promise<void> {
+async function writeQuantized(
+  model: tf.LayersModel,
+  dir: string,
+  dtype: 'uint8' | 'uint16' | 'float16',
+): Promise<void> {
   let topology: unknown;
   await model.save(
     tf.io.withSaveHandler(async (a) => {
@@ -94,7 +98,12 @@ async function writeQuantized(model: tf.LayersModel, dir: string, dtype: 'uint8'
     if (dtype === 'float16') {
       const q = Uint16Array.from(values, toHalf);
       chunks.push(Buffer.from(q.buffer));
-      specs.push({ name: v.originalName, shape: v.shape as number[], dtype: 'float32', quantization: { dtype: 'float16' } });
+      specs.push({
+        name: v.originalName,
+        shape: v.shape as number[],
+        dtype: 'float32',
+        quantization: { dtype: 'float16' },
+      });
       continue;
     }
     const levels = dtype === 'uint8' ? 255 : 65535;
@@ -104,13 +113,22 @@ async function writeQuantized(model: tf.LayersModel, dir: string, dtype: 'uint8'
     const levelsOf = Array.from(values, (x) => Math.round((x - min) / scale));
     const q = dtype === 'uint8' ? Uint8Array.from(levelsOf) : Uint16Array.from(levelsOf);
     chunks.push(Buffer.from(q.buffer));
-    specs.push({ name: v.originalName, shape: v.shape as number[], dtype: 'float32', quantization: { dtype, scale, min } });
+    specs.push({
+      name: v.originalName,
+      shape: v.shape as number[],
+      dtype: 'float32',
+      quantization: { dtype, scale, min },
+    });
   }
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, 'group1-shard1of1.bin'), Buffer.concat(chunks));
   await fs.writeFile(
     path.join(dir, 'model.json'),
-    JSON.stringify({ format: 'layers-model', modelTopology: topology, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: specs }] }),
+    JSON.stringify({
+      format: 'layers-model',
+      modelTopology: topology,
+      weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: specs }],
+    }),
   );
 }
 
@@ -184,7 +202,10 @@ describe('TF.js layers reader: bad input gives one clear message', () => {
 
   async function expectError(p: string, pattern: RegExp): Promise<void> {
     await assert.rejects(readModel(p), (err: Error) => {
-      assert.ok(err instanceof TfjsLayersFormatError, `expected TfjsLayersFormatError, got ${err.name}: ${err.message}`);
+      assert.ok(
+        err instanceof TfjsLayersFormatError,
+        `expected TfjsLayersFormatError, got ${err.name}: ${err.message}`,
+      );
       assert.match(err.message, pattern);
       assert.ok(err.message.includes('model.json'), `message names the file: ${err.message}`);
       return true;
@@ -218,12 +239,18 @@ describe('TF.js layers reader: bad input gives one clear message', () => {
       layers.find((l: { config: { name: string } }) => l.config.name === 'c1').config.filters = 7;
       await fs.writeFile(f, JSON.stringify(json));
     });
-    await expectError(d, /layer 'c1' \(Conv2D\): weight 'c1\/kernel' has shape \[3, 3, 3, 6\], its config and input imply \[3, 3, 3, 7\]/);
+    await expectError(
+      d,
+      /layer 'c1' \(Conv2D\): weight 'c1\/kernel' has shape \[3, 3, 3, 6\], its config and input imply \[3, 3, 3, 7\]/,
+    );
   });
 
   test('a graph model is not a layers model', async () => {
     const d = await variant('graph', (d) =>
-      fs.writeFile(path.join(d, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] })),
+      fs.writeFile(
+        path.join(d, 'model.json'),
+        JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] }),
+      ),
     );
     await expectError(d, /not a TF\.js layers model/);
   });

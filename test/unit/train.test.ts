@@ -14,14 +14,20 @@ import type { Dataset, DatasetInfo, Sample } from '../../server/src/engine/data/
 import { CancelledError } from '../../server/src/engine/util/errors';
 import { Rng } from '../../server/src/engine/util/rng';
 import { argmaxRows, ConfusionMatrix, countLabels } from '../../server/src/engine/train/metrics';
-import { crossEntropy, distillationLoss, medianFrequencyWeights, trainingLoss } from '../../server/src/engine/train/losses';
+import {
+  crossEntropy,
+  distillationLoss,
+  medianFrequencyWeights,
+  trainingLoss,
+} from '../../server/src/engine/train/losses';
 import { streamBatches } from '../../server/src/engine/train/batches';
 import { evaluate } from '../../server/src/engine/train/evaluate';
 import { train, type ProgressEvent } from '../../server/src/engine/train/trainer';
 import { TerminalProgress } from '../../server/src/engine/train/progress-bar';
 import type { EpochRecord } from '../../server/src/engine/train/checkpoint';
 
-const close = (a: number, b: number, tol = 1e-5, msg?: string) => assert.ok(Math.abs(a - b) <= tol, msg ?? `${a} ≉ ${b}`);
+const close = (a: number, b: number, tol = 1e-5, msg?: string) =>
+  assert.ok(Math.abs(a - b) <= tol, msg ?? `${a} ≉ ${b}`);
 
 // ---------------------------------------------------------------- fixtures
 
@@ -74,8 +80,24 @@ function thresholdDataset(n: number, seed: number, withIgnore = false): MemoryDa
 /** Two 1-2 conv layers, seeded so every run starts from the same weights. */
 function tinySegModel(seed = 1): tf.LayersModel {
   const m = tf.sequential();
-  m.add(tf.layers.conv2d({ inputShape: [H, W, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
-  m.add(tf.layers.conv2d({ filters: 2, kernelSize: 1, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  m.add(
+    tf.layers.conv2d({
+      inputShape: [H, W, 1],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    }),
+  );
+  m.add(
+    tf.layers.conv2d({
+      filters: 2,
+      kernelSize: 1,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+    }),
+  );
   return m;
 }
 
@@ -155,7 +177,15 @@ describe('ConfusionMatrix', () => {
 
 describe('losses', () => {
   // Two pixels, three classes. p(true): pixel 0 → 0.7 (class 0), pixel 1 → 0.3 (class 2).
-  const probs = () => tf.tensor([[[[0.7, 0.2, 0.1], [0.5, 0.2, 0.3]]]]);
+  const probs = () =>
+    tf.tensor([
+      [
+        [
+          [0.7, 0.2, 0.1],
+          [0.5, 0.2, 0.3],
+        ],
+      ],
+    ]);
   const labels = () => tf.tensor([[[0, 2]]], undefined, 'int32');
   const value = (t: tf.Tensor) => t.dataSync()[0];
 
@@ -182,7 +212,10 @@ describe('losses', () => {
   });
 
   test('classification shape [N, C] works the same and the loss differentiates', () => {
-    const p = tf.tensor([[0.7, 0.2, 0.1], [0.5, 0.2, 0.3]]);
+    const p = tf.tensor([
+      [0.7, 0.2, 0.1],
+      [0.5, 0.2, 0.3],
+    ]);
     const y = tf.tensor([0, 2], undefined, 'int32');
     close(value(crossEntropy(p, y)), -(Math.log(0.7) + Math.log(0.3)) / 2);
     const g = tf.grad((q: tf.Tensor) => crossEntropy(q, y))(p);
@@ -232,15 +265,25 @@ test('batch stream: batch sizes, shuffling covers every index once, flips move i
   for await (const b of streamBatches(ds, range(0, 10), { batchSize: 4, shuffle: new Rng(5) })) {
     sizes.push(b.n);
     // Identify each sample by its first pixel value.
-    for (let k = 0; k < b.n; k++) seen.push((await Promise.all(range(0, 10).map((i) => ds.get(i)))).findIndex((s) => s.image[0] === b.x[k * H * W]));
+    for (let k = 0; k < b.n; k++)
+      seen.push(
+        (await Promise.all(range(0, 10).map((i) => ds.get(i)))).findIndex((s) => s.image[0] === b.x[k * H * W]),
+      );
   }
   assert.deepEqual(sizes, [4, 4, 2]);
-  assert.deepEqual([...seen].sort((a, b) => a - b), range(0, 10));
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    range(0, 10),
+  );
   assert.notDeepEqual(seen, range(0, 10), 'shuffled');
 
   const one = await ds.get(0);
   let flipped = 0;
-  for await (const b of streamBatches(ds, [0, 0, 0, 0, 0, 0, 0, 0], { batchSize: 8, augment: { flipHorizontal: true }, augmentRng: new Rng(9) })) {
+  for await (const b of streamBatches(ds, [0, 0, 0, 0, 0, 0, 0, 0], {
+    batchSize: 8,
+    augment: { flipHorizontal: true },
+    augmentRng: new Rng(9),
+  })) {
     for (let k = 0; k < b.n; k++) {
       const isFlipped = b.x[k * H * W] === one.image[W - 1];
       if (isFlipped) flipped++;
@@ -264,7 +307,12 @@ test('batch stream: batch sizes, shuffling covers every index once, flips move i
 describe('train', () => {
   const trainDs = thresholdDataset(48, 11, true);
   const valDs = thresholdDataset(16, 12, true);
-  const base = { train: { dataset: trainDs, indices: range(0, 48) }, val: { dataset: valDs, indices: range(0, 16) }, batchSize: 8, seed: 7 };
+  const base = {
+    train: { dataset: trainDs, indices: range(0, 48) },
+    val: { dataset: valDs, indices: range(0, 16) },
+    batchSize: 8,
+    seed: 7,
+  };
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'prunelens-train-'));
@@ -289,7 +337,10 @@ describe('train', () => {
       onEpochEnd: () => perEpoch.push(tf.memory().numTensors),
     });
     const afterRep = await evaluate(model, valDs, range(0, 16), { batchSize: 8 });
-    assert.ok(afterRep.meanIoU > before.meanIoU + 0.2, `mIoU ${before.meanIoU.toFixed(3)} → ${afterRep.meanIoU.toFixed(3)}`);
+    assert.ok(
+      afterRep.meanIoU > before.meanIoU + 0.2,
+      `mIoU ${before.meanIoU.toFixed(3)} → ${afterRep.meanIoU.toFixed(3)}`,
+    );
     assert.ok(afterRep.meanIoU > 0.8, `final mIoU ${afterRep.meanIoU}`);
     // The model holds the best epoch's weights: evaluating it reproduces that epoch's validation metric.
     close(afterRep.meanIoU, res.history[res.bestEpoch - 1].meanIoU, 1e-9);
@@ -297,8 +348,15 @@ describe('train', () => {
     assert.equal(new Set(perEpoch.slice(1)).size, 1, `tensors per epoch ${perEpoch}`);
     assert.equal(tf.memory().numTensors, tensorsBefore, 'optimizer and snapshot released after training');
     const trainEvents = events.filter((e) => e.phase === 'train' && e.epoch === 1);
-    assert.deepEqual(trainEvents.map((e) => e.batch), [1, 2, 3, 4, 5, 6]);
-    assert.ok(events.every((e) => e.batches === (e.phase === 'train' ? 6 : 2) && Number.isFinite(e.etaSeconds) && e.etaSeconds >= 0));
+    assert.deepEqual(
+      trainEvents.map((e) => e.batch),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.ok(
+      events.every(
+        (e) => e.batches === (e.phase === 'train' ? 6 : 2) && Number.isFinite(e.etaSeconds) && e.etaSeconds >= 0,
+      ),
+    );
     assert.ok(events.filter((e) => e.phase === 'val').every((e) => typeof e.metric === 'number'));
     assert.equal(events.at(-1)!.etaSeconds, 0);
     model.dispose();
@@ -307,7 +365,12 @@ describe('train', () => {
   test('early stopping stops after `patience` epochs without improvement and restores the best epoch', async () => {
     const model = tinySegModel(3);
     // A learning rate far too high for this net: validation loss bottoms out at epoch 2 and then rises.
-    const res = await train(model, { ...base, epochs: 30, learningRate: 0.3, earlyStopping: { patience: 2, metric: 'loss' } });
+    const res = await train(model, {
+      ...base,
+      epochs: 30,
+      learningRate: 0.3,
+      earlyStopping: { patience: 2, metric: 'loss' },
+    });
     assert.ok(res.stoppedEarly, 'stopped early');
     assert.equal(res.epochsRun, res.bestEpoch + 2);
     const last = res.history.at(-1)!;
@@ -330,10 +393,19 @@ describe('train', () => {
 
     const resumed = tinySegModel(99); // different initial weights: everything must come from the checkpoint
     const epochsSeen = new Set<number>();
-    const res = await train(resumed, { ...opts, epochs: 4, checkpointDir: ckpt, resume: true, onProgress: (e) => epochsSeen.add(e.epoch) });
+    const res = await train(resumed, {
+      ...opts,
+      epochs: 4,
+      checkpointDir: ckpt,
+      resume: true,
+      onProgress: (e) => epochsSeen.add(e.epoch),
+    });
     assert.equal(res.resumedFrom, 2);
     assert.deepEqual([...epochsSeen], [3, 4]);
-    assert.deepEqual(res.history.map((h) => h.epoch), [1, 2, 3, 4]);
+    assert.deepEqual(
+      res.history.map((h) => h.epoch),
+      [1, 2, 3, 4],
+    );
     // Same shuffles, same Adam moments and step count: the resumed run ends where the straight run ends.
     assert.equal(res.bestEpoch, full.bestEpoch);
     res.history.forEach((h, i) => close(h.trainLoss, full.history[i].trainLoss, 1e-6, `epoch ${h.epoch} train loss`));
@@ -372,11 +444,25 @@ describe('train', () => {
     const teacher = tinySegModel(8);
     const student = tinySegModel(9);
     const tensorsBefore = tf.memory().numTensors;
-    const res = await train(student, { ...base, epochs: 2, learningRate: 0.05, teacher, loss: { distillation: { temperature: 2, weight: 0.5 }, focalGamma: 1 } });
+    const res = await train(student, {
+      ...base,
+      epochs: 2,
+      learningRate: 0.05,
+      teacher,
+      loss: { distillation: { temperature: 2, weight: 0.5 }, focalGamma: 1 },
+    });
     assert.equal(res.history.length, 2);
     assert.ok(res.history.every((h) => Number.isFinite(h.trainLoss)));
     assert.equal(tf.memory().numTensors, tensorsBefore);
-    await assert.rejects(train(student, { ...base, epochs: 1, learningRate: 0.05, loss: { distillation: { temperature: 2, weight: 0.5 } } }), /teacher/);
+    await assert.rejects(
+      train(student, {
+        ...base,
+        epochs: 1,
+        learningRate: 0.05,
+        loss: { distillation: { temperature: 2, weight: 0.5 } },
+      }),
+      /teacher/,
+    );
     teacher.dispose();
     student.dispose();
   });
@@ -390,9 +476,27 @@ test('evaluate and train on classification: report with top-1, JSON-serialisable
     const image = Float32Array.from({ length: 4 * 4 }, () => rng.next());
     return { image, label: Int32Array.of(i % 3) };
   });
-  const info: DatasetInfo = { name: 'cls', task: 'classification', height: 4, width: 4, channels: 1, numClasses: 3, classNames: ['a', 'b', 'c'], synthetic: true };
+  const info: DatasetInfo = {
+    name: 'cls',
+    task: 'classification',
+    height: 4,
+    width: 4,
+    channels: 1,
+    numClasses: 3,
+    classNames: ['a', 'b', 'c'],
+    synthetic: true,
+  };
   const ds = new MemoryDataset(info, samples);
-  const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 4, 1] }), tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })] });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [4, 4, 1] }),
+      tf.layers.dense({
+        units: 3,
+        activation: 'softmax',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
+    ],
+  });
   const rep = await evaluate(model, ds, range(0, 12), { batchSize: 5 });
   assert.equal(rep.numImages, 12);
   assert.equal(ds.gets, 12, 'each sample decoded once');
@@ -405,7 +509,13 @@ test('evaluate and train on classification: report with top-1, JSON-serialisable
   assert.deepEqual(JSON.parse(JSON.stringify(rep)), rep);
   assert.ok(rep.imagesPerSecond > 0);
   // Classification training path: [N] labels, top-1 as the watched metric.
-  const res = await train(model, { train: { dataset: ds, indices: range(0, 8) }, val: { dataset: ds, indices: range(8, 12) }, epochs: 2, batchSize: 4, learningRate: 0.01 });
+  const res = await train(model, {
+    train: { dataset: ds, indices: range(0, 8) },
+    val: { dataset: ds, indices: range(8, 12) },
+    epochs: 2,
+    batchSize: 4,
+    learningRate: 0.01,
+  });
   assert.equal(res.metricName, 'top1');
   assert.ok(res.history.every((h) => h.top1 !== undefined && h.metric === h.top1));
   const wrong = tinySegModel();
@@ -415,7 +525,15 @@ test('evaluate and train on classification: report with top-1, JSON-serialisable
 });
 
 test('progress: one line per epoch when not a TTY, a live bar on a TTY', () => {
-  const record: EpochRecord = { epoch: 1, trainLoss: 0.5, valLoss: 0.4, pixelAccuracy: 0.9, meanIoU: 0.8, metric: 0.8, seconds: 1.5 };
+  const record: EpochRecord = {
+    epoch: 1,
+    trainLoss: 0.5,
+    valLoss: 0.4,
+    pixelAccuracy: 0.9,
+    meanIoU: 0.8,
+    metric: 0.8,
+    seconds: 1.5,
+  };
   const ev: ProgressEvent = { phase: 'train', epoch: 1, epochs: 2, batch: 1, batches: 4, loss: 0.5, etaSeconds: 75 };
   const capture = (tty: boolean) => {
     const stream = Object.assign(new PassThrough(), { isTTY: tty, columns: 120 });

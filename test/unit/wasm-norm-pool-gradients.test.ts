@@ -12,26 +12,70 @@ import { Shape4, TOL, randn, maxAbsDiff, runKernelOn, record, useWasmBackend } f
 
 useWasmBackend();
 
-describe('FusedBatchNorm forward on wasm (replaces the backend\'s own)', () => {
+describe("FusedBatchNorm forward on wasm (replaces the backend's own)", () => {
   it('per-channel, scalar, [1,1,1,C] and missing parameters, a large mean, and the fallback shapes', async () => {
     const rng = new Rng(14);
     const shape: Shape4 = [2, 5, 6, 8];
     const xs = randn(rng, shape);
     const big = xs.map((v) => 1000 + v); // statistics far from zero: the folded bias must not lose the signal
-    const cases: Array<{ x: Float32Array; params: Array<[number[], Float32Array] | null>; eps: number; tol: number }> = [
-      { x: xs, params: [[[8], randn(rng, [8])], [[8], randn(rng, [8]).map((v) => 0.5 + v * v)], [[8], randn(rng, [8])], [[8], randn(rng, [8])]], eps: 1e-3, tol: 1e-5 },
-      { x: xs, params: [[[1, 1, 1, 8], randn(rng, [8])], [[1, 1, 1, 8], randn(rng, [8]).map((v) => 1 + v * v)], null, null], eps: 1e-5, tol: 1e-5 },
-      { x: xs, params: [[[1], Float32Array.of(0.3)], [[1], Float32Array.of(2)], [[8], randn(rng, [8])], null], eps: 1e-3, tol: 1e-5 },
-      { x: big, params: [[[8], Float32Array.from({ length: 8 }, () => 1000)], [[8], Float32Array.from({ length: 8 }, () => 1)], [[8], randn(rng, [8])], [[8], randn(rng, [8])]], eps: 1e-3, tol: 2e-4 },
-      // Not per channel: the backend's own kernel.
-      { x: xs, params: [[[5, 6, 8], randn(rng, [5, 6, 8])], [[5, 6, 8], Float32Array.from({ length: 240 }, () => 1)], null, null], eps: 1e-3, tol: 1e-5 },
-    ];
+    const cases: Array<{ x: Float32Array; params: Array<[number[], Float32Array] | null>; eps: number; tol: number }> =
+      [
+        {
+          x: xs,
+          params: [
+            [[8], randn(rng, [8])],
+            [[8], randn(rng, [8]).map((v) => 0.5 + v * v)],
+            [[8], randn(rng, [8])],
+            [[8], randn(rng, [8])],
+          ],
+          eps: 1e-3,
+          tol: 1e-5,
+        },
+        {
+          x: xs,
+          params: [[[1, 1, 1, 8], randn(rng, [8])], [[1, 1, 1, 8], randn(rng, [8]).map((v) => 1 + v * v)], null, null],
+          eps: 1e-5,
+          tol: 1e-5,
+        },
+        {
+          x: xs,
+          params: [[[1], Float32Array.of(0.3)], [[1], Float32Array.of(2)], [[8], randn(rng, [8])], null],
+          eps: 1e-3,
+          tol: 1e-5,
+        },
+        {
+          x: big,
+          params: [
+            [[8], Float32Array.from({ length: 8 }, () => 1000)],
+            [[8], Float32Array.from({ length: 8 }, () => 1)],
+            [[8], randn(rng, [8])],
+            [[8], randn(rng, [8])],
+          ],
+          eps: 1e-3,
+          tol: 2e-4,
+        },
+        // Not per channel: the backend's own kernel.
+        {
+          x: xs,
+          params: [
+            [[5, 6, 8], randn(rng, [5, 6, 8])],
+            [[5, 6, 8], Float32Array.from({ length: 240 }, () => 1)],
+            null,
+            null,
+          ],
+          eps: 1e-3,
+          tol: 1e-5,
+        },
+      ];
     for (const [i, c] of cases.entries()) {
       const get = async (backend: BackendName) => {
         await tf.setBackend(backend);
         return tf.tidy(() => {
           const [m, v, o, s] = c.params.map((p) => (p === null ? undefined : tf.tensor(p[1], p[0])));
-          return tf.batchNorm(tf.tensor4d(c.x, shape), m as tf.Tensor, v as tf.Tensor, o, s, c.eps).dataSync().slice() as Float32Array;
+          return tf
+            .batchNorm(tf.tensor4d(c.x, shape), m as tf.Tensor, v as tf.Tensor, o, s, c.eps)
+            .dataSync()
+            .slice() as Float32Array;
         });
       };
       const d = maxAbsDiff(await get('wasm'), await get('cpu'));
@@ -53,7 +97,10 @@ describe('BatchNorm gradient (installed by initBackend)', () => {
         const stat = variant === 'full-rank' ? [1, 1, 1, c] : [c];
         const x = tf.tensor4d(randn(rng, [b, h, w, c]), [b, h, w, c]);
         const mean = tf.tensor(randn(rng, stat), stat);
-        const variance = tf.tensor(randn(rng, stat).map((v) => v * v + 0.5), stat);
+        const variance = tf.tensor(
+          randn(rng, stat).map((v) => v * v + 0.5),
+          stat,
+        );
         const offset = tf.tensor(randn(rng, stat), stat);
         const scale = tf.tensor(randn(rng, stat), stat);
         const eps = 1e-3;
@@ -81,25 +128,37 @@ describe('BatchNorm gradient (installed by initBackend)', () => {
 });
 
 /** Exact max-pool gradient: each window's dy goes to its first maximal element (row-major), padding never wins. */
-function maxPoolGradReference(x: Float32Array, shape: Shape4, dy: Float32Array, info: tf.backend_util.Conv2DInfo): Float32Array {
+function maxPoolGradReference(
+  x: Float32Array,
+  shape: Shape4,
+  dy: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): Float32Array {
   const [B, H, W, C] = shape;
   const out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++) for (let i = 0; i < info.outHeight; i++) for (let j = 0; j < info.outWidth; j++) for (let c = 0; c < C; c++) {
-    let best = -Infinity;
-    let at = -1;
-    for (let u = 0; u < info.filterHeight; u++) for (let v = 0; v < info.filterWidth; v++) {
-      const r = i * info.strideHeight + u - info.padInfo.top;
-      const q = j * info.strideWidth + v - info.padInfo.left;
-      if (r < 0 || q < 0 || r >= H || q >= W) continue;
-      const k = ((b * H + r) * W + q) * C + c;
-      if (x[k] > best) { best = x[k]; at = k; }
-    }
-    out[at] += dy[((b * info.outHeight + i) * info.outWidth + j) * C + c];
-  }
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < info.outHeight; i++)
+      for (let j = 0; j < info.outWidth; j++)
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          let at = -1;
+          for (let u = 0; u < info.filterHeight; u++)
+            for (let v = 0; v < info.filterWidth; v++) {
+              const r = i * info.strideHeight + u - info.padInfo.top;
+              const q = j * info.strideWidth + v - info.padInfo.left;
+              if (r < 0 || q < 0 || r >= H || q >= W) continue;
+              const k = ((b * H + r) * W + q) * C + c;
+              if (x[k] > best) {
+                best = x[k];
+                at = k;
+              }
+            }
+          out[at] += dy[((b * info.outHeight + i) * info.outWidth + j) * C + c];
+        }
   return out;
 }
 
-describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
+describe("MaxPoolGrad on wasm (replaces the backend's own)", () => {
   // ties: ReLU'd input (all-zero windows are common after a ReLU; only the first zero may get the gradient).
   const cases: Array<{ x: Shape4; k: number; s: number; pad: 'same' | 'valid'; ties?: boolean }> = [
     { x: [2, 14, 14, 3], k: 2, s: 2, pad: 'valid' },
@@ -128,7 +187,11 @@ describe('MaxPoolGrad on wasm (replaces the backend\'s own)', () => {
       const dy = randn(rng, info.outShape);
       const attrs = { filterSize: c.k, strides: c.s, pad: c.pad };
       // `output` is part of the kernel's inputs; neither implementation reads it, so x stands in.
-      const args = { dy: { shape: info.outShape, data: dy }, input: { shape: c.x, data: x }, output: { shape: c.x, data: x } };
+      const args = {
+        dy: { shape: info.outShape, data: dy },
+        input: { shape: c.x, data: x },
+        output: { shape: c.x, data: x },
+      };
       const w = await runKernelOn('wasm', 'MaxPoolGrad', args, attrs);
       const r = await runKernelOn('cpu', 'MaxPoolGrad', args, attrs);
       assert.equal(w.leaked, 0, 'wasm kernel leaked intermediates');
@@ -147,10 +210,16 @@ describe('nearest upsampling gradient (installed by initBackend)', () => {
     it(`${backend}: ×2 and ×(3,2) on odd and non-square inputs is the block sum of dy`, async () => {
       await tf.setBackend(backend);
       const rng = new Rng(11);
-      for (const [h, w, fh, fw] of [[3, 3, 2, 2], [4, 5, 2, 2], [3, 4, 3, 2]]) {
+      for (const [h, w, fh, fw] of [
+        [3, 3, 2, 2],
+        [4, 5, 2, 2],
+        [3, 4, 3, 2],
+      ]) {
         const x = tf.tensor4d(randn(rng, [2, h, w, 3]), [2, h, w, 3]);
         const dy = tf.tensor4d(randn(rng, [2, h * fh, w * fw, 3]), [2, h * fh, w * fw, 3]);
-        const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [h * fh, w * fw]), dy)))(x);
+        const g = tf.grad((a: tf.Tensor) =>
+          tf.sum(tf.mul(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [h * fh, w * fw]), dy)),
+        )(x);
         const ref = tf.sum(tf.reshape(dy, [2, h, fh, w, fw, 3]), [2, 4]);
         const d = maxAbsDiff(g.dataSync(), ref.dataSync());
         record(`nearest upsampling gradient (${backend})`, d);
@@ -168,7 +237,13 @@ describe('Mean and Sum gradients (installed by initBackend)', () => {
       const rng = new Rng(12);
       const shape = [2, 3, 4, 5];
       const x = tf.tensor4d(randn(rng, shape), shape as Shape4);
-      for (const [axis, keepDims] of [[[0, 1, 2], true], [[0, 1, 2], false], [-1, false], [[1, 3], true], [[0, 1, 2, 3], false]] as Array<[number | number[], boolean]>) {
+      for (const [axis, keepDims] of [
+        [[0, 1, 2], true],
+        [[0, 1, 2], false],
+        [-1, false],
+        [[1, 3], true],
+        [[0, 1, 2, 3], false],
+      ] as Array<[number | number[], boolean]>) {
         for (const op of ['mean', 'sum'] as const) {
           const reduce = (a: tf.Tensor) => (op === 'mean' ? tf.mean(a, axis, keepDims) : tf.sum(a, axis, keepDims));
           const outShape = reduce(x).shape;

@@ -12,7 +12,7 @@ import { Shape4, randn, maxAbsDiff, opOn, record, useWasmBackend } from '../help
 
 useWasmBackend();
 
-describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
+describe("Slice and SplitV on wasm (replace the backend's own)", () => {
   const cases: Array<{ shape: number[]; begin: number[]; size: number[]; dtype: 'float32' | 'int32' | 'bool' }> = [
     { shape: [2, 5, 6, 8], begin: [0, 0, 0, 3], size: [2, 5, 6, 4], dtype: 'float32' },
     { shape: [2, 5, 6, 8], begin: [1, 2, 1, 0], size: [1, 2, 4, 8], dtype: 'float32' },
@@ -28,8 +28,9 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
   for (const c of cases) {
     it(`slice ${c.dtype} ${c.shape} begin ${c.begin} size ${c.size}`, async () => {
       const n = c.shape.reduce((a, b) => a * b, 1);
-      const data = Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : i * 7 % 23 - 11));
-      const get = (backend: BackendName) => opOn(backend, [{ data, shape: c.shape, dtype: c.dtype }], ([x]) => [tf.slice(x, c.begin, c.size)]);
+      const data = Array.from({ length: n }, (_, i) => (c.dtype === 'bool' ? i % 3 === 0 : ((i * 7) % 23) - 11));
+      const get = (backend: BackendName) =>
+        opOn(backend, [{ data, shape: c.shape, dtype: c.dtype }], ([x]) => [tf.slice(x, c.begin, c.size)]);
       const w = await get('wasm');
       const r = await get('cpu');
       assert.equal(w.leaked, 0);
@@ -45,7 +46,10 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
       return tf.tidy(() => {
         const t = tf.tensor4d(x, [2, 6, 5, 7]);
         return [
-          ...tf.split(t, [3, 4], 3), ...tf.split(t, 2, 1), ...tf.split(t, [1, 3, 1], 2), ...tf.split(t, [2, -1], -1),
+          ...tf.split(t, [3, 4], 3),
+          ...tf.split(t, 2, 1),
+          ...tf.split(t, [1, 3, 1], 2),
+          ...tf.split(t, [2, -1], -1),
         ].map((p) => ({ shape: p.shape, values: p.dataSync().slice() as Float32Array }));
       });
     };
@@ -60,8 +64,14 @@ describe('Slice and SplitV on wasm (replace the backend\'s own)', () => {
   });
 });
 
-describe('Sum and Mean over N, H, W on wasm (replace the backend\'s own)', () => {
-  const shapes: Shape4[] = [[8, 32, 32, 16], [2, 12, 6, 5], [3, 7, 9, 4], [1, 2, 16, 3], [2, 5, 8, 7]];
+describe("Sum and Mean over N, H, W on wasm (replace the backend's own)", () => {
+  const shapes: Shape4[] = [
+    [8, 32, 32, 16],
+    [2, 12, 6, 5],
+    [3, 7, 9, 4],
+    [1, 2, 16, 3],
+    [2, 5, 8, 7],
+  ];
   for (const shape of shapes) {
     it(`${shape}: Sum and Mean, axes in any order and sign, keepDims or not`, async () => {
       const rng = new Rng(13);
@@ -71,8 +81,13 @@ describe('Sum and Mean over N, H, W on wasm (replace the backend\'s own)', () =>
         const before = tf.backend().numDataIds();
         const x = tf.tensor4d(data, shape);
         const outs = [
-          tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2]), tf.sum(x, [2, 0, 1], true), tf.mean(x, [-4, -3, -2], true),
-          tf.sum(x, [1, 2]), tf.mean(x, [0, 1]), tf.sum(x, -1),
+          tf.sum(x, [0, 1, 2]),
+          tf.mean(x, [0, 1, 2]),
+          tf.sum(x, [2, 0, 1], true),
+          tf.mean(x, [-4, -3, -2], true),
+          tf.sum(x, [1, 2]),
+          tf.mean(x, [0, 1]),
+          tf.sum(x, -1),
         ];
         const res = outs.map((o) => ({ shape: o.shape, values: o.dataSync().slice() as Float32Array }));
         tf.dispose([x, ...outs]);
@@ -92,7 +107,7 @@ describe('Sum and Mean over N, H, W on wasm (replace the backend\'s own)', () =>
   }
 });
 
-describe('Identity on wasm (replaces the backend\'s own)', () => {
+describe("Identity on wasm (replaces the backend's own)", () => {
   it('shares the buffer: a clone outlives its source, frees it last, and strings still work', async () => {
     await tf.setBackend('wasm');
     const before = tf.backend().numDataIds();
@@ -120,13 +135,13 @@ describe('Identity on wasm (replaces the backend\'s own)', () => {
   });
 });
 
-describe('per-channel Multiply/Add/Sub and same-dtype Cast on wasm (replace the backend\'s own)', () => {
+describe("per-channel Multiply/Add/Sub and same-dtype Cast on wasm (replace the backend's own)", () => {
   const cases: Array<{ a: number[]; b: number[] }> = [
     { a: [2, 5, 6, 16], b: [16] },
     { a: [1, 1, 1, 13], b: [2, 5, 6, 13] },
     { a: [2, 5, 6, 6], b: [1, 1, 1, 6] },
     { a: [3, 7], b: [1, 7] },
-    { a: [2, 5, 6, 3], b: [3] },          // fewer than 4 channels: the backend's own
+    { a: [2, 5, 6, 3], b: [3] }, // fewer than 4 channels: the backend's own
     { a: [2, 5, 6, 8], b: [2, 5, 6, 8] }, // same shapes: the backend's own
     { a: [2, 5, 1, 8], b: [2, 1, 6, 8] }, // another broadcast: the backend's own
   ];
@@ -135,9 +150,15 @@ describe('per-channel Multiply/Add/Sub and same-dtype Cast on wasm (replace the 
       const rng = new Rng(c.a.concat(c.b).reduce((p, q) => p * 5 + q, 1));
       const a = randn(rng, c.a);
       const b = randn(rng, c.b);
-      const get = (backend: BackendName) => opOn(backend, [{ data: a, shape: c.a }, { data: b, shape: c.b }], ([ta, tb]) => [
-        tf.mul(ta, tb), tf.add(ta, tb), tf.sub(ta, tb), tf.sub(tb, ta), tf.cast(ta, 'float32'),
-      ]);
+      const get = (backend: BackendName) =>
+        opOn(
+          backend,
+          [
+            { data: a, shape: c.a },
+            { data: b, shape: c.b },
+          ],
+          ([ta, tb]) => [tf.mul(ta, tb), tf.add(ta, tb), tf.sub(ta, tb), tf.sub(tb, ta), tf.cast(ta, 'float32')],
+        );
       const w = await get('wasm');
       const r = await get('cpu');
       assert.equal(w.leaked, 0);
@@ -157,18 +178,57 @@ describe('per-channel Multiply/Add/Sub and same-dtype Cast on wasm (replace the 
   });
 });
 
-describe('Concat on wasm (replaces the backend\'s own)', () => {
+describe("Concat on wasm (replaces the backend's own)", () => {
   const cases: Array<{ shapes: number[][]; axis: number; dtype: 'float32' | 'int32' }> = [
-    { shapes: [[2, 5, 6, 16], [2, 5, 6, 16]], axis: -1, dtype: 'float32' },
-    { shapes: [[2, 5, 6, 3], [2, 5, 6, 13], [2, 5, 6, 2], [2, 5, 6, 0]], axis: 3, dtype: 'float32' },
-    { shapes: [[4, 7], [4, 1]], axis: 1, dtype: 'float32' },
-    { shapes: [[2, 5, 6, 3], [2, 2, 6, 3]], axis: 1, dtype: 'float32' },
-    { shapes: [[3, 4], [3, 5]], axis: 1, dtype: 'int32' },
+    {
+      shapes: [
+        [2, 5, 6, 16],
+        [2, 5, 6, 16],
+      ],
+      axis: -1,
+      dtype: 'float32',
+    },
+    {
+      shapes: [
+        [2, 5, 6, 3],
+        [2, 5, 6, 13],
+        [2, 5, 6, 2],
+        [2, 5, 6, 0],
+      ],
+      axis: 3,
+      dtype: 'float32',
+    },
+    {
+      shapes: [
+        [4, 7],
+        [4, 1],
+      ],
+      axis: 1,
+      dtype: 'float32',
+    },
+    {
+      shapes: [
+        [2, 5, 6, 3],
+        [2, 2, 6, 3],
+      ],
+      axis: 1,
+      dtype: 'float32',
+    },
+    {
+      shapes: [
+        [3, 4],
+        [3, 5],
+      ],
+      axis: 1,
+      dtype: 'int32',
+    },
   ];
   for (const c of cases) {
     it(`${c.dtype} ${c.shapes.map((t) => `[${t}]`).join(' + ')} on axis ${c.axis}`, async () => {
       const rng = new Rng(c.shapes.flat().reduce((a, b) => a * 7 + b, 3));
-      const datas = c.shapes.map((sh) => Array.from(randn(rng, sh), (v) => (c.dtype === 'int32' ? Math.round(v * 10) : v)));
+      const datas = c.shapes.map((sh) =>
+        Array.from(randn(rng, sh), (v) => (c.dtype === 'int32' ? Math.round(v * 10) : v)),
+      );
       const inputs = c.shapes.map((shape, i) => ({ data: datas[i], shape, dtype: c.dtype }));
       const get = (backend: BackendName) => opOn(backend, inputs, (ts) => [tf.concat(ts, c.axis)]);
       const w = await get('wasm');

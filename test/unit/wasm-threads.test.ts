@@ -10,7 +10,14 @@ import { wasmThreadsWanted } from '../../server/src/engine/runtime/backend';
 
 const root = path.resolve(__dirname, '..', '..');
 
-interface ChildResult { threads: number; why: string; dx: number[]; dw: number[]; losses: number[]; firstKernel: number[] }
+interface ChildResult {
+  threads: number;
+  why: string;
+  dx: number[];
+  dw: number[];
+  losses: number[];
+  firstKernel: number[];
+}
 
 function runChild(threads: string, extraEnv: NodeJS.ProcessEnv = {}): ChildResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join('test', 'helpers', 'wasm-threads-child.ts')], {
@@ -20,7 +27,11 @@ function runChild(threads: string, extraEnv: NodeJS.ProcessEnv = {}): ChildResul
     timeout: 60_000,
     env: { ...process.env, PRUNELENS_WASM_THREADS: threads, PRUNELENS_BACKEND: '', ...extraEnv },
   });
-  assert.equal(r.status, 0, `child (${threads} threads) did not end by itself: status ${r.status}, signal ${r.signal}\n${r.stderr.slice(-2000)}`);
+  assert.equal(
+    r.status,
+    0,
+    `child (${threads} threads) did not end by itself: status ${r.status}, signal ${r.signal}\n${r.stderr.slice(-2000)}`,
+  );
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as ChildResult;
 }
 
@@ -33,8 +44,14 @@ describe('wasm threads', () => {
   it('reads PRUNELENS_WASM_THREADS, defaulting to one thread per core (at most 8)', () => {
     assert.deepEqual(wasmThreadsWanted({}, 2), { threads: 2, why: '' });
     assert.deepEqual(wasmThreadsWanted({}, 64), { threads: 8, why: '' });
-    assert.deepEqual(wasmThreadsWanted({ PRUNELENS_WASM_THREADS: '1' }, 4), { threads: 1, why: 'PRUNELENS_WASM_THREADS=1' });
-    assert.deepEqual(wasmThreadsWanted({ PRUNELENS_WASM_THREADS: ' 3 ' }, 2), { threads: 3, why: 'PRUNELENS_WASM_THREADS=3' });
+    assert.deepEqual(wasmThreadsWanted({ PRUNELENS_WASM_THREADS: '1' }, 4), {
+      threads: 1,
+      why: 'PRUNELENS_WASM_THREADS=1',
+    });
+    assert.deepEqual(wasmThreadsWanted({ PRUNELENS_WASM_THREADS: ' 3 ' }, 2), {
+      threads: 3,
+      why: 'PRUNELENS_WASM_THREADS=3',
+    });
     const bad = wasmThreadsWanted({ PRUNELENS_WASM_THREADS: 'many' }, 2);
     assert.equal(bad.threads, 2);
     assert.match(bad.why, /ignored PRUNELENS_WASM_THREADS=many/);

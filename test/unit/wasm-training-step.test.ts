@@ -23,20 +23,30 @@ function buildNet(): tf.LayersModel {
   x = L.batchNormalization().apply(x) as tf.SymbolicTensor;
   x = L.reLU().apply(x) as tf.SymbolicTensor;
   const a2 = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 2 }).apply(x) as tf.SymbolicTensor;
-  const a4 = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 4, activation: 'relu' }).apply(x) as tf.SymbolicTensor;
-  const sep = L.separableConv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 2 }).apply(x) as tf.SymbolicTensor;
+  const a4 = L.conv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 4, activation: 'relu' }).apply(
+    x,
+  ) as tf.SymbolicTensor;
+  const sep = L.separableConv2d({ filters: 6, kernelSize: 3, padding: 'same', dilationRate: 2 }).apply(
+    x,
+  ) as tf.SymbolicTensor;
   x = L.add().apply([a2, a4, sep]) as tf.SymbolicTensor;
   const dv = L.depthwiseConv2d({ kernelSize: 3, padding: 'valid', depthMultiplier: 2 }).apply(x) as tf.SymbolicTensor; // 14
   x = L.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid' }).apply(x) as tf.SymbolicTensor; // 7
-  x = L.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(x) as tf.SymbolicTensor; // 8
+  x = L.zeroPadding2d({
+    padding: [
+      [0, 1],
+      [0, 1],
+    ],
+  }).apply(x) as tf.SymbolicTensor; // 8
   const mp = L.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor; // 4
   const ap = L.averagePooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor; // 4
   let y = L.concatenate().apply([mp, ap]) as tf.SymbolicTensor;
   y = L.conv2dTranspose({ filters: 6, kernelSize: 3, strides: 2, padding: 'same' }).apply(y) as tf.SymbolicTensor; // 8
   y = L.upSampling2d({ size: [2, 2] }).apply(y) as tf.SymbolicTensor; // 16
   y = L.cropping2D({ cropping: 1 }).apply(y) as tf.SymbolicTensor; // 14
-  const up = L.upSampling2d({ size: [2, 2], interpolation: 'bilinear' })
-    .apply(L.maxPooling2d({ poolSize: 2 }).apply(dv)) as tf.SymbolicTensor; // 7 → 14
+  const up = L.upSampling2d({ size: [2, 2], interpolation: 'bilinear' }).apply(
+    L.maxPooling2d({ poolSize: 2 }).apply(dv),
+  ) as tf.SymbolicTensor; // 7 → 14
   y = L.concatenate().apply([y, up]) as tf.SymbolicTensor;
   y = L.conv2d({ filters: 8, kernelSize: 3, strides: 1, padding: 'same' }).apply(y) as tf.SymbolicTensor;
   y = L.dropout({ rate: 0.3, seed }).apply(y) as tf.SymbolicTensor;
@@ -54,7 +64,9 @@ describe('a full training step on wasm', () => {
     const xData = randn(rng, [4, 16, 16, 3]);
     const labels = [0, 3, 1, 4];
     await tf.setBackend('cpu');
-    const init = buildNet().getWeights().map((w) => ({ shape: w.shape, data: w.dataSync().slice() }));
+    const init = buildNet()
+      .getWeights()
+      .map((w) => ({ shape: w.shape, data: w.dataSync().slice() }));
     const step = async (backend: BackendName) => {
       await tf.setBackend(backend);
       const model = buildNet();
@@ -84,9 +96,13 @@ describe('a full training step on wasm', () => {
     const c = await step('cpu');
     assert.ok(Number.isFinite(w.loss), `wasm loss ${w.loss}`);
     let gradDiff = 0;
-    w.gradValues.forEach((g, i) => { gradDiff = Math.max(gradDiff, maxAbsDiff(g, c.gradValues[i])); });
+    w.gradValues.forEach((g, i) => {
+      gradDiff = Math.max(gradDiff, maxAbsDiff(g, c.gradValues[i]));
+    });
     let weightDiff = 0;
-    w.after.forEach((v, i) => { weightDiff = Math.max(weightDiff, maxAbsDiff(v, c.after[i])); });
+    w.after.forEach((v, i) => {
+      weightDiff = Math.max(weightDiff, maxAbsDiff(v, c.after[i]));
+    });
     record('train step: gradients', gradDiff);
     record('train step: loss', Math.abs(w.loss - c.loss));
     record('train step: weights after Adam', weightDiff);

@@ -19,7 +19,15 @@ before(async () => {
 const TINY: { [N in ZooName]: Record<string, unknown> } = {
   unet: { depth: 2, baseFilters: 4, inputShape: [32, 32, 3], numClasses: 3, seed: 1 },
   segnet: { depth: 3, baseFilters: 4, inputShape: [32, 32, 3], numClasses: 3, seed: 2 },
-  deeplabv3plus: { width: 4, stages: 3, blocksPerStage: 1, outputStride: 8, inputShape: [32, 32, 3], numClasses: 3, seed: 3 },
+  deeplabv3plus: {
+    width: 4,
+    stages: 3,
+    blocksPerStage: 1,
+    outputStride: 8,
+    inputShape: [32, 32, 3],
+    numClasses: 3,
+    seed: 3,
+  },
   vgg16: { widthMultiplier: 1 / 16, inputShape: [32, 32, 1], numClasses: 10, seed: 4 },
 };
 
@@ -50,7 +58,10 @@ describe('zoo: build, predict, train one step (cpu backend)', () => {
         assert.equal(model.layers[model.layers.length - 1].name, 'softmax');
 
         // A dilated conv in DeepLab proves atrous gradients flow; elsewhere the first conv.
-        const watched = name === 'deeplabv3plus' ? 'stage3_block1_conv1' : model.layers.find((l) => l.getClassName() === 'Conv2D')!.name;
+        const watched =
+          name === 'deeplabv3plus'
+            ? 'stage3_block1_conv1'
+            : model.layers.find((l) => l.getClassName() === 'Conv2D')!.name;
         const before = kernelOf(model, watched).slice();
         model.compile({ optimizer: tf.train.adam(1e-2), loss: 'categoricalCrossentropy' });
         const h = await model.fit(x, y, { batchSize: 2, epochs: 1, verbose: 0 });
@@ -70,7 +81,17 @@ describe('zoo: structure and names', () => {
   test('U-Net levels have readable names and skip concatenations', () => {
     const model = buildZooModel('unet', { depth: 3, baseFilters: 4, inputShape: [32, 32, 3] });
     try {
-      for (const n of ['enc1_conv1', 'enc1_bn1', 'enc1_relu2', 'pool3', 'bottleneck_conv2', 'up3', 'dec1_concat', 'dec1_conv2', 'head']) {
+      for (const n of [
+        'enc1_conv1',
+        'enc1_bn1',
+        'enc1_relu2',
+        'pool3',
+        'bottleneck_conv2',
+        'up3',
+        'dec1_concat',
+        'dec1_conv2',
+        'head',
+      ]) {
         assert.ok(model.getLayer(n), n);
       }
       // dec{i}_concat joins the level's encoder output (skip) and its upsampled input, skip first.
@@ -87,7 +108,13 @@ describe('zoo: structure and names', () => {
   test('U-Net bilinear / nearest upsampling: same shape and parameter count as transposed conv', () => {
     const counts: number[] = [];
     for (const upsampling of ['transpose', 'bilinear', 'nearest']) {
-      const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 1], upsampling, batchNorm: false });
+      const model = buildZooModel('unet', {
+        depth: 2,
+        baseFilters: 4,
+        inputShape: [16, 16, 1],
+        upsampling,
+        batchNorm: false,
+      });
       counts.push(model.countParams());
       assert.deepEqual(model.outputs[0].shape, [null, 16, 16, 3]);
       if (upsampling !== 'transpose') assert.equal(model.getLayer('up1').getClassName(), 'UpSampling2D');
@@ -116,7 +143,10 @@ describe('zoo: structure and names', () => {
       assert.equal(dilation('stage3_block1_conv1'), 1);
       assert.equal(dilation('stage4_block1_conv1'), 2); // stride 2 replaced by dilation 2 at OS 16
       assert.deepEqual(model.getLayer('stage4_block1_relu').outputShape, [null, 4, 4, 32]);
-      assert.deepEqual([1, 2, 3].map((i) => dilation(`aspp_b${i}_conv`)), scaledAtrousRates(4));
+      assert.deepEqual(
+        [1, 2, 3].map((i) => dilation(`aspp_b${i}_conv`)),
+        scaledAtrousRates(4),
+      );
       assert.deepEqual(model.getLayer('aspp_pool_up').outputShape, [null, 4, 4, 16]);
       assert.deepEqual(model.getLayer('aspp_concat').outputShape, [null, 4, 4, 80]);
       for (const layer of model.layers.filter((l) => l.getClassName() === 'Add')) {
@@ -142,16 +172,21 @@ describe('zoo: structure and names', () => {
     ] as const) {
       const model = buildZooModel(name, options);
       let artifacts: tf.io.ModelArtifacts | undefined;
-      await model.save(tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }));
+      await model.save(
+        tf.io.withSaveHandler(async (a) => {
+          artifacts = a;
+          return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+        }),
+      );
       const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
       const x = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 5);
       const a = model.predict(x) as tf.Tensor;
       const b = loaded.predict(x) as tf.Tensor;
       assert.ok(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] < 1e-5, name);
-      assert.deepEqual(loaded.layers.map((l) => l.name), model.layers.map((l) => l.name));
+      assert.deepEqual(
+        loaded.layers.map((l) => l.name),
+        model.layers.map((l) => l.name),
+      );
       tf.dispose([x, a, b]);
       model.dispose();
       loaded.dispose();
@@ -178,7 +213,20 @@ describe('zoo: atrous convolution gradients', () => {
       const x = tf.randomNormal([2, 8, 8, 2], 0, 1, 'float32', 21) as tf.Tensor4D;
       const r = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 22);
       const w = tf.randomNormal([3, 3, 2, 3], 0, 1, 'float32', 23) as tf.Tensor4D;
-      const f = (k: tf.Tensor) => tf.sum(tf.mul(tf.fused.conv2d({ x, filter: k as tf.Tensor4D, strides: 1, pad: 'same', dilations: 2, activation: 'linear' }), r));
+      const f = (k: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            tf.fused.conv2d({
+              x,
+              filter: k as tf.Tensor4D,
+              strides: 1,
+              pad: 'same',
+              dilations: 2,
+              activation: 'linear',
+            }),
+            r,
+          ),
+        );
       const g = tf.grad(f)(w).dataSync();
       const base = w.dataSync();
       const eps = 1e-2;
@@ -187,7 +235,8 @@ describe('zoo: atrous convolution gradients', () => {
         const minus = Float32Array.from(base);
         plus[i] += eps;
         minus[i] -= eps;
-        const fd = (f(tf.tensor4d(plus, w.shape)).dataSync()[0] - f(tf.tensor4d(minus, w.shape)).dataSync()[0]) / (2 * eps);
+        const fd =
+          (f(tf.tensor4d(plus, w.shape)).dataSync()[0] - f(tf.tensor4d(minus, w.shape)).dataSync()[0]) / (2 * eps);
         assert.ok(Math.abs(fd - g[i]) < 1e-2 * Math.max(1, Math.abs(fd)), `w[${i}]: grad ${g[i]} vs ${fd}`);
       }
     });
@@ -236,7 +285,10 @@ describe('zoo: bad options', () => {
   ];
   for (const [name, options, message] of cases) {
     test(`${name} ${JSON.stringify(options)}`, () => {
-      assert.throws(() => buildZooModel(name, options), (err: unknown) => err instanceof ZooOptionError && message.test(err.message));
+      assert.throws(
+        () => buildZooModel(name, options),
+        (err: unknown) => err instanceof ZooOptionError && message.test(err.message),
+      );
     });
   }
 });

@@ -21,8 +21,10 @@ export type Panel = (typeof PANELS)[number];
 
 /** Why the browser tests cannot run here, or undefined when they can. */
 export function skipReason(): string | undefined {
-  if (!existsSync(CHROMIUM)) return `Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) to run the webview browser tests`;
-  if (!existsSync(join(ROOT, 'node_modules/playwright-core'))) return 'playwright-core is not installed (npm install -D playwright-core)';
+  if (!existsSync(CHROMIUM))
+    return `Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) to run the webview browser tests`;
+  if (!existsSync(join(ROOT, 'node_modules/playwright-core')))
+    return 'playwright-core is not installed (npm install -D playwright-core)';
   const missing = PANELS.filter((p) => !existsSync(join(BUNDLES, `${p}.js`)));
   if (missing.length) return `webview bundles missing (${missing.join(', ')}): run node scripts/build.mjs`;
   return undefined;
@@ -31,11 +33,19 @@ export function skipReason(): string | undefined {
 // test/tsconfig.json does not reference the webviews project, so a static import of its sources would put
 // them into the test project (TS6307); they are loaded by path at run time and their signatures restated.
 export interface HtmlModule {
-  panelHtml(o: { panel: Panel; title: string; scriptUri: string; styleUri: string; cspSource: string; nonce: string }): string;
+  panelHtml(o: {
+    panel: Panel;
+    title: string;
+    scriptUri: string;
+    styleUri: string;
+    cspSource: string;
+    nonce: string;
+  }): string;
   makeNonce(): string;
   contentSecurityPolicy(cspSource: string, nonce: string): string;
 }
-export const webviewSource = <T>(rel: string): Promise<T> => import(pathToFileURL(join(ROOT, 'webviews/src', rel)).href) as Promise<T>;
+export const webviewSource = <T>(rel: string): Promise<T> =>
+  import(pathToFileURL(join(ROOT, 'webviews/src', rel)).href) as Promise<T>;
 
 export interface Harness {
   browser: Browser;
@@ -112,7 +122,14 @@ export async function startHarness(): Promise<Harness> {
       const panel = page[1] as Panel;
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(
-        html.panelHtml({ panel, title: panel, scriptUri: `${origin}/dist/webviews/${panel}.js`, styleUri: `${origin}/dist/webviews/panels.css`, cspSource: origin, nonce: html.makeNonce() }),
+        html.panelHtml({
+          panel,
+          title: panel,
+          scriptUri: `${origin}/dist/webviews/${panel}.js`,
+          styleUri: `${origin}/dist/webviews/panels.css`,
+          cspSource: origin,
+          nonce: html.makeNonce(),
+        }),
       );
     } else if (asset && existsSync(join(BUNDLES, asset[1]))) {
       res.writeHead(200, { 'content-type': asset[2] === 'js' ? 'text/javascript' : 'text/css' });
@@ -126,7 +143,15 @@ export async function startHarness(): Promise<Harness> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   mkdirSync(ARTIFACTS, { recursive: true });
   return {
@@ -142,14 +167,19 @@ export async function startHarness(): Promise<Harness> {
       page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
       await page.addInitScript({ content: STUB + THEME_SCRIPT });
       await page.goto(`${origin}/panel/${panel}`);
-      const posted = () => page.evaluate(() => (globalThis as unknown as { __posted: { type: string }[] }).__posted) as Promise<{ type: string; [k: string]: unknown }[]>;
+      const posted = () =>
+        page.evaluate(() => (globalThis as unknown as { __posted: { type: string }[] }).__posted) as Promise<
+          { type: string; [k: string]: unknown }[]
+        >;
       return {
         page,
         problems,
         posted,
         async waitForPosted(type, count = 1) {
           await page.waitForFunction(
-            ([t, n]) => (globalThis as unknown as { __posted: { type: string }[] }).__posted.filter((m) => m.type === t).length >= (n as number),
+            ([t, n]) =>
+              (globalThis as unknown as { __posted: { type: string }[] }).__posted.filter((m) => m.type === t).length >=
+              (n as number),
             [type, count] as const,
             { timeout: 10_000 },
           );
@@ -157,7 +187,10 @@ export async function startHarness(): Promise<Harness> {
         },
         async send(message) {
           // VS Code delivers host messages as a window 'message' event; so does this.
-          await page.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, '*'), message);
+          await page.evaluate(
+            (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, '*'),
+            message,
+          );
         },
       };
     },

@@ -32,7 +32,19 @@ export interface ScoresJson {
   method: string;
   options: Record<string, unknown>;
   cost: { before: Cost; after: Cost };
-  groups: { group: number; members: string[]; layer: string; channels: number; keep: number[]; kept: number; scores: number[]; nci?: number[]; msd?: number[]; spectrum?: { cumulative: number[] }; components?: number }[];
+  groups: {
+    group: number;
+    members: string[];
+    layer: string;
+    channels: number;
+    keep: number[];
+    kept: number;
+    scores: number[];
+    nci?: number[];
+    msd?: number[];
+    spectrum?: { cumulative: number[] };
+    components?: number;
+  }[];
 }
 
 export interface Fixture {
@@ -46,14 +58,27 @@ const H = 12;
 
 function tinyModel(): tf.LayersModel {
   const S = (t: unknown) => t as tf.SymbolicTensor;
-  const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotUniform({ seed }), padding: 'same' as const });
+  const init = (seed: number) => ({
+    kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    padding: 'same' as const,
+  });
   const inp = tf.input({ shape: [H, H, 3] });
-  const a = S(tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, activation: 'relu', ...init(1) }).apply(inp));
-  const b = S(tf.layers.conv2d({ name: 'conv_b', filters: 16, kernelSize: 3, activation: 'relu', ...init(2) }).apply(a));
-  const c = S(tf.layers.conv2d({ name: 'conv_c', filters: 16, kernelSize: 3, activation: 'relu', ...init(3) }).apply(b));
+  const a = S(
+    tf.layers.conv2d({ name: 'conv_a', filters: 8, kernelSize: 3, activation: 'relu', ...init(1) }).apply(inp),
+  );
+  const b = S(
+    tf.layers.conv2d({ name: 'conv_b', filters: 16, kernelSize: 3, activation: 'relu', ...init(2) }).apply(a),
+  );
+  const c = S(
+    tf.layers.conv2d({ name: 'conv_c', filters: 16, kernelSize: 3, activation: 'relu', ...init(3) }).apply(b),
+  );
   const sum = S(tf.layers.add({ name: 'skip' }).apply([b, c]));
-  const d = S(tf.layers.conv2d({ name: 'conv_d', filters: 24, kernelSize: 3, activation: 'relu', ...init(4) }).apply(sum));
-  const out = S(tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax', ...init(5) }).apply(d));
+  const d = S(
+    tf.layers.conv2d({ name: 'conv_d', filters: 24, kernelSize: 3, activation: 'relu', ...init(4) }).apply(sum),
+  );
+  const out = S(
+    tf.layers.conv2d({ name: 'head', filters: 3, kernelSize: 1, activation: 'softmax', ...init(5) }).apply(d),
+  );
   return tf.model({ inputs: inp, outputs: out });
 }
 
@@ -69,7 +94,11 @@ function images(n: number): Sample[] {
 function perLayer(before: ModelGraph, after: ModelGraph): LayerCost[] {
   const b = measureGraph(before, inferShapes(before)).layers;
   const a = new Map(measureGraph(after, inferShapes(after)).layers.map((l) => [l.name, l]));
-  return b.map((l) => ({ layer: l.name, before: { params: l.params, flops: l.flops }, after: { params: a.get(l.name)?.params ?? 0, flops: a.get(l.name)?.flops ?? 0 } }));
+  return b.map((l) => ({
+    layer: l.name,
+    before: { params: l.params, flops: l.flops },
+    after: { params: a.get(l.name)?.params ?? 0, flops: a.get(l.name)?.flops ?? 0 },
+  }));
 }
 
 function removedOf(coupling: Coupling, groups: { group: number; keep: number[] }[]): Set<number> {
@@ -87,8 +116,20 @@ export async function buildFixture(): Promise<Fixture> {
   const model = tinyModel();
   const graph = await tfModelToGraph(model);
   model.dispose();
-  const dataset = memoryDataset(images(24), { height: H, width: H, channels: 3, numClasses: 3, task: 'segmentation', classNames: ['soil', 'crop', 'weed'] });
-  const analysis = await analyze(graph, dataset, { method: 'pca-nci', options: { varianceThreshold: 0.9 } }, { calibration: { images: 8, seed: 1 } });
+  const dataset = memoryDataset(images(24), {
+    height: H,
+    width: H,
+    channels: 3,
+    numClasses: 3,
+    task: 'segmentation',
+    classNames: ['soil', 'crop', 'weed'],
+  });
+  const analysis = await analyze(
+    graph,
+    dataset,
+    { method: 'pca-nci', options: { varianceThreshold: 0.9 } },
+    { calibration: { images: 8, seed: 1 } },
+  );
   // Exactly what the host would send: the engine's JSON after a JSON round trip.
   const scores = JSON.parse(JSON.stringify(scoresJson(analysis))) as ScoresJson;
   const skeleton = shapeOnly(graph);

@@ -12,14 +12,32 @@ const skip = skipReason();
 if (skip) console.log(`# skipped: ${skip}`);
 
 const CLASSES = ['soil', 'crop', 'weed'];
-const evaluation = (iou: (number | null)[], acc: number) => ({ pixelAccuracy: acc, meanIoU: 0.5, classNames: CLASSES, perClassIoU: iou });
+const evaluation = (iou: (number | null)[], acc: number) => ({
+  pixelAccuracy: acc,
+  meanIoU: 0.5,
+  classNames: CLASSES,
+  perClassIoU: iou,
+});
 const RUN = {
   model: 'unet-cropweed',
   method: 'pca-nci',
   dataset: 'crop-weed-generated',
-  before: { structure: { params: 7719, flops: 1689600 }, latency: { medianMs: 4.5, backend: 'wasm' }, evaluation: evaluation([0.91, 0.72, 0.41], 0.93) },
-  pruned: { structure: { params: 1903, flops: 550208 }, latency: { medianMs: 2.25, backend: 'wasm' }, evaluation: evaluation([0.85, 0.6, null], 0.88) },
-  finetuned: { structure: { params: 1903, flops: 550208 }, evaluation: evaluation([0.9, 0.7, 0.38], 0.92), epochs: 4, bestEpoch: 3 },
+  before: {
+    structure: { params: 7719, flops: 1689600 },
+    latency: { medianMs: 4.5, backend: 'wasm' },
+    evaluation: evaluation([0.91, 0.72, 0.41], 0.93),
+  },
+  pruned: {
+    structure: { params: 1903, flops: 550208 },
+    latency: { medianMs: 2.25, backend: 'wasm' },
+    evaluation: evaluation([0.85, 0.6, null], 0.88),
+  },
+  finetuned: {
+    structure: { params: 1903, flops: 550208 },
+    evaluation: evaluation([0.9, 0.7, 0.38], 0.92),
+    epochs: 4,
+    bestEpoch: 3,
+  },
   outputDir: '/work/demo-output',
 };
 // A 1×1 SVG as the host inlines the report's charts.
@@ -66,8 +84,19 @@ describe('results panel (Chromium)', { skip }, () => {
     assert.deepEqual((await p.waitForPosted('ready'))[0], { type: 'ready', panel: 'results' });
     await p.send(DATA);
     await p.page.locator('#comparison').waitFor();
-    assert.deepEqual(await texts('#comparison thead th'), ['', 'before', 'after pruning', 'after fine-tuning (4 epochs, best 3)']);
-    assert.deepEqual(await texts('#comparison tbody th'), ['Parameters', 'FLOPs (MACs)', 'Latency (median ms)', 'Mean IoU', 'Pixel accuracy']);
+    assert.deepEqual(await texts('#comparison thead th'), [
+      '',
+      'before',
+      'after pruning',
+      'after fine-tuning (4 epochs, best 3)',
+    ]);
+    assert.deepEqual(await texts('#comparison tbody th'), [
+      'Parameters',
+      'FLOPs (MACs)',
+      'Latency (median ms)',
+      'Mean IoU',
+      'Pixel accuracy',
+    ]);
     assert.deepEqual(await texts('#comparison tbody tr:nth-child(1) td'), ['7.7 k', '1.9 k', '1.9 k']);
     assert.deepEqual(await texts('#comparison tbody tr:nth-child(3) td'), ['4.50', '2.25', '—']);
   });
@@ -75,7 +104,11 @@ describe('results panel (Chromium)', { skip }, () => {
   test('a fine-tune of an earlier run’s pruned model says which run it came from', async () => {
     assert.equal(await p.page.locator('#pruned-from').count(), 0, 'a plain run says nothing of the kind');
     await p.send({ ...DATA, run: { ...RUN, prunedFrom: '/work/demo.pruned-run-1' } });
-    await p.page.locator('#pruned-from', { hasText: 'Fine-tuned the pruned model of /work/demo.pruned-run-1 (not pruned again in this run).' }).waitFor();
+    await p.page
+      .locator('#pruned-from', {
+        hasText: 'Fine-tuned the pruned model of /work/demo.pruned-run-1 (not pruned again in this run).',
+      })
+      .waitFor();
     await p.send(DATA);
     await p.page.locator('#pruned-from').waitFor({ state: 'detached' });
   });
@@ -93,18 +126,24 @@ describe('results panel (Chromium)', { skip }, () => {
     assert.equal(await p.page.locator('.report h1').textContent(), 'Pruning report: unet-cropweed');
     assert.equal(await p.page.locator('.report blockquote strong').textContent(), 'Synthetic dataset.');
     assert.equal(await p.page.locator('.report ul li').count(), 2);
-    assert.deepEqual(await texts('.report table tbody tr td:first-child'), ['Parameters', 'FLOPs (multiply-accumulates)']);
+    assert.deepEqual(await texts('.report table tbody tr td:first-child'), [
+      'Parameters',
+      'FLOPs (multiply-accumulates)',
+    ]);
     assert.equal(await p.page.locator('.report img').count(), 1);
     assert.equal(await p.page.locator('.report img').getAttribute('src'), CHART);
     assert.equal(await p.page.locator('.report', { hasText: '[image: PCA cumulative explained variance]' }).count(), 1);
     assert.equal(await p.page.locator('script').count(), 1, 'only the panel bundle is a script');
-    assert.match(await p.page.locator('.report p').last().textContent() ?? '', /<script>alert\(1\)<\/script> stays text/);
+    assert.match(
+      (await p.page.locator('.report p').last().textContent()) ?? '',
+      /<script>alert\(1\)<\/script> stays text/,
+    );
     assert.equal(await p.page.locator('.report a').count(), 0);
     assert.equal(await p.page.locator('.report .link').getAttribute('title'), 'https://example.com/x');
     await p.page.screenshot({ path: join(ARTIFACTS, 'results.png'), fullPage: true });
   });
 
-  test('the buttons post openModel and openReport with the run\'s paths', async () => {
+  test("the buttons post openModel and openReport with the run's paths", async () => {
     await p.page.locator('#open-model').click();
     await p.page.locator('#open-report').click();
     assert.deepEqual(await p.waitForPosted('openModel'), [{ type: 'openModel', path: DATA.paths.model }]);
@@ -114,9 +153,16 @@ describe('results panel (Chromium)', { skip }, () => {
   test('after a reload the saved run is drawn before the host answers; nothing broke the CSP', async () => {
     await p.page.reload();
     await p.page.locator('#comparison').waitFor();
-    assert.deepEqual((await p.posted()).map((m) => m.type), ['ready'], 'drawn from state, with no data message sent');
+    assert.deepEqual(
+      (await p.posted()).map((m) => m.type),
+      ['ready'],
+      'drawn from state, with no data message sent',
+    );
     assert.equal(await p.page.locator('.report h1').textContent(), 'Pruning report: unet-cropweed');
     assert.deepEqual(p.problems, []);
-    assert.deepEqual(h.requests.filter((u) => !u.startsWith(h.origin)), []);
+    assert.deepEqual(
+      h.requests.filter((u) => !u.startsWith(h.origin)),
+      [],
+    );
   });
 });

@@ -16,7 +16,10 @@ interface ModelModule {
   cutOff(values: number[], t: Threshold): number;
 }
 
-const scores = fc.array(fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, 0.25, 0.5, 1)), { minLength: 1, maxLength: 64 });
+const scores = fc.array(fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0, 0.25, 0.5, 1)), {
+  minLength: 1,
+  maxLength: 64,
+});
 const threshold: fc.Arbitrary<Threshold> = fc.oneof(
   fc.double({ min: -3, max: 3, noNaN: true }).map((alpha) => ({ kind: 'std' as const, alpha })),
   fc.double({ min: 0, max: 100, noNaN: true }).map((p) => ({ kind: 'percentile' as const, p })),
@@ -28,12 +31,16 @@ describe('what-if model = engine', async () => {
 
   test('components reaching τ', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 64 }), fc.double({ min: 0.01, max: 1, noNaN: true }), (explained, tau) => {
-        const sum = explained.reduce((a, b) => a + b, 0) || 1;
-        const cumulative: number[] = [];
-        explained.reduce((acc, v, i) => (cumulative[i] = Math.min(acc + v / sum, 1)), 0);
-        assert.equal(m.componentsFor(cumulative, tau), engineComponentsFor({ explained, cumulative }, tau));
-      }),
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 64 }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (explained, tau) => {
+          const sum = explained.reduce((a, b) => a + b, 0) || 1;
+          const cumulative: number[] = [];
+          explained.reduce((acc, v, i) => (cumulative[i] = Math.min(acc + v / sum, 1)), 0);
+          assert.equal(m.componentsFor(cumulative, tau), engineComponentsFor({ explained, cumulative }, tau));
+        },
+      ),
     );
   });
 

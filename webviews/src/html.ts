@@ -21,10 +21,17 @@ export interface PanelHtmlOptions {
   nonce: string;
 }
 
-const escapeAttr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeAttr = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
-  return [`default-src 'none'`, `script-src 'nonce-${nonce}'`, `style-src ${cspSource}`, `img-src data:`, `font-src ${cspSource}`].join('; ');
+  return [
+    `default-src 'none'`,
+    `script-src 'nonce-${nonce}'`,
+    `style-src ${cspSource}`,
+    `img-src data:`,
+    `font-src ${cspSource}`,
+  ].join('; ');
 }
 
 export function panelHtml(o: PanelHtmlOptions): string {
@@ -33,7 +40,8 @@ export function panelHtml(o: PanelHtmlOptions): string {
   // cspSource is a space-separated source list (code-server gives `'self' https://*.vscode-cdn.net`): each
   // entry must be a host source or 'self' — never a keyword such as 'unsafe-eval' that would widen the policy.
   const sources = o.cspSource.trim().split(/\s+/);
-  if (!o.cspSource.trim() || sources.some((t) => t !== "'self'" && !/^[^'";,\s]+$/.test(t))) throw new Error(`invalid cspSource '${o.cspSource}'`);
+  if (!o.cspSource.trim() || sources.some((t) => t !== "'self'" && !/^[^'";,\s]+$/.test(t)))
+    throw new Error(`invalid cspSource '${o.cspSource}'`);
   const csp = contentSecurityPolicy(o.cspSource, o.nonce);
   return `<!DOCTYPE html>
 <html lang="en">

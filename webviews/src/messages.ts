@@ -32,7 +32,6 @@ export const Threshold = z.discriminatedUnion('kind', [
 ]);
 export type Threshold = z.infer<typeof Threshold>;
 
-
 /** Per layer parameters and FLOPs before → after, computed by the host (it has the graph; the webview does not). */
 export const LayerCost = z.object({ layer: z.string(), before: Cost, after: Cost });
 export type LayerCost = z.infer<typeof LayerCost>;
@@ -108,7 +107,14 @@ export const ModelViewLayer = z.object({
   kept: count.optional(),
   excluded: z.boolean().optional(),
   note: z.string().optional(),
-  exclude: z.object({ uri: z.string(), position: z.object({ line: count, character: count }), newText: z.string(), config: z.string() }).optional(),
+  exclude: z
+    .object({
+      uri: z.string(),
+      position: z.object({ line: count, character: count }),
+      newText: z.string(),
+      config: z.string(),
+    })
+    .optional(),
 });
 export type ModelViewLayer = z.infer<typeof ModelViewLayer>;
 export const ModelView = z.object({
@@ -127,15 +133,28 @@ export type ModelView = z.infer<typeof ModelView>;
  * the config defaults, so the panel can say when the form would prune differently.
  */
 const PrunedRunFields = z.object({
-  run: z.object({ folder: z.string(), label: z.string(), methodConfig: z.looseObject({ name: z.string() }).optional() }).optional(),
+  run: z
+    .object({ folder: z.string(), label: z.string(), methodConfig: z.looseObject({ name: z.string() }).optional() })
+    .optional(),
   defaults: z.record(z.string(), z.unknown()).optional(),
 });
 
 // ---- host → webview ----------------------------------------------------------------------------------
 
 export const ToWebview = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('importanceData'), uri: z.string(), scores: ScoresFile, layers: z.array(LayerCost).optional(), source: z.string().optional() }),
-  z.object({ type: z.literal('whatIfResult'), requestId: count, cost: CostPair, layers: z.array(LayerCost).optional() }),
+  z.object({
+    type: z.literal('importanceData'),
+    uri: z.string(),
+    scores: ScoresFile,
+    layers: z.array(LayerCost).optional(),
+    source: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('whatIfResult'),
+    requestId: count,
+    cost: CostPair,
+    layers: z.array(LayerCost).optional(),
+  }),
   z.object({
     type: z.literal('launcherData'),
     uri: z.string(),
@@ -152,7 +171,11 @@ export const ToWebview = z.discriminatedUnion('type', [
   }),
   /** After a run: the pruned model Fine-tune would now train. */
   z.object({ type: z.literal('prunedRun'), ...PrunedRunFields.shape }),
-  z.object({ type: z.literal('jobState'), state: z.enum(['idle', 'pruning', 'finetuning', 'cancelling']), message: z.string().optional() }),
+  z.object({
+    type: z.literal('jobState'),
+    state: z.enum(['idle', 'pruning', 'finetuning', 'cancelling']),
+    message: z.string().optional(),
+  }),
   z.object({
     type: z.literal('trainProgress'),
     phase: z.enum(['train', 'val']),
@@ -174,12 +197,19 @@ export const ToWebview = z.discriminatedUnion('type', [
     metric: maybeNum,
     best: z.object({ epoch: count, metric: maybeNum }),
   }),
-  z.object({ type: z.literal('jobDone'), outcome: z.enum(['done', 'cancelled', 'failed']), message: z.string(), out: z.string().optional() }),
+  z.object({
+    type: z.literal('jobDone'),
+    outcome: z.enum(['done', 'cancelled', 'failed']),
+    message: z.string(),
+    out: z.string().optional(),
+  }),
   z.object({
     type: z.literal('resultsData'),
     run: RunView,
     /** report.md, and its charts as `data:` URIs keyed by the path the Markdown links (`charts/x.svg`). */
-    report: z.object({ markdown: z.string(), images: z.record(z.string(), z.string().startsWith('data:image/')) }).optional(),
+    report: z
+      .object({ markdown: z.string(), images: z.record(z.string(), z.string().startsWith('data:image/')) })
+      .optional(),
     paths: z.object({ model: z.string(), report: z.string().optional() }),
   }),
   z.object({ type: z.literal('modelViewData'), view: ModelView }),
@@ -207,14 +237,30 @@ export const ToHost = z.discriminatedUnion('type', [
   /** Fine-tune the latest run's pruned model; `method` is the form's, compared with the options that made it. */
   z.object({ type: z.literal('finetune'), uri: z.string(), method: MethodConfig, finetune: FinetuneConfig }),
   /** Importance panel: prune with the what-if options shown (their keep-sets per group). */
-  z.object({ type: z.literal('pruneWith'), uri: z.string(), method: z.enum(['pca-nci', 'distribution']), options: z.record(z.string(), z.unknown()), groups: z.array(WhatIfGroup) }),
+  z.object({
+    type: z.literal('pruneWith'),
+    uri: z.string(),
+    method: z.enum(['pca-nci', 'distribution']),
+    options: z.record(z.string(), z.unknown()),
+    groups: z.array(WhatIfGroup),
+  }),
   /** Importance panel: write the what-if options into the config naming the model (or the settings). */
-  z.object({ type: z.literal('saveOptions'), uri: z.string(), method: z.enum(['pca-nci', 'distribution']), options: z.record(z.string(), z.unknown()) }),
+  z.object({
+    type: z.literal('saveOptions'),
+    uri: z.string(),
+    method: z.enum(['pca-nci', 'distribution']),
+    options: z.record(z.string(), z.unknown()),
+  }),
   z.object({ type: z.literal('cancel') }),
   z.object({ type: z.literal('openModel'), path: z.string() }),
   z.object({ type: z.literal('openReport'), path: z.string() }),
   /** Model view: the code actions' actions, on one layer or the whole model. */
-  z.object({ type: z.literal('modelAction'), action: z.enum(['pruneLayer', 'pruneAll', 'exclude', 'openImportance', 'refresh']), uri: z.string(), layer: z.string().optional() }),
+  z.object({
+    type: z.literal('modelAction'),
+    action: z.enum(['pruneLayer', 'pruneAll', 'exclude', 'openImportance', 'refresh']),
+    uri: z.string(),
+    layer: z.string().optional(),
+  }),
 ]);
 export type ToHost = z.infer<typeof ToHost>;
 

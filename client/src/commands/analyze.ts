@@ -11,7 +11,10 @@ export function analyze(ctx: Ctx) {
       return;
     }
     const res = await ctx.client().sendRequest(AnalyzeRequest.type, { uri: uri.toString(), force: true });
-    const show = res.status === 'failed' || res.status === 'no-data' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const show =
+      res.status === 'failed' || res.status === 'no-data'
+        ? vscode.window.showWarningMessage
+        : vscode.window.showInformationMessage;
     void show(`PruneLens: ${res.message}`);
   };
 }

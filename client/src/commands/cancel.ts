@@ -6,6 +6,9 @@ import type { Ctx } from '../context';
 export function cancel(ctx: Ctx) {
   return async (): Promise<void> => {
     const r = await ctx.client().sendRequest(CancelRequest.type, {});
-    void vscode.window.setStatusBarMessage(`PruneLens: ${r.cancelled ? `cancelled ${r.cancelled}` : 'nothing to cancel'}`, 3000);
+    void vscode.window.setStatusBarMessage(
+      `PruneLens: ${r.cancelled ? `cancelled ${r.cancelled}` : 'nothing to cancel'}`,
+      3000,
+    );
   };
 }

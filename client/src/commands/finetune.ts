@@ -21,7 +21,11 @@ export function finetune() {
       if (!pick) return;
       config = pick.uri;
     }
-    const cli = vscode.Uri.joinPath(vscode.extensions.getExtension('prunelens.prunelens')!.extensionUri, 'bin', 'prunelens.js');
+    const cli = vscode.Uri.joinPath(
+      vscode.extensions.getExtension('prunelens.prunelens')!.extensionUri,
+      'bin',
+      'prunelens.js',
+    );
     const terminal = vscode.window.createTerminal({ name: 'PruneLens run', cwd: vscode.Uri.joinPath(config, '..') });
     terminal.show();
     terminal.sendText(`node ${JSON.stringify(cli.fsPath)} run ${JSON.stringify(config.fsPath)}`);

@@ -14,7 +14,13 @@ export function openImportancePanel(ctx: Ctx) {
       void vscode.window.showWarningMessage('PruneLens: open a TF.js model.json first.');
       return;
     }
-    createPanel('importance', `Importance · ${vscode.workspace.asRelativePath(uri)}`, ctx.extension.extensionUri, importanceHandlers(ctx), uri.toString());
+    createPanel(
+      'importance',
+      `Importance · ${vscode.workspace.asRelativePath(uri)}`,
+      ctx.extension.extensionUri,
+      importanceHandlers(ctx),
+      uri.toString(),
+    );
   };
 }
 
@@ -24,11 +30,20 @@ export function openResults(ctx: Ctx) {
     let dir = arg instanceof vscode.Uri ? arg.fsPath : typeof arg === 'string' ? arg : undefined;
     if (!dir) {
       const found = await vscode.workspace.findFiles('**/summary.json', '**/node_modules/**', 50);
-      const pick = await vscode.window.showQuickPick(found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })), { placeHolder: 'Run to show' });
+      const pick = await vscode.window.showQuickPick(
+        found.map((u) => ({ label: vscode.workspace.asRelativePath(u), uri: u })),
+        { placeHolder: 'Run to show' },
+      );
       if (!pick) return;
       dir = vscode.Uri.joinPath(pick.uri, '..').fsPath;
     }
-    createPanel('results', `Results · ${vscode.workspace.asRelativePath(dir)}`, ctx.extension.extensionUri, resultsHandlers(), dir);
+    createPanel(
+      'results',
+      `Results · ${vscode.workspace.asRelativePath(dir)}`,
+      ctx.extension.extensionUri,
+      resultsHandlers(),
+      dir,
+    );
   };
 }
 
@@ -41,6 +56,12 @@ export function openLauncher(ctx: Ctx) {
       return;
     }
     const show = (out: string): void => void vscode.commands.executeCommand('prunelens.openResults', out);
-    createPanel('launcher', `Prune & fine-tune · ${vscode.workspace.asRelativePath(uri)}`, ctx.extension.extensionUri, launcherHandlers(ctx, show), uri.toString());
+    createPanel(
+      'launcher',
+      `Prune & fine-tune · ${vscode.workspace.asRelativePath(uri)}`,
+      ctx.extension.extensionUri,
+      launcherHandlers(ctx, show),
+      uri.toString(),
+    );
   };
 }

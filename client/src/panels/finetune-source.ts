@@ -6,7 +6,11 @@
  * and offers to prune again instead.
  */
 import * as path from 'node:path';
-import { describeDifferences, methodDifferences, type MethodBlock } from '../../../server/src/engine/config/method-diff';
+import {
+  describeDifferences,
+  methodDifferences,
+  type MethodBlock,
+} from '../../../server/src/engine/config/method-diff';
 import { latestRun } from '../shared/words';
 
 export interface PrunedRun {
@@ -19,12 +23,17 @@ export interface PrunedRun {
 }
 
 /** The latest run beside the model whose pruned model is on disk, or undefined (then there is nothing to fine-tune). */
-export function latestPrunedRun(modelDir: string, exists: (p: string) => boolean, readText: (p: string) => string | undefined): PrunedRun | undefined {
+export function latestPrunedRun(
+  modelDir: string,
+  exists: (p: string) => boolean,
+  readText: (p: string) => string | undefined,
+): PrunedRun | undefined {
   const dir = latestRun(modelDir, exists);
   if (!dir || !exists(path.join(dir, 'model', 'model.json'))) return undefined;
   let methodConfig: MethodBlock | undefined;
   try {
-    const mc = (JSON.parse(readText(path.join(dir, 'summary.json')) ?? 'null') as { methodConfig?: unknown } | null)?.methodConfig as MethodBlock | undefined;
+    const mc = (JSON.parse(readText(path.join(dir, 'summary.json')) ?? 'null') as { methodConfig?: unknown } | null)
+      ?.methodConfig as MethodBlock | undefined;
     if (mc && typeof mc === 'object' && typeof mc.name === 'string') methodConfig = mc;
   } catch {
     /* an unreadable summary: the run's options are unknown, and the panel says so */
@@ -35,7 +44,9 @@ export function latestPrunedRun(modelDir: string, exists: (p: string) => boolean
 /** `pca-nci, varianceThreshold 0.95`: the options a run was pruned with, as the panel and dialogs say them. */
 export function methodLabel(m: MethodBlock | undefined): string {
   if (!m) return 'options not recorded';
-  const rest = Object.entries(m).filter(([k, v]) => k !== 'name' && v !== undefined && !(Array.isArray(v) && v.length === 0));
+  const rest = Object.entries(m).filter(
+    ([k, v]) => k !== 'name' && v !== undefined && !(Array.isArray(v) && v.length === 0),
+  );
   return [m.name, ...rest.map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)].join(', ');
 }
 
@@ -50,7 +61,11 @@ export function formDiffers(form: MethodBlock, run: PrunedRun, defaults: Record<
  * The question Fine-tune asks when the form would prune differently from the run's pruned model (undefined:
  * nothing to ask). `keep` fine-tunes that model as it is; `reprune` prunes with the form's options first.
  */
-export function finetunePrompt(form: MethodBlock, run: PrunedRun, defaults: Record<string, unknown>): { message: string; keep: string; reprune: string } | undefined {
+export function finetunePrompt(
+  form: MethodBlock,
+  run: PrunedRun,
+  defaults: Record<string, unknown>,
+): { message: string; keep: string; reprune: string } | undefined {
   const differs = formDiffers(form, run, defaults);
   if (!differs) return undefined;
   return {

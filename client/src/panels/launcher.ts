@@ -34,14 +34,22 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
 
   const options = (uri: string): Promise<EffectiveOptions> => ctx.client().sendRequest(OptionsRequest.type, { uri });
 
-  const prunedRunOf = (uri: string): PrunedRun | undefined => latestPrunedRun(path.dirname(vscode.Uri.parse(uri).fsPath), existsSync, readText);
+  const prunedRunOf = (uri: string): PrunedRun | undefined =>
+    latestPrunedRun(path.dirname(vscode.Uri.parse(uri).fsPath), existsSync, readText);
 
   /** `from`: fine-tune that run's pruned model; otherwise prune with `method` (and fine-tune when `finetune` is set). */
-  const start = async (host: PanelHost, uri: string, method: MethodConfig, finetune: FinetuneConfig | undefined, from?: PrunedRun): Promise<void> => {
+  const start = async (
+    host: PanelHost,
+    uri: string,
+    method: MethodConfig,
+    finetune: FinetuneConfig | undefined,
+    from?: PrunedRun,
+  ): Promise<void> => {
     if (!vscode.workspace.isTrusted) throw new Error('PruneLens runs pruning and training only in a trusted workspace');
     if (job) throw new Error('a job is already running: cancel it first');
     const opts = await options(uri);
-    if (!opts.config) throw new Error(`cannot run on this model with ${opts.sourceLabel}: ${opts.problem ?? 'no options'}`);
+    if (!opts.config)
+      throw new Error(`cannot run on this model with ${opts.sourceLabel}: ${opts.problem ?? 'no options'}`);
     const model = vscode.Uri.parse(uri).fsPath;
     const output = runFolder(path.dirname(model), existsSync);
     const config = runConfig(opts, method, finetune, output);
@@ -51,7 +59,10 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
     await vscode.workspace.fs.writeFile(configUri, new TextEncoder().encode(JSON.stringify(config, null, 2)));
     const cli = vscode.Uri.joinPath(ctx.extension.extensionUri, 'bin', 'prunelens.js').fsPath;
     const args = [cli, 'run', configUri.fsPath, '--events', ...(from ? ['--from-run', from.dir] : [])];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    });
     const kind: RunKind = finetune ? 'finetuning' : 'pruning';
     job = { child, host, kind };
     const what = from
@@ -71,7 +82,12 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
       }
     });
     child.on('exit', (code) => {
-      if (code !== 0 && code !== 130) host.post({ type: 'jobDone', outcome: 'failed', message: stderr.trim().split('\n').pop() ?? `exit code ${code}` });
+      if (code !== 0 && code !== 130)
+        host.post({
+          type: 'jobDone',
+          outcome: 'failed',
+          message: stderr.trim().split('\n').pop() ?? `exit code ${code}`,
+        });
       host.post({ type: 'jobState', state: 'idle' });
       job = undefined;
       // The run may have written a new pruned model: the panel names the one Fine-tune would now train.
@@ -81,13 +97,28 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
 
   const prunedRunMessage = (uri: string) => {
     const run = prunedRunOf(uri);
-    return run ? { run: { folder: run.folder, label: methodLabel(run.methodConfig), ...(run.methodConfig ? { methodConfig: run.methodConfig } : {}) }, defaults: METHOD_OPTION_DEFAULTS } : { defaults: METHOD_OPTION_DEFAULTS };
+    return run
+      ? {
+          run: {
+            folder: run.folder,
+            label: methodLabel(run.methodConfig),
+            ...(run.methodConfig ? { methodConfig: run.methodConfig } : {}),
+          },
+          defaults: METHOD_OPTION_DEFAULTS,
+        }
+      : { defaults: METHOD_OPTION_DEFAULTS };
   };
 
   /** Fine-tune: the latest run's pruned model; a form that would prune differently gets asked about first. */
-  const finetuneLatest = async (host: PanelHost, uri: string, method: MethodConfig, finetune: FinetuneConfig): Promise<void> => {
+  const finetuneLatest = async (
+    host: PanelHost,
+    uri: string,
+    method: MethodConfig,
+    finetune: FinetuneConfig,
+  ): Promise<void> => {
     const run = prunedRunOf(uri);
-    if (!run) throw new Error('no pruned model of this model yet: Prune first; Fine-tune then trains that pruned model');
+    if (!run)
+      throw new Error('no pruned model of this model yet: Prune first; Fine-tune then trains that pruned model');
     const ask = finetunePrompt(method, run, METHOD_OPTION_DEFAULTS);
     if (ask) {
       const pick = await vscode.window.showWarningMessage(ask.message, { modal: true }, ask.keep, ask.reprune);
@@ -100,7 +131,10 @@ export function launcherHandlers(ctx: Ctx, openResults: (outputDir: string) => v
   return {
     async onReady(host: PanelHost) {
       if (!host.subject) {
-        host.post({ type: 'error', message: 'Open a model.json and run “PruneLens: Open Prune & Fine-tune Launcher” again.' });
+        host.post({
+          type: 'error',
+          message: 'Open a model.json and run “PruneLens: Open Prune & Fine-tune Launcher” again.',
+        });
         return;
       }
       const opts = await options(host.subject);

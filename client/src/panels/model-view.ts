@@ -17,7 +17,11 @@ export const MODEL_VIEW_TYPES = ['prunelens.modelView', 'prunelens.modelViewJson
 
 async function sendView(ctx: Ctx, host: PanelHost): Promise<void> {
   const view = ModelView.safeParse(await ctx.client().sendRequest(ModelViewRequest.type, { uri: host.subject }));
-  if (!view.success) host.post({ type: 'error', message: `The server's model view does not match the view's format: ${view.error.issues[0]?.message}` });
+  if (!view.success)
+    host.post({
+      type: 'error',
+      message: `The server's model view does not match the view's format: ${view.error.issues[0]?.message}`,
+    });
   else host.post({ type: 'modelViewData', view: view.data });
 }
 
@@ -28,21 +32,35 @@ export function modelViewHandlers(ctx: Ctx): PanelHandlers {
       if (m.type !== 'modelAction') return;
       if (m.action === 'refresh') return sendView(ctx, host);
       if (m.action === 'openImportance') {
-        await vscode.commands.executeCommand(ClientCommands.openImportancePanel, { uri: m.uri, ...(m.layer ? { layer: m.layer } : {}) });
+        await vscode.commands.executeCommand(ClientCommands.openImportancePanel, {
+          uri: m.uri,
+          ...(m.layer ? { layer: m.layer } : {}),
+        });
         return;
       }
-      if (!vscode.workspace.isTrusted) throw new Error('PruneLens writes models and configs only in a trusted workspace');
+      if (!vscode.workspace.isTrusted)
+        throw new Error('PruneLens writes models and configs only in a trusted workspace');
       if (m.action === 'exclude') {
         const view = await ctx.client().sendRequest(ModelViewRequest.type, { uri: m.uri });
         const edit = view.layers.find((l) => l.name === m.layer)?.exclude;
-        if (!edit) throw new Error(`${m.layer ?? 'this layer'} cannot be excluded here: no config names this model, or it lists the layer already`);
+        if (!edit)
+          throw new Error(
+            `${m.layer ?? 'this layer'} cannot be excluded here: no config names this model, or it lists the layer already`,
+          );
         const we = new vscode.WorkspaceEdit();
-        we.insert(vscode.Uri.parse(edit.uri), new vscode.Position(edit.position.line, edit.position.character), edit.newText);
+        we.insert(
+          vscode.Uri.parse(edit.uri),
+          new vscode.Position(edit.position.line, edit.position.character),
+          edit.newText,
+        );
         if (!(await vscode.workspace.applyEdit(we))) throw new Error(`could not edit ${edit.config}`);
         await vscode.workspace.textDocuments.find((d) => d.uri.toString() === edit.uri)?.save();
         return;
       }
-      const r = await ctx.client().sendRequest(PruneRequest.type, { uri: m.uri, ...(m.action === 'pruneLayer' && m.layer ? { layers: [m.layer] } : {}) });
+      const r = await ctx.client().sendRequest(PruneRequest.type, {
+        uri: m.uri,
+        ...(m.action === 'pruneLayer' && m.layer ? { layers: [m.layer] } : {}),
+      });
       const out = vscode.Uri.parse(prunedModelToOpen(r));
       const choice = await vscode.window.showInformationMessage(pruneNotice(r, out.fsPath), 'Open pruned model');
       if (choice) await vscode.commands.executeCommand('vscode.open', out);
@@ -65,13 +83,21 @@ export class ModelViews {
     const provider = {
       openCustomDocument: (uri) => ({ uri, dispose: () => undefined }),
       resolveCustomEditor: (document, panel) => {
-        const host = new PanelHost('modelView', panel, this.ctx.extension.extensionUri, handlers, document.uri.toString());
+        const host = new PanelHost(
+          'modelView',
+          panel,
+          this.ctx.extension.extensionUri,
+          handlers,
+          document.uri.toString(),
+        );
         this.hosts.add(host);
         panel.onDidDispose(() => this.hosts.delete(host));
       },
     } satisfies vscode.CustomReadonlyEditorProvider;
     const options = { webviewOptions: { retainContextWhenHidden: false }, supportsMultipleEditorsPerDocument: true };
-    return vscode.Disposable.from(...MODEL_VIEW_TYPES.map((t) => vscode.window.registerCustomEditorProvider(t, provider, options)));
+    return vscode.Disposable.from(
+      ...MODEL_VIEW_TYPES.map((t) => vscode.window.registerCustomEditorProvider(t, provider, options)),
+    );
   }
 
   onStatus(s: StatusParams): void {

@@ -65,16 +65,31 @@ export class PanelHost implements vscode.Disposable {
 }
 
 /** Creates a panel of a kind, beside the editor. */
-export function createPanel(kind: PanelKind, title: string, extensionUri: vscode.Uri, handlers: PanelHandlers, subject: string): PanelHost {
-  const panel = vscode.window.createWebviewPanel(`prunelens.${kind}`, title, vscode.ViewColumn.Beside, { retainContextWhenHidden: false });
+export function createPanel(
+  kind: PanelKind,
+  title: string,
+  extensionUri: vscode.Uri,
+  handlers: PanelHandlers,
+  subject: string,
+): PanelHost {
+  const panel = vscode.window.createWebviewPanel(`prunelens.${kind}`, title, vscode.ViewColumn.Beside, {
+    retainContextWhenHidden: false,
+  });
   return new PanelHost(kind, panel, extensionUri, handlers, subject);
 }
 
 /** Restores a panel after a window reload from the state its webview saved (`{subject}`). */
-export function registerSerializer(kind: PanelKind, extensionUri: vscode.Uri, handlers: PanelHandlers): vscode.Disposable {
+export function registerSerializer(
+  kind: PanelKind,
+  extensionUri: vscode.Uri,
+  handlers: PanelHandlers,
+): vscode.Disposable {
   return vscode.window.registerWebviewPanelSerializer(`prunelens.${kind}`, {
     async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-      const subject = state && typeof state === 'object' && typeof (state as { subject?: unknown }).subject === 'string' ? (state as { subject: string }).subject : '';
+      const subject =
+        state && typeof state === 'object' && typeof (state as { subject?: unknown }).subject === 'string'
+          ? (state as { subject: string }).subject
+          : '';
       new PanelHost(kind, panel, extensionUri, handlers, subject);
     },
   });

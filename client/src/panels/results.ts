@@ -35,7 +35,10 @@ export function resultsHandlers(): PanelHandlers {
         ...(typeof s.prunedFrom === 'string' ? { prunedFrom: s.prunedFrom } : {}),
       });
       if (!view.success) {
-        host.post({ type: 'error', message: `summary.json is not a PruneLens run summary: ${view.error.issues[0]?.message}` });
+        host.post({
+          type: 'error',
+          message: `summary.json is not a PruneLens run summary: ${view.error.issues[0]?.message}`,
+        });
         return;
       }
       const reportDir = vscode.Uri.joinPath(dir, 'report');
@@ -51,12 +54,16 @@ export function resultsHandlers(): PanelHandlers {
         type: 'resultsData',
         run: view.data,
         report: markdown ? { markdown, images } : undefined,
-        paths: { model: vscode.Uri.joinPath(dir, 'model', 'model.json').fsPath, report: markdown ? vscode.Uri.joinPath(reportDir, 'report.md').fsPath : undefined },
+        paths: {
+          model: vscode.Uri.joinPath(dir, 'model', 'model.json').fsPath,
+          report: markdown ? vscode.Uri.joinPath(reportDir, 'report.md').fsPath : undefined,
+        },
       });
     },
     async onMessage(_host: PanelHost, m) {
       if (m.type === 'openModel') await vscode.window.showTextDocument(vscode.Uri.file(m.path));
-      if (m.type === 'openReport') await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(m.path));
+      if (m.type === 'openReport')
+        await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(m.path));
     },
   };
 }

@@ -17,19 +17,27 @@ export function finetuneForm(block: Record<string, unknown> | undefined): Finetu
     ...(typeof b.batchSize === 'number' ? { batchSize: b.batchSize } : {}),
     ...(typeof b.learningRate === 'number' ? { learningRate: b.learningRate } : {}),
     ...(typeof b.patience === 'number' ? { patience: b.patience } : {}),
-    ...(typeof (b.distillation as { enabled?: unknown } | undefined)?.enabled === 'boolean' ? { distillation: (b.distillation as { enabled: boolean }).enabled } : {}),
+    ...(typeof (b.distillation as { enabled?: unknown } | undefined)?.enabled === 'boolean'
+      ? { distillation: (b.distillation as { enabled: boolean }).enabled }
+      : {}),
   });
   return form.success ? form.data : { epochs };
 }
 
 /** The pipeline config of one run: the effective options, with the form's method and fine-tuning on top. */
-export function runConfig(options: EffectiveOptions, method: MethodConfig, finetune: FinetuneConfig | undefined, output: string): Record<string, unknown> {
+export function runConfig(
+  options: EffectiveOptions,
+  method: MethodConfig,
+  finetune: FinetuneConfig | undefined,
+  output: string,
+): Record<string, unknown> {
   const base = options.config!;
   const ft: Record<string, unknown> = { ...(base.finetune ?? {}) };
   if (finetune) {
     const { distillation, ...rest } = finetune;
     Object.assign(ft, rest);
-    if (distillation !== undefined) ft.distillation = { ...((ft.distillation as object | undefined) ?? {}), enabled: distillation };
+    if (distillation !== undefined)
+      ft.distillation = { ...((ft.distillation as object | undefined) ?? {}), enabled: distillation };
   } else ft.epochs = 0;
   return {
     model: base.model,
@@ -40,4 +48,3 @@ export function runConfig(options: EffectiveOptions, method: MethodConfig, finet
     output,
   };
 }
-

@@ -9,7 +9,12 @@ import type { ToWebview } from '../../../webviews/src/messages';
 
 export type RunKind = 'pruning' | 'finetuning';
 
-export function forwardRunEvent(post: (m: ToWebview) => void, kind: RunKind, line: string, openResults: (outputDir: string) => void): void {
+export function forwardRunEvent(
+  post: (m: ToWebview) => void,
+  kind: RunKind,
+  line: string,
+  openResults: (outputDir: string) => void,
+): void {
   // Lines that are not an event as protocol/src/run-events.ts declares it (a library's stray output) are skipped.
   const e = parseRunEvent(line);
   if (!e) return;
@@ -24,11 +29,25 @@ export function forwardRunEvent(post: (m: ToWebview) => void, kind: RunKind, lin
     }
     case 'epochEnd': {
       const r = e.record;
-      post({ type: 'epochEnd', epoch: r.epoch, trainLoss: r.trainLoss, valLoss: r.valLoss, meanIoU: r.meanIoU, pixelAccuracy: r.pixelAccuracy, metric: r.metric, best: e.best });
+      post({
+        type: 'epochEnd',
+        epoch: r.epoch,
+        trainLoss: r.trainLoss,
+        valLoss: r.valLoss,
+        meanIoU: r.meanIoU,
+        pixelAccuracy: r.pixelAccuracy,
+        metric: r.metric,
+        best: e.best,
+      });
       break;
     }
     case 'done':
-      post({ type: 'jobDone', outcome: 'done', message: `${kind === 'pruning' ? 'pruned' : 'fine-tuned'} → ${e.outputDir}`, out: e.outputDir });
+      post({
+        type: 'jobDone',
+        outcome: 'done',
+        message: `${kind === 'pruning' ? 'pruned' : 'fine-tuned'} → ${e.outputDir}`,
+        out: e.outputDir,
+      });
       openResults(e.outputDir);
       break;
     case 'cancelled':

@@ -5,9 +5,16 @@
 import { parseDocument } from 'yaml';
 
 /** The keys of each method that the importance panel's what-if sets; the other method's keys are removed. */
-const KEYS = { 'pca-nci': ['varianceThreshold', 'minFilters'], distribution: ['combine', 'threshold', 'scope', 'minFilters'] } as const;
+const KEYS = {
+  'pca-nci': ['varianceThreshold', 'minFilters'],
+  distribution: ['combine', 'threshold', 'scope', 'minFilters'],
+} as const;
 
-export function withMethodOptions(text: string, method: 'pca-nci' | 'distribution', options: Record<string, unknown>): string {
+export function withMethodOptions(
+  text: string,
+  method: 'pca-nci' | 'distribution',
+  options: Record<string, unknown>,
+): string {
   const json = /^\s*\{/.test(text);
   const doc = parseDocument(text);
   if (doc.errors.length) throw new Error(`the config does not parse: ${doc.errors[0].message}`);

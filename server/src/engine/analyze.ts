@@ -32,10 +32,14 @@ import { PruneLensError } from './util/errors';
 import { Rng } from './util/rng';
 
 /** `bundled:<name>` or a folder/file path, as written in configs and on the command line. */
-export async function resolveDataset(spec: string, read: ReadOptions & { count?: number; size?: number; seed?: number } = {}): Promise<Dataset> {
+export async function resolveDataset(
+  spec: string,
+  read: ReadOptions & { count?: number; size?: number; seed?: number } = {},
+): Promise<Dataset> {
   if (spec.startsWith('bundled:')) {
     const name = spec.slice('bundled:'.length) as BundledName;
-    if (!BUNDLED_NAMES.includes(name)) throw new PruneLensError(`unknown bundled dataset '${name}' (known: ${BUNDLED_NAMES.join(', ')})`);
+    if (!BUNDLED_NAMES.includes(name))
+      throw new PruneLensError(`unknown bundled dataset '${name}' (known: ${BUNDLED_NAMES.join(', ')})`);
     if (name === 'fashion-mnist') return bundledDataset(name, read);
     return bundledDataset(name, { count: read.count, size: read.size, seed: read.seed });
   }
@@ -91,7 +95,13 @@ export function calibrationIndices(dataset: Dataset, images: number, seed: numbe
   return new Rng(seed + 1).shuffle([...train]).slice(0, Math.min(images, train.length));
 }
 
-export function runMethod(spec: MethodSpec, graph: ModelGraph, coupling: Coupling, stats: StatsResult | undefined, seed = 0): MethodResult {
+export function runMethod(
+  spec: MethodSpec,
+  graph: ModelGraph,
+  coupling: Coupling,
+  stats: StatsResult | undefined,
+  seed = 0,
+): MethodResult {
   const ctx = { graph, coupling, stats, seed };
   switch (spec.method) {
     case 'pca-nci':
@@ -112,7 +122,10 @@ function criteriaOf(spec: MethodSpec | undefined): string[] {
  * What the statistics pass must collect: the mean, Gram matrix and MSD always (PCA, MSD, layer pruning);
  * APoZ counts only for the APoZ criterion, full maps only for HRank, class responses only when asked for.
  */
-export function statsNeeds(spec: MethodSpec | undefined, opts: AnalyzeOptions = {}): { apoz: boolean; hrankImages: number; classResponse: boolean } {
+export function statsNeeds(
+  spec: MethodSpec | undefined,
+  opts: AnalyzeOptions = {},
+): { apoz: boolean; hrankImages: number; classResponse: boolean } {
   const criteria = new Set([...criteriaOf(spec), ...(opts.collect?.criteria ?? [])]);
   return {
     apoz: criteria.has('apoz'),
@@ -122,7 +135,13 @@ export function statsNeeds(spec: MethodSpec | undefined, opts: AnalyzeOptions = 
 }
 
 /** One statistics pass (the expensive part), reusable by several methods; `spec` says what it must collect. */
-export async function collectStatistics(graph: ModelGraph, coupling: Coupling, dataset: Dataset, opts: AnalyzeOptions = {}, spec?: MethodSpec): Promise<StatsResult> {
+export async function collectStatistics(
+  graph: ModelGraph,
+  coupling: Coupling,
+  dataset: Dataset,
+  opts: AnalyzeOptions = {},
+  spec?: MethodSpec,
+): Promise<StatsResult> {
   const cal = sectionWithDefaults('calibration', opts.calibration);
   const points = observationPoints(graph, coupling);
   const indices = calibrationIndices(dataset, cal.images, cal.seed);
@@ -130,7 +149,8 @@ export async function collectStatistics(graph: ModelGraph, coupling: Coupling, d
     batchSize: cal.batchSize,
     ...statsNeeds(spec, opts),
     signal: opts.signal,
-    onProgress: (done: number, total: number) => opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
+    onProgress: (done: number, total: number) =>
+      opts.onProgress?.({ phase: 'statistics', done, total, message: `statistics ${done}/${total} images` }),
   };
   const runtime = opts.statsRuntime ?? 'auto';
   if (runtime === 'onnxruntime' || (runtime === 'auto' && loadOrt())) {
@@ -149,7 +169,12 @@ export async function collectStatistics(graph: ModelGraph, coupling: Coupling, d
   }
 }
 
-export async function analyze(graph: ModelGraph, dataset: Dataset, spec: MethodSpec, opts: AnalyzeOptions = {}): Promise<Analysis> {
+export async function analyze(
+  graph: ModelGraph,
+  dataset: Dataset,
+  spec: MethodSpec,
+  opts: AnalyzeOptions = {},
+): Promise<Analysis> {
   opts.onProgress?.({ phase: 'prepare', done: 0, total: 1, message: 'analysing structure' });
   const coupling = analyzeCoupling(graph);
   const structure = inspectGraph(graph, coupling);
@@ -178,7 +203,10 @@ export function graphHash(graph: ModelGraph): string {
   const h = createHash('sha256');
   for (const l of graph.layers) {
     h.update(l.name).update(l.className).update(JSON.stringify(l.config));
-    for (const [role, w] of l.weights) h.update(role).update(w.shape.join(',')).update(Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+    for (const [role, w] of l.weights)
+      h.update(role)
+        .update(w.shape.join(','))
+        .update(Buffer.from(w.data.buffer, w.data.byteOffset, w.data.byteLength));
   }
   return h.digest('hex').slice(0, 16);
 }
@@ -205,7 +233,9 @@ export function scoresJson(a: Analysis): z.input<typeof ScoresFile> {
         kept: d.keep.length,
         apoz: s?.apoz ? Array.from(s.apoz) : undefined,
         rank: s?.rank ? Array.from(s.rank) : undefined,
-        classResponse: s?.classResponse ? { classes: a.stats.dataset.classNames, values: Array.from(s.classResponse) } : undefined,
+        classResponse: s?.classResponse
+          ? { classes: a.stats.dataset.classNames, values: Array.from(s.classResponse) }
+          : undefined,
       };
     }),
   };

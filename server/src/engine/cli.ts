@@ -23,7 +23,9 @@ export function buildProgram(): Command {
   // Set before the subcommands are added, so they inherit it: usage errors are thrown to main(), which
   // prints them as one line, instead of commander printing and exiting on its own.
   program.exitOverride().configureOutput({ outputError: () => undefined });
-  program.name('prunelens').description('CNN filter pruning (López-González et al. 2024): analyse, prune, fine-tune and explain TF.js models');
+  program
+    .name('prunelens')
+    .description('CNN filter pruning (López-González et al. 2024): analyse, prune, fine-tune and explain TF.js models');
   program
     .command('inspect')
     .argument('<model>', 'model.json of a TF.js layers model (or its folder)')
@@ -34,15 +36,25 @@ export function buildProgram(): Command {
     .command('prune')
     .argument('<model>', 'model.json of a TF.js layers model (or its folder)')
     .requiredOption('--plan <plan.json>', 'pruning plan {"version":1,"layers":{"<layer>":{"keep":[...]}}}')
-    .requiredOption('--out <dir>', 'a new folder for the pruned model (or an earlier PruneLens output); for ONNX also x.onnx')
+    .requiredOption(
+      '--out <dir>',
+      'a new folder for the pruned model (or an earlier PruneLens output); for ONNX also x.onnx',
+    )
     .option('--json', 'machine-readable summary')
     .description('apply a pruning plan and write the smaller model')
     .action(pruneCommand);
   program
     .command('analyze')
     .argument('<model>', 'model.json')
-    .requiredOption('--data <spec>', 'dataset folder/file or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist')
-    .option('--method <m>', 'pca-nci (A), distribution (B), or a baseline: l1 bn-scale apoz hrank fpgm random', 'pca-nci')
+    .requiredOption(
+      '--data <spec>',
+      'dataset folder/file or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist',
+    )
+    .option(
+      '--method <m>',
+      'pca-nci (A), distribution (B), or a baseline: l1 bn-scale apoz hrank fpgm random',
+      'pca-nci',
+    )
     .option('--tau <τ>', `method A: variance threshold (default ${String(CONFIG_DEFAULTS.method.varianceThreshold)})`)
     .option('--alpha <α>', `method B: cut-off μ − α·σ (default ${DEFAULT_THRESHOLD.alpha})`)
     .option('--percentile <p>', 'method B: cut at this percentile instead')
@@ -71,7 +83,11 @@ export function buildProgram(): Command {
     .argument('<model>', 'zoo:unet | zoo:segnet | zoo:deeplabv3plus | zoo:vgg16, or a model.json to continue')
     .requiredOption('--data <spec>', 'dataset')
     .requiredOption('--out <dir>', 'a new folder (or an earlier PruneLens output) for the trained model')
-    .option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>').option('--patience <n>').option('--seed <n>')
+    .option('--epochs <n>')
+    .option('--batch-size <n>')
+    .option('--lr <lr>')
+    .option('--patience <n>')
+    .option('--seed <n>')
     .option('--count <n>', 'generated datasets: number of images')
     .option('--zoo-options <json>', 'zoo builder options as JSON (default: the demo size)')
     .option('--class-weights', 'median-frequency class weights (imbalanced segmentation)')
@@ -86,26 +102,46 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'a new folder (or an earlier PruneLens output) for the fine-tuned model')
     .option('--teacher <model>', 'the unpruned model, for distillation')
     .option('--distill', 'distil from --teacher')
-    .option('--temperature <T>').option('--epochs <n>').option('--batch-size <n>').option('--lr <lr>', "the original training's learning rate")
-    .option('--lr-factor <f>', `fine-tuning learning rate = factor × --lr (default ${String(CONFIG_DEFAULTS.finetune.lrFactor)})`)
-    .option('--patience <n>').option('--seed <n>').option('--count <n>').option('--json')
+    .option('--temperature <T>')
+    .option('--epochs <n>')
+    .option('--batch-size <n>')
+    .option('--lr <lr>', "the original training's learning rate")
+    .option(
+      '--lr-factor <f>',
+      `fine-tuning learning rate = factor × --lr (default ${String(CONFIG_DEFAULTS.finetune.lrFactor)})`,
+    )
+    .option('--patience <n>')
+    .option('--seed <n>')
+    .option('--count <n>')
+    .option('--json')
     .description('fine-tune a pruned model: reduced learning rate, early stopping, best epoch kept')
     .action(finetuneCommand);
   program
     .command('evaluate')
     .argument('<model>', 'model.json')
     .requiredOption('--data <spec>', 'dataset')
-    .option('--count <n>').option('--seed <n>').option('--json')
+    .option('--count <n>')
+    .option('--seed <n>')
+    .option('--json')
     .description('pixel accuracy, mIoU, per-class IoU, Dice, top-1 on the held-out split')
     .action(evaluateCommand);
-  program.command('doctor').description('which compute backend is active, and why faster ones are not').action(doctorCommand);
-  program.command('demo').option('--json').description('analyse, prune, fine-tune and report on the bundled U-Net and crop/weed data').action(demoCommand);
+  program
+    .command('doctor')
+    .description('which compute backend is active, and why faster ones are not')
+    .action(doctorCommand);
+  program
+    .command('demo')
+    .option('--json')
+    .description('analyse, prune, fine-tune and report on the bundled U-Net and crop/weed data')
+    .action(demoCommand);
   return program;
 }
 
 /** A system error from Node (a file that cannot be read or written): the user's to fix, not a bug. */
 const isSystemError = (err: unknown): err is NodeJS.ErrnoException =>
-  err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+  err instanceof Error &&
+  typeof (err as NodeJS.ErrnoException).code === 'string' &&
+  typeof (err as NodeJS.ErrnoException).syscall === 'string';
 
 export async function main(argv: string[]): Promise<number> {
   exitStatus.code = 0;

@@ -35,7 +35,9 @@ export async function readCached(dir: string, key: string): Promise<CachedAnalys
     const json = JSON.parse(await fs.readFile(fileFor(dir, key), 'utf8')) as CachedAnalysis;
     // Scores another version wrote (or a damaged file) are analysed again rather than shown half-read.
     const scores = ScoresFile.safeParse(json.scores);
-    return json.version === 1 && json.key === key && scores.success && json.plan ? { ...json, scores: scores.data } : null;
+    return json.version === 1 && json.key === key && scores.success && json.plan
+      ? { ...json, scores: scores.data }
+      : null;
   } catch {
     return null;
   }

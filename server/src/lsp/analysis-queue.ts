@@ -164,7 +164,8 @@ export class AnalysisQueue {
     const job = this.current;
     if (!job || m.type === 'ready' || m.id !== job.id) return;
     if (m.type === 'progress') this.hooks.onProgress(job, m.percent, m.message);
-    else if (m.type === 'done') this.finish(job, { status: 'done', scores: m.scores, plan: m.plan, seconds: m.seconds });
+    else if (m.type === 'done')
+      this.finish(job, { status: 'done', scores: m.scores, plan: m.plan, seconds: m.seconds });
     else this.finish(job, m.cancelled ? { status: 'cancelled' } : { status: 'failed', message: m.message });
   }
 
@@ -190,7 +191,8 @@ export class AnalysisQueue {
       () => {
         if (this.current === job) this.post({ type: 'run', id: job.id, spec: job.spec });
       },
-      (err: Error) => this.finish(job, { status: 'failed', message: `analysis worker could not start: ${err.message}` }),
+      (err: Error) =>
+        this.finish(job, { status: 'failed', message: `analysis worker could not start: ${err.message}` }),
     );
   }
 }

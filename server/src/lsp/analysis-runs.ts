@@ -20,14 +20,26 @@ export async function analyze(s: PruneLensServer, file: string, force: boolean):
   let st = s.models.get(file);
   if (!st) st = await s.checkModel(file);
   if (st.error || st.syntaxError) return { status: 'failed', message: st.error ?? st.syntaxError!.message };
-  if (!st.spec || !st.key) return { status: 'no-data', message: st.specNote ?? 'no calibration data: name the model in a *.prunelens.yaml config or set prunelens.calibrationData' };
-  if (!force && st.summary) return { status: 'cached', message: st.phaseMessage ?? 'already analysed', summary: st.summary };
-  if (!s.trusted) return { status: 'failed', message: 'this workspace is not trusted: PruneLens shows structure only and runs no analysis' };
+  if (!st.spec || !st.key)
+    return {
+      status: 'no-data',
+      message:
+        st.specNote ??
+        'no calibration data: name the model in a *.prunelens.yaml config or set prunelens.calibrationData',
+    };
+  if (!force && st.summary)
+    return { status: 'cached', message: st.phaseMessage ?? 'already analysed', summary: st.summary };
+  if (!s.trusted)
+    return {
+      status: 'failed',
+      message: 'this workspace is not trusted: PruneLens shows structure only and runs no analysis',
+    };
   st.phase = 'queued';
   const job = s.queue.enqueue(st.key, st.spec);
   const outcome = await job.done;
   const now = s.models.get(file);
-  if (outcome.status === 'done') return { status: 'done', message: `analysed in ${outcome.seconds.toFixed(1)} s`, summary: now?.summary };
+  if (outcome.status === 'done')
+    return { status: 'done', message: `analysed in ${outcome.seconds.toFixed(1)} s`, summary: now?.summary };
   if (outcome.status === 'cancelled') return { status: 'cancelled', message: 'cancelled' };
   return { status: 'failed', message: outcome.message };
 }
@@ -43,7 +55,18 @@ export function onJobStart(s: PruneLensServer, job: Job): void {
     return r;
   });
   // A failed create (client refused) must not leave an unhandled rejection behind.
-  s.progress.set(job.id, reporter.catch(() => ({ begin() {}, report() {}, done() {}, token: { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) } }) as unknown as WorkDoneProgressServerReporter));
+  s.progress.set(
+    job.id,
+    reporter.catch(
+      () =>
+        ({
+          begin() {},
+          report() {},
+          done() {},
+          token: { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) },
+        }) as unknown as WorkDoneProgressServerReporter,
+    ),
+  );
 }
 
 export function onJobEnd(s: PruneLensServer, job: Job, outcome: JobOutcome): void {
@@ -55,19 +78,38 @@ export function onJobEnd(s: PruneLensServer, job: Job, outcome: JobOutcome): voi
   if (outcome.status === 'done') {
     if (s.lastFailure?.model === job.spec.modelPath) s.lastFailure = undefined;
     const dir = cacheDir((current ?? st)?.settings.cacheLocation ?? 'workspace', s.workspaceDirOf(job.spec.modelPath));
-    writeCached(dir, { version: 1, key: job.key, modelPath: job.spec.modelPath, scores: outcome.scores, plan: outcome.plan, seconds: outcome.seconds, created: new Date().toISOString() }).catch((err) =>
+    writeCached(dir, {
+      version: 1,
+      key: job.key,
+      modelPath: job.spec.modelPath,
+      scores: outcome.scores,
+      plan: outcome.plan,
+      seconds: outcome.seconds,
+      created: new Date().toISOString(),
+    }).catch((err) =>
       s.connection.console.warn(`PruneLens: could not write the analysis cache in ${dir}: ${errorText(err)}`),
     );
     if (current?.structure) applyResult(current, outcome.scores, outcome.plan, outcome.seconds, false);
   } else if (current) {
     current.phase = outcome.status === 'cancelled' ? 'cancelled' : 'failed';
     current.phaseMessage = outcome.status === 'failed' ? outcome.message : 'cancelled';
-    if (outcome.status === 'failed') s.lastFailure = { model: job.spec.modelPath, text: `${modelLabel(job.spec.modelPath)}: ${outcome.message}` };
+    if (outcome.status === 'failed')
+      s.lastFailure = { model: job.spec.modelPath, text: `${modelLabel(job.spec.modelPath)}: ${outcome.message}` };
   }
-  if (current) void s.publishModel(current.path).then(() => s.afterModelUpdate(current.path)).catch(() => undefined);
+  if (current)
+    void s
+      .publishModel(current.path)
+      .then(() => s.afterModelUpdate(current.path))
+      .catch(() => undefined);
 }
 
-export function applyResult(st: ModelState, scores: ScoresFile, plan: Record<string, unknown>, seconds: number, cached: boolean): void {
+export function applyResult(
+  st: ModelState,
+  scores: ScoresFile,
+  plan: Record<string, unknown>,
+  seconds: number,
+  cached: boolean,
+): void {
   st.scores = scores;
   st.plan = plan as unknown as PruningPlan;
   st.summary = summarize(scores, st.structure!, st.spec!.data.path, seconds, cached, sourceLabel(st.spec!.source));

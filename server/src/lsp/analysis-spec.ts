@@ -30,7 +30,12 @@ export function resolveDataPath(spec: string, baseDir: string): string {
   return spec.startsWith('bundled:') ? spec : path.resolve(baseDir, spec);
 }
 
-export function specFromConfig(config: PruneLensConfig, configPath: string, modelPath: string, settings: ServerSettings): AnalysisJobSpec {
+export function specFromConfig(
+  config: PruneLensConfig,
+  configPath: string,
+  modelPath: string,
+  settings: ServerSettings,
+): AnalysisJobSpec {
   const { path: dataPath, valFraction: _v, testFraction: _t, ...dataOptions } = config.data;
   return {
     modelPath,
@@ -43,11 +48,17 @@ export function specFromConfig(config: PruneLensConfig, configPath: string, mode
 }
 
 /** Null when no data is configured for this model: then only structure is shown. */
-export function specFromSettings(settings: ServerSettings, modelPath: string, workspaceDir: string | undefined): AnalysisJobSpec | null {
+export function specFromSettings(
+  settings: ServerSettings,
+  modelPath: string,
+  workspaceDir: string | undefined,
+): AnalysisJobSpec | null {
   const data = settings.calibrationData.trim();
   if (!data) return null;
   const method: MethodSpec =
-    settings.method === 'distribution' ? { method: 'distribution', options: {} } : { method: 'pca-nci', options: { varianceThreshold: settings.varianceThreshold } };
+    settings.method === 'distribution'
+      ? { method: 'distribution', options: {} }
+      : { method: 'pca-nci', options: { varianceThreshold: settings.varianceThreshold } };
   return {
     modelPath,
     data: { path: resolveDataPath(data, workspaceDir ?? path.dirname(modelPath)) },

@@ -7,7 +7,14 @@ import type { InspectReport } from '../engine/inspect';
 import type { AnalysisSummary, LayerVerdict } from '../../../protocol/src/protocol';
 import type { ScoresFile } from '../../../protocol/src/scores';
 
-export function summarize(scores: ScoresFile, structure: InspectReport, data: string, seconds: number, cached: boolean, optionsSource: string): AnalysisSummary {
+export function summarize(
+  scores: ScoresFile,
+  structure: InspectReport,
+  data: string,
+  seconds: number,
+  cached: boolean,
+  optionsSource: string,
+): AnalysisSummary {
   const flops = new Map(structure.layers.map((l) => [l.name, l.flops]));
   const total = structure.totals.flops || 1;
   const layers: LayerVerdict[] = [];
@@ -64,7 +71,12 @@ export function methodPhrase(summary: AnalysisSummary, v: LayerVerdict): string 
 /** The options of an analysis in a few words with their source, for action titles: `τ 0.9, tiny.prunelens.yaml`. */
 export function optionsLabel(summary: AnalysisSummary): string {
   const o = summary.options;
-  const what = summary.method === 'pca-nci' ? `method A, τ ${String(o.varianceThreshold ?? '?')}` : summary.method === 'distribution' ? 'method B' : summary.method.replace(/^baseline:/, '');
+  const what =
+    summary.method === 'pca-nci'
+      ? `method A, τ ${String(o.varianceThreshold ?? '?')}`
+      : summary.method === 'distribution'
+        ? 'method B'
+        : summary.method.replace(/^baseline:/, '');
   return `${what} from ${summary.optionsSource}`;
 }
 
@@ -86,6 +98,8 @@ export function costLine(summary: AnalysisSummary): string {
   const drop = (a: number, b: number): string => (a ? pct((a - b) / a) : '0%');
   // On a lower bound (layers of unknown cost) a FLOPs percentage would be a guess, often "−0.0%".
   const unknown = before.unknownLayers?.length ?? 0;
-  const flops = unknown ? `FLOPs reduction unknown (${unknown} layer${unknown === 1 ? '' : 's'} of unknown cost)` : `FLOPs −${drop(before.flops, after.flops)}`;
+  const flops = unknown
+    ? `FLOPs reduction unknown (${unknown} layer${unknown === 1 ? '' : 's'} of unknown cost)`
+    : `FLOPs −${drop(before.flops, after.flops)}`;
   return `all suggestions: params −${drop(before.params, after.params)}, ${flops}`;
 }

@@ -40,7 +40,13 @@ export function groupFollowers(graph: ModelGraph, coupling: Coupling): Map<numbe
       }
       for (const [g, n] of counts) {
         const list = out.get(g) ?? [];
-        list.push({ layer, type: typeOf.get(layer) ?? '?', dir: axis.dir, perChannel: n / coupling.groups[g].channels, size: axis.origin.length });
+        list.push({
+          layer,
+          type: typeOf.get(layer) ?? '?',
+          dir: axis.dir,
+          perChannel: n / coupling.groups[g].channels,
+          size: axis.origin.length,
+        });
         out.set(g, list);
       }
     }

@@ -9,7 +9,13 @@
 import * as path from 'node:path';
 import { CodeActionKind, type CodeAction, type CodeActionParams, type Diagnostic } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { ClientCommands, FixAllKind, ServerCommands, type OpenImportancePanelArgs, type PruneParams } from '../../../protocol/src/protocol';
+import {
+  ClientCommands,
+  FixAllKind,
+  ServerCommands,
+  type OpenImportancePanelArgs,
+  type PruneParams,
+} from '../../../protocol/src/protocol';
 import { prunedFolderFor } from '../../../protocol/src/output-names';
 import { optionsLabel, prunableVerdicts } from './analysis-summary';
 import { excludeInsertion } from './config-exclude-edit';
@@ -17,7 +23,8 @@ import type { PythonFixData } from './python-diagnostics';
 import type { PruneLensServer } from './prunelens-server';
 import { SOURCE, uriToPath, type LayerDiagnosticData, type PythonModelCandidates } from './server-common';
 
-const wants = (only: string[] | undefined, kind: string): boolean => !only || only.some((o) => kind === o || kind.startsWith(`${o}.`));
+const wants = (only: string[] | undefined, kind: string): boolean =>
+  !only || only.some((o) => kind === o || kind.startsWith(`${o}.`));
 
 function isLayerData(d: Diagnostic): d is Diagnostic & { data: LayerDiagnosticData } {
   return d.source === SOURCE && (d.data as LayerDiagnosticData | undefined)?.kind === 'layer';
@@ -42,7 +49,12 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
       const layer = d.data.layer;
       if (wants(only, CodeActionKind.QuickFix)) {
         const args: PruneParams = { uri: params.textDocument.uri, layers: [layer] };
-        out.push({ title: `Prune ${layer} (${optionsLabel(model.summary)}; into ${prunedName(file)}, keeping earlier prunes there)`, kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] } });
+        out.push({
+          title: `Prune ${layer} (${optionsLabel(model.summary)}; into ${prunedName(file)}, keeping earlier prunes there)`,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [d],
+          command: { title: 'Prune this layer', command: ServerCommands.prune, arguments: [args] },
+        });
         const config = server.configsNaming(file)[0];
         if (config) {
           const ins = excludeInsertion(config.doc, layer);
@@ -58,7 +70,12 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
           }
         }
         const panel: OpenImportancePanelArgs = { uri: params.textDocument.uri, layer };
-        out.push({ title: 'Open importance panel', kind: CodeActionKind.QuickFix, diagnostics: [d], command: { title: 'Open importance panel', command: ClientCommands.openImportancePanel, arguments: [panel] } });
+        out.push({
+          title: 'Open importance panel',
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [d],
+          command: { title: 'Open importance panel', command: ClientCommands.openImportancePanel, arguments: [panel] },
+        });
       }
     }
     if (isPythonFix(d) && wants(only, CodeActionKind.QuickFix)) {
@@ -66,23 +83,43 @@ export async function codeActions(server: PruneLensServer, params: CodeActionPar
       // The fix is only valid on the text it was computed from: the literal must still be where it was.
       if (doc && doc.offsetAt(d.range.start) === d.data.from && doc.offsetAt(d.range.end) === d.data.to) {
         const newWidth = d.data.edits[0]?.newText;
-        out.push({ title: `Set ${d.data.layer}'s width to ${newWidth} (pruned)`, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true, edit: { changes: { [params.textDocument.uri]: d.data.edits } } });
+        out.push({
+          title: `Set ${d.data.layer}'s width to ${newWidth} (pruned)`,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [d],
+          isPreferred: true,
+          edit: { changes: { [params.textDocument.uri]: d.data.edits } },
+        });
       }
     }
     if (isNoModel(d) && wants(only, CodeActionKind.QuickFix)) {
       for (const rel of d.data.candidates) {
         const top = { line: 0, character: 0 };
-        out.push({ title: `Link this file to ${rel} (add # prunelens-model:)`, kind: CodeActionKind.QuickFix, diagnostics: [d], edit: { changes: { [params.textDocument.uri]: [{ range: { start: top, end: top }, newText: `# prunelens-model: ${rel}\n` }] } } });
+        out.push({
+          title: `Link this file to ${rel} (add # prunelens-model:)`,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [d],
+          edit: {
+            changes: {
+              [params.textDocument.uri]: [{ range: { start: top, end: top }, newText: `# prunelens-model: ${rel}\n` }],
+            },
+          },
+        });
       }
     }
   }
-  if (model?.summary && prunableVerdicts(model.summary).length && (only || params.context.diagnostics.some(isLayerData))) {
+  if (
+    model?.summary &&
+    prunableVerdicts(model.summary).length &&
+    (only || params.context.diagnostics.some(isLayerData))
+  ) {
     const args: PruneParams = { uri: params.textDocument.uri };
     const title = `Prune all suggested layers (${optionsLabel(model.summary)}; into ${prunedName(file)})`;
     const command = { title: 'Prune all suggested layers', command: ServerCommands.prune, arguments: [args] };
     const diagnostics = params.context.diagnostics.filter(isLayerData);
     // Offered both as a quick fix (the light bulb on any layer diagnostic) and as the source fix-all action.
-    if (wants(only, CodeActionKind.QuickFix) && diagnostics.length) out.push({ title, kind: CodeActionKind.QuickFix, diagnostics, command });
+    if (wants(only, CodeActionKind.QuickFix) && diagnostics.length)
+      out.push({ title, kind: CodeActionKind.QuickFix, diagnostics, command });
     if (wants(only, FixAllKind)) out.push({ title, kind: FixAllKind, diagnostics, command });
   }
   return out;

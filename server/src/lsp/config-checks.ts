@@ -22,7 +22,12 @@ export async function loadConfig(s: PruneLensServer, file: string): Promise<Conf
     text = await s.readText(file, 4 * 2 ** 20);
   } catch (err) {
     const doc = parseConfigDocument('', file);
-    const st: ConfigState = { path: file, doc: { ...doc, syntaxErrors: [{ from: 0, to: 0, message: errorText(err) }] }, valid: false, modelPath: null };
+    const st: ConfigState = {
+      path: file,
+      doc: { ...doc, syntaxErrors: [{ from: 0, to: 0, message: errorText(err) }] },
+      valid: false,
+      modelPath: null,
+    };
     s.configs.set(file, st);
     return st;
   }
@@ -30,7 +35,13 @@ export async function loadConfig(s: PruneLensServer, file: string): Promise<Conf
   const value = doc.value as Partial<PruneLensConfig> | undefined;
   const valid = doc.syntaxErrors.length === 0 && validateConfig(value).length === 0;
   let modelPath: string | null = null;
-  if (value && typeof value === 'object' && typeof value.model === 'string' && value.model && !value.model.startsWith('zoo:')) {
+  if (
+    value &&
+    typeof value === 'object' &&
+    typeof value.model === 'string' &&
+    value.model &&
+    !value.model.startsWith('zoo:')
+  ) {
     modelPath = modelFileOf(path.resolve(path.dirname(file), value.model));
   }
   const st: ConfigState = { path: file, doc, valid, modelPath };
@@ -43,7 +54,13 @@ export async function checkConfig(s: PruneLensServer, file: string): Promise<voi
   const st = await s.loadConfig(file);
   // The model's analysis spec comes from this config: re-check the model it names (and the one it named).
   for (const m of new Set([before?.modelPath, st?.modelPath])) {
-    if (m && (await fs.stat(m).then(() => true, () => false))) {
+    if (
+      m &&
+      (await fs.stat(m).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       s.index.set(m, s.index.files.get(m) ?? 'model');
       await s.checkModel(m);
     }
@@ -54,38 +71,89 @@ export async function checkConfig(s: PruneLensServer, file: string): Promise<voi
 export async function configDiagnostics(s: PruneLensServer, st: ConfigState): Promise<Diagnostic[]> {
   const doc = TextDocument.create(s.uriFor(st.path), 'yaml', 0, st.doc.text);
   const out: Diagnostic[] = [];
-  const range = (from: number, to: number) => ({ start: doc.positionAt(from), end: doc.positionAt(Math.max(to, from + 1)) });
+  const range = (from: number, to: number) => ({
+    start: doc.positionAt(from),
+    end: doc.positionAt(Math.max(to, from + 1)),
+  });
   const nl = st.doc.text.indexOf('\n');
-  const firstLine = { start: { line: 0, character: 0 }, end: doc.positionAt(Math.max(1, nl < 0 ? st.doc.text.length : nl)) };
-  for (const e of st.doc.syntaxErrors) out.push({ range: range(e.from, e.to), severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-syntax', message: e.message });
+  const firstLine = {
+    start: { line: 0, character: 0 },
+    end: doc.positionAt(Math.max(1, nl < 0 ? st.doc.text.length : nl)),
+  };
+  for (const e of st.doc.syntaxErrors)
+    out.push({
+      range: range(e.from, e.to),
+      severity: DiagnosticSeverity.Error,
+      source: SOURCE,
+      code: 'config-syntax',
+      message: e.message,
+    });
   if (st.doc.syntaxErrors.length) return out;
   const value = st.doc.value;
   for (const p of validateConfig(value)) {
     const unknownKey = p.message.startsWith('unknown option');
     const span = st.doc.rangeOf(p.pointer, unknownKey);
-    out.push({ range: span ? range(span.from, span.to) : firstLine, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-schema', message: `${p.pointer || '/'}: ${p.message}` });
+    out.push({
+      range: span ? range(span.from, span.to) : firstLine,
+      severity: DiagnosticSeverity.Error,
+      source: SOURCE,
+      code: 'config-schema',
+      message: `${p.pointer || '/'}: ${p.message}`,
+    });
   }
   if (!value || typeof value !== 'object') return out;
   const cfg = value as Partial<PruneLensConfig>;
   const dir = path.dirname(st.path);
-  const exists = (p: string): Promise<boolean> => fs.stat(p).then(() => true, () => false);
+  const exists = (p: string): Promise<boolean> =>
+    fs.stat(p).then(
+      () => true,
+      () => false,
+    );
   // Paths: the model, the data, and an output that would overwrite the model's own folder.
   if (st.modelPath) {
     const span = st.doc.rangeOf('/model');
     const r = span ? range(span.from, span.to) : firstLine;
     const model = s.models.get(st.modelPath);
-    if (!(await exists(st.modelPath))) out.push({ range: r, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: `model not found: ${st.modelPath}` });
-    else if (model?.error || model?.syntaxError) out.push({ range: r, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: `the model cannot be read: ${model.error ?? model.syntaxError!.message}` });
+    if (!(await exists(st.modelPath)))
+      out.push({
+        range: r,
+        severity: DiagnosticSeverity.Error,
+        source: SOURCE,
+        code: 'config-path',
+        message: `model not found: ${st.modelPath}`,
+      });
+    else if (model?.error || model?.syntaxError)
+      out.push({
+        range: r,
+        severity: DiagnosticSeverity.Error,
+        source: SOURCE,
+        code: 'config-path',
+        message: `the model cannot be read: ${model.error ?? model.syntaxError!.message}`,
+      });
     else if (model?.structure) {
       const names = new Set(model.structure.layers.map((l) => l.name));
       for (const e of excludeEntries(st.doc)) {
-        if (!names.has(e.name)) out.push({ range: range(e.from, e.to), severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'config-layer', message: `${model.structure.model} has no layer '${e.name}'` });
+        if (!names.has(e.name))
+          out.push({
+            range: range(e.from, e.to),
+            severity: DiagnosticSeverity.Warning,
+            source: SOURCE,
+            code: 'config-layer',
+            message: `${model.structure.model} has no layer '${e.name}'`,
+          });
       }
     }
     if (typeof cfg.output === 'string' && cfg.output) {
       const span2 = st.doc.rangeOf('/output');
       const over = outputOverModel(path.resolve(dir, cfg.output), st.modelPath);
-      if (over) out.push({ range: span2 ? range(span2.from, span2.to) : firstLine, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: over });
+      if (over)
+        out.push({
+          range: span2 ? range(span2.from, span2.to) : firstLine,
+          severity: DiagnosticSeverity.Error,
+          source: SOURCE,
+          code: 'config-path',
+          message: over,
+        });
     }
   }
   const data = cfg.data && typeof cfg.data === 'object' ? cfg.data.path : undefined;
@@ -94,9 +162,22 @@ export async function configDiagnostics(s: PruneLensServer, st: ConfigState): Pr
     const r = span ? range(span.from, span.to) : firstLine;
     if (data.startsWith('bundled:')) {
       const name = data.slice('bundled:'.length);
-      if (!(BUNDLED_NAMES as readonly string[]).includes(name)) out.push({ range: r, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: `unknown bundled dataset '${name}' (known: ${BUNDLED_NAMES.join(', ')})` });
+      if (!(BUNDLED_NAMES as readonly string[]).includes(name))
+        out.push({
+          range: r,
+          severity: DiagnosticSeverity.Error,
+          source: SOURCE,
+          code: 'config-path',
+          message: `unknown bundled dataset '${name}' (known: ${BUNDLED_NAMES.join(', ')})`,
+        });
     } else if (!(await exists(path.resolve(dir, data)))) {
-      out.push({ range: r, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'config-path', message: `data not found: ${path.resolve(dir, data)}` });
+      out.push({
+        range: r,
+        severity: DiagnosticSeverity.Error,
+        source: SOURCE,
+        code: 'config-path',
+        message: `data not found: ${path.resolve(dir, data)}`,
+      });
     }
   }
   return out;
@@ -105,7 +186,14 @@ export async function configDiagnostics(s: PruneLensServer, st: ConfigState): Pr
 export async function publishConfig(s: PruneLensServer, file: string): Promise<void> {
   const st = s.configs.get(file) ?? (await s.loadConfig(file));
   if (!st) return;
-  if (st.modelPath && !s.models.has(st.modelPath) && (await fs.stat(st.modelPath).then(() => true, () => false))) {
+  if (
+    st.modelPath &&
+    !s.models.has(st.modelPath) &&
+    (await fs.stat(st.modelPath).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     s.index.set(st.modelPath, 'model');
     await s.checkModel(st.modelPath);
   }

@@ -59,10 +59,19 @@ const keyItems = (node: SchemaNode | undefined, json: boolean): CompletionItem[]
   }));
 
 const valueItems = (node: SchemaNode | undefined, json: boolean): CompletionItem[] =>
-  valuesOf(node).map((v) => ({ label: String(v), kind: CompletionItemKind.EnumMember, insertText: json || typeof v !== 'string' ? JSON.stringify(v) : v }));
+  valuesOf(node).map((v) => ({
+    label: String(v),
+    kind: CompletionItemKind.EnumMember,
+    insertText: json || typeof v !== 'string' ? JSON.stringify(v) : v,
+  }));
 
 const layerItems = (layers: string[], json: boolean): CompletionItem[] =>
-  layers.map((l) => ({ label: l, kind: CompletionItemKind.Value, detail: 'prunable layer of the referenced model', insertText: json ? JSON.stringify(l) : l }));
+  layers.map((l) => ({
+    label: l,
+    kind: CompletionItemKind.Value,
+    detail: 'prunable layer of the referenced model',
+    insertText: json ? JSON.stringify(l) : l,
+  }));
 
 const indentOf = (line: string): number => line.length - line.trimStart().length;
 
@@ -116,17 +125,21 @@ function jsonCompletions(root: JsonNode, offset: number, layers: string[]): Comp
   for (;;) {
     let next: { key: string; node: JsonNode } | undefined;
     if (node.type === 'object') {
-      for (const p of node.properties) if ((p.value.type === 'object' || p.value.type === 'array') && offset > p.value.offset && offset < p.value.end) next = { key: p.key, node: p.value };
+      for (const p of node.properties)
+        if ((p.value.type === 'object' || p.value.type === 'array') && offset > p.value.offset && offset < p.value.end)
+          next = { key: p.key, node: p.value };
     } else if (node.type === 'array') {
       node.items.forEach((item, i) => {
-        if ((item.type === 'object' || item.type === 'array') && offset > item.offset && offset < item.end) next = { key: String(i), node: item };
+        if ((item.type === 'object' || item.type === 'array') && offset > item.offset && offset < item.end)
+          next = { key: String(i), node: item };
       });
     }
     if (!next) break;
     path.push(next.key);
     node = next.node;
   }
-  if (node.type === 'array') return path.join('/') === 'method/exclude' ? layerItems(layers, true) : valueItems(schemaAt(path), true);
+  if (node.type === 'array')
+    return path.join('/') === 'method/exclude' ? layerItems(layers, true) : valueItems(schemaAt(path), true);
   const present = node.type === 'object' ? new Set(node.properties.map((p) => p.key)) : new Set<string>();
   return keyItems(schemaAt(path), true).filter((i) => !present.has(i.label));
 }

@@ -59,7 +59,8 @@ export function parseConfigDocument(text: string, file: string): ConfigDocument 
     try {
       const json = parseJsonTree(text);
       const value: unknown = JSON.parse(text);
-      if (nestingDepth(value) > MAX_NESTING) throw new JsonSyntaxError(`nested more than ${MAX_NESTING} levels deep`, 0);
+      if (nestingDepth(value) > MAX_NESTING)
+        throw new JsonSyntaxError(`nested more than ${MAX_NESTING} levels deep`, 0);
       return {
         kind: 'json',
         text,
@@ -77,7 +78,13 @@ export function parseConfigDocument(text: string, file: string): ConfigDocument 
       };
     } catch (err) {
       const offset = err instanceof JsonSyntaxError ? err.offset : 0;
-      return { kind: 'json', text, value: undefined, syntaxErrors: [{ from: offset, to: offset + 1, message: `malformed JSON: ${(err as Error).message}` }], rangeOf: () => undefined };
+      return {
+        kind: 'json',
+        text,
+        value: undefined,
+        syntaxErrors: [{ from: offset, to: offset + 1, message: `malformed JSON: ${(err as Error).message}` }],
+        rangeOf: () => undefined,
+      };
     }
   }
   // Never throws: an unresolved alias, an alias bomb or deep nesting becomes a syntax error on its spot.
@@ -97,10 +104,15 @@ export function excludeEntries(doc: ConfigDocument): (Span & { name: string })[]
   const out: (Span & { name: string })[] = [];
   if (doc.yaml) {
     const seq = doc.yaml.getIn(['method', 'exclude'], true);
-    if (isSeq(seq)) for (const item of seq.items) if (isScalar(item) && typeof item.value === 'string' && item.range) out.push({ name: item.value, from: item.range[0], to: item.range[1] });
+    if (isSeq(seq))
+      for (const item of seq.items)
+        if (isScalar(item) && typeof item.value === 'string' && item.range)
+          out.push({ name: item.value, from: item.range[0], to: item.range[1] });
   } else if (doc.json) {
     const arr = nodeAtPointer(doc.json, '/method/exclude');
-    if (arr?.type === 'array') for (const item of arr.items) if (item.type === 'string') out.push({ name: item.value, from: item.offset, to: item.end });
+    if (arr?.type === 'array')
+      for (const item of arr.items)
+        if (item.type === 'string') out.push({ name: item.value, from: item.offset, to: item.end });
   }
   return out;
 }

@@ -69,7 +69,8 @@ export function excludeInsertion(doc: ConfigDocument, layer: string): Insertion 
     }
     if (method.type !== 'object') return null;
     const exclude = nodeAtPointer(root, '/method/exclude');
-    if (!exclude) return { offset: method.offset + 1, text: `"exclude": [${item}]${method.properties.length ? ', ' : ''}` };
+    if (!exclude)
+      return { offset: method.offset + 1, text: `"exclude": [${item}]${method.properties.length ? ', ' : ''}` };
     if (exclude.type !== 'array') return null;
     if (exclude.items.some((i) => i.type === 'string' && i.value === layer)) return null;
     const last = exclude.items[exclude.items.length - 1];

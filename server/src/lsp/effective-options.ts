@@ -26,7 +26,13 @@ export function modelFacts(graph: ModelGraph, coupling: Coupling): ModelFacts {
   const c = shape && shape.length === 4 ? shape[3] : null;
   const out = graph.outputs[0] ? coupling.shapes.get(tensorKey(graph.outputs[0])) : null;
   // Shapes are NHWC with the batch axis: [N, H, W, C] is a per-pixel (segmentation) output, [N, C] a per-image one.
-  const task: Task | null = !out ? null : out.length === 4 ? 'segmentation' : out.length === 2 ? 'classification' : null;
+  const task: Task | null = !out
+    ? null
+    : out.length === 4
+      ? 'segmentation'
+      : out.length === 2
+        ? 'classification'
+        : null;
   return { task, inputChannels: typeof c === 'number' ? c : null };
 }
 
@@ -55,11 +61,21 @@ export function settingsDataMismatch(data: string, facts: ModelFacts): string | 
 export const sourceLabel = (source: string): string => (source === 'settings' ? 'settings' : path.basename(source));
 
 /** The spec in the config's own shape, for the launcher and the `prunelens/options` request. */
-export function optionsOf(spec: AnalysisJobSpec | null, problem: string | undefined, configSource: string | undefined, configValue: Record<string, unknown> | undefined, settings: ServerSettings): EffectiveOptions {
+export function optionsOf(
+  spec: AnalysisJobSpec | null,
+  problem: string | undefined,
+  configSource: string | undefined,
+  configValue: Record<string, unknown> | undefined,
+  settings: ServerSettings,
+): EffectiveOptions {
   const source = configSource ?? 'settings';
   const base: EffectiveOptions = { source, sourceLabel: sourceLabel(source) };
   if (problem) return { ...base, problem };
-  if (!spec) return { ...base, problem: 'no calibration data: set prunelens.calibrationData or name this model in a *.prunelens.yaml config' };
+  if (!spec)
+    return {
+      ...base,
+      problem: 'no calibration data: set prunelens.calibrationData or name this model in a *.prunelens.yaml config',
+    };
   if (configSource && configValue) {
     const dir = path.dirname(configSource);
     const cfg = configValue as { data: Record<string, unknown>; output?: string; method?: Record<string, unknown> };
@@ -75,6 +91,16 @@ export function optionsOf(spec: AnalysisJobSpec | null, problem: string | undefi
     };
   }
   const method: { name: string } & Record<string, unknown> =
-    settings.method === 'distribution' ? { name: 'distribution' } : { name: 'pca-nci', varianceThreshold: settings.varianceThreshold };
-  return { ...base, config: { model: spec.modelPath, data: { path: spec.data.path }, calibration: { images: settings.calibrationImages }, method } };
+    settings.method === 'distribution'
+      ? { name: 'distribution' }
+      : { name: 'pca-nci', varianceThreshold: settings.varianceThreshold };
+  return {
+    ...base,
+    config: {
+      model: spec.modelPath,
+      data: { path: spec.data.path },
+      calibration: { images: settings.calibrationImages },
+      method,
+    },
+  };
 }

@@ -28,15 +28,22 @@ export function diagnosticText(err: unknown, what = 'this file'): string {
   const raw = oneLine(e.message).slice(0, 120);
   let sentence: string;
   if (e instanceof RangeError && /call stack/i.test(e.message)) sentence = `${what} is nested too deeply to process`;
-  else if (e instanceof RangeError && /(array|buffer|allocation|length|size)/i.test(e.message)) sentence = `${what} describes data too large to hold in memory`;
+  else if (e instanceof RangeError && /(array|buffer|allocation|length|size)/i.test(e.message))
+    sentence = `${what} describes data too large to hold in memory`;
   else if (e instanceof SyntaxError) sentence = `${what} is not valid JSON`;
-  else if (e instanceof TypeError) sentence = `${what} has a value of an unexpected type where PruneLens expected another (a malformed or hand-edited file?)`;
+  else if (e instanceof TypeError)
+    sentence = `${what} has a value of an unexpected type where PruneLens expected another (a malformed or hand-edited file?)`;
   else if (/out of memory|heap/i.test(e.message)) sentence = `${what} needs more memory than PruneLens may use`;
   else sentence = `PruneLens could not process ${what}`;
   return `${sentence} (${e.name}: ${raw})`;
 }
 
 function oneLine(s: string): string {
+  // Control characters would break the one-line diagnostic: matching them is the point of this pattern.
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\s*\n\s*/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '?').trim();
+  const control = /[\u0000-\u001f\u007f]/g;
+  return s
+    .replace(/\s*\n\s*/g, ' ')
+    .replace(control, '?')
+    .trim();
 }

@@ -21,7 +21,9 @@ export function layerFlops(layer: LayerReport, totals: CostTotals): string {
   if (layer.flopsKnown === false) return 'unknown (an input shape could not be inferred)';
   const share = `${((100 * layer.flops) / (totals.flops || 1)).toFixed(1)}% of model`;
   const unknown = totals.unknownLayers?.length ?? 0;
-  return unknown ? `${fmt(layer.flops)} (≤ ${share}; model total ${flopsLabel(totals, fmt)})` : `${fmt(layer.flops)} (${share})`;
+  return unknown
+    ? `${fmt(layer.flops)} (≤ ${share}; model total ${flopsLabel(totals, fmt)})`
+    : `${fmt(layer.flops)} (${share})`;
 }
 
 export function modelHover(st: ModelState, doc: TextDocument, position: Position, analysisLine: string): Hover | null {
@@ -39,7 +41,9 @@ export function modelHover(st: ModelState, doc: TextDocument, position: Position
   const layer = st.structure.layers.find((l) => l.name === span.name);
   if (!layer) return null;
   const lines = [`**${layer.name}** · ${layer.type}`, ''];
-  lines.push(`- output channels: ${layer.outputChannels ?? '?'} · params: ${fmt(layer.params)} · FLOPs (multiply-accumulates): ${layerFlops(layer, st.structure.totals)}`);
+  lines.push(
+    `- output channels: ${layer.outputChannels ?? '?'} · params: ${fmt(layer.params)} · FLOPs (multiply-accumulates): ${layerFlops(layer, st.structure.totals)}`,
+  );
   if (layer.prunable) {
     const group = layer.group !== undefined ? st.structure.groups[layer.group] : undefined;
     const others = group ? group.members.filter((m) => m !== layer.name) : [];
@@ -50,8 +54,12 @@ export function modelHover(st: ModelState, doc: TextDocument, position: Position
   const verdict = st.summary?.layers.find((v) => v.layer === layer.name);
   if (st.summary && verdict) {
     if (verdict.excluded) lines.push('- excluded from pruning by the configuration');
-    else if (verdict.kept >= verdict.channels) lines.push(`- analysis: keeps all ${verdict.channels} filters (${methodPhrase(st.summary, verdict)})`);
-    else lines.push(`- analysis: ${verdict.channels - verdict.kept} of ${verdict.channels} filters prunable (${methodPhrase(st.summary, verdict)})`);
+    else if (verdict.kept >= verdict.channels)
+      lines.push(`- analysis: keeps all ${verdict.channels} filters (${methodPhrase(st.summary, verdict)})`);
+    else
+      lines.push(
+        `- analysis: ${verdict.channels - verdict.kept} of ${verdict.channels} filters prunable (${methodPhrase(st.summary, verdict)})`,
+      );
     if (verdict.note) lines.push(`- note: ${verdict.note}`);
   }
   lines.push('', `_${analysisLine}_`);
@@ -82,7 +90,10 @@ export function configHover(st: ConfigState, doc: TextDocument, position: Positi
   }
   if (!node?.description && node?.default === undefined) return null;
   const text = `**${found.path.join('.')}**${node.description ? ` — ${node.description}` : ''}${node.default !== undefined ? `\n\ndefault: \`${JSON.stringify(node.default)}\`` : ''}`;
-  return { contents: { kind: 'markdown', value: text }, range: { start: doc.positionAt(found.from), end: doc.positionAt(found.to) } };
+  return {
+    contents: { kind: 'markdown', value: text },
+    range: { start: doc.positionAt(found.from), end: doc.positionAt(found.to) },
+  };
 }
 
 function findKey(st: ConfigState, offset: number): { path: string[]; from: number; to: number } | null {
@@ -105,7 +116,8 @@ function findKey(st: ConfigState, offset: number): { path: string[]; from: numbe
   let map: unknown = yaml.contents;
   const path: string[] = [];
   for (;;) {
-    const items = (map as { items?: { key?: { value?: unknown; range?: number[] }; value?: { range?: number[] } }[] })?.items;
+    const items = (map as { items?: { key?: { value?: unknown; range?: number[] }; value?: { range?: number[] } }[] })
+      ?.items;
     if (!Array.isArray(items)) return null;
     const hit = items.find((p) => p.key?.range && offset >= p.key.range[0] && offset <= p.key.range[1]);
     if (hit) return { path: [...path, String(hit.key!.value)], from: hit.key!.range![0], to: hit.key!.range![1] };

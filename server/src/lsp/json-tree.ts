@@ -114,9 +114,9 @@ export function parseJsonTree(text: string): JsonNode {
       }
     }
     if (c === '"') return { type: 'string', ...str() };
-    if (text.startsWith('true', i)) return (i += 4), { type: 'boolean', offset, end: i, value: true };
-    if (text.startsWith('false', i)) return (i += 5), { type: 'boolean', offset, end: i, value: false };
-    if (text.startsWith('null', i)) return (i += 4), { type: 'null', offset, end: i, value: null };
+    if (text.startsWith('true', i)) return ((i += 4), { type: 'boolean', offset, end: i, value: true });
+    if (text.startsWith('false', i)) return ((i += 5), { type: 'boolean', offset, end: i, value: false });
+    if (text.startsWith('null', i)) return ((i += 4), { type: 'null', offset, end: i, value: null });
     const m = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
     m.lastIndex = i;
     const hit = m.exec(text);

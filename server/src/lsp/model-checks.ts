@@ -54,7 +54,10 @@ async function runCheck(s: PruneLensServer, file: string): Promise<ModelState> {
   }
   // A newer check owns the state (this one may even have been dropped unread): its result is the answer.
   if (s.checks.get(file) !== generation) return s.latestCheck.get(file) ?? s.models.get(file) ?? st;
-  if ((st.outline && !st.outline.isLayersModel && !st.syntaxError) || (file.toLowerCase().endsWith('.h5') && st.error && NOT_A_KERAS_MODEL.test(st.error))) {
+  if (
+    (st.outline && !st.outline.isLayersModel && !st.syntaxError) ||
+    (file.toLowerCase().endsWith('.h5') && st.error && NOT_A_KERAS_MODEL.test(st.error))
+  ) {
     s.models.delete(file);
     s.index.set(file, null);
     await s.connection.sendDiagnostics({ uri: s.uriFor(file), diagnostics: [] });
@@ -70,7 +73,16 @@ async function runCheck(s: PruneLensServer, file: string): Promise<ModelState> {
   }
   s.models.set(file, st);
   if (st.key && !st.summary) await loadCachedAnalysis(s, st);
-  if (s.trusted && st.spec && st.key && !st.summary && settings.analyzeOnOpen && st.phase !== 'queued' && st.phase !== 'running' && st.phase !== 'failed') {
+  if (
+    s.trusted &&
+    st.spec &&
+    st.key &&
+    !st.summary &&
+    settings.analyzeOnOpen &&
+    st.phase !== 'queued' &&
+    st.phase !== 'running' &&
+    st.phase !== 'failed'
+  ) {
     void s.analyze(file, false);
   }
   await s.publishModel(file);
@@ -89,7 +101,9 @@ export async function loadModel(s: PruneLensServer, st: ModelState): Promise<voi
     st.configPath = config.path;
     if (!config.valid) {
       // Every config naming it is invalid (a valid one would sort first): name each, the one being edited included.
-      const invalid = s.configsNaming(file).map((c) => `${path.basename(c.path)} names this model but is invalid (${configProblem(c)})`);
+      const invalid = s
+        .configsNaming(file)
+        .map((c) => `${path.basename(c.path)} names this model but is invalid (${configProblem(c)})`);
       st.specNote = `${invalid.join('; ')}: fix it to analyse this model with its options`;
     } else {
       try {
@@ -115,16 +129,31 @@ export async function loadCachedAnalysis(s: PruneLensServer, st: ModelState): Pr
 
 export function modelDiagnostics(st: ModelState, doc: TextDocument): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const at = (from: number, to = from + 1) => ({ start: doc.positionAt(from), end: doc.positionAt(Math.max(to, from)) });
+  const at = (from: number, to = from + 1) => ({
+    start: doc.positionAt(from),
+    end: doc.positionAt(Math.max(to, from)),
+  });
   if (st.syntaxError) {
-    out.push({ range: at(st.syntaxError.offset), severity: DiagnosticSeverity.Error, source: SOURCE, code: 'model-error', message: st.syntaxError.message });
+    out.push({
+      range: at(st.syntaxError.offset),
+      severity: DiagnosticSeverity.Error,
+      source: SOURCE,
+      code: 'model-error',
+      message: st.syntaxError.message,
+    });
     return out;
   }
   if (st.error) {
     // Anchored on the weights manifest when the problem is in the shards, else on the first line.
     const text = doc.getText();
     const manifest = /shard|weight/i.test(st.error) ? text.indexOf('"weightsManifest"') : -1;
-    const range = manifest >= 0 ? at(manifest, manifest + '"weightsManifest"'.length) : { start: { line: 0, character: 0 }, end: doc.positionAt(Math.min(text.indexOf('\n') >>> 0, text.length, 200)) };
+    const range =
+      manifest >= 0
+        ? at(manifest, manifest + '"weightsManifest"'.length)
+        : {
+            start: { line: 0, character: 0 },
+            end: doc.positionAt(Math.min(text.indexOf('\n') >>> 0, text.length, 200)),
+          };
     out.push({ range, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'model-error', message: st.error });
     return out;
   }
@@ -133,7 +162,13 @@ export function modelDiagnostics(st: ModelState, doc: TextDocument): Diagnostic[
   if (!st.spec) {
     if (st.specNote) {
       // Options were meant for this model but cannot be used: say so, never analyse with other options instead.
-      out.push({ range: top, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'options-invalid', message: st.specNote });
+      out.push({
+        range: top,
+        severity: DiagnosticSeverity.Warning,
+        source: SOURCE,
+        code: 'options-invalid',
+        message: st.specNote,
+      });
       return out;
     }
     out.push({
@@ -146,7 +181,13 @@ export function modelDiagnostics(st: ModelState, doc: TextDocument): Diagnostic[
     return out;
   }
   if (st.phase === 'failed') {
-    out.push({ range: top, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'analysis-failed', message: `analysis failed: ${st.phaseMessage ?? 'unknown error'}` });
+    out.push({
+      range: top,
+      severity: DiagnosticSeverity.Warning,
+      source: SOURCE,
+      code: 'analysis-failed',
+      message: `analysis failed: ${st.phaseMessage ?? 'unknown error'}`,
+    });
   }
   if (!st.summary) return out;
   const severity = severityOf(st.settings);
@@ -155,7 +196,14 @@ export function modelDiagnostics(st: ModelState, doc: TextDocument): Diagnostic[
     const span = st.outline?.layers.find((l) => l.name === v.layer);
     if (!span) continue;
     const data: LayerDiagnosticData = { kind: 'layer', uri, layer: v.layer };
-    out.push({ range: at(span.nameStart, span.nameEnd), severity, source: SOURCE, code: 'prunable-layer', message: verdictMessage(st.summary, v), data });
+    out.push({
+      range: at(span.nameStart, span.nameEnd),
+      severity,
+      source: SOURCE,
+      code: 'prunable-layer',
+      message: verdictMessage(st.summary, v),
+      data,
+    });
   }
   return out;
 }
@@ -186,7 +234,18 @@ export async function afterModelUpdate(s: PruneLensServer, modelPath: string): P
 /** The model's effective options and their source (the `prunelens/options` request, the launcher). */
 export async function effectiveOptions(s: PruneLensServer, file: string): Promise<EffectiveOptions> {
   const st = s.models.get(file) ?? (await s.checkModel(file));
-  if (st.error || st.syntaxError) return { source: st.configPath ?? 'settings', sourceLabel: sourceLabel(st.configPath ?? 'settings'), problem: st.error ?? st.syntaxError!.message };
+  if (st.error || st.syntaxError)
+    return {
+      source: st.configPath ?? 'settings',
+      sourceLabel: sourceLabel(st.configPath ?? 'settings'),
+      problem: st.error ?? st.syntaxError!.message,
+    };
   const config = st.configPath ? s.configs.get(st.configPath) : undefined;
-  return optionsOf(st.spec, st.specNote, st.configPath, config?.valid ? (config.doc.value as Record<string, unknown>) : undefined, st.settings);
+  return optionsOf(
+    st.spec,
+    st.specNote,
+    st.configPath,
+    config?.valid ? (config.doc.value as Record<string, unknown>) : undefined,
+    st.settings,
+  );
 }

@@ -62,7 +62,8 @@ export function outlineModelJson(text: string): ModelJsonOutline {
   const format = prop(root, 'format');
   const modelConfig = prop(topology, 'model_config') ?? topology;
   const keras = prop(modelConfig, 'class_name')?.type === 'string' && prop(modelConfig, 'config') !== undefined;
-  const isLayersModel = topology?.type === 'object' && ((format?.type === 'string' && format.value === 'layers-model') || keras);
+  const isLayersModel =
+    topology?.type === 'object' && ((format?.type === 'string' && format.value === 'layers-model') || keras);
   const layers: LayerSpan[] = [];
   if (isLayersModel) collect(layerList(topology), layers);
   const shards: string[] = [];

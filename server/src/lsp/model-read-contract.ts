@@ -33,7 +33,10 @@ export interface ModelReadMethods {
   check: { params: { file: string; text?: string }; result: ModelReadResult };
   /** Whether a `.json` file is a TF.js layers model (parsed whole, so it runs here). */
   classify: { params: { file: string; text?: string }; result: FileKind | null };
-  whatIf: { params: { file: string; groups: GroupKeep[] }; result: { before: Cost; after: Cost; layers: LayerCostChange[] } };
+  whatIf: {
+    params: { file: string; groups: GroupKeep[] };
+    result: { before: Cost; after: Cost; layers: LayerCostChange[] };
+  };
   planCosts: { params: { file: string; plan: PruningPlan }; result: LayerCostChange[] };
   planFromGroups: { params: { file: string; groups: GroupKeep[]; meta: Record<string, unknown> }; result: PruningPlan };
   prune: { params: { file: string; plan: PruningPlan }; result: Omit<PruneResult, 'out'> & { out: string } };
@@ -43,7 +46,9 @@ export type ModelReadMethod = keyof ModelReadMethods;
 
 export namespace ModelRead {
   /** Server → worker. */
-  export type Request = { [M in ModelReadMethod]: { id: number; method: M; params: ModelReadMethods[M]['params'] } }[ModelReadMethod];
+  export type Request = {
+    [M in ModelReadMethod]: { id: number; method: M; params: ModelReadMethods[M]['params'] };
+  }[ModelReadMethod];
   /**
    * Worker → server. `engine`: the error is the engine's own one-line refusal (a PruneLensError), shown as is;
    * otherwise it is a bug, logged with its stack.

@@ -52,7 +52,10 @@ export async function readModelFacts(file: string, text?: string): Promise<Model
       try {
         st.outline = outlineModelJson(json);
       } catch (err) {
-        st.syntaxError = { message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : diagnosticText(err)}`, offset: err instanceof JsonSyntaxError ? err.offset : 0 };
+        st.syntaxError = {
+          message: `malformed JSON: ${err instanceof JsonSyntaxError ? err.message : diagnosticText(err)}`,
+          offset: err instanceof JsonSyntaxError ? err.offset : 0,
+        };
         return st;
       }
       if (!st.outline.isLayersModel) return st;

@@ -28,7 +28,9 @@ export function readTimeoutFromEnv(env: NodeJS.ProcessEnv, warn: (line: string) 
   if (raw === undefined || raw === '') return DEFAULT_READ_TIMEOUT_MS;
   const ms = Number(raw);
   if (Number.isInteger(ms) && ms > 0) return ms;
-  warn(`PruneLens: PRUNELENS_MODEL_READ_TIMEOUT_MS=${JSON.stringify(raw)} is not a positive whole number of milliseconds; using ${DEFAULT_READ_TIMEOUT_MS}`);
+  warn(
+    `PruneLens: PRUNELENS_MODEL_READ_TIMEOUT_MS=${JSON.stringify(raw)} is not a positive whole number of milliseconds; using ${DEFAULT_READ_TIMEOUT_MS}`,
+  );
   return DEFAULT_READ_TIMEOUT_MS;
 }
 
@@ -75,7 +77,10 @@ export class ModelReader {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
   }
 
-  call<M extends ModelReadMethod>(method: M, params: ModelReadMethods[M]['params']): Promise<ModelReadMethods[M]['result']> {
+  call<M extends ModelReadMethod>(
+    method: M,
+    params: ModelReadMethods[M]['params'],
+  ): Promise<ModelReadMethods[M]['result']> {
     if (this.disposed) return Promise.reject(new PruneLensError('the language server is shutting down', params.file));
     if (method === 'check') {
       for (const old of this.waiting.filter((p) => p.method === 'check' && p.params.file === params.file)) {
@@ -93,7 +98,8 @@ export class ModelReader {
     this.disposed = true;
     for (const p of this.waiting) p.reject(new PruneLensError('the language server is shutting down', p.params.file));
     this.waiting = [];
-    if (this.current) this.settle(this.current, new PruneLensError('the language server is shutting down', this.current.params.file));
+    if (this.current)
+      this.settle(this.current, new PruneLensError('the language server is shutting down', this.current.params.file));
     this.stopWorker();
   }
 
@@ -109,7 +115,8 @@ export class ModelReader {
         this.timer = setTimeout(() => this.timedOut(next), this.limitOf(next));
         this.worker?.postMessage({ id: next.id, method: next.method, params: next.params } as ModelRead.Request);
       },
-      (err: Error) => this.settle(next, new PruneLensError(`the model reader could not start (${err.message})`, next.params.file)),
+      (err: Error) =>
+        this.settle(next, new PruneLensError(`the model reader could not start (${err.message})`, next.params.file)),
     );
   }
 
@@ -177,7 +184,14 @@ export class ModelReader {
     this.worker = undefined;
     this.ready = undefined;
     const p = this.current;
-    if (p) this.settle(p, new PruneLensError(`the model reader stopped while reading it (${why}; out of memory?); PruneLens restarted it`, p.params.file));
+    if (p)
+      this.settle(
+        p,
+        new PruneLensError(
+          `the model reader stopped while reading it (${why}; out of memory?); PruneLens restarted it`,
+          p.params.file,
+        ),
+      );
   }
 
   private onMessage(m: Exclude<ModelRead.Response, { type: 'ready' }>): void {

@@ -15,14 +15,28 @@ export async function modelView(server: PruneLensServer, file: string): Promise<
   const uri = server.uriFor(file);
   const error = st.error ?? st.syntaxError?.message;
   if (error || !st.structure) {
-    return { uri, model: file, error: error ?? 'not a model PruneLens reads', analysis: server.analysisLine(st), analysed: false, layers: [] };
+    return {
+      uri,
+      model: file,
+      error: error ?? 'not a model PruneLens reads',
+      analysis: server.analysisLine(st),
+      analysed: false,
+      layers: [],
+    };
   }
   const byGroup = new Map((st.summary?.layers ?? []).map((v) => [v.group, v]));
   const config = server.configsNaming(file)[0];
   const configDoc = config && TextDocument.create(server.uriFor(config.path), 'yaml', 0, config.doc.text);
   const excludeEdit = (layer: string): ModelViewLayer['exclude'] | undefined => {
     const ins = config && configDoc ? excludeInsertion(config.doc, layer) : null;
-    return ins && configDoc ? { uri: configDoc.uri, position: configDoc.positionAt(ins.offset), newText: ins.text, config: path.basename(config!.path) } : undefined;
+    return ins && configDoc
+      ? {
+          uri: configDoc.uri,
+          position: configDoc.positionAt(ins.offset),
+          newText: ins.text,
+          config: path.basename(config!.path),
+        }
+      : undefined;
   };
   const layers: ModelViewLayer[] = st.structure.layers.map((l) => {
     const v = l.group === undefined ? undefined : byGroup.get(l.group);
@@ -48,7 +62,11 @@ export async function modelView(server: PruneLensServer, file: string): Promise<
     model: st.structure.model,
     analysis: server.analysisLine(st),
     analysed: Boolean(st.summary && st.plan),
-    totals: { params: st.structure.totals.params, flops: st.structure.totals.flops, ...(st.structure.totals.unknownLayers?.length ? { unknownLayers: st.structure.totals.unknownLayers } : {}) },
+    totals: {
+      params: st.structure.totals.params,
+      flops: st.structure.totals.flops,
+      ...(st.structure.totals.unknownLayers?.length ? { unknownLayers: st.structure.totals.unknownLayers } : {}),
+    },
     layers,
   };
 }

@@ -23,7 +23,16 @@ import { applyPlan } from '../engine/surgery/apply';
 import type { PruningPlan } from '../engine/surgery/plan';
 import { kerasExtensionOf } from '../engine/formats/keras/writer';
 import type { ModelGraph } from '../engine/graph/ir';
-import { checkOutputTarget, kerasOutput, modelInputPaths, onnxOutput, tfjsLayersOutput, writeOutputFolder, type ModelOutput, type ModelTotals } from '../engine/output';
+import {
+  checkOutputTarget,
+  kerasOutput,
+  modelInputPaths,
+  onnxOutput,
+  tfjsLayersOutput,
+  writeOutputFolder,
+  type ModelOutput,
+  type ModelTotals,
+} from '../engine/output';
 import { OutputError, PruneLensError } from '../engine/util/errors';
 import { prunedFolderFor } from '../../../protocol/src/output-names';
 import type { AnalysisSummary, PruneResult } from '../../../protocol/src/protocol';
@@ -49,7 +58,8 @@ export function subPlan(plan: PruningPlan, summary: AnalysisSummary, layers: str
   for (const l of layers) {
     const v = summary.layers.find((x) => x.layer === l);
     if (!v) throw new PruneLensError(`'${l}' is not a prunable layer of this model`);
-    if (v.excluded || v.kept >= v.channels) throw new PruneLensError(`the analysis suggests no filters to prune in '${l}'`);
+    if (v.excluded || v.kept >= v.channels)
+      throw new PruneLensError(`the analysis suggests no filters to prune in '${l}'`);
     groups.add(v.group);
   }
   const members = summary.layers.filter((v) => groups.has(v.group)).map((v) => v.layer);
@@ -63,11 +73,18 @@ async function readRecord(dir: string): Promise<PruneRecord | null | 'none'> {
   try {
     text = await fs.readFile(path.join(dir, PRUNE_RECORD), 'utf8');
   } catch {
-    return (await fs.stat(dir).then(() => true, () => false)) ? null : 'none';
+    return (await fs.stat(dir).then(
+      () => true,
+      () => false,
+    ))
+      ? null
+      : 'none';
   }
   try {
     const r = JSON.parse(text) as PruneRecord;
-    return r && r.version === 1 && typeof r.source === 'string' && typeof r.sourceHash === 'string' && r.plan?.layers ? r : null;
+    return r && r.version === 1 && typeof r.source === 'string' && typeof r.sourceHash === 'string' && r.plan?.layers
+      ? r
+      : null;
   } catch {
     return null;
   }
@@ -75,7 +92,11 @@ async function readRecord(dir: string): Promise<PruneRecord | null | 'none'> {
 
 /** Layers of `plan` whose group `add` also names: the new choice for that group replaces the old one. */
 function mergePlans(base: PruningPlan, add: PruningPlan, groupOf: (layer: string) => number | undefined): PruningPlan {
-  const replaced = new Set(Object.keys(add.layers).map(groupOf).filter((g): g is number => g !== undefined));
+  const replaced = new Set(
+    Object.keys(add.layers)
+      .map(groupOf)
+      .filter((g): g is number => g !== undefined),
+  );
   const layers: PruningPlan['layers'] = {};
   for (const [name, entry] of Object.entries(base.layers)) if (!replaced.has(groupOf(name) ?? -1)) layers[name] = entry;
   Object.assign(layers, add.layers);
@@ -86,13 +107,17 @@ function mergePlans(base: PruningPlan, add: PruningPlan, groupOf: (layer: string
  * Where this prune goes and what it builds on: the `.pruned/` folder when it is free or holds an earlier prune
  * of this same original, else the next free numbered sibling (with the reason).
  */
-async function target(modelPath: string, hash: string): Promise<{ out: string; previous?: PruneRecord; note?: string }> {
+async function target(
+  modelPath: string,
+  hash: string,
+): Promise<{ out: string; previous?: PruneRecord; note?: string }> {
   const first = prunedDir(modelPath);
   let note: string | undefined;
   for (let i = 1; i < 1000; i++) {
     const out = i === 1 ? first : `${first}-${i}`;
     const rec = await readRecord(out);
-    const same = rec !== 'none' && rec !== null && path.resolve(rec.source) === path.resolve(modelPath) && rec.sourceHash === hash;
+    const same =
+      rec !== 'none' && rec !== null && path.resolve(rec.source) === path.resolve(modelPath) && rec.sourceHash === hash;
     if (rec !== 'none' && !same) {
       note ??=
         rec === null
@@ -106,7 +131,8 @@ async function target(modelPath: string, hash: string): Promise<{ out: string; p
     const refusal = await checkOutputTarget(out, 'folder', { inputs: modelInputPaths(modelPath) }).then(
       () => undefined,
       (err: unknown) => {
-        if (err instanceof OutputError) return `${path.basename(out)}/ cannot take the pruned model (${err.message.replace(/^[^:]*: /, '')}); left as it is`;
+        if (err instanceof OutputError)
+          return `${path.basename(out)}/ cannot take the pruned model (${err.message.replace(/^[^:]*: /, '')}); left as it is`;
         throw err;
       },
     );
@@ -119,8 +145,12 @@ async function target(modelPath: string, hash: string): Promise<{ out: string; p
   throw new PruneLensError(`no free folder for the pruned model beside ${modelPath}`, modelPath);
 }
 
-export async function pruneToSibling(modelPath: string, plan: PruningPlan): Promise<Omit<PruneResult, 'out'> & { out: string }> {
-  if (Object.keys(plan.layers).length === 0) throw new PruneLensError('the analysis suggests nothing to prune in this model', modelPath);
+export async function pruneToSibling(
+  modelPath: string,
+  plan: PruningPlan,
+): Promise<Omit<PruneResult, 'out'> & { out: string }> {
+  if (Object.keys(plan.layers).length === 0)
+    throw new PruneLensError('the analysis suggests nothing to prune in this model', modelPath);
   const { graph, format } = await readModel(modelPath);
   const hash = graphHash(graph);
   const { out, previous, note } = await target(modelPath, hash);
@@ -143,11 +173,23 @@ export async function pruneToSibling(modelPath: string, plan: PruningPlan): Prom
   );
   const newGroups = new Set(Object.keys(plan.layers).map(groupOf));
   const kept = previous ? changed.filter((c) => !newGroups.has(groupOf(c.layer))).map((c) => c.layer) : [];
-  return { out: path.join(out, written.file === '.' ? 'model.json' : written.file), before, after, changed, ...(kept.length ? { composedWith: kept } : {}), ...(note ? { note } : {}) };
+  return {
+    out: path.join(out, written.file === '.' ? 'model.json' : written.file),
+    before,
+    after,
+    changed,
+    ...(kept.length ? { composedWith: kept } : {}),
+    ...(note ? { note } : {}),
+  };
 }
 
 /** A model is written back in its own format: ONNX as `model.onnx`, Keras as `model.keras`/`.h5`, else TF.js. */
-function modelOutputFor(format: string, original: ModelGraph, pruned: ModelGraph, after: ModelTotals): { file: string; output: ModelOutput } {
+function modelOutputFor(
+  format: string,
+  original: ModelGraph,
+  pruned: ModelGraph,
+  after: ModelTotals,
+): { file: string; output: ModelOutput } {
   if (format === 'onnx') return { file: 'model.onnx', output: onnxOutput(pruned, after) };
   if (format === 'keras') return { file: `model${kerasExtensionOf(original)}`, output: kerasOutput(pruned, after) };
   return { file: '.', output: tfjsLayersOutput(pruned, after) };

@@ -8,7 +8,12 @@
  */
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DiagnosticSeverity, type Connection, type TextDocuments, type WorkDoneProgressServerReporter } from 'vscode-languageserver';
+import {
+  DiagnosticSeverity,
+  type Connection,
+  type TextDocuments,
+  type WorkDoneProgressServerReporter,
+} from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { PruneLensError } from '../engine/util/errors';
 import { readRegularFile } from '../engine/util/limits';
@@ -87,11 +92,16 @@ export class PruneLensServer {
   }
 
   async textDocument(file: string, limit: number): Promise<TextDocument> {
-    return this.openDocument(file) ?? TextDocument.create(this.uriFor(file), 'plaintext', 0, await this.readText(file, limit));
+    return (
+      this.openDocument(file) ??
+      TextDocument.create(this.uriFor(file), 'plaintext', 0, await this.readText(file, limit))
+    );
   }
 
   workspaceDirOf(file: string): string | undefined {
-    return this.folders.filter((f) => file === f || file.startsWith(f + path.sep)).sort((a, b) => b.length - a.length)[0];
+    return this.folders
+      .filter((f) => file === f || file.startsWith(f + path.sep))
+      .sort((a, b) => b.length - a.length)[0];
   }
 
   settingsFor(file: string): Promise<ServerSettings> {
@@ -99,7 +109,8 @@ export class PruneLensServer {
   }
 
   /** A .json file is parsed whole to be classified: in the model-read worker. */
-  readonly classifyJson = (file: string, text?: string): Promise<FileKind | null> => this.reader.call('classify', { file, ...(text === undefined ? {} : { text }) });
+  readonly classifyJson = (file: string, text?: string): Promise<FileKind | null> =>
+    this.reader.call('classify', { file, ...(text === undefined ? {} : { text }) });
 
   // ---- whole workspace ------------------------------------------------------------------------------
 
@@ -124,10 +135,23 @@ export class PruneLensServer {
     try {
       await work();
     } catch (err) {
-      this.connection.console.error(`PruneLens: checking ${file} failed: ${err instanceof Error ? err.stack : String(err)}`);
+      this.connection.console.error(
+        `PruneLens: checking ${file} failed: ${err instanceof Error ? err.stack : String(err)}`,
+      );
       const message = diagnosticText(err);
       await this.connection
-        .sendDiagnostics({ uri: this.uriFor(file), diagnostics: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } }, severity: DiagnosticSeverity.Error, source: SOURCE, code: 'file-error', message }] })
+        .sendDiagnostics({
+          uri: this.uriFor(file),
+          diagnostics: [
+            {
+              range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } },
+              severity: DiagnosticSeverity.Error,
+              source: SOURCE,
+              code: 'file-error',
+              message,
+            },
+          ],
+        })
         .catch(() => undefined);
     }
   }
@@ -146,11 +170,15 @@ export class PruneLensServer {
     const before = this.index.files.get(file);
     if (deleted && !before) {
       // A deleted folder reports only itself: forget every file we know under it (models, configs, sources).
-      const under = [...new Set([...this.index.files.keys(), ...this.models.keys(), ...this.configs.keys()])].filter((f) => f.startsWith(file + path.sep));
+      const under = [...new Set([...this.index.files.keys(), ...this.models.keys(), ...this.configs.keys()])].filter(
+        (f) => f.startsWith(file + path.sep),
+      );
       for (const f of under) await this.fileChanged(f, true);
       return;
     }
-    const kind: FileKind | null = deleted ? null : await classifyFile(file, this.openDocument(file)?.getText(), this.classifyJson);
+    const kind: FileKind | null = deleted
+      ? null
+      : await classifyFile(file, this.openDocument(file)?.getText(), this.classifyJson);
     this.index.set(file, kind);
     if (kind === 'model') await modelChanged(this, file);
     else if (kind === 'config') await this.checkConfig(file);
@@ -199,7 +227,9 @@ export class PruneLensServer {
 
   /** The configs naming a model, valid ones first, then by path. */
   configsNaming(modelPath: string): ConfigState[] {
-    return [...this.configs.values()].filter((c) => c.modelPath === modelPath).sort((a, b) => (a.valid === b.valid ? a.path.localeCompare(b.path) : a.valid ? -1 : 1));
+    return [...this.configs.values()]
+      .filter((c) => c.modelPath === modelPath)
+      .sort((a, b) => (a.valid === b.valid ? a.path.localeCompare(b.path) : a.valid ? -1 : 1));
   }
 
   /** Queues (or joins) the model's analysis and resolves when it has finished (analysis-runs.ts). */

@@ -37,7 +37,17 @@ export async function checkPython(s: PruneLensServer, file: string): Promise<voi
   try {
     doc = await s.textDocument(file, 2 * 2 ** 20);
   } catch (err) {
-    await s.connection.sendDiagnostics({ uri: s.uriFor(file), diagnostics: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } }, severity: DiagnosticSeverity.Warning, source: SOURCE, message: errorText(err) }] });
+    await s.connection.sendDiagnostics({
+      uri: s.uriFor(file),
+      diagnostics: [
+        {
+          range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } },
+          severity: DiagnosticSeverity.Warning,
+          source: SOURCE,
+          message: errorText(err),
+        },
+      ],
+    });
     return;
   }
   const source = parsePythonModel(doc.getText());
@@ -45,7 +55,9 @@ export async function checkPython(s: PruneLensServer, file: string): Promise<voi
   const top = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
   if (source.convs.length) {
     const modelPath = await s.linkedModelPath(file, source.modelDirective?.path ?? '');
-    const where = source.modelDirective ? { start: doc.positionAt(source.modelDirective.from), end: doc.positionAt(source.modelDirective.to) } : top;
+    const where = source.modelDirective
+      ? { start: doc.positionAt(source.modelDirective.from), end: doc.positionAt(source.modelDirective.to) }
+      : top;
     if (!modelPath) {
       // Information, not Hint: a hint is an invisible "…" in VS Code. The quick fix adds the comment (one per candidate model).
       const candidates = s.index
@@ -55,17 +67,43 @@ export async function checkPython(s: PruneLensServer, file: string): Promise<voi
         .sort()
         .slice(0, 8);
       const data: PythonModelCandidates = { kind: 'python-no-model', candidates };
-      diagnostics.push({ range: where, severity: DiagnosticSeverity.Information, source: SOURCE, code: 'no-model', message: 'PruneLens cannot tell which model.json this file defines: add a comment `# prunelens-model: path/to/model.json` (quick fix)', data });
+      diagnostics.push({
+        range: where,
+        severity: DiagnosticSeverity.Information,
+        source: SOURCE,
+        code: 'no-model',
+        message:
+          'PruneLens cannot tell which model.json this file defines: add a comment `# prunelens-model: path/to/model.json` (quick fix)',
+        data,
+      });
     } else {
       let st = s.models.get(modelPath);
-      if (!st && (await fs.stat(modelPath).then(() => true, () => false))) {
+      if (
+        !st &&
+        (await fs.stat(modelPath).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         s.index.set(modelPath, 'model');
         st = await s.checkModel(modelPath);
       }
       if (!st || !st.structure) {
-        diagnostics.push({ range: where, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'no-model', message: `the model this file defines cannot be read: ${st?.error ?? st?.syntaxError?.message ?? `${modelPath} not found`}` });
+        diagnostics.push({
+          range: where,
+          severity: DiagnosticSeverity.Warning,
+          source: SOURCE,
+          code: 'no-model',
+          message: `the model this file defines cannot be read: ${st?.error ?? st?.syntaxError?.message ?? `${modelPath} not found`}`,
+        });
       } else {
-        const linked: LinkedModel = { uri: s.uriFor(modelPath), name: modelLabel(modelPath), structure: st.structure, summary: st.summary, followers: st.followers };
+        const linked: LinkedModel = {
+          uri: s.uriFor(modelPath),
+          name: modelLabel(modelPath),
+          structure: st.structure,
+          summary: st.summary,
+          followers: st.followers,
+        };
         diagnostics.push(...pythonDiagnostics(source, doc, linked, severityOf(await s.settingsFor(file))));
       }
     }

@@ -50,11 +50,17 @@ function rangeOf(doc: TextDocument, from: number, to: number) {
   return { start: doc.positionAt(from), end: doc.positionAt(to) };
 }
 
-export function pythonDiagnostics(source: PythonModelSource, doc: TextDocument, model: LinkedModel, severity: DiagnosticSeverity): Diagnostic[] {
+export function pythonDiagnostics(
+  source: PythonModelSource,
+  doc: TextDocument,
+  model: LinkedModel,
+  severity: DiagnosticSeverity,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const modelConvs = model.structure.layers.filter((l) => MODEL_CONV_TYPES.has(l.type));
   const byName = new Map(model.structure.layers.map((l) => [l.name, l]));
-  const nameOf = (c: { name?: string; attr?: string }): string | undefined => (c.name && byName.has(c.name) ? c.name : c.attr && byName.has(c.attr) ? c.attr : undefined);
+  const nameOf = (c: { name?: string; attr?: string }): string | undefined =>
+    c.name && byName.has(c.name) ? c.name : c.attr && byName.has(c.attr) ? c.attr : undefined;
   const unnamed = source.convs.filter((c) => !nameOf(c));
   const orderOk = source.convs.length === modelConvs.length;
   if (!orderOk && unnamed.length > 0) {
@@ -87,7 +93,13 @@ export function pythonDiagnostics(source: PythonModelSource, doc: TextDocument, 
 }
 
 /** The source call that defines `layer`: by name first, else by its order among the model's layers of `types`. */
-function sourceFor<T extends { name?: string; attr?: string }>(calls: T[], layer: string, model: LinkedModel, types: Set<string>, nameOf: (c: T) => string | undefined): T | undefined {
+function sourceFor<T extends { name?: string; attr?: string }>(
+  calls: T[],
+  layer: string,
+  model: LinkedModel,
+  types: Set<string>,
+  nameOf: (c: T) => string | undefined,
+): T | undefined {
   const named = calls.find((c) => nameOf(c) === layer);
   if (named) return named;
   const ofType = model.structure.layers.filter((l) => types.has(l.type));
@@ -106,7 +118,15 @@ const CONV_FOLLOWERS = new Set(['Conv2D', 'Conv2DTranspose']);
  * The edits that narrow the group of `layer` from `channels` to `kept` in this file, or the layers it cannot
  * follow. Members already at `kept` are left as they are (their fix was applied).
  */
-function groupEdits(source: PythonModelSource, doc: TextDocument, model: LinkedModel, group: number, channels: number, kept: number, nameOf: (c: { name?: string; attr?: string }) => string | undefined): { edits: TextEdit[]; cannot: string[] } {
+function groupEdits(
+  source: PythonModelSource,
+  doc: TextDocument,
+  model: LinkedModel,
+  group: number,
+  channels: number,
+  kept: number,
+  nameOf: (c: { name?: string; attr?: string }) => string | undefined,
+): { edits: TextEdit[]; cannot: string[] } {
   const edits: TextEdit[] = [];
   const cannot: string[] = [];
   const removed = channels - kept;
@@ -119,12 +139,15 @@ function groupEdits(source: PythonModelSource, doc: TextDocument, model: LinkedM
     else if (call.width.value === channels) {
       edits.push({ range: rangeOf(doc, call.width.from, call.width.to), newText: String(kept) });
       pending = true;
-    } else if (call.width.value !== kept) cannot.push(`${m} (${call.width.value} filters here, ${channels} in the model)`);
+    } else if (call.width.value !== kept)
+      cannot.push(`${m} (${call.width.value} filters here, ${channels} in the model)`);
   }
   if (source.frameworks.includes('torch') && pending) {
     // Index unpooling ties a decoder's input width to an encoder's output width; the model cannot say which.
     for (const u of source.unpools) {
-      cannot.push(`${u.attr ? `${u.attr} (${u.callee})` : u.callee} on line ${doc.positionAt(u.from).line + 1} (unpooling with pooling indices ties widths that ${model.name} does not couple)`);
+      cannot.push(
+        `${u.attr ? `${u.attr} (${u.callee})` : u.callee} on line ${doc.positionAt(u.from).line + 1} (unpooling with pooling indices ties widths that ${model.name} does not couple)`,
+      );
     }
   }
   // Keras infers every input width from the layer before; PyTorch spells them out, so they must follow.
@@ -149,7 +172,8 @@ function groupEdits(source: PythonModelSource, doc: TextDocument, model: LinkedM
       else if (ref === null || ref.value === null) cannot.push(`${f.layer} (its ${what} is not an integer literal)`);
       else {
         const next = ref.value - removed * f.perChannel;
-        if (next < 1 || ref.value > f.size) cannot.push(`${f.layer} (its ${what} is ${ref.value}; the model has ${f.size})`);
+        if (next < 1 || ref.value > f.size)
+          cannot.push(`${f.layer} (its ${what} is ${ref.value}; the model has ${f.size})`);
         else edits.push({ range: rangeOf(doc, ref.from, ref.to), newText: String(next) });
       }
     }
@@ -162,8 +186,11 @@ function groupEdits(source: PythonModelSource, doc: TextDocument, model: LinkedM
       const call = sourceFor(source.convs, m, model, MODEL_CONV_TYPES, nameOf);
       if (!call) continue;
       const next = source.convs[source.convs.indexOf(call) + 1];
-      const bn = source.batchNorms.find((b) => b.from > call.to && b.from < (next ? next.from : Number.POSITIVE_INFINITY));
-      if (bn?.numFeatures && bn.numFeatures.value === channels && !edited.has(bn.numFeatures.from) && !nameOf(bn)) edits.push({ range: rangeOf(doc, bn.numFeatures.from, bn.numFeatures.to), newText: String(kept) });
+      const bn = source.batchNorms.find(
+        (b) => b.from > call.to && b.from < (next ? next.from : Number.POSITIVE_INFINITY),
+      );
+      if (bn?.numFeatures && bn.numFeatures.value === channels && !edited.has(bn.numFeatures.from) && !nameOf(bn))
+        edits.push({ range: rangeOf(doc, bn.numFeatures.from, bn.numFeatures.to), newText: String(kept) });
     }
   }
   return { edits, cannot };
@@ -181,11 +208,22 @@ function verdictFor(
   const anchor = conv.width ?? { from: conv.from, to: conv.to, value: null };
   const range = rangeOf(doc, anchor.from, anchor.to);
   if (!MODEL_CONV_TYPES.has(layer.type)) {
-    return { range, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'source-model-mismatch', message: `${conv.callee} maps to ${layer.name}, which is a ${layer.type} in ${model.name}, not a convolution: the file and the model disagree` };
+    return {
+      range,
+      severity: DiagnosticSeverity.Warning,
+      source: SOURCE,
+      code: 'source-model-mismatch',
+      message: `${conv.callee} maps to ${layer.name}, which is a ${layer.type} in ${model.name}, not a convolution: the file and the model disagree`,
+    };
   }
   const verdict = model.summary?.layers.find((v) => v.layer === layer.name);
   const prunable = model.summary && verdict && !verdict.excluded && verdict.kept < verdict.channels;
-  if (conv.width && conv.width.value !== null && layer.outputChannels !== null && conv.width.value !== layer.outputChannels) {
+  if (
+    conv.width &&
+    conv.width.value !== null &&
+    layer.outputChannels !== null &&
+    conv.width.value !== layer.outputChannels
+  ) {
     if (prunable && conv.width.value === verdict.kept) {
       return {
         range,
@@ -206,15 +244,33 @@ function verdictFor(
   if (!prunable) return null;
   const message = `${layer.name}: ${verdict.channels - verdict.kept} of ${verdict.channels} filters prunable (${methodPhrase(model.summary!, verdict)})`;
   if (!conv.width || conv.width.value === null) {
-    return { range, severity, source: SOURCE, code: 'prunable-layer', message: `${message}; the width here is not a literal, so there is no automatic fix` };
+    return {
+      range,
+      severity,
+      source: SOURCE,
+      code: 'prunable-layer',
+      message: `${message}; the width here is not a literal, so there is no automatic fix`,
+    };
   }
   const { edits, cannot } = groupEdits(source, doc, model, verdict.group, verdict.channels, verdict.kept, nameOf);
   if (cannot.length) {
     // A fix that leaves one consumer at the old width gives a module that crashes when run: none rather than that.
-    return { range, severity: DiagnosticSeverity.Warning, source: SOURCE, code: 'prunable-layer', message: `${message}; no automatic fix: it cannot follow ${cannot.join(', ')}` };
+    return {
+      range,
+      severity: DiagnosticSeverity.Warning,
+      source: SOURCE,
+      code: 'prunable-layer',
+      message: `${message}; no automatic fix: it cannot follow ${cannot.join(', ')}`,
+    };
   }
   // The literal under the diagnostic first: the code action checks it is still where it was.
-  edits.sort((a, b) => (a.range.start.line === range.start.line && a.range.start.character === range.start.character ? -1 : b.range.start.line === range.start.line && b.range.start.character === range.start.character ? 1 : 0));
+  edits.sort((a, b) =>
+    a.range.start.line === range.start.line && a.range.start.character === range.start.character
+      ? -1
+      : b.range.start.line === range.start.line && b.range.start.character === range.start.character
+        ? 1
+        : 0,
+  );
   const data: PythonFixData = { kind: 'python-width', layer: layer.name, from: anchor.from, to: anchor.to, edits };
   return { range, severity, source: SOURCE, code: 'prunable-layer', message, data };
 }

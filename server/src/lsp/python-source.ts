@@ -127,19 +127,28 @@ function assignedName(call: SyntaxNode, text: string): string | undefined {
   const target = parent.firstChild;
   if (!target) return undefined;
   if (target.name === 'VariableName') return text.slice(target.from, target.to);
-  if (target.name === 'MemberExpression' && target.lastChild?.name === 'PropertyName') return text.slice(target.lastChild.from, target.lastChild.to);
+  if (target.name === 'MemberExpression' && target.lastChild?.name === 'PropertyName')
+    return text.slice(target.lastChild.from, target.lastChild.to);
   return undefined;
 }
 
 function importsOf(node: SyntaxNode, text: string): string[] {
   const names: string[] = [];
-  for (let c = node.firstChild; c; c = c.nextSibling) if (c.name === 'VariableName') names.push(text.slice(c.from, c.to));
+  for (let c = node.firstChild; c; c = c.nextSibling)
+    if (c.name === 'VariableName') names.push(text.slice(c.from, c.to));
   return names;
 }
 
 export function parsePythonModel(text: string): PythonModelSource {
   const tree = parser.parse(text);
-  const result: PythonModelSource = { frameworks: [], convs: [], batchNorms: [], linears: [], unpools: [], hasErrors: false };
+  const result: PythonModelSource = {
+    frameworks: [],
+    convs: [],
+    batchNorms: [],
+    linears: [],
+    unpools: [],
+    hasErrors: false,
+  };
   const frameworks = new Set<Framework>();
   tree.iterate({
     enter: (ref) => {
@@ -172,7 +181,9 @@ export function parsePythonModel(text: string): PythonModelSource {
           callee: name,
           from: node.from,
           to: node.to,
-          width: keras ? argRef(args.keywords.get('filters') ?? args.positional[0], text) : argRef(args.keywords.get('out_channels') ?? args.positional[1], text),
+          width: keras
+            ? argRef(args.keywords.get('filters') ?? args.positional[0], text)
+            : argRef(args.keywords.get('out_channels') ?? args.positional[1], text),
           inChannels: keras ? null : argRef(args.keywords.get('in_channels') ?? args.positional[0], text),
         };
         const attr = keras ? undefined : assignedName(node, text);
@@ -191,7 +202,12 @@ export function parsePythonModel(text: string): PythonModelSource {
       } else if (name === 'BatchNorm2d') {
         const args = readArgs(argList, text);
         const attr = assignedName(node, text);
-        result.batchNorms.push({ from: node.from, to: node.to, numFeatures: argRef(args.keywords.get('num_features') ?? args.positional[0], text), ...(attr ? { attr } : {}) });
+        result.batchNorms.push({
+          from: node.from,
+          to: node.to,
+          numFeatures: argRef(args.keywords.get('num_features') ?? args.positional[0], text),
+          ...(attr ? { attr } : {}),
+        });
       } else if (TORCH_UNPOOLS.has(name)) {
         // The module's attribute names it (`self.unpool = nn.MaxUnpool2d(2)`); a functional call's target is a tensor.
         const attr = name === 'MaxUnpool2d' ? assignedName(node, text) : undefined;

@@ -24,16 +24,24 @@ export function sendStatus(s: PruneLensServer): void {
     health = 'error';
     message += ` · last analysis failed: ${s.lastFailure.text}`;
   }
-  if (running) message = `analysing ${modelLabel(running.spec.modelPath)}${queued ? ` (${queued} queued)` : ''} · ${message}`;
+  if (running)
+    message = `analysing ${modelLabel(running.spec.modelPath)}${queued ? ` (${queued} queued)` : ''} · ${message}`;
   else if (s.scanning) message = `indexing the workspace · ${message}`;
   void s.connection
-    .sendNotification(StatusNotification.type, { health, quiescent: !running && queued === 0 && !s.scanning, message, queued, ...(running ? { running: s.uriFor(running.spec.modelPath) } : {}) })
+    .sendNotification(StatusNotification.type, {
+      health,
+      quiescent: !running && queued === 0 && !s.scanning,
+      message,
+      queued,
+      ...(running ? { running: s.uriFor(running.spec.modelPath) } : {}),
+    })
     .catch(() => undefined);
 }
 
 export function analysisLine(st: ModelState): string {
   if (!st.spec) return st.specNote ?? 'no calibration data configured: structure only';
-  if (st.summary) return `analysed with ${st.summary.method} (options from ${st.summary.optionsSource}) on ${st.summary.data} (${st.summary.calibrationImages} images, ${st.phaseMessage}) · ${costLine(st.summary)}`;
+  if (st.summary)
+    return `analysed with ${st.summary.method} (options from ${st.summary.optionsSource}) on ${st.summary.data} (${st.summary.calibrationImages} images, ${st.phaseMessage}) · ${costLine(st.summary)}`;
   if (st.phase === 'queued' || st.phase === 'running') return `analysis ${st.phase}…`;
   if (st.phase === 'failed') return `analysis failed: ${st.phaseMessage}`;
   if (st.phase === 'cancelled') return 'analysis cancelled';

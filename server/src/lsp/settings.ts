@@ -6,13 +6,18 @@
 import type { Connection } from 'vscode-languageserver';
 import { DEFAULT_SETTINGS, type ServerSettings } from '../../../protocol/src/protocol';
 
-const oneOf = <T extends string>(v: unknown, allowed: readonly T[], fallback: T): T => (typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : fallback);
-const num = (v: unknown, fallback: number, ok: (n: number) => boolean): number => (typeof v === 'number' && Number.isFinite(v) && ok(v) ? v : fallback);
+const oneOf = <T extends string>(v: unknown, allowed: readonly T[], fallback: T): T =>
+  typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : fallback;
+const num = (v: unknown, fallback: number, ok: (n: number) => boolean): number =>
+  typeof v === 'number' && Number.isFinite(v) && ok(v) ? v : fallback;
 
 export function normalizeSettings(raw: unknown): ServerSettings {
   const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
   const analysis = (r.analysis && typeof r.analysis === 'object' ? r.analysis : {}) as Record<string, unknown>;
-  const diagnostics = (r.diagnostics && typeof r.diagnostics === 'object' ? r.diagnostics : {}) as Record<string, unknown>;
+  const diagnostics = (r.diagnostics && typeof r.diagnostics === 'object' ? r.diagnostics : {}) as Record<
+    string,
+    unknown
+  >;
   const cache = (r.cache && typeof r.cache === 'object' ? r.cache : {}) as Record<string, unknown>;
   const d = DEFAULT_SETTINGS;
   return {
@@ -21,7 +26,11 @@ export function normalizeSettings(raw: unknown): ServerSettings {
     method: oneOf(r.method, ['pca-nci', 'distribution'] as const, d.method),
     varianceThreshold: num(r.varianceThreshold, d.varianceThreshold, (n) => n > 0 && n <= 1),
     analyzeOnOpen: typeof analysis.onOpen === 'boolean' ? analysis.onOpen : d.analyzeOnOpen,
-    diagnosticSeverity: oneOf(diagnostics.severity, ['error', 'warning', 'information', 'hint'] as const, d.diagnosticSeverity),
+    diagnosticSeverity: oneOf(
+      diagnostics.severity,
+      ['error', 'warning', 'information', 'hint'] as const,
+      d.diagnosticSeverity,
+    ),
     cacheLocation: oneOf(cache.location, ['workspace', 'temp'] as const, d.cacheLocation),
     backend: oneOf(r.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const, d.backend),
   };

@@ -54,7 +54,8 @@ function removedBy(p: Prepared, file: string, groups: { group: number; keep: num
   for (const { group, keep } of groups) {
     const g = p.coupling.groups[group];
     if (!g) throw new PruneLensError(`group ${group} does not exist in this model`, file);
-    if (!g.prunable) throw new PruneLensError(`group ${group} (${g.members.join(', ')}) cannot be pruned: ${g.reason}`, file);
+    if (!g.prunable)
+      throw new PruneLensError(`group ${group} (${g.members.join(', ')}) cannot be pruned: ${g.reason}`, file);
     const roots = groupRoots(p.coupling, g);
     if (keep.length === 0) throw new PruneLensError(`group ${group} would keep no channels`, file);
     const kept = new Set(keep);
@@ -65,7 +66,9 @@ function removedBy(p: Prepared, file: string, groups: { group: number; keep: num
 
 /** Params/FLOPs in total and per layer (layers with any cost), before → after removing `removed`. */
 function costs(p: Prepared, removed: Set<number>): { before: Cost; after: Cost; layers: LayerCostChange[] } {
-  const after = removed.size ? measure(removeChannels(p.skeleton, p.coupling, removed).graph) : { totals: p.before, layers: p.beforeLayers };
+  const after = removed.size
+    ? measure(removeChannels(p.skeleton, p.coupling, removed).graph)
+    : { totals: p.before, layers: p.beforeLayers };
   const layers: LayerCostChange[] = [];
   for (const [layer, b] of p.beforeLayers) {
     const a = after.layers.get(layer) ?? { params: 0, flops: 0 };
@@ -74,7 +77,10 @@ function costs(p: Prepared, removed: Set<number>): { before: Cost; after: Cost; 
   return { before: p.before, after: after.totals, layers };
 }
 
-export async function predictKeep(file: string, groups: { group: number; keep: number[] }[]): Promise<{ before: Cost; after: Cost; layers: LayerCostChange[] }> {
+export async function predictKeep(
+  file: string,
+  groups: { group: number; keep: number[] }[],
+): Promise<{ before: Cost; after: Cost; layers: LayerCostChange[] }> {
   const p = await prepare(file);
   return costs(p, removedBy(p, file, groups));
 }
@@ -96,7 +102,11 @@ export async function planCosts(file: string, plan: PruningPlan): Promise<LayerC
  * A plan from explicit keep-sets per group (the panel's what-if options): every member of a group keeps the
  * filters whose coupled channel survives, as the engine's own methods write plans.
  */
-export async function planFromGroups(file: string, groups: { group: number; keep: number[] }[], meta: Record<string, unknown>): Promise<PruningPlan> {
+export async function planFromGroups(
+  file: string,
+  groups: { group: number; keep: number[] }[],
+  meta: Record<string, unknown>,
+): Promise<PruningPlan> {
   const p = await prepare(file);
   removedBy(p, file, groups); // validates
   const plan: PruningPlan = { version: 1, layers: {}, meta };

@@ -93,7 +93,11 @@ export async function classifyJsonFile(file: string, text?: string): Promise<Fil
 export type JsonClassifier = (file: string, text?: string) => Promise<FileKind | null>;
 
 /** Classifies one file from its name and (for .json and .py) its content. Never throws. */
-export async function classifyFile(file: string, text?: string, classifyJson: JsonClassifier = classifyJsonFile): Promise<FileKind | null> {
+export async function classifyFile(
+  file: string,
+  text?: string,
+  classifyJson: JsonClassifier = classifyJsonFile,
+): Promise<FileKind | null> {
   try {
     if (isConfigPath(file)) return 'config';
     if (isBinaryModelName(file)) return (await fs.stat(file)).isFile() ? 'model' : null;
@@ -117,7 +121,10 @@ export class WorkspaceIndex {
   readonly files = new Map<string, FileKind>();
 
   of(kind: FileKind): string[] {
-    return [...this.files].filter(([, k]) => k === kind).map(([f]) => f).sort();
+    return [...this.files]
+      .filter(([, k]) => k === kind)
+      .map(([f]) => f)
+      .sort();
   }
 
   set(file: string, kind: FileKind | null): void {
@@ -141,7 +148,8 @@ export class WorkspaceIndex {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) {
           if (!SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) await walk(p);
-        } else if (e.isFile() && (isModelJsonName(p) || isBinaryModelName(p) || isConfigPath(p) || p.endsWith('.py'))) candidates.push(p);
+        } else if (e.isFile() && (isModelJsonName(p) || isBinaryModelName(p) || isConfigPath(p) || p.endsWith('.py')))
+          candidates.push(p);
       }
     };
     for (const f of folders) await walk(f);

@@ -21,13 +21,18 @@ async function check(name: string, fn: () => Promise<void>): Promise<void> {
 }
 
 function diagnosticsFor(uri: vscode.Uri, ms: number): Promise<vscode.Diagnostic[]> {
-  const prunable = () => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'prunelens' && /filters prunable/.test(d.message));
+  const prunable = () =>
+    vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'prunelens' && /filters prunable/.test(d.message));
   return new Promise((resolve, reject) => {
     const now = prunable();
     if (now.length) return resolve(now);
     const timer = setTimeout(() => {
       sub.dispose();
-      reject(new Error(`no PruneLens diagnostics on ${uri.fsPath} within ${ms} ms; have: ${JSON.stringify(vscode.languages.getDiagnostics(uri).map((d) => d.message))}`));
+      reject(
+        new Error(
+          `no PruneLens diagnostics on ${uri.fsPath} within ${ms} ms; have: ${JSON.stringify(vscode.languages.getDiagnostics(uri).map((d) => d.message))}`,
+        ),
+      );
     }, ms);
     const sub = vscode.languages.onDidChangeDiagnostics((e) => {
       if (!e.uris.some((u) => u.toString() === uri.toString())) return;
@@ -57,10 +62,15 @@ export async function run(): Promise<void> {
   });
 
   await check('registers every command of its manifest', async () => {
-    const declared = (ext.packageJSON as { contributes: { commands: { command: string }[] } }).contributes.commands.map((c) => c.command);
+    const declared = (ext.packageJSON as { contributes: { commands: { command: string }[] } }).contributes.commands.map(
+      (c) => c.command,
+    );
     assert.ok(declared.length >= 7);
     const registered = new Set(await vscode.commands.getCommands(true));
-    assert.deepEqual(declared.filter((c) => !registered.has(c)), []);
+    assert.deepEqual(
+      declared.filter((c) => !registered.has(c)),
+      [],
+    );
   });
 
   await check('opening model.json: diagnostics from the real analysis arrive', async () => {
@@ -68,6 +78,9 @@ export async function run(): Promise<void> {
     await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
     const diags = await diagnosticsFor(uri, 120_000);
     const layers = diags.map((d) => /^(\w+): \d+ of 8 filters prunable/.exec(d.message)?.[1]);
-    assert.ok(layers.every((l) => l === 'conv_a' || l === 'conv_b'), JSON.stringify(diags.map((d) => d.message)));
+    assert.ok(
+      layers.every((l) => l === 'conv_a' || l === 'conv_b'),
+      JSON.stringify(diags.map((d) => d.message)),
+    );
   });
 }

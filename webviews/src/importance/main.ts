@@ -10,7 +10,15 @@ import { beforeAfter, compact, flopsBeforeAfter, h } from '../shared/dom';
 import { connect, getState, post, setState } from '../shared/host';
 import { onThemeChange } from '../shared/theme';
 import { drawHistogram, drawScores, drawSpectrum } from './charts';
-import { availableMethods, optionsOf, paramsOf, predict, type GroupPrediction, type WhatIfMethod, type WhatIfParams } from './model';
+import {
+  availableMethods,
+  optionsOf,
+  paramsOf,
+  predict,
+  type GroupPrediction,
+  type WhatIfMethod,
+  type WhatIfParams,
+} from './model';
 import { renderTable, type Sort } from './table';
 
 interface SavedState {
@@ -58,7 +66,13 @@ function render(): void {
   const kept = preds.reduce((s, p) => s + p.keep.length, 0);
   const filters = preds.reduce((s, p) => s + p.channels, 0);
   const line = (k: 'params' | 'flops'): string =>
-    totals ? (pending ? `${compact(totals.before[k])} → …` : k === 'flops' ? flopsBeforeAfter(totals.before, totals.after) : beforeAfter(totals.before[k], totals.after[k])) : '—';
+    totals
+      ? pending
+        ? `${compact(totals.before[k])} → …`
+        : k === 'flops'
+          ? flopsBeforeAfter(totals.before, totals.after)
+          : beforeAfter(totals.before[k], totals.after[k])
+      : '—';
   summary.replaceChildren(
     h('span', { id: 'kept-total' }, `${kept} of ${filters} filters kept`),
     h('span', {}, `Params ${line('params')}`),
@@ -132,21 +146,75 @@ function buildControls(): void {
   const pct = p.threshold.kind === 'percentile' ? p.threshold.p : 10;
   const labels: Record<WhatIfMethod, string> = { 'pca-nci': 'A: PCA + NCI (τ)', distribution: 'B: score distribution' };
   controls.replaceChildren(
-    field('method', 'Method', select('method', data!.methods.map((m) => [m, labels[m]] as const), p.method, (method) => set({ method }))),
+    field(
+      'method',
+      'Method',
+      select(
+        'method',
+        data!.methods.map((m) => [m, labels[m]] as const),
+        p.method,
+        (method) => set({ method }),
+      ),
+    ),
     field('tau', 'τ (variance kept)', ...sliderEls(slider('tau', 0.5, 1, 0.001, p.tau, (tau) => set({ tau })))),
     field(
       'threshold',
       'Cut-off',
-      select('threshold', [['std', 'μ − α·σ'], ['percentile', 'percentile'], ['otsu', 'Otsu']] as const, p.threshold.kind, (kind) => {
-        const t: Threshold = kind === 'std' ? { kind, alpha } : kind === 'percentile' ? { kind, p: pct } : { kind };
-        set({ threshold: t });
-      }),
+      select(
+        'threshold',
+        [
+          ['std', 'μ − α·σ'],
+          ['percentile', 'percentile'],
+          ['otsu', 'Otsu'],
+        ] as const,
+        p.threshold.kind,
+        (kind) => {
+          const t: Threshold = kind === 'std' ? { kind, alpha } : kind === 'percentile' ? { kind, p: pct } : { kind };
+          set({ threshold: t });
+        },
+      ),
     ),
-    field('alpha', 'α', ...sliderEls(slider('alpha', -3, 3, 0.05, alpha, (a) => set({ threshold: { kind: 'std', alpha: a } })))),
-    field('percentile', 'Percentile', ...sliderEls(slider('percentile', 0, 100, 1, pct, (v) => set({ threshold: { kind: 'percentile', p: v } })))),
-    field('combine', 'Combine', select('combine', [['product', 'NCI × MSD'], ['mean', 'mean']] as const, p.combine, (combine) => set({ combine }))),
-    field('scope', 'Scope', select('scope', [['layer', 'per layer'], ['global', 'global']] as const, p.scope, (scope) => set({ scope }))),
-    field('min-filters', 'Min filters', ...sliderEls(slider('min-filters', 1, 16, 1, p.minFilters, (minFilters) => set({ minFilters })))),
+    field(
+      'alpha',
+      'α',
+      ...sliderEls(slider('alpha', -3, 3, 0.05, alpha, (a) => set({ threshold: { kind: 'std', alpha: a } }))),
+    ),
+    field(
+      'percentile',
+      'Percentile',
+      ...sliderEls(slider('percentile', 0, 100, 1, pct, (v) => set({ threshold: { kind: 'percentile', p: v } }))),
+    ),
+    field(
+      'combine',
+      'Combine',
+      select(
+        'combine',
+        [
+          ['product', 'NCI × MSD'],
+          ['mean', 'mean'],
+        ] as const,
+        p.combine,
+        (combine) => set({ combine }),
+      ),
+    ),
+    field(
+      'scope',
+      'Scope',
+      select(
+        'scope',
+        [
+          ['layer', 'per layer'],
+          ['global', 'global'],
+        ] as const,
+        p.scope,
+        (scope) => set({ scope }),
+      ),
+    ),
+    field(
+      'min-filters',
+      'Min filters',
+      ...sliderEls(slider('min-filters', 1, 16, 1, p.minFilters, (minFilters) => set({ minFilters }))),
+    ),
     h(
       'div',
       { class: 'actions' },
@@ -196,7 +264,11 @@ function onMessage(m: ToWebview): void {
     save();
     app.replaceChildren(
       h('h1', {}, `Importance: ${m.scores.model}`),
-      h('p', { id: 'analysed-with', class: 'muted' }, `Analysed with ${m.scores.method}${m.source ? ` (options from ${m.source})` : ''}; the predictions below are recomputed from its cached statistics.`),
+      h(
+        'p',
+        { id: 'analysed-with', class: 'muted' },
+        `Analysed with ${m.scores.method}${m.source ? ` (options from ${m.source})` : ''}; the predictions below are recomputed from its cached statistics.`,
+      ),
       controls,
       summary,
       h('div', { class: 'charts' }, scoresChart.el, spectrumChart.el, histChart.el),

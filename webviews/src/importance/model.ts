@@ -43,7 +43,8 @@ export interface GroupPrediction {
 }
 
 /** null (a NaN or infinity in the engine's JSON) counts as no importance. */
-const finite = (v: ReadonlyArray<number | null> | undefined): number[] => (v ?? []).map((x) => (x === null || !Number.isFinite(x) ? 0 : x));
+const finite = (v: ReadonlyArray<number | null> | undefined): number[] =>
+  (v ?? []).map((x) => (x === null || !Number.isFinite(x) ? 0 : x));
 
 /** Method B's score: NCI times (or averaged with) MSD normalised by its group maximum. */
 export function combinedScores(g: ScoreGroup, combine: 'product' | 'mean'): number[] {
@@ -78,7 +79,13 @@ export function predict(groups: readonly ScoreGroup[], p: WhatIfParams): GroupPr
     });
   }
   const rows = groups.map((g) => ({ g, s: combinedScores(g, p.combine) }));
-  const globalCut = p.scope === 'global' ? cutOff(rows.filter((r) => !r.g.excluded).flatMap((r) => r.s), p.threshold) : undefined;
+  const globalCut =
+    p.scope === 'global'
+      ? cutOff(
+          rows.filter((r) => !r.g.excluded).flatMap((r) => r.s),
+          p.threshold,
+        )
+      : undefined;
   return rows.map(({ g, s }) => {
     const base = { group: g.group, layer: g.layer, members: g.members, channels: g.channels, scores: s };
     if (g.excluded) return { ...base, keep: all(g.channels), note: 'excluded' };
@@ -90,11 +97,21 @@ export function predict(groups: readonly ScoreGroup[], p: WhatIfParams): GroupPr
 }
 
 /** The what-if parameters a result was computed with (defaults as in the engine). */
-export function paramsOf(method: string, options: Record<string, unknown>, available: readonly WhatIfMethod[]): WhatIfParams {
+export function paramsOf(
+  method: string,
+  options: Record<string, unknown>,
+  available: readonly WhatIfMethod[],
+): WhatIfParams {
   const num = (v: unknown, d: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
   const t = options.threshold as Threshold | undefined;
   const threshold: Threshold =
-    t && t.kind === 'std' && typeof t.alpha === 'number' ? t : t && t.kind === 'percentile' && typeof t.p === 'number' ? t : t?.kind === 'otsu' ? t : { kind: 'std', alpha: 0.5 };
+    t && t.kind === 'std' && typeof t.alpha === 'number'
+      ? t
+      : t && t.kind === 'percentile' && typeof t.p === 'number'
+        ? t
+        : t?.kind === 'otsu'
+          ? t
+          : { kind: 'std', alpha: 0.5 };
   const wanted: WhatIfMethod = method === 'distribution' ? 'distribution' : 'pca-nci';
   return {
     method: available.includes(wanted) ? wanted : (available[0] ?? wanted),

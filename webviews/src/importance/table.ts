@@ -57,7 +57,14 @@ export function renderTable(
   on: { sort: (s: Sort) => void; select: (layer: string) => void },
 ): void {
   const rows: Row[] = predictions.flatMap((p) =>
-    p.members.map((layer) => ({ layer, group: p.group, coupled: p.members.length - 1, filters: p.channels, kept: p.keep.length, cost: costs.get(layer) })),
+    p.members.map((layer) => ({
+      layer,
+      group: p.group,
+      coupled: p.members.length - 1,
+      filters: p.channels,
+      kept: p.keep.length,
+      cost: costs.get(layer),
+    })),
   );
   rows.sort((a, b) => {
     const va = value(a, sort.key);
@@ -71,18 +78,38 @@ export function renderTable(
     const active = sort.key === key;
     const next: Sort = { key, dir: active && sort.dir === 'asc' ? 'desc' : 'asc' };
     head.appendChild(
-      h('th', { scope: 'col', 'data-key': key, 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none' }, h('button', { class: 'sort', onclick: () => on.sort(next) }, label)),
+      h(
+        'th',
+        {
+          scope: 'col',
+          'data-key': key,
+          'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : 'none',
+        },
+        h('button', { class: 'sort', onclick: () => on.sort(next) }, label),
+      ),
     );
   }
   table.appendChild(h('thead', {}, head));
   const body = h('tbody');
   for (const r of rows) {
-    const cost = (k: 'params' | 'flops'): string => (r.cost ? (pending ? `${compact(r.cost.before[k])} → …` : beforeAfter(r.cost.before[k], r.cost.after[k])) : '—');
+    const cost = (k: 'params' | 'flops'): string =>
+      r.cost ? (pending ? `${compact(r.cost.before[k])} → …` : beforeAfter(r.cost.before[k], r.cost.after[k])) : '—';
     body.appendChild(
       h(
         'tr',
-        { 'data-layer': r.layer, 'aria-selected': String(r.layer === selected), tabindex: 0, onclick: () => on.select(r.layer), onkeydown: (ev) => (ev as KeyboardEvent).key === 'Enter' && on.select(r.layer) },
-        h('td', { title: r.coupled ? `coupled group ${r.group}` : '' }, r.layer, r.coupled ? h('span', { class: 'muted' }, ` +${r.coupled} coupled`) : null),
+        {
+          'data-layer': r.layer,
+          'aria-selected': String(r.layer === selected),
+          tabindex: 0,
+          onclick: () => on.select(r.layer),
+          onkeydown: (ev) => (ev as KeyboardEvent).key === 'Enter' && on.select(r.layer),
+        },
+        h(
+          'td',
+          { title: r.coupled ? `coupled group ${r.group}` : '' },
+          r.layer,
+          r.coupled ? h('span', { class: 'muted' }, ` +${r.coupled} coupled`) : null,
+        ),
         h('td', { class: 'n' }, r.filters),
         h('td', { class: 'n kept' }, r.kept),
         h('td', { class: 'n' }, percent(r.filters ? r.kept / r.filters : 1)),

@@ -17,7 +17,13 @@ interface Curves {
   /** [fractional epoch, running train loss] while an epoch runs. */
   live: [number, number][];
   /** Per finished epoch. */
-  epochs: { epoch: number; trainLoss: number | null; valLoss: number | null; meanIoU: number | null; metric: number | null }[];
+  epochs: {
+    epoch: number;
+    trainLoss: number | null;
+    valLoss: number | null;
+    meanIoU: number | null;
+    metric: number | null;
+  }[];
 }
 
 interface SavedState {
@@ -121,13 +127,28 @@ function methodToSend(): MethodConfig {
   const m = method();
   const common = { minFilters: m.minFilters, exclude: m.exclude?.length ? m.exclude : undefined };
   if (m.name === 'pca-nci') return { name: m.name, varianceThreshold: m.varianceThreshold ?? defaultTau(), ...common };
-  if (m.name === 'distribution') return { name: m.name, combine: m.combine ?? 'product', threshold: m.threshold ?? defaultThreshold(), scope: m.scope ?? 'layer', ...common };
-  return { name: m.name, ...(m.flopsReduction !== undefined ? { flopsReduction: m.flopsReduction } : { ratio: m.ratio ?? 0.5 }), ...common };
+  if (m.name === 'distribution')
+    return {
+      name: m.name,
+      combine: m.combine ?? 'product',
+      threshold: m.threshold ?? defaultThreshold(),
+      scope: m.scope ?? 'layer',
+      ...common,
+    };
+  return {
+    name: m.name,
+    ...(m.flopsReduction !== undefined ? { flopsReduction: m.flopsReduction } : { ratio: m.ratio ?? 0.5 }),
+    ...common,
+  };
 }
 
 function submitPrune(): void {
   const r = MethodConfig.safeParse(methodToSend());
-  if (!r.success) return showError(app, `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    return showError(
+      app,
+      `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   clearError(app);
   post({ type: 'prune', uri: state.uri ?? '', method: r.data });
 }
@@ -135,7 +156,11 @@ function submitPrune(): void {
 /** Fine-tune trains the latest pruned model; the form's method goes along so the host can compare it with the one that made it. */
 function submitFinetune(): void {
   const r = MethodConfig.safeParse(methodToSend());
-  if (!r.success) return showError(app, `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    return showError(
+      app,
+      `Invalid options: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   clearError(app);
   const f = state.finetune ?? hostFinetune;
   if (!f) return;
@@ -156,10 +181,32 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
   const t = m.threshold ?? defaultThreshold();
   const alpha = t?.kind === 'std' ? t.alpha : 0.5; // 0.5 only before the host's defaults arrive
   const pct = m.threshold?.kind === 'percentile' ? m.threshold.p : 10;
-  const exclude = h('vscode-textfield', { id: 'exclude', placeholder: 'layer names, comma-separated', value: (m.exclude ?? []).join(', ') });
-  exclude.addEventListener('change', () => setMethod({ exclude: exclude.value.split(',').map((s) => s.trim()).filter(Boolean) }));
-  const number = (id: string, value: number | undefined, step: string, onChange: (v: number | undefined) => void): HTMLElement => {
-    const box = h('vscode-textfield', { id, type: 'number', step, value: value === undefined ? '' : String(value), class: 'num' });
+  const exclude = h('vscode-textfield', {
+    id: 'exclude',
+    placeholder: 'layer names, comma-separated',
+    value: (m.exclude ?? []).join(', '),
+  });
+  exclude.addEventListener('change', () =>
+    setMethod({
+      exclude: exclude.value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    }),
+  );
+  const number = (
+    id: string,
+    value: number | undefined,
+    step: string,
+    onChange: (v: number | undefined) => void,
+  ): HTMLElement => {
+    const box = h('vscode-textfield', {
+      id,
+      type: 'number',
+      step,
+      value: value === undefined ? '' : String(value),
+      class: 'num',
+    });
     box.addEventListener('change', () => onChange(box.value === '' ? undefined : Number(box.value)));
     return box;
   };
@@ -170,39 +217,132 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
     h(
       'div',
       { class: 'controls' },
-      field('method', 'Method', select('method', METHODS, m.name, (name) => setMethod({ name }))),
-      field('tau', 'τ (variance kept)', ...sliderEls(slider('tau', 0.5, 1, 0.001, m.varianceThreshold ?? defaultTau() ?? 1 /* only before the host's defaults arrive */, (v) => setMethod({ varianceThreshold: v })))),
+      field(
+        'method',
+        'Method',
+        select('method', METHODS, m.name, (name) => setMethod({ name })),
+      ),
+      field(
+        'tau',
+        'τ (variance kept)',
+        ...sliderEls(
+          slider(
+            'tau',
+            0.5,
+            1,
+            0.001,
+            m.varianceThreshold ?? defaultTau() ?? 1 /* only before the host's defaults arrive */,
+            (v) => setMethod({ varianceThreshold: v }),
+          ),
+        ),
+      ),
       field(
         'threshold',
         'Cut-off',
-        select('threshold', [['std', 'μ − α·σ'], ['percentile', 'percentile'], ['otsu', 'Otsu']] as const, m.threshold?.kind ?? 'std', (kind) =>
-          setMethod({ threshold: kind === 'std' ? { kind, alpha } : kind === 'percentile' ? { kind, p: pct } : { kind } }),
+        select(
+          'threshold',
+          [
+            ['std', 'μ − α·σ'],
+            ['percentile', 'percentile'],
+            ['otsu', 'Otsu'],
+          ] as const,
+          m.threshold?.kind ?? 'std',
+          (kind) =>
+            setMethod({
+              threshold: kind === 'std' ? { kind, alpha } : kind === 'percentile' ? { kind, p: pct } : { kind },
+            }),
         ),
       ),
-      field('alpha', 'α', ...sliderEls(slider('alpha', -3, 3, 0.05, alpha, (v) => setMethod({ threshold: { kind: 'std', alpha: v } })))),
-      field('percentile', 'Percentile', ...sliderEls(slider('percentile', 0, 100, 1, pct, (v) => setMethod({ threshold: { kind: 'percentile', p: v } })))),
-      field('combine', 'Combine', select('combine', [['product', 'NCI × MSD'], ['mean', 'mean']] as const, m.combine ?? 'product', (combine) => setMethod({ combine }))),
-      field('scope', 'Scope', select('scope', [['layer', 'per layer'], ['global', 'global']] as const, m.scope ?? 'layer', (scope) => setMethod({ scope }))),
+      field(
+        'alpha',
+        'α',
+        ...sliderEls(slider('alpha', -3, 3, 0.05, alpha, (v) => setMethod({ threshold: { kind: 'std', alpha: v } }))),
+      ),
+      field(
+        'percentile',
+        'Percentile',
+        ...sliderEls(
+          slider('percentile', 0, 100, 1, pct, (v) => setMethod({ threshold: { kind: 'percentile', p: v } })),
+        ),
+      ),
+      field(
+        'combine',
+        'Combine',
+        select(
+          'combine',
+          [
+            ['product', 'NCI × MSD'],
+            ['mean', 'mean'],
+          ] as const,
+          m.combine ?? 'product',
+          (combine) => setMethod({ combine }),
+        ),
+      ),
+      field(
+        'scope',
+        'Scope',
+        select(
+          'scope',
+          [
+            ['layer', 'per layer'],
+            ['global', 'global'],
+          ] as const,
+          m.scope ?? 'layer',
+          (scope) => setMethod({ scope }),
+        ),
+      ),
       field(
         'target',
         'Target (filter ratio removed / FLOPs reduction)',
-        select('target-kind', [['ratio', 'filter ratio'], ['flopsReduction', 'FLOPs reduction']] as const, m.flopsReduction !== undefined ? 'flopsReduction' : 'ratio', (k) => {
-          const v = m.ratio ?? m.flopsReduction ?? 0.5;
-          setMethod(k === 'ratio' ? { ratio: v, flopsReduction: undefined } : { flopsReduction: v, ratio: undefined });
-        }),
-        number('target-value', m.ratio ?? m.flopsReduction ?? 0.5, '0.05', (v) => setMethod(method().flopsReduction !== undefined ? { flopsReduction: v } : { ratio: v })),
+        select(
+          'target-kind',
+          [
+            ['ratio', 'filter ratio'],
+            ['flopsReduction', 'FLOPs reduction'],
+          ] as const,
+          m.flopsReduction !== undefined ? 'flopsReduction' : 'ratio',
+          (k) => {
+            const v = m.ratio ?? m.flopsReduction ?? 0.5;
+            setMethod(
+              k === 'ratio' ? { ratio: v, flopsReduction: undefined } : { flopsReduction: v, ratio: undefined },
+            );
+          },
+        ),
+        number('target-value', m.ratio ?? m.flopsReduction ?? 0.5, '0.05', (v) =>
+          setMethod(method().flopsReduction !== undefined ? { flopsReduction: v } : { ratio: v }),
+        ),
       ),
-      field('min-filters', 'Min filters', number('min-filters', m.minFilters ?? 1, '1', (v) => setMethod({ minFilters: v }))),
+      field(
+        'min-filters',
+        'Min filters',
+        number('min-filters', m.minFilters ?? 1, '1', (v) => setMethod({ minFilters: v })),
+      ),
       field('exclude', 'Exclude layers', exclude),
     ),
     h('h2', {}, 'Fine-tuning'),
     h(
       'div',
       { class: 'controls' },
-      field('epochs', 'Epochs', number('epochs', f.epochs, '1', (v) => setF({ epochs: v ?? fromHost.epochs }))),
-      field('learning-rate', 'Learning rate', number('learning-rate', f.learningRate, '0.0001', (v) => setF({ learningRate: v }))),
-      field('batch-size', 'Batch size', number('batch-size', f.batchSize, '1', (v) => setF({ batchSize: v }))),
-      field('patience', 'Early-stopping patience', number('patience', f.patience, '1', (v) => setF({ patience: v }))),
+      field(
+        'epochs',
+        'Epochs',
+        number('epochs', f.epochs, '1', (v) => setF({ epochs: v ?? fromHost.epochs })),
+      ),
+      field(
+        'learning-rate',
+        'Learning rate',
+        number('learning-rate', f.learningRate, '0.0001', (v) => setF({ learningRate: v })),
+      ),
+      field(
+        'batch-size',
+        'Batch size',
+        number('batch-size', f.batchSize, '1', (v) => setF({ batchSize: v })),
+      ),
+      field(
+        'patience',
+        'Early-stopping patience',
+        number('patience', f.patience, '1', (v) => setF({ patience: v })),
+      ),
     ),
     h('div', { class: 'actions' }, pruneBtn, finetuneBtn, cancelBtn, progress),
     finetuneSource,
@@ -229,9 +369,28 @@ function drawCurves(): void {
     xAxis: { type: 'value', name: 'epoch', min: 0, minInterval: 1, ...axisStyle(t) },
     yAxis: { type: 'value', scale: true, ...axisStyle(t) },
     series: [
-      { type: 'line', name: 'train (running)', showSymbol: false, data: c.live, lineStyle: { color: t.series[0], width: 1 }, itemStyle: { color: t.series[0] } },
-      { type: 'line', name: 'train', data: pts((e) => e.trainLoss), lineStyle: { color: t.series[2] }, itemStyle: { color: t.series[2] } },
-      { type: 'line', name: 'validation', data: pts((e) => e.valLoss), lineStyle: { color: t.series[1] }, itemStyle: { color: t.series[1] } },
+      {
+        type: 'line',
+        name: 'train (running)',
+        showSymbol: false,
+        data: c.live,
+        lineStyle: { color: t.series[0], width: 1 },
+        itemStyle: { color: t.series[0] },
+      },
+      {
+        type: 'line',
+        name: 'train',
+        data: pts((e) => e.trainLoss),
+        lineStyle: { color: t.series[2] },
+        itemStyle: { color: t.series[2] },
+      },
+      {
+        type: 'line',
+        name: 'validation',
+        data: pts((e) => e.valLoss),
+        lineStyle: { color: t.series[1] },
+        itemStyle: { color: t.series[1] },
+      },
     ],
   }));
   metricChart.draw((t) => ({
@@ -242,8 +401,20 @@ function drawCurves(): void {
     xAxis: { type: 'value', name: 'epoch', min: 0, minInterval: 1, ...axisStyle(t) },
     yAxis: { type: 'value', scale: true, ...axisStyle(t) },
     series: [
-      { type: 'line', name: 'watched metric', data: pts((e) => e.metric), lineStyle: { color: t.series[0] }, itemStyle: { color: t.series[0] } },
-      { type: 'line', name: 'mean IoU', data: pts((e) => e.meanIoU), lineStyle: { color: t.series[3] }, itemStyle: { color: t.series[3] } },
+      {
+        type: 'line',
+        name: 'watched metric',
+        data: pts((e) => e.metric),
+        lineStyle: { color: t.series[0] },
+        itemStyle: { color: t.series[0] },
+      },
+      {
+        type: 'line',
+        name: 'mean IoU',
+        data: pts((e) => e.meanIoU),
+        lineStyle: { color: t.series[3] },
+        itemStyle: { color: t.series[3] },
+      },
     ],
   }));
 }
@@ -259,17 +430,28 @@ function onMessage(m: ToWebview): void {
   switch (m.type) {
     case 'launcherData': {
       // A new model resets the form to its config; the same model keeps what the user had typed.
-      if (state.uri !== m.uri) state = { v: 1, uri: m.uri, method: m.method, finetune: m.finetune, curves: { live: [], epochs: [] } };
+      if (state.uri !== m.uri)
+        state = { v: 1, uri: m.uri, method: m.method, finetune: m.finetune, curves: { live: [], epochs: [] } };
       model = m.model;
       pruned = m.pruned;
       source = m.source ?? '';
       problem = m.problem;
       hostFinetune = m.finetune;
-      prunedRun = { type: 'prunedRun', ...(m.run ? { run: m.run } : {}), ...(m.defaults ? { defaults: m.defaults } : {}) };
+      prunedRun = {
+        type: 'prunedRun',
+        ...(m.run ? { run: m.run } : {}),
+        ...(m.defaults ? { defaults: m.defaults } : {}),
+      };
       save();
       app.replaceChildren(
         h('h1', {}, `Prune and fine-tune: ${model}`),
-        h('p', { id: 'options-source', class: 'muted' }, source ? `Options from ${source}; the form below overrides the method and fine-tuning options for a run.` : ''),
+        h(
+          'p',
+          { id: 'options-source', class: 'muted' },
+          source
+            ? `Options from ${source}; the form below overrides the method and fine-tuning options for a run.`
+            : '',
+        ),
         ...(problem ? [h('p', { id: 'options-problem', class: 'error' }, problem)] : []),
         buildForm(m.finetune),
       );
@@ -290,7 +472,13 @@ function onMessage(m: ToWebview): void {
       return;
     }
     case 'epochEnd':
-      state.curves.epochs.push({ epoch: m.epoch, trainLoss: m.trainLoss, valLoss: m.valLoss, meanIoU: m.meanIoU, metric: m.metric });
+      state.curves.epochs.push({
+        epoch: m.epoch,
+        trainLoss: m.trainLoss,
+        valLoss: m.valLoss,
+        meanIoU: m.meanIoU,
+        metric: m.metric,
+      });
       save();
       drawCurves();
       return;

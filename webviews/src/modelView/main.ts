@@ -20,7 +20,10 @@ const app = document.getElementById('app')!;
 /** "5 of 8 kept", "excluded", "not prunable: <reason>", "prunable (not analysed)", or "" for layers with no filters. */
 function verdict(l: ModelViewLayer): string {
   if (l.excluded) return 'excluded';
-  if (l.kept !== undefined && l.channels !== null && l.prunable) return l.kept < l.channels ? `${l.channels - l.kept} of ${l.channels} prunable (${l.kept} kept)` : `keep all ${l.channels}`;
+  if (l.kept !== undefined && l.channels !== null && l.prunable)
+    return l.kept < l.channels
+      ? `${l.channels - l.kept} of ${l.channels} prunable (${l.kept} kept)`
+      : `keep all ${l.channels}`;
   if (l.prunable) return 'prunable (not analysed)';
   return l.reason ? `not prunable: ${l.reason}` : '';
 }
@@ -29,10 +32,30 @@ function layerActions(view: ModelView, l: ModelViewLayer, i: number): HTMLElemen
   const cell = h('td', { class: 'actions' });
   if (!l.prunable) return cell;
   if (view.analysed && l.kept !== undefined && l.channels !== null && l.kept < l.channels) {
-    cell.appendChild(button(`prune-${i}`, 'Prune', () => post({ type: 'modelAction', action: 'pruneLayer', uri: view.uri, layer: l.name })));
+    cell.appendChild(
+      button(`prune-${i}`, 'Prune', () =>
+        post({ type: 'modelAction', action: 'pruneLayer', uri: view.uri, layer: l.name }),
+      ),
+    );
   }
-  if (l.exclude) cell.appendChild(button(`exclude-${i}`, 'Exclude', () => post({ type: 'modelAction', action: 'exclude', uri: view.uri, layer: l.name }), true));
-  if (view.analysed) cell.appendChild(button(`importance-${i}`, 'Importance', () => post({ type: 'modelAction', action: 'openImportance', uri: view.uri, layer: l.name }), true));
+  if (l.exclude)
+    cell.appendChild(
+      button(
+        `exclude-${i}`,
+        'Exclude',
+        () => post({ type: 'modelAction', action: 'exclude', uri: view.uri, layer: l.name }),
+        true,
+      ),
+    );
+  if (view.analysed)
+    cell.appendChild(
+      button(
+        `importance-${i}`,
+        'Importance',
+        () => post({ type: 'modelAction', action: 'openImportance', uri: view.uri, layer: l.name }),
+        true,
+      ),
+    );
   return cell;
 }
 
@@ -42,9 +65,24 @@ function render(view: ModelView): void {
     app.replaceChildren(...header, h('p', { class: 'error', id: 'model-error', role: 'alert' }, view.error));
     return;
   }
-  const actions = h('div', { class: 'actions' }, button('refresh', 'Refresh', () => post({ type: 'modelAction', action: 'refresh', uri: view.uri }), true));
-  if (view.analysed) actions.prepend(button('prune-all', 'Prune all suggested layers', () => post({ type: 'modelAction', action: 'pruneAll', uri: view.uri })));
-  const totals = view.totals ? h('p', { id: 'totals' }, `${view.layers.length} layers · ${compact(view.totals.params)} parameters · ${flopsTotal(view.totals)} FLOPs (MACs)`) : null;
+  const actions = h(
+    'div',
+    { class: 'actions' },
+    button('refresh', 'Refresh', () => post({ type: 'modelAction', action: 'refresh', uri: view.uri }), true),
+  );
+  if (view.analysed)
+    actions.prepend(
+      button('prune-all', 'Prune all suggested layers', () =>
+        post({ type: 'modelAction', action: 'pruneAll', uri: view.uri }),
+      ),
+    );
+  const totals = view.totals
+    ? h(
+        'p',
+        { id: 'totals' },
+        `${view.layers.length} layers · ${compact(view.totals.params)} parameters · ${flopsTotal(view.totals)} FLOPs (MACs)`,
+      )
+    : null;
   const cols = ['#', 'Layer', 'Type', 'Channels', 'Params', 'FLOPs', 'Group', 'Verdict', ''];
   const table = h(
     'table',
@@ -62,7 +100,11 @@ function render(view: ModelView): void {
           h('td', {}, l.type),
           h('td', { class: 'n' }, l.channels ?? '—'),
           h('td', { class: 'n' }, compact(l.params)),
-          h('td', { class: 'n', title: l.flopsKnown === false ? 'cost unknown: an input shape could not be inferred' : '' }, l.flopsKnown === false ? '?' : compact(l.flops)),
+          h(
+            'td',
+            { class: 'n', title: l.flopsKnown === false ? 'cost unknown: an input shape could not be inferred' : '' },
+            l.flopsKnown === false ? '?' : compact(l.flops),
+          ),
           h('td', { class: 'n' }, l.group ?? ''),
           h('td', { class: 'verdict' }, verdict(l)),
           layerActions(view, l, i),

@@ -28,7 +28,8 @@ function stages(run: RunView): [string, Stage][] {
     ['before', run.before],
     ['after pruning', run.pruned],
   ];
-  if (run.finetuned) out.push([`after fine-tuning (${run.finetuned.epochs} epochs, best ${run.finetuned.bestEpoch})`, run.finetuned]);
+  if (run.finetuned)
+    out.push([`after fine-tuning (${run.finetuned.epochs} epochs, best ${run.finetuned.bestEpoch})`, run.finetuned]);
   return out;
 }
 
@@ -47,7 +48,13 @@ function comparisonTable(run: RunView): HTMLTableElement {
     'table',
     { id: 'comparison' },
     h('thead', {}, h('tr', {}, h('th', {}, ''), ...cols.map(([name]) => h('th', { class: 'n' }, name)))),
-    h('tbody', {}, ...rows.map(([name, f]) => h('tr', {}, h('th', { scope: 'row' }, name), ...cols.map(([, s]) => h('td', { class: 'n' }, f(s)))))),
+    h(
+      'tbody',
+      {},
+      ...rows.map(([name, f]) =>
+        h('tr', {}, h('th', { scope: 'row' }, name), ...cols.map(([, s]) => h('td', { class: 'n' }, f(s)))),
+      ),
+    ),
   );
 }
 
@@ -62,13 +69,22 @@ function drawIoU(run: RunView): void {
     xAxis: { type: 'category', data: classes, ...axisStyle(t), splitLine: { show: false } },
     yAxis: { type: 'value', min: 0, max: 1, name: 'IoU', ...axisStyle(t) },
     // A class absent from labels and predictions has IoU null: '-' leaves its bar out instead of drawing 0.
-    series: withEval.map(([name, s], i) => ({ type: 'bar', name, data: s.evaluation!.perClassIoU.map((v) => (v === null ? '-' : v)), itemStyle: { color: t.series[i] } })),
+    series: withEval.map(([name, s], i) => ({
+      type: 'bar',
+      name,
+      data: s.evaluation!.perClassIoU.map((v) => (v === null ? '-' : v)),
+      itemStyle: { color: t.series[i] },
+    })),
   }));
 }
 
 function render(d: ResultsData): void {
   const { run } = d;
-  const actions = h('div', { class: 'actions' }, button('open-model', 'Open pruned model', () => post({ type: 'openModel', path: d.paths.model })));
+  const actions = h(
+    'div',
+    { class: 'actions' },
+    button('open-model', 'Open pruned model', () => post({ type: 'openModel', path: d.paths.model })),
+  );
   if (d.paths.report) {
     const report = d.paths.report;
     actions.appendChild(button('open-report', 'Open report', () => post({ type: 'openReport', path: report }), true));
@@ -76,12 +92,22 @@ function render(d: ResultsData): void {
   app.replaceChildren(
     h('h1', {}, `Results: ${run.model}`),
     h('p', { class: 'muted' }, `${run.method} on ${run.dataset}; output in ${run.outputDir}`),
-    ...(run.prunedFrom ? [h('p', { id: 'pruned-from', class: 'muted' }, `Fine-tuned the pruned model of ${run.prunedFrom} (not pruned again in this run).`)] : []),
+    ...(run.prunedFrom
+      ? [
+          h(
+            'p',
+            { id: 'pruned-from', class: 'muted' },
+            `Fine-tuned the pruned model of ${run.prunedFrom} (not pruned again in this run).`,
+          ),
+        ]
+      : []),
     actions,
     comparisonTable(run),
     iouChart.el,
     h('h2', {}, 'Explanation'),
-    d.report ? renderMarkdown(d.report.markdown, d.report.images) : h('p', { class: 'muted', id: 'no-report' }, 'No explanation report was written for this run.'),
+    d.report
+      ? renderMarkdown(d.report.markdown, d.report.images)
+      : h('p', { class: 'muted', id: 'no-report' }, 'No explanation report was written for this run.'),
   );
   drawIoU(run);
 }

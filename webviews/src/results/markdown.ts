@@ -8,7 +8,8 @@ import { h } from '../shared/dom';
 
 export type Images = Readonly<Record<string, string>>;
 
-const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(!\[[^\]]*\]\([^)\s]+\))|(\[[^\]]+\]\([^)\s]+\))/g;
+const INLINE =
+  /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*|_[^_\s][^_]*_)|(!\[[^\]]*\]\([^)\s]+\))|(\[[^\]]+\]\([^)\s]+\))/g;
 
 export function inline(text: string, images: Images): Node[] {
   const out: Node[] = [];
@@ -62,9 +63,14 @@ export function renderMarkdown(md: string, images: Images): HTMLElement {
       i++;
       root.appendChild(h('pre', {}, h('code', {}, code.join('\n'))));
     } else if (line.trimStart().startsWith('|') && i + 1 < lines.length && isRule(lines[i + 1])) {
-      const table = h('table', {}, h('thead', {}, h('tr', {}, ...cells(line).map((c) => h('th', {}, ...inline(c, images))))));
+      const table = h(
+        'table',
+        {},
+        h('thead', {}, h('tr', {}, ...cells(line).map((c) => h('th', {}, ...inline(c, images))))),
+      );
       const body = h('tbody');
-      for (i += 2; i < lines.length && lines[i].trimStart().startsWith('|'); i++) body.appendChild(h('tr', {}, ...cells(lines[i]).map((c) => h('td', {}, ...inline(c, images)))));
+      for (i += 2; i < lines.length && lines[i].trimStart().startsWith('|'); i++)
+        body.appendChild(h('tr', {}, ...cells(lines[i]).map((c) => h('td', {}, ...inline(c, images)))));
       table.appendChild(body);
       root.appendChild(table);
     } else if (line.startsWith('>')) {
@@ -74,11 +80,20 @@ export function renderMarkdown(md: string, images: Images): HTMLElement {
     } else if (/^\s*([-*+]|\d+\.)\s+/.test(line)) {
       const ordered = /^\s*\d+\./.test(line);
       const list = h(ordered ? 'ol' : 'ul');
-      for (; i < lines.length && /^\s*([-*+]|\d+\.)\s+/.test(lines[i]); i++) list.appendChild(h('li', {}, ...inline(lines[i].replace(/^\s*([-*+]|\d+\.)\s+/, ''), images)));
+      for (; i < lines.length && /^\s*([-*+]|\d+\.)\s+/.test(lines[i]); i++)
+        list.appendChild(h('li', {}, ...inline(lines[i].replace(/^\s*([-*+]|\d+\.)\s+/, ''), images)));
       root.appendChild(list);
     } else {
       const para: string[] = [];
-      for (; i < lines.length && lines[i].trim() && !/^(#{1,6}\s|```|>|\s*([-*+]|\d+\.)\s)/.test(lines[i]) && !lines[i].trimStart().startsWith('|'); i++) para.push(lines[i].trim());
+      for (
+        ;
+        i < lines.length &&
+        lines[i].trim() &&
+        !/^(#{1,6}\s|```|>|\s*([-*+]|\d+\.)\s)/.test(lines[i]) &&
+        !lines[i].trimStart().startsWith('|');
+        i++
+      )
+        para.push(lines[i].trim());
       if (!para.length) {
         // A line no block rule accepts (e.g. a lone '|'): show it as text rather than loop on it.
         para.push(lines[i].trim());

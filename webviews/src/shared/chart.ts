@@ -4,12 +4,27 @@
  */
 import * as echarts from 'echarts/core';
 import { BarChart, LineChart } from 'echarts/charts';
-import { GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent } from 'echarts/components';
+import {
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TitleComponent,
+  TooltipComponent,
+} from 'echarts/components';
 import { SVGRenderer } from 'echarts/renderers';
 import type { EChartsCoreOption } from 'echarts/core';
 import { chartTheme, type ChartTheme } from './theme';
 
-echarts.use([BarChart, LineChart, GridComponent, LegendComponent, MarkLineComponent, TitleComponent, TooltipComponent, SVGRenderer]);
+echarts.use([
+  BarChart,
+  LineChart,
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TitleComponent,
+  TooltipComponent,
+  SVGRenderer,
+]);
 
 export type Option = EChartsCoreOption;
 
@@ -24,7 +39,10 @@ export class Chart {
   /** Replaces the whole option (`notMerge`): a redraw must not keep marks of the previous layer. */
   draw(build: (t: ChartTheme) => Option): void {
     const t = chartTheme();
-    this.inst.setOption({ animation: false, textStyle: { color: t.foreground, fontFamily: t.font }, ...build(t) }, { notMerge: true });
+    this.inst.setOption(
+      { animation: false, textStyle: { color: t.foreground, fontFamily: t.font }, ...build(t) },
+      { notMerge: true },
+    );
   }
 }
 

@@ -17,7 +17,12 @@ export function field(id: string, label: string, ...controls: HTMLElement[]): HT
   return h('div', { class: 'field', id: `${id}-field` }, h('vscode-label', { for: id }, label), ...controls);
 }
 
-export function select<T extends string>(id: string, choices: readonly (readonly [T, string])[], value: T, onChange: (v: T) => void): VscodeSingleSelect {
+export function select<T extends string>(
+  id: string,
+  choices: readonly (readonly [T, string])[],
+  value: T,
+  onChange: (v: T) => void,
+): VscodeSingleSelect {
   const el = h('vscode-single-select', { id });
   for (const [v, text] of choices) el.appendChild(h('vscode-option', { value: v }, text));
   el.value = value;
@@ -32,9 +37,24 @@ export interface Slider {
 }
 
 /** A range input and a number box kept in step; `onInput` fires on every move (callers debounce). */
-export function slider(id: string, min: number, max: number, step: number, value: number, onInput: (v: number) => void): Slider {
+export function slider(
+  id: string,
+  min: number,
+  max: number,
+  step: number,
+  value: number,
+  onInput: (v: number) => void,
+): Slider {
   const range = h('input', { type: 'range', id: `${id}-range`, min, max, step, value, 'aria-label': id });
-  const box = h('vscode-textfield', { id: `${id}-box`, type: 'number', min, max, step, value: String(value), class: 'num' });
+  const box = h('vscode-textfield', {
+    id: `${id}-box`,
+    type: 'number',
+    min,
+    max,
+    step,
+    value: String(value),
+    class: 'num',
+  });
   const clamp = (v: number): number => Math.min(max, Math.max(min, v));
   range.addEventListener('input', () => {
     box.value = range.value;

@@ -5,7 +5,11 @@
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | undefined | ((ev: Event) => void)>;
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Attrs, ...children: Child[]): HTMLElementTagNameMap[K];
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Attrs,
+  ...children: Child[]
+): HTMLElementTagNameMap[K];
 export function h(tag: string, attrs?: Attrs, ...children: Child[]): HTMLElement;
 export function h(tag: string, attrs: Attrs = {}, ...children: Child[]): HTMLElement {
   const el = document.createElement(tag);
@@ -43,7 +47,10 @@ export function flopsTotal(cost: { flops: number; unknownLayers?: string[] }): s
 }
 
 /** FLOPs "before → after (−x%)"; on a lower bound no reduction is stated (the uncounted layers could hold any share). */
-export function flopsBeforeAfter(before: { flops: number; unknownLayers?: string[] }, after: { flops: number; unknownLayers?: string[] }): string {
+export function flopsBeforeAfter(
+  before: { flops: number; unknownLayers?: string[] },
+  after: { flops: number; unknownLayers?: string[] },
+): string {
   if (!before.unknownLayers?.length && !after.unknownLayers?.length) return beforeAfter(before.flops, after.flops);
   return `${flopsTotal(before)} → ${flopsTotal(after)} (reduction unknown)`;
 }

@@ -14,7 +14,8 @@ export interface ChartTheme {
   font: string;
 }
 
-const css = (name: string, fallback: string): string => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+const css = (name: string, fallback: string): string =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 
 export function chartTheme(): ChartTheme {
   return {

@@ -19,7 +19,11 @@ export async function analyzeCommand(model: string, o: AnalyzeCliOptions): Promi
   // Flags and the output folder are checked before the backend starts or anything is read.
   const { spec, images } = analyzeFlags(o);
   const outArg = o.out ?? `${path.basename(path.dirname(path.resolve(model)))}.analysis`;
-  const rules = { inputs: [...modelInputPaths(model), ...dataInputPaths(o.data)], label: `--out ${outArg}`, command: 'analyze' };
+  const rules = {
+    inputs: [...modelInputPaths(model), ...dataInputPaths(o.data)],
+    label: `--out ${outArg}`,
+    command: 'analyze',
+  };
   await checkOutputTarget(outArg, 'folder', rules);
   await startBackend(o.json);
   const { graph } = await readModel(model);
@@ -41,17 +45,34 @@ export async function analyzeCommand(model: string, o: AnalyzeCliOptions): Promi
   const outDir = path.resolve(outArg);
   const { before, after } = a.result.cost;
   if (o.json) {
-    out(JSON.stringify({ out: outDir, method: a.result.method, cost: a.result.cost, layers: Object.keys(a.result.plan.layers).length }, null, 2));
+    out(
+      JSON.stringify(
+        { out: outDir, method: a.result.method, cost: a.result.cost, layers: Object.keys(a.result.plan.layers).length },
+        null,
+        2,
+      ),
+    );
     return;
   }
   for (const d of a.result.groups) {
-    const extra = d.components !== undefined ? ` (PCA ${d.components} components)` : d.threshold !== undefined ? ` (cut-off ${d.threshold.toFixed(3)})` : '';
-    out(`${d.members.join(' + ').padEnd(40)} keep ${String(d.keep.length).padStart(4)} of ${String(d.channels).padEnd(4)}${extra}`);
+    const extra =
+      d.components !== undefined
+        ? ` (PCA ${d.components} components)`
+        : d.threshold !== undefined
+          ? ` (cut-off ${d.threshold.toFixed(3)})`
+          : '';
+    out(
+      `${d.members.join(' + ').padEnd(40)} keep ${String(d.keep.length).padStart(4)} of ${String(d.channels).padEnd(4)}${extra}`,
+    );
   }
-  out(`predicted params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`);
+  out(
+    `predicted params: ${formatNumber(before.params)} → ${formatNumber(after.params)} (−${pct(before.params, after.params)})`,
+  );
   out(`predicted FLOPs (MACs): ${flopsChangeLabel(before, after, formatNumber)}`);
   out(`statistics: ${a.stats.images} images, ${a.stats.imagesPerSecond.toFixed(1)} images/s`);
   // Which options, and where they come from (the editor's surfaces say the same).
-  out(`options: ${a.result.method} ${JSON.stringify(a.result.options)} from the command line; flags not given take their defaults`);
+  out(
+    `options: ${a.result.method} ${JSON.stringify(a.result.options)} from the command line; flags not given take their defaults`,
+  );
   out(`wrote ${path.join(outDir, 'scores.json')} and plan.json`);
 }

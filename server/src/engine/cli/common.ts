@@ -10,16 +10,29 @@ import { initBackend } from '../runtime/backend';
 export async function startBackend(quiet = false): Promise<string> {
   tf.env().set('PROD', true);
   const r = await initBackend();
-  if (!quiet) process.stderr.write(`backend: ${r.active}${r.simd ? ' (SIMD)' : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}\n`);
+  if (!quiet)
+    process.stderr.write(
+      `backend: ${r.active}${r.simd ? ' (SIMD)' : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}\n`,
+    );
   return r.active;
 }
 
 export { modelInputSize };
 
 /** A dataset sized to the model's input (folders are resized; generated sets are generated at that size). */
-export async function datasetForModel(spec: string, graph: ModelGraph, extra: { count?: number; seed?: number } = {}): Promise<Dataset> {
+export async function datasetForModel(
+  spec: string,
+  graph: ModelGraph,
+  extra: { count?: number; seed?: number } = {},
+): Promise<Dataset> {
   const { height, width, channels } = modelInputSize(graph);
-  return resolveDataset(spec, { height, width, channels: channels === 1 || channels === 3 ? channels : undefined, size: height, ...extra });
+  return resolveDataset(spec, {
+    height,
+    width,
+    channels: channels === 1 || channels === 3 ? channels : undefined,
+    size: height,
+    ...extra,
+  });
 }
 
 export function pct(before: number, after: number): string {

@@ -8,7 +8,10 @@ export function demoConfigPath(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const p = path.join(dir, 'data', 'demo', 'unet-cropweed.prunelens.yaml');
     if (existsSync(p)) return p;
-    if (path.dirname(dir) === dir) throw new PruneLensError('the bundled demo (data/demo/unet-cropweed.prunelens.yaml) is missing from this install');
+    if (path.dirname(dir) === dir)
+      throw new PruneLensError(
+        'the bundled demo (data/demo/unet-cropweed.prunelens.yaml) is missing from this install',
+      );
   }
 }
 

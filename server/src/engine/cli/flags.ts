@@ -32,17 +32,23 @@ type Given = Record<string, { flag: string; raw: string | undefined }>;
  * branches the flags did not choose) are dropped when a flag's own problem explains them.
  */
 export function checkFlags(partial: Partial<PruneLensConfig>, given: Given): void {
-  const config = JSON.parse(JSON.stringify({ model: 'model.json', ...partial, data: { path: 'data', ...partial.data } })) as unknown;
+  const config = JSON.parse(
+    JSON.stringify({ model: 'model.json', ...partial, data: { path: 'data', ...partial.data } }),
+  ) as unknown;
   // Flags only build known keys, so an "unknown option" can only be the schema's complaint about a oneOf
   // branch the flags did not choose (e.g. `alpha` seen from the percentile branch): not the user's problem.
   const problems = validateConfig(config).filter((p) => !p.message.startsWith('unknown option'));
   if (problems.length === 0) return;
   const named = problems.filter((p) => given[p.pointer]?.raw !== undefined);
   const shown = named.length > 0 ? named : problems;
-  const lines = [...new Set(shown.map((p) => {
-    const g = given[p.pointer];
-    return g?.raw !== undefined ? `${g.flag} ${g.raw}: ${p.message}` : `${p.pointer}: ${p.message}`;
-  }))];
+  const lines = [
+    ...new Set(
+      shown.map((p) => {
+        const g = given[p.pointer];
+        return g?.raw !== undefined ? `${g.flag} ${g.raw}: ${p.message}` : `${p.pointer}: ${p.message}`;
+      }),
+    ),
+  ];
   throw new UsageError(lines.join('; '));
 }
 
@@ -63,14 +69,24 @@ const METHOD_ALIASES: Record<string, string> = { A: 'pca-nci', B: 'distribution'
 
 /** `analyze` flags → the method spec and calibration size, or a UsageError naming the bad flag. */
 export function analyzeFlags(o: AnalyzeFlags): { spec: MethodSpec; images: number } {
-  const cut = [o.alpha !== undefined && '--alpha', o.percentile !== undefined && '--percentile', o.otsu && '--otsu'].filter(Boolean);
+  const cut = [
+    o.alpha !== undefined && '--alpha',
+    o.percentile !== undefined && '--percentile',
+    o.otsu && '--otsu',
+  ].filter(Boolean);
   if (cut.length > 1) throw new UsageError(`${cut.join(' and ')}: give only one cut-off for method B`);
   const alpha = numberFlag('--alpha', o.alpha);
   const p = numberFlag('--percentile', o.percentile);
   const method = {
     name: (METHOD_ALIASES[o.method] ?? o.method) as NonNullable<PruneLensConfig['method']>['name'],
     varianceThreshold: numberFlag('--tau', o.tau),
-    threshold: o.otsu ? { kind: 'otsu' as const } : p !== undefined ? { kind: 'percentile' as const, p } : alpha !== undefined ? { kind: 'std' as const, alpha } : undefined,
+    threshold: o.otsu
+      ? { kind: 'otsu' as const }
+      : p !== undefined
+        ? { kind: 'percentile' as const, p }
+        : alpha !== undefined
+          ? { kind: 'std' as const, alpha }
+          : undefined,
     scope: o.scope as 'layer' | 'global' | undefined,
     ratio: numberFlag('--ratio', o.ratio),
     flopsReduction: numberFlag('--flops', o.flops),
@@ -92,7 +108,8 @@ export function analyzeFlags(o: AnalyzeFlags): { spec: MethodSpec; images: numbe
     },
   );
   const baseline = method.name !== 'pca-nci' && method.name !== 'distribution';
-  if (baseline && method.ratio === undefined && method.flopsReduction === undefined) throw new UsageError(`--method ${o.method}: a baseline criterion needs --ratio or --flops`);
+  if (baseline && method.ratio === undefined && method.flopsReduction === undefined)
+    throw new UsageError(`--method ${o.method}: a baseline criterion needs --ratio or --flops`);
   return { spec: methodSpecOf(method), images: sectionWithDefaults('calibration', { images }).images };
 }
 
@@ -168,14 +185,22 @@ const ZOO_CHECKS: Record<string, (raw: unknown) => unknown> = {
 /**
  * `train`'s model: `zoo:<name>` with `--zoo-options` checked by the builder's own option check, or a path.
  */
-export function zooFlags(modelSpec: string, raw: string | undefined): { zoo?: string; options?: Record<string, unknown> } {
+export function zooFlags(
+  modelSpec: string,
+  raw: string | undefined,
+): { zoo?: string; options?: Record<string, unknown> } {
   if (!modelSpec.startsWith('zoo:')) {
     if (raw !== undefined) throw new UsageError('--zoo-options: only for zoo:<name> models');
     return {};
   }
   const name = modelSpec.slice(4);
   const check = ZOO_CHECKS[name];
-  if (!check) throw new UsageError(`${modelSpec}: unknown zoo model (known: ${Object.keys(ZOO_CHECKS).map((n) => `zoo:${n}`).join(', ')})`);
+  if (!check)
+    throw new UsageError(
+      `${modelSpec}: unknown zoo model (known: ${Object.keys(ZOO_CHECKS)
+        .map((n) => `zoo:${n}`)
+        .join(', ')})`,
+    );
   const options = zooOptionsJson(raw);
   if (options) check(options);
   return { zoo: name, options };
@@ -189,6 +214,7 @@ function zooOptionsJson(raw: string | undefined): Record<string, unknown> | unde
   } catch (err) {
     throw new UsageError(`--zoo-options: not valid JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError('--zoo-options: expected a JSON object, e.g. {"baseFilters": 8}');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError('--zoo-options: expected a JSON object, e.g. {"baseFilters": 8}');
   return value as Record<string, unknown>;
 }

@@ -20,7 +20,18 @@ export function summaryTable(s: RunSummary): string {
     ['pruned', s.pruned],
     ...(s.finetuned ? [[`fine-tuned (${s.finetuned.epochs} ep)`, s.finetuned]] : []),
   ] as [string, RunSummary['before']][];
-  const t = new Table({ head: ['', 'params', 'FLOPs (MACs)', 'latency', 'pixel acc', 'mIoU', ...(s.dataset.task === 'classification' ? ['top-1'] : [])], style: { head: [], border: [] } });
+  const t = new Table({
+    head: [
+      '',
+      'params',
+      'FLOPs (MACs)',
+      'latency',
+      'pixel acc',
+      'mIoU',
+      ...(s.dataset.task === 'classification' ? ['top-1'] : []),
+    ],
+    style: { head: [], border: [] },
+  });
   for (const [name, st] of stages) {
     const e = st.evaluation;
     t.push([
@@ -35,8 +46,18 @@ export function summaryTable(s: RunSummary): string {
   }
   for (const b of s.baselines) {
     // A baseline's FLOPs reduction on a lower bound would be a guess (FLOPs-matched baselines refuse to run there).
-    const flopsRemoved = s.before.structure.unknownLayers?.length ? 'unknown' : `−${(100 * b.flopsRemoved).toFixed(1)}%`;
-    t.push([`${b.method} (same FLOPs)`, `−${(100 * b.paramsRemoved).toFixed(1)}%`, flopsRemoved, '—', p(b.evaluation.pixelAccuracy), p(b.evaluation.meanIoU), ...(s.dataset.task === 'classification' ? [p(b.evaluation.top1)] : [])]);
+    const flopsRemoved = s.before.structure.unknownLayers?.length
+      ? 'unknown'
+      : `−${(100 * b.flopsRemoved).toFixed(1)}%`;
+    t.push([
+      `${b.method} (same FLOPs)`,
+      `−${(100 * b.paramsRemoved).toFixed(1)}%`,
+      flopsRemoved,
+      '—',
+      p(b.evaluation.pixelAccuracy),
+      p(b.evaluation.meanIoU),
+      ...(s.dataset.task === 'classification' ? [p(b.evaluation.top1)] : []),
+    ]);
   }
   const lines = [`${s.method} on ${s.dataset.name}${s.dataset.synthetic ? ' (SYNTHETIC data)' : ''}`, t.toString()];
   return lines.join('\n');
@@ -55,7 +76,8 @@ async function runWithEvents(configFile: string, fromRun: string | undefined): P
   try {
     const config = await loadConfigFile(configFile);
     await checkRunOutput(config, configFile);
-    if (fromRun !== undefined) emit({ type: 'step', step: await fromRunNote(config, configFile, fromRun), fraction: 0 });
+    if (fromRun !== undefined)
+      emit({ type: 'step', step: await fromRunNote(config, configFile, fromRun), fraction: 0 });
     await startBackend(true);
     const summary = await pipelineFor(fromRun)(config, configFile, {
       signal: ac.signal,
@@ -80,22 +102,34 @@ async function runWithEvents(configFile: string, fromRun: string | undefined): P
 }
 
 /** A plain run, or `--from-run`: fine-tune that run's pruned model (pipeline/finetune-run.ts). */
-const pipelineFor = (fromRun: string | undefined) => (config: Parameters<typeof runPipeline>[0], configFile: string, ev: RunEvents): Promise<RunSummary> =>
-  fromRun === undefined ? runPipeline(config, configFile, ev) : finetunePrunedRun(config, configFile, fromRun, ev);
+const pipelineFor =
+  (fromRun: string | undefined) =>
+  (config: Parameters<typeof runPipeline>[0], configFile: string, ev: RunEvents): Promise<RunSummary> =>
+    fromRun === undefined ? runPipeline(config, configFile, ev) : finetunePrunedRun(config, configFile, fromRun, ev);
 
 /** `--from-run`: which pruned model is fine-tuned, and whether the config's method options would have made it. */
-async function fromRunNote(config: Parameters<typeof runPipeline>[0], configFile: string, fromRun: string): Promise<string> {
+async function fromRunNote(
+  config: Parameters<typeof runPipeline>[0],
+  configFile: string,
+  fromRun: string,
+): Promise<string> {
   const earlier = await readEarlierRun(fromRun);
   // Judged before any work, like a plain run's output.
   const { outputDir, rules } = fromRunRules(config, configFile, earlier);
   await checkOutputTarget(outputDir, 'folder', rules);
   const head = `fine-tuning the pruned model of ${earlier.dir} (method ${JSON.stringify(earlier.methodConfig ?? earlier.method)}); the config's method block is not used`;
-  if (!earlier.methodConfig) return `${head}; that run did not record its method block, so it cannot be compared with ${configFile}'s`;
+  if (!earlier.methodConfig)
+    return `${head}; that run did not record its method block, so it cannot be compared with ${configFile}'s`;
   const diffs = methodDifferences(config.method ?? { name: 'pca-nci' }, earlier.methodConfig, METHOD_OPTION_DEFAULTS);
-  return diffs.length ? `${head}. NOTE: ${configFile} prunes differently — ${describeDifferences(diffs, 'config', 'that run')}; run without --from-run to prune again with the config's options` : head;
+  return diffs.length
+    ? `${head}. NOTE: ${configFile} prunes differently — ${describeDifferences(diffs, 'config', 'that run')}; run without --from-run to prune again with the config's options`
+    : head;
 }
 
-export async function runConfigCommand(configFile: string, o: { json?: boolean; events?: boolean; fromRun?: string } = {}): Promise<RunSummary | undefined> {
+export async function runConfigCommand(
+  configFile: string,
+  o: { json?: boolean; events?: boolean; fromRun?: string } = {},
+): Promise<RunSummary | undefined> {
   if (o.events) {
     await runWithEvents(configFile, o.fromRun);
     return undefined;
@@ -106,7 +140,12 @@ export async function runConfigCommand(configFile: string, o: { json?: boolean; 
   const note = o.fromRun === undefined ? undefined : await fromRunNote(config, configFile, o.fromRun);
   await startBackend(o.json);
   // Which options, and where they come from (the editor's surfaces say the same).
-  if (!o.json) process.stderr.write(note ? `${note}\n` : `options: ${JSON.stringify(config.method)} (from ${configFile}; what it leaves out at its default)\n`);
+  if (!o.json)
+    process.stderr.write(
+      note
+        ? `${note}\n`
+        : `options: ${JSON.stringify(config.method)} (from ${configFile}; what it leaves out at its default)\n`,
+    );
   const progress = new TerminalProgress({ metricName: 'miou' });
   try {
     const summary = await pipelineFor(o.fromRun)(config, configFile, {
@@ -124,7 +163,11 @@ export async function runConfigCommand(configFile: string, o: { json?: boolean; 
       onEpochEnd: o.json ? undefined : progress.onEpochEnd,
     });
     progress.stop();
-    out(o.json ? JSON.stringify(summary, null, 2) : `${summaryTable(summary)}\noutputs in ${summary.outputDir} (${summary.seconds.toFixed(0)} s)`);
+    out(
+      o.json
+        ? JSON.stringify(summary, null, 2)
+        : `${summaryTable(summary)}\noutputs in ${summary.outputDir} (${summary.seconds.toFixed(0)} s)`,
+    );
     return summary;
   } finally {
     progress.stop();

@@ -22,7 +22,11 @@ export function endStatusLine(): void {
 export function printErrorLine(message: string): void {
   TerminalProgress.stopAll();
   endStatusLine();
-  const line = message.split(/\r?\n/).map((s) => s.trim()).filter(Boolean).join(' ');
+  const line = message
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' ');
   process.stderr.write(`prunelens: ${line}\n`);
 }
 

@@ -9,7 +9,14 @@ import { evaluate } from '../train/evaluate';
 import { buildZooModel } from '../zoo';
 import { datasetForModel, out, startBackend } from './common';
 import { finetune } from '../pipeline/finetune';
-import { checkOutputTarget, dataInputPaths, isKerasFileTarget, modelInputPaths, writePrunedModel, type TargetRules } from '../output';
+import {
+  checkOutputTarget,
+  dataInputPaths,
+  isKerasFileTarget,
+  modelInputPaths,
+  writePrunedModel,
+  type TargetRules,
+} from '../output';
 import { checkpointDirFor, prepareCheckpointDir } from '../train/checkpoint';
 import { UsageError } from '../util/errors';
 import { trainingFlags, zooFlags } from './flags';
@@ -32,13 +39,20 @@ export interface TrainCliOptions {
   json?: boolean;
 }
 
-async function modelFrom(spec: string, zoo: { zoo?: string; options?: Record<string, unknown> }): Promise<tf.LayersModel> {
+async function modelFrom(
+  spec: string,
+  zoo: { zoo?: string; options?: Record<string, unknown> },
+): Promise<tf.LayersModel> {
   if (zoo.zoo) return buildZooModel(zoo.zoo, zoo.options ?? 'demo');
   return graphToTfModel((await readModel(spec)).graph);
 }
 
 /** Writes the trained model at `--out` (verified, never over anything but an earlier PruneLens output). */
-async function writeTrained(model: tf.LayersModel, outDir: string, rules: TargetRules & { command: string }): Promise<void> {
+async function writeTrained(
+  model: tf.LayersModel,
+  outDir: string,
+  rules: TargetRules & { command: string },
+): Promise<void> {
   const written = await writePrunedModel(await tfModelToGraph(model), outDir, rules);
   printNotes(written.notes);
 }
@@ -56,7 +70,11 @@ export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promi
   // The config schema allows 0 fine-tuning epochs (a run that only prunes); training needs at least one.
   if (f.epochs === 0) throw new UsageError('--epochs 0: train needs at least 1 epoch');
   const zoo = zooFlags(modelSpec, o.zooOptions);
-  const rules = { inputs: [...(zoo.zoo ? [] : modelInputPaths(modelSpec)), ...dataInputPaths(o.data)], label: `--out ${o.out}`, command: 'train' };
+  const rules = {
+    inputs: [...(zoo.zoo ? [] : modelInputPaths(modelSpec)), ...dataInputPaths(o.data)],
+    label: `--out ${o.out}`,
+    command: 'train',
+  };
   await checkOutputTarget(o.out, 'folder', rules);
   const checkpointDir = checkpointDirFor(o.out);
   await prepareCheckpointDir(checkpointDir, { ...rules, label: `checkpoint folder ${checkpointDir}` });
@@ -67,7 +85,11 @@ export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promi
   const splits = splitIndices(dataset.size, { val: 0.1, test: 0.1, seed: f.seed ?? 0 });
   const metric = dataset.info.task === 'segmentation' ? 'miou' : 'top1';
   // Batch size, learning rate and seed default as in a config's `finetune` block; epochs and patience do not.
-  const shared = sectionWithDefaults('finetune', { batchSize: f.batchSize, learningRate: f.learningRate, seed: f.seed });
+  const shared = sectionWithDefaults('finetune', {
+    batchSize: f.batchSize,
+    learningRate: f.learningRate,
+    seed: f.seed,
+  });
   const progress = new TerminalProgress({ metricName: metric });
   try {
     const res = await train(model, {
@@ -78,7 +100,9 @@ export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promi
       learningRate: shared.learningRate,
       seed: shared.seed,
       augment: true,
-      loss: o.classWeights ? { classWeights: 'median-frequency', ignoreIndex: dataset.info.ignoreIndex } : { ignoreIndex: dataset.info.ignoreIndex },
+      loss: o.classWeights
+        ? { classWeights: 'median-frequency', ignoreIndex: dataset.info.ignoreIndex }
+        : { ignoreIndex: dataset.info.ignoreIndex },
       earlyStopping: { patience: f.patience ?? FROM_SCRATCH.patience, metric },
       checkpointDir,
       resume: o.resume,
@@ -88,8 +112,23 @@ export async function trainCommand(modelSpec: string, o: TrainCliOptions): Promi
     progress.stop();
     const test = await evaluate(model, dataset, splits.test);
     await writeTrained(model, o.out, rules);
-    const summary = { out: path.resolve(o.out), bestEpoch: res.bestEpoch, epochsRun: res.epochsRun, seconds: res.seconds, test: { pixelAccuracy: test.pixelAccuracy, meanIoU: test.meanIoU, top1: test.top1, perClassIoU: test.perClassIoU } };
-    out(o.json ? JSON.stringify(summary, null, 2) : `trained ${res.epochsRun} epochs (best ${res.bestEpoch}) in ${res.seconds.toFixed(0)} s → ${summary.out}\ntest: pixel accuracy ${(100 * test.pixelAccuracy).toFixed(2)}%, mIoU ${(100 * test.meanIoU).toFixed(2)}%`);
+    const summary = {
+      out: path.resolve(o.out),
+      bestEpoch: res.bestEpoch,
+      epochsRun: res.epochsRun,
+      seconds: res.seconds,
+      test: {
+        pixelAccuracy: test.pixelAccuracy,
+        meanIoU: test.meanIoU,
+        top1: test.top1,
+        perClassIoU: test.perClassIoU,
+      },
+    };
+    out(
+      o.json
+        ? JSON.stringify(summary, null, 2)
+        : `trained ${res.epochsRun} epochs (best ${res.bestEpoch}) in ${res.seconds.toFixed(0)} s → ${summary.out}\ntest: pixel accuracy ${(100 * test.pixelAccuracy).toFixed(2)}%, mIoU ${(100 * test.meanIoU).toFixed(2)}%`,
+    );
   } finally {
     progress.stop();
   }
@@ -103,14 +142,19 @@ export async function finetuneCommand(
   const f = trainingFlags(o);
   if (o.distill && !o.teacher) throw new UsageError('--distill needs --teacher (the unpruned model)');
   const rules = {
-    inputs: [...modelInputPaths(modelPath), ...(o.teacher ? modelInputPaths(o.teacher) : []), ...dataInputPaths(o.data)],
+    inputs: [
+      ...modelInputPaths(modelPath),
+      ...(o.teacher ? modelInputPaths(o.teacher) : []),
+      ...dataInputPaths(o.data),
+    ],
     label: `--out ${o.out}`,
     command: 'finetune',
   };
   await checkOutputTarget(o.out, isKerasFileTarget(o.out) ? 'file' : 'folder', rules);
   await startBackend(o.json);
   const { graph, format } = await readModel(modelPath);
-  if (isKerasFileTarget(o.out) && format !== 'keras') throw new UsageError(`--out ${o.out}: only a Keras model is written as a .keras/.h5 file; name a folder`);
+  if (isKerasFileTarget(o.out) && format !== 'keras')
+    throw new UsageError(`--out ${o.out}: only a Keras model is written as a .keras/.h5 file; name a folder`);
   const model = await graphToTfModel(graph);
   const teacher = o.teacher ? await graphToTfModel((await readModel(o.teacher)).graph) : undefined;
   const dataset = await datasetForModel(o.data, graph, { count: f.count });
@@ -128,28 +172,49 @@ export async function finetuneCommand(
       distillation: { enabled: !!o.distill && !!teacher, temperature: f.temperature },
       seed: f.seed,
     };
-    const callbacks = { onProgress: o.json ? undefined : progress.onProgress, onEpochEnd: o.json ? undefined : progress.onEpochEnd };
+    const callbacks = {
+      onProgress: o.json ? undefined : progress.onProgress,
+      onEpochEnd: o.json ? undefined : progress.onEpochEnd,
+    };
     // --epochs 0 (allowed in a config's finetune block) skips training: the model is evaluated and written as is.
-    const res = f.epochs === 0
-      ? { epochsRun: 0, bestEpoch: 0 }
-      : await finetune(model, { dataset, train: splits.train, val: splits.val }, options, teacher, callbacks);
+    const res =
+      f.epochs === 0
+        ? { epochsRun: 0, bestEpoch: 0 }
+        : await finetune(model, { dataset, train: splits.train, val: splits.val }, options, teacher, callbacks);
     progress.stop();
     const after = await evaluate(model, dataset, splits.val);
     if (format === 'keras') {
       // A Keras model is written back as Keras (the file, or DIR/model.h5|.keras), with the fine-tuned weights.
       const tuned = adoptTrainedWeights(graph, await tfModelToGraph(model));
-      const written = await writePrunedModel(tuned, o.out, { ...rules, format: 'keras', kerasExtension: kerasExtensionOf(graph) });
+      const written = await writePrunedModel(tuned, o.out, {
+        ...rules,
+        format: 'keras',
+        kerasExtension: kerasExtensionOf(graph),
+      });
       printNotes([...written.notes, ...kerasWriteNotes(tuned)]);
     } else await writeTrained(model, o.out, rules);
-    const summary = { out: path.resolve(o.out), epochs: res.epochsRun, bestEpoch: res.bestEpoch, before: { pixelAccuracy: before.pixelAccuracy, meanIoU: before.meanIoU }, after: { pixelAccuracy: after.pixelAccuracy, meanIoU: after.meanIoU } };
-    out(o.json ? JSON.stringify(summary, null, 2) : `fine-tuned ${res.epochsRun} epochs (best ${res.bestEpoch}): mIoU ${(100 * before.meanIoU).toFixed(2)}% → ${(100 * after.meanIoU).toFixed(2)}%, pixel accuracy ${(100 * before.pixelAccuracy).toFixed(2)}% → ${(100 * after.pixelAccuracy).toFixed(2)}% → ${summary.out}`);
+    const summary = {
+      out: path.resolve(o.out),
+      epochs: res.epochsRun,
+      bestEpoch: res.bestEpoch,
+      before: { pixelAccuracy: before.pixelAccuracy, meanIoU: before.meanIoU },
+      after: { pixelAccuracy: after.pixelAccuracy, meanIoU: after.meanIoU },
+    };
+    out(
+      o.json
+        ? JSON.stringify(summary, null, 2)
+        : `fine-tuned ${res.epochsRun} epochs (best ${res.bestEpoch}): mIoU ${(100 * before.meanIoU).toFixed(2)}% → ${(100 * after.meanIoU).toFixed(2)}%, pixel accuracy ${(100 * before.pixelAccuracy).toFixed(2)}% → ${(100 * after.pixelAccuracy).toFixed(2)}% → ${summary.out}`,
+    );
   } finally {
     progress.stop();
   }
 }
 
 /** `prunelens evaluate MODEL --data D`. */
-export async function evaluateCommand(modelPath: string, o: { data: string; json?: boolean; count?: string; seed?: string }): Promise<void> {
+export async function evaluateCommand(
+  modelPath: string,
+  o: { data: string; json?: boolean; count?: string; seed?: string },
+): Promise<void> {
   const f = trainingFlags(o);
   await startBackend(o.json);
   const { graph } = await readModel(modelPath);
@@ -162,6 +227,10 @@ export async function evaluateCommand(modelPath: string, o: { data: string; json
     return;
   }
   out(`${dataset.info.name}${dataset.info.synthetic ? ' (synthetic)' : ''}: ${r.numImages} images`);
-  out(`pixel accuracy ${(100 * r.pixelAccuracy).toFixed(2)}%  mIoU ${(100 * r.meanIoU).toFixed(2)}%  mean Dice ${(100 * r.meanDice).toFixed(2)}%${r.top1 !== undefined ? `  top-1 ${(100 * r.top1).toFixed(2)}%` : ''}`);
-  r.perClassIoU.forEach((v, i) => out(`  ${r.classNames[i].padEnd(16)} IoU ${v === null ? '—' : `${(100 * v).toFixed(2)}%`}`));
+  out(
+    `pixel accuracy ${(100 * r.pixelAccuracy).toFixed(2)}%  mIoU ${(100 * r.meanIoU).toFixed(2)}%  mean Dice ${(100 * r.meanDice).toFixed(2)}%${r.top1 !== undefined ? `  top-1 ${(100 * r.top1).toFixed(2)}%` : ''}`,
+  );
+  r.perClassIoU.forEach((v, i) =>
+    out(`  ${r.classNames[i].padEnd(16)} IoU ${v === null ? '—' : `${(100 * v).toFixed(2)}%`}`),
+  );
 }

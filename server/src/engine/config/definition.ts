@@ -8,7 +8,8 @@
 import { z } from 'zod';
 import { PruneLensError } from '../util/errors';
 
-const DESCRIPTION = 'One pruning run: model, calibration data, method, layer pruning, fine-tuning and output. Paths are relative to the config file.';
+const DESCRIPTION =
+  'One pruning run: model, calibration data, method, layer pruning, fine-tuning and output. Paths are relative to the config file.';
 /** The classic criteria every result is compared against (also method names and `compareBaselines`). */
 export const BASELINES = ['l1', 'bn-scale', 'apoz', 'hrank', 'fpgm', 'random'] as const;
 
@@ -28,7 +29,10 @@ function dropSafeBounds(node: unknown): void {
 
 const data = z
   .strictObject({
-    path: z.string().min(1).describe('A dataset folder/file, or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist.'),
+    path: z
+      .string()
+      .min(1)
+      .describe('A dataset folder/file, or bundled:cropweed | bundled:fashion-mosaic | bundled:fashion-mnist.'),
     height: int().min(1).describe('Resize images to this height.').optional(),
     width: int().min(1).describe('Resize images to this width.').optional(),
     channels: z.literal([1, 3]).optional(),
@@ -60,19 +64,36 @@ const threshold = z
 
 const method = z
   .strictObject({
-    name: z.enum(['pca-nci', 'distribution', ...BASELINES]).describe('pca-nci (method A), distribution (method B), or a baseline criterion.'),
-    varianceThreshold: z.number().gt(0).max(1).describe('Method A: τ, the cumulative explained variance PCA must reach.').default(0.99),
+    name: z
+      .enum(['pca-nci', 'distribution', ...BASELINES])
+      .describe('pca-nci (method A), distribution (method B), or a baseline criterion.'),
+    varianceThreshold: z
+      .number()
+      .gt(0)
+      .max(1)
+      .describe('Method A: τ, the cumulative explained variance PCA must reach.')
+      .default(0.99),
     minSamplesPerChannel: z
       .number()
       .gt(0)
-      .describe('Method A: a layer whose covariance rests on fewer calibration samples per channel (images × map positions / channels) is kept whole.')
+      .describe(
+        'Method A: a layer whose covariance rests on fewer calibration samples per channel (images × map positions / channels) is kept whole.',
+      )
       .default(4)
       .optional(),
     combine: z.enum(['product', 'mean']).describe('Method B: how NCI and MSD combine.').default('product'),
     threshold: threshold.optional(),
-    scope: z.enum(['layer', 'global']).describe("Method B: cut each layer's distribution, or all layers' at once.").default('layer'),
+    scope: z
+      .enum(['layer', 'global'])
+      .describe("Method B: cut each layer's distribution, or all layers' at once.")
+      .default('layer'),
     ratio: z.number().min(0).lt(1).describe("Baselines: fraction of each layer's filters to remove.").optional(),
-    flopsReduction: z.number().min(0).lt(1).describe("Baselines: remove at least this fraction of the model's FLOPs.").optional(),
+    flopsReduction: z
+      .number()
+      .min(0)
+      .lt(1)
+      .describe("Baselines: remove at least this fraction of the model's FLOPs.")
+      .optional(),
     minFilters: int().min(1).describe('Never keep fewer filters per layer.').default(1),
     exclude: z.array(z.string()).describe('Layers never pruned.').optional(),
   })
@@ -81,9 +102,21 @@ const method = z
 const layerPruning = z
   .strictObject({
     enabled: z.boolean().default(false),
-    maxComponentFraction: z.number().gt(0).max(1).describe('A level is removable when PCA keeps at most this fraction of its filters.').default(0.1),
+    maxComponentFraction: z
+      .number()
+      .gt(0)
+      .max(1)
+      .describe('A level is removable when PCA keeps at most this fraction of its filters.')
+      .default(0.1),
     maxLevels: int().min(0).default(1),
-    maxMetricDrop: z.number().min(0).max(1).describe("Accept a shallower U-Net only if its validation metric (after fine-tuning) is within this of the original's.").default(0.01),
+    maxMetricDrop: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe(
+        "Accept a shallower U-Net only if its validation metric (after fine-tuning) is within this of the original's.",
+      )
+      .default(0.01),
   })
   .describe('U-Net only: remove whole deepest levels that carry little.');
 
@@ -91,7 +124,11 @@ const finetune = z
   .strictObject({
     epochs: int().min(0).default(5),
     batchSize: int().min(1).default(8),
-    learningRate: z.number().gt(0).describe('Of the original training; fine-tuning uses lrFactor × this.').default(0.001),
+    learningRate: z
+      .number()
+      .gt(0)
+      .describe('Of the original training; fine-tuning uses lrFactor × this.')
+      .default(0.001),
     lrFactor: z.number().gt(0).max(1).default(0.1),
     patience: int().min(1).default(3),
     distillation: z
@@ -109,20 +146,35 @@ const finetune = z
 export const ConfigDefinition = z
   .strictObject({
     $schema: z.string().optional(),
-    model: z.string().min(1).describe('The model to prune: a TF.js layers model.json (or its folder), or zoo:<name> to build one (unet, segnet, deeplabv3plus, vgg16).'),
+    model: z
+      .string()
+      .min(1)
+      .describe(
+        'The model to prune: a TF.js layers model.json (or its folder), or zoo:<name> to build one (unet, segnet, deeplabv3plus, vgg16).',
+      ),
     data,
     calibration: calibration.prefault({}),
     method: method.prefault({ name: 'pca-nci' }),
     layerPruning: layerPruning.prefault({}),
     finetune: finetune.prefault({}),
-    output: z.string().min(1).describe("Output folder (pruned model, plan.json, scores.json, report). Never the model's own folder.").optional(),
-    compareBaselines: z.array(z.enum(BASELINES)).describe('Also run these baselines at the same FLOPs as the chosen method.').optional(),
+    output: z
+      .string()
+      .min(1)
+      .describe("Output folder (pruned model, plan.json, scores.json, report). Never the model's own folder.")
+      .optional(),
+    compareBaselines: z
+      .array(z.enum(BASELINES))
+      .describe('Also run these baselines at the same FLOPs as the chosen method.')
+      .optional(),
   })
   .describe(DESCRIPTION);
 
 /** The JSON Schema of the definition, as schema.json holds it (draft-07; arrays of names are unique). */
 export function configJsonSchema(): Record<string, unknown> {
-  const out = z.toJSONSchema(ConfigDefinition, { target: 'draft-7', io: 'input', unrepresentable: 'throw' }) as Record<string, unknown>;
+  const out = z.toJSONSchema(ConfigDefinition, { target: 'draft-7', io: 'input', unrepresentable: 'throw' }) as Record<
+    string,
+    unknown
+  >;
   dropSafeBounds(out);
   const unique = (node: Record<string, unknown> | undefined): void => {
     if (node) node.uniqueItems = true;
@@ -141,7 +193,9 @@ export function configJsonSchema(): Record<string, unknown> {
 /** Every default of the config, by section (what an option left out means). */
 function defaultsOf(schema: z.ZodType): Record<string, unknown> {
   const json = z.toJSONSchema(schema, { io: 'input' }) as { properties?: Record<string, { default?: unknown }> };
-  return Object.fromEntries(Object.entries(json.properties ?? {}).flatMap(([k, v]) => (v.default !== undefined ? [[k, v.default]] : [])));
+  return Object.fromEntries(
+    Object.entries(json.properties ?? {}).flatMap(([k, v]) => (v.default !== undefined ? [[k, v.default]] : [])),
+  );
 }
 
 export const CONFIG_DEFAULTS = {
@@ -161,9 +215,15 @@ type Sections = typeof CONFIG_SECTIONS;
  * value (no `?? 8` at the call sites). Keys given as `undefined` (an unset flag) take the default too.
  * An invalid block (callers validate first: validateConfig, checkFlags) is one PruneLensError line.
  */
-export function sectionWithDefaults<K extends keyof Sections>(section: K, block: z.input<Sections[K]> | undefined): z.output<Sections[K]> {
+export function sectionWithDefaults<K extends keyof Sections>(
+  section: K,
+  block: z.input<Sections[K]> | undefined,
+): z.output<Sections[K]> {
   const parsed = CONFIG_SECTIONS[section].safeParse(block ?? {});
-  if (!parsed.success) throw new PruneLensError(parsed.error.issues.map((i) => `/${[section, ...i.path].join('/')}: ${i.message}`).join('; '));
+  if (!parsed.success)
+    throw new PruneLensError(
+      parsed.error.issues.map((i) => `/${[section, ...i.path].join('/')}: ${i.message}`).join('; '),
+    );
   return parsed.data as z.output<Sections[K]>;
 }
 
@@ -181,7 +241,10 @@ export const METHOD_DEFAULTS = {
 export const DEFAULT_THRESHOLD = { kind: 'std', alpha: 0.5 } as const;
 
 /** What a method option left out means when two method blocks are compared (the launcher, `--from-run`). */
-export const METHOD_OPTION_DEFAULTS: Record<string, unknown> = { ...CONFIG_DEFAULTS.method, threshold: DEFAULT_THRESHOLD };
+export const METHOD_OPTION_DEFAULTS: Record<string, unknown> = {
+  ...CONFIG_DEFAULTS.method,
+  threshold: DEFAULT_THRESHOLD,
+};
 
 /**
  * Batch sizes for callers that take one directly rather than a config block: the statistics passes use the

@@ -19,7 +19,11 @@ function normal(v: unknown): string | null {
   return JSON.stringify(Array.isArray(v) ? [...v].map(String).sort() : v);
 }
 
-export function methodDifferences(a: MethodBlock, b: MethodBlock, defaults: Record<string, unknown>): MethodDifference[] {
+export function methodDifferences(
+  a: MethodBlock,
+  b: MethodBlock,
+  defaults: Record<string, unknown>,
+): MethodDifference[] {
   if (a.name !== b.name) return [{ option: 'name', a: JSON.stringify(a.name), b: JSON.stringify(b.name) }];
   const out: MethodDifference[] = [];
   for (const option of [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => k !== 'name').sort()) {

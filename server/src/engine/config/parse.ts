@@ -24,7 +24,8 @@ export function yamlMessage(err: unknown): string {
   const m = (err instanceof Error ? err.message : String(err)).split('\n')[0];
   const alias = /Unresolved alias[^:]*:\s*(\S+)/.exec(m);
   if (alias) return `alias '*${alias[1]}' refers to no anchor ('&${alias[1]}') defined before it`;
-  if (/Excessive alias count/.test(m)) return `aliases expand more than ${MAX_ALIAS_COUNT} times (refused: it could exhaust memory)`;
+  if (/Excessive alias count/.test(m))
+    return `aliases expand more than ${MAX_ALIAS_COUNT} times (refused: it could exhaust memory)`;
   if (/call stack/i.test(m)) return `nested more than ${MAX_NESTING} levels deep`;
   return m;
 }
@@ -69,14 +70,23 @@ function tooDeep(text: string, limit: number): { offset: number; why: string } |
 /** Parses YAML into a document (with node ranges) and its value; never throws. */
 export function parseYamlSafe(text: string): ParsedYaml {
   const deep = tooDeep(text, MAX_NESTING);
-  if (deep) return { doc: undefined, value: undefined, errors: [{ from: deep.offset, to: deep.offset + 1, message: deep.why }] };
+  if (deep)
+    return {
+      doc: undefined,
+      value: undefined,
+      errors: [{ from: deep.offset, to: deep.offset + 1, message: deep.why }],
+    };
   let doc: Document;
   try {
     doc = parseDocument(text, { prettyErrors: false });
   } catch (err) {
     return { doc: undefined, value: undefined, errors: [{ from: 0, to: 1, message: yamlMessage(err) }] };
   }
-  const errors = doc.errors.map((e) => ({ from: e.pos[0], to: Math.max(e.pos[1], e.pos[0] + 1), message: yamlMessage(e) }));
+  const errors = doc.errors.map((e) => ({
+    from: e.pos[0],
+    to: Math.max(e.pos[1], e.pos[0] + 1),
+    message: yamlMessage(e),
+  }));
   if (errors.length) return { doc, value: undefined, errors };
   let value: unknown;
   try {
@@ -86,6 +96,11 @@ export function parseYamlSafe(text: string): ParsedYaml {
     const at = Math.max(0, text.indexOf('*'));
     return { doc, value: undefined, errors: [{ from: at, to: at + 1, message: yamlMessage(err) }] };
   }
-  if (nestingDepth(value) > MAX_NESTING) return { doc, value: undefined, errors: [{ from: 0, to: 1, message: `nested more than ${MAX_NESTING} levels deep` }] };
+  if (nestingDepth(value) > MAX_NESTING)
+    return {
+      doc,
+      value: undefined,
+      errors: [{ from: 0, to: 1, message: `nested more than ${MAX_NESTING} levels deep` }],
+    };
   return { doc, value, errors: [] };
 }

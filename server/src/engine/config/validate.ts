@@ -57,9 +57,14 @@ export function validateConfig(value: unknown): ConfigProblem[] {
   if (check(value)) return [];
   return (check.errors ?? []).map((e) => {
     let message = e.message ?? 'invalid';
-    if (e.keyword === 'additionalProperties') message = `unknown option '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-    if (e.keyword === 'enum') message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    const pointer = e.keyword === 'additionalProperties' ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}` : e.instancePath;
+    if (e.keyword === 'additionalProperties')
+      message = `unknown option '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+    if (e.keyword === 'enum')
+      message = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    const pointer =
+      e.keyword === 'additionalProperties'
+        ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}`
+        : e.instancePath;
     return { pointer, message };
   });
 }
@@ -70,6 +75,7 @@ export function validateConfig(value: unknown): ConfigProblem[] {
  */
 export function resolveConfig(value: unknown, file?: string): ResolvedConfig {
   const problems = validateConfig(value);
-  if (problems.length) throw new PruneLensError(problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '), file);
+  if (problems.length)
+    throw new PruneLensError(problems.map((p) => `${p.pointer || '/'}: ${p.message}`).join('; '), file);
   return ConfigDefinition.parse(value);
 }

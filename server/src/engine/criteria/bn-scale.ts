@@ -11,7 +11,8 @@ function followingBatchNorm(ctx: CriterionContext, producer: string): Float32Arr
   if (consumers.length !== 1) return null;
   const next = consumers[0];
   if (next.className === 'BatchNormalization') return next.weights.get('gamma')?.data ?? null;
-  if (['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'PReLU'].includes(next.className)) return followingBatchNorm(ctx, next.name);
+  if (['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'PReLU'].includes(next.className))
+    return followingBatchNorm(ctx, next.name);
   return null;
 }
 

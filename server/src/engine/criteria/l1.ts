@@ -6,8 +6,5 @@ export const l1: Criterion = {
   name: 'l1',
   describe: 'L1 norm of the filter’s own weights (Li et al. 2017)',
   needsData: false,
-  score: (ctx) =>
-    reduceToGroups(ctx, (m) =>
-      filterSlices(ctx, m).map((f) => f.reduce((s, v) => s + Math.abs(v), 0)),
-    ),
+  score: (ctx) => reduceToGroups(ctx, (m) => filterSlices(ctx, m).map((f) => f.reduce((s, v) => s + Math.abs(v), 0))),
 };

@@ -10,7 +10,12 @@ export const random: Criterion = {
   score: (ctx) => {
     const rng = new Rng(ctx.seed ?? 0);
     const out: GroupScores = new Map();
-    for (const g of ctx.coupling.groups) if (g.prunable) out.set(g.id, Float64Array.from(groupRoots(ctx.coupling, g), () => rng.next()));
+    for (const g of ctx.coupling.groups)
+      if (g.prunable)
+        out.set(
+          g.id,
+          Float64Array.from(groupRoots(ctx.coupling, g), () => rng.next()),
+        );
     return out;
   },
 };

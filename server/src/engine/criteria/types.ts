@@ -48,7 +48,10 @@ export function groupRoots(coupling: Coupling, group: ChannelGroup): number[] {
  * filter, or null when the member has none, e.g. no BatchNorm for BN-scale). Roots shared by several members
  * get the mean. Roots with no value at all get 0.
  */
-export function reduceToGroups(ctx: CriterionContext, perMember: (member: string) => ArrayLike<number> | null): GroupScores {
+export function reduceToGroups(
+  ctx: CriterionContext,
+  perMember: (member: string) => ArrayLike<number> | null,
+): GroupScores {
   const out: GroupScores = new Map();
   for (const g of ctx.coupling.groups) {
     if (!g.prunable) continue;
@@ -66,7 +69,10 @@ export function reduceToGroups(ctx: CriterionContext, perMember: (member: string
         cnt[i]++;
       }
     }
-    out.set(g.id, sum.map((s, i) => (cnt[i] ? s / cnt[i] : 0)));
+    out.set(
+      g.id,
+      sum.map((s, i) => (cnt[i] ? s / cnt[i] : 0)),
+    );
   }
   return out;
 }

@@ -6,12 +6,29 @@ import * as echarts from 'echarts';
 import type { LayerClassResponse } from './classes';
 import type { Heatmap, ReportData } from './summary';
 
-const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#59a14f',
+  '#e15759',
+  '#76b7b2',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 
 export function renderSvg(option: echarts.EChartsOption, width: number, height: number): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
   try {
-    chart.setOption({ animation: false, backgroundColor: '#ffffff', color: PALETTE, textStyle: { fontFamily: 'sans-serif' }, ...option });
+    chart.setOption({
+      animation: false,
+      backgroundColor: '#ffffff',
+      color: PALETTE,
+      textStyle: { fontFamily: 'sans-serif' },
+      ...option,
+    });
     return chart.renderToSVGString();
   } finally {
     chart.dispose();
@@ -43,14 +60,21 @@ export function layersChart(d: ReportData): string {
       type: 'bar',
       name: 'kept fraction',
       data: d.layers.map((l) => l.keptFraction),
-      label: { show: true, position: 'top', fontSize: 10, formatter: (p) => `${d.layers[p.dataIndex].kept}/${d.layers[p.dataIndex].channels}` },
+      label: {
+        show: true,
+        position: 'top',
+        fontSize: 10,
+        formatter: (p) => `${d.layers[p.dataIndex].kept}/${d.layers[p.dataIndex].channels}`,
+      },
     },
   ];
   if (d.layers.some((l) => l.pcaComponents !== undefined)) {
     series.push({
       type: 'bar',
       name: `PCA components needed${d.method.tau !== undefined ? ` (τ = ${d.method.tau})` : ''} / filters`,
-      data: d.layers.map((l) => (l.pcaComponents !== undefined && l.channels > 0 ? l.pcaComponents / l.channels : null)),
+      data: d.layers.map((l) =>
+        l.pcaComponents !== undefined && l.channels > 0 ? l.pcaComponents / l.channels : null,
+      ),
     });
   }
   const width = Math.max(640, 70 * names.length + 160);
@@ -60,7 +84,14 @@ export function layersChart(d: ReportData): string {
       title: { text: 'Filters kept per layer (shallow → deep)', left: 'center' },
       legend: l.legend,
       grid: { left: 70, right: 30, top: l.top + 10, bottom: 110 },
-      xAxis: { type: 'category', data: names, name: 'layer', nameLocation: 'middle', nameGap: 90, axisLabel: { interval: 0, rotate: 35 } },
+      xAxis: {
+        type: 'category',
+        data: names,
+        name: 'layer',
+        nameLocation: 'middle',
+        nameGap: 90,
+        axisLabel: { interval: 0, rotate: 35 },
+      },
       yAxis: percentAxis('share of filters'),
       series,
     },
@@ -97,7 +128,15 @@ export function pcaChart(d: ReportData): string {
       title: { text: 'PCA cumulative explained variance per layer', left: 'center' },
       legend: l.legend,
       grid: { left: 70, right: 30, top: l.top + 10, bottom: 60 },
-      xAxis: { type: 'value', name: 'principal components', nameLocation: 'middle', nameGap: 30, min: 1, max: maxC, minInterval: 1 },
+      xAxis: {
+        type: 'value',
+        name: 'principal components',
+        nameLocation: 'middle',
+        nameGap: 30,
+        min: 1,
+        max: maxC,
+        minInterval: 1,
+      },
       yAxis: percentAxis('explained variance'),
       series,
     },
@@ -131,8 +170,19 @@ export function classesChart(d: ReportData): string {
       title: { text: 'Per-class IoU (rarest class left)', left: 'center' },
       legend: l.legend,
       grid: { left: 70, right: 80, top: l.top + 20, bottom: 90 },
-      xAxis: { type: 'category', data: rows.map((r) => `${r.name}\n(${(100 * r.frequency).toFixed(1)}%)`), axisLabel: { interval: 0 } },
-      yAxis: [percentAxis('IoU') as echarts.YAXisComponentOption, { ...(percentAxis('frequency') as echarts.YAXisComponentOption), position: 'right', splitLine: { show: false } }],
+      xAxis: {
+        type: 'category',
+        data: rows.map((r) => `${r.name}\n(${(100 * r.frequency).toFixed(1)}%)`),
+        axisLabel: { interval: 0 },
+      },
+      yAxis: [
+        percentAxis('IoU') as echarts.YAXisComponentOption,
+        {
+          ...(percentAxis('frequency') as echarts.YAXisComponentOption),
+          position: 'right',
+          splitLine: { show: false },
+        },
+      ],
       series,
     },
     Math.max(640, 110 * rows.length + 150),
@@ -158,12 +208,43 @@ export function heatmapChart(h: Heatmap, layer: LayerClassResponse, classNames: 
       legend: { top: 56, itemGap: 28, data: ['kept', 'pruned'] },
       grid: { left: 70, right: 110, top: 100, bottom: 60 },
       xAxis: { type: 'category', data: [...classNames, status], axisLabel: { interval: 0 }, splitArea: { show: true } },
-      yAxis: { type: 'category', data: rowLabels, inverse: true, name: 'filter', nameLocation: 'start', axisLabel: { interval: 0, fontSize: 10 } },
-      visualMap: { min: 0, max: 1, seriesIndex: 0, orient: 'vertical', right: 10, top: 'middle', calculable: false, inRange: { color: ['#f7fbff', '#08306b'] }, text: ['high', 'low'] },
+      yAxis: {
+        type: 'category',
+        data: rowLabels,
+        inverse: true,
+        name: 'filter',
+        nameLocation: 'start',
+        axisLabel: { interval: 0, fontSize: 10 },
+      },
+      visualMap: {
+        min: 0,
+        max: 1,
+        seriesIndex: 0,
+        orient: 'vertical',
+        right: 10,
+        top: 'middle',
+        calculable: false,
+        inRange: { color: ['#f7fbff', '#08306b'] },
+        text: ['high', 'low'],
+      },
       series: [
         { type: 'heatmap', name: 'response', data: cells },
-        { type: 'scatter', name: 'kept', symbol: 'circle', symbolSize: 10, itemStyle: { color: '#2ca02c' }, data: marks(true) },
-        { type: 'scatter', name: 'pruned', symbol: 'rect', symbolSize: 10, itemStyle: { color: '#d62728' }, data: marks(false) },
+        {
+          type: 'scatter',
+          name: 'kept',
+          symbol: 'circle',
+          symbolSize: 10,
+          itemStyle: { color: '#2ca02c' },
+          data: marks(true),
+        },
+        {
+          type: 'scatter',
+          name: 'pruned',
+          symbol: 'rect',
+          symbolSize: 10,
+          itemStyle: { color: '#d62728' },
+          data: marks(false),
+        },
       ],
     },
     Math.max(560, 90 * (classNames.length + 1) + 180),
@@ -181,7 +262,8 @@ export function renderCharts(d: ReportData): Map<string, string> {
   const out = new Map<string, string>();
   if (d.layers.length) out.set('layers.svg', layersChart(d));
   if (d.spectra.length) out.set('pca.svg', pcaChart(d));
-  if (d.classes.some((c) => c.iouBefore !== null || c.iouAfterPrune !== null || c.iouAfterFineTune !== null)) out.set('classes.svg', classesChart(d));
+  if (d.classes.some((c) => c.iouBefore !== null || c.iouAfterPrune !== null || c.iouAfterFineTune !== null))
+    out.set('classes.svg', classesChart(d));
   for (const h of d.heatmaps) {
     let name = `filters-${safeName(h.layer)}.svg`;
     for (let i = 2; out.has(name); i++) name = `filters-${safeName(h.layer)}-${i}.svg`;

@@ -52,7 +52,10 @@ export interface ClassSurvival {
   kept: number;
 }
 
-export function classRows(descriptors: DatasetDescriptors, evaluation: { before?: EvaluationReport; afterPrune?: EvaluationReport; afterFineTune?: EvaluationReport }): ClassRow[] {
+export function classRows(
+  descriptors: DatasetDescriptors,
+  evaluation: { before?: EvaluationReport; afterPrune?: EvaluationReport; afterFineTune?: EvaluationReport },
+): ClassRow[] {
   const evalFreq = (evaluation.before ?? evaluation.afterPrune ?? evaluation.afterFineTune)?.classFrequencies;
   const iou = (r: EvaluationReport | undefined, k: number) => r?.perClassIoU[k] ?? null;
   return descriptors.classNames.map((name, k) => {
@@ -73,7 +76,11 @@ export function classRows(descriptors: DatasetDescriptors, evaluation: { before?
  * Class responses of every decided group whose first member was observed with labels, in depth order. The
  * stats of the first member are used (as scores.json does): its filter j is the group's channel j.
  */
-export function layerClassResponses(method: MethodResult, stats: StatsResult, inspect: InspectReport): LayerClassResponse[] {
+export function layerClassResponses(
+  method: MethodResult,
+  stats: StatsResult,
+  inspect: InspectReport,
+): LayerClassResponse[] {
   const k = stats.dataset.numClasses;
   const out: LayerClassResponse[] = [];
   for (const { decision: d, depth } of byDepth(method, inspect)) {
@@ -81,9 +88,12 @@ export function layerClassResponses(method: MethodResult, stats: StatsResult, in
     const s = stats.layers.get(layer);
     if (!s?.classResponse) continue;
     if (s.classResponse.length !== s.channels * k) {
-      throw new RangeError(`class responses of '${layer}' hold ${s.classResponse.length} values, expected ${s.channels} filters × ${k} classes`);
+      throw new RangeError(
+        `class responses of '${layer}' hold ${s.classResponse.length} values, expected ${s.channels} filters × ${k} classes`,
+      );
     }
-    if (s.channels > d.channels) throw new RangeError(`'${layer}' has ${s.channels} observed filters but its group has ${d.channels} channels`);
+    if (s.channels > d.channels)
+      throw new RangeError(`'${layer}' has ${s.channels} observed filters but its group has ${d.channels} channels`);
     const keep = new Set(d.keep);
     const filters: FilterResponse[] = [];
     for (let j = 0; j < s.channels; j++) {
@@ -137,7 +147,10 @@ export function representative<T>(items: T[], count: number): T[] {
  */
 export function heatmapRows(layer: LayerClassResponse, max: number): FilterResponse[] {
   const range = (f: FilterResponse) => Math.max(...f.response) - Math.min(...f.response);
-  const chosen = layer.filters.length > max ? [...layer.filters].sort((a, b) => range(b) - range(a) || a.index - b.index).slice(0, max) : [...layer.filters];
+  const chosen =
+    layer.filters.length > max
+      ? [...layer.filters].sort((a, b) => range(b) - range(a) || a.index - b.index).slice(0, max)
+      : [...layer.filters];
   const pref = (f: FilterResponse) => (f.preferred === null ? Number.MAX_SAFE_INTEGER : f.preferred);
   return chosen.sort((a, b) => pref(a) - pref(b) || Number(b.kept) - Number(a.kept) || a.index - b.index);
 }

@@ -77,7 +77,8 @@ export async function computeDescriptors(dataset: Dataset, opts: DescriptorOptio
   for (const i of indices) {
     if (opts.signal?.aborted) throw new CancelledError();
     const { image, label } = await dataset.get(i);
-    if (image.length !== h * w * c) throw new RangeError(`sample ${i} of '${info.name}' has ${image.length} values, expected ${h}×${w}×${c}`);
+    if (image.length !== h * w * c)
+      throw new RangeError(`sample ${i} of '${info.name}' has ${image.length} values, expected ${h}×${w}×${c}`);
     for (let p = 0; p < image.length; p++) {
       const v = image[p];
       chSum[p % c] += v;
@@ -122,13 +123,25 @@ export async function computeDescriptors(dataset: Dataset, opts: DescriptorOptio
   };
 }
 
-function countLabels(label: Int32Array, per: number, k: number, ignore: number | undefined, counts: number[], sample: number, name: string): void {
-  if (label.length < per) throw new RangeError(`sample ${sample} of '${name}' has ${label.length} labels, expected ${per}`);
+function countLabels(
+  label: Int32Array,
+  per: number,
+  k: number,
+  ignore: number | undefined,
+  counts: number[],
+  sample: number,
+  name: string,
+): void {
+  if (label.length < per)
+    throw new RangeError(`sample ${sample} of '${name}' has ${label.length} labels, expected ${per}`);
   for (let p = 0; p < per; p++) {
     const t = label[p];
     if (t === ignore) continue;
     // A label outside [0, K) is a data error; counting it nowhere would silently skew the frequencies.
-    if (!(t >= 0 && t < k)) throw new RangeError(`sample ${sample} of '${name}' has label ${t} outside [0, ${k}) that is not the ignore index`);
+    if (!(t >= 0 && t < k))
+      throw new RangeError(
+        `sample ${sample} of '${name}' has label ${t} outside [0, ${k}) that is not the ignore index`,
+      );
     counts[t]++;
   }
 }

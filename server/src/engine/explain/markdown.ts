@@ -5,7 +5,11 @@ import { cell, count, metric, pct, signed } from './format';
 import type { ReportData } from './summary';
 
 function table(head: string[], rows: string[][]): string[] {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
 }
 
 const code = (s: string) => `\`${s.replace(/`/g, "'")}\``;
@@ -20,7 +24,9 @@ function header(d: ReportData): string[] {
     );
   }
   out.push(`- Model: ${code(d.model)}`);
-  out.push(`- Dataset: ${code(ds.name)} (${ds.task}, ${ds.numClasses} classes, ${ds.height}×${ds.width}×${ds.channels}${ds.synthetic ? ', synthetic' : ''})${ds.source ? `; source: ${cell(ds.source)}` : ''}`);
+  out.push(
+    `- Dataset: ${code(ds.name)} (${ds.task}, ${ds.numClasses} classes, ${ds.height}×${ds.width}×${ds.channels}${ds.synthetic ? ', synthetic' : ''})${ds.source ? `; source: ${cell(ds.source)}` : ''}`,
+  );
   out.push(`- Method: ${code(d.method.name)} with options ${code(JSON.stringify(d.method.options))}`);
   out.push(`- Calibration images (statistics pass): ${count(d.calibrationImages)}`);
   return out;
@@ -34,11 +40,18 @@ function compression(d: ReportData): string[] {
   ];
   const lat = c.latencyMs;
   if (lat && (lat.before !== undefined || lat.after !== undefined)) {
-    const change = lat.before !== undefined && lat.after !== undefined && lat.before > 0 ? pct((lat.before - lat.after) / lat.before) : '—';
+    const change =
+      lat.before !== undefined && lat.after !== undefined && lat.before > 0
+        ? pct((lat.before - lat.after) / lat.before)
+        : '—';
     rows.push(['Latency (ms)', lat.before?.toFixed(2) ?? '—', lat.after?.toFixed(2) ?? '—', change]);
   }
   const out = ['## Compression', '', ...table(['', 'before', 'after', 'removed'], rows), ''];
-  if (c.layerPruning) out.push(`Layer pruning removed ${c.layerPruning.removedLevels} level(s)${c.layerPruning.removedLayers.length ? `: ${c.layerPruning.removedLayers.map(code).join(', ')}` : ''}.`, '');
+  if (c.layerPruning)
+    out.push(
+      `Layer pruning removed ${c.layerPruning.removedLevels} level(s)${c.layerPruning.removedLayers.length ? `: ${c.layerPruning.removedLayers.map(code).join(', ')}` : ''}.`,
+      '',
+    );
   return out;
 }
 
@@ -46,9 +59,20 @@ function metrics(d: ReportData): string[] {
   if (!d.metrics.length) return ['## Metrics', '', 'No evaluation was given.', ''];
   const rows = d.metrics.map((m) => {
     const last = m.afterFineTune ?? m.afterPrune;
-    return [m.name, metric(m.before), metric(m.afterPrune), metric(m.afterFineTune), m.before !== undefined && last !== undefined ? signed(last - m.before) : '—'];
+    return [
+      m.name,
+      metric(m.before),
+      metric(m.afterPrune),
+      metric(m.afterFineTune),
+      m.before !== undefined && last !== undefined ? signed(last - m.before) : '—',
+    ];
   });
-  return ['## Metrics', '', ...table(['metric', 'before', 'after pruning', 'after fine-tuning', 'change (last − before)'], rows), ''];
+  return [
+    '## Metrics',
+    '',
+    ...table(['metric', 'before', 'after pruning', 'after fine-tuning', 'change (last − before)'], rows),
+    '',
+  ];
 }
 
 function layers(d: ReportData, charts: Set<string>): string[] {
@@ -62,7 +86,12 @@ function layers(d: ReportData, charts: Set<string>): string[] {
     l.pcaComponents !== undefined ? String(l.pcaComponents) : '—',
     l.excluded ? 'excluded' : cell(l.note ?? ''),
   ]);
-  const out = ['## Per layer', '', ...table(['depth', 'layer', 'filters', 'kept', 'kept %', `PCA components${tau}`, 'note'], rows), ''];
+  const out = [
+    '## Per layer',
+    '',
+    ...table(['depth', 'layer', 'filters', 'kept', 'kept %', `PCA components${tau}`, 'note'], rows),
+    '',
+  ];
   if (charts.has('layers.svg')) out.push('![Filters kept per layer](charts/layers.svg)', '');
   if (charts.has('pca.svg')) out.push('![PCA cumulative explained variance](charts/pca.svg)', '');
   return out;
@@ -74,9 +103,21 @@ function classes(d: ReportData, charts: Set<string>): string[] {
     .sort((a, b) => a.frequency - b.frequency || a.index - b.index)
     .map((c) => {
       const last = c.iouAfterFineTune ?? c.iouAfterPrune;
-      return [cell(c.name), pct(c.frequency), metric(c.iouBefore), metric(c.iouAfterPrune), metric(c.iouAfterFineTune), c.iouBefore !== null && last !== null ? signed(last - c.iouBefore) : '—'];
+      return [
+        cell(c.name),
+        pct(c.frequency),
+        metric(c.iouBefore),
+        metric(c.iouAfterPrune),
+        metric(c.iouAfterFineTune),
+        c.iouBefore !== null && last !== null ? signed(last - c.iouBefore) : '—',
+      ];
     });
-  const out = ['## Per class (rarest first)', '', ...table(['class', unit, 'IoU before', 'IoU after pruning', 'IoU after fine-tuning', 'change'], rows), ''];
+  const out = [
+    '## Per class (rarest first)',
+    '',
+    ...table(['class', unit, 'IoU before', 'IoU after pruning', 'IoU after fine-tuning', 'change'], rows),
+    '',
+  ];
   if (charts.has('classes.svg')) out.push('![Per-class IoU against class frequency](charts/classes.svg)', '');
   return out;
 }
@@ -84,16 +125,29 @@ function classes(d: ReportData, charts: Set<string>): string[] {
 function filters(d: ReportData, charts: Map<string, string>): string[] {
   const out = ['## Filters and classes', ''];
   if (!d.classResponses.length) return [...out, 'The statistics pass recorded no class responses (no labels).', ''];
-  out.push('A filter responds most to the class on whose pixels its mean activation is highest (filters with equal response to every class count for none).', '');
+  out.push(
+    'A filter responds most to the class on whose pixels its mean activation is highest (filters with equal response to every class count for none).',
+    '',
+  );
   out.push(
     ...table(
       ['class', 'filters responding most', 'kept', 'kept %'],
-      d.classSurvival.map((s) => [cell(s.name), String(s.filters), String(s.kept), s.filters ? pct(s.kept / s.filters) : '—']),
+      d.classSurvival.map((s) => [
+        cell(s.name),
+        String(s.filters),
+        String(s.kept),
+        s.filters ? pct(s.kept / s.filters) : '—',
+      ]),
     ),
     '',
   );
   const per = d.classResponses.map((l) => [code(l.layer), ...l.perClass.map((p) => `${p.kept}/${p.filters}`)]);
-  out.push('Per layer (kept / responding most):', '', ...table(['layer', ...d.descriptors.classNames.map(cell)], per), '');
+  out.push(
+    'Per layer (kept / responding most):',
+    '',
+    ...table(['layer', ...d.descriptors.classNames.map(cell)], per),
+    '',
+  );
   // renderCharts inserts one heatmap file per d.heatmaps entry, in order.
   const files = [...charts.keys()].filter((f) => f.startsWith('filters-'));
   files.forEach((f, i) => out.push(`![Filter responses of ${cell(d.heatmaps[i]?.layer ?? f)}](charts/${f})`, ''));
@@ -126,7 +180,12 @@ function rarest(d: ReportData): string {
 
 function baselines(d: ReportData): string[] {
   if (!d.baselines.length) return [];
-  const rows = d.baselines.map((b) => [code(b.method), pct(b.paramsRemoved), pct(b.flopsRemoved), metric(b.metricAfter)]);
+  const rows = d.baselines.map((b) => [
+    code(b.method),
+    pct(b.paramsRemoved),
+    pct(b.flopsRemoved),
+    metric(b.metricAfter),
+  ]);
   return ['## Baselines', '', ...table(['method', 'params removed', 'FLOPs removed', 'metric after'], rows), ''];
 }
 

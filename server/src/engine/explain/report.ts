@@ -38,12 +38,20 @@ export function renderReport(input: ReportInput, opts: ReportOptions = {}): Rend
   const charts = renderCharts(data);
   const chartFiles = [...charts.keys()].map((f) => `charts/${f}`);
   const files = ['report.md', 'report.json', ...chartFiles];
-  const text = new Map<string, string>([['report.md', renderMarkdown(data, charts)], ...[...charts].map(([f, svg]) => [`charts/${f}`, svg] as [string, string])]);
+  const text = new Map<string, string>([
+    ['report.md', renderMarkdown(data, charts)],
+    ...[...charts].map(([f, svg]) => [`charts/${f}`, svg] as [string, string]),
+  ]);
   return { files, writeOrder: [...chartFiles, 'report.json', 'report.md'], json: { ...data, files }, text };
 }
 
 /** Writes a rendered report into `stage` under `prefix` (e.g. `report/`), checking `signal` between files. */
-export async function writeReportInto(stage: OutputStage, prefix: string, r: RenderedReport, opts: Pick<WriteReportOptions, 'signal' | 'onFile'> = {}): Promise<void> {
+export async function writeReportInto(
+  stage: OutputStage,
+  prefix: string,
+  r: RenderedReport,
+  opts: Pick<WriteReportOptions, 'signal' | 'onFile'> = {},
+): Promise<void> {
   for (const rel of r.writeOrder) {
     if (opts.signal?.aborted) throw new CancelledError();
     if (rel === 'report.json') await stage.json(`${prefix}${rel}`, r.json);
@@ -52,9 +60,17 @@ export async function writeReportInto(stage: OutputStage, prefix: string, r: Ren
   }
 }
 
-export async function writeReport(input: ReportInput, outDir: string, opts: WriteReportOptions = {}): Promise<{ files: string[] }> {
+export async function writeReport(
+  input: ReportInput,
+  outDir: string,
+  opts: WriteReportOptions = {},
+): Promise<{ files: string[] }> {
   const rendered = renderReport(input, opts);
-  await writeOutputFolder(outDir, (stage) => writeReportInto(stage, '', rendered, opts), { command: 'report', inputs: opts.inputs ?? [], signal: opts.signal });
+  await writeOutputFolder(outDir, (stage) => writeReportInto(stage, '', rendered, opts), {
+    command: 'report',
+    inputs: opts.inputs ?? [],
+    signal: opts.signal,
+  });
   const target = resolve(outDir);
   return { files: rendered.files.map((f) => resolve(target, f)) };
 }

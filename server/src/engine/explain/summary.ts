@@ -5,7 +5,16 @@
  */
 import type { Cost } from '../methods/cost';
 import type { EvaluationReport } from '../train/evaluate';
-import { classRows, classSurvival, heatmapRows, layerClassResponses, representative, type ClassRow, type ClassSurvival, type LayerClassResponse } from './classes';
+import {
+  classRows,
+  classSurvival,
+  heatmapRows,
+  layerClassResponses,
+  representative,
+  type ClassRow,
+  type ClassSurvival,
+  type LayerClassResponse,
+} from './classes';
 import { layerRows, spectrumRows, tauOf, type LayerRow, type SpectrumRow } from './layers';
 import type { BaselineComparison, DatasetDescriptors, ReportInput, ReportOptions } from './types';
 import { whyStatements } from './why';
@@ -86,7 +95,8 @@ function metricRows(ev: ReportInput['evaluation']): MetricRow[] {
     const afterFineTune = get(ev.afterFineTune);
     if (before === undefined && afterPrune === undefined && afterFineTune === undefined) continue;
     // Classification reports pixel accuracy equal to top-1: show it once, as top-1.
-    if (m.key === 'pixelAccuracy' && (ev.before ?? ev.afterPrune ?? ev.afterFineTune)?.task === 'classification') continue;
+    if (m.key === 'pixelAccuracy' && (ev.before ?? ev.afterPrune ?? ev.afterFineTune)?.task === 'classification')
+      continue;
     if (before !== undefined) row.before = before;
     if (afterPrune !== undefined) row.afterPrune = afterPrune;
     if (afterFineTune !== undefined) row.afterFineTune = afterFineTune;

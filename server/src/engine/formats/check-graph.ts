@@ -8,7 +8,16 @@
 import type { LayerNode, ModelGraph } from '../graph/ir';
 import { tensorKey } from '../graph/ir';
 import type { Shape } from '../graph/shapes';
-import { describe, MAX_ACTIVATION_ELEMENTS, MAX_CHANNELS, MAX_FLAT_FEATURES, MAX_LAYERS, MAX_WINDOW, printable, type Fail } from '../util/limits';
+import {
+  describe,
+  MAX_ACTIVATION_ELEMENTS,
+  MAX_CHANNELS,
+  MAX_FLAT_FEATURES,
+  MAX_LAYERS,
+  MAX_WINDOW,
+  printable,
+  type Fail,
+} from '../util/limits';
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
 
@@ -34,11 +43,18 @@ function checkPixels(v: unknown, what: string, fail: Fail): void {
   if (ok(v)) return;
   if (Array.isArray(v) && v.length === 2 && v.every(ok)) return;
   if (Array.isArray(v) && v.length === 2 && v.every((p) => Array.isArray(p) && p.length === 2 && p.every(ok))) return;
-  throw fail(`${what} must be n, [h, w] or [[top, bottom], [left, right]] of integers from 0 to ${MAX_WINDOW}, got ${describe(v)}`);
+  throw fail(
+    `${what} must be n, [h, w] or [[top, bottom], [left, right]] of integers from 0 to ${MAX_WINDOW}, got ${describe(v)}`,
+  );
 }
 
 function checkShapeList(v: unknown, what: string, fail: Fail): void {
-  if (!Array.isArray(v) || v.length < 1 || v.length > 8 || !v.every((d) => d === null || (isInt(d) && d >= 1 && d <= MAX_ACTIVATION_ELEMENTS))) {
+  if (
+    !Array.isArray(v) ||
+    v.length < 1 ||
+    v.length > 8 ||
+    !v.every((d) => d === null || (isInt(d) && d >= 1 && d <= MAX_ACTIVATION_ELEMENTS))
+  ) {
     throw fail(`${what} must be a list of 1 to 8 positive integers or nulls, got ${describe(v)}`);
   }
 }
@@ -53,7 +69,8 @@ export function checkLayerConfig(layer: LayerNode, fail: Fail): void {
   }
   for (const k of CHANNEL_KEYS) {
     if (c[k] === undefined) continue;
-    if (!isInt(c[k]) || (c[k] as number) < 1 || (c[k] as number) > MAX_CHANNELS) throw fail(`${where}: ${k} must be an integer from 1 to ${MAX_CHANNELS}, got ${describe(c[k])}`);
+    if (!isInt(c[k]) || (c[k] as number) < 1 || (c[k] as number) > MAX_CHANNELS)
+      throw fail(`${where}: ${k} must be an integer from 1 to ${MAX_CHANNELS}, got ${describe(c[k])}`);
   }
   for (const k of STRING_KEYS) {
     if (c[k] === undefined || (k === 'padding' && PIXEL_PADDING.has(layer.className))) continue;
@@ -71,7 +88,13 @@ export function checkLayerConfig(layer: LayerNode, fail: Fail): void {
   }
   if (layer.className === 'Reshape') {
     const t = c.target_shape;
-    if (!Array.isArray(t) || t.length < 1 || t.length > 8 || !t.every((d) => isInt(d) && (d === -1 || (d >= 1 && d <= MAX_ACTIVATION_ELEMENTS))) || t.filter((d) => d === -1).length > 1) {
+    if (
+      !Array.isArray(t) ||
+      t.length < 1 ||
+      t.length > 8 ||
+      !t.every((d) => isInt(d) && (d === -1 || (d >= 1 && d <= MAX_ACTIVATION_ELEMENTS))) ||
+      t.filter((d) => d === -1).length > 1
+    ) {
       throw fail(`${where}: target_shape must be a list of positive integers with at most one -1, got ${describe(t)}`);
     }
   }
@@ -83,11 +106,13 @@ export function checkLayerConfig(layer: LayerNode, fail: Fail): void {
     }
   }
   if (c.axis !== undefined && layer.className !== 'BatchNormalization' && layer.className !== 'LayerNormalization') {
-    if (!isInt(c.axis) || Math.abs(c.axis) > 8) throw fail(`${where}: axis must be an integer from -8 to 8, got ${describe(c.axis)}`);
+    if (!isInt(c.axis) || Math.abs(c.axis) > 8)
+      throw fail(`${where}: axis must be an integer from -8 to 8, got ${describe(c.axis)}`);
   }
   if (layer.className === 'BatchNormalization' && c.axis !== undefined) {
     const axes = Array.isArray(c.axis) ? c.axis : [c.axis];
-    if (axes.length < 1 || axes.length > 8 || !axes.every((a) => isInt(a) && Math.abs(a) <= 8)) throw fail(`${where}: axis must be an integer from -8 to 8, got ${describe(c.axis)}`);
+    if (axes.length < 1 || axes.length > 8 || !axes.every((a) => isInt(a) && Math.abs(a) <= 8))
+      throw fail(`${where}: axis must be an integer from -8 to 8, got ${describe(c.axis)}`);
   }
 }
 
@@ -96,20 +121,28 @@ export function checkLayerConfig(layer: LayerNode, fail: Fail): void {
  * layer and a call of it that exist, no call is empty, and the graph is not absurdly large.
  */
 export function checkGraphStructure(graph: ModelGraph, fail: Fail): void {
-  if (graph.layers.length > MAX_LAYERS) throw fail(`the model has ${graph.layers.length} layers, over the ${MAX_LAYERS} PruneLens reads`);
+  if (graph.layers.length > MAX_LAYERS)
+    throw fail(`the model has ${graph.layers.length} layers, over the ${MAX_LAYERS} PruneLens reads`);
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
   const checkRef = (r: { layer: unknown; nodeIndex: unknown; tensorIndex: unknown }, where: string): void => {
     const target = typeof r.layer === 'string' ? byName.get(r.layer) : undefined;
     if (!target) throw fail(`${where} names unknown layer ${describe(r.layer)}`);
     const calls = Math.max(1, target.inboundNodes.length);
-    if (!isInt(r.nodeIndex) || r.nodeIndex < 0 || r.nodeIndex >= calls) throw fail(`${where} reads call ${describe(r.nodeIndex)} of layer '${printable(target.name)}', which has ${calls}`);
-    if (r.tensorIndex !== 0) throw fail(`${where} reads output ${describe(r.tensorIndex)} of layer '${printable(target.name)}'; PruneLens reads single-output layers only`);
+    if (!isInt(r.nodeIndex) || r.nodeIndex < 0 || r.nodeIndex >= calls)
+      throw fail(
+        `${where} reads call ${describe(r.nodeIndex)} of layer '${printable(target.name)}', which has ${calls}`,
+      );
+    if (r.tensorIndex !== 0)
+      throw fail(
+        `${where} reads output ${describe(r.tensorIndex)} of layer '${printable(target.name)}'; PruneLens reads single-output layers only`,
+      );
   };
   for (const l of graph.layers) {
     checkLayerConfig(l, fail);
     l.inboundNodes.forEach((node, n) => {
       // Opaque ONNX nodes may compute on constants only (no value inputs); every Keras call reads something.
-      if (node.length === 0 && !l.className.startsWith('ONNX:')) throw fail(`layer '${printable(l.name)}': inbound node ${n + 1} lists no inputs`);
+      if (node.length === 0 && !l.className.startsWith('ONNX:'))
+        throw fail(`layer '${printable(l.name)}': inbound node ${n + 1} lists no inputs`);
       for (const r of node) checkRef(r, `layer '${printable(l.name)}'`);
     });
   }
@@ -118,7 +151,8 @@ export function checkGraphStructure(graph: ModelGraph, fail: Fail): void {
   for (const r of graph.inputs) checkRef(r, 'a model input');
   for (const r of graph.outputs) checkRef(r, 'a model output');
   for (const r of graph.inputs) {
-    if (byName.get(r.layer)!.className !== 'InputLayer') throw fail(`model input '${printable(r.layer)}' is not an InputLayer`);
+    if (byName.get(r.layer)!.className !== 'InputLayer')
+      throw fail(`model input '${printable(r.layer)}' is not an InputLayer`);
   }
 }
 
@@ -133,16 +167,24 @@ export function checkShapes(graph: ModelGraph, shapes: Map<string, Shape | null>
       for (let i = 1; i < s.length; i++) {
         const d = s[i];
         if (d === null) continue;
-        if (!Number.isSafeInteger(d) || d < 1) throw fail(`layer '${printable(l.name)}' (${printable(l.className)}) would output shape [${s.map((x) => x ?? '?').join(', ')}]: every dimension must be a positive integer (check its input size, kernel, strides and padding)`);
+        if (!Number.isSafeInteger(d) || d < 1)
+          throw fail(
+            `layer '${printable(l.name)}' (${printable(l.className)}) would output shape [${s.map((x) => x ?? '?').join(', ')}]: every dimension must be a positive integer (check its input size, kernel, strides and padding)`,
+          );
         total *= d;
       }
       const ch = s[s.length - 1];
       const flat = l.className === 'Flatten' || l.className === 'Reshape';
       const maxCh = flat ? MAX_FLAT_FEATURES : MAX_CHANNELS;
       if (s.length > 1 && typeof ch === 'number' && ch > maxCh) {
-        throw fail(`layer '${printable(l.name)}' (${printable(l.className)}) would output ${ch} ${flat ? 'features' : 'channels'}, over the ${maxCh} PruneLens handles`);
+        throw fail(
+          `layer '${printable(l.name)}' (${printable(l.className)}) would output ${ch} ${flat ? 'features' : 'channels'}, over the ${maxCh} PruneLens handles`,
+        );
       }
-      if (total > MAX_ACTIVATION_ELEMENTS) throw fail(`layer '${printable(l.name)}' (${printable(l.className)}) would output ${total.toExponential(2)} values per sample, over the ${MAX_ACTIVATION_ELEMENTS.toExponential(2)} limit`);
+      if (total > MAX_ACTIVATION_ELEMENTS)
+        throw fail(
+          `layer '${printable(l.name)}' (${printable(l.className)}) would output ${total.toExponential(2)} values per sample, over the ${MAX_ACTIVATION_ELEMENTS.toExponential(2)} limit`,
+        );
     }
   }
 }

@@ -30,5 +30,8 @@ export async function readModel(path: string): Promise<{ graph: ModelGraph; form
   if (path.endsWith('.json') || !/\.[a-z0-9]+$/i.test(path)) {
     return { graph: await readTfjsLayersModel(path), format: 'tfjs-layers' };
   }
-  throw new PruneLensError(`not a model format PruneLens reads (tried: ${READERS.map((r) => r.format).join(', ')})`, path);
+  throw new PruneLensError(
+    `not a model format PruneLens reads (tried: ${READERS.map((r) => r.format).join(', ')})`,
+    path,
+  );
 }

@@ -12,16 +12,27 @@
 import type { LayerNode, ModelGraph } from './ir';
 import type { OnnxOpConfig } from './onnx-ops';
 
-export type ChannelMove = { kind: 'half'; half: 0 | 1 } | { kind: 'shuffleSplit'; groups: number } | { kind: 'shuffleSwap'; groups: number } | { kind: 'shuffleMerge' };
+export type ChannelMove =
+  | { kind: 'half'; half: 0 | 1 }
+  | { kind: 'shuffleSplit'; groups: number }
+  | { kind: 'shuffleSwap'; groups: number }
+  | { kind: 'shuffleMerge' };
 
-const cfg = (l: LayerNode | undefined): OnnxOpConfig | undefined => (l?.className.startsWith('ONNX:') ? (l.config.onnx as OnnxOpConfig | undefined) : undefined);
-const perm = (o: OnnxOpConfig): string => o.attribute.find((a) => a.name === 'perm')?.ints?.map(Number).join() ?? '';
+const cfg = (l: LayerNode | undefined): OnnxOpConfig | undefined =>
+  l?.className.startsWith('ONNX:') ? (l.config.onnx as OnnxOpConfig | undefined) : undefined;
+const perm = (o: OnnxOpConfig): string =>
+  o.attribute
+    .find((a) => a.name === 'perm')
+    ?.ints?.map(Number)
+    .join() ?? '';
 
 /** Marks every recognised chunk half and shuffle in `graph` (config.onnx.move), in place. */
 export function markChannelMoves(graph: ModelGraph): void {
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
   const consumers = new Map<string, LayerNode[]>();
-  for (const l of graph.layers) for (const node of l.inboundNodes) for (const r of node) consumers.set(r.layer, [...(consumers.get(r.layer) ?? []), l]);
+  for (const l of graph.layers)
+    for (const node of l.inboundNodes)
+      for (const r of node) consumers.set(r.layer, [...(consumers.get(r.layer) ?? []), l]);
   const only = (l: LayerNode): LayerNode | undefined => {
     const c = consumers.get(l.name) ?? [];
     return c.length === 1 && !graph.outputs.some((r) => r.layer === l.name) ? c[0] : undefined;
@@ -35,7 +46,8 @@ export function markChannelMoves(graph: ModelGraph): void {
       // A bound stays right after pruning if computed at run time, or a constant start 0 / end at or past C.
       const [start, end, c] = o.slice_channels;
       const endOk = runtime(o, [2]) || end === c;
-      if (c % 2 === 0 && end - start === c / 2 && endOk && (start === 0 || runtime(o, [1]))) o.move = { kind: 'half', half: start === 0 ? 0 : 1 };
+      if (c % 2 === 0 && end - start === c / 2 && endOk && (start === 0 || runtime(o, [1])))
+        o.move = { kind: 'half', half: start === 0 ? 0 : 1 };
       continue;
     }
     if (o.op_type !== 'Reshape' || o.file_shape.length !== 5 || !runtime(o, [1])) continue;
@@ -43,7 +55,15 @@ export function markChannelMoves(graph: ModelGraph): void {
     const to = cfg(t);
     const r = t && only(t);
     const ro = cfg(r);
-    if (!to || to.op_type !== 'Transpose' || perm(to) !== '0,2,1,3,4' || !ro || ro.op_type !== 'Reshape' || !runtime(ro, [1])) continue;
+    if (
+      !to ||
+      to.op_type !== 'Transpose' ||
+      perm(to) !== '0,2,1,3,4' ||
+      !ro ||
+      ro.op_type !== 'Reshape' ||
+      !runtime(ro, [1])
+    )
+      continue;
     const [, g, cg, h, w] = o.file_shape;
     const f = ro.file_shape;
     if (g === null || cg === null || !f || f.length !== 4 || f[1] !== g * cg || f[2] !== h || f[3] !== w) continue;

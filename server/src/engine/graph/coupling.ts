@@ -26,9 +26,25 @@ export const PRODUCERS = new Set(['Conv2D', 'Conv2DTranspose', 'SeparableConv2D'
 
 /** Layers that carry channels through unchanged (possibly with per-channel weights on axis `-1`/`0`). */
 const PASS_THROUGH = new Set([
-  'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU', 'Dropout', 'SpatialDropout2D', 'GaussianNoise',
-  'GaussianDropout', 'AlphaDropout', 'MaxPooling2D', 'AveragePooling2D', 'UpSampling2D', 'ZeroPadding2D',
-  'Cropping2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'BatchNormalization', 'PReLU',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'ThresholdedReLU',
+  'Dropout',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'UpSampling2D',
+  'ZeroPadding2D',
+  'Cropping2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'BatchNormalization',
+  'PReLU',
 ]);
 
 /** One weight axis indexed by channels: position p along `axis` belongs to element `origin[p]`. */
@@ -200,9 +216,11 @@ function propagate(
     const n = Number(cls === 'Dense' ? c.units : c.filters);
     const out = uf.add(n);
     producerOut.set(layer.name, out);
-    if (c.activation === 'softmax') for (const e of out) uf.block(e, `'${layer.name}' applies softmax across its channels`);
+    if (c.activation === 'softmax')
+      for (const e of out) uf.block(e, `'${layer.name}' applies softmax across its channels`);
     const inAxis = (role: string, axis: number): void => {
-      if (x && has(role) && layer.weights.get(role)!.shape[axis] === x.length) axes.push({ role, axis, origin: x, dir: 'in' });
+      if (x && has(role) && layer.weights.get(role)!.shape[axis] === x.length)
+        axes.push({ role, axis, origin: x, dir: 'in' });
       else if (x) blockAll([x], `consumed by '${layer.name}', whose '${role}' does not match its input channels`);
     };
     if (cls === 'Conv2D') {
@@ -237,10 +255,12 @@ function propagate(
 
   if (PASS_THROUGH.has(cls)) {
     if (cls === 'Activation' && c.activation === 'softmax') return cannot('softmax mixes channels');
-    if (cls === 'BatchNormalization' && ![-1, 3].includes(Number(c.axis ?? -1))) return cannot(`normalises axis ${String(c.axis)}, not channels`);
+    if (cls === 'BatchNormalization' && ![-1, 3].includes(Number(c.axis ?? -1)))
+      return cannot(`normalises axis ${String(c.axis)}, not channels`);
     if (x) {
       for (const [role, w] of layer.weights) axes.push({ role, axis: w.shape.length - 1, origin: x, dir: 'through' });
-      if (axes.some((a) => layer.weights.get(a.role)!.shape[a.axis] !== x.length)) return cannot('per-channel weights do not match its input');
+      if (axes.some((a) => layer.weights.get(a.role)!.shape[a.axis] !== x.length))
+        return cannot('per-channel weights do not match its input');
       if (axes.length) weightAxes.set(layer.name, axes);
     }
     return { out: x, note: 'passes channels through (pruned with its group)' };
@@ -250,33 +270,44 @@ function propagate(
     const kind = onnxKind(layer);
     // Shape arithmetic reads no channel values: it neither carries nor blocks channels.
     if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
-    if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce') return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce')
+      return { out: x, note: 'passes channels through (pruned with its group)' };
     if (kind === 'broadcast') {
       const axes = x ? perChannelConst(layer, x.length) : null;
       if (x && axes) {
-        weightAxes.set(layer.name, axes.map(({ role, axis }) => ({ role, axis, origin: x, dir: 'through' as const })));
+        weightAxes.set(
+          layer.name,
+          axes.map(({ role, axis }) => ({ role, axis, origin: x, dir: 'through' as const })),
+        );
         return { out: x, note: 'element-wise with a per-channel constant (sliced with its group)' };
       }
     }
     if (kind === 'move') {
       const move = onnxConfig(layer)!.move!;
       const parts = move.kind === 'half' ? 2 : move.kind === 'shuffleMerge' ? 1 : move.groups;
-      if (!x || x.length % parts !== 0) return cannot(`its input's ${x?.length ?? 'unknown'} channels do not split into ${parts} equal parts`);
+      if (!x || x.length % parts !== 0)
+        return cannot(`its input's ${x?.length ?? 'unknown'} channels do not split into ${parts} equal parts`);
       return moveChannels(move, x, uf);
     }
     if (kind === 'groupedConv') {
       const groups = Number(onnxConfig(layer)!.attribute.find((a) => a.name === 'group')?.i ?? 1);
       const k = layer.weights.get('input1')!.shape; // OIHW, I = C / groups
       if (!x || k[0] !== x.length || k[1] * groups !== x.length) {
-        return cannot(`grouped convolution (${groups} groups) with ${k[0]} outputs for ${x?.length ?? 'unknown'} inputs: PruneLens prunes grouped convolutions only when they keep the width`);
+        return cannot(
+          `grouped convolution (${groups} groups) with ${k[0]} outputs for ${x?.length ?? 'unknown'} inputs: PruneLens prunes grouped convolutions only when they keep the width`,
+        );
       }
       // Output channel o reads input group o / w and passes channel o on (as a depthwise conv does). Pruning
       // must keep the groups equal: position p of every group is one element, so removing it removes it from
       // each group; the kernel's input axis (w = C / groups per group) is indexed by that position.
       const w = k[1];
       for (let p = 0; p < w; p++) for (let q = 1; q < groups; q++) uf.union(x[p], x[p + q * w]);
-      axes.push({ role: 'input1', axis: 0, origin: x, dir: 'through' }, { role: 'input1', axis: 1, origin: x.slice(0, w), dir: 'in' });
-      if (layer.weights.get('input2')?.shape[0] === x.length) axes.push({ role: 'input2', axis: 0, origin: x, dir: 'through' });
+      axes.push(
+        { role: 'input1', axis: 0, origin: x, dir: 'through' },
+        { role: 'input1', axis: 1, origin: x.slice(0, w), dir: 'in' },
+      );
+      if (layer.weights.get('input2')?.shape[0] === x.length)
+        axes.push({ role: 'input2', axis: 0, origin: x, dir: 'through' });
       weightAxes.set(layer.name, axes);
       return { out: x, note: `grouped convolution (${groups} groups): pruned with its group, equally in every group` };
     }
@@ -312,12 +343,15 @@ function propagate(
       if (MERGE.has(cls)) {
         const unknown = layer.inboundNodes[0].findIndex((_, i) => ins[i] === null);
         if (unknown >= 0) return cannot(`its input '${layer.inboundNodes[0][unknown].layer}' has unknown channels`);
-        if (ins.some((a) => a!.length !== x!.length)) return cannot(`inputs differ in channels (broadcasting ${ins.map((a) => a!.length).join(' vs ')})`);
+        if (ins.some((a) => a!.length !== x!.length))
+          return cannot(`inputs differ in channels (broadcasting ${ins.map((a) => a!.length).join(' vs ')})`);
         for (const a of ins.slice(1)) for (let i = 0; i < x!.length; i++) uf.union(x![i], a![i]);
         return { out: x, note: 'element-wise merge: its inputs share one channel index set' };
       }
       // An operator the ONNX reader kept as is carries the reader's precise reason.
-      return cannot((c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`);
+      return cannot(
+        (c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`,
+      );
   }
 }
 
@@ -351,7 +385,10 @@ function moveChannels(m: ChannelMove, x: Int32Array, uf: UnionFind): { out: Int3
     case 'half': {
       const h = x.length / 2;
       for (let i = 0; i < h; i++) uf.union(x[i], x[i + h]);
-      return { out: x.slice(m.half * h, (m.half + 1) * h), note: `channel chunk (half ${m.half + 1} of 2): pruned in pairs, channel i with i + ${h}` };
+      return {
+        out: x.slice(m.half * h, (m.half + 1) * h),
+        note: `channel chunk (half ${m.half + 1} of 2): pruned in pairs, channel i with i + ${h}`,
+      };
     }
     case 'shuffleSplit': {
       const w = x.length / m.groups;

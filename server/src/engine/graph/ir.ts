@@ -117,5 +117,7 @@ export function cloneGraph(graph: ModelGraph): ModelGraph {
 function cloneMeta(meta: ModelGraph['meta']): ModelGraph['meta'] {
   const { onnxSource, ...rest } = meta;
   const copy = structuredClone(rest);
-  return onnxSource ? { ...copy, onnxSource: { ...structuredClone({ ...onnxSource, bytes: undefined }), bytes: onnxSource.bytes } } : copy;
+  return onnxSource
+    ? { ...copy, onnxSource: { ...structuredClone({ ...onnxSource, bytes: undefined }), bytes: onnxSource.bytes } }
+    : copy;
 }

@@ -45,13 +45,51 @@ export interface OnnxOpConfig {
   move?: ChannelMove;
 }
 
-export type OnnxKind = 'elementwise' | 'broadcast' | 'spatial' | 'reduce' | 'channelReduce' | 'shape' | 'groupedConv' | 'move' | 'opaque';
+export type OnnxKind =
+  'elementwise' | 'broadcast' | 'spatial' | 'reduce' | 'channelReduce' | 'shape' | 'groupedConv' | 'move' | 'opaque';
 
 export const ELEMENTWISE = new Set([
-  'Relu', 'Sigmoid', 'Tanh', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Gelu', 'Erf', 'Clip',
-  'Softplus', 'Softsign', 'Mish', 'Exp', 'Log', 'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Sin', 'Cos', 'Floor',
-  'Ceil', 'Round', 'Sign', 'Identity', 'Dropout', 'ThresholdedRelu', 'Not', 'IsNaN', 'Pow',
-  'Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Sum', 'Mean',
+  'Relu',
+  'Sigmoid',
+  'Tanh',
+  'HardSigmoid',
+  'HardSwish',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Gelu',
+  'Erf',
+  'Clip',
+  'Softplus',
+  'Softsign',
+  'Mish',
+  'Exp',
+  'Log',
+  'Abs',
+  'Neg',
+  'Sqrt',
+  'Reciprocal',
+  'Sin',
+  'Cos',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Identity',
+  'Dropout',
+  'ThresholdedRelu',
+  'Not',
+  'IsNaN',
+  'Pow',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
 ]);
 const POOLS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
 const REDUCE = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'ReduceL2']);
@@ -63,7 +101,7 @@ export function onnxConfig(layer: LayerNode): OnnxOpConfig | undefined {
 function attr(o: OnnxOpConfig, name: string): OnnxOpConfig['attribute'][number] | undefined {
   return o.attribute.find((a) => a.name === name);
 }
-const ints = (o: OnnxOpConfig, name: string, d: number[]): number[] => (attr(o, name)?.ints?.map(Number) ?? d);
+const ints = (o: OnnxOpConfig, name: string, d: number[]): number[] => attr(o, name)?.ints?.map(Number) ?? d;
 // A present attribute without `i` is 0: protobuf leaves default values out of the decoded object.
 const int = (o: OnnxOpConfig, name: string, d: number): number => (attr(o, name) ? Number(attr(o, name)!.i ?? 0) : d);
 const str = (o: OnnxOpConfig, name: string, d: string): string => {
@@ -89,18 +127,37 @@ export function onnxKind(layer: LayerNode): OnnxKind {
   if (POOLS.has(o.op_type) && o.cf && o.rank === 4) return 'spatial';
   if ((o.op_type === 'Resize' || o.op_type === 'Upsample') && o.cf && o.spatial) return 'spatial';
   if (REDUCE.has(o.op_type) && o.cf && o.rank === 4 && spatialAxes(o)) return 'reduce';
-  if (REDUCE.has(o.op_type) && !o.cf && o.rank === 4 && int(o, 'keepdims', 1) === 1 && [-1, 3].includes(ints(o, 'axes', []).join() === '' ? 0 : ints(o, 'axes', [])[0]) && ints(o, 'axes', []).length === 1) return 'channelReduce';
-  if (o.op_type === 'Conv' && o.cf && layer.weights.get('input1')?.shape.length === 4 && int(o, 'group', 1) > 1) return 'groupedConv';
+  if (
+    REDUCE.has(o.op_type) &&
+    !o.cf &&
+    o.rank === 4 &&
+    int(o, 'keepdims', 1) === 1 &&
+    [-1, 3].includes(ints(o, 'axes', []).join() === '' ? 0 : ints(o, 'axes', [])[0]) &&
+    ints(o, 'axes', []).length === 1
+  )
+    return 'channelReduce';
+  if (o.op_type === 'Conv' && o.cf && layer.weights.get('input1')?.shape.length === 4 && int(o, 'group', 1) > 1)
+    return 'groupedConv';
   return 'opaque';
 }
 
 /** ReduceX over H and W of an NCHW map (axes as an attribute, opset < 18). */
 function spatialAxes(o: OnnxOpConfig): boolean {
-  const axes = ints(o, 'axes', []).map((a) => (a < 0 ? a + 4 : a)).sort();
+  const axes = ints(o, 'axes', [])
+    .map((a) => (a < 0 ? a + 4 : a))
+    .sort();
   return axes.join() === '2,3';
 }
 
-function window(size: number | null, k: number, s: number, d: number, pb: number, pe: number, ceil: boolean): number | null {
+function window(
+  size: number | null,
+  k: number,
+  s: number,
+  d: number,
+  pb: number,
+  pe: number,
+  ceil: boolean,
+): number | null {
   if (size === null) return null;
   const eff = (k - 1) * d + 1;
   const span = size + pb + pe - eff;
@@ -111,11 +168,17 @@ function window(size: number | null, k: number, s: number, d: number, pb: number
 }
 
 /** Spatial output size of a pool/conv node given input H, W (NCHW attributes). */
-function windowed(o: OnnxOpConfig, h: number | null, w: number | null, kernel: number[]): [number | null, number | null] {
+function windowed(
+  o: OnnxOpConfig,
+  h: number | null,
+  w: number | null,
+  kernel: number[],
+): [number | null, number | null] {
   const s = ints(o, 'strides', [1, 1]);
   const d = ints(o, 'dilations', [1, 1]);
   const auto = str(o, 'auto_pad', 'NOTSET');
-  if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') return [h === null ? null : Math.ceil(h / s[0]), w === null ? null : Math.ceil(w / s[1])];
+  if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER')
+    return [h === null ? null : Math.ceil(h / s[0]), w === null ? null : Math.ceil(w / s[1])];
   const p = auto === 'VALID' ? [0, 0, 0, 0] : ints(o, 'pads', [0, 0, 0, 0]);
   const ceil = int(o, 'ceil_mode', 0) === 1;
   return [window(h, kernel[0], s[0], d[0], p[0], p[2], ceil), window(w, kernel[1], s[1], d[1], p[1], p[3], ceil)];
@@ -224,7 +287,22 @@ export function onnxMacs(layer: LayerNode, outShape: Shape | null): number | nul
   if (kind === 'opaque') {
     // Identity-like and cheap data movement the reader could not map are free; anything else is unknown.
     const o = onnxConfig(layer);
-    return o && ['Identity', 'Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice', 'Pad', 'Softmax'].includes(o.op_type) ? 0 : null;
+    return o &&
+      [
+        'Identity',
+        'Transpose',
+        'Reshape',
+        'Flatten',
+        'Squeeze',
+        'Unsqueeze',
+        'Concat',
+        'Split',
+        'Slice',
+        'Pad',
+        'Softmax',
+      ].includes(o.op_type)
+      ? 0
+      : null;
   }
   return 0;
 }

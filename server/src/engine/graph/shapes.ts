@@ -11,8 +11,21 @@ export type Shape = (number | null)[];
 
 /** Layers whose output shape equals their (first) input shape. */
 export const SAME_SHAPE = new Set([
-  'BatchNormalization', 'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'PReLU', 'Softmax', 'ThresholdedReLU',
-  'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'LayerNormalization', 'Masking',
+  'BatchNormalization',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'PReLU',
+  'Softmax',
+  'ThresholdedReLU',
+  'Dropout',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'LayerNormalization',
+  'Masking',
 ]);
 
 export const MERGE = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum']);
@@ -25,13 +38,34 @@ export function pair(v: unknown, fallback: number): [number, number] {
 
 /** ((top, bottom), (left, right)) from the three forms Keras accepts. */
 export function padPairs(v: unknown): [[number, number], [number, number]] {
-  if (typeof v === 'number') return [[v, v], [v, v]];
-  if (Array.isArray(v) && typeof v[0] === 'number') return [[v[0], v[0]], [Number(v[1]), Number(v[1])]];
-  if (Array.isArray(v) && Array.isArray(v[0])) return [[v[0][0], v[0][1]], [v[1][0], v[1][1]]];
-  return [[0, 0], [0, 0]];
+  if (typeof v === 'number')
+    return [
+      [v, v],
+      [v, v],
+    ];
+  if (Array.isArray(v) && typeof v[0] === 'number')
+    return [
+      [v[0], v[0]],
+      [Number(v[1]), Number(v[1])],
+    ];
+  if (Array.isArray(v) && Array.isArray(v[0]))
+    return [
+      [v[0][0], v[0][1]],
+      [v[1][0], v[1][1]],
+    ];
+  return [
+    [0, 0],
+    [0, 0],
+  ];
 }
 
-function convDim(size: number | null, kernel: number, stride: number, dilation: number, padding: string): number | null {
+function convDim(
+  size: number | null,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  padding: string,
+): number | null {
   if (size === null) return null;
   const eff = (kernel - 1) * dilation + 1;
   return padding === 'same' ? Math.ceil(size / stride) : Math.floor((size - eff) / stride) + 1;
@@ -66,7 +100,12 @@ export function outputShape(layer: LayerNode, inputs: (Shape | null)[]): Shape |
       const s = pair(c.strides, 1);
       const d = pair(c.dilation_rate, 1);
       const pad = String(c.padding ?? 'valid');
-      const ch = layer.className === 'DepthwiseConv2D' ? (x[3] === null ? null : x[3] * Number(c.depth_multiplier ?? 1)) : Number(c.filters);
+      const ch =
+        layer.className === 'DepthwiseConv2D'
+          ? x[3] === null
+            ? null
+            : x[3] * Number(c.depth_multiplier ?? 1)
+          : Number(c.filters);
       return [x[0], convDim(x[1], k[0], s[0], d[0], pad), convDim(x[2], k[1], s[1], d[1], pad), ch];
     }
     case 'Conv2DTranspose': {
@@ -136,7 +175,8 @@ export function outputShape(layer: LayerNode, inputs: (Shape | null)[]): Shape |
         // Broadcasting merge: the widest known size per axis.
         const out = [...x];
         for (const s of inputs as Shape[]) {
-          for (let i = 0; i < out.length; i++) if (out[i] === null || (s[i] !== null && (s[i] as number) > (out[i] as number))) out[i] = s[i];
+          for (let i = 0; i < out.length; i++)
+            if (out[i] === null || (s[i] !== null && (s[i] as number) > (out[i] as number))) out[i] = s[i];
         }
         return out;
       }

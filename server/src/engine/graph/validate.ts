@@ -49,7 +49,7 @@ export function validateWeights(graph: ModelGraph, shapes: Map<string, Shape | n
   const problems: string[] = [];
   for (const layer of graph.layers) {
     const inRef = layer.inboundNodes[0]?.[0];
-    const inShape = inRef ? shapes.get(tensorKey(inRef)) ?? null : null;
+    const inShape = inRef ? (shapes.get(tensorKey(inRef)) ?? null) : null;
     const expected = expectedWeights(layer, inShape);
     if (!expected) continue;
     for (const [role, shape] of Object.entries(expected)) {
@@ -66,7 +66,8 @@ export function validateWeights(graph: ModelGraph, shapes: Map<string, Shape | n
       }
     }
     for (const role of layer.weights.keys()) {
-      if (!(role in expected)) problems.push(`layer '${layer.name}' (${layer.className}) has an unexpected weight '${role}'`);
+      if (!(role in expected))
+        problems.push(`layer '${layer.name}' (${layer.className}) has an unexpected weight '${role}'`);
     }
   }
   return problems;

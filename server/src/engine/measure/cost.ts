@@ -101,11 +101,18 @@ export function flopsReductionLabel(before: CostTotals, after: CostTotals): stri
 }
 
 /** "12.3 M → 8.1 M (−34.1%)", or "≥ 1.2 M (3 layers unknown) → ≥ 0.9 M (3 layers unknown) (reduction unknown)". */
-export function flopsChangeLabel(before: CostTotals, after: CostTotals, format: (n: number) => string = String): string {
+export function flopsChangeLabel(
+  before: CostTotals,
+  after: CostTotals,
+  format: (n: number) => string = String,
+): string {
   return `${flopsLabel(before, format)} → ${flopsLabel(after, format)} (${flopsReductionLabel(before, after)})`;
 }
 
-export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null>): { layers: LayerCost[]; totals: CostTotals } {
+export function measureGraph(
+  graph: ModelGraph,
+  shapes: Map<string, Shape | null>,
+): { layers: LayerCost[]; totals: CostTotals } {
   const layers: LayerCost[] = [];
   let params = graph.orphanWeights.reduce((s, w) => s + weightSize(w), 0);
   let flops = 0;
@@ -117,7 +124,7 @@ export function measureGraph(graph: ModelGraph, shapes: Map<string, Shape | null
     const calls = Math.max(layer.inboundNodes.length, 1);
     for (let n = 0; n < calls; n++) {
       const inRef = layer.inboundNodes[n]?.[0];
-      const inShape = inRef ? shapes.get(tensorKey(inRef)) ?? null : null;
+      const inShape = inRef ? (shapes.get(tensorKey(inRef)) ?? null) : null;
       const outShape = shapes.get(tensorKey({ layer: layer.name, nodeIndex: n, tensorIndex: 0 })) ?? null;
       const lf = layerFlops(layer, inShape, outShape);
       if (lf === null) known = false;

@@ -9,7 +9,14 @@
 import { getCriterion } from '../criteria';
 import type { CriterionContext } from '../criteria/types';
 import { FlopsUnknownError } from '../util/errors';
-import { finishDecisions, isExcluded, topK, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+import {
+  finishDecisions,
+  isExcluded,
+  topK,
+  type CommonOptions,
+  type GroupDecision,
+  type MethodResult,
+} from './decisions';
 
 export interface BaselineOptions extends CommonOptions {
   criterion: string;
@@ -18,7 +25,12 @@ export interface BaselineOptions extends CommonOptions {
   keepCounts?: Map<number, number>;
 }
 
-function decide(ctx: CriterionContext, scores: Map<number, Float64Array>, count: (g: number, n: number) => number, opts: BaselineOptions): GroupDecision[] {
+function decide(
+  ctx: CriterionContext,
+  scores: Map<number, Float64Array>,
+  count: (g: number, n: number) => number,
+  opts: BaselineOptions,
+): GroupDecision[] {
   const minFilters = opts.minFilters ?? 1;
   return ctx.coupling.groups
     .filter((g) => g.prunable)
@@ -34,26 +46,53 @@ function decide(ctx: CriterionContext, scores: Map<number, Float64Array>, count:
 export function baseline(ctx: CriterionContext, opts: BaselineOptions): MethodResult {
   const criterion = getCriterion(opts.criterion);
   const scores = criterion.score(ctx);
-  const options = { criterion: opts.criterion, ratio: opts.ratio, flopsReduction: opts.flopsReduction, minFilters: opts.minFilters ?? 1 };
+  const options = {
+    criterion: opts.criterion,
+    ratio: opts.ratio,
+    flopsReduction: opts.flopsReduction,
+    minFilters: opts.minFilters ?? 1,
+  };
   const name = `baseline:${opts.criterion}`;
   if (opts.keepCounts) {
     const counts = opts.keepCounts;
-    return finishDecisions(name, { ...options, keepCounts: Object.fromEntries(counts) }, ctx.graph, ctx.coupling, decide(ctx, scores, (g, n) => counts.get(g) ?? n, opts));
+    return finishDecisions(
+      name,
+      { ...options, keepCounts: Object.fromEntries(counts) },
+      ctx.graph,
+      ctx.coupling,
+      decide(ctx, scores, (g, n) => counts.get(g) ?? n, opts),
+    );
   }
   if (opts.ratio !== undefined) {
     const r = opts.ratio;
     if (!(r >= 0 && r < 1)) throw new Error(`ratio must be in [0, 1), got ${r}`);
-    return finishDecisions(name, options, ctx.graph, ctx.coupling, decide(ctx, scores, (_, n) => n - Math.floor(r * n), opts));
+    return finishDecisions(
+      name,
+      options,
+      ctx.graph,
+      ctx.coupling,
+      decide(ctx, scores, (_, n) => n - Math.floor(r * n), opts),
+    );
   }
-  if (opts.flopsReduction === undefined) throw new Error(`baseline '${opts.criterion}' needs a target: ratio, flopsReduction or keepCounts`);
+  if (opts.flopsReduction === undefined)
+    throw new Error(`baseline '${opts.criterion}' needs a target: ratio, flopsReduction or keepCounts`);
   const target = opts.flopsReduction;
   if (!(target >= 0 && target < 1)) throw new Error(`flopsReduction must be in [0, 1), got ${target}`);
-  const at = (r: number): MethodResult => finishDecisions(name, { ...options, ratio: r }, ctx.graph, ctx.coupling, decide(ctx, scores, (_, n) => n - Math.floor(r * n), opts));
+  const at = (r: number): MethodResult =>
+    finishDecisions(
+      name,
+      { ...options, ratio: r },
+      ctx.graph,
+      ctx.coupling,
+      decide(ctx, scores, (_, n) => n - Math.floor(r * n), opts),
+    );
   const reduction = (res: MethodResult): number => 1 - res.cost.after.flops / res.cost.before.flops;
   // Matching FLOPs on a lower bound would compare methods at unequal cost: refuse instead.
   const unknown = at(0).cost.before.unknownLayers;
   if (unknown?.length) {
-    throw new FlopsUnknownError(`baseline '${opts.criterion}' cannot match a FLOPs reduction: the cost of ${unknown.length} layer${unknown.length === 1 ? '' : 's'} is unknown (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', …' : ''}); use a ratio instead`);
+    throw new FlopsUnknownError(
+      `baseline '${opts.criterion}' cannot match a FLOPs reduction: the cost of ${unknown.length} layer${unknown.length === 1 ? '' : 's'} is unknown (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', …' : ''}); use a ratio instead`,
+    );
   }
   let lo = 0;
   let hi = 0.999;

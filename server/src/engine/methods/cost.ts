@@ -13,7 +13,10 @@ export function shapeOnly(graph: ModelGraph): ModelGraph {
   const empty = new Float32Array(0);
   return {
     ...graph,
-    layers: graph.layers.map((l) => ({ ...l, weights: new Map([...l.weights].map(([k, w]) => [k, { ...w, data: empty }])) })),
+    layers: graph.layers.map((l) => ({
+      ...l,
+      weights: new Map([...l.weights].map(([k, w]) => [k, { ...w, data: empty }])),
+    })),
     orphanWeights: graph.orphanWeights.map((w) => ({ ...w, data: empty })),
   };
 }

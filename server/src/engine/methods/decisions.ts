@@ -50,7 +50,13 @@ export function isExcluded(members: string[], opts: CommonOptions): boolean {
   return members.some((m) => opts.exclude?.includes(m));
 }
 
-export function finishDecisions(method: string, options: Record<string, unknown>, graph: ModelGraph, coupling: Coupling, groups: GroupDecision[]): MethodResult {
+export function finishDecisions(
+  method: string,
+  options: Record<string, unknown>,
+  graph: ModelGraph,
+  coupling: Coupling,
+  groups: GroupDecision[],
+): MethodResult {
   const removed = new Set<number>();
   const plan: PruningPlan = { version: 1, layers: {}, meta: { method, options } };
   for (const d of groups) {

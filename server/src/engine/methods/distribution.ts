@@ -34,7 +34,8 @@ export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptio
   if (!ctx.stats) throw new Error('method B (distribution) needs the statistics pass (calibration data)');
   const nci = nciScores(ctx);
   const msdScores = msd.score(ctx);
-  const rows: { g: number; members: string[]; n: Float64Array; m: Float64Array; s: Float64Array; excluded: boolean }[] = [];
+  const rows: { g: number; members: string[]; n: Float64Array; m: Float64Array; s: Float64Array; excluded: boolean }[] =
+    [];
   for (const g of ctx.coupling.groups) {
     if (!g.prunable) continue;
     const n = nci.get(g.id)!;
@@ -42,15 +43,34 @@ export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptio
     const s = n.map((v, i) => (combine === 'product' ? v * m[i] : (v + m[i]) / 2));
     rows.push({ g: g.id, members: g.members, n, m, s, excluded: isExcluded(g.members, opts) });
   }
-  const globalCut = scope === 'global' ? cutOff(rows.filter((r) => !r.excluded).flatMap((r) => Array.from(r.s)), threshold) : undefined;
+  const globalCut =
+    scope === 'global'
+      ? cutOff(
+          rows.filter((r) => !r.excluded).flatMap((r) => Array.from(r.s)),
+          threshold,
+        )
+      : undefined;
   const decisions: GroupDecision[] = rows.map((r) => {
     const all = Array.from(r.s, (_, i) => i);
-    const base = { group: r.g, members: r.members, channels: r.s.length, scores: Array.from(r.s), nci: Array.from(r.n), msd: Array.from(r.m) };
+    const base = {
+      group: r.g,
+      members: r.members,
+      channels: r.s.length,
+      scores: Array.from(r.s),
+      nci: Array.from(r.n),
+      msd: Array.from(r.m),
+    };
     if (r.excluded) return { ...base, keep: all, excluded: true, note: 'excluded by configuration' };
     const t = globalCut ?? cutOff(Array.from(r.s), threshold);
     let keep = all.filter((i) => r.s[i] >= t);
     if (keep.length < Math.min(minFilters, r.s.length)) keep = topK(r.s, minFilters, r.n);
     return { ...base, keep, threshold: t };
   });
-  return finishDecisions('distribution', { combine, threshold, scope, minFilters, exclude: opts.exclude ?? [] }, ctx.graph, ctx.coupling, decisions);
+  return finishDecisions(
+    'distribution',
+    { combine, threshold, scope, minFilters, exclude: opts.exclude ?? [] },
+    ctx.graph,
+    ctx.coupling,
+    decisions,
+  );
 }

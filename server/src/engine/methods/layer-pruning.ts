@@ -45,8 +45,20 @@ import { detectUNet, type UNetDetection, type UNetLevel } from './layer-pruning/
 import { influenceByRoot, massOf, producerRoots } from '../criteria/influence';
 import { removeLevels } from './layer-pruning/remove';
 
-export { detectUNet, type SkipJoin, type UNetDetection, type UNetLevel, type UNetStructure } from './layer-pruning/detect';
-export { removeDeepestLevel, removeLevels, type LevelRemoval, type LevelRemovalStep, type SlicedWeight } from './layer-pruning/remove';
+export {
+  detectUNet,
+  type SkipJoin,
+  type UNetDetection,
+  type UNetLevel,
+  type UNetStructure,
+} from './layer-pruning/detect';
+export {
+  removeDeepestLevel,
+  removeLevels,
+  type LevelRemoval,
+  type LevelRemovalStep,
+  type SlicedWeight,
+} from './layer-pruning/remove';
 
 export interface LayerPruningOptions {
   /** τ: cumulative explained variance the kept components must reach (default 0.99). */
@@ -105,10 +117,14 @@ function checkOptions(opts: LayerPruningOptions): Required<LayerPruningOptions> 
     maxLevels: CONFIG_DEFAULTS.layerPruning.maxLevels as number,
     ...given,
   };
-  if (!(o.varianceThreshold > 0 && o.varianceThreshold <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${o.varianceThreshold}`);
-  if (!(o.maxComponentFraction >= 0 && o.maxComponentFraction <= 1)) throw new Error(`maxComponentFraction must be in [0, 1], got ${o.maxComponentFraction}`);
-  if (!(o.maxNciShare >= 0 && o.maxNciShare <= 1)) throw new Error(`maxNciShare must be in [0, 1], got ${o.maxNciShare}`);
-  if (!(Number.isInteger(o.maxLevels) && o.maxLevels >= 0)) throw new Error(`maxLevels must be a non-negative integer, got ${o.maxLevels}`);
+  if (!(o.varianceThreshold > 0 && o.varianceThreshold <= 1))
+    throw new Error(`varianceThreshold must be in (0, 1], got ${o.varianceThreshold}`);
+  if (!(o.maxComponentFraction >= 0 && o.maxComponentFraction <= 1))
+    throw new Error(`maxComponentFraction must be in [0, 1], got ${o.maxComponentFraction}`);
+  if (!(o.maxNciShare >= 0 && o.maxNciShare <= 1))
+    throw new Error(`maxNciShare must be in [0, 1], got ${o.maxNciShare}`);
+  if (!(Number.isInteger(o.maxLevels) && o.maxLevels >= 0))
+    throw new Error(`maxLevels must be a non-negative integer, got ${o.maxLevels}`);
   return o;
 }
 
@@ -135,7 +151,10 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
       return { layer, filters, components: k, fraction: k / Math.max(width, s.channels) };
     });
     const missing = convs.find((c) => c.fraction === null);
-    const worst = convs.reduce<ConvComponents | null>((w, c) => (w === null || (c.fraction ?? 0) > (w.fraction ?? 0) ? c : w), null);
+    const worst = convs.reduce<ConvComponents | null>(
+      (w, c) => (w === null || (c.fraction ?? 0) > (w.fraction ?? 0) ? c : w),
+      null,
+    );
     const componentsFraction = missing || !worst ? null : worst.fraction;
     const nciShare = total > 0 ? massOf(influence, producerRoots(coupling, levelConvs(lv))) / total : 0;
     const pcaOk = componentsFraction !== null && componentsFraction <= o.maxComponentFraction;
@@ -147,7 +166,9 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
         : `PCA at τ=${o.varianceThreshold} keeps ${worst.components} of ${worst.filters} filters of '${worst.layer}' (${pct(worst.fraction!)}${worst.filters < width ? ` of the level's width ${width}` : ''} ${pcaOk ? '≤' : '>'} ${pct(o.maxComponentFraction)})`;
     const nciWhy = `its NCI share is ${pct(nciShare)} (${nciOk ? '<' : '≥'} ${pct(o.maxNciShare)})`;
     const meetsRule = pcaOk || nciOk;
-    const why = meetsRule ? [pcaOk ? pcaWhy : null, nciOk ? nciWhy : null].filter(Boolean).join(' and ') : `${pcaWhy}, and ${nciWhy}`;
+    const why = meetsRule
+      ? [pcaOk ? pcaWhy : null, nciOk ? nciWhy : null].filter(Boolean).join(' and ')
+      : `${pcaWhy}, and ${nciWhy}`;
     return { level: lv.level, convs, componentsFraction, nciShare, meetsRule, why };
   });
 

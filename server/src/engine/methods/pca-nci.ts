@@ -8,7 +8,14 @@ import { CONFIG_DEFAULTS } from '../config/definition';
 import { nciScores } from '../criteria/nci';
 import { msd } from '../criteria/msd';
 import type { CriterionContext } from '../criteria/types';
-import { finishDecisions, isExcluded, topK, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+import {
+  finishDecisions,
+  isExcluded,
+  topK,
+  type CommonOptions,
+  type GroupDecision,
+  type MethodResult,
+} from './decisions';
 import { componentsFor, pcaSpectrum, type Spectrum } from './pca';
 
 export interface PcaNciOptions extends CommonOptions {
@@ -38,7 +45,14 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
     if (!g.prunable) continue;
     const n = nci.get(g.id)!;
     const m = msdScores.get(g.id)!;
-    const base = { group: g.id, members: g.members, channels: n.length, scores: Array.from(n), nci: Array.from(n), msd: Array.from(m) };
+    const base = {
+      group: g.id,
+      members: g.members,
+      channels: n.length,
+      scores: Array.from(n),
+      nci: Array.from(n),
+      msd: Array.from(m),
+    };
     if (isExcluded(g.members, opts)) {
       decisions.push({ ...base, keep: Array.from(n, (_, i) => i), excluded: true, note: 'excluded by configuration' });
       continue;
@@ -65,11 +79,21 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
       }
     }
     if (!spectrum) {
-      decisions.push({ ...base, keep: Array.from(n, (_, i) => i), note: 'no feature-map statistics for this group: kept whole' });
+      decisions.push({
+        ...base,
+        keep: Array.from(n, (_, i) => i),
+        note: 'no feature-map statistics for this group: kept whole',
+      });
       continue;
     }
     k = Math.min(n.length, Math.max(k, minFilters));
     decisions.push({ ...base, keep: topK(n, k, m), spectrum, components: k });
   }
-  return finishDecisions('pca-nci', { varianceThreshold: tau, minFilters, minSamplesPerChannel: minSamples, exclude: opts.exclude ?? [] }, ctx.graph, ctx.coupling, decisions);
+  return finishDecisions(
+    'pca-nci',
+    { varianceThreshold: tau, minFilters, minSamplesPerChannel: minSamples, exclude: opts.exclude ?? [] },
+    ctx.graph,
+    ctx.coupling,
+    decisions,
+  );
 }

@@ -5,7 +5,15 @@
  */
 export { dataInputPaths, modelInputPaths, realPathOf, type OutputKind, type TargetRules } from './target';
 export { MARKER_FILE, readFolderMarker, sidecarPath } from './marker';
-export { checkOutputTarget, OutputStage, writeOutputFile, writeOutputFolder, type ModelOutput, type OutputOptions, type WrittenOutput } from './write';
+export {
+  checkOutputTarget,
+  OutputStage,
+  writeOutputFile,
+  writeOutputFolder,
+  type ModelOutput,
+  type OutputOptions,
+  type WrittenOutput,
+} from './write';
 export {
   isKerasFileTarget,
   isModelFileTarget,

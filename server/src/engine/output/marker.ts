@@ -41,7 +41,8 @@ export function sidecarPath(file: string): string {
 }
 
 /** Names a checkpoint folder may hold (see train/checkpoint.ts and formats/tfjs-layers/files.ts). */
-const CHECKPOINT_NAMES = /^(state\.json(\.tmp-\d+)?|epoch-\d+(\.(tmp|old)-[\w.-]+)?(\/(model\.json|group1-shard1of1\.bin|optimizer\.(bin|json)))?)$/;
+const CHECKPOINT_NAMES =
+  /^(state\.json(\.tmp-\d+)?|epoch-\d+(\.(tmp|old)-[\w.-]+)?(\/(model\.json|group1-shard1of1\.bin|optimizer\.(bin|json)))?)$/;
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
@@ -54,9 +55,17 @@ async function readMarkerAt(file: string): Promise<OutputMarker | null> {
     const st = await fs.lstat(file);
     if (!st.isFile() || st.size > MAX_MARKER_BYTES) return null;
     const m = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<OutputMarker>;
-    if (m?.prunelens !== 'output' || m.version !== 1 || typeof m.files !== 'object' || m.files === null || Array.isArray(m.files)) return null;
+    if (
+      m?.prunelens !== 'output' ||
+      m.version !== 1 ||
+      typeof m.files !== 'object' ||
+      m.files === null ||
+      Array.isArray(m.files)
+    )
+      return null;
     for (const r of Object.values(m.files)) {
-      if (typeof r !== 'object' || r === null || typeof r.size !== 'number' || typeof r.sha256 !== 'string') return null;
+      if (typeof r !== 'object' || r === null || typeof r.size !== 'number' || typeof r.sha256 !== 'string')
+        return null;
     }
     return m as OutputMarker;
   } catch {
@@ -64,7 +73,8 @@ async function readMarkerAt(file: string): Promise<OutputMarker | null> {
   }
 }
 
-export const readFolderMarker = (dir: string): Promise<OutputMarker | null> => readMarkerAt(path.join(dir, MARKER_FILE));
+export const readFolderMarker = (dir: string): Promise<OutputMarker | null> =>
+  readMarkerAt(path.join(dir, MARKER_FILE));
 export const readFileMarker = (file: string): Promise<OutputMarker | null> => readMarkerAt(sidecarPath(file));
 
 /**
@@ -118,13 +128,25 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-export async function buildMarker(dir: string, files: string[], command: string, kind?: 'checkpoints'): Promise<OutputMarker> {
+export async function buildMarker(
+  dir: string,
+  files: string[],
+  command: string,
+  kind?: 'checkpoints',
+): Promise<OutputMarker> {
   const records: Record<string, FileRecord> = {};
   for (const rel of files) {
     const abs = path.join(dir, ...rel.split('/'));
     records[rel] = { size: (await fs.stat(abs)).size, sha256: await sha256File(abs) };
   }
-  return { prunelens: 'output', version: 1, command, writtenAt: new Date().toISOString(), ...(kind ? { kind } : {}), files: records };
+  return {
+    prunelens: 'output',
+    version: 1,
+    command,
+    writtenAt: new Date().toISOString(),
+    ...(kind ? { kind } : {}),
+    files: records,
+  };
 }
 
 /** Writes a marker file through a temporary name and a rename (never half a marker). */

@@ -67,7 +67,8 @@ export function stateDictOutput(sd: StateDict): ModelOutput {
     write: (dest) => writeStateDict(sd, dest),
     verify: async (dest) => {
       const back = await readStateDict(dest);
-      if (back.tensors.size !== sd.tensors.size) throw new Error(`read back ${back.tensors.size} entries, wrote ${sd.tensors.size}`);
+      if (back.tensors.size !== sd.tensors.size)
+        throw new Error(`read back ${back.tensors.size} entries, wrote ${sd.tensors.size}`);
       for (const [key, t] of sd.tensors) {
         const got = back.tensors.get(key);
         if (!got || got.shape.join(',') !== t.shape.join(',') || !Buffer.from(got.bytes).equals(Buffer.from(t.bytes))) {
@@ -113,17 +114,30 @@ export const isModelFileTarget = (target: string): boolean => isOnnxFileTarget(t
  * For the language server's code actions: `writePrunedModel(pruned, prunedDir(model), { command: 'prune',
  * inputs: modelInputPaths(model), predicted: inspectGraph(pruned).totals })`.
  */
-export async function writePrunedModel(graph: ModelGraph, target: string, opts: WriteModelOptions): Promise<WrittenOutput<void>> {
+export async function writePrunedModel(
+  graph: ModelGraph,
+  target: string,
+  opts: WriteModelOptions,
+): Promise<WrittenOutput<void>> {
   const predicted = opts.predicted ?? inspectGraph(graph).totals;
   const companions = opts.companions ?? [];
-  const single = opts.format === 'onnx' ? isOnnxFileTarget(target) : opts.format === 'keras' ? isKerasFileTarget(target) : false;
+  const single =
+    opts.format === 'onnx' ? isOnnxFileTarget(target) : opts.format === 'keras' ? isKerasFileTarget(target) : false;
   if (single && companions.length) {
-    throw new UsageError(`${opts.label ?? target}: ${companions.map((c) => c.name).join(', ')} must be written beside the model; name a folder instead of a file`);
+    throw new UsageError(
+      `${opts.label ?? target}: ${companions.map((c) => c.name).join(', ')} must be written beside the model; name a folder instead of a file`,
+    );
   }
-  const output = opts.format === 'onnx' ? onnxOutput(graph, predicted) : opts.format === 'keras' ? kerasOutput(graph, predicted) : tfjsLayersOutput(graph, predicted);
+  const output =
+    opts.format === 'onnx'
+      ? onnxOutput(graph, predicted)
+      : opts.format === 'keras'
+        ? kerasOutput(graph, predicted)
+        : tfjsLayersOutput(graph, predicted);
   if (single) return writeOutputFile(target, output, opts);
   // In a folder: model.onnx / model.h5|.keras, or a TF.js model's files at the top (model.json beside the marker).
-  const name = opts.format === 'onnx' ? ONNX_IN_FOLDER : opts.format === 'keras' ? `model${opts.kerasExtension ?? '.h5'}` : '.';
+  const name =
+    opts.format === 'onnx' ? ONNX_IN_FOLDER : opts.format === 'keras' ? `model${opts.kerasExtension ?? '.h5'}` : '.';
   return writeOutputFolder(
     target,
     async (stage) => {

@@ -89,11 +89,14 @@ export async function inspectTarget(target: string, kind: OutputKind, rules: Tar
     const realInput = await realPathOf(input);
     if (isSameOrAncestor(real, realInput)) {
       const what = real === realInput ? 'is' : 'contains';
-      refuse(`${what} the input ${realInput === path.resolve(input) ? input : `${input} (real path ${realInput})`}; PruneLens never writes over its inputs — choose a new ${kind}`);
+      refuse(
+        `${what} the input ${realInput === path.resolve(input) ? input : `${input} (real path ${realInput})`}; PruneLens never writes over its inputs — choose a new ${kind}`,
+      );
     }
   }
   const cwd = await realPathOf(rules.cwd ?? process.cwd());
-  if (isSameOrAncestor(real, cwd)) refuse(`is the current folder${real === cwd ? '' : ' or above it'}; name a new ${kind} for the output`);
+  if (isSameOrAncestor(real, cwd))
+    refuse(`is the current folder${real === cwd ? '' : ' or above it'}; name a new ${kind} for the output`);
 
   let st;
   try {
@@ -103,15 +106,22 @@ export async function inspectTarget(target: string, kind: OutputKind, rules: Tar
     if (code === 'ENOENT') return { real, state: 'new' };
     return refuse(`cannot be checked (${code ?? (err as Error).message})`);
   }
-  if (st.isSymbolicLink()) refuse(`is a symbolic link (to ${real}); PruneLens does not write through links — name a new ${kind}`);
+  if (st.isSymbolicLink())
+    refuse(`is a symbolic link (to ${real}); PruneLens does not write through links — name a new ${kind}`);
   if (kind === 'folder') {
     if (!st.isDirectory()) refuse('exists and is not a folder; PruneLens never replaces it — choose a new folder');
     const entries = await fs.readdir(real);
     if (entries.length === 0) return { real, state: 'empty' };
     const marker = await readFolderMarker(real);
-    if (!marker) refuse(`already exists and was not written by PruneLens (it holds ${quoteSome(entries)}); choose a new folder or remove it yourself`);
+    if (!marker)
+      refuse(
+        `already exists and was not written by PruneLens (it holds ${quoteSome(entries)}); choose a new folder or remove it yourself`,
+      );
     const foreign = await foreignContent(real, marker!);
-    if (foreign) refuse(`is an earlier PruneLens output but now also holds '${foreign}', which PruneLens did not write; choose a new folder or remove it yourself`);
+    if (foreign)
+      refuse(
+        `is an earlier PruneLens output but now also holds '${foreign}', which PruneLens did not write; choose a new folder or remove it yourself`,
+      );
     return { real, state: 'previous' };
   }
   if (!st.isFile()) refuse(`exists and is not a regular file; PruneLens never replaces it — choose a new file name`);
@@ -123,6 +133,9 @@ export async function inspectTarget(target: string, kind: OutputKind, rules: Tar
 }
 
 function quoteSome(names: string[]): string {
-  const shown = names.slice(0, 3).map((n) => `'${n}'`).join(', ');
+  const shown = names
+    .slice(0, 3)
+    .map((n) => `'${n}'`)
+    .join(', ');
   return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
 }

@@ -32,13 +32,19 @@ export const DYNAMIC_DIM = 64;
 const MAX_PROBE_ELEMENTS = 2 ** 26;
 
 /** Reads the written model with PruneLens's own reader and compares its totals with the prediction. */
-export async function verifyTotals(modelPath: string, predicted: ModelTotals | undefined, expectFormat: string): Promise<void> {
+export async function verifyTotals(
+  modelPath: string,
+  predicted: ModelTotals | undefined,
+  expectFormat: string,
+): Promise<void> {
   const { graph, format } = await readModel(modelPath);
   if (format !== expectFormat) throw new Error(`read back as ${format}, not ${expectFormat}`);
   if (!predicted) return;
   const got = inspectGraph(graph).totals;
   if (got.params !== predicted.params || got.flops !== predicted.flops) {
-    throw new Error(`read back with ${got.params} params and ${got.flops} FLOPs, the surgery predicted ${predicted.params} and ${predicted.flops}`);
+    throw new Error(
+      `read back with ${got.params} params and ${got.flops} FLOPs, the surgery predicted ${predicted.params} and ${predicted.flops}`,
+    );
   }
 }
 
@@ -50,7 +56,8 @@ const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** Loads `dir/model.json` in TF.js from the files and runs one prediction on zeros. */
 export async function loadInTfjs(dir: string): Promise<string[]> {
   const modelJson = path.join(dir, 'model.json');
-  const fetchFunc = async (url: string | URL | Request): Promise<Response> => new Response(await fs.readFile(path.resolve(String(url))));
+  const fetchFunc = async (url: string | URL | Request): Promise<Response> =>
+    new Response(await fs.readFile(path.resolve(String(url))));
   // A caller that has not chosen a backend gets PruneLens's usual choice (runtime/backend.ts).
   if (!tf.engine().backendName) await initBackend();
   return predictOnZeros(await tf.loadLayersModel(tf.io.http(modelJson, { fetchFunc })), modelJson);
@@ -65,11 +72,13 @@ export async function loadGraphInTfjs(graph: ModelGraph, file: string): Promise<
 async function predictOnZeros(model: tf.LayersModel, file: string): Promise<string[]> {
   try {
     const shapes = model.inputs.map((i) => probeShape(i.shape));
-    if (shapes.some((s) => elements(s) > MAX_PROBE_ELEMENTS)) return [`${file}: loaded in TF.js; no test prediction (the input is over ${MAX_PROBE_ELEMENTS} values)`];
+    if (shapes.some((s) => elements(s) > MAX_PROBE_ELEMENTS))
+      return [`${file}: loaded in TF.js; no test prediction (the input is over ${MAX_PROBE_ELEMENTS} values)`];
     tf.tidy(() => {
       const out = model.predict(shapes.map((s) => tf.zeros(s)));
       const outs = Array.isArray(out) ? out : [out];
-      if (outs.length !== model.outputs.length) throw new Error(`predict gave ${outs.length} outputs, the model declares ${model.outputs.length}`);
+      if (outs.length !== model.outputs.length)
+        throw new Error(`predict gave ${outs.length} outputs, the model declares ${model.outputs.length}`);
     });
   } finally {
     model.dispose();
@@ -77,36 +86,61 @@ async function predictOnZeros(model: tf.LayersModel, file: string): Promise<stri
   return [];
 }
 
-type OrtTypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array | Uint16Array;
+type OrtTypedArray =
+  Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Int16Array | Uint16Array;
 
 function zeroData(type: string, n: number): OrtTypedArray {
   switch (type) {
-    case 'float32': return new Float32Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'float16': return new Uint16Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'int16': return new Int16Array(n);
-    case 'uint16': return new Uint16Array(n);
-    case 'int8': return new Int8Array(n);
+    case 'float32':
+      return new Float32Array(n);
+    case 'float64':
+      return new Float64Array(n);
+    case 'float16':
+      return new Uint16Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'int16':
+      return new Int16Array(n);
+    case 'uint16':
+      return new Uint16Array(n);
+    case 'int8':
+      return new Int8Array(n);
     case 'uint8':
-    case 'bool': return new Uint8Array(n);
-    default: throw new Error(`input of type ${type} cannot be probed`);
+    case 'bool':
+      return new Uint8Array(n);
+    default:
+      throw new Error(`input of type ${type} cannot be probed`);
   }
 }
 
 /** Creates an onnxruntime session on the file and runs it once on zero inputs of the declared shapes. */
 export async function loadInOnnxRuntime(file: string): Promise<string[]> {
   const ort = loadOrt();
-  if (!ort) return [`${file}: onnxruntime-node is not available here (${ortLoadError()}), so the file was checked by PruneLens's reader only`];
-  const session = await ort.InferenceSession.create(await fs.readFile(file), { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'basic' });
+  if (!ort)
+    return [
+      `${file}: onnxruntime-node is not available here (${ortLoadError()}), so the file was checked by PruneLens's reader only`,
+    ];
+  const session = await ort.InferenceSession.create(await fs.readFile(file), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'basic',
+  });
   try {
     const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
     for (const meta of session.inputMetadata) {
       if (!meta.isTensor) throw new Error(`input '${meta.name}' is not a tensor`);
       const shape = probeShape(meta.shape);
-      if (elements(shape) > MAX_PROBE_ELEMENTS) return [`${file}: loaded in onnxruntime; no test run (input '${meta.name}' is over ${MAX_PROBE_ELEMENTS} values)`];
-      feeds[meta.name] = new ort.Tensor(meta.type as 'float32', zeroData(meta.type, elements(shape)) as Float32Array, shape);
+      if (elements(shape) > MAX_PROBE_ELEMENTS)
+        return [
+          `${file}: loaded in onnxruntime; no test run (input '${meta.name}' is over ${MAX_PROBE_ELEMENTS} values)`,
+        ];
+      feeds[meta.name] = new ort.Tensor(
+        meta.type as 'float32',
+        zeroData(meta.type, elements(shape)) as Float32Array,
+        shape,
+      );
     }
     const out = await session.run(feeds);
     const missing = session.outputNames.filter((n) => !(n in out));

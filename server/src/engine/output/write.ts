@@ -98,7 +98,9 @@ export class OutputStage {
         notes.push(...((await c.run()) ?? []));
       } catch (err) {
         const why = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-        throw new OutputVerificationError(`${label}: the written ${c.what} failed verification (${why}); nothing was written`);
+        throw new OutputVerificationError(
+          `${label}: the written ${c.what} failed verification (${why}); nothing was written`,
+        );
       }
     }
     return notes;
@@ -106,12 +108,20 @@ export class OutputStage {
 }
 
 /** Checks a target before any work starts (the same rules are applied again when the output is committed). */
-export async function checkOutputTarget(target: string, kind: OutputKind, rules: TargetRules): Promise<InspectedTarget> {
+export async function checkOutputTarget(
+  target: string,
+  kind: OutputKind,
+  rules: TargetRules,
+): Promise<InspectedTarget> {
   return inspectTarget(target, kind, rules);
 }
 
 /** Assembles an output folder with `fill`, verifies it and puts it in place at `target`. */
-export async function writeOutputFolder<T>(target: string, fill: (stage: OutputStage) => Promise<T>, opts: OutputOptions): Promise<WrittenOutput<T>> {
+export async function writeOutputFolder<T>(
+  target: string,
+  fill: (stage: OutputStage) => Promise<T>,
+  opts: OutputOptions,
+): Promise<WrittenOutput<T>> {
   const label = opts.label ?? target;
   const first = await inspectTarget(target, 'folder', opts);
   return withStaging(first.real, label, async (tmp) => {
@@ -129,7 +139,11 @@ export async function writeOutputFolder<T>(target: string, fill: (stage: OutputS
 }
 
 /** Writes a single-file output (e.g. `pruned.onnx`) through a temporary copy beside it, verified first. */
-export async function writeOutputFile(target: string, output: ModelOutput, opts: OutputOptions): Promise<WrittenOutput<void>> {
+export async function writeOutputFile(
+  target: string,
+  output: ModelOutput,
+  opts: OutputOptions,
+): Promise<WrittenOutput<void>> {
   const label = opts.label ?? target;
   const first = await inspectTarget(target, 'file', opts);
   return withStaging(first.real, label, async (tmp) => {
@@ -185,12 +199,15 @@ function asOutputError(err: unknown, label: string): unknown {
   if (err instanceof PruneLensError) return err;
   const e = err as NodeJS.ErrnoException;
   if (typeof e?.code === 'string' && typeof e.syscall === 'string') {
-    return new OutputError(`${label}: cannot write (${e.code}: ${e.syscall}${e.path ? ` ${e.path}` : ''}); nothing was changed`);
+    return new OutputError(
+      `${label}: cannot write (${e.code}: ${e.syscall}${e.path ? ` ${e.path}` : ''}); nothing was changed`,
+    );
   }
   return err;
 }
 
-const asideName = (real: string): string => path.join(path.dirname(real), `.${path.basename(real)}.prunelens-old-${randomBytes(4).toString('hex')}`);
+const asideName = (real: string): string =>
+  path.join(path.dirname(real), `.${path.basename(real)}.prunelens-old-${randomBytes(4).toString('hex')}`);
 
 async function commitFolder(tmp: string, target: InspectedTarget, label: string): Promise<void> {
   if (target.state !== 'previous') {
@@ -217,14 +234,20 @@ async function commitFolder(tmp: string, target: InspectedTarget, label: string)
   await fs.rm(old, { recursive: true, force: true });
 }
 
-async function commitFile(staged: string, target: InspectedTarget, marker: Awaited<ReturnType<typeof buildMarker>>, label: string): Promise<void> {
+async function commitFile(
+  staged: string,
+  target: InspectedTarget,
+  marker: Awaited<ReturnType<typeof buildMarker>>,
+  label: string,
+): Promise<void> {
   const sidecar = sidecarPath(target.real);
   if (target.state === 'new') {
     try {
       // link() never replaces: if a file appeared at the target meanwhile, it is left alone.
       await fs.link(staged, target.real);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OutputError(`${label}: a file was created there while PruneLens worked; nothing was changed`);
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+        throw new OutputError(`${label}: a file was created there while PruneLens worked; nothing was changed`);
       throw err;
     }
     try {

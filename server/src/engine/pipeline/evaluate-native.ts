@@ -26,7 +26,8 @@ export interface NativeEvaluateOptions {
 
 /** The model with one more output: the arg-max class of its (single, NHWC) output. */
 function argmaxModel(graph: ModelGraph): Uint8Array {
-  if (graph.outputs.length !== 1) throw new Error(`model '${graph.name}' has ${graph.outputs.length} outputs; evaluation needs exactly one`);
+  if (graph.outputs.length !== 1)
+    throw new Error(`model '${graph.name}' has ${graph.outputs.length} outputs; evaluation needs exactly one`);
   const build = buildOnnx(graph);
   const am = build.b.node('ArgMax', [build.outputNames[0]], { axis: int(-1), keepdims: int(0) }, 'prediction');
   build.b.outputs.push(valueInfo(am, DataType.INT64, null));
@@ -34,7 +35,12 @@ function argmaxModel(graph: ModelGraph): Uint8Array {
 }
 
 /** Evaluation report (no loss: the loss options of the TF.js path need TF.js) from the native runtime. */
-export async function evaluateNative(graph: ModelGraph, dataset: Dataset, indices: readonly number[], opts: NativeEvaluateOptions = {}): Promise<EvaluationReport> {
+export async function evaluateNative(
+  graph: ModelGraph,
+  dataset: Dataset,
+  indices: readonly number[],
+  opts: NativeEvaluateOptions = {},
+): Promise<EvaluationReport> {
   const task = opts.task ?? dataset.info.task;
   const { height, width, channels, numClasses, ignoreIndex } = dataset.info;
   const session = await createSession(argmaxModel(graph), { threads: opts.threads });
@@ -47,11 +53,16 @@ export async function evaluateNative(graph: ModelGraph, dataset: Dataset, indice
   try {
     for await (const batch of streamBatches(dataset, indices, { batchSize })) {
       if (opts.signal?.aborted) throw new CancelledError();
-      const res = await session.run({ [session.inputNames[0]]: floatTensor(batch.x, [batch.n, height, width, channels]) }, ['prediction']);
+      const res = await session.run(
+        { [session.inputNames[0]]: floatTensor(batch.x, [batch.n, height, width, channels]) },
+        ['prediction'],
+      );
       const pred = res.prediction;
       const expected = task === 'segmentation' ? [batch.n, height, width] : [batch.n];
       if (pred.dims.join() !== expected.join()) {
-        throw new RangeError(`model output classes [${pred.dims}] do not match the ${task} labels of '${dataset.info.name}': expected [${expected}]`);
+        throw new RangeError(
+          `model output classes [${pred.dims}] do not match the ${task} labels of '${dataset.info.name}': expected [${expected}]`,
+        );
       }
       matrix.update(Int32Array.from(pred.data as BigInt64Array, Number), batch.y);
       numImages += batch.n;

@@ -43,36 +43,62 @@ export async function readEarlierRun(dir: string): Promise<EarlierRun> {
   try {
     raw = JSON.parse(await fs.readFile(file, 'utf8'));
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no summary.json: not the output folder of a PruneLens run' : `summary.json cannot be read (${(err as Error).message.split('\n')[0]})`;
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no summary.json: not the output folder of a PruneLens run'
+        : `summary.json cannot be read (${(err as Error).message.split('\n')[0]})`;
     throw new PruneLensError(why, abs);
   }
   const s = raw as Partial<EarlierRun> | null;
-  if (!s || typeof s.model !== 'string' || typeof s.method !== 'object' || s.method === null || typeof s.method.name !== 'string') {
+  if (
+    !s ||
+    typeof s.model !== 'string' ||
+    typeof s.method !== 'object' ||
+    s.method === null ||
+    typeof s.method.name !== 'string'
+  ) {
     throw new PruneLensError('summary.json is not a PruneLens run summary (no model or method)', abs);
   }
   const mc = s.methodConfig;
-  return { dir: abs, model: s.model, method: s.method, ...(mc && typeof mc === 'object' && typeof mc.name === 'string' ? { methodConfig: mc } : {}) };
+  return {
+    dir: abs,
+    model: s.model,
+    method: s.method,
+    ...(mc && typeof mc === 'object' && typeof mc.name === 'string' ? { methodConfig: mc } : {}),
+  };
 }
 
 /** The output rules of a `--from-run` run: the plain run's, and the earlier run (an input) is never the output. */
 export function fromRunRules(config: PruneLensConfig, configFile: string, earlier: EarlierRun) {
   const { outputDir, rules } = runOutput(config, configFile);
-  return { outputDir, rules: { ...rules, inputs: [...rules.inputs, earlier.dir, path.join(earlier.dir, 'model', 'model.json')] } };
+  return {
+    outputDir,
+    rules: { ...rules, inputs: [...rules.inputs, earlier.dir, path.join(earlier.dir, 'model', 'model.json')] },
+  };
 }
 
-export async function finetunePrunedRun(config: PruneLensConfig, configFile: string, fromRun: string, ev: RunEvents = {}): Promise<FinetuneRunSummary> {
+export async function finetunePrunedRun(
+  config: PruneLensConfig,
+  configFile: string,
+  fromRun: string,
+  ev: RunEvents = {},
+): Promise<FinetuneRunSummary> {
   const started = Date.now();
   const base = path.dirname(path.resolve(configFile));
   const step = (s: string, f: number): void => ev.onStep?.(s, f);
   const ft = sectionWithDefaults('finetune', config.finetune);
-  if (ft.epochs < 1) throw new PruneLensError('finetune.epochs is 0: fine-tuning an earlier run needs at least 1 epoch', configFile);
+  if (ft.epochs < 1)
+    throw new PruneLensError('finetune.epochs is 0: fine-tuning an earlier run needs at least 1 epoch', configFile);
 
   step('reading the earlier run', 0);
   const earlier = await readEarlierRun(fromRun);
   // As runPipeline resolves it, so the earlier run's recorded model compares equal.
   const modelPath = path.resolve(base, config.model);
   if (path.resolve(earlier.model) !== modelPath) {
-    throw new PruneLensError(`${earlier.dir} pruned ${earlier.model}, not this config's model ${modelPath}`, configFile);
+    throw new PruneLensError(
+      `${earlier.dir} pruned ${earlier.model}, not this config's model ${modelPath}`,
+      configFile,
+    );
   }
   const { outputDir, rules: allRules } = fromRunRules(config, configFile, earlier);
   const prunedModel = path.join(earlier.dir, 'model', 'model.json');
@@ -104,9 +130,17 @@ export async function finetunePrunedRun(config: PruneLensConfig, configFile: str
     const prunedStage = await stage(pruned, prunedGraph, dataset, evalIdx, batchSize, ev.signal);
 
     step('fine-tuning', 0.1);
-    const res = await finetune(pruned, { dataset, train: splits.train, val: splits.val }, ft, original, { signal: ev.signal, onProgress: ev.onTrainProgress, onEpochEnd: ev.onEpochEnd });
+    const res = await finetune(pruned, { dataset, train: splits.train, val: splits.val }, ft, original, {
+      signal: ev.signal,
+      onProgress: ev.onTrainProgress,
+      onEpochEnd: ev.onEpochEnd,
+    });
     const finalGraph = await tfModelToGraph(pruned);
-    const finetuned = { ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)), epochs: res.epochsRun, bestEpoch: res.bestEpoch };
+    const finetuned = {
+      ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)),
+      epochs: res.epochsRun,
+      bestEpoch: res.bestEpoch,
+    };
 
     step('measuring latency', 0.93);
     const latencies = await compareLatencies([graph, prunedGraph, finalGraph]);
@@ -134,7 +168,11 @@ export async function finetunePrunedRun(config: PruneLensConfig, configFile: str
         await files.model('model', tfjsLayersOutput(finalGraph, inspectGraph(finalGraph).totals));
         // The plan that made the pruned model, kept with it (when the earlier run wrote one).
         if (plan !== undefined) await files.json('plan.json', plan, (parsed, file) => void parsePlan(parsed, file));
-        await files.json('summary.json', { ...summary, method: earlier.method, ...(earlier.methodConfig ? { methodConfig: earlier.methodConfig } : {}) });
+        await files.json('summary.json', {
+          ...summary,
+          method: earlier.method,
+          ...(earlier.methodConfig ? { methodConfig: earlier.methodConfig } : {}),
+        });
       },
       { ...allRules, signal: ev.signal },
     );

@@ -32,7 +32,9 @@ export async function finetune(
 ): Promise<TrainResult> {
   const { checkpointDir, resume, ...block } = given;
   const opts = sectionWithDefaults('finetune', block);
-  const distil = opts.distillation.enabled ? { temperature: opts.distillation.temperature, weight: opts.distillation.weight } : undefined;
+  const distil = opts.distillation.enabled
+    ? { temperature: opts.distillation.temperature, weight: opts.distillation.weight }
+    : undefined;
   const task = data.dataset.info.task;
   return train(pruned, {
     train: { dataset: data.dataset, indices: data.train },

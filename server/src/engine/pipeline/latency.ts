@@ -29,7 +29,12 @@ export async function compareLatencies(graphs: ModelGraph[], rounds = 15): Promi
     for (const t of timers) await t.once(); // warm-up: the first run allocates and plans
     const times: number[][] = graphs.map(() => []);
     for (let r = 0; r < rounds; r++) for (const [i, t] of timers.entries()) times[i].push(await t.once());
-    return times.map((ts, i) => ({ medianMs: [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)], minMs: Math.min(...ts), runs: ts.length, backend: timers[i].backend }));
+    return times.map((ts, i) => ({
+      medianMs: [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)],
+      minMs: Math.min(...ts),
+      runs: ts.length,
+      backend: timers[i].backend,
+    }));
   } finally {
     for (const t of timers) await t.dispose();
   }
@@ -88,6 +93,7 @@ function tfjsTimer(model: tf.LayersModel): Timer {
 
 function inputDims(graph: ModelGraph): number[] {
   const shape = (modelInputShape(graph) ?? [null]).map((d, i) => (i === 0 ? 1 : d));
-  if (shape.some((d) => d === null)) throw new Error(`model '${graph.name}' has an input of unknown size; latency needs a fixed size`);
+  if (shape.some((d) => d === null))
+    throw new Error(`model '${graph.name}' has an input of unknown size; latency needs a fixed size`);
   return shape as number[];
 }

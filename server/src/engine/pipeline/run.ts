@@ -31,7 +31,15 @@ import { evaluateNative } from './evaluate-native';
 import { loadOrt } from '../formats/onnx/runtime';
 import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';
-import { checkOutputTarget, dataInputPaths, kerasOutput, modelInputPaths, tfjsLayersOutput, writeOutputFolder, type TargetRules } from '../output';
+import {
+  checkOutputTarget,
+  dataInputPaths,
+  kerasOutput,
+  modelInputPaths,
+  tfjsLayersOutput,
+  writeOutputFolder,
+  type TargetRules,
+} from '../output';
 import { parsePlan } from '../surgery/plan';
 import { runFolderFor } from '../../../../protocol/src/output-names';
 import { modelInputSize } from '../graph/input-shape';
@@ -92,14 +100,21 @@ export async function loadConfigFile(file: string): Promise<ResolvedConfig> {
  * Where a run writes (the config's `output`, default `<model folder>.pruned-run` beside the config) and what
  * it must never write over: the model and its folder, the config, a local data folder.
  */
-export function runOutput(config: PruneLensConfig, configFile: string): { outputDir: string; rules: TargetRules & { command: string } } {
+export function runOutput(
+  config: PruneLensConfig,
+  configFile: string,
+): { outputDir: string; rules: TargetRules & { command: string } } {
   const base = path.dirname(path.resolve(configFile));
   const modelPath = path.resolve(base, config.model);
   const outputDir = config.output !== undefined ? path.resolve(base, config.output) : runFolderFor(modelPath, base);
   const data = config.data.path.startsWith('bundled:') ? [] : dataInputPaths(path.resolve(base, config.data.path));
   return {
     outputDir,
-    rules: { inputs: [...modelInputPaths(modelPath), path.resolve(configFile), ...data], label: `output ${config.output ?? outputDir}`, command: 'run' },
+    rules: {
+      inputs: [...modelInputPaths(modelPath), path.resolve(configFile), ...data],
+      label: `output ${config.output ?? outputDir}`,
+      command: 'run',
+    },
   };
 }
 
@@ -114,7 +129,14 @@ export async function checkRunOutput(config: PruneLensConfig, configFile: string
  * Inference runs natively on onnxruntime-node when it loads (TF.js trains, the native runtime
  * infers); TF.js is the fallback, also for a layer the ONNX writer cannot translate.
  */
-export async function stage(model: tf.LayersModel, graph: ModelGraph, dataset: Dataset, indices: number[], batchSize: number, signal?: AbortSignal): Promise<StageResult> {
+export async function stage(
+  model: tf.LayersModel,
+  graph: ModelGraph,
+  dataset: Dataset,
+  indices: number[],
+  batchSize: number,
+  signal?: AbortSignal,
+): Promise<StageResult> {
   const structure = inspectGraph(graph).totals;
   if (loadOrt()) {
     try {
@@ -193,13 +215,20 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
       onEpochEnd: ev.onEpochEnd,
     });
     finalGraph = await tfModelToGraph(pruned);
-    finetuned = { ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)), epochs: res.epochsRun, bestEpoch: res.bestEpoch };
+    finetuned = {
+      ...(await stage(pruned, finalGraph, dataset, evalIdx, batchSize, ev.signal)),
+      epochs: res.epochsRun,
+      bestEpoch: res.bestEpoch,
+    };
   }
 
   const baselines: BaselineRun[] = [];
   const achieved = 1 - analysis.result.cost.after.flops / analysis.result.cost.before.flops;
   for (const [i, criterion] of (config.compareBaselines ?? []).entries()) {
-    step(`baseline ${criterion} at ${(100 * achieved).toFixed(1)}% FLOPs`, 0.7 + (0.25 * i) / (config.compareBaselines!.length || 1));
+    step(
+      `baseline ${criterion} at ${(100 * achieved).toFixed(1)}% FLOPs`,
+      0.7 + (0.25 * i) / (config.compareBaselines!.length || 1),
+    );
     baselines.push(await runBaseline(criterion, achieved, analysis, dataset, splits, evalIdx, ft, original, ev));
   }
   original.dispose();
@@ -212,22 +241,31 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
 
   step('writing the report', 0.95);
   const task = dataset.info.task;
-  const headline = (e?: EvaluationReport): number => (task === 'classification' ? e?.top1 ?? 0 : e?.meanIoU ?? 0);
-  const descriptors = await computeDescriptors(dataset, { indices: [...splits.train.slice(0, 200)], signal: ev.signal });
-  const report = renderReport(
-    {
-      title: `${path.basename(path.dirname(modelPath))}: ${analysis.result.method}`,
-      inspect: { before: inspectGraph(graph), after: inspectGraph(finalGraph) },
-      method: analysis.result,
-      stats: analysis.stats,
-      evaluation: { before: before.evaluation, afterPrune: prunedStage.evaluation, afterFineTune: finetuned?.evaluation },
-      latencyMs: { before: before.latency?.medianMs, after: (finetuned ?? prunedStage).latency?.medianMs },
-      layerPruning: layerSummary && layerSummary.removedLevels > 0 ? { removedLevels: layerSummary.removedLevels, removedLayers: layerSummary.removedLayers } : undefined,
-      dataset: dataset.info,
-      descriptors,
-      baselines: baselines.map((b) => ({ method: b.method, paramsRemoved: b.paramsRemoved, flopsRemoved: b.flopsRemoved, metricAfter: headline(b.evaluation) })),
-    },
-  );
+  const headline = (e?: EvaluationReport): number => (task === 'classification' ? (e?.top1 ?? 0) : (e?.meanIoU ?? 0));
+  const descriptors = await computeDescriptors(dataset, {
+    indices: [...splits.train.slice(0, 200)],
+    signal: ev.signal,
+  });
+  const report = renderReport({
+    title: `${path.basename(path.dirname(modelPath))}: ${analysis.result.method}`,
+    inspect: { before: inspectGraph(graph), after: inspectGraph(finalGraph) },
+    method: analysis.result,
+    stats: analysis.stats,
+    evaluation: { before: before.evaluation, afterPrune: prunedStage.evaluation, afterFineTune: finetuned?.evaluation },
+    latencyMs: { before: before.latency?.medianMs, after: (finetuned ?? prunedStage).latency?.medianMs },
+    layerPruning:
+      layerSummary && layerSummary.removedLevels > 0
+        ? { removedLevels: layerSummary.removedLevels, removedLayers: layerSummary.removedLayers }
+        : undefined,
+    dataset: dataset.info,
+    descriptors,
+    baselines: baselines.map((b) => ({
+      method: b.method,
+      paramsRemoved: b.paramsRemoved,
+      flopsRemoved: b.flopsRemoved,
+      metricAfter: headline(b.evaluation),
+    })),
+  });
 
   const summary: RunSummary = {
     config: path.resolve(configFile),
@@ -258,7 +296,11 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
       await files.json('scores.json', scoresJson(analysis));
       await writeReportInto(files, 'report/', report, { signal: ev.signal });
       // methodConfig: the config's method block that made this pruned model (a later fine-tune compares against it).
-      await files.json('summary.json', { ...summary, method: { name: analysis.result.method, options: analysis.result.options }, methodConfig: config.method ?? { name: 'pca-nci' } });
+      await files.json('summary.json', {
+        ...summary,
+        method: { name: analysis.result.method, options: analysis.result.options },
+        methodConfig: config.method ?? { name: 'pca-nci' },
+      });
     },
     { ...rules, signal: ev.signal },
   );
@@ -277,11 +319,20 @@ async function runBaseline(
   teacher: tf.LayersModel,
   ev: RunEvents,
 ): Promise<BaselineRun> {
-  const res: MethodResult = runMethod({ method: 'baseline', options: { criterion, flopsReduction } }, analysis.graph, analysis.coupling, analysis.stats);
+  const res: MethodResult = runMethod(
+    { method: 'baseline', options: { criterion, flopsReduction } },
+    analysis.graph,
+    analysis.coupling,
+    analysis.stats,
+  );
   const g = applyPlan(analysis.graph, res.plan, { coupling: analysis.coupling }).graph;
   const model = await graphToTfModel(g);
   try {
-    if (ft.epochs > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, teacher, { signal: ev.signal, onProgress: ev.onTrainProgress });
+    if (ft.epochs > 0)
+      await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, teacher, {
+        signal: ev.signal,
+        onProgress: ev.onTrainProgress,
+      });
     return {
       method: res.method,
       paramsRemoved: 1 - res.cost.after.params / res.cost.before.params,
@@ -308,15 +359,28 @@ async function pruneLevels(
 ): Promise<{ graph: ModelGraph; summary: LayerPruningSummary }> {
   const lp = config.layerPruning;
   const ft = config.finetune;
-  const metric = (e: EvaluationReport): number => (dataset.info.task === 'classification' ? e.top1 ?? e.pixelAccuracy : e.meanIoU);
+  const metric = (e: EvaluationReport): number =>
+    dataset.info.task === 'classification' ? (e.top1 ?? e.pixelAccuracy) : e.meanIoU;
   const originalVal = metric(await evaluate(original, dataset, splits.val, { signal: ev.signal }));
   const coupling = analyzeCoupling(graph);
-  const stats = await collectStatistics(graph, coupling, dataset, { calibration: config.calibration, signal: ev.signal });
+  const stats = await collectStatistics(graph, coupling, dataset, {
+    calibration: config.calibration,
+    signal: ev.signal,
+  });
   const result = layerPruning(
     { graph, coupling, stats },
-    { varianceThreshold: config.method.varianceThreshold, maxComponentFraction: lp.maxComponentFraction, maxLevels: lp.maxLevels },
+    {
+      varianceThreshold: config.method.varianceThreshold,
+      maxComponentFraction: lp.maxComponentFraction,
+      maxLevels: lp.maxLevels,
+    },
   );
-  const summary: LayerPruningSummary = { candidates: [], originalValMetric: originalVal, removedLevels: 0, removedLayers: [] };
+  const summary: LayerPruningSummary = {
+    candidates: [],
+    originalValMetric: originalVal,
+    removedLevels: 0,
+    removedLayers: [],
+  };
   if (!result.detection.unet) {
     summary.note = `not a U-Net: ${result.detection.reason}`;
     return { graph, summary };
@@ -329,10 +393,20 @@ async function pruneLevels(
   for (const cand of [...result.candidates].reverse()) {
     const model = await graphToTfModel(cand.graph);
     try {
-      if (ft.epochs > 0) await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, original, { signal: ev.signal, onProgress: ev.onTrainProgress });
+      if (ft.epochs > 0)
+        await finetune(model, { dataset, train: splits.train, val: splits.val }, ft, original, {
+          signal: ev.signal,
+          onProgress: ev.onTrainProgress,
+        });
       const val = metric(await evaluate(model, dataset, splits.val, { signal: ev.signal }));
       const accepted = val >= originalVal - tolerance;
-      summary.candidates.push({ levelsRemoved: cand.levelsRemoved, params: cand.cost.params, flops: cand.cost.flops, valMetric: val, accepted });
+      summary.candidates.push({
+        levelsRemoved: cand.levelsRemoved,
+        params: cand.cost.params,
+        flops: cand.cost.flops,
+        valMetric: val,
+        accepted,
+      });
       if (accepted) {
         summary.removedLevels = cand.levelsRemoved;
         summary.removedLayers = cand.removedLayers;

@@ -19,8 +19,18 @@ export function formatInspectTable(report: InspectReport): string {
     colWidths: [38, 10, 11, 14, 50],
   });
   for (const l of report.layers) {
-    const prunable = l.prunable ? `yes (group ${l.group})` : l.group !== undefined ? `no: ${l.reason}` : `— ${l.reason ?? ''}`;
-    table.push([`${l.name} (${l.type})`, l.outputChannels ?? '?', formatNumber(l.params), l.flopsKnown === false ? '?' : formatNumber(l.flops), prunable]);
+    const prunable = l.prunable
+      ? `yes (group ${l.group})`
+      : l.group !== undefined
+        ? `no: ${l.reason}`
+        : `— ${l.reason ?? ''}`;
+    table.push([
+      `${l.name} (${l.type})`,
+      l.outputChannels ?? '?',
+      formatNumber(l.params),
+      l.flopsKnown === false ? '?' : formatNumber(l.flops),
+      prunable,
+    ]);
   }
   const prunableGroups = report.groups.filter((g) => g.prunable).length;
   return [

@@ -53,9 +53,16 @@ function applyFused(this: AdamState, gradients: Gradients, names: string[]): voi
       const gradient = Array.isArray(gradients) ? gradients[i].tensor : gradients[name];
       if (gradient === undefined || gradient === null) return;
       const attrs: AdamUpdateAttrs = {
-        beta1: this.beta1, beta2: this.beta2, correction1, correction2, epsilon: this.epsilon, learningRate: this.learningRate,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        correction1,
+        correction2,
+        epsilon: this.epsilon,
+        learningRate: this.learningRate,
       };
-      const [w2, m2, v2] = tf.engine().runKernel(ADAM_UPDATE, { value, m, v, gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const [w2, m2, v2] = tf
+        .engine()
+        .runKernel(ADAM_UPDATE, { value, m, v, gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
       m.assign(m2);
       v.assign(v2);
       value.assign(w2);

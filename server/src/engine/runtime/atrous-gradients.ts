@@ -32,7 +32,8 @@ interface ConvAttrs {
   dataFormat?: 'NHWC' | 'NCHW';
 }
 
-const isOne = (p: Pair | undefined): boolean => p === undefined || (Array.isArray(p) ? p.every((v) => v === 1) : p === 1);
+const isOne = (p: Pair | undefined): boolean =>
+  p === undefined || (Array.isArray(p) ? p.every((v) => v === 1) : p === 1);
 
 function run(name: string, inputs: tf.NamedTensorMap, attrs: object): tf.Tensor4D {
   return tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor4D;
@@ -45,8 +46,18 @@ function conv2dGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], rawAttrs: t
   const { strides, pad, dataFormat, dimRoundingMode } = attrs;
   if (isOne(attrs.dilations)) {
     return {
-      x: () => run('Conv2DBackpropInput', { dy: dy4, filter: w }, { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape }),
-      filter: () => run('Conv2DBackpropFilter', { x, dy: dy4 }, { strides, pad, dataFormat, dimRoundingMode, filterShape: w.shape }),
+      x: () =>
+        run(
+          'Conv2DBackpropInput',
+          { dy: dy4, filter: w },
+          { strides, pad, dataFormat, dimRoundingMode, inputShape: x.shape },
+        ),
+      filter: () =>
+        run(
+          'Conv2DBackpropFilter',
+          { x, dy: dy4 },
+          { strides, pad, dataFormat, dimRoundingMode, filterShape: w.shape },
+        ),
     };
   }
   if (dataFormat === 'NCHW') throw new Error('dilated Conv2D gradient: only NHWC is supported');
@@ -55,21 +66,48 @@ function conv2dGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], rawAttrs: t
   const { dilationHeight: dh, dilationWidth: dw } = info;
   const { top, bottom, left, right } = info.padInfo;
   return {
-    x: () => tf.tidy(() => {
-      const t = (kh - 1) * dh - top;
-      const l = (kw - 1) * dw - left;
-      const b = x.shape[1] - info.outHeight + top;
-      const r = x.shape[2] - info.outWidth + left;
-      if (t < 0 || l < 0 || b < 0 || r < 0) throw new Error(`dilated Conv2D gradient: unsupported padding ${JSON.stringify(info.padInfo)}`);
-      const wT = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
-      return tf.conv2d(dy4, wT as tf.Tensor4D, 1, [[0, 0], [t, b], [l, r], [0, 0]], 'NHWC', [dh, dw]);
-    }),
-    filter: () => tf.tidy(() => {
-      const xT = tf.transpose(x, [3, 1, 2, 0]);
-      const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
-      const full = tf.conv2d(xT, dyT, [dh, dw], [[0, 0], [top, bottom], [left, right], [0, 0]], 'NHWC', [info.strideHeight, info.strideWidth]);
-      return tf.transpose(tf.slice(full, [0, 0, 0, 0], [ci, kh, kw, co]), [1, 2, 0, 3]);
-    }),
+    x: () =>
+      tf.tidy(() => {
+        const t = (kh - 1) * dh - top;
+        const l = (kw - 1) * dw - left;
+        const b = x.shape[1] - info.outHeight + top;
+        const r = x.shape[2] - info.outWidth + left;
+        if (t < 0 || l < 0 || b < 0 || r < 0)
+          throw new Error(`dilated Conv2D gradient: unsupported padding ${JSON.stringify(info.padInfo)}`);
+        const wT = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]);
+        return tf.conv2d(
+          dy4,
+          wT as tf.Tensor4D,
+          1,
+          [
+            [0, 0],
+            [t, b],
+            [l, r],
+            [0, 0],
+          ],
+          'NHWC',
+          [dh, dw],
+        );
+      }),
+    filter: () =>
+      tf.tidy(() => {
+        const xT = tf.transpose(x, [3, 1, 2, 0]);
+        const dyT = tf.transpose(dy4, [1, 2, 0, 3]);
+        const full = tf.conv2d(
+          xT,
+          dyT,
+          [dh, dw],
+          [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          'NHWC',
+          [info.strideHeight, info.strideWidth],
+        );
+        return tf.transpose(tf.slice(full, [0, 0, 0, 0], [ci, kh, kw, co]), [1, 2, 0, 3]);
+      }),
   };
 }
 
@@ -80,8 +118,18 @@ function depthwiseGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], rawAttrs
   const dy4 = dy as tf.Tensor4D;
   if (isOne(dilations)) {
     return {
-      x: () => run('DepthwiseConv2dNativeBackpropInput', { dy: dy4, filter: w }, { strides, pad, dilations, dimRoundingMode, inputShape: x.shape }),
-      filter: () => run('DepthwiseConv2dNativeBackpropFilter', { x, dy: dy4 }, { strides, pad, dilations, dimRoundingMode, filterShape: w.shape }),
+      x: () =>
+        run(
+          'DepthwiseConv2dNativeBackpropInput',
+          { dy: dy4, filter: w },
+          { strides, pad, dilations, dimRoundingMode, inputShape: x.shape },
+        ),
+      filter: () =>
+        run(
+          'DepthwiseConv2dNativeBackpropFilter',
+          { x, dy: dy4 },
+          { strides, pad, dilations, dimRoundingMode, filterShape: w.shape },
+        ),
     };
   }
   // tfjs-backend-cpu 4.22's DepthwiseConv2dNativeBackprop{Input,Filter} kernels ignore dilations (wrong values,
@@ -94,25 +142,57 @@ function depthwiseGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], rawAttrs
   const { top, bottom, left, right } = info.padInfo;
   return {
     // dy convolved with the spatially flipped filter, each of the C·m channels on its own, summed per group of m.
-    x: () => tf.tidy(() => {
-      const t = (kh - 1) * dh - top;
-      const l = (kw - 1) * dw - left;
-      const b = h - oh + top;
-      const r = wd - ow + left;
-      if (t < 0 || l < 0 || b < 0 || r < 0) throw new Error(`dilated depthwise gradient: unsupported padding ${JSON.stringify(info.padInfo)}`);
-      const flipped = tf.reshape(tf.reverse(w, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
-      const full = tf.depthwiseConv2d(dy4, flipped, 1, [[0, 0], [t, b], [l, r], [0, 0]], 'NHWC', [dh, dw]);
-      return m === 1 ? full : tf.sum(tf.reshape(full, [n, h, wd, c, m]), 4);
-    }),
+    x: () =>
+      tf.tidy(() => {
+        const t = (kh - 1) * dh - top;
+        const l = (kw - 1) * dw - left;
+        const b = h - oh + top;
+        const r = wd - ow + left;
+        if (t < 0 || l < 0 || b < 0 || r < 0)
+          throw new Error(`dilated depthwise gradient: unsupported padding ${JSON.stringify(info.padInfo)}`);
+        const flipped = tf.reshape(tf.reverse(w, [0, 1]), [kh, kw, c * m, 1]) as tf.Tensor4D;
+        const full = tf.depthwiseConv2d(
+          dy4,
+          flipped,
+          1,
+          [
+            [0, 0],
+            [t, b],
+            [l, r],
+            [0, 0],
+          ],
+          'NHWC',
+          [dh, dw],
+        );
+        return m === 1 ? full : tf.sum(tf.reshape(full, [n, h, wd, c, m]), 4);
+      }),
     // With (channel, image) pairs as the depthwise channels, x [1,H,W,C·B] convolved with dy [OH,OW,C·B,m] at
     // stride d gives every tap for every image; summing over the images leaves dW.
-    filter: () => tf.tidy(() => {
-      const xr = tf.reshape(tf.transpose(x, [1, 2, 3, 0]), [1, h, wd, c * n]) as tf.Tensor4D;
-      const dyr = tf.reshape(tf.transpose(tf.reshape(dy4, [n, oh, ow, c, m]), [1, 2, 3, 0, 4]), [oh, ow, c * n, m]) as tf.Tensor4D;
-      const full = tf.depthwiseConv2d(xr, dyr, [dh, dw], [[0, 0], [top, bottom], [left, right], [0, 0]], 'NHWC', 1);
-      const cut = tf.slice(full, [0, 0, 0, 0], [1, kh, kw, c * n * m]);
-      return tf.sum(tf.reshape(cut, [kh, kw, c, n, m]), 3);
-    }),
+    filter: () =>
+      tf.tidy(() => {
+        const xr = tf.reshape(tf.transpose(x, [1, 2, 3, 0]), [1, h, wd, c * n]) as tf.Tensor4D;
+        const dyr = tf.reshape(tf.transpose(tf.reshape(dy4, [n, oh, ow, c, m]), [1, 2, 3, 0, 4]), [
+          oh,
+          ow,
+          c * n,
+          m,
+        ]) as tf.Tensor4D;
+        const full = tf.depthwiseConv2d(
+          xr,
+          dyr,
+          [dh, dw],
+          [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          'NHWC',
+          1,
+        );
+        const cut = tf.slice(full, [0, 0, 0, 0], [1, kh, kw, c * n * m]);
+        return tf.sum(tf.reshape(cut, [kh, kw, c, n, m]), 3);
+      }),
   };
 }
 
@@ -135,16 +215,23 @@ type FusedFn = (args: FusedArgs) => tf.Tensor;
 
 function activate(y: tf.Tensor, a: FusedArgs): tf.Tensor {
   switch (a.activation ?? 'linear') {
-    case 'linear': return y;
-    case 'relu': return tf.relu(y);
-    case 'relu6': return tf.relu6(y);
-    case 'elu': return tf.elu(y);
-    case 'sigmoid': return tf.sigmoid(y);
-    case 'leakyrelu': return tf.leakyRelu(y, a.leakyreluAlpha ?? 0.2);
+    case 'linear':
+      return y;
+    case 'relu':
+      return tf.relu(y);
+    case 'relu6':
+      return tf.relu6(y);
+    case 'elu':
+      return tf.elu(y);
+    case 'sigmoid':
+      return tf.sigmoid(y);
+    case 'leakyrelu':
+      return tf.leakyRelu(y, a.leakyreluAlpha ?? 0.2);
     case 'prelu':
       if (a.preluActivationWeights == null) throw new Error('prelu activation without weights');
       return tf.prelu(y, a.preluActivationWeights);
-    default: throw new Error(`unknown fused activation '${a.activation}'`);
+    default:
+      throw new Error(`unknown fused activation '${a.activation}'`);
   }
 }
 
@@ -170,8 +257,10 @@ export function installAtrousGradients(): void {
   // up at call time; replacing its members is the only hook into the fused ops' closed gradients.
   const fused = tf.fused as unknown as { conv2d: FusedFn; depthwiseConv2d: FusedFn };
   fused.conv2d = unfusedWhenDilated(fused.conv2d, (a) =>
-    tf.conv2d(a.x, a.filter, a.strides, a.pad, 'NHWC', a.dilations, a.dimRoundingMode));
+    tf.conv2d(a.x, a.filter, a.strides, a.pad, 'NHWC', a.dilations, a.dimRoundingMode),
+  );
   fused.depthwiseConv2d = unfusedWhenDilated(fused.depthwiseConv2d, (a) =>
-    tf.depthwiseConv2d(a.x, a.filter, a.strides, a.pad, 'NHWC', a.dilations, a.dimRoundingMode));
+    tf.depthwiseConv2d(a.x, a.filter, a.strides, a.pad, 'NHWC', a.dilations, a.dimRoundingMode),
+  );
   installed = true;
 }

@@ -61,7 +61,9 @@ export function candidateOrder(prefer: BackendPreference): BackendName[] {
 
 /** Tries the candidates in order with the given loaders; the first that loads becomes active. */
 export async function selectBackend(
-  prefer: BackendPreference, loaders: Record<BackendName, BackendLoader>, notes: string[] = [],
+  prefer: BackendPreference,
+  loaders: Record<BackendName, BackendLoader>,
+  notes: string[] = [],
 ): Promise<BackendReport> {
   const order = candidateOrder(prefer);
   const reasons = new Map<BackendName, BackendReason>();
@@ -76,7 +78,10 @@ export async function selectBackend(
       reasons.set(name, { backend: name, available: false, why: firstLine(e) });
     }
   }
-  if (active === undefined) throw new Error(`no TF.js backend could be initialised: ${[...reasons.values()].map((r) => `${r.backend}: ${r.why}`).join('; ')}`);
+  if (active === undefined)
+    throw new Error(
+      `no TF.js backend could be initialised: ${[...reasons.values()].map((r) => `${r.backend}: ${r.why}`).join('; ')}`,
+    );
   for (const name of BACKEND_ORDER) {
     if (reasons.has(name)) continue;
     const faster = BACKEND_ORDER.indexOf(name) < BACKEND_ORDER.indexOf(active.name);
@@ -107,7 +112,9 @@ async function loadTensorflow(): Promise<LoadedBackend> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: must stay a literal require
   require('@tensorflow/tfjs-node');
   if (tf.findBackendFactory('tensorflow') === null) {
-    throw new Error('@tensorflow/tfjs-node loaded but registered its backend with another copy of @tensorflow/tfjs-core (version mismatch)');
+    throw new Error(
+      '@tensorflow/tfjs-node loaded but registered its backend with another copy of @tensorflow/tfjs-core (version mismatch)',
+    );
   }
   await activate('tensorflow');
   return { simd: true, threads: os.availableParallelism(), why: 'native libtensorflow via @tensorflow/tfjs-node' };
@@ -119,7 +126,10 @@ let wasmPathsSet = false;
  * Threads for the wasm backend: PRUNELENS_WASM_THREADS when set (1 turns threads off), else one per core the
  * process may use, at most 8 (the pthread workers the package's build starts).
  */
-export function wasmThreadsWanted(env: NodeJS.ProcessEnv = process.env, cores = os.availableParallelism()): { threads: number; why: string } {
+export function wasmThreadsWanted(
+  env: NodeJS.ProcessEnv = process.env,
+  cores = os.availableParallelism(),
+): { threads: number; why: string } {
   const raw = env.PRUNELENS_WASM_THREADS?.trim();
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
@@ -152,7 +162,8 @@ async function loadWasm(): Promise<LoadedBackend> {
   registerWasmTrainingKernels();
   const own = [...wasmTrainingKernels, ...wasmReplacedKernels].map((k) => k.kernelName).join(', ');
   const threads = getThreadsCount();
-  if (wanted.threads > 1 && threads !== wanted.threads && threadNote === '') threadNote = `; asked for ${wanted.threads} threads, XNNPACK's pool has ${threads}`;
+  if (wanted.threads > 1 && threads !== wanted.threads && threadNote === '')
+    threadNote = `; asked for ${wanted.threads} threads, XNNPACK's pool has ${threads}`;
   if (wanted.why !== '') threadNote += `; ${wanted.why}`;
   if (threads > 1 && simdHelperEnabled()) {
     // The own SIMD kernels split their work with a helper thread on the shared heap (./simd/helper-thread).
@@ -165,7 +176,11 @@ async function loadWasm(): Promise<LoadedBackend> {
   }
   // Data-parallel steps in two workers were rejected as not the same computation: each worker's
   // BatchNormalization would use the statistics of its half of the batch (every zoo model has BatchNorm).
-  return { simd, threads, why: `WebAssembly${simd ? ' + SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}, with PruneLens gradient kernels (${own})${threadNote}` };
+  return {
+    simd,
+    threads,
+    why: `WebAssembly${simd ? ' + SIMD' : ''}, ${threads} thread${threads === 1 ? '' : 's'}, with PruneLens gradient kernels (${own})${threadNote}`,
+  };
 }
 
 async function loadCpu(): Promise<LoadedBackend> {
@@ -184,10 +199,14 @@ function isName(v: string): v is BackendPreference {
 }
 
 /** The preference after the PRUNELENS_BACKEND override, with a note saying where it came from. */
-export function effectivePreference(prefer: BackendPreference, env: NodeJS.ProcessEnv = process.env): { prefer: BackendPreference; notes: string[] } {
+export function effectivePreference(
+  prefer: BackendPreference,
+  env: NodeJS.ProcessEnv = process.env,
+): { prefer: BackendPreference; notes: string[] } {
   const raw = env.PRUNELENS_BACKEND?.trim();
   if (raw === undefined || raw === '') return { prefer, notes: [] };
-  if (!isName(raw)) return { prefer, notes: [`ignored PRUNELENS_BACKEND=${raw} (expected auto, tensorflow, wasm or cpu)`] };
+  if (!isName(raw))
+    return { prefer, notes: [`ignored PRUNELENS_BACKEND=${raw} (expected auto, tensorflow, wasm or cpu)`] };
   return { prefer: raw, notes: [`PRUNELENS_BACKEND=${raw} overrides the preference '${prefer}'`] };
 }
 
@@ -231,7 +250,9 @@ export async function doctorReport(prefer: BackendPreference = 'auto'): Promise<
   }
   const tfNode = r.reasons.find((x) => x.backend === 'tensorflow');
   if (r.active !== 'tensorflow' && tfNode !== undefined && /Cannot find module/.test(tfNode.why)) {
-    lines.push('  hint: `npm install @tensorflow/tfjs-node` (needs internet for libtensorflow) trains ~3x faster than wasm');
+    lines.push(
+      '  hint: `npm install @tensorflow/tfjs-node` (needs internet for libtensorflow) trains ~3x faster than wasm',
+    );
   }
   for (const note of r.notes) lines.push(`  note: ${note}`);
   return lines;

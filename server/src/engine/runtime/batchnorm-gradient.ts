@@ -43,6 +43,10 @@ let installed = false;
 /** Installs the gradient above. Idempotent; affects every backend. */
 export function installBatchNormGradient(): void {
   if (installed) return;
-  tf.registerGradient({ kernelName: 'FusedBatchNorm', inputsToSave: ['x', 'mean', 'variance', 'scale'], gradFunc: fusedBatchNormGrad });
+  tf.registerGradient({
+    kernelName: 'FusedBatchNorm',
+    inputsToSave: ['x', 'mean', 'variance', 'scale'],
+    gradFunc: fusedBatchNormGrad,
+  });
   installed = true;
 }

@@ -40,7 +40,12 @@ function moments(x: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
 
 /** [dx, dgamma, dbeta] from the closed form in the header. */
 function gradient(
-  dy: tf.Tensor, x: tf.Tensor, mean: tf.Tensor1D, variance: tf.Tensor1D, gamma: tf.Tensor | null, eps: number,
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  mean: tf.Tensor1D,
+  variance: tf.Tensor1D,
+  gamma: tf.Tensor | null,
+  eps: number,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   if (ownBatchNormKernels()) {
     const inputs: tf.NamedTensorMap = { x, dy, mean, variance };
@@ -69,7 +74,12 @@ function gradient(
  * by `beta` (either may be null); differentiable in x, gamma and beta through the closed form above. The returned
  * mean and variance are the caller's to dispose.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps: number): BatchNormTrainingResult {
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor | null,
+  beta: tf.Tensor | null,
+  eps: number,
+): BatchNormTrainingResult {
   let stats: [tf.Tensor1D, tf.Tensor1D] | undefined;
   const params = [gamma, beta].filter((p): p is tf.Tensor => p !== null);
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
@@ -129,19 +139,31 @@ let installed = false;
 /** Routes tfjs-layers' BatchNormalization training branch through `batchNormTraining`. Idempotent. */
 export function installFusedBatchNormTraining(): void {
   if (installed) return;
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization as [{ prototype: { call: Call } }, unknown] | undefined;
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap.BatchNormalization as
+    [{ prototype: { call: Call } }, unknown] | undefined;
   if (entry === undefined) throw new Error('tfjs-layers registered no BatchNormalization class');
   const proto = entry[0].prototype;
   const stock = proto.call;
   proto.call = function call(this: BatchNormLayer, inputs, kwargs) {
     const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : null) : inputs;
     const training = Boolean(kwargs?.training);
-    if (!training || input === null || input.dtype !== 'float32' || input.rank < 2 || !fusedBatchNormEnabled()
-      || (this.axis >= 0 ? this.axis : this.axis + input.rank) !== input.rank - 1) {
+    if (
+      !training ||
+      input === null ||
+      input.dtype !== 'float32' ||
+      input.rank < 2 ||
+      !fusedBatchNormEnabled() ||
+      (this.axis >= 0 ? this.axis : this.axis + input.rank) !== input.rank - 1
+    ) {
       return stock.call(this, inputs, kwargs);
     }
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(input, this.gamma?.read() ?? null, this.beta?.read() ?? null, this.epsilon);
+      const { y, mean, variance } = batchNormTraining(
+        input,
+        this.gamma?.read() ?? null,
+        this.beta?.read() ?? null,
+        this.epsilon,
+      );
       movingAverage(this.movingMean, mean, this.momentum);
       movingAverage(this.movingVariance, variance, this.momentum);
       mean.dispose();

@@ -16,14 +16,24 @@ function expanded(dy: tf.Tensor, x: tf.Tensor, axis: number | number[]): tf.Tens
   return tf.reshape(dy, shape);
 }
 
-function meanGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
+function meanGrad(
+  dy: tf.Tensor | tf.Tensor[],
+  saved: tf.Tensor[],
+  attrs: tf.NamedAttrMap,
+): Record<string, () => tf.Tensor> {
   const [x] = saved;
   const axis = attrs.axis as number | number[];
-  const n = tf.util.sizeFromShape(tf.backend_util.computeOutAndReduceShapes(x.shape, tf.util.parseAxisParam(axis, x.shape))[1]);
+  const n = tf.util.sizeFromShape(
+    tf.backend_util.computeOutAndReduceShapes(x.shape, tf.util.parseAxisParam(axis, x.shape))[1],
+  );
   return { x: () => tf.mul(tf.div(expanded(dy as tf.Tensor, x, axis), n), tf.fill(x.shape, 1)) };
 }
 
-function sumGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
+function sumGrad(
+  dy: tf.Tensor | tf.Tensor[],
+  saved: tf.Tensor[],
+  attrs: tf.NamedAttrMap,
+): Record<string, () => tf.Tensor> {
   const [x] = saved;
   return { x: () => tf.mul(expanded(dy as tf.Tensor, x, attrs.axis as number | number[]), tf.fill(x.shape, 1)) };
 }

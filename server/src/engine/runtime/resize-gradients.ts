@@ -15,7 +15,11 @@ interface ResizeAttrs {
   size: [number, number];
 }
 
-function nearestGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], rawAttrs: tf.NamedAttrMap): Record<string, () => tf.Tensor> {
+function nearestGrad(
+  dy: tf.Tensor | tf.Tensor[],
+  saved: tf.Tensor[],
+  rawAttrs: tf.NamedAttrMap,
+): Record<string, () => tf.Tensor> {
   const [images] = saved as [tf.Tensor4D];
   const g = dy as tf.Tensor4D;
   const attrs = rawAttrs as unknown as ResizeAttrs;
@@ -23,7 +27,9 @@ function nearestGrad(dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], rawAttrs: 
   const [oh, ow] = [g.shape[1], g.shape[2]];
   const blocks = !attrs.alignCorners && !attrs.halfPixelCenters && oh % h === 0 && ow % w === 0;
   if (!blocks) {
-    return { images: () => tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy: g }, rawAttrs) as tf.Tensor };
+    return {
+      images: () => tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy: g }, rawAttrs) as tf.Tensor,
+    };
   }
   return { images: () => tf.sum(tf.reshape(g, [b, h, oh / h, w, ow / w, c]), [2, 4]) };
 }

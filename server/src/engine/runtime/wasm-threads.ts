@@ -41,14 +41,20 @@ export function wasmPackageDir(): string {
 export function writeWorkerScript(dir = os.tmpdir()): string {
   const wasmOut = path.join(wasmPackageDir(), 'wasm-out');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { wasmWorkerContents } = require(path.join(wasmOut, `${THREADED_FACTORY}.worker.js`)) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(path.join(wasmOut, `${THREADED_FACTORY}.worker.js`)) as {
+    wasmWorkerContents: string;
+  };
   if (!wasmWorkerContents.includes(URL_OR_BLOB_CHOICE)) {
-    throw new Error(`this @tensorflow/tfjs-backend-wasm's pthread worker script is not the one PruneLens knows how to load in Node`);
+    throw new Error(
+      `this @tensorflow/tfjs-backend-wasm's pthread worker script is not the one PruneLens knows how to load in Node`,
+    );
   }
   const mainScript = path.join(wasmOut, `${THREADED_FACTORY}.js`);
   // The package keeps the script in a template literal, where its "\n" string escapes became newlines; TF.js
   // puts them back the same way before making its Blob.
-  const text = wasmWorkerContents.replace(/\n/g, '\\n').replace(URL_OR_BLOB_CHOICE, `e.data.urlOrBlob=${JSON.stringify(mainScript)};if(true)`);
+  const text = wasmWorkerContents
+    .replace(/\n/g, '\\n')
+    .replace(URL_OR_BLOB_CHOICE, `e.data.urlOrBlob=${JSON.stringify(mainScript)};if(true)`);
   const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
   const file = path.join(dir, `prunelens-wasm-pthread-${hash}.js`);
   if (!fs.existsSync(file)) {

@@ -78,13 +78,16 @@ export class LayerAccumulator {
     const mean = this.sum.map((s) => s / Math.max(n, 1));
     const covariance = new Float64Array(c * c);
     for (let i = 0; i < c; i++) {
-      for (let j = 0; j < c; j++) covariance[i * c + j] = (this.gram[i * c + j] - n * mean[i] * mean[j]) / Math.max(n - 1, 1);
+      for (let j = 0; j < c; j++)
+        covariance[i * c + j] = (this.gram[i * c + j] - n * mean[i] * mean[j]) / Math.max(n - 1, 1);
     }
     let classResponse: Float64Array | null = null;
     if (this.classSum && this.classCount) {
       const k = this.numClasses;
       classResponse = new Float64Array(c * k);
-      for (let j = 0; j < c; j++) for (let q = 0; q < k; q++) classResponse[j * k + q] = this.classCount[q] > 0 ? this.classSum[j * k + q] / this.classCount[q] : 0;
+      for (let j = 0; j < c; j++)
+        for (let q = 0; q < k; q++)
+          classResponse[j * k + q] = this.classCount[q] > 0 ? this.classSum[j * k + q] / this.classCount[q] : 0;
     }
     return {
       producer: this.producer,
@@ -106,7 +109,11 @@ export class LayerAccumulator {
 
 /** Rank as numpy's matrix_rank: singular values above max(h, w) · ε · σ_max. */
 export function numericalRank(m: Matrix): number {
-  const svd = new SingularValueDecomposition(m, { computeLeftSingularVectors: false, computeRightSingularVectors: false, autoTranspose: true });
+  const svd = new SingularValueDecomposition(m, {
+    computeLeftSingularVectors: false,
+    computeRightSingularVectors: false,
+    autoTranspose: true,
+  });
   const s = svd.diagonal;
   const smax = s.length ? Math.max(...s) : 0;
   if (smax === 0) return 0;

@@ -85,7 +85,8 @@ export function buildStatsModel(
       const t = b.node('Transpose', [v.name], { perm: ints([1, 0]) }, `${tag}/transpose`);
       x = b.node('Unsqueeze', [t, b.int64([0, 3])], {}, `${tag}/map`);
     } else {
-      if (v.rank !== 4) throw new Error(`observed layer '${p.observed}' has rank ${v.rank}; the pass reads 2-D and 4-D outputs`);
+      if (v.rank !== 4)
+        throw new Error(`observed layer '${p.observed}' has rank ${v.rank}; the pass reads 2-D and 4-D outputs`);
       x = lay.cf(v).name;
     }
     const shape = b.node('Shape', [x], {}, `${tag}/shape`);
@@ -106,7 +107,9 @@ export function buildStatsModel(
     let sumSq: string;
     if (typeof c === 'number' && c > 0) {
       const flat = b.node('Reshape', [g, b.int64([0, -1])], {}, `${tag}/gram_flat`);
-      sumSq = out(b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`));
+      sumSq = out(
+        b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`),
+      );
     } else {
       sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
     }
@@ -126,7 +129,13 @@ export function buildStatsModel(
       if (!labelName) {
         labelName = b.unique(`labels_${h}x${w}`);
         labelInputs.set(labelName, [h, w]);
-        b.inputs.push(valueInfo(labelName, DataType.FLOAT, dims([null, h * w, info.numClasses], () => 'batch')));
+        b.inputs.push(
+          valueInfo(
+            labelName,
+            DataType.FLOAT,
+            dims([null, h * w, info.numClasses], () => 'batch'),
+          ),
+        );
       }
       const raw = b.node('Reshape', [x, b.int64([0, 0, -1])], {}, `${tag}/raw_rows`);
       const r = b.node('MatMul', [raw, labelName], {}, `${tag}/class_b`);
@@ -184,8 +193,11 @@ export async function runNativeStatsPass(
     const batchIdx = indices.slice(start, start + batchSize);
     const { x, y } = await loadBatch(dataset, batchIdx);
     const b = batchIdx.length;
-    const feeds: Record<string, import('onnxruntime-node').Tensor> = { [session.inputNames[0]]: floatTensor(x, [b, H, W, C]) };
-    for (const [name, [h, w]] of model.labelInputs) feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
+    const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+      [session.inputNames[0]]: floatTensor(x, [b, H, W, C]),
+    };
+    for (const [name, [h, w]] of model.labelInputs)
+      feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
     return { y, b, feeds };
   };
   // Full maps (HRank) are fetched for the first `hrankImages` images of each point; counted when a batch is
@@ -212,19 +224,42 @@ export async function runNativeStatsPass(
     pending?.catch(() => undefined);
     return { start, y, b, withMap, running };
   };
-  const fold = (batch: { y: Int32Array; b: number; withMap: boolean[] }, res: import('onnxruntime-node').InferenceSession.OnnxValueMapType): void => {
+  const fold = (
+    batch: { y: Int32Array; b: number; withMap: boolean[] },
+    res: import('onnxruntime-node').InferenceSession.OnnxValueMapType,
+  ): void => {
     const { y, b } = batch;
     model.outputs.forEach((o, i) => {
       const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
-      const acc = (accs[i] ??= new LayerAccumulator(points[i].producer, points[i].observed, c, withClasses ? info.numClasses : 0, withApoz));
+      const acc = (accs[i] ??= new LayerAccumulator(
+        points[i].producer,
+        points[i].observed,
+        c,
+        withClasses ? info.numClasses : 0,
+        withApoz,
+      ));
       // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
       acc.height = h;
       acc.width = w;
-      accumulate(acc, res[o.mean].data as Float32Array, res[o.sumSq].data as Float32Array, res[o.gram].data as Float32Array, bb, c, h * w);
+      accumulate(
+        acc,
+        res[o.mean].data as Float32Array,
+        res[o.sumSq].data as Float32Array,
+        res[o.gram].data as Float32Array,
+        bb,
+        c,
+        h * w,
+      );
       if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
       const isDense = o.dense && b !== 1;
       if (withClasses && !isDense) {
-        const { rows, counts } = labelRows(y, info, b, info.task === 'classification' ? 1 : h, info.task === 'classification' ? 1 : w);
+        const { rows, counts } = labelRows(
+          y,
+          info,
+          b,
+          info.task === 'classification' ? 1 : h,
+          info.task === 'classification' ? 1 : w,
+        );
         if (o.classes) acc.addInto(acc.classSum!, res[o.classes].data as Float32Array);
         else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
         acc.addInto(acc.classCount!, counts);
@@ -272,7 +307,15 @@ export async function runNativeStatsPass(
 }
 
 /** Folds one batch's reductions into the float64 accumulators. */
-function accumulate(acc: LayerAccumulator, mean: Float32Array, sumSq: Float32Array, gram: Float32Array, b: number, c: number, hw: number): void {
+function accumulate(
+  acc: LayerAccumulator,
+  mean: Float32Array,
+  sumSq: Float32Array,
+  gram: Float32Array,
+  b: number,
+  c: number,
+  hw: number,
+): void {
   for (let i = 0; i < b; i++) {
     for (let p = 0; p < c; p++) {
       const m = mean[i * c + p];
@@ -288,8 +331,16 @@ function accumulate(acc: LayerAccumulator, mean: Float32Array, sumSq: Float32Arr
 }
 
 /** Classification (or 1×1 maps): class response from the per-image channel means. */
-function addClassResponse(target: Float64Array, mean: Float32Array, rows: Float32Array, b: number, c: number, k: number): void {
-  for (let i = 0; i < b; i++) for (let p = 0; p < c; p++) for (let q = 0; q < k; q++) target[p * k + q] += mean[i * c + p] * rows[i * k + q];
+function addClassResponse(
+  target: Float64Array,
+  mean: Float32Array,
+  rows: Float32Array,
+  b: number,
+  c: number,
+  k: number,
+): void {
+  for (let i = 0; i < b; i++)
+    for (let p = 0; p < c; p++) for (let q = 0; q < k; q++) target[p * k + q] += mean[i * c + p] * rows[i * k + q];
 }
 
 /** Image `k` of an NCHW batch as an HWC array (what `addRanks` reads). */

@@ -19,7 +19,8 @@ export interface ObservationPoint {
 /** One point per producer of every prunable group (4-D feature maps, and 2-D outputs of Dense layers). */
 export function observationPoints(graph: ModelGraph, coupling: Coupling): ObservationPoint[] {
   const consumers = new Map<string, string[]>();
-  for (const l of graph.layers) for (const r of l.inboundNodes.flat()) consumers.set(r.layer, [...(consumers.get(r.layer) ?? []), l.name]);
+  for (const l of graph.layers)
+    for (const r of l.inboundNodes.flat()) consumers.set(r.layer, [...(consumers.get(r.layer) ?? []), l.name]);
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
   const points: ObservationPoint[] = [];
   for (const g of coupling.groups) {

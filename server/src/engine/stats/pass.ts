@@ -50,7 +50,13 @@ export async function loadBatch(dataset: Dataset, indices: number[]): Promise<{ 
 }
 
 /** Labels of a batch as a one-hot matrix over the rows of the reshaped feature map ([B·h·w, K] or [B, K]). */
-export function labelRows(y: Int32Array, info: DatasetInfo, b: number, h: number, w: number): { rows: Float32Array; counts: Float64Array } {
+export function labelRows(
+  y: Int32Array,
+  info: DatasetInfo,
+  b: number,
+  h: number,
+  w: number,
+): { rows: Float32Array; counts: Float64Array } {
   const k = info.numClasses;
   const counts = new Float64Array(k);
   if (info.task === 'classification') {
@@ -99,7 +105,14 @@ export async function runStatsPass(
   const outputs = points.map((p) => model.getLayer(p.observed).output as tf.SymbolicTensor);
   const probe = tf.model({ inputs: model.inputs, outputs });
   const accs = points.map(
-    (p, i) => new LayerAccumulator(p.producer, p.observed, outputs[i].shape[outputs[i].shape.length - 1] as number, withClasses ? dataset.info.numClasses : 0, withApoz),
+    (p, i) =>
+      new LayerAccumulator(
+        p.producer,
+        p.observed,
+        outputs[i].shape[outputs[i].shape.length - 1] as number,
+        withClasses ? dataset.info.numClasses : 0,
+        withApoz,
+      ),
   );
   // Shifting by the first batch's channel means before forming the Gram matrix avoids the cancellation of
   // E[x²] − E[x]² when activations have a large mean relative to their spread.
@@ -115,7 +128,9 @@ export async function runStatsPass(
       // A Dense output [B, C] is read as one [1, B, 1, C] "map": its spread is then across images.
       const maps = tf.tidy(() => {
         const out = probe.predict(xt);
-        return (Array.isArray(out) ? out : [out]).map((t) => (t.rank === 2 ? t.reshape([1, t.shape[0], 1, t.shape[1] as number]) : t));
+        return (Array.isArray(out) ? out : [out]).map((t) =>
+          t.rank === 2 ? t.reshape([1, t.shape[0], 1, t.shape[1] as number]) : t,
+        );
       });
       xt.dispose();
       for (const [i, map] of maps.entries()) {
@@ -143,7 +158,8 @@ export async function runStatsPass(
         // Undo the shift: Σx = Σ(x−s) + n·s and Σxxᵀ = Σ(x−s)(x−s)ᵀ + s(Σ(x−s))ᵀ + (Σ(x−s))sᵀ + n·ssᵀ.
         for (let p = 0; p < c; p++) acc.sum[p] += sum[p] + n * shift[p];
         for (let p = 0; p < c; p++) {
-          for (let q = 0; q < c; q++) acc.gram[p * c + q] += gram[p * c + q] + shift[p] * sum[q] + sum[p] * shift[q] + n * shift[p] * shift[q];
+          for (let q = 0; q < c; q++)
+            acc.gram[p * c + q] += gram[p * c + q] + shift[p] * sum[q] + sum[p] * shift[q] + n * shift[p] * shift[q];
         }
         acc.addInto(acc.stdSum, reduced.std.dataSync());
         if (reduced.nonPositive) acc.addInto(acc.nonPositive!, reduced.nonPositive.dataSync());

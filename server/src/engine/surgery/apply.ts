@@ -47,7 +47,8 @@ export function removeChannels(graph: ModelGraph, coupling: Coupling, removed: S
       const keep: number[] = [];
       for (let p = 0; p < ax.origin.length; p++) if (alive(ax.origin[p])) keep.push(p);
       if (keep.length === ax.origin.length) continue;
-      if (keep.length === 0) throw new PlanError(`pruning would leave '${layer.name}' with no channels on its ${ax.role}`);
+      if (keep.length === 0)
+        throw new PlanError(`pruning would leave '${layer.name}' with no channels on its ${ax.role}`);
       const w = layer.weights.get(ax.role)!;
       layer.weights.set(ax.role, sliceAxis(w, ax.axis, keep));
     }
@@ -64,7 +65,11 @@ export function removeChannels(graph: ModelGraph, coupling: Coupling, removed: S
 }
 
 /** Plan → pruned graph in one call (coupling computed here when not given). */
-export function applyPlan(graph: ModelGraph, plan: PruningPlan, opts: { coupling?: Coupling; file?: string } = {}): SurgeryResult {
+export function applyPlan(
+  graph: ModelGraph,
+  plan: PruningPlan,
+  opts: { coupling?: Coupling; file?: string } = {},
+): SurgeryResult {
   const coupling = opts.coupling ?? analyzeCoupling(graph);
   const removed = resolvePlan(graph, coupling, plan, opts.file);
   return removeChannels(graph, coupling, removed);

@@ -21,11 +21,16 @@ export interface PruningPlan {
 
 /** `keep` must list distinct non-negative safe integers (NaN, 1.5, -1, 1e300, "3" are refused). */
 function checkKeep(name: string, keep: unknown, fail: (msg: string) => never): void {
-  if (!Array.isArray(keep)) fail(`layer '${printable(name)}': 'keep' must be an array of filter indices, got ${describe(keep)}`);
-  if ((keep as unknown[]).length > MAX_CHANNELS) fail(`layer '${printable(name)}': 'keep' lists ${(keep as unknown[]).length} indices, more than any layer has filters`);
+  if (!Array.isArray(keep))
+    fail(`layer '${printable(name)}': 'keep' must be an array of filter indices, got ${describe(keep)}`);
+  if ((keep as unknown[]).length > MAX_CHANNELS)
+    fail(
+      `layer '${printable(name)}': 'keep' lists ${(keep as unknown[]).length} indices, more than any layer has filters`,
+    );
   const seen = new Set<number>();
   for (const k of keep as unknown[]) {
-    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0) fail(`layer '${printable(name)}': filter index ${describe(k)} is not a non-negative integer`);
+    if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 0)
+      fail(`layer '${printable(name)}': filter index ${describe(k)} is not a non-negative integer`);
     if (seen.has(k as number)) fail(`layer '${printable(name)}': filter index ${String(k)} is listed twice`);
     seen.add(k as number);
   }
@@ -36,13 +41,16 @@ export function parsePlan(json: unknown, file?: string): PruningPlan {
   const fail = (msg: string): never => {
     throw new PlanError(msg, file);
   };
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) fail('a plan must be a JSON object {"version": 1, "layers": {...}}');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    fail('a plan must be a JSON object {"version": 1, "layers": {...}}');
   const obj = json as Record<string, unknown>;
   if (obj.version !== 1) fail(`unsupported plan version ${JSON.stringify(obj.version)} (expected 1)`);
   const layers = obj.layers;
-  if (typeof layers !== 'object' || layers === null || Array.isArray(layers)) fail("'layers' must be an object of {\"<layer>\": {\"keep\": [...]}}");
+  if (typeof layers !== 'object' || layers === null || Array.isArray(layers))
+    fail('\'layers\' must be an object of {"<layer>": {"keep": [...]}}');
   for (const [name, entry] of Object.entries(layers as Record<string, unknown>)) {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`layer '${printable(name)}': expected {"keep": [...]}, got ${describe(entry)}`);
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+      fail(`layer '${printable(name)}': expected {"keep": [...]}, got ${describe(entry)}`);
     checkKeep(name, (entry as { keep?: unknown }).keep, fail);
   }
   return obj as unknown as PruningPlan;
@@ -87,20 +95,29 @@ export function resolvePlan(graph: ModelGraph, coupling: Coupling, plan: Pruning
     const out = coupling.producerOut.get(name);
     if (!out) {
       const producer = coupling.groups.find((g) => g.followers.includes(name))?.members[0];
-      fail(`layer '${name}' has no filters of its own${producer ? `; name '${producer}', which produces its channels` : ''}`);
+      fail(
+        `layer '${name}' has no filters of its own${producer ? `; name '${producer}', which produces its channels` : ''}`,
+      );
     }
     const group = coupling.groupOf.get(name)!;
     if (!group.prunable) fail(`layer '${name}' cannot be pruned: ${group.reason}`);
     const keepSet = new Set(keep);
-    for (const k of keep) if (k >= out!.length) fail(`layer '${name}' has ${out!.length} filters; index ${k} is out of range`);
+    for (const k of keep)
+      if (k >= out!.length) fail(`layer '${name}' has ${out!.length} filters; index ${k} is out of range`);
     if (keepSet.size === 0) fail(`plan removes every filter of layer '${name}'`);
     for (let p = 0; p < out!.length; p++) {
       const r = coupling.find(out![p]);
       if (keepSet.has(p)) {
-        if (removedBy.has(r)) fail(`plan entries for '${removedBy.get(r)}' and '${name}' contradict: they are coupled and disagree on filter ${p} of '${name}'`);
+        if (removedBy.has(r))
+          fail(
+            `plan entries for '${removedBy.get(r)}' and '${name}' contradict: they are coupled and disagree on filter ${p} of '${name}'`,
+          );
         kept.set(r, name);
       } else {
-        if (kept.has(r)) fail(`plan entries for '${kept.get(r)}' and '${name}' contradict: they are coupled and disagree on filter ${p} of '${name}'`);
+        if (kept.has(r))
+          fail(
+            `plan entries for '${kept.get(r)}' and '${name}' contradict: they are coupled and disagree on filter ${p} of '${name}'`,
+          );
         removedBy.set(r, name);
         removed.add(r);
       }

@@ -28,9 +28,14 @@ export function batchCount(numSamples: number, batchSize: number): number {
 }
 
 /** Yields batches in order (or shuffled); the last one may be smaller. One batch is prefetched ahead. */
-export async function* streamBatches(dataset: Dataset, indices: readonly number[], options: BatchStreamOptions): AsyncGenerator<Batch> {
+export async function* streamBatches(
+  dataset: Dataset,
+  indices: readonly number[],
+  options: BatchStreamOptions,
+): AsyncGenerator<Batch> {
   const { batchSize } = options;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   const order = options.shuffle ? options.shuffle.shuffle([...indices]) : indices;
   const build = async (start: number): Promise<Batch> => {
     const ids = order.slice(start, start + batchSize);
@@ -60,9 +65,12 @@ function assemble(dataset: Dataset, ids: readonly number[], samples: Sample[], o
   if (flips && !options.augmentRng) throw new Error('augmentation needs an augmentRng');
   samples.forEach((s, k) => {
     if (s.image.length !== pixels * c) {
-      throw new RangeError(`sample ${ids[k]}: image has ${s.image.length} values, expected ${h}×${w}×${c} = ${pixels * c}`);
+      throw new RangeError(
+        `sample ${ids[k]}: image has ${s.image.length} values, expected ${h}×${w}×${c} = ${pixels * c}`,
+      );
     }
-    if (s.label.length !== labelLen) throw new RangeError(`sample ${ids[k]}: label has ${s.label.length} values, expected ${labelLen}`);
+    if (s.label.length !== labelLen)
+      throw new RangeError(`sample ${ids[k]}: label has ${s.label.length} values, expected ${labelLen}`);
     for (let i = 0; i < s.label.length; i++) {
       const t = s.label[i];
       // Caught here, once, because the loss would silently treat an out-of-range label as ignored.

@@ -66,7 +66,10 @@ export async function prepareCheckpointDir(dir: string, rules: TargetRules): Pro
   const t = await inspectTarget(dir, 'folder', rules);
   if (t.state === 'previous') {
     const marker = await readFolderMarker(t.real);
-    if (marker?.kind !== 'checkpoints') throw new OutputError(`${rules.label ?? dir}: is a PruneLens output of another kind (${marker?.command}), not a checkpoint folder; choose another --out`);
+    if (marker?.kind !== 'checkpoints')
+      throw new OutputError(
+        `${rules.label ?? dir}: is a PruneLens output of another kind (${marker?.command}), not a checkpoint folder; choose another --out`,
+      );
     return;
   }
   await fs.mkdir(t.real, { recursive: true });
@@ -90,14 +93,24 @@ export async function readState(dir: string): Promise<TrainState | null> {
   } catch {
     throw new PruneLensError('checkpoint state is not valid JSON', path.join(dir, STATE_FILE));
   }
-  if (state.version !== 1 || typeof state.lastDir !== 'string' || typeof state.bestDir !== 'string' || !Array.isArray(state.history)) {
+  if (
+    state.version !== 1 ||
+    typeof state.lastDir !== 'string' ||
+    typeof state.bestDir !== 'string' ||
+    !Array.isArray(state.history)
+  ) {
     throw new PruneLensError('checkpoint state has an unknown layout', path.join(dir, STATE_FILE));
   }
   return state;
 }
 
 /** Saves the model's current weights (and optimizer slots) as the folder for `epoch`. */
-export async function saveEpoch(dir: string, epoch: number, model: tf.LayersModel, optimizer: tf.Optimizer): Promise<string> {
+export async function saveEpoch(
+  dir: string,
+  epoch: number,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+): Promise<string> {
   const name = epochDirName(epoch);
   const target = path.join(dir, name);
   await saveLayersModel(model, target);
@@ -105,9 +118,14 @@ export async function saveEpoch(dir: string, epoch: number, model: tf.LayersMode
   try {
     // Positional names: Adam pairs slots with variables by position, and positions survive a reload where
     // variable names (suffixed by TF.js per model instance) do not.
-    const { data, specs } = await tf.io.encodeWeights(named.map((w, i) => ({ name: i === 0 ? 'iter' : `slot${i}`, tensor: w.tensor })));
+    const { data, specs } = await tf.io.encodeWeights(
+      named.map((w, i) => ({ name: i === 0 ? 'iter' : `slot${i}`, tensor: w.tensor })),
+    );
     await fs.writeFile(path.join(target, 'optimizer.bin'), Buffer.from(data));
-    await fs.writeFile(path.join(target, 'optimizer.json'), JSON.stringify({ className: optimizer.getClassName(), specs }));
+    await fs.writeFile(
+      path.join(target, 'optimizer.json'),
+      JSON.stringify({ className: optimizer.getClassName(), specs }),
+    );
   } finally {
     // getWeights returns a fresh iteration scalar; the slot tensors are the optimizer's own variables.
     named[0]?.tensor.dispose();
@@ -123,7 +141,8 @@ export async function commitState(dir: string, state: TrainState): Promise<void>
   await fs.rename(tmp, file);
   const keep = new Set([state.lastDir, state.bestDir]);
   for (const entry of await fs.readdir(dir)) {
-    if (/^epoch-\d+$/.test(entry) && !keep.has(entry)) await fs.rm(path.join(dir, entry), { recursive: true, force: true });
+    if (/^epoch-\d+$/.test(entry) && !keep.has(entry))
+      await fs.rm(path.join(dir, entry), { recursive: true, force: true });
   }
 }
 
@@ -133,8 +152,13 @@ export async function loadEpochWeights(dir: string, name: string, model: tf.Laye
   try {
     const weights = saved.getWeights();
     const current = model.getWeights();
-    const mismatch = weights.length !== current.length || weights.some((w, i) => w.shape.join() !== current[i].shape.join());
-    if (mismatch) throw new PruneLensError('checkpoint weights do not fit this model (was it pruned differently?)', path.join(dir, name));
+    const mismatch =
+      weights.length !== current.length || weights.some((w, i) => w.shape.join() !== current[i].shape.join());
+    if (mismatch)
+      throw new PruneLensError(
+        'checkpoint weights do not fit this model (was it pruned differently?)',
+        path.join(dir, name),
+      );
     return weights.map((w) => w.clone());
   } finally {
     saved.dispose();
@@ -144,9 +168,15 @@ export async function loadEpochWeights(dir: string, name: string, model: tf.Laye
 /** Restores the optimizer slots saved beside an epoch's weights. */
 export async function loadOptimizerState(dir: string, name: string, optimizer: tf.Optimizer): Promise<void> {
   const folder = path.join(dir, name);
-  const meta = JSON.parse(await fs.readFile(path.join(folder, 'optimizer.json'), 'utf8')) as { className: string; specs: tf.io.WeightsManifestEntry[] };
+  const meta = JSON.parse(await fs.readFile(path.join(folder, 'optimizer.json'), 'utf8')) as {
+    className: string;
+    specs: tf.io.WeightsManifestEntry[];
+  };
   if (meta.className !== optimizer.getClassName()) {
-    throw new PruneLensError(`checkpoint optimizer is ${meta.className}, this run uses ${optimizer.getClassName()}`, folder);
+    throw new PruneLensError(
+      `checkpoint optimizer is ${meta.className}, this run uses ${optimizer.getClassName()}`,
+      folder,
+    );
   }
   const buf = await fs.readFile(path.join(folder, 'optimizer.bin'));
   const map = tf.io.decodeWeights(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength), meta.specs);

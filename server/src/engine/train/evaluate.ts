@@ -57,18 +57,24 @@ export interface StreamedEvaluation {
 /** The model's single output as a tensor (multi-output models are not segmentation/classification heads here). */
 export function predictTensor(model: tf.LayersModel, x: tf.Tensor): tf.Tensor {
   const out = model.predict(x);
-  if (Array.isArray(out)) throw new Error(`model '${model.name}' has ${out.length} outputs; training and evaluation need exactly one`);
+  if (Array.isArray(out))
+    throw new Error(`model '${model.name}' has ${out.length} outputs; training and evaluation need exactly one`);
   return out;
 }
 
 /** Checks that the model takes the dataset's images (batch and unknown dimensions match anything). */
 export function checkInputShape(model: tf.LayersModel, dataset: Dataset): void {
-  if (model.inputs.length !== 1) throw new Error(`model '${model.name}' has ${model.inputs.length} inputs; training and evaluation need exactly one`);
+  if (model.inputs.length !== 1)
+    throw new Error(
+      `model '${model.name}' has ${model.inputs.length} inputs; training and evaluation need exactly one`,
+    );
   const shape = model.inputs[0].shape;
   const { height, width, channels, name } = dataset.info;
   const want = [null, height, width, channels];
   if (shape.length !== 4 || shape.some((d, i) => i > 0 && d !== null && d !== want[i])) {
-    throw new RangeError(`model input shape [${shape.map((d) => d ?? '?')}] does not match the ${height}×${width}×${channels} images of '${name}'`);
+    throw new RangeError(
+      `model input shape [${shape.map((d) => d ?? '?')}] does not match the ${height}×${width}×${channels} images of '${name}'`,
+    );
   }
 }
 
@@ -77,7 +83,9 @@ export function checkOutputShape(output: tf.Tensor, n: number, dataset: Dataset,
   const { height, width, numClasses } = dataset.info;
   const expected = task === 'segmentation' ? [n, height, width, numClasses] : [n, numClasses];
   if (output.shape.join() !== expected.join()) {
-    throw new RangeError(`model output shape [${output.shape}] does not match the ${task} labels of '${dataset.info.name}': expected [${expected}]`);
+    throw new RangeError(
+      `model output shape [${output.shape}] does not match the ${task} labels of '${dataset.info.name}': expected [${expected}]`,
+    );
   }
 }
 
@@ -105,7 +113,9 @@ export async function evaluateStream(
       const x = tf.tensor4d(batch.x, [batch.n, height, width, channels]);
       const out = predictTensor(model, x);
       checkOutputShape(out, batch.n, dataset, task);
-      const l = lossOptions ? crossEntropy(out, tf.tensor(batch.y, out.shape.slice(0, -1), 'int32'), lossOptions) : undefined;
+      const l = lossOptions
+        ? crossEntropy(out, tf.tensor(batch.y, out.shape.slice(0, -1), 'int32'), lossOptions)
+        : undefined;
       return [tf.argMax(out, -1), l] as const;
     });
     const predValues = (await pred.data()) as Int32Array;
@@ -117,10 +127,22 @@ export async function evaluateStream(
     b++;
     options.onBatch?.(b, batches, matrix, lossSum / numImages);
   }
-  return { matrix, loss: numImages ? lossSum / numImages : NaN, numImages, seconds: (performance.now() - started) / 1000 };
+  return {
+    matrix,
+    loss: numImages ? lossSum / numImages : NaN,
+    numImages,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
-export function reportFromMatrix(matrix: ConfusionMatrix, dataset: Dataset, task: TaskKind, numImages: number, seconds: number, loss?: number): EvaluationReport {
+export function reportFromMatrix(
+  matrix: ConfusionMatrix,
+  dataset: Dataset,
+  task: TaskKind,
+  numImages: number,
+  seconds: number,
+  loss?: number,
+): EvaluationReport {
   const report: EvaluationReport = {
     task,
     numImages,

@@ -35,11 +35,18 @@ const DEFAULT_EPSILON = 1e-7;
  * Labels → per-pixel one-hot targets and a 0/1 validity mask (0 on ignored pixels). Labels outside [0, C)
  * one-hot to all zeros (tf.oneHot's rule), so an ignore index such as 255 needs no remapping.
  */
-function targets(probs: tf.Tensor, labels: tf.Tensor, ignoreIndex: number | undefined): { oneHot: tf.Tensor; valid: tf.Tensor } {
+function targets(
+  probs: tf.Tensor,
+  labels: tf.Tensor,
+  ignoreIndex: number | undefined,
+): { oneHot: tf.Tensor; valid: tf.Tensor } {
   const numClasses = probs.shape[probs.rank - 1];
   const lab = tf.cast(tf.reshape(labels, probs.shape.slice(0, -1)), 'int32');
   const oneHot = tf.cast(tf.oneHot(lab, numClasses), 'float32');
-  const valid = ignoreIndex === undefined ? tf.onesLike(lab).toFloat() : tf.cast(tf.notEqual(lab, tf.scalar(ignoreIndex, 'int32')), 'float32');
+  const valid =
+    ignoreIndex === undefined
+      ? tf.onesLike(lab).toFloat()
+      : tf.cast(tf.notEqual(lab, tf.scalar(ignoreIndex, 'int32')), 'float32');
   return { oneHot, valid };
 }
 
@@ -69,7 +76,9 @@ export function crossEntropy(probs: tf.Tensor, labels: tf.Tensor, options: LossO
     let weight = valid;
     if (options.classWeights) {
       if (options.classWeights.length !== numClasses) {
-        throw new RangeError(`classWeights has ${options.classWeights.length} entries for a ${numClasses}-class output`);
+        throw new RangeError(
+          `classWeights has ${options.classWeights.length} entries for a ${numClasses}-class output`,
+        );
       }
       const w = tf.tensor1d(Array.from(options.classWeights), 'float32');
       weight = tf.mul(valid, tf.sum(tf.mul(oneHot, w), -1));
@@ -91,7 +100,9 @@ export function distillationLoss(
 ): tf.Scalar {
   if (!(temperature > 0)) throw new RangeError(`distillation temperature must be > 0, got ${temperature}`);
   if (studentProbs.shape.join() !== teacherProbs.shape.join()) {
-    throw new RangeError(`teacher output shape [${teacherProbs.shape}] differs from student output shape [${studentProbs.shape}]`);
+    throw new RangeError(
+      `teacher output shape [${teacherProbs.shape}] differs from student output shape [${studentProbs.shape}]`,
+    );
   }
   return tf.tidy(() => {
     const eps = options.epsilon ?? DEFAULT_EPSILON;
@@ -104,11 +115,17 @@ export function distillationLoss(
 }
 
 /** The training objective: the hard term, mixed with distillation when options and teacher output are given. */
-export function trainingLoss(probs: tf.Tensor, labels: tf.Tensor, options: LossOptions = {}, teacherProbs?: tf.Tensor): tf.Scalar {
+export function trainingLoss(
+  probs: tf.Tensor,
+  labels: tf.Tensor,
+  options: LossOptions = {},
+  teacherProbs?: tf.Tensor,
+): tf.Scalar {
   const kd = options.distillation;
   if (!kd) return crossEntropy(probs, labels, options);
   if (!teacherProbs) throw new Error('distillation is configured but no teacher output was given');
-  if (!(kd.weight >= 0 && kd.weight <= 1)) throw new RangeError(`distillation weight must be in [0, 1], got ${kd.weight}`);
+  if (!(kd.weight >= 0 && kd.weight <= 1))
+    throw new RangeError(`distillation weight must be in [0, 1], got ${kd.weight}`);
   return tf.tidy(() => {
     const hard = crossEntropy(probs, labels, options);
     const soft = distillationLoss(probs, teacherProbs, kd.temperature, labels, options);
@@ -121,7 +138,10 @@ export function trainingLoss(probs: tf.Tensor, labels: tf.Tensor, options: LossO
  * by the pixels of the images in which c occurs (`imagePixelsWithClass`; when omitted, by all pixels). The
  * median is over classes that occur. A class that never occurs is never a target, so its weight is moot: 0.
  */
-export function medianFrequencyWeights(classPixels: ArrayLike<number>, imagePixelsWithClass?: ArrayLike<number>): number[] {
+export function medianFrequencyWeights(
+  classPixels: ArrayLike<number>,
+  imagePixelsWithClass?: ArrayLike<number>,
+): number[] {
   const total = Array.from(classPixels).reduce((a, b) => a + b, 0);
   const freq = Array.from(classPixels, (n, c) => {
     const denom = imagePixelsWithClass ? imagePixelsWithClass[c] : total;

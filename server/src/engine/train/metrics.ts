@@ -22,13 +22,15 @@ export class ConfusionMatrix {
     readonly numClasses: number,
     readonly ignoreIndex?: number,
   ) {
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`numClasses must be a positive integer, got ${numClasses}`);
+    if (!Number.isInteger(numClasses) || numClasses < 1)
+      throw new RangeError(`numClasses must be a positive integer, got ${numClasses}`);
     this.counts = new Float64Array(numClasses * numClasses);
   }
 
   /** Adds one batch of predictions against labels (equal-length flat arrays of class indices). */
   update(pred: ArrayLike<number>, label: ArrayLike<number>): void {
-    if (pred.length !== label.length) throw new RangeError(`prediction length ${pred.length} differs from label length ${label.length}`);
+    if (pred.length !== label.length)
+      throw new RangeError(`prediction length ${pred.length} differs from label length ${label.length}`);
     const c = this.numClasses;
     const ignore = this.ignoreIndex;
     for (let i = 0; i < label.length; i++) {
@@ -37,7 +39,8 @@ export class ConfusionMatrix {
       const p = pred[i];
       // A label outside [0, C) is a data error (e.g. a mask with 255 and no ignoreIndex set): say so rather than
       // silently dropping or mis-binning it.
-      if (!(t >= 0 && t < c)) throw new RangeError(`label ${t} at index ${i} is outside [0, ${c}) and is not the ignore index`);
+      if (!(t >= 0 && t < c))
+        throw new RangeError(`label ${t} at index ${i} is outside [0, ${c}) and is not the ignore index`);
       if (!(p >= 0 && p < c)) throw new RangeError(`prediction ${p} at index ${i} is outside [0, ${c})`);
       this.counts[t * c + p]++;
     }
@@ -45,7 +48,8 @@ export class ConfusionMatrix {
 
   /** Adds another matrix's counts into this one (same class count required). */
   merge(other: ConfusionMatrix): this {
-    if (other.numClasses !== this.numClasses) throw new RangeError(`cannot merge a ${other.numClasses}-class matrix into a ${this.numClasses}-class one`);
+    if (other.numClasses !== this.numClasses)
+      throw new RangeError(`cannot merge a ${other.numClasses}-class matrix into a ${this.numClasses}-class one`);
     for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i];
     return this;
   }
@@ -154,7 +158,12 @@ function meanDefined(values: (number | null)[]): number {
 }
 
 /** Counts of each class index in `labels`, skipping `ignoreIndex` and anything outside [0, numClasses). */
-export function countLabels(labels: ArrayLike<number>, numClasses: number, ignoreIndex?: number, into?: number[]): number[] {
+export function countLabels(
+  labels: ArrayLike<number>,
+  numClasses: number,
+  ignoreIndex?: number,
+  into?: number[],
+): number[] {
   const out = into ?? new Array<number>(numClasses).fill(0);
   for (let i = 0; i < labels.length; i++) {
     const t = labels[i];
@@ -166,7 +175,8 @@ export function countLabels(labels: ArrayLike<number>, numClasses: number, ignor
 
 /** Index of the largest value in each consecutive group of `numClasses` scores (ties: the lowest index). */
 export function argmaxRows(scores: ArrayLike<number>, numClasses: number): Int32Array {
-  if (scores.length % numClasses !== 0) throw new RangeError(`score length ${scores.length} is not a multiple of ${numClasses}`);
+  if (scores.length % numClasses !== 0)
+    throw new RangeError(`score length ${scores.length} is not a multiple of ${numClasses}`);
   const n = scores.length / numClasses;
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {

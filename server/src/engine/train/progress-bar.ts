@@ -7,7 +7,12 @@ import { SingleBar } from 'cli-progress';
 import type { EpochRecord } from './checkpoint';
 import type { ProgressEvent, StoppingMetric } from './trainer';
 
-const METRIC_LABEL: Record<StoppingMetric, string> = { miou: 'mIoU', pixelAccuracy: 'pixel acc', top1: 'top-1', loss: 'val loss' };
+const METRIC_LABEL: Record<StoppingMetric, string> = {
+  miou: 'mIoU',
+  pixelAccuracy: 'pixel acc',
+  top1: 'top-1',
+  loss: 'val loss',
+};
 
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s) || s < 0) return '?';
@@ -18,7 +23,12 @@ export function formatSeconds(s: number): string {
 }
 
 /** The one-line epoch summary (also what non-TTY output consists of). */
-export function epochLine(record: EpochRecord, epochs: number, metricName: StoppingMetric, best: { epoch: number; metric: number }): string {
+export function epochLine(
+  record: EpochRecord,
+  epochs: number,
+  metricName: StoppingMetric,
+  best: { epoch: number; metric: number },
+): string {
   const parts = [
     `epoch ${record.epoch}/${epochs}`,
     `train loss ${record.trainLoss.toFixed(4)}`,

@@ -12,7 +12,15 @@ import type { Dataset, TaskKind } from '../data/types';
 import { CancelledError } from '../util/errors';
 import { Rng } from '../util/rng';
 import { type AugmentOptions, batchCount, streamBatches } from './batches';
-import { commitState, type EpochRecord, loadEpochWeights, loadOptimizerState, readState, saveEpoch, type TrainState } from './checkpoint';
+import {
+  commitState,
+  type EpochRecord,
+  loadEpochWeights,
+  loadOptimizerState,
+  readState,
+  saveEpoch,
+  type TrainState,
+} from './checkpoint';
 import { checkInputShape, checkOutputShape, evaluateStream } from './evaluate';
 import { type LossOptions, medianFrequencyWeights, trainingLoss } from './losses';
 import { countLabels } from './metrics';
@@ -99,7 +107,11 @@ function metricOf(name: StoppingMetric, r: { loss: number; pixelAccuracy: number
 }
 
 /** Median-frequency weights from one pass over the training labels (presence-normalised, Eigen & Fergus). */
-async function labelWeights(split: DataSplit, ignoreIndex: number | undefined, signal?: AbortSignal): Promise<number[]> {
+async function labelWeights(
+  split: DataSplit,
+  ignoreIndex: number | undefined,
+  signal?: AbortSignal,
+): Promise<number[]> {
   const { numClasses } = split.dataset.info;
   const classPixels = new Array<number>(numClasses).fill(0);
   const imagePixelsWithClass = new Array<number>(numClasses).fill(0);
@@ -126,7 +138,8 @@ function checkTrainOptions(model: tf.LayersModel, options: TrainOptions): void {
   if ((options.optimizer ?? 'adam') !== 'adam') throw new RangeError(`unsupported optimizer '${options.optimizer}'`);
   if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`epochs must be a positive integer, got ${epochs}`);
   if (!(options.learningRate > 0)) throw new RangeError(`learningRate must be > 0, got ${options.learningRate}`);
-  if (trainSplit.indices.length === 0 || valSplit.indices.length === 0) throw new RangeError('training and validation splits must not be empty');
+  if (trainSplit.indices.length === 0 || valSplit.indices.length === 0)
+    throw new RangeError('training and validation splits must not be empty');
   if (options.resume && !options.checkpointDir) throw new RangeError('resume needs a checkpointDir');
   if (options.loss?.distillation && !options.teacher) throw new RangeError('distillation needs a teacher model');
   checkInputShape(model, trainSplit.dataset);
@@ -161,8 +174,22 @@ interface RunState {
 }
 
 /** A fresh run, or the one `checkpointDir/state.json` describes (weights, optimizer slots, history, patience). */
-async function startState(model: tf.LayersModel, optimizer: tf.AdamOptimizer, options: TrainOptions, metricName: StoppingMetric): Promise<RunState> {
-  const fresh: RunState = { history: [], bestEpoch: 0, bestMetric: metricName === 'loss' ? Infinity : -Infinity, sinceBest: 0, stoppedEarly: false, startEpoch: 1, best: undefined, bestDir: '' };
+async function startState(
+  model: tf.LayersModel,
+  optimizer: tf.AdamOptimizer,
+  options: TrainOptions,
+  metricName: StoppingMetric,
+): Promise<RunState> {
+  const fresh: RunState = {
+    history: [],
+    bestEpoch: 0,
+    bestMetric: metricName === 'loss' ? Infinity : -Infinity,
+    sinceBest: 0,
+    stoppedEarly: false,
+    startEpoch: 1,
+    best: undefined,
+    bestDir: '',
+  };
   const ckpt = options.checkpointDir;
   if (!ckpt || !options.resume) return fresh;
   const state = await readState(ckpt);
@@ -173,7 +200,16 @@ async function startState(model: tf.LayersModel, optimizer: tf.AdamOptimizer, op
   const best = await loadEpochWeights(ckpt, state.bestDir, model);
   await loadOptimizerState(ckpt, state.lastDir, optimizer);
   const { history, bestEpoch, bestMetric, bestDir, stoppedEarly } = state;
-  return { history, bestEpoch, bestMetric, bestDir, stoppedEarly, sinceBest: state.epochsWithoutImprovement, startEpoch: state.epoch + 1, best };
+  return {
+    history,
+    bestEpoch,
+    bestMetric,
+    bestDir,
+    stoppedEarly,
+    sinceBest: state.epochsWithoutImprovement,
+    startEpoch: state.epoch + 1,
+    best,
+  };
 }
 
 /** What one epoch's training and validation need, fixed for the run. */
@@ -196,7 +232,8 @@ async function trainEpoch(ctx: EpochContext, epoch: number): Promise<number> {
   const { train: trainSplit, epochs, batchSize, signal } = options;
   const { height, width, channels } = trainSplit.dataset.info;
   const seed = options.seed ?? 0;
-  const augment: AugmentOptions | undefined = options.augment === true ? { flipHorizontal: true } : options.augment || undefined;
+  const augment: AugmentOptions | undefined =
+    options.augment === true ? { flipHorizontal: true } : options.augment || undefined;
   const valBatches = batchCount(options.val.indices.length, batchSize);
   let lossSum = 0;
   let seen = 0;
@@ -227,18 +264,32 @@ async function trainEpoch(ctx: EpochContext, epoch: number): Promise<number> {
     });
     const value = (await cost.data())[0];
     cost.dispose();
-    if (!Number.isFinite(value)) throw new Error(`training loss became ${value} at epoch ${epoch}, batch ${b + 1}: lower the learning rate`);
+    if (!Number.isFinite(value))
+      throw new Error(`training loss became ${value} at epoch ${epoch}, batch ${b + 1}: lower the learning rate`);
     lossSum += value * batch.n;
     seen += batch.n;
     b++;
     clock.trainBatchTook((performance.now() - t0) / 1000);
-    options.onProgress?.({ phase: 'train', epoch, epochs, batch: b, batches: trainBatches, loss: lossSum / seen, etaSeconds: clock.secondsLeft(epoch, trainBatches - b, valBatches) });
+    options.onProgress?.({
+      phase: 'train',
+      epoch,
+      epochs,
+      batch: b,
+      batches: trainBatches,
+      loss: lossSum / seen,
+      etaSeconds: clock.secondsLeft(epoch, trainBatches - b, valBatches),
+    });
   }
   return lossSum / seen;
 }
 
 /** Validation after an epoch: the epoch's record (losses, metrics, the watched metric, seconds). */
-async function validateEpoch(ctx: EpochContext, epoch: number, trainLoss: number, epochStarted: number): Promise<EpochRecord> {
+async function validateEpoch(
+  ctx: EpochContext,
+  epoch: number,
+  trainLoss: number,
+  epochStarted: number,
+): Promise<EpochRecord> {
   const { model, options, task, metricName, clock } = ctx;
   let tv = performance.now();
   const val = await evaluateStream(model, options.val.dataset, options.val.indices, {
@@ -251,7 +302,16 @@ async function validateEpoch(ctx: EpochContext, epoch: number, trainLoss: number
       clock.valBatchTook((now - tv) / 1000);
       tv = now;
       const running = { loss: meanLoss, pixelAccuracy: matrix.pixelAccuracy(), meanIoU: matrix.meanIoU() };
-      options.onProgress?.({ phase: 'val', epoch, epochs: options.epochs, batch: vb, batches: vbs, loss: meanLoss, metric: metricOf(metricName, running), etaSeconds: clock.secondsLeft(epoch, 0, vbs - vb) });
+      options.onProgress?.({
+        phase: 'val',
+        epoch,
+        epochs: options.epochs,
+        batch: vb,
+        batches: vbs,
+        loss: meanLoss,
+        metric: metricOf(metricName, running),
+        etaSeconds: clock.secondsLeft(epoch, 0, vbs - vb),
+      });
     },
   });
   const m = val.matrix;
@@ -268,7 +328,13 @@ async function validateEpoch(ctx: EpochContext, epoch: number, trainLoss: number
 }
 
 /** Keeps the best epoch's weights and counts epochs without improvement; true when this epoch is the best. */
-function noteEpoch(run: RunState, record: EpochRecord, model: tf.LayersModel, metricName: StoppingMetric, options: TrainOptions): boolean {
+function noteEpoch(
+  run: RunState,
+  record: EpochRecord,
+  model: tf.LayersModel,
+  metricName: StoppingMetric,
+  options: TrainOptions,
+): boolean {
   const patience = options.earlyStopping?.patience ?? Infinity;
   const minDelta = options.earlyStopping?.minDelta ?? 0;
   run.history.push(record);
@@ -287,7 +353,13 @@ function noteEpoch(run: RunState, record: EpochRecord, model: tf.LayersModel, me
 }
 
 /** Saves the epoch (weights, optimizer slots) and commits the run's state, so a later run can resume here. */
-async function checkpointEpoch(ckpt: string, epoch: number, ctx: EpochContext, run: RunState, improved: boolean): Promise<void> {
+async function checkpointEpoch(
+  ckpt: string,
+  epoch: number,
+  ctx: EpochContext,
+  run: RunState,
+  improved: boolean,
+): Promise<void> {
   const lastDir = await saveEpoch(ckpt, epoch, ctx.model, ctx.optimizer);
   if (improved) run.bestDir = lastDir;
   const state: TrainState = {

@@ -33,7 +33,13 @@ export const MAX_NESTING = 64;
 const mib = (n: number): string => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 2 : 0)} MiB`;
 
 /** `stat`s `file` and refuses anything but a regular file of at most `maxBytes`; says "not found" only when it is absent. */
-export async function statRegularFile(file: string, maxBytes: number, fail: Fail, what = 'file', missing = `${what} not found`): Promise<Stats> {
+export async function statRegularFile(
+  file: string,
+  maxBytes: number,
+  fail: Fail,
+  what = 'file',
+  missing = `${what} not found`,
+): Promise<Stats> {
   let st: Stats;
   try {
     st = await fs.stat(file);
@@ -49,7 +55,13 @@ export async function statRegularFile(file: string, maxBytes: number, fail: Fail
 }
 
 /** Reads a file after `statRegularFile`; a read error becomes one line through `fail`. */
-export async function readRegularFile(file: string, maxBytes: number, fail: Fail, what = 'file', missing?: string): Promise<Buffer> {
+export async function readRegularFile(
+  file: string,
+  maxBytes: number,
+  fail: Fail,
+  what = 'file',
+  missing?: string,
+): Promise<Buffer> {
   await statRegularFile(file, maxBytes, fail, what, missing);
   let buf: Buffer;
   try {
@@ -69,7 +81,8 @@ export async function readRegularFile(file: string, maxBytes: number, fail: Fail
 export async function confinedPath(dir: string, rel: unknown, fail: Fail, what: string): Promise<string> {
   if (typeof rel !== 'string' || rel === '') throw fail(`${what} must be a non-empty string, got ${describe(rel)}`);
   if (rel.includes('\0')) throw fail(`${what} '${printable(rel)}' contains a NUL character`);
-  if (path.isAbsolute(rel) || /^[a-zA-Z]:[\\/]/.test(rel) || /^[\\/]/.test(rel)) throw fail(`${what} '${printable(rel)}' is an absolute path; it must be relative to the model's folder`);
+  if (path.isAbsolute(rel) || /^[a-zA-Z]:[\\/]/.test(rel) || /^[\\/]/.test(rel))
+    throw fail(`${what} '${printable(rel)}' is an absolute path; it must be relative to the model's folder`);
   const root = path.resolve(dir);
   const target = path.resolve(root, rel);
   if (!inside(root, target)) throw fail(`${what} '${printable(rel)}' points outside the model's folder`);
@@ -82,11 +95,13 @@ export async function confinedPath(dir: string, rel: unknown, fail: Fail, what: 
   } catch {
     realTarget = undefined;
   }
-  if (realTarget !== undefined && !inside(realRoot, realTarget)) throw fail(`${what} '${printable(rel)}' is a link to a file outside the model's folder`);
+  if (realTarget !== undefined && !inside(realRoot, realTarget))
+    throw fail(`${what} '${printable(rel)}' is a link to a file outside the model's folder`);
   return target;
 }
 
-const inside = (root: string, p: string): boolean => p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+const inside = (root: string, p: string): boolean =>
+  p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 /** A value as it may appear in a one-line message (short, no control characters). */
 export function describe(v: unknown): string {
@@ -95,7 +110,9 @@ export function describe(v: unknown): string {
   let s: string;
   try {
     // Non-finite numbers (1e999 in JSON reads as Infinity) are shown as such, not as JSON's null.
-    const marked = JSON.stringify(v, (_, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : x));
+    const marked = JSON.stringify(v, (_, x: unknown) =>
+      typeof x === 'number' && !Number.isFinite(x) ? `\u0000${x}\u0000` : x,
+    );
     s = marked === undefined ? String(v) : marked.replace(/"\\u0000(-?Infinity|NaN)\\u0000"/g, '$1');
   } catch {
     s = Object.prototype.toString.call(v);
@@ -115,11 +132,15 @@ export function elementCount(shape: unknown, budget: number, fail: Fail, what: s
   if (shape.length > 32) throw fail(`${what} has ${shape.length} dimensions; at most 32 are supported`);
   let n = 1;
   for (const d of shape) {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw fail(`${what} has an invalid shape ${describe(shape)} (dimensions must be non-negative integers)`);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      throw fail(`${what} has an invalid shape ${describe(shape)} (dimensions must be non-negative integers)`);
     n *= d;
   }
   // Checked after the loop: a zero dimension anywhere makes the product 0 whatever the others are.
-  if (n > budget) throw fail(`${what} has ${n.toExponential(2)} elements (shape ${describe(shape)}), over the ${budget.toExponential(2)} limit`);
+  if (n > budget)
+    throw fail(
+      `${what} has ${n.toExponential(2)} elements (shape ${describe(shape)}), over the ${budget.toExponential(2)} limit`,
+    );
   return n;
 }
 
@@ -168,6 +189,7 @@ export function checkNesting(value: unknown, fail: Fail, what: string, limit = M
 
 /** A safe integer in [min, max], else a one-line refusal naming `what`. */
 export function intIn(v: unknown, min: number, max: number, fail: Fail, what: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw fail(`${what} must be an integer from ${min} to ${max}, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+    throw fail(`${what} must be an integer from ${min} to ${max}, got ${describe(v)}`);
   return v;
 }

@@ -134,7 +134,12 @@ export function buildDeepLabV3Plus(options?: Partial<DeepLabV3PlusOptions>): tf.
 
   x = asppModule(x, aspp, rates, feature, init);
   x = upsample(x, 'decoder_up', o.outputStride / 4, 'bilinear');
-  const reduced = convUnit(lowLevel, unitNames('low_level'), { filters: scaleFilters(48, aspp / 256), kernelSize: 1, batchNorm: true }, init);
+  const reduced = convUnit(
+    lowLevel,
+    unitNames('low_level'),
+    { filters: scaleFilters(48, aspp / 256), kernelSize: 1, batchNorm: true },
+    init,
+  );
   x = tf.layers.concatenate({ name: 'decoder_concat', axis: -1 }).apply([x, reduced]) as Sym;
   x = convUnit(x, unitNames('decoder', 1), { filters: aspp, batchNorm: true }, init);
   x = convUnit(x, unitNames('decoder', 2), { filters: aspp, batchNorm: true }, init);
@@ -145,20 +150,38 @@ export function buildDeepLabV3Plus(options?: Partial<DeepLabV3PlusOptions>): tf.
   return tf.model({ inputs: input, outputs: softmax(full), name: 'deeplabv3plus' });
 }
 
-function basicBlock(x: Sym, prefix: string, filters: number, stride: number, dilation: number, init: Initializers): Sym {
+function basicBlock(
+  x: Sym,
+  prefix: string,
+  filters: number,
+  stride: number,
+  dilation: number,
+  init: Initializers,
+): Sym {
   const a = convUnit(x, unitNames(prefix, 1), { filters, strides: stride, dilation, batchNorm: true }, init);
   const b = convUnit(a, unitNames(prefix, 2), { filters, dilation, batchNorm: true, relu: false }, init);
   const inChannels = x.shape[x.shape.length - 1];
   let shortcut = x;
   if (stride !== 1 || inChannels !== filters) {
     // Without this projection the Add would see different channel counts or spatial sizes.
-    shortcut = convUnit(x, { conv: `${prefix}_proj`, bn: `${prefix}_proj_bn`, relu: '' }, { filters, kernelSize: 1, strides: stride, batchNorm: true, relu: false }, init);
+    shortcut = convUnit(
+      x,
+      { conv: `${prefix}_proj`, bn: `${prefix}_proj_bn`, relu: '' },
+      { filters, kernelSize: 1, strides: stride, batchNorm: true, relu: false },
+      init,
+    );
   }
   const sum = tf.layers.add({ name: `${prefix}_add` }).apply([b, shortcut]) as Sym;
   return tf.layers.activation({ name: `${prefix}_relu`, activation: 'relu' }).apply(sum) as Sym;
 }
 
-function asppModule(x: Sym, filters: number, rates: readonly number[], feature: [number, number], init: Initializers): Sym {
+function asppModule(
+  x: Sym,
+  filters: number,
+  rates: readonly number[],
+  feature: [number, number],
+  init: Initializers,
+): Sym {
   const unit = (t: Sym, prefix: string, kernelSize: number, dilation: number) =>
     convUnit(t, unitNames(prefix), { filters, kernelSize, dilation, batchNorm: true }, init);
   const branches: Sym[] = [unit(x, 'aspp_b0', 1, 1)];

@@ -35,21 +35,24 @@ export interface ZooOptionsByName {
 export const ZOO: { [N in ZooName]: ZooEntry<ZooOptionsByName[N]> } = {
   unet: {
     build: buildUNet,
-    describe: 'U-Net: encoder/decoder with skip concatenations (Ronneberger 2015); depth, baseFilters, upsampling, batchNorm',
+    describe:
+      'U-Net: encoder/decoder with skip concatenations (Ronneberger 2015); depth, baseFilters, upsampling, batchNorm',
     task: 'segmentation',
     demoOptions: UNET_DEMO,
     paperOptions: UNET_PAPER,
   },
   segnet: {
     build: buildSegNet,
-    describe: 'SegNet: VGG-16 encoder, mirrored decoder, nearest upsampling in place of index unpooling; depth, baseFilters',
+    describe:
+      'SegNet: VGG-16 encoder, mirrored decoder, nearest upsampling in place of index unpooling; depth, baseFilters',
     task: 'segmentation',
     demoOptions: SEGNET_DEMO,
     paperOptions: SEGNET_PAPER,
   },
   deeplabv3plus: {
     build: buildDeepLabV3Plus,
-    describe: 'DeepLabv3+: residual backbone with atrous last stage(s), ASPP, low-level skip decoder; width, stages, outputStride',
+    describe:
+      'DeepLabv3+: residual backbone with atrous last stage(s), ASPP, low-level skip decoder; width, stages, outputStride',
     task: 'segmentation',
     demoOptions: DEEPLAB_DEMO,
     paperOptions: DEEPLAB_PAPER,
@@ -78,7 +81,11 @@ export function buildZooModel(name: string, options: unknown = {}): tf.LayersMod
     throw new ZooOptionError(`unknown zoo model '${name}' (known: ${ZOO_NAMES.join(', ')})`);
   }
   // Each builder validates its own options (unknown keys, types, sizes), so erasing the type here is safe.
-  const entry = ZOO[name] as unknown as { build(o: unknown): tf.LayersModel; demoOptions: unknown; paperOptions: unknown };
+  const entry = ZOO[name] as unknown as {
+    build(o: unknown): tf.LayersModel;
+    demoOptions: unknown;
+    paperOptions: unknown;
+  };
   if (options === 'demo') return entry.build(entry.demoOptions);
   if (options === 'paper') return entry.build(entry.paperOptions);
   return entry.build(options);

@@ -110,7 +110,12 @@ export function maxPool(x: Sym, name: string): Sym {
   return tf.layers.maxPooling2d({ name, poolSize: 2, strides: 2, padding: 'valid' }).apply(x) as Sym;
 }
 
-export function upsample(x: Sym, name: string, factor: number | [number, number], interpolation: 'nearest' | 'bilinear'): Sym {
+export function upsample(
+  x: Sym,
+  name: string,
+  factor: number | [number, number],
+  interpolation: 'nearest' | 'bilinear',
+): Sym {
   const size = typeof factor === 'number' ? [factor, factor] : factor;
   return tf.layers.upSampling2d({ name, size, interpolation }).apply(x) as Sym;
 }

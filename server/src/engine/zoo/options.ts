@@ -60,7 +60,8 @@ function checkValue(model: string, key: string, kind: OptionKind, value: unknown
       if (typeof value !== 'boolean') bad('true or false');
       return;
     case 'enum':
-      if (!kind.values.includes(value as string | number)) bad(`one of ${kind.values.map((v) => JSON.stringify(v)).join(', ')}`);
+      if (!kind.values.includes(value as string | number))
+        bad(`one of ${kind.values.map((v) => JSON.stringify(v)).join(', ')}`);
       return;
     case 'shape3':
       if (!isIntList(value, 3, 1)) bad('[height, width, channels] with positive integers');

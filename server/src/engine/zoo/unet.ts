@@ -69,7 +69,9 @@ export function checkUNetOptions(raw: unknown): UNetOptions {
   const o = checkOptions('unet', UNET_SCHEMA, UNET_DEMO, raw);
   requireDivisible('unet', o.inputShape, 2 ** o.depth, `depth ${o.depth} pools ${o.depth} times by 2`);
   if (o.baseFilters * 2 ** o.depth > 65536) {
-    throw new ZooOptionError(`unet: baseFilters ${o.baseFilters} at depth ${o.depth} gives a ${o.baseFilters * 2 ** o.depth}-filter bottleneck; too large`);
+    throw new ZooOptionError(
+      `unet: baseFilters ${o.baseFilters} at depth ${o.depth} gives a ${o.baseFilters * 2 ** o.depth}-filter bottleneck; too large`,
+    );
   }
   return o;
 }
@@ -105,7 +107,14 @@ export function buildUNet(options?: Partial<UNetOptions>): tf.LayersModel {
 function upLevel(x: Sym, level: number, filters: number, mode: UNetUpsampling, init: Initializers): Sym {
   if (mode === 'transpose') {
     return tf.layers
-      .conv2dTranspose({ name: `up${level}`, filters, kernelSize: 2, strides: 2, padding: 'same', kernelInitializer: init.linear() })
+      .conv2dTranspose({
+        name: `up${level}`,
+        filters,
+        kernelSize: 2,
+        strides: 2,
+        padding: 'same',
+        kernelInitializer: init.linear(),
+      })
       .apply(x) as Sym;
   }
   const up = upsample(x, `up${level}`, 2, mode);

@@ -74,14 +74,11 @@ export function buildVgg16(options?: Partial<Vgg16Options>): tf.LayersModel {
     }
     x = maxPool(x, `block${b}_pool`);
   });
-  x = (o.pooling === 'flatten'
-    ? tf.layers.flatten({ name: 'flatten' })
-    : tf.layers.globalAveragePooling2d({ name: 'gap' })
+  x = (
+    o.pooling === 'flatten' ? tf.layers.flatten({ name: 'flatten' }) : tf.layers.globalAveragePooling2d({ name: 'gap' })
   ).apply(x) as Sym;
   const units = scaleFilters(512, o.widthMultiplier);
-  x = tf.layers
-    .dense({ name: 'fc1', units, useBias: !o.batchNorm, kernelInitializer: init.relu() })
-    .apply(x) as Sym;
+  x = tf.layers.dense({ name: 'fc1', units, useBias: !o.batchNorm, kernelInitializer: init.relu() }).apply(x) as Sym;
   if (o.batchNorm) x = tf.layers.batchNormalization({ name: 'fc1_bn', momentum: BN_MOMENTUM }).apply(x) as Sym;
   x = tf.layers.activation({ name: 'fc1_relu', activation: 'relu' }).apply(x) as Sym;
   if (o.dropout > 0) x = tf.layers.dropout({ name: 'dropout', rate: o.dropout }).apply(x) as Sym;

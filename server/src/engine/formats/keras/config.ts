@@ -31,7 +31,8 @@ function simplifyValue(v: unknown): unknown {
     const c = v.config as Json | undefined;
     return (c?.name as string | undefined) ?? 'float32';
   }
-  if ('module' in v && 'class_name' in v && 'config' in v) return { class_name: v.class_name, config: simplifyValue(v.config) };
+  if ('module' in v && 'class_name' in v && 'config' in v)
+    return { class_name: v.class_name, config: simplifyValue(v.config) };
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, simplifyValue(x)]));
 }
 
@@ -51,7 +52,12 @@ interface KerasTensor {
 }
 
 function isKerasTensor(v: unknown): v is KerasTensor {
-  return isObj(v) && v.class_name === '__keras_tensor__' && isObj(v.config) && Array.isArray((v.config as Json).keras_history);
+  return (
+    isObj(v) &&
+    v.class_name === '__keras_tensor__' &&
+    isObj(v.config) &&
+    Array.isArray((v.config as Json).keras_history)
+  );
 }
 
 /** Keras tensors of one call, in argument order (merge layers take them as one list argument). */
@@ -73,7 +79,8 @@ export function toKeras2Form(modelConfig: Json, version: 2 | 3, file: string): J
   if (version === 2) return normalizeKeras2(modelConfig);
   const cls = modelConfig.class_name;
   const cfg = modelConfig.config;
-  if (!isObj(cfg) || !Array.isArray(cfg.layers)) throw new KerasFormatError("config.json: the model config has no 'layers' list", file);
+  if (!isObj(cfg) || !Array.isArray(cfg.layers))
+    throw new KerasFormatError("config.json: the model config has no 'layers' list", file);
   const layers = (cfg.layers as unknown[]).map((raw, i) => {
     if (!isObj(raw) || typeof raw.class_name !== 'string' || !isObj(raw.config)) {
       throw new KerasFormatError(`config.json: layer #${i} is not a {class_name, config} object`, file);
@@ -82,12 +89,18 @@ export function toKeras2Form(modelConfig: Json, version: 2 | 3, file: string): J
     const name = (raw.name as string | undefined) ?? (config.name as string | undefined);
     const layer: Json = { class_name: raw.class_name, config: { ...config, name }, name };
     if (raw.inbound_nodes !== undefined) {
-      if (!Array.isArray(raw.inbound_nodes)) throw new KerasFormatError(`config.json: layer '${name}': inbound_nodes must be a list`, file);
+      if (!Array.isArray(raw.inbound_nodes))
+        throw new KerasFormatError(`config.json: layer '${name}': inbound_nodes must be a list`, file);
       layer.inbound_nodes = raw.inbound_nodes.map((node: unknown) => {
         if (Array.isArray(node)) return node; // a Keras 2 node inside a Keras 3 file: already the right form
-        if (!isObj(node)) throw new KerasFormatError(`config.json: layer '${name}' has an inbound node that is not {args, kwargs}`, file);
+        if (!isObj(node))
+          throw new KerasFormatError(
+            `config.json: layer '${name}' has an inbound node that is not {args, kwargs}`,
+            file,
+          );
         const tensors = tensorsOf(node.args);
-        if (!tensors.length) throw new KerasFormatError(`config.json: layer '${name}' is called on no Keras tensor`, file);
+        if (!tensors.length)
+          throw new KerasFormatError(`config.json: layer '${name}' is called on no Keras tensor`, file);
         const kwargs = isObj(node.kwargs) ? node.kwargs : {};
         return tensors.map((t, j) => {
           const [l, n, ti] = t.config.keras_history;
@@ -118,7 +131,11 @@ function normalizeKeras2(modelConfig: Json): Json {
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 const refsOfKeras2Node = (node: unknown): TensorRef[] =>
-  (Array.isArray(node) ? node : []).map((r: unknown[]) => ({ layer: String(r[0]), nodeIndex: Number(r[1] ?? 0), tensorIndex: Number(r[2] ?? 0) }));
+  (Array.isArray(node) ? node : []).map((r: unknown[]) => ({
+    layer: String(r[0]),
+    nodeIndex: Number(r[1] ?? 0),
+    tensorIndex: Number(r[2] ?? 0),
+  }));
 
 /**
  * The original model config with the pruned graph's changes applied: layer configs whose values changed
@@ -129,7 +146,11 @@ const refsOfKeras2Node = (node: unknown): TensorRef[] =>
 export function patchModelConfig(original: Json, version: 2 | 3, graph: ModelGraph): Json {
   const patched = structuredClone(original);
   const cfg = patched.config;
-  const layerList: unknown[] | undefined = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? (cfg.layers as unknown[]) : undefined;
+  const layerList: unknown[] | undefined = Array.isArray(cfg)
+    ? cfg
+    : isObj(cfg) && Array.isArray(cfg.layers)
+      ? (cfg.layers as unknown[])
+      : undefined;
   if (!layerList) throw new KerasFormatError('the original model config has no layer list');
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
   const shapes = inferShapes(graph);
@@ -155,9 +176,15 @@ export function patchModelConfig(original: Json, version: 2 | 3, graph: ModelGra
       const originalRefs = nodesAsRefs(raw.inbound_nodes, version);
       const rewired = !sameJson(originalRefs, layer.inboundNodes);
       if (version === 2) {
-        if (rewired) raw.inbound_nodes = layer.inboundNodes.map((node, n) => node.map((r, i) => [r.layer, r.nodeIndex, r.tensorIndex, layer.inboundKwargs[n]?.[i] ?? {}]));
+        if (rewired)
+          raw.inbound_nodes = layer.inboundNodes.map((node, n) =>
+            node.map((r, i) => [r.layer, r.nodeIndex, r.tensorIndex, layer.inboundKwargs[n]?.[i] ?? {}]),
+          );
       } else {
-        if (rewired) raw.inbound_nodes = layer.inboundNodes.map((node, n) => keras3Node(node, layer.className, layer.inboundKwargs[n]?.[0] ?? {}, shapeOf));
+        if (rewired)
+          raw.inbound_nodes = layer.inboundNodes.map((node, n) =>
+            keras3Node(node, layer.className, layer.inboundKwargs[n]?.[0] ?? {}, shapeOf),
+          );
         else for (const node of raw.inbound_nodes) for (const t of tensorsOf(node)) setShape(t, shapeOf(refOf(t)));
       }
     }
@@ -169,7 +196,9 @@ export function patchModelConfig(original: Json, version: 2 | 3, graph: ModelGra
   }
   for (const l of graph.layers) {
     if (!seen.has(l.name) && l.name !== graph.meta.syntheticInput) {
-      throw new KerasFormatError(`layer '${l.name}' is not in the original Keras config; PruneLens only writes back layers the file had`);
+      throw new KerasFormatError(
+        `layer '${l.name}' is not in the original Keras config; PruneLens only writes back layers the file had`,
+      );
     }
   }
   if (Array.isArray(cfg)) patched.config = kept;
@@ -187,13 +216,20 @@ function setShape(t: KerasTensor, shape: Shape | null): void {
 }
 
 function nodesAsRefs(nodes: unknown[], version: 2 | 3): TensorRef[][] {
-  return nodes.map((node) => (version === 2 || Array.isArray(node) ? refsOfKeras2Node(node) : tensorsOf(node).map(refOf)));
+  return nodes.map((node) =>
+    version === 2 || Array.isArray(node) ? refsOfKeras2Node(node) : tensorsOf(node).map(refOf),
+  );
 }
 
 const MULTI_INPUT = new Set(['Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'Concatenate', 'Dot']);
 
 /** A Keras 3 call for a rewired layer: merge layers take their tensors as one list, others one tensor. */
-function keras3Node(refs: TensorRef[], className: string, kwargs: Record<string, unknown>, shapeOf: (r: TensorRef) => Shape | null): Json {
+function keras3Node(
+  refs: TensorRef[],
+  className: string,
+  kwargs: Record<string, unknown>,
+  shapeOf: (r: TensorRef) => Shape | null,
+): Json {
   const tensor = (r: TensorRef): Json => ({
     class_name: '__keras_tensor__',
     config: { shape: shapeOf(r), dtype: 'float32', keras_history: [r.layer, r.nodeIndex, r.tensorIndex] },

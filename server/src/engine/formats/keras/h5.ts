@@ -43,7 +43,11 @@ export async function withH5<T>(file: string, shownAs: string, fn: (f: H5.File) 
   } catch {
     throw new KerasFormatError('file not found', shownAs);
   }
-  if (st.size > MAX_H5_BYTES) throw new KerasFormatError(`HDF5 file is ${(st.size / 2 ** 30).toFixed(2)} GiB, over the ${MAX_H5_BYTES / 2 ** 30} GiB limit`, shownAs);
+  if (st.size > MAX_H5_BYTES)
+    throw new KerasFormatError(
+      `HDF5 file is ${(st.size / 2 ** 30).toFixed(2)} GiB, over the ${MAX_H5_BYTES / 2 ** 30} GiB limit`,
+      shownAs,
+    );
   const h5 = await loadH5();
   let f: H5.File;
   try {
@@ -65,7 +69,10 @@ export async function withH5<T>(file: string, shownAs: string, fn: (f: H5.File) 
 /** One line from an error; for an HDF5 error stack, the innermost function's own words ("truncated file: …"). */
 export function oneLine(err: unknown): string {
   const s = err instanceof Error ? err.message : String(err);
-  const lines = s.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const hdf5 = lines.map((l) => /^#\d+: .* in [\w.]+\(\): (.*)$/.exec(l)?.[1]).filter((x): x is string => !!x);
   return (hdf5.pop() ?? lines[0] ?? 'unknown error').slice(0, 200);
 }
@@ -82,7 +89,8 @@ function readAttrs(obj: H5.Group | H5.Dataset): H5Attr[] {
   const out: H5Attr[] = [];
   for (const [name, a] of Object.entries(obj.attrs)) {
     const dtype = a.dtype;
-    if (typeof dtype !== 'string') throw new KerasFormatError(`attribute '${name}' of ${obj.path} has a compound type PruneLens does not copy`);
+    if (typeof dtype !== 'string')
+      throw new KerasFormatError(`attribute '${name}' of ${obj.path} has a compound type PruneLens does not copy`);
     out.push({ name, dtype, shape: a.shape ?? [], value: a.value });
   }
   return out;
@@ -133,13 +141,21 @@ export async function snapshotH5(
     } else if (isDataset(obj, h5)) {
       const dtype = obj.dtype;
       const shape = obj.shape ?? [];
-      if (typeof dtype !== 'string') throw new KerasFormatError(`dataset ${p} has a compound type PruneLens does not copy`);
+      if (typeof dtype !== 'string')
+        throw new KerasFormatError(`dataset ${p} has a compound type PruneLens does not copy`);
       const w = opts.weightOf(p);
       const value = obj.value;
       if (w && /^<[fd]$/.test(dtype) && (value instanceof Float32Array || value instanceof Float64Array)) {
         const size = shape.reduce((a, b) => a * b, 1);
-        if (value.length !== size) throw new KerasFormatError(`dataset ${p} holds ${value.length} values, its shape ${JSON.stringify(shape)} needs ${size}`);
-        weights.push({ ...w, shape: [...shape], data: value instanceof Float32Array ? value : Float32Array.from(value) });
+        if (value.length !== size)
+          throw new KerasFormatError(
+            `dataset ${p} holds ${value.length} values, its shape ${JSON.stringify(shape)} needs ${size}`,
+          );
+        weights.push({
+          ...w,
+          shape: [...shape],
+          data: value instanceof Float32Array ? value : Float32Array.from(value),
+        });
         nodes.push({ path: p, kind: 'dataset', attrs: readAttrs(obj), dtype, shape: [...shape], weight: w });
       } else {
         nodes.push({ path: p, kind: 'dataset', attrs: readAttrs(obj), dtype, shape: [...shape], value });

@@ -59,7 +59,8 @@ export async function readKerasModel(file: string): Promise<ModelGraph> {
     await fh.close();
   }
   if (ZIP_MAGIC.every((b, i) => head[i] === b)) {
-    if (st.size > MAX_KERAS_ZIP_BYTES) throw new KerasFormatError(`.keras file is ${(st.size / 2 ** 30).toFixed(2)} GiB, over the limit`, file);
+    if (st.size > MAX_KERAS_ZIP_BYTES)
+      throw new KerasFormatError(`.keras file is ${(st.size / 2 ** 30).toFixed(2)} GiB, over the limit`, file);
     return readKerasZip(await fs.readFile(file), file);
   }
   if (isHdf5(head)) return readKerasH5(file);
@@ -71,7 +72,10 @@ async function readKerasH5(file: string): Promise<ModelGraph> {
   return withH5(file, file, async (f) => {
     const configText = attrString(f, 'model_config');
     if (configText === undefined) {
-      throw new KerasFormatError("HDF5 file has no 'model_config' attribute: a weights-only file (save_weights) has no architecture to prune", file);
+      throw new KerasFormatError(
+        "HDF5 file has no 'model_config' attribute: a weights-only file (save_weights) has no architecture to prune",
+        file,
+      );
     }
     const modelConfig = parseJson(configText, 'model_config attribute', file);
     const version = configVersionOf(modelConfig);
@@ -83,7 +87,8 @@ async function readKerasH5(file: string): Promise<ModelGraph> {
     const order = new Map<string, string[]>();
     for (const layer of attrStrings(group, 'layer_names') ?? []) {
       const g = f.get(`${base}/${layer}`);
-      if (!isGroupLike(g)) throw new KerasFormatError(`layer_names lists '${layer}' but the file has no group for it`, file);
+      if (!isGroupLike(g))
+        throw new KerasFormatError(`layer_names lists '${layer}' but the file has no group for it`, file);
       const names = attrStrings(g, 'weight_names') ?? [];
       const roles = rolesOfKeras2Names(names);
       names.forEach((n, i) => refs.set(`${base}/${layer}/${n}`, { layer, role: roles[i] }));
@@ -96,9 +101,16 @@ async function readKerasH5(file: string): Promise<ModelGraph> {
       configVersion: version,
       modelConfig,
       h5: snap.nodes,
-      dropped: hasOptimizer ? ['optimizer state (optimizer_weights) dropped: its shapes are the unpruned model\'s; the optimizer starts fresh'] : [],
+      dropped: hasOptimizer
+        ? [
+            "optimizer state (optimizer_weights) dropped: its shapes are the unpruned model's; the optimizer starts fresh",
+          ]
+        : [],
     };
-    return buildGraph(modelConfig, version, layout, snap.weights, order, file, { kerasVersion: attrString(f, 'keras_version'), backend: attrString(f, 'backend') });
+    return buildGraph(modelConfig, version, layout, snap.weights, order, file, {
+      kerasVersion: attrString(f, 'keras_version'),
+      backend: attrString(f, 'backend'),
+    });
   });
 }
 
@@ -110,7 +122,8 @@ async function readKerasZip(bytes: Uint8Array, file: string): Promise<ModelGraph
   const weightsEntry = get('model.weights.h5');
   if (!configEntry) throw new KerasFormatError('.keras zip has no config.json', file);
   if (!weightsEntry) throw new KerasFormatError('.keras zip has no model.weights.h5', file);
-  if (weightsEntry.data.length > MAX_H5_BYTES) throw new KerasFormatError('model.weights.h5 is over the size limit', file);
+  if (weightsEntry.data.length > MAX_H5_BYTES)
+    throw new KerasFormatError('model.weights.h5 is over the size limit', file);
   const modelConfig = parseJson(Buffer.from(configEntry.data).toString('utf8'), 'config.json', file);
   const metadataJson = get('metadata.json') ? Buffer.from(get('metadata.json')!.data).toString('utf8') : undefined;
   const metadata = metadataJson ? parseJson(metadataJson, 'metadata.json', file) : {};
@@ -122,7 +135,8 @@ async function readKerasZip(bytes: Uint8Array, file: string): Promise<ModelGraph
   try {
     const h5file = path.join(dir, 'model.weights.h5');
     await fs.writeFile(h5file, weightsEntry.data);
-    if (!isHdf5(weightsEntry.data)) throw new KerasFormatError('model.weights.h5 inside the zip is not an HDF5 file', file);
+    if (!isHdf5(weightsEntry.data))
+      throw new KerasFormatError('model.weights.h5 inside the zip is not an HDF5 file', file);
     return await withH5(h5file, `${file}!model.weights.h5`, async (f) => {
       const refs = new Map<string, WeightRef>();
       const order = new Map<string, string[]>();
@@ -143,11 +157,22 @@ async function readKerasZip(bytes: Uint8Array, file: string): Promise<ModelGraph
         configVersion: version,
         modelConfig,
         h5: snap.nodes,
-        zip: entries.map((e) => ({ name: e.name, compression: e.compression, ...(e.name === 'config.json' || e.name === 'model.weights.h5' ? {} : { data: e.data }) })),
+        zip: entries.map((e) => ({
+          name: e.name,
+          compression: e.compression,
+          ...(e.name === 'config.json' || e.name === 'model.weights.h5' ? {} : { data: e.data }),
+        })),
         metadataJson,
-        dropped: hasOptimizer ? ['optimizer state (optimizer/vars in model.weights.h5) dropped: its shapes are the unpruned model\'s; the optimizer starts fresh'] : [],
+        dropped: hasOptimizer
+          ? [
+              "optimizer state (optimizer/vars in model.weights.h5) dropped: its shapes are the unpruned model's; the optimizer starts fresh",
+            ]
+          : [],
       };
-      return buildGraph(keras2, 2, layout, snap.weights, order, file, { kerasVersion: metadata.keras_version as string | undefined, backend: 'keras' });
+      return buildGraph(keras2, 2, layout, snap.weights, order, file, {
+        kerasVersion: metadata.keras_version as string | undefined,
+        backend: 'keras',
+      });
     });
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -167,27 +192,48 @@ function buildGraph(
   try {
     parsed = parseTopology(toKeras2Form(modelConfig, version, file), file);
   } catch (err) {
-    if (err instanceof TfjsLayersFormatError) throw new KerasFormatError(err.message.replace(`${file}: `, '').replace(/ \(Keras 3 topologies are not TF\.js layers models\)/, ''), file);
+    if (err instanceof TfjsLayersFormatError)
+      throw new KerasFormatError(
+        err.message.replace(`${file}: `, '').replace(/ \(Keras 3 topologies are not TF\.js layers models\)/, ''),
+        file,
+      );
     throw err;
   }
   const graph: ModelGraph = {
     ...parsed.graph,
     orphanWeights: [],
-    meta: { kerasVersion: meta.kerasVersion, backend: meta.backend, syntheticInput: parsed.syntheticInput, formatLayout: layout },
+    meta: {
+      kerasVersion: meta.kerasVersion,
+      backend: meta.backend,
+      syntheticInput: parsed.syntheticInput,
+      formatLayout: layout,
+    },
   };
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
   const byRef = new Map(weights.map((w) => [`${w.layer}\u0000${w.role}`, w]));
   for (const [layerName, roles] of order) {
     const layer: LayerNode | undefined = byName.get(layerName);
-    if (!layer) throw new KerasFormatError(`the weights file has variables for '${layerName}', a layer the model config does not have`, file);
+    if (!layer)
+      throw new KerasFormatError(
+        `the weights file has variables for '${layerName}', a layer the model config does not have`,
+        file,
+      );
     for (const role of roles) {
       const w = byRef.get(`${layerName}\u0000${role}`);
-      if (!w) throw new KerasFormatError(`weight '${role}' of layer '${layerName}' is listed but its dataset is missing`, file);
+      if (!w)
+        throw new KerasFormatError(
+          `weight '${role}' of layer '${layerName}' is listed but its dataset is missing`,
+          file,
+        );
       layer.weights.set(role, { name: `${layerName}/${role}`, shape: w.shape, data: w.data });
     }
   }
   const problems = validateWeights(graph, inferShapes(graph));
-  if (problems.length) throw new KerasFormatError(problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more problems)`, file);
+  if (problems.length)
+    throw new KerasFormatError(
+      problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more problems)`,
+      file,
+    );
   return graph;
 }
 
@@ -202,7 +248,8 @@ function parseJson(text: string, what: string, file: string): Json {
   } catch (err) {
     throw new KerasFormatError(`${what} is not valid JSON (${(err as Error).message})`, file);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new KerasFormatError(`${what} must be a JSON object`, file);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new KerasFormatError(`${what} must be a JSON object`, file);
   return v as Json;
 }
 
@@ -213,7 +260,14 @@ function configVersionOf(modelConfig: Json): 2 | 3 {
   const layers = Array.isArray(cfg) ? cfg : (cfg as Json | undefined)?.layers;
   if (Array.isArray(layers)) {
     for (const l of layers as Json[]) {
-      if (l && typeof l === 'object' && ('module' in l || (Array.isArray(l.inbound_nodes) && l.inbound_nodes.some((n) => n && typeof n === 'object' && !Array.isArray(n))))) return 3;
+      if (
+        l &&
+        typeof l === 'object' &&
+        ('module' in l ||
+          (Array.isArray(l.inbound_nodes) &&
+            l.inbound_nodes.some((n) => n && typeof n === 'object' && !Array.isArray(n))))
+      )
+        return 3;
     }
   }
   return 2;
@@ -222,7 +276,12 @@ function configVersionOf(modelConfig: Json): 2 | 3 {
 function layerClasses(keras2: Json): Map<string, { className: string; config: Json }> {
   const cfg = keras2.config as Json | unknown[];
   const layers = (Array.isArray(cfg) ? cfg : (cfg.layers as unknown[])) as Json[];
-  return new Map(layers.map((l) => [String(l.name ?? (l.config as Json).name), { className: String(l.class_name), config: l.config as Json }]));
+  return new Map(
+    layers.map((l) => [
+      String(l.name ?? (l.config as Json).name),
+      { className: String(l.class_name), config: l.config as Json },
+    ]),
+  );
 }
 
 /** `conv2d/kernel:0` → `kernel`; names that would collide (a nested model's weights) keep their full path. */
@@ -251,7 +310,12 @@ function rolesOfKeras3Vars(className: string, config: Json, count: number, layer
     DepthwiseConv2D: ['depthwise_kernel', ...bias],
     SeparableConv1D: ['depthwise_kernel', 'pointwise_kernel', ...bias],
     SeparableConv2D: ['depthwise_kernel', 'pointwise_kernel', ...bias],
-    BatchNormalization: [...(config.scale !== false ? ['gamma'] : []), ...(config.center !== false ? ['beta'] : []), 'moving_mean', 'moving_variance'],
+    BatchNormalization: [
+      ...(config.scale !== false ? ['gamma'] : []),
+      ...(config.center !== false ? ['beta'] : []),
+      'moving_mean',
+      'moving_variance',
+    ],
     LayerNormalization: [...(config.scale !== false ? ['gamma'] : []), ...(config.center !== false ? ['beta'] : [])],
     PReLU: ['alpha'],
     Embedding: ['embeddings'],
@@ -259,7 +323,10 @@ function rolesOfKeras3Vars(className: string, config: Json, count: number, layer
   const roles = table[className];
   if (!roles) return Array.from({ length: count }, (_, i) => `vars/${i}`);
   if (roles.length !== count) {
-    throw new KerasFormatError(`layer '${layer}' (${className}) has ${count} variables in model.weights.h5, its config implies ${roles.length} (${roles.join(', ')})`, file);
+    throw new KerasFormatError(
+      `layer '${layer}' (${className}) has ${count} variables in model.weights.h5, its config implies ${roles.length} (${roles.join(', ')})`,
+      file,
+    );
   }
   return roles;
 }

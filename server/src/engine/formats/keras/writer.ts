@@ -58,7 +58,10 @@ export async function kerasFileBytes(graph: ModelGraph): Promise<Uint8Array> {
     });
     for (const l of graph.layers) {
       for (const role of l.weights.keys()) {
-        if (!written.has(`${l.name}/${role}`)) throw new KerasFormatError(`layer '${l.name}' has a weight '${role}' the original Keras file did not have; PruneLens does not invent its place`);
+        if (!written.has(`${l.name}/${role}`))
+          throw new KerasFormatError(
+            `layer '${l.name}' has a weight '${role}' the original Keras file did not have; PruneLens does not invent its place`,
+          );
       }
     }
     const h5bytes = new Uint8Array(await fs.readFile(h5file));
@@ -92,7 +95,10 @@ export function adoptTrainedWeights(target: ModelGraph, trained: ModelGraph): Mo
   for (const l of out.layers) {
     for (const [role, w] of l.weights) {
       const t = byName.get(l.name)?.weights.get(role);
-      if (!t || t.shape.join() !== w.shape.join()) throw new KerasFormatError(`the trained model has no weight '${role}' of shape [${w.shape}] for layer '${l.name}'`);
+      if (!t || t.shape.join() !== w.shape.join())
+        throw new KerasFormatError(
+          `the trained model has no weight '${role}' of shape [${w.shape}] for layer '${l.name}'`,
+        );
       w.data = t.data.slice();
     }
   }
@@ -101,7 +107,10 @@ export function adoptTrainedWeights(target: ModelGraph, trained: ModelGraph): Mo
 
 function requireLayout(graph: ModelGraph): KerasLayout {
   const layout = kerasLayoutOf(graph.meta);
-  if (!layout) throw new KerasFormatError('this model was not read from a Keras file; PruneLens writes Keras files back in the layout they were read in');
+  if (!layout)
+    throw new KerasFormatError(
+      'this model was not read from a Keras file; PruneLens writes Keras files back in the layout they were read in',
+    );
   return layout;
 }
 
@@ -111,7 +120,12 @@ function requireLayout(graph: ModelGraph): KerasLayout {
  */
 function prunedTree(layout: KerasLayout, graph: ModelGraph, modelConfig: Record<string, unknown>): H5Node[] {
   const present = new Set(graph.layers.map((l) => l.name));
-  const weightsRoot = layout.container === 'h5' ? (layout.h5.some((n) => n.path === '/model_weights') ? '/model_weights' : '') : '/layers';
+  const weightsRoot =
+    layout.container === 'h5'
+      ? layout.h5.some((n) => n.path === '/model_weights')
+        ? '/model_weights'
+        : ''
+      : '/layers';
   const original = new Set<string>();
   for (const n of layout.h5) {
     const m = n.path.startsWith(`${weightsRoot}/`) ? n.path.slice(weightsRoot.length + 1).split('/')[0] : undefined;
@@ -125,10 +139,20 @@ function prunedTree(layout: KerasLayout, graph: ModelGraph, modelConfig: Record<
     })
     .map((n) => {
       if (n.path === '/' && layout.container === 'h5') {
-        return { ...n, attrs: n.attrs.map((a) => (a.name === 'model_config' ? { ...a, value: JSON.stringify(modelConfig) } : a)) };
+        return {
+          ...n,
+          attrs: n.attrs.map((a) => (a.name === 'model_config' ? { ...a, value: JSON.stringify(modelConfig) } : a)),
+        };
       }
       if (n.path === (weightsRoot || '/') && removed.size) {
-        return { ...n, attrs: n.attrs.map((a) => (a.name === 'layer_names' && Array.isArray(a.value) ? { ...a, value: a.value.filter((x) => !removed.has(String(x))) } : a)) };
+        return {
+          ...n,
+          attrs: n.attrs.map((a) =>
+            a.name === 'layer_names' && Array.isArray(a.value)
+              ? { ...a, value: a.value.filter((x) => !removed.has(String(x))) }
+              : a,
+          ),
+        };
       }
       return n;
     });

@@ -32,13 +32,20 @@ export function readZip(bytes: Uint8Array, file: string): ZipEntry[] {
       filter: (f) => {
         const limit = /\.json$/.test(f.name) ? MAX_JSON_ENTRY_BYTES : MAX_UNZIPPED_BYTES;
         if (f.originalSize > limit) {
-          throw new KerasFormatError(`zip entry '${f.name}' inflates to ${mib(f.originalSize)}, over the ${mib(limit)} limit`, file);
+          throw new KerasFormatError(
+            `zip entry '${f.name}' inflates to ${mib(f.originalSize)}, over the ${mib(limit)} limit`,
+            file,
+          );
         }
         if (f.originalSize > 2 ** 20 && f.originalSize > MAX_RATIO * Math.max(1, f.size)) {
-          throw new KerasFormatError(`zip entry '${f.name}' inflates ${Math.round(f.originalSize / Math.max(1, f.size))}× (${mib(f.originalSize)}): refused as a zip bomb`, file);
+          throw new KerasFormatError(
+            `zip entry '${f.name}' inflates ${Math.round(f.originalSize / Math.max(1, f.size))}× (${mib(f.originalSize)}): refused as a zip bomb`,
+            file,
+          );
         }
         total += f.originalSize;
-        if (total > MAX_UNZIPPED_BYTES) throw new KerasFormatError(`zip entries inflate to over ${mib(MAX_UNZIPPED_BYTES)} together`, file);
+        if (total > MAX_UNZIPPED_BYTES)
+          throw new KerasFormatError(`zip entries inflate to over ${mib(MAX_UNZIPPED_BYTES)} together`, file);
         order.push({ name: f.name, compression: f.compression });
         return true;
       },

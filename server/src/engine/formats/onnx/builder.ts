@@ -3,7 +3,16 @@
  * and the ModelProto around them. The writer uses it to translate layers, and the native statistics pass uses
  * the same builder to append reduction nodes to a translated model before it is serialised.
  */
-import { AttrType, DataType, encodeModel, type AttributeProto, type Dimension, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
+import {
+  AttrType,
+  DataType,
+  encodeModel,
+  type AttributeProto,
+  type Dimension,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto';
 
 /** Opset 13: Resize/Pad/Slice/Clip/ReduceSum take their parameters as inputs, Softmax works on one axis. */
 export const OPSET = 13;
@@ -72,7 +81,10 @@ export class OnnxBuilder {
   /** An integer constant of any shape (int64 or int32), e.g. a shape input kept from an ONNX file. */
   ints(name: string, shape: number[], values: ArrayLike<number>, dataType: number = DataType.INT64): string {
     const n = this.unique(name);
-    const raw = dataType === DataType.INT32 ? new Uint8Array(Int32Array.from(values).buffer) : new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer);
+    const raw =
+      dataType === DataType.INT32
+        ? new Uint8Array(Int32Array.from(values).buffer)
+        : new Uint8Array(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer);
     this.initializers.push({ name: n, dims: shape, dataType, rawData: raw });
     return n;
   }
@@ -84,7 +96,12 @@ export class OnnxBuilder {
     if (hit) return hit;
     const n = this.unique(`const_i64_${this.int64Cache.size}`);
     const raw = new BigInt64Array(values.map((v) => BigInt(v)));
-    this.initializers.push({ name: n, dims: [values.length], dataType: DataType.INT64, rawData: new Uint8Array(raw.buffer) });
+    this.initializers.push({
+      name: n,
+      dims: [values.length],
+      dataType: DataType.INT64,
+      rawData: new Uint8Array(raw.buffer),
+    });
     this.int64Cache.set(key, n);
     return n;
   }
@@ -101,7 +118,13 @@ export class OnnxBuilder {
       producerVersion: '0.1.0',
       docString,
       opsetImport: [{ domain: '', version: OPSET }],
-      graph: { name: graphName, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: {
+        name: graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     });
   }
 }

@@ -13,7 +13,16 @@ import * as protobuf from 'protobufjs';
 import type { ModelGraph } from '../../graph/ir';
 import { inferShapes } from '../../graph/shapes';
 import { OnnxFormatError } from './errors';
-import { AttrType, DataType, decodeModel, encodeMessage, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
+import {
+  AttrType,
+  DataType,
+  decodeModel,
+  encodeMessage,
+  type AttributeProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto';
 import { tensorValues } from './read-model';
 import { fromIr, toIr, type OnnxSource } from './source';
 
@@ -49,7 +58,10 @@ function body(buf: Uint8Array, f: RawField): Uint8Array {
 }
 
 function field(id: number, bytes: Uint8Array): Uint8Array {
-  return protobuf.Writer.create().uint32((id << 3) | 2).bytes(bytes).finish();
+  return protobuf.Writer.create()
+    .uint32((id << 3) | 2)
+    .bytes(bytes)
+    .finish();
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -88,12 +100,17 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
   const alias = new Map<string, string>();
   nodes.forEach((n, i) => {
     if (n.opType === 'Constant' && (n.domain ?? '') === '' && n.output?.[0]) constNode.set(n.output[0], i);
-    if (n.opType === 'Identity' && (n.domain ?? '') === '' && n.output?.[0] && inits.has(n.input?.[0] ?? '')) alias.set(n.output[0], n.input![0]);
+    if (n.opType === 'Identity' && (n.domain ?? '') === '' && n.output?.[0] && inits.has(n.input?.[0] ?? ''))
+      alias.set(n.output[0], n.input![0]);
   });
   const uses = new Map<string, number>();
   for (const n of nodes) for (const i of n.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
   for (const o of g.output ?? []) uses.set(o.name, (uses.get(o.name) ?? 0) + 1);
-  const taken = new Set<string>([...inits.keys(), ...(g.input ?? []).map((v) => v.name), ...nodes.flatMap((n) => n.output ?? [])]);
+  const taken = new Set<string>([
+    ...inits.keys(),
+    ...(g.input ?? []).map((v) => v.name),
+    ...nodes.flatMap((n) => n.output ?? []),
+  ]);
   const fresh = (base: string): string => {
     let name = base;
     for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
@@ -117,7 +134,10 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
   for (const [layerName, ls] of Object.entries(src.layers)) {
     const layer = layers.get(layerName);
     if (!layer) {
-      throw new OnnxFormatError(`layer '${layerName}' was removed; PruneLens writes ONNX by editing the original file and can remove channels, not layers`, file);
+      throw new OnnxFormatError(
+        `layer '${layerName}' was removed; PruneLens writes ONNX by editing the original file and can remove channels, not layers`,
+        file,
+      );
     }
     for (const [role, ws] of Object.entries(ls.weights)) {
       const w = layer.weights.get(role);
@@ -125,7 +145,11 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
       const name = nodes[ls.node].input![ws.input];
       const ci = constNode.get(name);
       const orig = inits.get(alias.get(name) ?? name) ?? nodes[ci ?? -1]?.attribute?.find((a) => a.name === 'value')?.t;
-      if (!orig) throw new OnnxFormatError(`weight '${name}' of node '${nodes[ls.node].name}' is neither an initializer nor a Constant`, file);
+      if (!orig)
+        throw new OnnxFormatError(
+          `weight '${name}' of node '${nodes[ls.node].name}' is neither an initializer nor a Constant`,
+          file,
+        );
       const o = tensorValues(orig, file ?? '');
       if (sameData(toIr(ws.layout, o, w.data.length).data, w.data)) continue;
       const t = fromIr(ws.layout, { dims: w.shape, data: w.data }, o.dims);
@@ -143,9 +167,12 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
         setAttr(c, { name: 'value', type: AttrType.TENSOR, t: tensor });
       }
       // Attributes that follow the weights (the IR folded Gemm's alpha/beta into the values written here).
-      if (ws.layout.kind === 'depthwise') setAttr(editNode(ls.node), { name: 'group', type: AttrType.INT, i: t.dims[0] / ws.layout.m });
-      if (ws.layout.kind === 'gemm' && ws.layout.alpha !== 1) setAttr(editNode(ls.node), { name: 'alpha', type: AttrType.FLOAT, f: 1 });
-      if (ws.layout.kind === 'gemmBias' && ws.layout.beta !== 1) setAttr(editNode(ls.node), { name: 'beta', type: AttrType.FLOAT, f: 1 });
+      if (ws.layout.kind === 'depthwise')
+        setAttr(editNode(ls.node), { name: 'group', type: AttrType.INT, i: t.dims[0] / ws.layout.m });
+      if (ws.layout.kind === 'gemm' && ws.layout.alpha !== 1)
+        setAttr(editNode(ls.node), { name: 'alpha', type: AttrType.FLOAT, f: 1 });
+      if (ws.layout.kind === 'gemmBias' && ws.layout.beta !== 1)
+        setAttr(editNode(ls.node), { name: 'beta', type: AttrType.FLOAT, f: 1 });
     }
   }
 
@@ -162,9 +189,15 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
     const next = dims.map((d, i) => (i === axis ? { dimValue: ch } : d));
     return { ...vi, type: { ...vi.type, tensorType: { ...vi.type!.tensorType, shape: { dim: next } } } };
   };
-  const withDims = (vi: ValueInfoProto, d: number[]): ValueInfoProto => ({ ...vi, type: { ...vi.type, tensorType: { ...vi.type?.tensorType, shape: { dim: d.map((x) => ({ dimValue: x })) } } } });
+  const withDims = (vi: ValueInfoProto, d: number[]): ValueInfoProto => ({
+    ...vi,
+    type: { ...vi.type, tensorType: { ...vi.type?.tensorType, shape: { dim: d.map((x) => ({ dimValue: x })) } } },
+  });
 
-  const graphBytes = body(src.bytes, rawFields(src.bytes).find((f) => f.id === MODEL_GRAPH)!);
+  const graphBytes = body(
+    src.bytes,
+    rawFields(src.bytes).find((f) => f.id === MODEL_GRAPH)!,
+  );
   const count = { node: 0, initializer: 0, input: 0, valueInfo: 0 };
   const parts: Uint8Array[] = [];
   for (const f of rawFields(graphBytes)) {
@@ -188,5 +221,9 @@ export function editOnnx(graph: ModelGraph, file?: string): Uint8Array {
   }
   for (const t of addedInits) parts.push(field(GRAPH.initializer, encodeMessage('TensorProto', t)));
   const newGraph = concat(parts);
-  return concat(rawFields(src.bytes).map((f) => (f.id === MODEL_GRAPH ? field(MODEL_GRAPH, newGraph) : src.bytes.subarray(f.start, f.end))));
+  return concat(
+    rawFields(src.bytes).map((f) =>
+      f.id === MODEL_GRAPH ? field(MODEL_GRAPH, newGraph) : src.bytes.subarray(f.start, f.end),
+    ),
+  );
 }

@@ -69,7 +69,11 @@ const SCHEMA = {
           },
         },
         ValueInfoProto: {
-          fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 }, docString: { type: 'string', id: 3 } },
+          fields: {
+            name: { type: 'string', id: 1 },
+            type: { type: 'TypeProto', id: 2 },
+            docString: { type: 'string', id: 3 },
+          },
         },
         TypeProto: {
           fields: { tensorType: { type: 'TypeProtoTensor', id: 1 }, denotation: { type: 'string', id: 6 } },
@@ -77,7 +81,11 @@ const SCHEMA = {
         TypeProtoTensor: { fields: { elemType: { type: 'int32', id: 1 }, shape: { type: 'TensorShapeProto', id: 2 } } },
         TensorShapeProto: { fields: { dim: { rule: repeated, type: 'Dimension', id: 1 } } },
         Dimension: {
-          fields: { dimValue: { type: 'int64', id: 1 }, dimParam: { type: 'string', id: 2 }, denotation: { type: 'string', id: 3 } },
+          fields: {
+            dimValue: { type: 'int64', id: 1 },
+            dimParam: { type: 'string', id: 2 },
+            denotation: { type: 'string', id: 3 },
+          },
         },
         TensorProto: {
           fields: {
@@ -175,7 +183,12 @@ export function encodeModel(m: ModelProto): Uint8Array {
 /** Throws protobufjs's error on bytes that are not a ModelProto; callers wrap it with the file name. */
 export function decodeModel(bytes: Uint8Array): ModelProto {
   const type = model();
-  return type.toObject(type.decode(bytes), { longs: Number, bytes: Uint8Array, defaults: false, arrays: true }) as ModelProto;
+  return type.toObject(type.decode(bytes), {
+    longs: Number,
+    bytes: Uint8Array,
+    defaults: false,
+    arrays: true,
+  }) as ModelProto;
 }
 
 let root: protobuf.Root | undefined;

@@ -4,8 +4,26 @@
  */
 import { promises as fs } from 'node:fs';
 import { OnnxFormatError } from './errors';
-import { describe, elementCount, MAX_ACTIVATION_ELEMENTS, MAX_CHANNELS, MAX_LAYERS, MAX_TENSOR_ELEMENTS, MAX_WINDOW, printable, readRegularFile } from '../../util/limits';
-import { DataType, decodeModel, type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './proto';
+import {
+  describe,
+  elementCount,
+  MAX_ACTIVATION_ELEMENTS,
+  MAX_CHANNELS,
+  MAX_LAYERS,
+  MAX_TENSOR_ELEMENTS,
+  MAX_WINDOW,
+  printable,
+  readRegularFile,
+} from '../../util/limits';
+import {
+  DataType,
+  decodeModel,
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto';
 
 export interface Constant {
   dims: number[];
@@ -48,7 +66,10 @@ export async function readModelFile(file: string): Promise<{ proto: ModelProto; 
   try {
     m = decodeModel(bytes);
   } catch (err) {
-    const why = err instanceof RangeError && /call stack/i.test(err.message) ? 'nested too deeply' : printable((err as Error).message);
+    const why =
+      err instanceof RangeError && /call stack/i.test(err.message)
+        ? 'nested too deeply'
+        : printable((err as Error).message);
     throw fail(`not a valid ONNX model (${why})`);
   }
   if (!m.graph) throw fail('not a valid ONNX model (no graph)');
@@ -63,7 +84,8 @@ export async function readModelFile(file: string): Promise<{ proto: ModelProto; 
  */
 function checkGraphProto(g: GraphProto, fail: (m: string) => OnnxFormatError): void {
   const nodes = g.node ?? [];
-  if (nodes.length > MAX_LAYERS) throw fail(`the graph has ${nodes.length} nodes, over the ${MAX_LAYERS} PruneLens reads`);
+  if (nodes.length > MAX_LAYERS)
+    throw fail(`the graph has ${nodes.length} nodes, over the ${MAX_LAYERS} PruneLens reads`);
   const produced = new Set<string>();
   const inputs = new Set<string>();
   for (const vi of [...(g.input ?? []), ...(g.output ?? [])]) {
@@ -73,7 +95,12 @@ function checkGraphProto(g: GraphProto, fail: (m: string) => OnnxFormatError): v
     if (inputs.has(vi.name)) throw fail(`graph input '${printable(vi.name)}' is listed twice`);
     inputs.add(vi.name);
     for (const d of vi.type?.tensorType?.shape?.dim ?? []) {
-      if (d.dimValue !== undefined && (!Number.isSafeInteger(Number(d.dimValue)) || Number(d.dimValue) < 0 || Number(d.dimValue) > MAX_ACTIVATION_ELEMENTS)) {
+      if (
+        d.dimValue !== undefined &&
+        (!Number.isSafeInteger(Number(d.dimValue)) ||
+          Number(d.dimValue) < 0 ||
+          Number(d.dimValue) > MAX_ACTIVATION_ELEMENTS)
+      ) {
         throw fail(`graph input '${printable(vi.name)}' has an invalid dimension ${describe(d.dimValue)}`);
       }
     }
@@ -85,10 +112,12 @@ function checkGraphProto(g: GraphProto, fail: (m: string) => OnnxFormatError): v
     const label = `node ${typeof n.name === 'string' && n.name ? `'${printable(n.name)}'` : `#${i + 1}`}`;
     if (typeof n.opType !== 'string' || n.opType === '') throw fail(`${label} has no operator type`);
     const outs = n.output ?? [];
-    if (outs.length === 0 || typeof outs[0] !== 'string' || outs[0] === '') throw fail(`${label} (${printable(n.opType)}) has no output`);
+    if (outs.length === 0 || typeof outs[0] !== 'string' || outs[0] === '')
+      throw fail(`${label} (${printable(n.opType)}) has no output`);
     for (const o of outs) {
       if (o === '') continue;
-      if (produced.has(o) || inputs.has(o)) throw fail(`value '${printable(o)}' is produced twice (by ${label} and before it)`);
+      if (produced.has(o) || inputs.has(o))
+        throw fail(`value '${printable(o)}' is produced twice (by ${label} and before it)`);
       produced.add(o);
     }
   }
@@ -104,7 +133,10 @@ export function tensorValues(t: TensorProto | undefined, file: string, what = 'a
   const dims = (t.dims ?? []).map(Number);
   const n = elementCount(dims, MAX_TENSOR_ELEMENTS, fail, label);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
-  const view = (ctor: { new (b: ArrayBuffer): ArrayLike<number | bigint> }, size: number): ArrayLike<number | bigint> => {
+  const view = (
+    ctor: { new (b: ArrayBuffer): ArrayLike<number | bigint> },
+    size: number,
+  ): ArrayLike<number | bigint> => {
     if (raw!.length !== n * size) throw fail(`${label} has ${raw!.length} bytes for ${n} values`);
     const copy = new Uint8Array(raw!.length);
     copy.set(raw!);
@@ -124,13 +156,17 @@ export function tensorValues(t: TensorProto | undefined, file: string, what = 'a
       data = Float32Array.from(raw ? (view(Float64Array, 8) as Float64Array) : listed(t.doubleData));
       break;
     case DataType.INT64:
-      data = raw ? Float32Array.from(view(BigInt64Array, 8) as BigInt64Array, Number) : Float32Array.from(listed(t.int64Data));
+      data = raw
+        ? Float32Array.from(view(BigInt64Array, 8) as BigInt64Array, Number)
+        : Float32Array.from(listed(t.int64Data));
       break;
     case DataType.INT32:
       data = Float32Array.from(raw ? (view(Int32Array, 4) as Int32Array) : listed(t.int32Data));
       break;
     default:
-      throw fail(`${label} has data type ${describe(t.dataType)}, which PruneLens does not read (float32/64, int32/64)`);
+      throw fail(
+        `${label} has data type ${describe(t.dataType)}, which PruneLens does not read (float32/64, int32/64)`,
+      );
   }
   if (data.length !== n) throw fail(`${label} has ${data.length} values for shape [${dims}]`);
   return { dims, data, dataType: t.dataType };
@@ -140,7 +176,8 @@ export type AttrValue = number | number[] | string | Constant;
 
 export function attributes(node: NodeProto, file: string): Map<string, AttrValue> {
   const out = new Map<string, AttrValue>();
-  const fail = (m: string) => new OnnxFormatError(`node '${printable(node.name ?? '')}' (${printable(node.opType)}): ${m}`, file);
+  const fail = (m: string) =>
+    new OnnxFormatError(`node '${printable(node.name ?? '')}' (${printable(node.opType)}): ${m}`, file);
   for (const a of node.attribute ?? []) {
     if (typeof a.name !== 'string' || a.name === '') throw fail('an attribute has no name');
     if (out.has(a.name)) throw fail(`attribute '${printable(a.name)}' is given twice`);
@@ -176,18 +213,23 @@ function checkAttrRange(name: string, v: AttrValue, fail: (m: string) => OnnxFor
   // The type matters as much as the range: op handlers call array methods on list attributes (pads.every).
   const wantList = LIST_ATTRS.has(name);
   if (wantList !== Array.isArray(v) || (!wantList && typeof v !== 'number')) {
-    throw fail(`attribute '${name}' must be ${wantList ? 'a list of integers (INTS)' : 'an integer (INT)'}, got ${describe(v)}`);
+    throw fail(
+      `attribute '${name}' must be ${wantList ? 'a list of integers (INTS)' : 'an integer (INT)'}, got ${describe(v)}`,
+    );
   }
   const list = typeof v === 'number' ? [v] : Array.isArray(v) ? v : null;
   if (!list || list.length > 32 || list.some((x) => !Number.isSafeInteger(x) || x < range[0] || x > range[1])) {
-    throw fail(`attribute '${name}' must be ${typeof v === 'number' ? 'an integer' : 'integers'} from ${range[0]} to ${range[1]}, got ${describe(v)}`);
+    throw fail(
+      `attribute '${name}' must be ${typeof v === 'number' ? 'an integer' : 'integers'} from ${range[0]} to ${range[1]}, got ${describe(v)}`,
+    );
   }
 }
 
 function attrValue(a: AttributeProto, file: string, fail: (m: string) => OnnxFormatError): AttrValue {
   const int = (x: unknown): number => {
     const v = Number(x ?? 0);
-    if (!Number.isSafeInteger(v)) throw fail(`attribute '${printable(a.name)}' holds ${describe(x)}, not an integer PruneLens can represent`);
+    if (!Number.isSafeInteger(v))
+      throw fail(`attribute '${printable(a.name)}' holds ${describe(x)}, not an integer PruneLens can represent`);
     return v;
   };
   switch (a.type) {

@@ -75,7 +75,7 @@ export function toIr(layout: WeightLayout, t: Dense, units?: number): Dense {
     }
     case 'gemmBias': {
       // A per-unit C keeps its own length (so a sliced bias never compares equal to a prefix of the original).
-      const n = t.data.length === 1 ? units ?? 1 : t.data.length;
+      const n = t.data.length === 1 ? (units ?? 1) : t.data.length;
       return { dims: [n], data: new Float32Array(n).map((_, i) => layout.beta * t.data[t.data.length === 1 ? 0 : i]) };
     }
     case 'same':

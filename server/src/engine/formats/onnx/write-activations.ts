@@ -37,6 +37,12 @@ export function activation(b: OnnxBuilder, x: Val, kind: unknown, out: string): 
 }
 
 /** LeakyReLU / ELU / ThresholdedReLU layers carry their own constant. */
-export function parametric(b: OnnxBuilder, x: Val, op: 'LeakyRelu' | 'Elu' | 'ThresholdedRelu', alpha: number, out: string): Val {
+export function parametric(
+  b: OnnxBuilder,
+  x: Val,
+  op: 'LeakyRelu' | 'Elu' | 'ThresholdedRelu',
+  alpha: number,
+  out: string,
+): Val {
   return { ...x, name: b.node(op, [x.name], { alpha: float(alpha) }, out) };
 }

@@ -33,7 +33,12 @@ const weight = (layer: LayerNode, role: string) => {
 };
 
 /** Explicit [top, left, bottom, right] pads, or SAME_UPPER when 'same' needs an input size we do not know. */
-function convPads(c: LayerContext, k: [number, number], s: [number, number], d: [number, number]): Record<string, Attr> {
+function convPads(
+  c: LayerContext,
+  k: [number, number],
+  s: [number, number],
+  d: [number, number],
+): Record<string, Attr> {
   if (String(c.layer.config.padding ?? 'valid') !== 'same') return { pads: ints([0, 0, 0, 0]) };
   const shape = c.inShapes[0];
   const h = shape?.[1];
@@ -61,7 +66,12 @@ function conv2d(c: LayerContext): Val {
   const d = pair(cfg.dilation_rate, 1);
   const x = c.lay.cf(c.ins[0]);
   const inputs = [x.name, b.float(`${layer.name}/kernel`, kernel.shape, kernel.data), ...biasInput(c)];
-  const y = b.node('Conv', inputs, { kernel_shape: ints(ks), strides: ints(s), dilations: ints(d), group: int(1), ...convPads(c, ks, s, d) }, layer.name);
+  const y = b.node(
+    'Conv',
+    inputs,
+    { kernel_shape: ints(ks), strides: ints(s), dilations: ints(d), group: int(1), ...convPads(c, ks, s, d) },
+    layer.name,
+  );
   return activation(b, { name: y, rank: 4, cf: true }, cfg.activation, `${layer.name}/act`);
 }
 
@@ -83,7 +93,12 @@ function depthwise(c: LayerContext, role: string, withBias: boolean, out: string
   const x = c.lay.cf(c.ins[0]);
   const ch = weight(layer, role).shape[2];
   const inputs = [x.name, b.float(`${layer.name}/${role}`, dw.shape, dw.data), ...(withBias ? biasInput(c) : [])];
-  const y = b.node('Conv', inputs, { kernel_shape: ints(ks), strides: ints(s), dilations: ints(d), group: int(ch), ...convPads(c, ks, s, d) }, out);
+  const y = b.node(
+    'Conv',
+    inputs,
+    { kernel_shape: ints(ks), strides: ints(s), dilations: ints(d), group: int(ch), ...convPads(c, ks, s, d) },
+    out,
+  );
   return { name: y, rank: 4, cf: true };
 }
 
@@ -97,7 +112,12 @@ function separableConv2d(c: LayerContext): Val {
   const dw = depthwise(c, 'depthwise_kernel', false, `${layer.name}/depthwise`);
   const pk = weight(layer, 'pointwise_kernel');
   const pw = permute(pk.data, pk.shape, [3, 2, 0, 1]);
-  const y = b.node('Conv', [dw.name, b.float(`${layer.name}/pointwise_kernel`, pw.shape, pw.data), ...biasInput(c)], { kernel_shape: ints([1, 1]) }, layer.name);
+  const y = b.node(
+    'Conv',
+    [dw.name, b.float(`${layer.name}/pointwise_kernel`, pw.shape, pw.data), ...biasInput(c)],
+    { kernel_shape: ints([1, 1]) },
+    layer.name,
+  );
   return activation(b, { name: y, rank: 4, cf: true }, layer.config.activation, `${layer.name}/act`);
 }
 
@@ -111,7 +131,8 @@ function conv2dTranspose(c: LayerContext): Val {
   const cfg = layer.config;
   const k = weight(layer, 'kernel'); // [kh, kw, out, in]
   const d = pair(cfg.dilation_rate, 1);
-  if (d[0] !== 1 || d[1] !== 1) throw new OnnxFormatError(`layer '${layer.name}': dilated Conv2DTranspose is not translated to ONNX`);
+  if (d[0] !== 1 || d[1] !== 1)
+    throw new OnnxFormatError(`layer '${layer.name}': dilated Conv2DTranspose is not translated to ONNX`);
   const kernel = permute(k.data, k.shape, [3, 2, 0, 1]); // → [in, out, kh, kw]
   const ks = pair(cfg.kernel_size, 1);
   const s = pair(cfg.strides, 1);
@@ -158,16 +179,23 @@ function batchNorm(c: LayerContext): Val {
   const cfg = layer.config;
   const x = c.ins[0].rank === 4 ? c.lay.cf(c.ins[0]) : c.ins[0];
   const axis = Number(cfg.axis ?? -1);
-  if (axis !== -1 && axis !== x.rank - 1) throw new OnnxFormatError(`layer '${layer.name}': BatchNormalization over axis ${axis} is not translated to ONNX`);
-  if (x.rank !== 4 && x.rank !== 2) throw new OnnxFormatError(`layer '${layer.name}': BatchNormalization on rank ${x.rank} is not translated to ONNX`);
+  if (axis !== -1 && axis !== x.rank - 1)
+    throw new OnnxFormatError(`layer '${layer.name}': BatchNormalization over axis ${axis} is not translated to ONNX`);
+  if (x.rank !== 4 && x.rank !== 2)
+    throw new OnnxFormatError(`layer '${layer.name}': BatchNormalization on rank ${x.rank} is not translated to ONNX`);
   const mean = weight(layer, 'moving_mean');
   const n = mean.shape[0];
   const param = (role: string, fallback: number): string => {
     const w = layer.weights.get(role);
-    return w ? b.float(`${layer.name}/${role}`, w.shape, w.data) : b.float(`${layer.name}/${role}`, [n], new Float32Array(n).fill(fallback));
+    return w
+      ? b.float(`${layer.name}/${role}`, w.shape, w.data)
+      : b.float(`${layer.name}/${role}`, [n], new Float32Array(n).fill(fallback));
   };
   const inputs = [x.name, param('gamma', 1), param('beta', 0), param('moving_mean', 0), param('moving_variance', 1)];
-  return { ...x, name: b.node('BatchNormalization', inputs, { epsilon: float(Number(cfg.epsilon ?? 1e-3)) }, layer.name) };
+  return {
+    ...x,
+    name: b.node('BatchNormalization', inputs, { epsilon: float(Number(cfg.epsilon ?? 1e-3)) }, layer.name),
+  };
 }
 
 function prelu(c: LayerContext): Val {
@@ -176,7 +204,10 @@ function prelu(c: LayerContext): Val {
   const x = c.ins[0].rank === 4 ? c.lay.cf(c.ins[0]) : c.ins[0];
   // alpha is the input shape without batch ([H, W, C], 1 on shared axes): put channels first to broadcast.
   const slope = x.rank === 4 ? permute(a.data, a.shape, [2, 0, 1]) : { data: a.data, shape: a.shape };
-  return { ...x, name: b.node('PRelu', [x.name, b.float(`${layer.name}/alpha`, slope.shape, slope.data)], {}, layer.name) };
+  return {
+    ...x,
+    name: b.node('PRelu', [x.name, b.float(`${layer.name}/alpha`, slope.shape, slope.data)], {}, layer.name),
+  };
 }
 
 function pool(op: 'MaxPool' | 'AveragePool'): Convert {
@@ -186,7 +217,12 @@ function pool(op: 'MaxPool' | 'AveragePool'): Convert {
     const s = cfg.strides == null ? p : pair(cfg.strides, p[0]);
     const x = c.lay.cf(c.ins[0]);
     // AveragePool's count_include_pad defaults to 0: padded pixels do not count, as in TF.
-    const y = c.b.node(op, [x.name], { kernel_shape: ints(p), strides: ints(s), ...convPads(c, p, s, [1, 1]) }, c.layer.name);
+    const y = c.b.node(
+      op,
+      [x.name],
+      { kernel_shape: ints(p), strides: ints(s), ...convPads(c, p, s, [1, 1]) },
+      c.layer.name,
+    );
     return { name: y, rank: 4, cf: true };
   };
 }
@@ -205,7 +241,11 @@ function upSampling(c: LayerContext): Val {
 function zeroPadding(c: LayerContext): Val {
   const [[t, bo], [l, r]] = padPairs(c.layer.config.padding);
   const x = c.lay.cf(c.ins[0]);
-  return { name: c.b.node('Pad', [x.name, c.b.int64([0, 0, t, l, 0, 0, bo, r])], { mode: str('constant') }, c.layer.name), rank: 4, cf: true };
+  return {
+    name: c.b.node('Pad', [x.name, c.b.int64([0, 0, t, l, 0, 0, bo, r])], { mode: str('constant') }, c.layer.name),
+    rank: 4,
+    cf: true,
+  };
 }
 
 function cropping(c: LayerContext): Val {
@@ -213,7 +253,12 @@ function cropping(c: LayerContext): Val {
   const x = c.lay.cf(c.ins[0]);
   // Negative ends count from the end, so the crop needs no static size; 2^31 − 1 stands for "to the end".
   const end = (n: number): number => (n > 0 ? -n : 2147483647);
-  const y = c.b.node('Slice', [x.name, c.b.int64([t, l]), c.b.int64([end(bo), end(r)]), c.b.int64([2, 3])], {}, c.layer.name);
+  const y = c.b.node(
+    'Slice',
+    [x.name, c.b.int64([t, l]), c.b.int64([end(bo), end(r)]), c.b.int64([2, 3])],
+    {},
+    c.layer.name,
+  );
   return { name: y, rank: 4, cf: true };
 }
 
@@ -234,7 +279,11 @@ function flatten(c: LayerContext): Val {
 function reshape(c: LayerContext): Val {
   const target = c.layer.config.target_shape as number[];
   const x = c.lay.tf(c.ins[0]);
-  return { name: c.b.node('Reshape', [x.name, c.b.int64([0, ...target])], {}, c.layer.name), rank: target.length + 1, cf: false };
+  return {
+    name: c.b.node('Reshape', [x.name, c.b.int64([0, ...target])], {}, c.layer.name),
+    rank: target.length + 1,
+    cf: false,
+  };
 }
 
 function permuteLayer(c: LayerContext): Val {
@@ -255,17 +304,33 @@ function concatenate(c: LayerContext): Val {
   const raw = Number(c.layer.config.axis ?? -1);
   const axis = raw < 0 ? rank + raw : raw;
   const onnxAxis = xs[0].cf ? cfAxis(axis) : axis;
-  return { name: c.b.node('Concat', xs.map((v) => v.name), { axis: int(onnxAxis) }, c.layer.name), rank, cf: xs[0].cf };
+  return {
+    name: c.b.node(
+      'Concat',
+      xs.map((v) => v.name),
+      { axis: int(onnxAxis) },
+      c.layer.name,
+    ),
+    rank,
+    cf: xs[0].cf,
+  };
 }
 
 function merge(op: string, binary: boolean): Convert {
   return (c) => {
     const xs = aligned(c);
     let y: string;
-    if (!binary) y = c.b.node(op, xs.map((v) => v.name), {}, c.layer.name);
+    if (!binary)
+      y = c.b.node(
+        op,
+        xs.map((v) => v.name),
+        {},
+        c.layer.name,
+      );
     else {
       y = xs[0].name;
-      for (let i = 1; i < xs.length; i++) y = c.b.node(op, [y, xs[i].name], {}, i === xs.length - 1 ? c.layer.name : `${c.layer.name}/${i}`);
+      for (let i = 1; i < xs.length; i++)
+        y = c.b.node(op, [y, xs[i].name], {}, i === xs.length - 1 ? c.layer.name : `${c.layer.name}/${i}`);
     }
     return { name: y, rank: xs[0].rank, cf: xs[0].cf };
   };
@@ -289,7 +354,16 @@ function softmaxLayer(c: LayerContext): Val {
 
 /** A node the reader kept opaque (`ONNX:<op>`): re-emitted as read, inputs in the layout it had. */
 export function opaqueNode(c: LayerContext): Val {
-  const o = c.layer.config.onnx as { op_type: string; attribute: AttributeProto[]; inputs: string[]; cf: boolean; rank: number; const_types?: Record<string, number> } | undefined;
+  const o = c.layer.config.onnx as
+    | {
+        op_type: string;
+        attribute: AttributeProto[];
+        inputs: string[];
+        cf: boolean;
+        rank: number;
+        const_types?: Record<string, number>;
+      }
+    | undefined;
   if (!o) throw new OnnxFormatError(`layer '${c.layer.name}' (${c.layer.className}) has no ONNX node to write`);
   let next = 0;
   const inputs = o.inputs.map((kind, i) => {
@@ -298,7 +372,8 @@ export function opaqueNode(c: LayerContext): Val {
       const w = weight(c.layer, `input${i}`);
       // Integer constants (shapes, axes, sizes) stay integers: a float there makes the model invalid.
       const type = o.const_types?.[`input${i}`];
-      if (type === DataType.INT64 || type === DataType.INT32) return c.b.ints(`${c.layer.name}/input${i}`, w.shape, w.data, type);
+      if (type === DataType.INT64 || type === DataType.INT32)
+        return c.b.ints(`${c.layer.name}/input${i}`, w.shape, w.data, type);
       return c.b.float(`${c.layer.name}/input${i}`, w.shape, w.data);
     }
     const v = c.ins[next++];

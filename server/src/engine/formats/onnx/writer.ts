@@ -40,23 +40,43 @@ export function buildOnnx(graph: ModelGraph): OnnxBuild {
   for (const layer of graph.layers) {
     if (layer.inboundNodes.length === 0) {
       const k = graph.inputs.findIndex((r) => r.layer === layer.name);
-      if (layer.className !== 'InputLayer' || k < 0) throw new OnnxFormatError(`layer '${layer.name}' has no inputs and is not a model input`);
+      if (layer.className !== 'InputLayer' || k < 0)
+        throw new OnnxFormatError(`layer '${layer.name}' has no inputs and is not a model input`);
       const shape = shapes.get(tensorKey({ layer: layer.name, nodeIndex: 0, tensorIndex: 0 }));
       if (!shape) throw new OnnxFormatError(`model input '${layer.name}' has no known rank`);
-      b.inputs.push(valueInfo(inputNames[k], DataType.FLOAT, dims(shape, (i) => (i === 0 ? 'batch' : `${layer.name}_d${i}`))));
-      values.set(tensorKey({ layer: layer.name, nodeIndex: 0, tensorIndex: 0 }), { name: inputNames[k], rank: shape.length, cf: false });
+      b.inputs.push(
+        valueInfo(
+          inputNames[k],
+          DataType.FLOAT,
+          dims(shape, (i) => (i === 0 ? 'batch' : `${layer.name}_d${i}`)),
+        ),
+      );
+      values.set(tensorKey({ layer: layer.name, nodeIndex: 0, tensorIndex: 0 }), {
+        name: inputNames[k],
+        rank: shape.length,
+        cf: false,
+      });
       continue;
     }
     const convert = layer.className.startsWith('ONNX:') ? opaqueNode : CONVERTERS[layer.className];
-    if (!convert) throw new OnnxFormatError(`layer '${layer.name}': ${layer.className} has no ONNX translation in PruneLens`);
+    if (!convert)
+      throw new OnnxFormatError(`layer '${layer.name}': ${layer.className} has no ONNX translation in PruneLens`);
     layer.inboundNodes.forEach((node, n) => {
       const ins = node.map((r) => {
         const v = values.get(tensorKey(r));
-        if (!v) throw new OnnxFormatError(`layer '${layer.name}' reads '${r.layer}', which is not translated before it`);
+        if (!v)
+          throw new OnnxFormatError(`layer '${layer.name}' reads '${r.layer}', which is not translated before it`);
         return v;
       });
       const outKey = tensorKey({ layer: layer.name, nodeIndex: n, tensorIndex: 0 });
-      const out = convert({ b, lay, layer, ins, inShapes: node.map((r) => shapes.get(tensorKey(r)) ?? null), outShape: shapes.get(outKey) ?? null });
+      const out = convert({
+        b,
+        lay,
+        layer,
+        ins,
+        inShapes: node.map((r) => shapes.get(tensorKey(r)) ?? null),
+        outShape: shapes.get(outKey) ?? null,
+      });
       values.set(outKey, out);
     });
   }
@@ -64,9 +84,21 @@ export function buildOnnx(graph: ModelGraph): OnnxBuild {
     const v = values.get(tensorKey(r))!;
     // Outputs go back to NHWC so they compare 1:1 with TF.js.
     const map = v.cf && v.rank === 4;
-    b.nodes.push({ opType: map ? 'Transpose' : 'Identity', name: outputNames[i], input: [v.name], output: [outputNames[i]], attribute: map ? [{ name: 'perm', type: 7, ints: NCHW_TO_NHWC }] : [] });
+    b.nodes.push({
+      opType: map ? 'Transpose' : 'Identity',
+      name: outputNames[i],
+      input: [v.name],
+      output: [outputNames[i]],
+      attribute: map ? [{ name: 'perm', type: 7, ints: NCHW_TO_NHWC }] : [],
+    });
     const shape = shapes.get(tensorKey(r));
-    b.outputs.push(valueInfo(outputNames[i], DataType.FLOAT, shape ? dims(shape, (a) => (a === 0 ? 'batch' : `${outputNames[i]}_d${a}`)) : null));
+    b.outputs.push(
+      valueInfo(
+        outputNames[i],
+        DataType.FLOAT,
+        shape ? dims(shape, (a) => (a === 0 ? 'batch' : `${outputNames[i]}_d${a}`)) : null,
+      ),
+    );
   });
   return { b, lay, values, shapes, inputNames, outputNames };
 }
@@ -77,7 +109,10 @@ export function buildOnnx(graph: ModelGraph): OnnxBuild {
  */
 export function graphToOnnx(graph: ModelGraph): Uint8Array {
   if (graph.meta.onnxSource) return editOnnx(graph);
-  return buildOnnx(graph).b.encode(graph.name, 'written by PruneLens from its ModelGraph IR; inputs and outputs are NHWC');
+  return buildOnnx(graph).b.encode(
+    graph.name,
+    'written by PruneLens from its ModelGraph IR; inputs and outputs are NHWC',
+  );
 }
 
 /** Writes `file` (atomically: a temporary file renamed into place). */

@@ -39,7 +39,8 @@ export async function readStateDict(file: string): Promise<StateDict> {
   let buf: Buffer;
   try {
     const st = await fs.stat(file);
-    if (st.size > MAX_CHECKPOINT_BYTES) throw new PyTorchFormatError(`checkpoint is over the ${MAX_CHECKPOINT_BYTES / 2 ** 30} GiB limit`, file);
+    if (st.size > MAX_CHECKPOINT_BYTES)
+      throw new PyTorchFormatError(`checkpoint is over the ${MAX_CHECKPOINT_BYTES / 2 ** 30} GiB limit`, file);
     buf = await fs.readFile(file);
   } catch (err) {
     if (err instanceof PyTorchFormatError) throw err;
@@ -47,7 +48,9 @@ export async function readStateDict(file: string): Promise<StateDict> {
   }
   if (!(buf[0] === 0x50 && buf[1] === 0x4b)) {
     throw new PyTorchFormatError(
-      buf[0] === 0x80 ? 'a legacy (pre-1.6, non-zip) torch.save file; re-save it with a current PyTorch' : 'not a PyTorch zip checkpoint',
+      buf[0] === 0x80
+        ? 'a legacy (pre-1.6, non-zip) torch.save file; re-save it with a current PyTorch'
+        : 'not a PyTorch zip checkpoint',
       file,
     );
   }
@@ -58,7 +61,10 @@ export async function readStateDict(file: string): Promise<StateDict> {
     files = unzipSync(buf, {
       filter: (f) => {
         if (f.originalSize > 2 ** 20 && f.originalSize > MAX_RATIO * Math.max(1, f.size)) {
-          throw new PyTorchFormatError(`zip entry '${f.name}' inflates ${Math.round(f.originalSize / Math.max(1, f.size))}×: refused as a zip bomb`, file);
+          throw new PyTorchFormatError(
+            `zip entry '${f.name}' inflates ${Math.round(f.originalSize / Math.max(1, f.size))}×: refused as a zip bomb`,
+            file,
+          );
         }
         total += f.originalSize;
         if (total > MAX_CHECKPOINT_BYTES) throw new PyTorchFormatError('zip entries inflate past the size limit', file);
@@ -75,18 +81,28 @@ export async function readStateDict(file: string): Promise<StateDict> {
   const prefix = pkl.slice(0, pkl.indexOf('/'));
   const root = unpickle(files[pkl], file);
   const dict = root instanceof Map ? root : undefined;
-  if (!dict) throw new PyTorchFormatError('data.pkl holds no dict: save model.state_dict(), not the model object', file);
+  if (!dict)
+    throw new PyTorchFormatError('data.pkl holds no dict: save model.state_dict(), not the model object', file);
   const tensors = new Map<string, TorchTensor>();
   for (const [k, v] of dict) {
     if (typeof k !== 'string') throw new PyTorchFormatError('a state_dict key that is not a string', file);
-    if (!(v instanceof TensorRef)) throw new PyTorchFormatError(`'${k}' is not a tensor (a checkpoint with more than a state_dict? save model.state_dict())`, file);
+    if (!(v instanceof TensorRef))
+      throw new PyTorchFormatError(
+        `'${k}' is not a tensor (a checkpoint with more than a state_dict? save model.state_dict())`,
+        file,
+      );
     tensors.set(k, materialize(v, files[`${prefix}/data/${v.storage.key}`], k, file));
   }
   return {
     prefix,
     tensors,
-    metadata: root instanceof OrderedDict ? (root.state?.get('_metadata') as Map<PickleValue, PickleValue> | undefined) : undefined,
-    extra: order.filter((n) => n !== pkl && !n.startsWith(`${prefix}/data/`)).map((name) => ({ name, data: files[name] })),
+    metadata:
+      root instanceof OrderedDict
+        ? (root.state?.get('_metadata') as Map<PickleValue, PickleValue> | undefined)
+        : undefined,
+    extra: order
+      .filter((n) => n !== pkl && !n.startsWith(`${prefix}/data/`))
+      .map((name) => ({ name, data: files[name] })),
   };
 }
 
@@ -94,9 +110,12 @@ export async function readStateDict(file: string): Promise<StateDict> {
 function materialize(t: TensorRef, storage: Uint8Array | undefined, key: string, file: string): TorchTensor {
   const el = STORAGE_DTYPES[t.storage.dtype].bytes;
   if (!storage) throw new PyTorchFormatError(`storage '${t.storage.key}' of '${key}' is missing from the zip`, file);
-  if (storage.length < t.storage.numel * el) throw new PyTorchFormatError(`storage '${t.storage.key}' of '${key}' is truncated`, file);
+  if (storage.length < t.storage.numel * el)
+    throw new PyTorchFormatError(`storage '${t.storage.key}' of '${key}' is truncated`, file);
   const n = t.shape.reduce((a, b) => a * b, 1);
-  const contiguous = t.stride.every((s, d) => t.shape[d] === 1 || s === t.shape.slice(d + 1).reduce((a, b) => a * b, 1));
+  const contiguous = t.stride.every(
+    (s, d) => t.shape[d] === 1 || s === t.shape.slice(d + 1).reduce((a, b) => a * b, 1),
+  );
   if (contiguous) {
     if (t.offset + n > t.storage.numel) throw new PyTorchFormatError(`'${key}' reads outside its storage`, file);
     return { storage: t.storage.dtype, shape: [...t.shape], bytes: storage.slice(t.offset * el, (t.offset + n) * el) };

@@ -23,7 +23,8 @@ import { permute } from '../onnx/layout';
 import { float32Of, type StateDict, type TorchTensor } from './checkpoint';
 import { PyTorchFormatError } from './errors';
 
-export const EXPORT_ADVICE = "export with torch.onnx.export(model, x, 'model.onnx', training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)";
+export const EXPORT_ADVICE =
+  "export with torch.onnx.export(model, x, 'model.onnx', training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)";
 
 /** IR layer → (IR weight role → state_dict key). */
 export type StateDictLink = Map<string, Map<string, string>>;
@@ -35,7 +36,12 @@ const ROLES: Record<string, Record<string, (string | undefined)[]>> = {
 };
 
 /** Links every weighted IR layer of `graph` (read from `onnxFile`) to its state_dict entries, or says why not. */
-export async function linkStateDict(onnxFile: string, graph: ModelGraph, sd: StateDict, sdFile: string): Promise<StateDictLink> {
+export async function linkStateDict(
+  onnxFile: string,
+  graph: ModelGraph,
+  sd: StateDict,
+  sdFile: string,
+): Promise<StateDictLink> {
   const proto = await readModelProto(onnxFile);
   const nodes = new Map((proto.graph?.node ?? []).map((n) => [n.name ?? '', n]));
   const link: StateDictLink = new Map();
@@ -45,7 +51,10 @@ export async function linkStateDict(onnxFile: string, graph: ModelGraph, sd: Sta
     const roles = node ? ROLES[node.opType ?? '']?.[layer.className] : undefined;
     if (!node || !roles) {
       if (layer.className.startsWith('ONNX:')) continue; // opaque: the engine never prunes through it
-      throw new PyTorchFormatError(`layer '${layer.name}' (${layer.className}) has no ONNX node PruneLens can link to the state_dict`, sdFile);
+      throw new PyTorchFormatError(
+        `layer '${layer.name}' (${layer.className}) has no ONNX node PruneLens can link to the state_dict`,
+        sdFile,
+      );
     }
     const m = new Map<string, string>();
     (node.input ?? []).forEach((name, i) => {
@@ -90,8 +99,13 @@ export function prunedStateDict(original: StateDict, link: StateDictLink, pruned
         data = w.data;
         shape = w.shape;
       }
-      if (shape.length !== before.shape.length) throw new PyTorchFormatError(`'${key}' has rank ${before.shape.length}, the pruned layer gives [${shape}]`);
-      const t: TorchTensor = { storage: 'FloatStorage', shape, bytes: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) };
+      if (shape.length !== before.shape.length)
+        throw new PyTorchFormatError(`'${key}' has rank ${before.shape.length}, the pruned layer gives [${shape}]`);
+      const t: TorchTensor = {
+        storage: 'FloatStorage',
+        shape,
+        bytes: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+      };
       tensors.set(key, t);
     }
   }
@@ -99,7 +113,11 @@ export function prunedStateDict(original: StateDict, link: StateDictLink, pruned
 }
 
 /** [H, W, C] of the map a Dense reads through a Flatten, when that map has more than one position. */
-function flattenedMap(graph: ModelGraph, dense: string, shapes: ReturnType<typeof inferShapes>): [number, number, number] | undefined {
+function flattenedMap(
+  graph: ModelGraph,
+  dense: string,
+  shapes: ReturnType<typeof inferShapes>,
+): [number, number, number] | undefined {
   const layer = graph.layers.find((l) => l.name === dense)!;
   const src = layer.inboundNodes[0]?.[0];
   const flatten = src && graph.layers.find((l) => l.name === src.layer);
@@ -110,7 +128,11 @@ function flattenedMap(graph: ModelGraph, dense: string, shapes: ReturnType<typeo
 }
 
 /** IR Dense kernel [in, out] (rows H·W·C after a Flatten) → Linear weight [out, in] (columns C·H·W). */
-function denseToLinear(data: Float32Array, shape: number[], hwc: [number, number, number] | undefined): { data: Float32Array; shape: number[] } {
+function denseToLinear(
+  data: Float32Array,
+  shape: number[],
+  hwc: [number, number, number] | undefined,
+): { data: Float32Array; shape: number[] } {
   let rows = data;
   if (hwc) {
     const [h, w, c] = hwc;

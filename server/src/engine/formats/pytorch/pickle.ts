@@ -18,17 +18,43 @@ export class OrderedDict extends Map<PickleValue, PickleValue> {
   state?: Map<PickleValue, PickleValue>;
 }
 export class Global {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
 }
 /** A storage named by a persistent id: `('storage', torch.FloatStorage, key, location, numel)`. */
 export class StorageRef {
-  constructor(readonly dtype: string, readonly key: string, readonly location: string, readonly numel: number) {}
+  constructor(
+    readonly dtype: string,
+    readonly key: string,
+    readonly location: string,
+    readonly numel: number,
+  ) {}
 }
 /** `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, …)`, never executed: described. */
 export class TensorRef {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: number[],
+    readonly stride: number[],
+  ) {}
 }
-export type PickleValue = null | boolean | number | bigint | string | Uint8Array | PickleValue[] | Tuple | Map<PickleValue, PickleValue> | OrderedDict | Global | StorageRef | TensorRef;
+export type PickleValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | PickleValue[]
+  | Tuple
+  | Map<PickleValue, PickleValue>
+  | OrderedDict
+  | Global
+  | StorageRef
+  | TensorRef;
 
 /** Storage classes a state_dict may name, with their element type. */
 export const STORAGE_DTYPES: Record<string, { dtype: string; bytes: number }> = {
@@ -109,7 +135,8 @@ export function unpickle(bytes: Uint8Array, file: string): PickleValue {
   };
   const global = (module: string, name: string): Global => {
     const full = `${module}.${name}`;
-    if (!ALLOWED_GLOBALS.has(full)) fail(`global '${full}' is not one a state_dict uses (only OrderedDict, tensors and storages are accepted)`);
+    if (!ALLOWED_GLOBALS.has(full))
+      fail(`global '${full}' is not one a state_dict uses (only OrderedDict, tensors and storages are accepted)`);
     return new Global(module, name);
   };
   const setItems = (target: PickleValue, items: PickleValue[]) => {
@@ -271,7 +298,13 @@ export function unpickle(bytes: Uint8Array, file: string): PickleValue {
         const pid = pop();
         const items = pid instanceof Tuple ? pid.items : [];
         const [kind, cls, key, location, numel] = items;
-        if (kind !== 'storage' || !(cls instanceof Global) || !STORAGE_DTYPES[cls.name] || typeof key !== 'string' || typeof numel !== 'number') {
+        if (
+          kind !== 'storage' ||
+          !(cls instanceof Global) ||
+          !STORAGE_DTYPES[cls.name] ||
+          typeof key !== 'string' ||
+          typeof numel !== 'number'
+        ) {
           fail('a persistent id that is not a torch storage');
         }
         push(new StorageRef((cls as Global).name, key as string, String(location), numel as number));
@@ -281,7 +314,8 @@ export function unpickle(bytes: Uint8Array, file: string): PickleValue {
         // REDUCE: only the allowed callables, interpreted here
         const args = pop();
         const fn = pop();
-        if (!(fn instanceof Global) || !(args instanceof Tuple)) fail(`REDUCE of something that is not an allowed global at byte ${at}`);
+        if (!(fn instanceof Global) || !(args instanceof Tuple))
+          fail(`REDUCE of something that is not an allowed global at byte ${at}`);
         push(reduce(fn as Global, (args as Tuple).items, fail));
         break;
       }
@@ -289,12 +323,15 @@ export function unpickle(bytes: Uint8Array, file: string): PickleValue {
         // BUILD: instance state, accepted only for an OrderedDict (state_dict._metadata)
         const state = pop();
         const obj = top();
-        if (!(obj instanceof OrderedDict) || !(state instanceof Map)) fail('BUILD on something other than an OrderedDict');
+        if (!(obj instanceof OrderedDict) || !(state instanceof Map))
+          fail('BUILD on something other than an OrderedDict');
         (obj as OrderedDict).state = state as Map<PickleValue, PickleValue>;
         break;
       }
       default:
-        fail(`opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${at} is not one a state_dict uses`);
+        fail(
+          `opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${at} is not one a state_dict uses`,
+        );
     }
   }
 }
@@ -307,8 +344,10 @@ function reduce(fn: Global, args: PickleValue[], fail: (m: string) => never): Pi
   }
   if (full === 'torch._utils._rebuild_tensor_v2') {
     const [storage, offset, size, stride] = args;
-    const ints = (t: PickleValue) => (t instanceof Tuple && t.items.every((x) => typeof x === 'number') ? (t.items as number[]) : undefined);
-    if (!(storage instanceof StorageRef) || typeof offset !== 'number' || !ints(size) || !ints(stride)) fail('_rebuild_tensor_v2 with unexpected arguments');
+    const ints = (t: PickleValue) =>
+      t instanceof Tuple && t.items.every((x) => typeof x === 'number') ? (t.items as number[]) : undefined;
+    if (!(storage instanceof StorageRef) || typeof offset !== 'number' || !ints(size) || !ints(stride))
+      fail('_rebuild_tensor_v2 with unexpected arguments');
     return new TensorRef(storage as StorageRef, offset as number, ints(size)!, ints(stride)!);
   }
   if (full === 'torch._utils._rebuild_parameter') {
@@ -412,7 +451,8 @@ export class Pickler {
   private int(n: number): void {
     if (n >= 0 && n < 256) this.op(0x4b, n);
     else if (n >= 0 && n < 65536) this.op(0x4d, n & 0xff, n >> 8);
-    else if (n >= -(2 ** 31) && n < 2 ** 31) this.op(0x4a, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff);
+    else if (n >= -(2 ** 31) && n < 2 ** 31)
+      this.op(0x4a, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff);
     else {
       let v = BigInt(n);
       const out: number[] = [];

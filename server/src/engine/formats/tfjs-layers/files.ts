@@ -19,7 +19,11 @@ export const WEIGHTS_FILE = 'group1-shard1of1.bin';
 export async function writeArtifactsFiles(dir: string, artifacts: tf.io.ModelArtifacts): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   const weightData = artifacts.weightData
-    ? Buffer.from(tf.io.concatenateArrayBuffers(Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]))
+    ? Buffer.from(
+        tf.io.concatenateArrayBuffers(
+          Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData],
+        ),
+      )
     : Buffer.alloc(0);
   const modelJson = {
     format: artifacts.format ?? 'layers-model',
@@ -70,7 +74,11 @@ async function replaceDir(tmp: string, target: string): Promise<void> {
   }
   if (entries) {
     const foreign = entries.find((e) => !OWN_MODEL_FILES.test(e));
-    if (foreign !== undefined) throw new OutputError(`holds '${foreign}', which is not part of a model PruneLens wrote; nothing was replaced`, target);
+    if (foreign !== undefined)
+      throw new OutputError(
+        `holds '${foreign}', which is not part of a model PruneLens wrote; nothing was replaced`,
+        target,
+      );
     old = `${target}.old-${process.pid}-${Date.now()}`;
     await fs.rename(target, old);
   }

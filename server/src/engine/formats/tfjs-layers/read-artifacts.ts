@@ -4,7 +4,17 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import * as path from 'node:path';
-import { checkNesting, confinedPath, describe, elementCount, MAX_TENSOR_ELEMENTS, MAX_TOTAL_WEIGHT_ELEMENTS, printable, readRegularFile, statRegularFile } from '../../util/limits';
+import {
+  checkNesting,
+  confinedPath,
+  describe,
+  elementCount,
+  MAX_TENSOR_ELEMENTS,
+  MAX_TOTAL_WEIGHT_ELEMENTS,
+  printable,
+  readRegularFile,
+  statRegularFile,
+} from '../../util/limits';
 import { TfjsLayersFormatError } from './errors';
 
 export const MODEL_FILE = 'model.json';
@@ -24,25 +34,39 @@ const QUANTIZED: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
  */
 export function checkSpec(spec: unknown, file: string, index = 0): { bytes: number; elements: number } {
   const fail = (m: string) => new TfjsLayersFormatError(m, file);
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw fail(`weightsManifest entry #${index + 1} must be an object {name, shape, dtype}`);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw fail(`weightsManifest entry #${index + 1} must be an object {name, shape, dtype}`);
   const s = spec as Record<string, unknown>;
-  if (typeof s.name !== 'string' || !s.name) throw fail(`weightsManifest entry #${index + 1} has no name (got ${describe(s.name)})`);
+  if (typeof s.name !== 'string' || !s.name)
+    throw fail(`weightsManifest entry #${index + 1} has no name (got ${describe(s.name)})`);
   const what = `weight '${printable(s.name)}'`;
   const elements = elementCount(s.shape, MAX_TENSOR_ELEMENTS, fail, what);
   if (typeof s.dtype !== 'string' || !(s.dtype in DTYPE_BYTES) || QUANTIZED[s.dtype] !== undefined) {
     throw fail(`${what} has unsupported dtype ${describe(s.dtype)} (float32, int32 or bool, optionally quantized)`);
   }
-  if (s.quantization === undefined || s.quantization === null) return { bytes: elements * DTYPE_BYTES[s.dtype], elements };
+  if (s.quantization === undefined || s.quantization === null)
+    return { bytes: elements * DTYPE_BYTES[s.dtype], elements };
   const q = s.quantization as Record<string, unknown>;
-  if (typeof q !== 'object' || Array.isArray(q)) throw fail(`${what}: quantization must be an object {dtype, scale, min}`);
+  if (typeof q !== 'object' || Array.isArray(q))
+    throw fail(`${what}: quantization must be an object {dtype, scale, min}`);
   const qBytes = typeof q.dtype === 'string' ? QUANTIZED[q.dtype] : undefined;
-  if (qBytes === undefined) throw fail(`${what} has unsupported quantization dtype ${describe(q.dtype)} (uint8, uint16 or float16)`);
+  if (qBytes === undefined)
+    throw fail(`${what} has unsupported quantization dtype ${describe(q.dtype)} (uint8, uint16 or float16)`);
   if (q.dtype === 'float16') {
-    if (s.dtype !== 'float32') throw fail(`${what}: float16 quantization applies to float32 weights only, not ${s.dtype}`);
+    if (s.dtype !== 'float32')
+      throw fail(`${what}: float16 quantization applies to float32 weights only, not ${s.dtype}`);
   } else {
-    if (s.dtype !== 'float32' && s.dtype !== 'int32') throw fail(`${what}: ${String(q.dtype)} quantization applies to float32 or int32 weights, not ${s.dtype}`);
-    if (typeof q.scale !== 'number' || !Number.isFinite(q.scale) || typeof q.min !== 'number' || !Number.isFinite(q.min)) {
-      throw fail(`${what}: ${String(q.dtype)} quantization needs finite numbers 'scale' and 'min' (got ${describe(q.scale)}, ${describe(q.min)})`);
+    if (s.dtype !== 'float32' && s.dtype !== 'int32')
+      throw fail(`${what}: ${String(q.dtype)} quantization applies to float32 or int32 weights, not ${s.dtype}`);
+    if (
+      typeof q.scale !== 'number' ||
+      !Number.isFinite(q.scale) ||
+      typeof q.min !== 'number' ||
+      !Number.isFinite(q.min)
+    ) {
+      throw fail(
+        `${what}: ${String(q.dtype)} quantization needs finite numbers 'scale' and 'min' (got ${describe(q.scale)}, ${describe(q.min)})`,
+      );
     }
   }
   return { bytes: elements * qBytes, elements };
@@ -59,14 +83,17 @@ export function resolveModelJsonPath(p: string): string {
 
 export async function readModelJson(file: string): Promise<Record<string, unknown>> {
   const fail = (m: string) => new TfjsLayersFormatError(m, file);
-  const text = (await readRegularFile(file, MAX_MODEL_JSON_BYTES, fail, path.basename(file), 'file not found')).toString('utf8');
+  const text = (
+    await readRegularFile(file, MAX_MODEL_JSON_BYTES, fail, path.basename(file), 'file not found')
+  ).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw fail(`malformed JSON (${printable((err as Error).message)})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('expected a JSON object with modelTopology and weightsManifest');
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw fail('expected a JSON object with modelTopology and weightsManifest');
   // Bounded here so that hashing, cloning and validating the topology later never recurse without end.
   checkNesting(json, fail, 'the JSON');
   return json as Record<string, unknown>;
@@ -85,7 +112,10 @@ export async function readArtifactsFromFile(modelPath: string): Promise<tf.io.Mo
   const file = resolveModelJsonPath(modelPath);
   const json = await readModelJson(file);
   if (!isLayersModelJson(json)) {
-    throw new TfjsLayersFormatError("not a TF.js layers model (no Keras 'modelTopology'; graph models cannot be pruned)", file);
+    throw new TfjsLayersFormatError(
+      "not a TF.js layers model (no Keras 'modelTopology'; graph models cannot be pruned)",
+      file,
+    );
   }
   const manifest = json.weightsManifest;
   if (manifest !== undefined && !Array.isArray(manifest)) {
@@ -109,7 +139,10 @@ export async function readArtifactsFromFile(modelPath: string): Promise<tf.io.Mo
       const spec = checkSpec(w, file, i);
       need += spec.bytes;
       elements += spec.elements;
-      if (elements > MAX_TOTAL_WEIGHT_ELEMENTS) throw fail(`the weights hold more than ${MAX_TOTAL_WEIGHT_ELEMENTS.toExponential(2)} values, over the limit PruneLens reads`);
+      if (elements > MAX_TOTAL_WEIGHT_ELEMENTS)
+        throw fail(
+          `the weights hold more than ${MAX_TOTAL_WEIGHT_ELEMENTS.toExponential(2)} values, over the limit PruneLens reads`,
+        );
     }
     const parts: Buffer[] = [];
     for (const rel of group.paths as unknown[]) {
@@ -119,16 +152,21 @@ export async function readArtifactsFromFile(modelPath: string): Promise<tf.io.Mo
       const name = `weights shard '${printable(String(rel))}' listed in model.json`;
       const st = await statRegularFile(shard, MAX_WEIGHT_BYTES, fail, name, `${name} is missing`);
       total += st.size;
-      if (total > MAX_WEIGHT_BYTES) throw fail(`weights exceed the ${(MAX_WEIGHT_BYTES / 2 ** 30).toFixed(1)} GiB limit`);
+      if (total > MAX_WEIGHT_BYTES)
+        throw fail(`weights exceed the ${(MAX_WEIGHT_BYTES / 2 ** 30).toFixed(1)} GiB limit`);
       parts.push(await readRegularFile(shard, MAX_WEIGHT_BYTES, fail, name));
     }
     const have = parts.reduce((s, b) => s + b.length, 0);
     const list = (group.paths as string[]).map(printable).join(', ');
     if (have < need) {
-      throw fail(`weights shard${group.paths.length > 1 ? 's' : ''} ${list} truncated: ${have} bytes, the manifest needs ${need}`);
+      throw fail(
+        `weights shard${group.paths.length > 1 ? 's' : ''} ${list} truncated: ${have} bytes, the manifest needs ${need}`,
+      );
     }
     if (have > need) {
-      throw fail(`weights shard${group.paths.length > 1 ? 's' : ''} ${list} hold ${have} bytes, the manifest describes ${need}`);
+      throw fail(
+        `weights shard${group.paths.length > 1 ? 's' : ''} ${list} hold ${have} bytes, the manifest describes ${need}`,
+      );
     }
     buffers.push(...parts);
     specs.push(...(group.weights as tf.io.WeightsManifestEntry[]));

@@ -56,7 +56,10 @@ export function graphFromArtifacts(artifacts: tf.io.ModelArtifacts, file = '<mem
   checkShapes(graph, shapes, fail);
   const problems = validateWeights(graph, shapes);
   if (problems.length) {
-    throw new TfjsLayersFormatError(problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more problems)`, file);
+    throw new TfjsLayersFormatError(
+      problems.length === 1 ? problems[0] : `${problems[0]} (and ${problems.length - 1} more problems)`,
+      file,
+    );
   }
   return graph;
 }
@@ -92,7 +95,8 @@ function assignWeights(graph: ModelGraph, weights: WeightTensor[], file: string)
     }
     const layer = byName.get(owner)!;
     const role = w.name.slice(owner.length + 1);
-    if (layer.weights.has(role)) throw new TfjsLayersFormatError(`weight '${w.name}' appears twice in the manifest`, file);
+    if (layer.weights.has(role))
+      throw new TfjsLayersFormatError(`weight '${w.name}' appears twice in the manifest`, file);
     layer.weights.set(role, w);
   }
 }

@@ -20,14 +20,16 @@ interface ParsedTopology {
 }
 
 function asObject(v: unknown, what: string, file: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TfjsLayersFormatError(`${what} must be an object`, file);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TfjsLayersFormatError(`${what} must be an object`, file);
   return v as Json;
 }
 
 /** Unwraps `{model_config: …}` (Keras converter) to the `{class_name, config}` model config. */
 export function modelConfigOf(topology: unknown, file: string): { modelConfig: Json; wrapped: boolean; outer: Json } {
   const outer = asObject(topology, 'modelTopology', file);
-  if (outer.model_config !== undefined) return { modelConfig: asObject(outer.model_config, 'model_config', file), wrapped: true, outer };
+  if (outer.model_config !== undefined)
+    return { modelConfig: asObject(outer.model_config, 'model_config', file), wrapped: true, outer };
   return { modelConfig: outer, wrapped: false, outer };
 }
 
@@ -36,16 +38,26 @@ function parseRef(raw: unknown, file: string, where: string): { ref: TensorRef; 
     const index = (v: unknown, what: string): number => {
       if (v === undefined) return 0;
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-        throw new TfjsLayersFormatError(`${where}: ${what} of the reference to '${printable(raw[0] as string)}' must be a non-negative integer, got ${describe(v)}`, file);
+        throw new TfjsLayersFormatError(
+          `${where}: ${what} of the reference to '${printable(raw[0] as string)}' must be a non-negative integer, got ${describe(v)}`,
+          file,
+        );
       }
       return v;
     };
     const kwargs = raw[3];
     if (kwargs !== undefined && (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs))) {
-      throw new TfjsLayersFormatError(`${where}: the call arguments of the reference to '${printable(raw[0] as string)}' must be an object`, file);
+      throw new TfjsLayersFormatError(
+        `${where}: the call arguments of the reference to '${printable(raw[0] as string)}' must be an object`,
+        file,
+      );
     }
     return {
-      ref: { layer: raw[0], nodeIndex: index(raw[1], 'the node index'), tensorIndex: index(raw[2], 'the tensor index') },
+      ref: {
+        layer: raw[0],
+        nodeIndex: index(raw[1], 'the node index'),
+        tensorIndex: index(raw[2], 'the tensor index'),
+      },
       kwargs: (kwargs as Record<string, unknown>) ?? {},
     };
   }
@@ -60,28 +72,38 @@ function layerConfigOf(raw: Json, file: string, i: number): { className: string;
   if (typeof className !== 'string') throw new TfjsLayersFormatError(`layer #${i} has no class_name`, file);
   const config = asObject(raw.config ?? {}, `config of layer #${i} (${className})`, file) as LayerConfig;
   const name = raw.name ?? config.name;
-  if (typeof name !== 'string' || !name) throw new TfjsLayersFormatError(`layer #${i} (${printable(className)}) has no name (got ${describe(name)})`, file);
+  if (typeof name !== 'string' || !name)
+    throw new TfjsLayersFormatError(`layer #${i} (${printable(className)}) has no name (got ${describe(name)})`, file);
   return { className, config: { ...config, name } };
 }
 
 function parseFunctional(modelConfig: Json, file: string): ParsedTopology {
   const cfg = asObject(modelConfig.config, 'model config', file);
   if (!Array.isArray(cfg.layers)) throw new TfjsLayersFormatError("model config has no 'layers' array", file);
-  if (cfg.layers.length > MAX_LAYERS) throw new TfjsLayersFormatError(`the model has ${cfg.layers.length} layers, over the ${MAX_LAYERS} PruneLens reads`, file);
+  if (cfg.layers.length > MAX_LAYERS)
+    throw new TfjsLayersFormatError(
+      `the model has ${cfg.layers.length} layers, over the ${MAX_LAYERS} PruneLens reads`,
+      file,
+    );
   const layers: LayerNode[] = [];
   const names = new Set<string>();
   for (const [i, rawLayer] of (cfg.layers as unknown[]).entries()) {
     const raw = asObject(rawLayer, `layer #${i}`, file);
     const { className, config } = layerConfigOf(raw, file, i);
-    if (names.has(config.name)) throw new TfjsLayersFormatError(`two layers are named '${printable(config.name)}'`, file);
+    if (names.has(config.name))
+      throw new TfjsLayersFormatError(`two layers are named '${printable(config.name)}'`, file);
     names.add(config.name);
     const nodes = (raw.inbound_nodes ?? []) as unknown[];
-    if (!Array.isArray(nodes)) throw new TfjsLayersFormatError(`layer '${config.name}': inbound_nodes must be an array`, file);
+    if (!Array.isArray(nodes))
+      throw new TfjsLayersFormatError(`layer '${config.name}': inbound_nodes must be an array`, file);
     const inboundNodes: TensorRef[][] = [];
     const inboundKwargs: Record<string, unknown>[][] = [];
     for (const node of nodes) {
       if (!Array.isArray(node)) {
-        throw new TfjsLayersFormatError(`layer '${config.name}': unsupported inbound node format (Keras 3 topologies are not TF.js layers models)`, file);
+        throw new TfjsLayersFormatError(
+          `layer '${config.name}': unsupported inbound node format (Keras 3 topologies are not TF.js layers models)`,
+          file,
+        );
       }
       const parsed = node.map((r) => parseRef(r, file, `layer '${config.name}'`));
       inboundNodes.push(parsed.map((p) => p.ref));
@@ -97,11 +119,13 @@ function parseFunctional(modelConfig: Json, file: string): ParsedTopology {
   const inputs = refs('input_layers');
   const outputs = refs('output_layers');
   for (const r of [...inputs, ...outputs]) {
-    if (!names.has(r.layer)) throw new TfjsLayersFormatError(`model input/output names unknown layer '${r.layer}'`, file);
+    if (!names.has(r.layer))
+      throw new TfjsLayersFormatError(`model input/output names unknown layer '${r.layer}'`, file);
   }
   for (const l of layers) {
     for (const r of l.inboundNodes.flat()) {
-      if (!names.has(r.layer)) throw new TfjsLayersFormatError(`layer '${l.name}' reads unknown layer '${r.layer}'`, file);
+      if (!names.has(r.layer))
+        throw new TfjsLayersFormatError(`layer '${l.name}' reads unknown layer '${r.layer}'`, file);
     }
   }
   return {
@@ -119,8 +143,13 @@ function parseFunctional(modelConfig: Json, file: string): ParsedTopology {
 function parseSequential(modelConfig: Json, file: string): ParsedTopology {
   const cfg = modelConfig.config;
   const list = (Array.isArray(cfg) ? cfg : asObject(cfg, 'model config', file).layers) as unknown[];
-  if (!Array.isArray(list) || list.length === 0) throw new TfjsLayersFormatError('Sequential model has no layers', file);
-  if (list.length > MAX_LAYERS) throw new TfjsLayersFormatError(`the model has ${list.length} layers, over the ${MAX_LAYERS} PruneLens reads`, file);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new TfjsLayersFormatError('Sequential model has no layers', file);
+  if (list.length > MAX_LAYERS)
+    throw new TfjsLayersFormatError(
+      `the model has ${list.length} layers, over the ${MAX_LAYERS} PruneLens reads`,
+      file,
+    );
   const name = Array.isArray(cfg) ? 'sequential' : String((cfg as Json).name ?? 'sequential');
   const layers: LayerNode[] = [];
   let syntheticInput: string | undefined;
@@ -129,7 +158,11 @@ function parseSequential(modelConfig: Json, file: string): ParsedTopology {
     const { className, config } = layerConfigOf(asObject(rawLayer, `layer #${i}`, file), file, i);
     if (i === 0 && className !== 'InputLayer') {
       const shape = config.batch_input_shape ?? config.batch_shape;
-      if (!Array.isArray(shape)) throw new TfjsLayersFormatError(`first layer '${config.name}' of the Sequential model has no batch_input_shape`, file);
+      if (!Array.isArray(shape))
+        throw new TfjsLayersFormatError(
+          `first layer '${config.name}' of the Sequential model has no batch_input_shape`,
+          file,
+        );
       syntheticInput = `${config.name}_input`;
       layers.push({
         name: syntheticInput,
@@ -176,7 +209,9 @@ function topoSort(layers: LayerNode[], file: string): LayerNode[] {
   for (const root of layers) {
     if (state.get(root.name) === 2) continue;
     // Each frame: the layer and the position of the next input to visit.
-    const stack: { layer: LayerNode; inputs: TensorRef[]; next: number }[] = [{ layer: root, inputs: root.inboundNodes.flat(), next: 0 }];
+    const stack: { layer: LayerNode; inputs: TensorRef[]; next: number }[] = [
+      { layer: root, inputs: root.inboundNodes.flat(), next: 0 },
+    ];
     state.set(root.name, 1);
     while (stack.length) {
       const top = stack[stack.length - 1];
@@ -208,11 +243,20 @@ export function parseTopology(topology: unknown, file: string): ParsedTopology &
   let parsed: ParsedTopology;
   if (cls === 'Sequential') parsed = parseSequential(modelConfig, file);
   else if (typeof cls === 'string' && FUNCTIONAL.has(cls)) parsed = parseFunctional(modelConfig, file);
-  else throw new TfjsLayersFormatError(`unsupported model class '${String(cls)}' (expected Sequential, Model or Functional)`, file);
+  else
+    throw new TfjsLayersFormatError(
+      `unsupported model class '${String(cls)}' (expected Sequential, Model or Functional)`,
+      file,
+    );
   return { ...parsed, wrapped, outer };
 }
 
-const refJson = (r: TensorRef, kwargs: Record<string, unknown> = {}): unknown[] => [r.layer, r.nodeIndex, r.tensorIndex, kwargs];
+const refJson = (r: TensorRef, kwargs: Record<string, unknown> = {}): unknown[] => [
+  r.layer,
+  r.nodeIndex,
+  r.tensorIndex,
+  kwargs,
+];
 
 /** True when the graph is still a plain chain from one input, so it can be written as Sequential. */
 function isChain(graph: ModelGraph): boolean {
@@ -221,7 +265,8 @@ function isChain(graph: ModelGraph): boolean {
   if (input.className !== 'InputLayer') return false;
   let prev = input.name;
   for (const l of rest) {
-    if (l.inboundNodes.length !== 1 || l.inboundNodes[0].length !== 1 || l.inboundNodes[0][0].layer !== prev) return false;
+    if (l.inboundNodes.length !== 1 || l.inboundNodes[0].length !== 1 || l.inboundNodes[0][0].layer !== prev)
+      return false;
     prev = l.name;
   }
   return graph.outputs[0].layer === prev;

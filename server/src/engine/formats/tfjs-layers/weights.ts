@@ -42,7 +42,8 @@ export function decodeWeights(buffer: ArrayBuffer, specs: tf.io.WeightsManifestE
   let offset = 0;
   for (const [i, spec] of specs.entries()) {
     const { bytes, elements: size } = checkSpec(spec, file, i);
-    if (offset + bytes > buffer.byteLength) throw new TfjsLayersFormatError(`weight '${spec.name}' lies past the end of the weight data`, file);
+    if (offset + bytes > buffer.byteLength)
+      throw new TfjsLayersFormatError(`weight '${spec.name}' lies past the end of the weight data`, file);
     const raw = new Uint8Array(buffer, offset, bytes);
     offset += bytes;
     let data: Float32Array;
@@ -55,8 +56,17 @@ export function decodeWeights(buffer: ArrayBuffer, specs: tf.io.WeightsManifestE
     } else {
       throw new TfjsLayersFormatError(`weight '${spec.name}' has unsupported dtype '${spec.dtype}'`, file);
     }
-    if (data.length !== size) throw new TfjsLayersFormatError(`weight '${spec.name}' decodes to ${data.length} values, its shape needs ${size}`, file);
-    out.push({ name: spec.name, shape: [...spec.shape], data, ...(spec.dtype === 'int32' ? { dtype: 'int32' as const } : {}) });
+    if (data.length !== size)
+      throw new TfjsLayersFormatError(
+        `weight '${spec.name}' decodes to ${data.length} values, its shape needs ${size}`,
+        file,
+      );
+    out.push({
+      name: spec.name,
+      shape: [...spec.shape],
+      data,
+      ...(spec.dtype === 'int32' ? { dtype: 'int32' as const } : {}),
+    });
   }
   return out;
 }

@@ -11,8 +11,17 @@ import { encodeWeights } from './weights';
 export function graphToArtifacts(graph: ModelGraph): tf.io.ModelArtifacts {
   const modelConfig = buildTopology(graph, graph.meta.syntheticInput);
   const modelTopology = graph.meta.topologyWrapped
-    ? { keras_version: graph.meta.kerasVersion, backend: graph.meta.backend, model_config: modelConfig, training_config: graph.meta.trainingConfig }
-    : { ...modelConfig, keras_version: graph.meta.kerasVersion ?? `tfjs-layers ${tf.version.tfjs}`, backend: graph.meta.backend ?? 'tensor_flow.js' };
+    ? {
+        keras_version: graph.meta.kerasVersion,
+        backend: graph.meta.backend,
+        model_config: modelConfig,
+        training_config: graph.meta.trainingConfig,
+      }
+    : {
+        ...modelConfig,
+        keras_version: graph.meta.kerasVersion ?? `tfjs-layers ${tf.version.tfjs}`,
+        backend: graph.meta.backend ?? 'tensor_flow.js',
+      };
   const weights = [...graph.layers.flatMap((l) => [...l.weights.values()]), ...graph.orphanWeights];
   const { specs, data } = encodeWeights(weights);
   return {
@@ -20,8 +29,16 @@ export function graphToArtifacts(graph: ModelGraph): tf.io.ModelArtifacts {
     format: 'layers-model',
     generatedBy: graph.meta.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
     convertedBy: graph.meta.convertedBy ?? null,
-    ...(graph.meta.trainingConfig && !graph.meta.topologyWrapped ? { trainingConfig: graph.meta.trainingConfig as tf.io.TrainingConfig } : {}),
-    ...(graph.meta.userDefinedMetadata ? { userDefinedMetadata: graph.meta.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']> } : {}),
+    ...(graph.meta.trainingConfig && !graph.meta.topologyWrapped
+      ? { trainingConfig: graph.meta.trainingConfig as tf.io.TrainingConfig }
+      : {}),
+    ...(graph.meta.userDefinedMetadata
+      ? {
+          userDefinedMetadata: graph.meta.userDefinedMetadata as NonNullable<
+            tf.io.ModelArtifacts['userDefinedMetadata']
+          >,
+        }
+      : {}),
     weightSpecs: specs,
     weightData: data,
   };

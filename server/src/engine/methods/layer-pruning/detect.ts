@@ -16,7 +16,18 @@
 import { PRODUCERS } from '../../graph/coupling';
 import type { ModelGraph } from '../../graph/ir';
 import { inferShapes, type Shape } from '../../graph/shapes';
-import { ancestors, area, descendants, indexGraph, isDownsampler, isUpsampler, sameScale, sorted, type GraphIndex, type Scale } from './topology';
+import {
+  ancestors,
+  area,
+  descendants,
+  indexGraph,
+  isDownsampler,
+  isUpsampler,
+  sameScale,
+  sorted,
+  type GraphIndex,
+  type Scale,
+} from './topology';
 
 export interface SkipJoin {
   /** The Concatenate's skip input. */
@@ -102,14 +113,19 @@ function asJoin(index: GraphIndex, concat: string, shapes: Map<string, Shape | n
     if (!upsampler) continue;
     const above = ancestors(index, upInput);
     // Walk back from the skip over channel-wise layers at its resolution until the path down branches off.
-    for (let branch = skip; ; ) {
+    for (let branch = skip; ;) {
       const region = [...descendants(index, branch)].filter((n) => n !== branch && above.has(n));
       if (region.includes(upInput) && region.some((n) => isDownsampler(index, n))) {
         found.push({ skip, branch, skipPosition: k, concat, upInput, upsampler, region: sorted(index, region), scale });
         break;
       }
       const prev = index.inputsOf.get(branch) ?? [];
-      if (prev.length !== 1 || isProducer(index, branch) || !sameScale(index.scale.get(branch), index.scale.get(prev[0]))) break;
+      if (
+        prev.length !== 1 ||
+        isProducer(index, branch) ||
+        !sameScale(index.scale.get(branch), index.scale.get(prev[0]))
+      )
+        break;
       branch = prev[0];
     }
   }
@@ -118,11 +134,21 @@ function asJoin(index: GraphIndex, concat: string, shapes: Map<string, Shape | n
   return `'${concat}' does not join a skipped encoder output with an upsampled path from below it`;
 }
 
-function levelOf(index: GraphIndex, joins: SkipJoin[], heads: Set<string>, level: number, shapes: Map<string, Shape | null>): UNetLevel {
+function levelOf(
+  index: GraphIndex,
+  joins: SkipJoin[],
+  heads: Set<string>,
+  level: number,
+  shapes: Map<string, Shape | null>,
+): UNetLevel {
   const deepest = level === joins.length + 1;
   const parent = level >= 2 ? joins[level - 2] : undefined;
   const upper = parent ? new Set(parent.region) : new Set(index.byName.keys());
-  const producers = (names: Iterable<string>): string[] => sorted(index, [...names].filter((n) => upper.has(n) && isProducer(index, n) && !heads.has(n)));
+  const producers = (names: Iterable<string>): string[] =>
+    sorted(
+      index,
+      [...names].filter((n) => upper.has(n) && isProducer(index, n) && !heads.has(n)),
+    );
   const upPath = new Set(parent ? [...descendants(index, parent.upsampler)].filter((n) => upper.has(n)) : []);
   const downsample = parent ? sorted(index, upper).find((n) => isDownsampler(index, n)) : undefined;
   const own = deepest ? undefined : joins[level - 1];
@@ -160,7 +186,8 @@ export function detectUNet(graph: ModelGraph): UNetDetection {
   if ('reason' in indexed) return { unet: false, reason: indexed.reason };
   const index = indexed.index;
   const concats = graph.layers.filter((l) => l.className === 'Concatenate').map((l) => l.name);
-  if (concats.length === 0) return { unet: false, reason: 'no Concatenate layer: a U-Net joins encoder and decoder maps by concatenation' };
+  if (concats.length === 0)
+    return { unet: false, reason: 'no Concatenate layer: a U-Net joins encoder and decoder maps by concatenation' };
   const joins: SkipJoin[] = [];
   const notes: string[] = [];
   for (const c of concats) {
@@ -168,15 +195,25 @@ export function detectUNet(graph: ModelGraph): UNetDetection {
     if (typeof j === 'string') notes.push(j);
     else joins.push(j);
   }
-  if (joins.length === 0) return { unet: false, reason: `no skip connection found: ${notes.slice(0, 3).join('; ')}${notes.length > 3 ? '; …' : ''}` };
+  if (joins.length === 0)
+    return {
+      unet: false,
+      reason: `no skip connection found: ${notes.slice(0, 3).join('; ')}${notes.length > 3 ? '; …' : ''}`,
+    };
   joins.sort((a, b) => area(b.scale) - area(a.scale));
   for (let i = 0; i + 1 < joins.length; i++) {
     const [a, b] = [joins[i], joins[i + 1]];
     if (area(a.scale) === area(b.scale)) {
-      return { unet: false, reason: `two skip joins at one resolution ('${a.concat}', '${b.concat}'): not a single encoder–decoder chain` };
+      return {
+        unet: false,
+        reason: `two skip joins at one resolution ('${a.concat}', '${b.concat}'): not a single encoder–decoder chain`,
+      };
     }
     if (!a.region.includes(b.concat) || !a.region.includes(b.branch)) {
-      return { unet: false, reason: `skip join '${b.concat}' is not nested inside '${a.concat}' (the level above): not a single encoder–decoder chain` };
+      return {
+        unet: false,
+        reason: `skip join '${b.concat}' is not nested inside '${a.concat}' (the level above): not a single encoder–decoder chain`,
+      };
     }
   }
   const heads = findHeads(index);

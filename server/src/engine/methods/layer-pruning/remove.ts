@@ -55,7 +55,8 @@ export function removeDeepestLevel(graph: ModelGraph, detection: UNetDetection =
   // The level must hang off the network only at its parent's skip and Concatenate, or cutting it would
   // leave dangling readers (a deep-supervision output, a second skip from inside it).
   const region = new Set(join.region);
-  if (index.outputs.has(join.concat)) return fail(`'${join.concat}' is a model output; removing level ${level} would change its shape`);
+  if (index.outputs.has(join.concat))
+    return fail(`'${join.concat}' is a model output; removing level ${level} would change its shape`);
   for (const r of region) {
     if (index.outputs.has(r)) return fail(`level ${level} layer '${r}' is a model output`);
     const outside = (index.consumers.get(r) ?? []).find((c) => !region.has(c) && c !== join.concat);
@@ -66,11 +67,20 @@ export function removeDeepestLevel(graph: ModelGraph, detection: UNetDetection =
 
   const coupling = analyzeCoupling(graph);
   const producers = [...coupling.producerOut.keys()];
-  const removedRoots = producerRoots(coupling, producers.filter((p) => region.has(p)));
-  const keptRoots = producerRoots(coupling, producers.filter((p) => !region.has(p)));
+  const removedRoots = producerRoots(
+    coupling,
+    producers.filter((p) => region.has(p)),
+  );
+  const keptRoots = producerRoots(
+    coupling,
+    producers.filter((p) => !region.has(p)),
+  );
   // Channels merged (Add/Multiply…) with channels outside the level cannot be told apart from them.
   const tied = [...removedRoots].some((r) => keptRoots.has(r));
-  if (tied) return fail(`level ${level}'s channels are merged element-wise with channels outside it, so its upsampled channels cannot be separated`);
+  if (tied)
+    return fail(
+      `level ${level}'s channels are merged element-wise with channels outside it, so its upsampled channels cannot be separated`,
+    );
 
   const concatNode = index.byName.get(join.concat)!;
   const skipRef: TensorRef = concatNode.inboundNodes[0][join.skipPosition];
@@ -90,7 +100,9 @@ export function removeDeepestLevel(graph: ModelGraph, detection: UNetDetection =
     }
     const reads = layer.inboundNodes.some((node) => node.some((r) => r.layer === join.concat));
     if (reads) consumers.push(layer.name);
-    layer.inboundNodes = layer.inboundNodes.map((node) => node.map((r) => (r.layer === join.concat ? { ...skipRef } : r)));
+    layer.inboundNodes = layer.inboundNodes.map((node) =>
+      node.map((r) => (r.layer === join.concat ? { ...skipRef } : r)),
+    );
   }
 
   // The result must be a model of the same interface whose weights fit their layers.
@@ -98,7 +110,8 @@ export function removeDeepestLevel(graph: ModelGraph, detection: UNetDetection =
   const after = inferShapes(out);
   for (const r of graph.outputs) {
     const k = `${r.layer}:${r.nodeIndex}:${r.tensorIndex}`;
-    if (JSON.stringify(before.get(k)) !== JSON.stringify(after.get(k))) return fail(`removing level ${level} would change output '${r.layer}'`);
+    if (JSON.stringify(before.get(k)) !== JSON.stringify(after.get(k)))
+      return fail(`removing level ${level} would change output '${r.layer}'`);
   }
   const problems = validateWeights(out, after);
   if (problems.length) return fail(`removing level ${level} leaves inconsistent weights: ${problems[0]}`);
@@ -116,7 +129,10 @@ export function removeDeepestLevel(graph: ModelGraph, detection: UNetDetection =
  * Removes the deepest level `count` times, re-detecting the structure after each cut. Stops at the first
  * step that cannot be done (and says why); never removes the top level, which has nothing to reconnect to.
  */
-export function removeLevels(graph: ModelGraph, count: number): { steps: LevelRemovalStep[]; graph: ModelGraph; stoppedBecause?: string } {
+export function removeLevels(
+  graph: ModelGraph,
+  count: number,
+): { steps: LevelRemovalStep[]; graph: ModelGraph; stoppedBecause?: string } {
   const steps: LevelRemovalStep[] = [];
   let g = graph;
   for (let i = 0; i < count; i++) {

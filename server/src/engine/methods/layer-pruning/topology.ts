@@ -28,9 +28,30 @@ export interface GraphIndex {
 
 /** Layers that leave the spatial grid as it is (channel-wise or element-wise work). */
 const SPATIAL_SAME = new Set([
-  'BatchNormalization', 'Activation', 'ReLU', 'LeakyReLU', 'ELU', 'PReLU', 'Softmax', 'ThresholdedReLU', 'Dropout',
-  'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'LayerNormalization', 'Concatenate', 'Add',
-  'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum', 'ZeroPadding2D', 'Cropping2D', 'DepthwiseConv2D',
+  'BatchNormalization',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'PReLU',
+  'Softmax',
+  'ThresholdedReLU',
+  'Dropout',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'LayerNormalization',
+  'Concatenate',
+  'Add',
+  'Subtract',
+  'Multiply',
+  'Average',
+  'Maximum',
+  'Minimum',
+  'ZeroPadding2D',
+  'Cropping2D',
+  'DepthwiseConv2D',
 ]);
 
 const CONVS = new Set(['Conv2D', 'SeparableConv2D', 'DepthwiseConv2D']);
@@ -58,7 +79,10 @@ function layerScale(layer: LayerNode, input: Scale | null, outShape: Shape | nul
 }
 
 /** A reason instead of an index when a layer is called more than once: shared layers have no single place to cut. */
-export function indexGraph(graph: ModelGraph, shapes: Map<string, Shape | null>): { index: GraphIndex } | { reason: string } {
+export function indexGraph(
+  graph: ModelGraph,
+  shapes: Map<string, Shape | null>,
+): { index: GraphIndex } | { reason: string } {
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
   const order = new Map(graph.layers.map((l, i) => [l.name, i]));
   const inputsOf = new Map<string, string[]>();
@@ -66,14 +90,18 @@ export function indexGraph(graph: ModelGraph, shapes: Map<string, Shape | null>)
   const scale = new Map<string, Scale | null>();
   for (const layer of graph.layers) {
     if (layer.inboundNodes.length > 1) {
-      return { reason: `layer '${layer.name}' is called ${layer.inboundNodes.length} times (shared weights); level detection needs each layer used once` };
+      return {
+        reason: `layer '${layer.name}' is called ${layer.inboundNodes.length} times (shared weights); level detection needs each layer used once`,
+      };
     }
     const ins = (layer.inboundNodes[0] ?? []).map((r) => r.layer);
     inputsOf.set(layer.name, ins);
     for (const i of ins) consumers.get(i)?.push(layer.name);
     const inScales = ins.map((i) => scale.get(i) ?? null);
     // A merge of maps at different resolutions (or of an unknown one) has no single resolution.
-    const same = inScales.every((s) => s !== null && inScales[0] !== null && s[0] === inScales[0][0] && s[1] === inScales[0][1]);
+    const same = inScales.every(
+      (s) => s !== null && inScales[0] !== null && s[0] === inScales[0][0] && s[1] === inScales[0][1],
+    );
     const input = ins.length === 0 ? null : same ? inScales[0] : null;
     scale.set(layer.name, layerScale(layer, input, shapes.get(`${layer.name}:0:0`)));
   }

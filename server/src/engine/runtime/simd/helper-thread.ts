@@ -137,7 +137,8 @@ export function simdHelper(backend: BackendWasm): SimdHelper | null {
 export async function startSimdHelper(backend: BackendWasm): Promise<SimdHelper> {
   const memory = backendMemory(backend);
   if (memory === null) throw new Error('the wasm backend exposes no memory');
-  if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('the wasm backend is single-threaded (its memory is not shared)');
+  if (!(memory.buffer instanceof SharedArrayBuffer))
+    throw new Error('the wasm backend is single-threaded (its memory is not shared)');
   const existing = helpers.get(memory);
   if (existing !== undefined) return existing;
   const modules: Record<string, WebAssembly.Module> = {};
@@ -187,4 +188,3 @@ export async function startSimdHelper(backend: BackendWasm): Promise<SimdHelper>
   helpers.set(memory, helper);
   return helper;
 }
-

@@ -2,8 +2,16 @@
 // nor @types/node 20 declares it (TypeScript puts it in the DOM lib, which the server must not see).
 declare namespace WebAssembly {
   type Exports = Record<string, unknown>;
-  interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
-  interface ModuleImportDescriptor { module: string; name: string; kind: string }
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+    shared?: boolean;
+  }
+  interface ModuleImportDescriptor {
+    module: string;
+    name: string;
+    kind: string;
+  }
   class Memory {
     constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer | SharedArrayBuffer;

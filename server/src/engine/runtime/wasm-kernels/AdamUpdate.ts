@@ -34,13 +34,20 @@ function adamUpdate(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm;
   if (mod === null) throw new Error(`${ADAM_UPDATE} needs the project's SIMD module (PRUNELENS_OWN_SIMD is 0?)`);
   const n = tf.util.sizeFromShape(value.shape);
   for (const [name, t] of Object.entries({ m, v, gradient })) {
-    if (tf.util.sizeFromShape(t.shape) !== n || t.dtype !== 'float32') throw new Error(`${ADAM_UPDATE}: ${name} does not match the variable`);
+    if (tf.util.sizeFromShape(t.shape) !== n || t.dtype !== 'float32')
+      throw new Error(`${ADAM_UPDATE}: ${name} does not match the variable`);
   }
   const { beta1: b1, beta2: b2 } = attrs;
-  const params = floatTensor(backend, [8], [b1, 1 - b1, b2, 1 - b2, attrs.correction1, attrs.correction2, attrs.epsilon, -attrs.learningRate]);
+  const params = floatTensor(
+    backend,
+    [8],
+    [b1, 1 - b1, b2, 1 - b2, attrs.correction1, attrs.correction2, attrs.epsilon, -attrs.learningRate],
+  );
   const out = [value, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
   // Every allocation is done: addresses taken from here on stay valid.
-  const [w0, m0, v0, g0, wOut, mOut, vOut, p] = [value, m, v, gradient, ...out, params].map((t) => heapIndex(backend, t) * 4);
+  const [w0, m0, v0, g0, wOut, mOut, vOut, p] = [value, m, v, gradient, ...out, params].map(
+    (t) => heapIndex(backend, t) * 4,
+  );
   (mod.adamUpdate as (...a: number[]) => void)(w0, m0, v0, g0, wOut, mOut, vOut, n, p);
   free(backend, params);
   return out;

@@ -51,7 +51,8 @@ function f64View(backend: BackendWasm, scratch: Info): Float64Array {
 
 function module(backend: BackendWasm): WebAssembly.Exports {
   const mod = simdModule(backend, 'batchnorm');
-  if (mod === null) throw new Error(`${CHANNEL_MOMENTS}/${BATCH_NORM_GRAD} need the project's SIMD module (PRUNELENS_OWN_SIMD is 0?)`);
+  if (mod === null)
+    throw new Error(`${CHANNEL_MOMENTS}/${BATCH_NORM_GRAD} need the project's SIMD module (PRUNELENS_OWN_SIMD is 0?)`);
   return mod;
 }
 

@@ -18,4 +18,8 @@ function cast(args: Args): Info {
   return shareBuffer(args.backend, x);
 }
 
-export const castConfig: tf.KernelConfig = { kernelName: 'Cast', backendName: 'wasm', kernelFunc: cast as unknown as tf.KernelFunc };
+export const castConfig: tf.KernelConfig = {
+  kernelName: 'Cast',
+  backendName: 'wasm',
+  kernelFunc: cast as unknown as tf.KernelFunc,
+};

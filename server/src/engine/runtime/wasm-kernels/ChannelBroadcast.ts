@@ -19,8 +19,14 @@ const size = (t: Info): number => t.shape.reduce((p, q) => p * q, 1);
 /** True when v is a per-channel vector for `full`: C elements, every axis but the last 1, rank ≤ full's. */
 function perChannel(full: Info, v: Info): boolean {
   const c = full.shape[full.shape.length - 1];
-  return full.shape.length >= 2 && c >= 4 && v.shape.length <= full.shape.length && v.shape[v.shape.length - 1] === c
-    && size(v) === c && size(full) > c;
+  return (
+    full.shape.length >= 2 &&
+    c >= 4 &&
+    v.shape.length <= full.shape.length &&
+    v.shape[v.shape.length - 1] === c &&
+    size(v) === c &&
+    size(full) > c
+  );
 }
 
 /** `full` op `v` (or `v` op `full` for subtraction when `swapped`), or null when this case is not ours. */
@@ -30,7 +36,13 @@ function run(backend: BackendWasm, fn: string, full: Info, v: Info): Info | null
   if (mod === null) return null;
   const out = backend.makeOutput(full.shape, 'float32');
   const c = full.shape[full.shape.length - 1];
-  (mod[fn] as Fn)(heapIndex(backend, full) * 4, heapIndex(backend, v) * 4, heapIndex(backend, out) * 4, size(full) / c, c);
+  (mod[fn] as Fn)(
+    heapIndex(backend, full) * 4,
+    heapIndex(backend, v) * 4,
+    heapIndex(backend, out) * 4,
+    size(full) / c,
+    c,
+  );
   return out;
 }
 
@@ -39,8 +51,7 @@ function kernel(name: 'Multiply' | 'Add' | 'Sub'): tf.KernelConfig {
   const kernelFunc = (args: Args): Info => {
     const a = args.inputs.a as Info;
     const b = args.inputs.b as Info;
-    const out = run(args.backend, fn, a, b)
-      ?? run(args.backend, name === 'Sub' ? 'rsubChannels' : fn, b, a);
+    const out = run(args.backend, fn, a, b) ?? run(args.backend, name === 'Sub' ? 'rsubChannels' : fn, b, a);
     return out ?? stockKernel(name)(args);
   };
   return { kernelName: name, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };

@@ -16,7 +16,10 @@ function concat(args: { inputs: Info[]; backend: BackendWasm; attrs: { axis: num
   if (rank < 2 || axis !== rank - 1 || useful.length === 0 || inputs.some((t) => t.dtype !== 'float32')) {
     return stockKernel('Concat')(args as never);
   }
-  const shape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+  const shape = tf.backend_util.computeOutShape(
+    inputs.map((t) => t.shape),
+    axis,
+  );
   const out = backend.makeOutput(shape, 'float32');
   const pixels = shape.slice(0, -1).reduce((p, q) => p * q, 1);
   let offset = 0;

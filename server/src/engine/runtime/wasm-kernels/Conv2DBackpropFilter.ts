@@ -93,17 +93,29 @@ function im2colMatMul(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo)
   const xT = transpose(backend, x, [3, 0, 1, 2]); // [Ci, B, H, W]
   let xTp = xT;
   if (top || bottom || left || right) {
-    xTp = wasmOp(backend, 'PadV2', { x: xT }, { paddings: [[0, 0], [0, 0], [top, bottom], [left, right]], constantValue: 0 });
+    xTp = wasmOp(
+      backend,
+      'PadV2',
+      { x: xT },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [top, bottom],
+          [left, right],
+        ],
+        constantValue: 0,
+      },
+    );
     free(backend, xT);
   }
   const taps = kh * kw;
   const plane = hp * wp;
   const totalRows = b * oh;
-  const rowsPer = Math.max(1, Math.min(
-    totalRows,
-    Math.floor(CHUNK_G_BYTES / (wp * co * 4)),
-    Math.floor(CHUNK_A_BYTES / (taps * ci * wp * 4)),
-  ));
+  const rowsPer = Math.max(
+    1,
+    Math.min(totalRows, Math.floor(CHUNK_G_BYTES / (wp * co * 4)), Math.floor(CHUNK_A_BYTES / (taps * ci * wp * 4))),
+  );
   let acc: Info | null = null;
   for (let r0 = 0; r0 < totalRows; r0 += rowsPer) {
     const r1 = Math.min(totalRows, r0 + rowsPer);
@@ -212,12 +224,22 @@ function batchAsChannels(backend: BackendWasm, x: Info, dy: Info, info: Conv2DIn
   const { top, bottom, left, right } = info.padInfo;
   const xT = transpose(backend, x, [3, 1, 2, 0]);
   const dyT = transpose(backend, dy, [1, 2, 0, 3]);
-  const full = wasmOp(backend, 'Conv2D', { x: xT, filter: dyT }, {
-    strides: [info.dilationHeight, info.dilationWidth],
-    dilations: [info.strideHeight, info.strideWidth],
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-    dataFormat: 'NHWC',
-  });
+  const full = wasmOp(
+    backend,
+    'Conv2D',
+    { x: xT, filter: dyT },
+    {
+      strides: [info.dilationHeight, info.dilationWidth],
+      dilations: [info.strideHeight, info.strideWidth],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+    },
+  );
   free(backend, xT, dyT);
   // Extra rows/columns appear when the padded input is longer than the last window needs; they are not taps.
   let taps = full;
@@ -256,7 +278,20 @@ function perImageViews(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo
   if (bottom < 0 || right < 0) return null;
   const plane = hp * wp;
   const xT = transpose(backend, x, [0, 3, 1, 2]); // [B, Ci, H, W]
-  const xTp = wasmOp(backend, 'PadV2', { x: xT }, { paddings: [[0, 1], [0, 0], [top, bottom], [left, right]], constantValue: 0 });
+  const xTp = wasmOp(
+    backend,
+    'PadV2',
+    { x: xT },
+    {
+      paddings: [
+        [0, 1],
+        [0, 0],
+        [top, bottom],
+        [left, right],
+      ],
+      constantValue: 0,
+    },
+  );
   free(backend, xT);
   const acc = new Float64Array(kh * kw * ci * co);
   for (let n = 0; n < b; n++) {
@@ -265,7 +300,8 @@ function perImageViews(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo
     const g0 = heapIndex(backend, g);
     const dy0 = heapIndex(backend, dy);
     heap.fill(0, g0, g0 + plane * co);
-    for (let i = 0; i < oh; i++) heap.copyWithin(g0 + i * wp * co, dy0 + (n * oh + i) * ow * co, dy0 + (n * oh + i + 1) * ow * co);
+    for (let i = 0; i < oh; i++)
+      heap.copyWithin(g0 + i * wp * co, dy0 + (n * oh + i) * ow * co, dy0 + (n * oh + i + 1) * ow * co);
     const x0 = heapIndex(backend, xTp) + n * ci * plane;
     for (let u = 0; u < kh; u++) {
       for (let v = 0; v < kw; v++) {
@@ -300,7 +336,14 @@ type FilterGradFn = (...args: number[]) => void;
 function simdTiles(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info | null {
   const mod = simdModule(backend, 'conv-filter-grad');
   if (mod === null) return null;
-  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+  } = info;
   const [b, h, w, ci] = x.shape;
   const [, oh, ow, co] = dy.shape;
   const ciPad = Math.ceil(ci / 4) * 4;
@@ -363,8 +406,12 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Ba
   const dy = inputs.dy as Info;
   if (attrs.dataFormat === 'NCHW') throw new Error('wasm Conv2DBackpropFilter supports only NHWC');
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, attrs.dilations ?? 1,
-    attrs.pad, attrs.dimRoundingMode,
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
   );
   const { strideHeight: sh, strideWidth: sw, dilationWidth: dw, filterWidth: kw } = info;
   if (x.dtype === 'float32' && dy.dtype === 'float32') {

@@ -26,7 +26,13 @@ interface Attrs extends ConvGradAttrs {
 type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: Attrs };
 
 /** kh == sh and kw == sw: matmul, then each dy pixel's kh·kw·Ci outputs are laid out as its block. */
-function blockwise(backend: BackendWasm, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo, inputShape: Shape4): Info {
+function blockwise(
+  backend: BackendWasm,
+  dy: Info,
+  filter: Info,
+  info: tf.backend_util.Conv2DInfo,
+  inputShape: Shape4,
+): Info {
   const [kh, kw, ci, co] = filter.shape;
   const [b, oh, ow] = dy.shape;
   const dy3 = reshape(backend, dy, [1, b * oh * ow, co]);
@@ -50,7 +56,13 @@ function blockwise(backend: BackendWasm, dy: Info, filter: Info, info: tf.backen
 }
 
 /** General case: stride-1 convolution of the zero-inserted dy with the flipped, transposed filter. */
-function viaConvolution(backend: BackendWasm, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo, inputShape: Shape4): Info {
+function viaConvolution(
+  backend: BackendWasm,
+  dy: Info,
+  filter: Info,
+  info: tf.backend_util.Conv2DInfo,
+  inputShape: Shape4,
+): Info {
   const [kh, kw] = filter.shape;
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const [, h, w] = inputShape;
@@ -65,14 +77,35 @@ function viaConvolution(backend: BackendWasm, dy: Info, filter: Info, info: tf.b
   let out: Info;
   if (top >= 0 && bottom >= 0 && left >= 0 && right >= 0) {
     // XNNPACK pads implicitly: no padded copy of dy (~10% of the call at 128×128×16, batch 8).
-    out = wasmOp(backend, 'Conv2D', { x: z, filter: wT }, {
-      strides: [1, 1], dilations: [dh, dw], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC',
-    });
+    out = wasmOp(
+      backend,
+      'Conv2D',
+      { x: z, filter: wT },
+      {
+        strides: [1, 1],
+        dilations: [dh, dw],
+        pad: [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+      },
+    );
   } else {
     const zp = padOrCrop(backend, z, top, bottom, left, right);
-    out = wasmOp(backend, 'Conv2D', { x: zp, filter: wT }, {
-      strides: [1, 1], dilations: [dh, dw], pad: 'valid', dataFormat: 'NHWC',
-    });
+    out = wasmOp(
+      backend,
+      'Conv2D',
+      { x: zp, filter: wT },
+      {
+        strides: [1, 1],
+        dilations: [dh, dw],
+        pad: 'valid',
+        dataFormat: 'NHWC',
+      },
+    );
     if (zp !== z) free(backend, zp);
   }
   free(backend, wT);
@@ -86,7 +119,12 @@ function conv2DBackpropInput(args: Args): Info {
   const filter = inputs.filter as Info;
   if (attrs.dataFormat === 'NCHW') return stockKernel('Conv2DBackpropInput')(args);
   const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape, filter.shape as Shape4, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode,
+    attrs.inputShape,
+    filter.shape as Shape4,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
   );
   const [kh, kw] = filter.shape;
   if (kh === info.strideHeight && kw === info.strideWidth && info.dilationHeight === 1 && info.dilationWidth === 1) {

@@ -24,13 +24,31 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
   const dy = inputs.dy as Info;
   const [kh, kw, c, m] = attrs.filterShape;
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as Shape4, attrs.filterShape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true,
+    x.shape as Shape4,
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
   );
-  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow } = info;
+  const {
+    strideHeight: sh,
+    strideWidth: sw,
+    dilationHeight: dh,
+    dilationWidth: dw,
+    outHeight: oh,
+    outWidth: ow,
+  } = info;
   const b = x.shape[0];
   const n = b * oh * ow;
   const { top, bottom, left, right } = info.padInfo;
-  const xp = padZeros(backend, x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+  const xp = padZeros(backend, x, [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ]);
   const xT = transpose(backend, xp, [3, 0, 1, 2]); // [C, B, Hp, Wp]: a tap window is then a [C, B, OH, OW] slice
   freeIfNot(backend, xp, x);
   const dy4 = reshape(backend, dy, [n, c, m]);
@@ -39,12 +57,21 @@ function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend:
   const parts: Info[] = [];
   for (let u = 0; u < kh; u++) {
     for (let v = 0; v < kw; v++) {
-      const win = wasmOp(backend, 'StridedSlice', { x: xT }, {
-        begin: [0, 0, u * dh, v * dw],
-        end: [c, b, u * dh + (oh - 1) * sh + 1, v * dw + (ow - 1) * sw + 1],
-        strides: [1, 1, sh, sw],
-        beginMask: 0, endMask: 0, ellipsisMask: 0, newAxisMask: 0, shrinkAxisMask: 0,
-      });
+      const win = wasmOp(
+        backend,
+        'StridedSlice',
+        { x: xT },
+        {
+          begin: [0, 0, u * dh, v * dw],
+          end: [c, b, u * dh + (oh - 1) * sh + 1, v * dw + (ow - 1) * sw + 1],
+          strides: [1, 1, sh, sw],
+          beginMask: 0,
+          endMask: 0,
+          ellipsisMask: 0,
+          newAxisMask: 0,
+          shrinkAxisMask: 0,
+        },
+      );
       const win3 = reshape(backend, win, [c, 1, n]);
       const prod = wasmOp(backend, 'Multiply', { a: win3, b: dyT });
       const sum = wasmOp(backend, 'Sum', { x: prod }, { axis: [2], keepDims: false }); // [C, m]

@@ -24,7 +24,13 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: 
   const filter = inputs.filter as Info;
   const [kh, kw, c, m] = filter.shape;
   const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape, filter.shape as Shape4, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, true,
+    attrs.inputShape,
+    filter.shape as Shape4,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
   );
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
   const [b, h, w] = attrs.inputShape;
@@ -36,19 +42,42 @@ function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: 
   let right = w + (kw - 1) * dw - left - z.shape[2];
   if (top < 0 || left < 0 || bottom < 0 || right < 0) {
     // Negative padding means rows of dy that no input position reaches (odd sizes with stride 2): crop them.
-    const cropped = wasmOp(backend, 'Slice', { x: z }, {
-      begin: [0, Math.max(-top, 0), Math.max(-left, 0), 0],
-      size: [b, z.shape[1] - Math.max(-top, 0) - Math.max(-bottom, 0), z.shape[2] - Math.max(-left, 0) - Math.max(-right, 0), c * m],
-    });
+    const cropped = wasmOp(
+      backend,
+      'Slice',
+      { x: z },
+      {
+        begin: [0, Math.max(-top, 0), Math.max(-left, 0), 0],
+        size: [
+          b,
+          z.shape[1] - Math.max(-top, 0) - Math.max(-bottom, 0),
+          z.shape[2] - Math.max(-left, 0) - Math.max(-right, 0),
+          c * m,
+        ],
+      },
+    );
     if (z !== dy) free(backend, z);
     z = cropped;
     [top, left, bottom, right] = [Math.max(top, 0), Math.max(left, 0), Math.max(bottom, 0), Math.max(right, 0)];
   }
   const flipped = flipFilter(backend, filter, false);
   const f = reshape(backend, flipped, [kh, kw, c * m, 1]);
-  const full = wasmOp(backend, 'DepthwiseConv2dNative', { x: z, filter: f }, {
-    strides: [1, 1], dilations: [dh, dw], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC',
-  });
+  const full = wasmOp(
+    backend,
+    'DepthwiseConv2dNative',
+    { x: z, filter: f },
+    {
+      strides: [1, 1],
+      dilations: [dh, dw],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+    },
+  );
   free(backend, flipped, f);
   if (z !== dy) free(backend, z);
   if (m === 1) return full;

@@ -28,10 +28,14 @@ function fusedBatchNorm(args: Args): Info {
   const offset = inputs.offset as Info | undefined;
   const scale = inputs.scale as Info | undefined;
   const c = x.shape[x.shape.length - 1];
-  if (x.dtype !== 'float32' || x.shape.length !== 4 || ![mean, variance, offset, scale].every((p) => perChannel(p, c))) {
+  if (
+    x.dtype !== 'float32' ||
+    x.shape.length !== 4 ||
+    ![mean, variance, offset, scale].every((p) => perChannel(p, c))
+  ) {
     return stockKernel('FusedBatchNorm')(args);
   }
-  const read = (p: Info | undefined, fallback: number): (i: number) => number => {
+  const read = (p: Info | undefined, fallback: number): ((i: number) => number) => {
     if (p === undefined || p === null) return () => fallback;
     const v = backend.typedArrayFromHeap(p) as Float32Array;
     return v.length === 1 ? () => v[0] : (i) => v[i];
@@ -46,9 +50,18 @@ function fusedBatchNorm(args: Args): Info {
   }
   const filter = floatTensor(backend, [1, 1, c, 1], k);
   const bias = floatTensor(backend, [c], b);
-  const out = wasmOp(backend, 'FusedDepthwiseConv2D', { x, filter, bias }, {
-    strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', activation: 'linear',
-  });
+  const out = wasmOp(
+    backend,
+    'FusedDepthwiseConv2D',
+    { x, filter, bias },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+      activation: 'linear',
+    },
+  );
   free(backend, filter, bias);
   return out;
 }

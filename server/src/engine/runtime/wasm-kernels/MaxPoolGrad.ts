@@ -32,7 +32,12 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm
   const input = inputs.input as Info;
   if (input.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('wasm MaxPoolGrad: float32 only');
   const info = tf.backend_util.computePool2DInfo(
-    input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode,
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
   );
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: oh, outWidth: ow } = info;
   const { top, left } = info.padInfo;
@@ -65,7 +70,10 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm
             const base = ((n * h + r) * w + q) * c;
             for (let k = 0; k < c; k++) {
               const v = x[base + k];
-              if (v > best[k]) { best[k] = v; at[k] = base + k; }
+              if (v > best[k]) {
+                best[k] = v;
+                at[k] = base + k;
+              }
             }
           }
         }

@@ -15,7 +15,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { floatTensor, free, Info, stockKernel, wasmOp } from './util';
 
-type Args = { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: { axis: number | number[]; keepDims: boolean } };
+type Args = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: { axis: number | number[]; keepDims: boolean };
+};
 
 /** The largest of 8, 4, 2 that divides n, or 1. */
 function block(n: number): number {
@@ -40,7 +44,11 @@ function reduce(args: Args, name: 'Sum' | 'Mean'): Info {
   if (blocks === null) return stockKernel(name)(args);
   const [p, q] = blocks;
   const pooled = wasmOp(backend, 'AvgPool', { x }, { filterSize: [p, q], strides: [p, q], pad: 'valid' });
-  const reduced = stockKernel(name)({ inputs: { x: pooled }, backend, attrs: { axis: [0, 1, 2], keepDims: attrs.keepDims } });
+  const reduced = stockKernel(name)({
+    inputs: { x: pooled },
+    backend,
+    attrs: { axis: [0, 1, 2], keepDims: attrs.keepDims },
+  });
   free(backend, pooled);
   if (name === 'Mean') return reduced;
   const factor = floatTensor(backend, [], [p * q]);

@@ -38,8 +38,12 @@ export function sliceInfo(backend: BackendWasm, x: Info, begin: number[], size: 
     run *= size[inner];
   }
   // A channel range of every pixel (SplitV along channels, the gradient of Concatenate): the SIMD copy.
-  if (inner === rank - 1 && x.dtype === 'float32' && size.slice(0, -1).every((s, i) => s === x.shape[i])
-      && copyChannels(backend, out, 0, x, begin[rank - 1], total / run, run)) {
+  if (
+    inner === rank - 1 &&
+    x.dtype === 'float32' &&
+    size.slice(0, -1).every((s, i) => s === x.shape[i]) &&
+    copyChannels(backend, out, 0, x, begin[rank - 1], total / run, run)
+  ) {
     return out;
   }
   const strides = new Array<number>(rank).fill(1);
@@ -64,7 +68,10 @@ export function sliceInfo(backend: BackendWasm, x: Info, begin: number[], size: 
   return out;
 }
 
-interface SliceAttrs { begin: number | number[]; size?: number | number[] }
+interface SliceAttrs {
+  begin: number | number[];
+  size?: number | number[];
+}
 
 function slice(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: SliceAttrs }): Info {
   const x = args.inputs.x as Info;
@@ -73,7 +80,10 @@ function slice(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attr
   return sliceInfo(args.backend, x, begin, size);
 }
 
-interface SplitAttrs { numOrSizeSplits: number | number[]; axis: number }
+interface SplitAttrs {
+  numOrSizeSplits: number | number[];
+  axis: number;
+}
 
 function splitV(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: SplitAttrs }): Info[] {
   const x = args.inputs.x as Info;

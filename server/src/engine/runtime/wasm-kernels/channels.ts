@@ -13,7 +13,13 @@ type Fn = (...args: number[]) => void;
  * both tensors float32, already allocated. Reads and writes exactly those elements.
  */
 export function copyChannels(
-  backend: BackendWasm, dst: Info, dstOffset: number, src: Info, srcOffset: number, pixels: number, count: number,
+  backend: BackendWasm,
+  dst: Info,
+  dstOffset: number,
+  src: Info,
+  srcOffset: number,
+  pixels: number,
+  count: number,
 ): boolean {
   const mod = simdModule(backend, 'channels');
   if (mod === null || dst.dtype !== 'float32' || src.dtype !== 'float32') return false;
@@ -21,7 +27,12 @@ export function copyChannels(
   const srcC = src.shape[src.shape.length - 1];
   if (pixels === 0 || count === 0) return true;
   (mod.copyChannels as Fn)(
-    (heapIndex(backend, dst) + dstOffset) * 4, dstC, (heapIndex(backend, src) + srcOffset) * 4, srcC, pixels, count,
+    (heapIndex(backend, dst) + dstOffset) * 4,
+    dstC,
+    (heapIndex(backend, src) + srcOffset) * 4,
+    srcC,
+    pixels,
+    count,
   );
   return true;
 }
@@ -35,6 +46,14 @@ export function maxPool2x2Grad(backend: BackendWasm, input: Info, dy: Info): Inf
   const dx = backend.makeOutput(input.shape, 'float32');
   // Odd sizes: the last row/column belongs to no window and gets no gradient.
   if (h % 2 === 1 || w % 2 === 1) (backend.typedArrayFromHeap(dx) as Float32Array).fill(0);
-  (mod.maxPool2x2Grad as Fn)(heapIndex(backend, input) * 4, heapIndex(backend, dy) * 4, heapIndex(backend, dx) * 4, n, h, w, c);
+  (mod.maxPool2x2Grad as Fn)(
+    heapIndex(backend, input) * 4,
+    heapIndex(backend, dy) * 4,
+    heapIndex(backend, dx) * 4,
+    n,
+    h,
+    w,
+    c,
+  );
   return dx;
 }

@@ -57,8 +57,19 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
 
 /** Kernels the wasm backend registers itself but gets wrong or runs several times slower than need be; ours replace them. */
 export const wasmReplacedKernels: readonly tf.KernelConfig[] = [
-  maxPoolGradConfig, conv2DBackpropInputConfig, sliceConfig, splitVConfig, identityConfig, sumConfig, meanConfig,
-  fusedBatchNormConfig, concatConfig, multiplyConfig, addConfig, subConfig, castConfig,
+  maxPoolGradConfig,
+  conv2DBackpropInputConfig,
+  sliceConfig,
+  splitVConfig,
+  identityConfig,
+  sumConfig,
+  meanConfig,
+  fusedBatchNormConfig,
+  concatConfig,
+  multiplyConfig,
+  addConfig,
+  subConfig,
+  castConfig,
 ];
 
 const replaced = new Set<string>();

@@ -10,7 +10,10 @@ export type Info = tf.TensorInfo;
 
 /** Runs the wasm backend's kernel `name`; the caller owns the result. */
 export function wasmOp(
-  backend: BackendWasm, name: string, inputs: Record<string, Info> | Info[], attrs: object = {},
+  backend: BackendWasm,
+  name: string,
+  inputs: Record<string, Info> | Info[],
+  attrs: object = {},
 ): Info {
   const kernel = tf.getKernel(name, 'wasm');
   if (kernel === undefined) throw new Error(`wasm kernel '${name}' is not registered`);
@@ -48,9 +51,22 @@ export function insertZeros(backend: BackendWasm, dy: Info, sh: number, sw: numb
   if (sh === 1 && sw === 1) return dy;
   const [b, oh, ow, c] = dy.shape;
   const r = reshape(backend, dy, [b, oh, 1, ow, 1, c]);
-  const p = wasmOp(backend, 'PadV2', { x: r }, {
-    paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0,
-  });
+  const p = wasmOp(
+    backend,
+    'PadV2',
+    { x: r },
+    {
+      paddings: [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
   const out = reshape(backend, p, [b, oh * sh, ow * sw, c]);
   free(backend, r, p);
   return out;
@@ -60,17 +76,35 @@ export function insertZeros(backend: BackendWasm, dy: Info, sh: number, sw: numb
  * Adds rows/columns of zeros (positive amounts) or removes them (negative amounts) at each side of the two
  * spatial axes of an NHWC tensor. Returns the input itself when nothing changes.
  */
-export function padOrCrop(backend: BackendWasm, x: Info, top: number, bottom: number, left: number, right: number): Info {
+export function padOrCrop(
+  backend: BackendWasm,
+  x: Info,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): Info {
   const [b, h, w, c] = x.shape;
   let y = x;
   if (top < 0 || bottom < 0 || left < 0 || right < 0) {
     const t = Math.max(-top, 0);
     const l = Math.max(-left, 0);
-    y = wasmOp(backend, 'Slice', { x }, {
-      begin: [0, t, l, 0], size: [b, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c],
-    });
+    y = wasmOp(
+      backend,
+      'Slice',
+      { x },
+      {
+        begin: [0, t, l, 0],
+        size: [b, h - t - Math.max(-bottom, 0), w - l - Math.max(-right, 0), c],
+      },
+    );
   }
-  const padded = padZeros(backend, y, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]]);
+  const padded = padZeros(backend, y, [
+    [0, 0],
+    [Math.max(top, 0), Math.max(bottom, 0)],
+    [Math.max(left, 0), Math.max(right, 0)],
+    [0, 0],
+  ]);
   if (padded !== y && y !== x) free(backend, y);
   return padded;
 }
@@ -84,7 +118,9 @@ export function saveStockKernel(name: string): void {
 }
 
 /** The backend's own kernel saved by saveStockKernel; called with the replacement's arguments. */
-export function stockKernel(name: string): (args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object }) => Info {
+export function stockKernel(
+  name: string,
+): (args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object }) => Info {
   const f = stock.get(name);
   if (f === undefined) throw new Error(`the wasm backend's own '${name}' was not saved`);
   return (args) => {
@@ -94,7 +130,9 @@ export function stockKernel(name: string): (args: { inputs: tf.NamedTensorInfoMa
 }
 
 /** As stockKernel, for kernels with several outputs (SplitV). */
-export function stockKernelMulti(name: string): (args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object }) => Info[] {
+export function stockKernelMulti(
+  name: string,
+): (args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: object }) => Info[] {
   const f = stock.get(name);
   if (f === undefined) throw new Error(`the wasm backend's own '${name}' was not saved`);
   return (args) => {
@@ -151,7 +189,11 @@ export function heapIndex(backend: BackendWasm, x: Info): number {
 
 type BackendInternals = {
   dataIdNextNumber: number;
-  dataIdMap: { get(id: object): { id: number } | undefined; set(id: object, v: object): void; delete(id: object): void };
+  dataIdMap: {
+    get(id: object): { id: number } | undefined;
+    set(id: object, v: object): void;
+    delete(id: object): void;
+  };
   wasm: { tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } };
 };
 
@@ -167,7 +209,11 @@ export function heapView(backend: BackendWasm, at: number, shape: number[]): Inf
   const dataId = {};
   const id = b.dataIdNextNumber++;
   b.dataIdMap.set(dataId, { id, memoryOffset: at * 4, shape, dtype: 'float32', refCount: 1 });
-  b.wasm.tfjs.registerTensor(id, shape.reduce((p, q) => p * q, 1), at * 4);
+  b.wasm.tfjs.registerTensor(
+    id,
+    shape.reduce((p, q) => p * q, 1),
+    at * 4,
+  );
   return { dataId, shape, dtype: 'float32' };
 }
 
