@@ -186,9 +186,19 @@ export async function startHarness(): Promise<Harness> {
           return (await posted()).filter((m) => m.type === type);
         },
         async send(message) {
-          // VS Code delivers host messages as a window 'message' event; so does this.
+          // VS Code delivers host messages as a window 'message' event; so does this. The event is dispatched
+          // later, as a task of its own: wait until it has been, so that an assertion right after `send` sees
+          // the panel's handling of it (a listener added now runs after the panel's own, on the same event).
           await page.evaluate(
-            (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, '*'),
+            (m) =>
+              new Promise<void>((handled) => {
+                const w = globalThis as unknown as {
+                  postMessage(m: unknown, o: string): void;
+                  addEventListener(t: string, f: () => void, o: { once: boolean }): void;
+                };
+                w.addEventListener('message', () => handled(), { once: true });
+                w.postMessage(m, '*');
+              }),
             message,
           );
         },
