@@ -5,7 +5,7 @@
  */
 import { resolveDataset } from '../server/src/engine/analyze';
 import { graphToOnnx } from '../server/src/engine/formats/onnx/writer';
-import { createSession, floatTensor } from '../server/src/engine/formats/onnx/runtime';
+import { createSession, floatTensor } from '../server/src/engine/runtime/onnx-session';
 import { tfModelToGraph } from '../server/src/engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../server/src/engine/graph/coupling';
 import { runNativeStatsPass } from '../server/src/engine/stats/native-pass';

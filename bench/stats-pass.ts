@@ -14,7 +14,7 @@
 import { resolveDataset } from '../server/src/engine/analyze';
 import type { Dataset } from '../server/src/engine/data/types';
 import { graphToOnnx } from '../server/src/engine/formats/onnx/writer';
-import { createSession, floatTensor } from '../server/src/engine/formats/onnx/runtime';
+import { createSession, floatTensor } from '../server/src/engine/runtime/onnx-session';
 import { tfModelToGraph } from '../server/src/engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../server/src/engine/graph/coupling';
 import { inspectGraph } from '../server/src/engine/inspect';

@@ -9,7 +9,7 @@ import type { Coupling } from '../../server/src/engine/graph/coupling';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
 import { zeroChannelSlices } from './surgery-check';
 import { decodeModel, type ValueInfoProto } from '../../server/src/engine/formats/onnx/proto';
-import { createSession, loadOrt } from '../../server/src/engine/formats/onnx/runtime';
+import { createSession, loadOrt } from '../../server/src/engine/runtime/onnx-session';
 
 /** A copy of `graph` whose consumers ignore the removed channels (their input weights zeroed). */
 export function zeroReads(graph: ModelGraph, coupling: Coupling, removed: Set<number>): ModelGraph {

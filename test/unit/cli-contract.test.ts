@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { analyzeFlags, trainingFlags, zooFlags } from '../../server/src/engine/cli/flags';
 import { printErrorLine, statusLine } from '../../server/src/engine/cli/terminal';
-import { TerminalProgress } from '../../server/src/engine/train/progress-bar';
+import { TerminalProgress } from '../../server/src/engine/cli/progress-bar';
 import { UsageError } from '../../server/src/engine/util/errors';
 import { cliInProcess } from '../helpers/cli-in-process';
 

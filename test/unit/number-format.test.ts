@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compactNumber } from '../../protocol/src/format';
-import { formatNumber } from '../../server/src/engine/report/console';
+import { formatNumber } from '../../server/src/engine/cli/console-report';
 
 test('compactNumber: k from a thousand, M, G, negatives, rounding below a thousand', () => {
   assert.deepEqual([999, 1000, 1234, 55_296, 1_234_567, 2.5e9, -7_700, 12.6].map(compactNumber), [

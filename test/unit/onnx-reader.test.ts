@@ -15,7 +15,7 @@ import { pruneCommand } from '../../server/src/engine/cli/prune';
 import { readModel } from '../../server/src/engine/formats';
 import { float, int, ints, OnnxBuilder, valueInfo } from '../../server/src/engine/formats/onnx/builder';
 import { DataType } from '../../server/src/engine/formats/onnx/proto';
-import { createSession, floatTensor } from '../../server/src/engine/formats/onnx/runtime';
+import { createSession, floatTensor } from '../../server/src/engine/runtime/onnx-session';
 import { buildOnnx, writeOnnxModel } from '../../server/src/engine/formats/onnx/writer';
 import { graphToTfModel, tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';

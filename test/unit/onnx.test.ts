@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
-import { createSession, floatTensor } from '../../server/src/engine/formats/onnx/runtime';
+import { createSession, floatTensor } from '../../server/src/engine/runtime/onnx-session';
 import { buildZooModel } from '../../server/src/engine/zoo/index';
 import { Rng } from '../../server/src/engine/util/rng';
 import { randomizeWeights } from '../helpers/surgery-check';

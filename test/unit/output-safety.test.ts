@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readModel } from '../../server/src/engine/formats';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
-import { loadOrt } from '../../server/src/engine/formats/onnx/runtime';
+import { loadOrt } from '../../server/src/engine/runtime/onnx-session';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
 import { tfModelToGraph, writeTfjsLayersFiles } from '../../server/src/engine/formats/tfjs-layers/writer';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';

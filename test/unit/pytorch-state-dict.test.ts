@@ -15,7 +15,7 @@ import { describe, test } from 'node:test';
 import { zipSync } from 'fflate';
 import { readModel } from '../../server/src/engine/formats';
 import { readModelProto } from '../../server/src/engine/formats/onnx/read-model';
-import { createSession, floatTensor, loadOrt } from '../../server/src/engine/formats/onnx/runtime';
+import { createSession, floatTensor, loadOrt } from '../../server/src/engine/runtime/onnx-session';
 import { readStateDict, stateDictBytes } from '../../server/src/engine/formats/pytorch/checkpoint';
 import { PyTorchFormatError } from '../../server/src/engine/formats/pytorch/errors';
 import { linkStateDict } from '../../server/src/engine/formats/pytorch/link';

@@ -23,7 +23,7 @@ import {
 import { streamBatches } from '../../server/src/engine/train/batches';
 import { evaluate } from '../../server/src/engine/train/evaluate';
 import { train, type ProgressEvent } from '../../server/src/engine/train/trainer';
-import { TerminalProgress } from '../../server/src/engine/train/progress-bar';
+import { TerminalProgress } from '../../server/src/engine/cli/progress-bar';
 import type { EpochRecord } from '../../server/src/engine/train/checkpoint';
 
 const close = (a: number, b: number, tol = 1e-5, msg?: string) =>

@@ -18,7 +18,7 @@ import type { GroupDecision, MethodResult } from './methods/decisions';
 import { scoreDistribution } from './methods/distribution';
 import { pcaNci } from './methods/pca-nci';
 import { OnnxFormatError } from './formats/onnx/errors';
-import { loadOrt } from './formats/onnx/runtime';
+import { loadOrt } from './runtime/onnx-session';
 import { runNativeStatsPass } from './stats/native-pass';
 import { observationPoints } from './stats/observe';
 import { runStatsPass, type StatsResult } from './stats/pass';

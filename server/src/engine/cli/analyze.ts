@@ -3,7 +3,7 @@ import { analyze, scoresJson } from '../analyze';
 import { readModel } from '../formats';
 import { flopsChangeLabel } from '../measure/cost';
 import { checkOutputTarget, dataInputPaths, modelInputPaths, writeOutputFolder } from '../output';
-import { formatNumber } from '../report/console';
+import { formatNumber } from './console-report';
 import { parsePlan } from '../surgery/plan';
 import { analyzeFlags, type AnalyzeFlags } from './flags';
 import { datasetForModel, out, pct, startBackend } from './common';

@@ -1,6 +1,6 @@
 import { readModel } from '../formats';
 import { inspectGraph } from '../inspect';
-import { formatInspectTable } from '../report/console';
+import { formatInspectTable } from './console-report';
 import { out } from './common';
 
 export async function inspectCommand(model: string, opts: { json?: boolean }): Promise<void> {

@@ -15,7 +15,7 @@ import {
   stateDictOutput,
   writePrunedModel,
 } from '../output';
-import { formatNumber } from '../report/console';
+import { formatNumber } from './console-report';
 import { applyPlan } from '../surgery/apply';
 import { loadPlanFile, type PruningPlan } from '../surgery/plan';
 import { UsageError } from '../util/errors';

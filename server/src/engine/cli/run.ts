@@ -1,13 +1,13 @@
 import Table from 'cli-table3';
 import { flopsLabel, flopsReductionLabel } from '../measure/cost';
-import { formatNumber } from '../report/console';
+import { formatNumber } from './console-report';
 import type { RunEvent } from '../../../../protocol/src/run-events';
 import { METHOD_OPTION_DEFAULTS } from '../config/definition';
 import { describeDifferences, methodDifferences } from '../config/method-diff';
 import { checkOutputTarget } from '../output';
 import { finetunePrunedRun, fromRunRules, readEarlierRun } from '../pipeline/finetune-run';
 import { checkRunOutput, loadConfigFile, runPipeline, type RunEvents, type RunSummary } from '../pipeline/run';
-import { TerminalProgress } from '../train/progress-bar';
+import { TerminalProgress } from './progress-bar';
 import { CancelledError } from '../util/errors';
 import { out, pct, startBackend } from './common';
 import { endStatusLine, exitStatus, statusLine } from './terminal';

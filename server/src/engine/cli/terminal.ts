@@ -2,7 +2,7 @@
  * The CLI's stderr discipline: progress lines that rewrite themselves (`\r…`) are tracked, so the final error
  * line always starts on a line of its own, and live progress bars are stopped before it is printed.
  */
-import { TerminalProgress } from '../train/progress-bar';
+import { TerminalProgress } from './progress-bar';
 
 let openLine = false;
 

@@ -3,7 +3,7 @@ import { sectionWithDefaults } from '../config/definition';
 import { splitIndices } from '../data/pipeline';
 import { readModel } from '../formats';
 import { tfModelToGraph, graphToTfModel } from '../formats/tfjs-layers/writer';
-import { TerminalProgress } from '../train/progress-bar';
+import { TerminalProgress } from './progress-bar';
 import { train } from '../train/trainer';
 import { evaluate } from '../train/evaluate';
 import { buildZooModel } from '../zoo';

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readModel } from '../formats';
-import { loadOrt, ortLoadError } from '../formats/onnx/runtime';
+import { loadOrt, ortLoadError } from '../runtime/onnx-session';
 import { graphToTfModel } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
 import { inspectGraph } from '../inspect';

@@ -13,7 +13,7 @@ import { ConfusionMatrix } from '../train/metrics';
 import { CancelledError } from '../util/errors';
 import { int, valueInfo } from '../formats/onnx/builder';
 import { DataType } from '../formats/onnx/proto';
-import { createSession, floatTensor } from '../formats/onnx/runtime';
+import { createSession, floatTensor } from '../runtime/onnx-session';
 import { buildOnnx } from '../formats/onnx/writer';
 
 export interface NativeEvaluateOptions {

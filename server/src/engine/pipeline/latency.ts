@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { buildOnnx } from '../formats/onnx/writer';
 import { OnnxFormatError } from '../formats/onnx/errors';
-import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
+import { createSession, floatTensor, loadOrt } from '../runtime/onnx-session';
 import { graphToTfModel } from '../formats/tfjs-layers/writer';
 import type { ModelGraph } from '../graph/ir';
 import { modelInputShape } from '../graph/input-shape';

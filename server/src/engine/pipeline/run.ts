@@ -28,7 +28,7 @@ import type { ProgressEvent } from '../train/trainer';
 import type { EpochRecord } from '../train/checkpoint';
 import { OnnxFormatError } from '../formats/onnx/errors';
 import { evaluateNative } from './evaluate-native';
-import { loadOrt } from '../formats/onnx/runtime';
+import { loadOrt } from '../runtime/onnx-session';
 import { finetune } from './finetune';
 import { compareLatencies, type Latency } from './latency';
 import {

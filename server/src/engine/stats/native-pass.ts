@@ -18,7 +18,7 @@
  */
 import type { Dataset, DatasetInfo } from '../data/types';
 import { BATCH_SIZE_DEFAULTS } from '../config/definition';
-import { createSession, floatTensor, loadOrt } from '../formats/onnx/runtime';
+import { createSession, floatTensor, loadOrt } from '../runtime/onnx-session';
 import { buildOnnx } from '../formats/onnx/writer';
 import { dims, int, ints, valueInfo, type OnnxBuilder } from '../formats/onnx/builder';
 import { DataType, type NodeProto } from '../formats/onnx/proto';

@@ -4,8 +4,8 @@
  * written, so logs stay readable instead of filling with carriage-return frames.
  */
 import { SingleBar } from 'cli-progress';
-import type { EpochRecord } from './checkpoint';
-import type { ProgressEvent, StoppingMetric } from './trainer';
+import type { EpochRecord } from '../train/checkpoint';
+import type { ProgressEvent, StoppingMetric } from '../train/trainer';
 
 const METRIC_LABEL: Record<StoppingMetric, string> = {
   miou: 'mIoU',
