@@ -4,16 +4,13 @@
  * leaves DIR as it was, records which run it came from and the options that made it, and says when the
  * config's method options differ from those.
  */
-import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
-import { buildZooModel } from '../../server/src/engine/zoo';
+import { saveTinyUNet, snapshotTree } from '../helpers/run-fixtures';
 
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 const ENV = { ...process.env, PRUNELENS_BACKEND: 'wasm' };
@@ -32,28 +29,9 @@ const config = (name: string, tau: number, epochs: number, output: string): Prom
   return fs.writeFile(file, text).then(() => file);
 };
 
-async function hashFolder(d: string): Promise<string> {
-  const h = createHash('sha256');
-  for (const f of (await fs.readdir(d, { recursive: true })).sort()) {
-    const p = path.join(d, f);
-    if ((await fs.stat(p)).isFile()) h.update(f).update(await fs.readFile(p));
-  }
-  return h.digest('hex');
-}
-
 before(async () => {
-  await tf.setBackend('cpu');
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-from-run-'));
-  const model = buildZooModel('unet', {
-    depth: 2,
-    baseFilters: 4,
-    batchNorm: true,
-    inputShape: [32, 32, 3],
-    numClasses: 3,
-    seed: 3,
-  });
-  await saveLayersModel(model, path.join(dir, 'unet'));
-  model.dispose();
+  await saveTinyUNet(path.join(dir, 'unet'));
 });
 after(() => fs.rm(dir, { recursive: true, force: true }));
 
@@ -64,7 +42,7 @@ test('--from-run fine-tunes the earlier run’s pruned model into its own folder
   });
   assert.equal(prune.status, 0, prune.stderr);
   const run1 = path.join(dir, 'run-1');
-  const run1Hash = await hashFolder(run1);
+  const run1Snapshot = await snapshotTree(run1);
   const run1Summary = JSON.parse(await fs.readFile(path.join(run1, 'summary.json'), 'utf8'));
   // A run records the method block that made its model, as it took effect: what the config set, with the defaults filled in.
   const { name, varianceThreshold, minFilters } = run1Summary.methodConfig;
@@ -96,7 +74,7 @@ test('--from-run fine-tunes the earlier run’s pruned model into its own folder
     encoding: 'utf8',
   });
   assert.equal(JSON.parse(inspect.stdout).totals.params, run1Summary.pruned.structure.params);
-  assert.equal(await hashFolder(run1), run1Hash, 'the earlier run is left as it was');
+  assert.deepEqual(await snapshotTree(run1), run1Snapshot, 'the earlier run is left as it was');
 
   // Same options: no note. The earlier run's folder is never the output.
   const same = spawnSync(process.execPath, [BIN, 'run', await config('into', 0.9, 1, 'run-1'), '--from-run', run1], {
@@ -107,7 +85,7 @@ test('--from-run fine-tunes the earlier run’s pruned model into its own folder
   assert.doesNotMatch(same.stderr, /prunes differently/);
   assert.equal(same.stderr.trim().split('\n').length, 1, same.stderr);
   assert.match(same.stderr, /output run-1: is the input .*run-1; PruneLens never writes over its inputs/);
-  assert.equal(await hashFolder(run1), run1Hash);
+  assert.deepEqual(await snapshotTree(run1), run1Snapshot);
 });
 
 test('--from-run on a folder that is not a run: one clear line', async () => {

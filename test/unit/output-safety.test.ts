@@ -7,7 +7,6 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,7 +17,6 @@ import { loadOrt } from '../../server/src/engine/runtime/onnx-session';
 import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
 import { tfModelToGraph, writeTfjsLayersFiles } from '../../server/src/engine/formats/tfjs-layers/writer';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
-import { buildZooModel } from '../../server/src/engine/zoo';
 import { inspectGraph } from '../../server/src/engine/inspect';
 import {
   MARKER_FILE,
@@ -32,6 +30,7 @@ import {
 } from '../../server/src/engine/output';
 import { OutputError, OutputVerificationError } from '../../server/src/engine/util/errors';
 import { cliInProcess } from '../helpers/cli-in-process';
+import { saveTinyUNet, snapshotTree } from '../helpers/run-fixtures';
 
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
@@ -43,28 +42,6 @@ function run(args: string[], cwd?: string): { code: number; stdout: string; stde
     timeout: 120_000,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Every entry under `dir` (dotfiles included): files by SHA-256, links by target, folders by name. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const pending = [''];
-  while (pending.length) {
-    const rel = pending.pop()!;
-    for (const e of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
-      const r = path.join(rel, e.name);
-      const abs = path.join(dir, r);
-      if (e.isSymbolicLink()) out[r] = `link:${await fs.readlink(abs)}`;
-      else if (e.isDirectory()) {
-        out[r] = 'dir';
-        pending.push(r);
-      } else
-        out[r] = createHash('sha256')
-          .update(await fs.readFile(abs))
-          .digest('hex');
-    }
-  }
-  return out;
 }
 
 function assertOneLine(stderr: string, pattern: RegExp): void {
@@ -188,29 +165,29 @@ describe('refused targets: exit 1, one line, every file byte-identical', () => {
   for (const [name, make, pattern] of cases) {
     test(`prune --out ${name}`, async () => {
       const c = make();
-      const beforeSnap = await snapshot(root);
+      const beforeSnap = await snapshotTree(root);
       const r = await cliInProcess(['prune', c.model, '--plan', plan(), '--out', c.out], c.cwd);
       assert.equal(r.code, 1, r.stderr);
       assertOneLine(r.stderr, /^prunelens: --out /);
       assert.match(r.stderr, pattern);
-      assert.deepEqual(await snapshot(root), beforeSnap);
+      assert.deepEqual(await snapshotTree(root), beforeSnap);
     });
   }
 
   test('the real bin refuses the same way (a link to the input folder)', async () => {
-    const beforeSnap = await snapshot(root);
+    const beforeSnap = await snapshotTree(root);
     const r = run(['prune', modelDir, '--plan', plan(), '--out', path.join(work, 'link-to-model')]);
     assert.equal(r.code, 1, r.stderr);
     assertOneLine(r.stderr, /^prunelens: --out .*link-to-model \(real path .*\): contains the input/);
-    assert.deepEqual(await snapshot(root), beforeSnap);
+    assert.deepEqual(await snapshotTree(root), beforeSnap);
   });
 
   test('analyze --out into the model folder is refused before any work', async () => {
-    const beforeSnap = await snapshot(root);
+    const beforeSnap = await snapshotTree(root);
     const r = await cliInProcess(['analyze', modelDir, '--data', 'bundled:cropweed', '--out', modelDir]);
     assert.equal(r.code, 1);
     assertOneLine(r.stderr, /^prunelens: --out .*contains the input/);
-    assert.deepEqual(await snapshot(root), beforeSnap);
+    assert.deepEqual(await snapshotTree(root), beforeSnap);
   });
 
   test('a run whose output is the model folder is refused before any work', async () => {
@@ -219,11 +196,11 @@ describe('refused targets: exit 1, one line, every file byte-identical', () => {
       config,
       `model: ${modelDir}/model.json\ndata: { path: "bundled:cropweed" }\noutput: ${modelDir}\n`,
     );
-    const beforeSnap = await snapshot(root);
+    const beforeSnap = await snapshotTree(root);
     const r = await cliInProcess(['run', config]);
     assert.equal(r.code, 1);
     assertOneLine(r.stderr, /^prunelens: output .*contains the input/);
-    assert.deepEqual(await snapshot(root), beforeSnap);
+    assert.deepEqual(await snapshotTree(root), beforeSnap);
     await fs.rm(config);
   });
 });
@@ -251,11 +228,11 @@ describe('written outputs load, and an earlier PruneLens output is replaced clea
     assert.deepEqual(await leftovers(path.dirname(outDir)), []);
 
     await fs.writeFile(path.join(outDir, 'my-notes.txt'), 'mine');
-    const snap = await snapshot(root);
+    const snap = await snapshotTree(root);
     const third = await cliInProcess(['prune', modelDir, '--plan', path.join(work, 'plan.json'), '--out', outDir]);
     assert.equal(third.code, 1);
     assertOneLine(third.stderr, /now also holds 'my-notes\.txt', which PruneLens did not write/);
-    assert.deepEqual(await snapshot(root), snap);
+    assert.deepEqual(await snapshotTree(root), snap);
   });
 
   test('ONNX: written as x.onnx with its sidecar, run by onnxruntime, replaced, refused once edited', async (t) => {
@@ -294,7 +271,7 @@ describe('written outputs load, and an earlier PruneLens output is replaced clea
     assert.deepEqual(await leftovers(path.dirname(file)), []);
 
     await fs.appendFile(file, Buffer.from([0]));
-    const snap = await snapshot(root);
+    const snap = await snapshotTree(root);
     const third = await cliInProcess([
       'prune',
       path.join(work, 'onnx', 'model.onnx'),
@@ -305,7 +282,7 @@ describe('written outputs load, and an earlier PruneLens output is replaced clea
     ]);
     assert.equal(third.code, 1);
     assertOneLine(third.stderr, /was written by PruneLens but has changed since/);
-    assert.deepEqual(await snapshot(root), snap);
+    assert.deepEqual(await snapshotTree(root), snap);
   });
 });
 
@@ -333,7 +310,7 @@ describe('a failed verification leaves the target untouched and nothing behind',
     const target = path.join(root, 'outs', 'kept');
     const ok = await writePrunedModel(graph, target, rules);
     assert.equal(ok.replaced, false);
-    const snap = await snapshot(root);
+    const snap = await snapshotTree(root);
     const corrupt: ModelOutput = {
       ...tfjsLayersOutput(graph),
       write: async (dest) => {
@@ -349,7 +326,7 @@ describe('a failed verification leaves the target untouched and nothing behind',
         return true;
       },
     );
-    assert.deepEqual(await snapshot(root), snap);
+    assert.deepEqual(await snapshotTree(root), snap);
     assert.deepEqual(await leftovers(path.join(root, 'outs')), []);
     // The same folder is still replaceable by a good write.
     assert.equal((await writePrunedModel(graph, target, rules)).replaced, true);
@@ -392,16 +369,7 @@ describe('a failed verification leaves the target untouched and nothing behind',
 describe('train and finetune go through the same rules', () => {
   test('finetune writes a verified, marked model and replaces it on a second run', async () => {
     const unetDir = path.join(root, 'outs', 'unet');
-    const unet = buildZooModel('unet', {
-      depth: 2,
-      baseFilters: 4,
-      batchNorm: true,
-      inputShape: [32, 32, 3],
-      numClasses: 3,
-      seed: 3,
-    });
-    await saveLayersModel(unet, unetDir);
-    unet.dispose();
+    await saveTinyUNet(unetDir);
     const out = path.join(root, 'outs', 'tuned');
     const args = [
       'finetune',
@@ -435,7 +403,7 @@ describe('train and finetune go through the same rules', () => {
     const out = path.join(root, 'outs', 'trained');
     await fs.mkdir(`${out}.checkpoints`);
     await fs.writeFile(path.join(`${out}.checkpoints`, 'thesis.tex'), 'years of work');
-    const snap = await snapshot(root);
+    const snap = await snapshotTree(root);
     const r = await cliInProcess(['train', 'zoo:unet', '--data', 'bundled:cropweed', '--out', out]);
     assert.equal(r.code, 1);
     assertOneLine(
@@ -443,7 +411,7 @@ describe('train and finetune go through the same rules', () => {
       /^prunelens: checkpoint folder .*trained\.checkpoints: already exists and was not written by PruneLens \(it holds 'thesis\.tex'\)/,
     );
     assert.doesNotMatch(r.stderr, /backend:/);
-    assert.deepEqual(await snapshot(root), snap);
+    assert.deepEqual(await snapshotTree(root), snap);
   });
 });
 

@@ -2,32 +2,20 @@
  * End to end through the real CLI: a tiny U-Net, a tiny config, `prunelens run` — analysis, surgery,
  * fine-tuning, a baseline at equal FLOPs, and every output written.
  */
-import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
-import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
-import { buildZooModel } from '../../server/src/engine/zoo';
+import { saveTinyUNet } from '../helpers/run-fixtures';
 
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 let dir: string;
 
 before(async () => {
-  await tf.setBackend('cpu');
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-run-'));
-  const model = buildZooModel('unet', {
-    depth: 2,
-    baseFilters: 4,
-    batchNorm: true,
-    inputShape: [32, 32, 3],
-    numClasses: 3,
-    seed: 3,
-  });
-  await saveLayersModel(model, path.join(dir, 'unet'));
-  model.dispose();
+  await saveTinyUNet(path.join(dir, 'unet'));
 });
 
 test('prunelens run on a tiny config writes the pruned model, plan, scores and summary', async () => {

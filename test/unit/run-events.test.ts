@@ -2,7 +2,6 @@
  * `prunelens run --events` lines are one declared contract (protocol/src/run-events.ts, issue 19): every line
  * the real CLI writes parses as a RunEvent, and the reader drops what is not one.
  */
-import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -10,8 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseRunEvent } from '../../protocol/src/run-events';
-import { saveLayersModel } from '../../server/src/engine/formats/tfjs-layers/files';
-import { buildZooModel } from '../../server/src/engine/zoo';
+import { saveTinyUNet } from '../helpers/run-fixtures';
 
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 
@@ -40,19 +38,9 @@ test('parseRunEvent: a diverged loss (null after JSON) is an event; other lines 
 });
 
 test('every line of a real `run --events` is a RunEvent, from the first step to done', async () => {
-  await tf.setBackend('cpu');
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-events-'));
   try {
-    const model = buildZooModel('unet', {
-      depth: 2,
-      baseFilters: 4,
-      batchNorm: true,
-      inputShape: [32, 32, 3],
-      numClasses: 3,
-      seed: 3,
-    });
-    await saveLayersModel(model, path.join(dir, 'unet'));
-    model.dispose();
+    await saveTinyUNet(path.join(dir, 'unet'));
     const config = path.join(dir, 'tiny.prunelens.yaml');
     await fs.writeFile(
       config,

@@ -8,7 +8,7 @@
  * cannot tell get no scale (null) and are never taken for part of a level.
  */
 import type { LayerNode, ModelGraph } from '../../graph/ir';
-import { pair, type Shape } from '../../graph/shapes';
+import { pair, SAME_SHAPE, type Shape } from '../../graph/shapes';
 
 export type Scale = [number, number];
 
@@ -26,22 +26,9 @@ export interface GraphIndex {
   outputs: Set<string>;
 }
 
-/** Layers that leave the spatial grid as it is (channel-wise or element-wise work). */
+/** Layers that keep the spatial scale: every same-shape layer, element-wise merges, paddings and crops. */
 const SPATIAL_SAME = new Set([
-  'BatchNormalization',
-  'Activation',
-  'ReLU',
-  'LeakyReLU',
-  'ELU',
-  'PReLU',
-  'Softmax',
-  'ThresholdedReLU',
-  'Dropout',
-  'SpatialDropout2D',
-  'GaussianNoise',
-  'GaussianDropout',
-  'AlphaDropout',
-  'LayerNormalization',
+  ...SAME_SHAPE,
   'Concatenate',
   'Add',
   'Subtract',
