@@ -20,6 +20,7 @@ import {
   type WhatIfParams,
 } from './model';
 import { renderTable, type Sort } from './table';
+import { METHOD_OPTION_BASE } from '../../../protocol/src/method-defaults';
 
 interface SavedState {
   v: 1;
@@ -142,7 +143,7 @@ function buildControls(): void {
     state.params = { ...params(), ...patch };
     changed();
   };
-  const alpha = p.threshold.kind === 'std' ? p.threshold.alpha : 0.5;
+  const alpha = p.threshold.kind === 'std' ? p.threshold.alpha : METHOD_OPTION_BASE.threshold.alpha;
   const pct = p.threshold.kind === 'percentile' ? p.threshold.p : 10;
   const labels: Record<WhatIfMethod, string> = { 'pca-nci': 'A: PCA + NCI (τ)', distribution: 'B: score distribution' };
   controls.replaceChildren(

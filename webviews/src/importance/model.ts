@@ -10,6 +10,7 @@
  */
 import { componentsForCumulative as componentsFor, cutOff, topK } from '../../../server/src/engine/methods/selection';
 import type { ScoreGroup, Threshold } from '../messages';
+import { METHOD_OPTION_BASE } from '../../../protocol/src/method-defaults';
 
 export { componentsFor, cutOff, topK };
 
@@ -111,15 +112,15 @@ export function paramsOf(
         ? t
         : t?.kind === 'otsu'
           ? t
-          : { kind: 'std', alpha: 0.5 };
+          : { ...METHOD_OPTION_BASE.threshold };
   const wanted: WhatIfMethod = method === 'distribution' ? 'distribution' : 'pca-nci';
   return {
     method: available.includes(wanted) ? wanted : (available[0] ?? wanted),
-    tau: num(options.varianceThreshold, 0.99),
+    tau: num(options.varianceThreshold, METHOD_OPTION_BASE.varianceThreshold),
     threshold,
     combine: options.combine === 'mean' ? 'mean' : 'product',
     scope: options.scope === 'global' ? 'global' : 'layer',
-    minFilters: Math.max(1, Math.round(num(options.minFilters, 1))),
+    minFilters: Math.max(1, Math.round(num(options.minFilters, METHOD_OPTION_BASE.minFilters))),
   };
 }
 

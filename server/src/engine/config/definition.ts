@@ -6,6 +6,7 @@
  * and a test fails when the two differ.
  */
 import { z } from 'zod';
+import { METHOD_OPTION_BASE } from '../../../../protocol/src/method-defaults';
 import { PruneLensError } from '../util/errors';
 
 const DESCRIPTION =
@@ -72,7 +73,7 @@ const method = z
       .gt(0)
       .max(1)
       .describe('Method A: τ, the cumulative explained variance PCA must reach.')
-      .default(0.99),
+      .default(METHOD_OPTION_BASE.varianceThreshold),
     minSamplesPerChannel: z
       .number()
       .gt(0)
@@ -81,12 +82,15 @@ const method = z
       )
       .default(4)
       .optional(),
-    combine: z.enum(['product', 'mean']).describe('Method B: how NCI and MSD combine.').default('product'),
+    combine: z
+      .enum(['product', 'mean'])
+      .describe('Method B: how NCI and MSD combine.')
+      .default(METHOD_OPTION_BASE.combine),
     threshold: threshold.optional(),
     scope: z
       .enum(['layer', 'global'])
       .describe("Method B: cut each layer's distribution, or all layers' at once.")
-      .default('layer'),
+      .default(METHOD_OPTION_BASE.scope),
     ratio: z.number().min(0).lt(1).describe("Baselines: fraction of each layer's filters to remove.").optional(),
     flopsReduction: z
       .number()
@@ -94,7 +98,7 @@ const method = z
       .lt(1)
       .describe("Baselines: remove at least this fraction of the model's FLOPs.")
       .optional(),
-    minFilters: int().min(1).describe('Never keep fewer filters per layer.').default(1),
+    minFilters: int().min(1).describe('Never keep fewer filters per layer.').default(METHOD_OPTION_BASE.minFilters),
     exclude: z.array(z.string()).describe('Layers never pruned.').optional(),
   })
   .describe('How filters are chosen.');
@@ -238,7 +242,7 @@ export const METHOD_DEFAULTS = {
  * Method B's cut-off when a config names none: μ − 0.5·σ of the layer's scores. Not a schema default, since
  * the threshold only means something for method B (a default would put it into every method block).
  */
-export const DEFAULT_THRESHOLD = { kind: 'std', alpha: 0.5 } as const;
+export const DEFAULT_THRESHOLD = METHOD_OPTION_BASE.threshold;
 
 /** What a method option left out means when two method blocks are compared (the launcher, `--from-run`). */
 export const METHOD_OPTION_DEFAULTS: Record<string, unknown> = {
