@@ -10,10 +10,12 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { readModel } from '../../server/src/engine/formats';
 import { saveTinyUNet, snapshotTree } from '../helpers/run-fixtures';
 
 const BIN = path.resolve(__dirname, '../../bin/prunelens.js');
 const ENV = { ...process.env, PRUNELENS_BACKEND: 'wasm' };
+const KERAS_FIXTURE = path.resolve(__dirname, '../fixtures/keras/h5-tf2.4.0-resnet8-add/pretrainedResnet.h5');
 let dir: string;
 
 const config = (name: string, tau: number, epochs: number, output: string): Promise<string> => {
@@ -98,4 +100,76 @@ test('--from-run on a folder that is not a run: one clear line', async () => {
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0], /no summary\.json: not the output folder of a PruneLens run/);
+});
+
+test('--from-run on a Keras original gives the fine-tuned model back as Keras too (structure of the earlier run, fine-tuned weights)', async () => {
+  const k = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-from-run-keras-'));
+  try {
+    await fs.copyFile(KERAS_FIXTURE, path.join(k, 'resnet8.h5'));
+    // A tiny CIFAR-10-format set (the resnet8's 32×32×3, 10 classes): 16 seeded records, 1 label byte + 3072 pixels.
+    await fs.mkdir(path.join(k, 'cifar'));
+    const records = Buffer.alloc(16 * 3073);
+    for (let i = 0; i < records.length; i++) records[i] = i % 3073 === 0 ? (i / 3073) % 10 : (i * 7919) % 251;
+    await fs.writeFile(path.join(k, 'cifar', 'data_batch_1.bin'), records);
+    const cfg = async (name: string, epochs: number, output: string): Promise<string> => {
+      const file = path.join(k, `${name}.prunelens.yaml`);
+      const text = [
+        'model: resnet8.h5',
+        'data: { path: cifar, seed: 1, valFraction: 0.25 }',
+        'calibration: { images: 8, batchSize: 4, hrankImages: 2 }',
+        'method: { name: pca-nci, varianceThreshold: 0.9 }',
+        `finetune: { epochs: ${epochs}, batchSize: 4 }`,
+        `output: ${output}`,
+      ].join('\n');
+      await fs.writeFile(file, text);
+      return file;
+    };
+    const prune = spawnSync(process.execPath, [BIN, 'run', await cfg('prune', 0, 'run-1')], {
+      encoding: 'utf8',
+      env: ENV,
+    });
+    assert.equal(prune.status, 0, prune.stderr);
+    const run1 = path.join(k, 'run-1');
+    const run1Snapshot = await snapshotTree(run1);
+    const tune = spawnSync(process.execPath, [BIN, 'run', await cfg('tune', 1, 'run-2'), '--from-run', run1], {
+      encoding: 'utf8',
+      env: ENV,
+    });
+    assert.equal(tune.status, 0, tune.stderr);
+    const run2 = path.join(k, 'run-2');
+    const keras = await readModel(path.join(run2, 'model.h5'));
+    const tfjs = await readModel(path.join(run2, 'model', 'model.json'));
+    const earlier = await readModel(path.join(run1, 'model.h5'));
+    assert.equal(keras.format, 'keras');
+    const params = (g: typeof keras.graph): number =>
+      g.layers.reduce((s, l) => s + [...l.weights.values()].reduce((t, w) => t + w.data.length, 0), 0);
+    assert.equal(params(keras.graph), params(earlier.graph), 'the pruned structure of the earlier run');
+    // Every weight is the fine-tuned one (the TF.js model beside it), not the earlier run's.
+    let changed = 0;
+    for (const l of keras.graph.layers) {
+      const t = tfjs.graph.layers.find((x) => x.name === l.name)!;
+      const e = earlier.graph.layers.find((x) => x.name === l.name)!;
+      for (const [role, w] of l.weights) {
+        assert.deepEqual(w.data, t.weights.get(role)!.data, `${l.name}/${role}`);
+        if (w.data.some((v, i) => v !== e.weights.get(role)!.data[i])) changed++;
+      }
+    }
+    assert.ok(changed > 0, 'fine-tuning changed weights');
+    assert.deepEqual(await snapshotTree(run1), run1Snapshot, 'the earlier run is left as it was');
+
+    // An earlier run without its Keras file cannot give one back: one line, nothing written.
+    await fs.rm(path.join(k, 'run-1-copy'), { recursive: true, force: true });
+    await fs.cp(run1, path.join(k, 'run-1-copy'), { recursive: true });
+    await fs.rm(path.join(k, 'run-1-copy', 'model.h5'));
+    const missing = spawnSync(
+      process.execPath,
+      [BIN, 'run', await cfg('tune3', 1, 'run-3'), '--from-run', path.join(k, 'run-1-copy')],
+      { encoding: 'utf8', env: ENV },
+    );
+    assert.equal(missing.status, 1, missing.stderr);
+    assert.match(missing.stderr, /earlier run has no model\.h5 to give the fine-tuned model back in Keras form/);
+    await assert.rejects(fs.access(path.join(k, 'run-3')));
+  } finally {
+    await fs.rm(k, { recursive: true, force: true });
+  }
 });

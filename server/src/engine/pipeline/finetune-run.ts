@@ -4,8 +4,9 @@
  * already embodies the options that made it (the earlier run's `methodConfig`), and the new run's summary
  * records those, plus `prunedFrom`. The original model (the config's `model`, which must be the one the earlier
  * run pruned) is the "before" stage and the distillation teacher. The outputs go to the config's own output
- * folder, never into DIR. The fine-tuned model is written as a TF.js layers model (`model/`); unlike a plain
- * run, a Keras original does not also get a `.keras`/`.h5` file back here.
+ * folder, never into DIR. The fine-tuned model is written as a TF.js layers model (`model/`); a Keras original also
+ * gets it back in its own format and layout, as a plain run does: the earlier run's `.keras`/`.h5` gives the
+ * structure (the pruned Keras model), the fine-tuned weights are adopted into it.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -14,10 +15,12 @@ import { sectionWithDefaults } from '../config/definition';
 import type { PruneLensConfig } from '../config/types';
 import { splitIndices } from '../data/pipeline';
 import { readModel } from '../formats';
+import { adoptTrainedWeights, kerasExtensionOf } from '../formats/keras/writer';
 import { graphToTfModel, tfModelToGraph } from '../formats/tfjs-layers/writer';
+import type { ModelGraph } from '../graph/ir';
 import { modelInputSize } from '../graph/input-shape';
 import { inspectGraph } from '../inspect';
-import { checkOutputTarget, tfjsLayersOutput, writeOutputFolder } from '../output';
+import { checkOutputTarget, kerasOutput, tfjsLayersOutput, writeOutputFolder } from '../output';
 import { parsePlan } from '../surgery/plan';
 import { PruneLensError } from '../util/errors';
 import { finetune } from './finetune';
@@ -68,6 +71,23 @@ export async function readEarlierRun(dir: string): Promise<EarlierRun> {
   };
 }
 
+/**
+ * The pruned model in Keras form that an earlier run on a Keras original wrote beside `model/` (model.keras or
+ * model.h5, as the original's container). A run folder without it cannot give a Keras file back: say so.
+ */
+async function earlierKerasModel(earlier: EarlierRun, original: ModelGraph): Promise<ModelGraph> {
+  const file = path.join(earlier.dir, `model${kerasExtensionOf(original)}`);
+  try {
+    await fs.access(file);
+  } catch {
+    throw new PruneLensError(
+      `the original is a Keras model but the earlier run has no ${path.basename(file)} to give the fine-tuned model back in Keras form`,
+      earlier.dir,
+    );
+  }
+  return (await readModel(file)).graph;
+}
+
 /** The output rules of a `--from-run` run: the plain run's, and the earlier run (an input) is never the output. */
 export function fromRunRules(config: PruneLensConfig, configFile: string, earlier: EarlierRun) {
   const { outputDir, rules } = runOutput(config, configFile);
@@ -103,8 +123,9 @@ export async function finetunePrunedRun(
   const { outputDir, rules: allRules } = fromRunRules(config, configFile, earlier);
   const prunedModel = path.join(earlier.dir, 'model', 'model.json');
   await checkOutputTarget(outputDir, 'folder', allRules);
-  const { graph } = await readModel(modelPath);
+  const { graph, format } = await readModel(modelPath);
   const { graph: prunedGraph } = await readModel(prunedModel);
+  const prunedKeras = format === 'keras' ? await earlierKerasModel(earlier, graph) : undefined;
   step(`fine-tuning the pruned model of ${path.basename(earlier.dir)}`, 0.02);
 
   const size = modelInputSize(prunedGraph);
@@ -166,6 +187,10 @@ export async function finetunePrunedRun(
       outputDir,
       async (files) => {
         await files.model('model', tfjsLayersOutput(finalGraph, inspectGraph(finalGraph).totals));
+        if (prunedKeras) {
+          const keras = adoptTrainedWeights(prunedKeras, finalGraph);
+          await files.model(`model${kerasExtensionOf(graph)}`, kerasOutput(keras, inspectGraph(keras).totals));
+        }
         // The plan that made the pruned model, kept with it (when the earlier run wrote one).
         if (plan !== undefined) await files.json('plan.json', plan, (parsed, file) => void parsePlan(parsed, file));
         await files.json('summary.json', {
