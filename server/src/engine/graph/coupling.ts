@@ -369,8 +369,20 @@ function propagate(
 
   switch (cls) {
     case 'Softmax':
-    case 'LayerNormalization':
       return cannot('it mixes channels');
+    case 'LayerNormalization': {
+      // Keras LayerNormalization over the channel axis only: per channel like the ONNX operator above.
+      const rank = outShape?.length ?? 0;
+      const norm = [c.axis ?? -1].flat().map((a) => (Number(a) < 0 ? Number(a) + rank : Number(a)));
+      if (!x || norm.length !== 1 || norm[0] !== rank - 1) return cannot('it normalises over more than the channels');
+      for (const [role, w] of layer.weights) {
+        if (w.shape.length !== 1 || w.shape[0] !== x.length)
+          return cannot('gamma or beta is not one value per channel');
+        axes.push({ role, axis: 0, origin: x, dir: 'through' });
+      }
+      if (axes.length) weightAxes.set(layer.name, axes);
+      return { out: x, note: RENORMALISES, statsOver: x };
+    }
     case 'Flatten': {
       if (!x) return { out: null };
       const inShape = outShape && outShape[1] !== null ? (outShape[1] as number) : null;
