@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import { graphToTfModel, tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
+import { inspectGraph } from '../../server/src/engine/inspect';
 import { removeChannels } from '../../server/src/engine/surgery/apply';
 import { Rng } from '../../server/src/engine/util/rng';
 import { maxAbsDiff, randomizeWeights } from '../helpers/surgery-check';
@@ -42,6 +43,7 @@ describe('Keras LayerNormalization over channels', () => {
     assert.deepEqual(g.statistics, ['ln']);
     assert.ok(g.followers.includes('ln') && g.followers.includes('head'));
     assert.match(coupling.layerNotes.get('ln')!, /statistics renormalise over kept channels/);
+    assert.deepEqual(inspectGraph(graph, coupling).groups[g.id].statistics, ['ln'], 'inspect reports it');
 
     const out = coupling.producerOut.get('a')!;
     const removed = new Set([1, 4, 5].map((p) => coupling.find(out[p])));
