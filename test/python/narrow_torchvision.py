@@ -1,6 +1,6 @@
 """Rebuilds a torchvision model NARROWER in PyTorch from the channels a PruneLens plan keeps, as Torch-Pruning
-would (Torch-Pruning itself is not installable here): every pruned Conv2d / Linear / BatchNorm2d is replaced by a
-smaller module, the original state_dict is sliced to the kept channels and loaded strictly, and the narrow
+would (Torch-Pruning itself is not installable here): every pruned Conv2d / Linear / BatchNorm2d / LayerNorm
+(ConvNeXt's LayerNorm and LayerNorm2d) is replaced by a smaller module, ConvNeXt's layer scale is sliced, the original state_dict is sliced to the kept channels and loaded strictly, and the narrow
 network runs on the given input through torchvision's own forward (residual adds, concatenations, resizes).
 The ONNX peer test compares its output with PruneLens's pruned ONNX in onnxruntime.
 
@@ -54,6 +54,33 @@ def bn_after_conv(model, x):
     return pairs
 
 
+def narrow_norms(model, layers, sd):
+    """LayerNorms (a LayerNormalization node at opset 17; its scale Mul and bias Add at opset 13) and ConvNeXt's
+    layer scale (the block's Mul) keep the channels PruneLens slices them by ('through'). A LayerNorm then
+    normalises over the kept channels only, as the pruned ONNX does."""
+    done, narrowed = {}, 0
+    for node, k in layers.items():
+        keep = k.get('through')
+        mname = resolve(model, node) if keep is not None else None
+        if mname is None:
+            continue
+        m = model.get_submodule(mname)
+        if isinstance(m, torch.nn.LayerNorm):
+            if mname in done:
+                assert done[mname] == keep, f'{node}: LayerNorm {mname} sliced two ways'
+                continue
+            done[mname] = keep
+            for p in ('weight', 'bias'):
+                sd[f'{mname}.{p}'] = sd[f'{mname}.{p}'][keep]
+            set_module(model, mname, type(m)(len(keep), eps=m.eps, elementwise_affine=m.elementwise_affine))
+            narrowed += 1
+        elif node.endswith('/Mul') and isinstance(getattr(m, 'layer_scale', None), torch.nn.Parameter):
+            sd[f'{mname}.layer_scale'] = sd[f'{mname}.layer_scale'][keep]
+            m.layer_scale = torch.nn.Parameter(sd[f'{mname}.layer_scale'].clone())
+            narrowed += 1
+    return narrowed
+
+
 def main():
     name, keep_file, in_file, out_file = sys.argv[1:5]
     spec = json.load(open(keep_file))
@@ -93,6 +120,7 @@ def main():
         kept_out[mname] = out_keep
         set_module(model, mname, new)
         narrowed += 1
+    narrowed += narrow_norms(model, spec['layers'], sd)
     for bn, conv in bn_of.items():
         if conv in kept_out:
             keep = kept_out[conv]

@@ -27,6 +27,8 @@ export interface GroupReport {
   channels: number;
   prunable: boolean;
   reason?: string;
+  /** LayerNorms over these channels: pruning renormalises their statistics over the kept channels. */
+  statistics?: string[];
 }
 
 export interface InspectReport {
@@ -68,6 +70,7 @@ export function inspectGraph(graph: ModelGraph, coupling: Coupling = analyzeCoup
       channels: g.channels,
       prunable: g.prunable,
       ...(g.reason ? { reason: g.reason } : {}),
+      ...(g.statistics ? { statistics: g.statistics } : {}),
     })),
     totals: cost.totals,
   };

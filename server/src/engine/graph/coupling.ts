@@ -7,7 +7,12 @@
  *     DepthwiseConv2D pass elements through (depthwise with multiplier m repeats each element m times);
  *   - Concatenate lays its inputs' arrays end to end (so offsets, however deep, fall out by construction);
  *   - Add/Subtract/Multiply/Average/Maximum/Minimum unite their inputs position by position (union-find):
- *     all inputs of a merge share one index set;
+ *     all inputs of a merge share one index set; an input of one channel broadcasts across the others;
+ *   - LayerNorm over channels (the LayerNormalization operator, or ReduceMean over the channel axis and the
+ *     broadcast Sub/Div of its decomposed form) passes channels through and slices its scale and bias with them.
+ *     Unlike BatchNorm it is not output-preserving when a channel is zeroed: its mean and variance are taken over
+ *     the channels that are there, so a pruned model renormalises over the kept ones (what Torch-Pruning and a
+ *     narrower PyTorch model do). The group records those layers (`statistics`);
  *   - Flatten repeats the channel array once per spatial position, in TF.js row-major NHWC order, so a
  *     Dense layer after it sees its block of H·W rows per channel interleaved exactly as TF.js lays them out.
  * A weight axis that reads or writes channels records the origin array it is indexed by, so surgery slices it
@@ -69,6 +74,12 @@ export interface ChannelGroup {
   channels: number;
   prunable: boolean;
   reason?: string;
+  /**
+   * Layers that compute statistics over this group's channels (LayerNorm's mean and variance): pruning
+   * renormalises them over the kept channels, so the pruned model equals the same network built narrower, not
+   * the original with the pruned channels zeroed.
+   */
+  statistics?: string[];
 }
 
 export interface Coupling {
@@ -138,6 +149,8 @@ export function analyzeCoupling(graph: ModelGraph): Coupling {
   const blockAll = (arrs: (Int32Array | null)[], why: string): void => {
     for (const a of arrs) if (a) for (const e of a) uf.block(e, why);
   };
+  /** Elements a layer takes statistics over (LayerNorm), with that layer's name. */
+  const statReads: [Int32Array, string][] = [];
 
   for (const layer of graph.layers) {
     const outKey = (n: number): string => tensorKey({ layer: layer.name, nodeIndex: n, tensorIndex: 0 });
@@ -161,7 +174,17 @@ export function analyzeCoupling(graph: ModelGraph): Coupling {
       continue;
     }
     const ins = nodeIns[0];
-    const { out, note } = propagate(layer, ins, outShape ?? null, uf, weightAxes, producerOut, blockAll, opaque);
+    const { out, note, statsOver } = propagate(
+      layer,
+      ins,
+      outShape ?? null,
+      uf,
+      weightAxes,
+      producerOut,
+      blockAll,
+      opaque,
+    );
+    if (statsOver) statReads.push([statsOver, layer.name]);
     if (note) layerNotes.set(layer.name, note);
     origins.set(outKey(0), out);
   }
@@ -172,6 +195,7 @@ export function analyzeCoupling(graph: ModelGraph): Coupling {
   }
 
   const groups = buildGroups(graph, uf, producerOut, weightAxes);
+  markStatistics(groups, producerOut, statReads, uf);
   const groupOf = new Map<string, ChannelGroup>();
   for (const g of groups) for (const m of g.members) groupOf.set(m, g);
   return {
@@ -188,6 +212,9 @@ export function analyzeCoupling(graph: ModelGraph): Coupling {
 
 type BlockAll = (arrs: (Int32Array | null)[], why: string) => void;
 
+const RENORMALISES = 'normalises over channels: pruned with its group; statistics renormalise over kept channels';
+const CHANNEL_MEAN = 'mean over channels (LayerNorm statistics): renormalises over the kept channels when pruned';
+
 /** The origin of one layer call's output, recording which of its weight axes are indexed by channel. */
 function propagate(
   layer: LayerNode,
@@ -198,7 +225,7 @@ function propagate(
   producerOut: Map<string, Int32Array>,
   blockAll: BlockAll,
   opaque: (why: string) => Int32Array | null,
-): { out: Int32Array | null; note?: string } {
+): { out: Int32Array | null; note?: string; statsOver?: Int32Array } {
   const c = layer.config;
   const x = ins[0];
   const axes: WeightAxis[] = [];
@@ -272,6 +299,33 @@ function propagate(
     if (kind === 'shape') return { out: null, note: 'computes on tensor shapes only' };
     if (kind === 'elementwise' || kind === 'spatial' || kind === 'reduce')
       return { out: x, note: 'passes channels through (pruned with its group)' };
+    if (kind === 'channelNorm') {
+      const o = onnxConfig(layer)!;
+      if (!x) return cannot('its input has unknown channels');
+      if (o.inputs.slice(1).some((k) => k === 'value')) return cannot('scale or bias computed by the model');
+      for (const role of ['input1', 'input2']) {
+        const w = layer.weights.get(role);
+        if (!w) continue;
+        if (w.shape.length !== 1 || w.shape[0] !== x.length)
+          return cannot('scale or bias is not one value per channel');
+        axes.push({ role, axis: 0, origin: x, dir: 'through' });
+      }
+      if (axes.length) weightAxes.set(layer.name, axes);
+      return { out: x, note: RENORMALISES, statsOver: x };
+    }
+    if (kind === 'channelReduce') {
+      const op = onnxConfig(layer)!.op_type;
+      if (op !== 'ReduceMean') return cannot(`${op} over the channel axis mixes channels`);
+      if (!x) return cannot('its input has unknown channels');
+      // One value per position, not a channel: a fresh element no producer owns, broadcast back by Sub/Div.
+      return { out: uf.add(1), note: CHANNEL_MEAN, statsOver: x };
+    }
+    if (kind === 'broadcast' && ins.length > 1 && scalarConsts(layer)) {
+      // Element-wise on several maps (LayerNorm's (x − mean) ÷ std): a merge, with broadcasting.
+      if (ins.some((a) => a === null)) return cannot('an input has unknown channels');
+      const out = mergeChannels(ins as Int32Array[], layer.name, uf);
+      return typeof out === 'string' ? cannot(out) : { out, note: 'element-wise on several maps (a merge)' };
+    }
     if (kind === 'broadcast') {
       const axes = x ? perChannelConst(layer, x.length) : null;
       if (x && axes) {
@@ -315,8 +369,20 @@ function propagate(
 
   switch (cls) {
     case 'Softmax':
-    case 'LayerNormalization':
       return cannot('it mixes channels');
+    case 'LayerNormalization': {
+      // Keras LayerNormalization over the channel axis only: per channel like the ONNX operator above.
+      const rank = outShape?.length ?? 0;
+      const norm = [c.axis ?? -1].flat().map((a) => (Number(a) < 0 ? Number(a) + rank : Number(a)));
+      if (!x || norm.length !== 1 || norm[0] !== rank - 1) return cannot('it normalises over more than the channels');
+      for (const [role, w] of layer.weights) {
+        if (w.shape.length !== 1 || w.shape[0] !== x.length)
+          return cannot('gamma or beta is not one value per channel');
+        axes.push({ role, axis: 0, origin: x, dir: 'through' });
+      }
+      if (axes.length) weightAxes.set(layer.name, axes);
+      return { out: x, note: RENORMALISES, statsOver: x };
+    }
     case 'Flatten': {
       if (!x) return { out: null };
       const inShape = outShape && outShape[1] !== null ? (outShape[1] as number) : null;
@@ -343,15 +409,59 @@ function propagate(
       if (MERGE.has(cls)) {
         const unknown = layer.inboundNodes[0].findIndex((_, i) => ins[i] === null);
         if (unknown >= 0) return cannot(`its input '${layer.inboundNodes[0][unknown].layer}' has unknown channels`);
-        if (ins.some((a) => a!.length !== x!.length))
-          return cannot(`inputs differ in channels (broadcasting ${ins.map((a) => a!.length).join(' vs ')})`);
-        for (const a of ins.slice(1)) for (let i = 0; i < x!.length; i++) uf.union(x![i], a![i]);
-        return { out: x, note: 'element-wise merge: its inputs share one channel index set' };
+        const out = mergeChannels(ins as Int32Array[], layer.name, uf);
+        if (typeof out === 'string') return cannot(out);
+        return { out, note: 'element-wise merge: its inputs share one channel index set' };
       }
       // An operator the ONNX reader kept as is carries the reader's precise reason.
       return cannot(
         (c.onnx as { reason?: string } | undefined)?.reason ?? `PruneLens cannot follow channels through ${cls}`,
       );
+  }
+}
+
+/**
+ * The inputs of an element-wise merge share one channel index set, position by position. An input of one
+ * channel (LayerNorm's mean or standard deviation, a one-channel attention map) broadcasts across the others:
+ * every output channel reads it, so it is not prunable itself, and the others pass through. Returns the
+ * output's origin, or why the inputs cannot be merged channel by channel.
+ */
+function mergeChannels(ins: Int32Array[], layer: string, uf: UnionFind): Int32Array | string {
+  const wide = ins.filter((a) => a.length !== 1);
+  if (wide.length === 0) {
+    for (const a of ins.slice(1)) uf.union(ins[0][0], a[0]);
+    return ins[0];
+  }
+  const x = wide[0];
+  if (wide.some((a) => a.length !== x.length))
+    return `inputs differ in channels (broadcasting ${ins.map((a) => a.length).join(' vs ')})`;
+  for (const a of wide.slice(1)) for (let i = 0; i < x.length; i++) uf.union(x[i], a[i]);
+  const why = `'${layer}' broadcasts it across ${x.length} channels (broadcasting ${ins.map((a) => a.length).join(' vs ')})`;
+  for (const a of ins) if (a.length === 1) uf.block(a[0], why);
+  return x;
+}
+
+/** Constant inputs of an `ONNX:<op>` layer are all scalars (an eps, an exponent). */
+function scalarConsts(layer: LayerNode): boolean {
+  const o = onnxConfig(layer)!;
+  return o.inputs.every((k, i) => k !== 'const' || (layer.weights.get(`input${i}`)?.data.length ?? 0) <= 1);
+}
+
+/** Each group whose channels a LayerNorm takes statistics over records that layer (see `ChannelGroup`). */
+function markStatistics(
+  groups: ChannelGroup[],
+  producerOut: Map<string, Int32Array>,
+  statReads: [Int32Array, string][],
+  uf: UnionFind,
+): void {
+  const groupOfRoot = new Map<number, ChannelGroup>();
+  for (const g of groups)
+    for (const m of g.members) for (const e of producerOut.get(m)!) groupOfRoot.set(uf.find(e), g);
+  for (const [elements, layer] of statReads) {
+    for (const e of elements) {
+      const g = groupOfRoot.get(uf.find(e));
+      if (g && !g.statistics?.includes(layer)) (g.statistics ??= []).push(layer);
+    }
   }
 }
 

@@ -15,7 +15,11 @@
  *  - `broadcast`: an element-wise operator on several maps or a per-channel constant (LayerNorm's x − mean,
  *    ÷ std, × weight): shape by broadcasting, cost 0; its channels stay unpruned (graph/coupling.ts);
  *  - `channelReduce`: ReduceMean/… over the channel axis of a channels-last map (LayerNorm's statistics):
- *    shape [N, H, W, 1], cost 0; mixes channels, so they stay unpruned;
+ *    shape [N, H, W, 1], cost 0; a ReduceMean's statistics renormalise over the kept channels when channels
+ *    are pruned (graph/coupling.ts), other reductions block them;
+ *  - `channelNorm`: LayerNormalization over the last axis of a channels-last tensor (ConvNeXt's LayerNorm and
+ *    LayerNorm2d at opset ≥ 17): shape unchanged, cost 0 (as in the PyTorch hook count); its scale and bias are
+ *    per-channel and are sliced with the group, its statistics renormalise over the kept channels;
  *  - `groupedConv`: a convolution with 1 < groups < channels: shape and cost exact; when it keeps the width
  *    (RegNet, ResNeXt) channels pass through and are pruned equally in every group (see graph/coupling.ts).
  * Anything else stays opaque with the reader's reason.
@@ -46,7 +50,16 @@ export interface OnnxOpConfig {
 }
 
 export type OnnxKind =
-  'elementwise' | 'broadcast' | 'spatial' | 'reduce' | 'channelReduce' | 'shape' | 'groupedConv' | 'move' | 'opaque';
+  | 'elementwise'
+  | 'broadcast'
+  | 'spatial'
+  | 'reduce'
+  | 'channelReduce'
+  | 'channelNorm'
+  | 'shape'
+  | 'groupedConv'
+  | 'move'
+  | 'opaque';
 
 export const ELEMENTWISE = new Set([
   'Relu',
@@ -136,6 +149,8 @@ export function onnxKind(layer: LayerNode): OnnxKind {
     ints(o, 'axes', []).length === 1
   )
     return 'channelReduce';
+  if (o.op_type === 'LayerNormalization' && !o.cf && [-1, o.rank - 1].includes(int(o, 'axis', -1)))
+    return 'channelNorm';
   if (o.op_type === 'Conv' && o.cf && layer.weights.get('input1')?.shape.length === 4 && int(o, 'group', 1) > 1)
     return 'groupedConv';
   return 'opaque';
@@ -191,6 +206,7 @@ export function onnxOutputShape(layer: LayerNode, inputs: (Shape | null)[]): Sha
   if (!o || !x) return null;
   switch (onnxKind(layer)) {
     case 'elementwise':
+    case 'channelNorm':
       return [...x];
     case 'spatial': {
       if (x.length !== 4) return null;
