@@ -229,7 +229,20 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
       `baseline ${criterion} at ${(100 * achieved).toFixed(1)}% FLOPs`,
       0.7 + (0.25 * i) / (config.compareBaselines!.length || 1),
     );
-    baselines.push(await runBaseline(criterion, achieved, analysis, dataset, splits, evalIdx, ft, original, ev));
+    baselines.push(
+      await runBaseline(
+        criterion,
+        achieved,
+        config.method.roundTo,
+        analysis,
+        dataset,
+        splits,
+        evalIdx,
+        ft,
+        original,
+        ev,
+      ),
+    );
   }
   original.dispose();
   pruned.dispose();
@@ -311,6 +324,8 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
 async function runBaseline(
   criterion: string,
   flopsReduction: number,
+  /** The method's rounding: the baseline is rounded the same way and matched on its rounded FLOPs. */
+  roundTo: number,
   analysis: Awaited<ReturnType<typeof analyze>>,
   dataset: Dataset,
   splits: { train: number[]; val: number[] },
@@ -320,7 +335,7 @@ async function runBaseline(
   ev: RunEvents,
 ): Promise<BaselineRun> {
   const res: MethodResult = runMethod(
-    { method: 'baseline', options: { criterion, flopsReduction } },
+    { method: 'baseline', options: { criterion, flopsReduction, roundTo } },
     analysis.graph,
     analysis.coupling,
     analysis.stats,
