@@ -154,3 +154,55 @@ describe('end to end: analyze --round-to', () => {
     assert.ok(rounded.scores.cost.after.flops > plain.scores.cost.after.flops, 'rounding keeps more');
   });
 });
+
+describe('end to end: run with roundTo', () => {
+  let dir: string;
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-round-to-run-'));
+    await saveTinyUNet(path.join(dir, 'unet'));
+  });
+  after(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('the plan is rounded, the summary records it, the baseline is rounded and matched too', async () => {
+    const config = path.join(dir, 'round.prunelens.yaml');
+    await fs.writeFile(
+      config,
+      [
+        'model: unet/model.json',
+        'data: { path: "bundled:cropweed", count: 24, seed: 1, valFraction: 0.2 }',
+        'calibration: { images: 8, batchSize: 4, hrankImages: 0 }',
+        'method: { name: pca-nci, varianceThreshold: 0.8, roundTo: 3 }',
+        'finetune: { epochs: 0 }',
+        'compareBaselines: [l1]',
+        'output: out',
+      ].join('\n'),
+    );
+    const r = spawnSync(process.execPath, [BIN, 'run', config, '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, PRUNELENS_BACKEND: 'cpu' },
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const read = async (f: string) => JSON.parse(await fs.readFile(path.join(dir, 'out', f), 'utf8'));
+    const summary = await read('summary.json');
+    assert.equal(summary.method.options.roundTo, 3);
+    assert.equal(summary.methodConfig.roundTo, 3);
+    const scores = await read('scores.json');
+    const plan = await read('plan.json');
+    const groups = scores.groups as { members: string[]; channels: number; keep: number[]; roundedFrom?: number }[];
+    assert.ok(
+      groups.some((g) => g.roundedFrom !== undefined),
+      'some group was rounded',
+    );
+    for (const g of groups) {
+      assert.ok(g.keep.length % 3 === 0 || g.keep.length === g.channels, `${g.members.join('+')}: ${g.keep.length}`);
+      for (const m of g.members) assert.equal(plan.layers[m]?.keep.length ?? g.channels, g.keep.length, m);
+    }
+    const [l1] = summary.baselines;
+    assert.equal(l1.options.roundTo, 3, 'the baseline is rounded the same way');
+    const achieved = 1 - summary.pruned.structure.flops / summary.before.structure.flops;
+    assert.ok(l1.flopsRemoved >= achieved - 1e-9, `baseline ${l1.flopsRemoved} vs method ${achieved}`);
+  });
+});

@@ -61,6 +61,8 @@ export interface StageResult {
 
 export interface BaselineRun {
   method: string;
+  /** The options it ran with: the ratio the FLOPs match found, and the method's `roundTo`. */
+  options: Record<string, unknown>;
   paramsRemoved: number;
   flopsRemoved: number;
   evaluation: EvaluationReport;
@@ -350,6 +352,7 @@ async function runBaseline(
       });
     return {
       method: res.method,
+      options: res.options,
       paramsRemoved: 1 - res.cost.after.params / res.cost.before.params,
       flopsRemoved: 1 - res.cost.after.flops / res.cost.before.flops,
       evaluation: await evaluate(model, dataset, evalIdx, { signal: ev.signal }),
