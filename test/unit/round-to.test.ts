@@ -19,6 +19,8 @@ import { baseline } from '../../server/src/engine/methods/baseline';
 import { roundedKeepCount, roundUpKeep, topK } from '../../server/src/engine/methods/selection';
 import { applyPlan } from '../../server/src/engine/surgery/apply';
 import { PruneLensError } from '../../server/src/engine/util/errors';
+import { methodPhrase } from '../../server/src/lsp/analysis-summary';
+import type { AnalysisSummary, LayerVerdict } from '../../protocol/src/protocol';
 import { saveTinyUNet } from '../helpers/run-fixtures';
 
 describe('rounding kept counts', () => {
@@ -204,5 +206,25 @@ describe('end to end: run with roundTo', () => {
     assert.equal(l1.options.roundTo, 3, 'the baseline is rounded the same way');
     const achieved = 1 - summary.pruned.structure.flops / summary.before.structure.flops;
     assert.ok(l1.flopsRemoved >= achieved - 1e-9, `baseline ${l1.flopsRemoved} vs method ${achieved}`);
+  });
+});
+
+describe('the editor says a kept count was rounded', () => {
+  test('method A’s diagnostic phrase names roundTo when it is above 1', () => {
+    const summary = {
+      method: 'pca-nci',
+      options: { varianceThreshold: 0.95, roundTo: 16 },
+      optionsSource: 'a.prunelens.yaml',
+    };
+    const v = { layer: 'conv', group: 0, channels: 64, kept: 16, flopsShare: 0.1 } as LayerVerdict;
+    assert.equal(
+      methodPhrase(summary as unknown as AnalysisSummary, v),
+      'method A, τ 0.95 from a.prunelens.yaml → 16 kept (rounded to a multiple of 16)',
+    );
+    const off = { ...summary, options: { varianceThreshold: 0.95, roundTo: 1 } };
+    assert.equal(
+      methodPhrase(off as unknown as AnalysisSummary, v),
+      'method A, τ 0.95 from a.prunelens.yaml → 16 kept',
+    );
   });
 });

@@ -231,7 +231,7 @@ describe('launcher panel (Chromium)', { skip }, () => {
     await p.page.locator('#round-to input').blur();
     await p.page.locator('#prune').click();
     const posts = await p.waitForPosted('prune', before + 1);
-    assert.equal((posts.at(-1) as { method: { roundTo?: number } }).method.roundTo, 16);
+    assert.equal((posts.at(-1)!.method as { roundTo?: number }).roundTo, 16);
     await p.page.locator('#round-to input').fill('0');
     await p.page.locator('#round-to input').blur();
     await p.page.locator('#prune').click();
