@@ -11,7 +11,8 @@
  *   node --import tsx bench/pruned-latency.ts   (BENCH_PART=uniform,method-a BENCH_ROUNDS=9
  *     BENCH_SIZES=64,128,256 BENCH_ROUND_TO=1,8,16 BENCH_KEEP=0.5,0.25 BENCH_WIDTHS=16,32 BENCH_TAU=0.95
  *     BENCH_MODELS=path/model.json,…)
- * Ratios from the median and from the fastest of the interleaved runs (the machine this runs on is shared);
+ * Ratios from the medians, from the fastest runs, and paired (the median over rounds of original ÷ pruned
+ * within a round) of the interleaved runs (the machine this runs on is shared);
  * `crossover` gives, per plan, the smallest input size from which speed-up ÷ FLOPs ratio stays ≥ 0.8.
  */
 import { existsSync } from 'node:fs';
@@ -62,11 +63,18 @@ interface Row {
   latencyMsFastestBefore: number;
   latencyMsFastestAfter: number;
   fastestSpeedupOverFlopsRatio: number;
+  /** Median over rounds of original ÷ pruned time within the round: load that drifts between rounds cancels. */
+  pairedSpeedupOverFlopsRatio: number;
   /** The narrowest pruned layer: below the CPU's SIMD channel block (16 floats with AVX-512) a conv pays for the block. */
   narrowestKeptChannels: number;
   /** Pruned layers whose kept count is not a multiple of 16. */
   layersOffBlock: number;
   runtime: string;
+}
+
+function pairedSpeedup(before: number[], after: number[]): number {
+  const r = before.map((b, i) => b / after[i]).sort((x, y) => x - y);
+  return r[Math.floor(r.length / 2)];
 }
 
 /** The same graph with its input at size×size (the U-Nets here are fully convolutional). */
@@ -119,6 +127,7 @@ async function measure(model: string, graph: ModelGraph, plans: Plan[], rows: Ro
         latencyMsFastestBefore: lat[0].minMs,
         latencyMsFastestAfter: lat[i + 1].minMs,
         fastestSpeedupOverFlopsRatio: lat[0].minMs / lat[i + 1].minMs / flopsRatio,
+        pairedSpeedupOverFlopsRatio: pairedSpeedup(lat[0].timesMs, lat[i + 1].timesMs) / flopsRatio,
         narrowestKeptChannels: Math.min(...kept),
         layersOffBlock: kept.filter((k) => k % 16 !== 0).length,
         runtime: lat[0].backend,
@@ -203,20 +212,33 @@ async function methodA(rows: Row[]): Promise<{ model: string; tau: number; round
   return plansOut;
 }
 
-/** Per model, plan and roundTo: the smallest size from which the median-based ratio stays ≥ GOAL (null: never). */
+/**
+ * Per model, plan and roundTo: speed-up ÷ FLOPs ratio by input size, from the medians and from the fastest
+ * runs, and the smallest size from which it stays ≥ GOAL (null: not at the largest size measured).
+ */
 function crossovers(rows: Row[]) {
   const keys = [...new Set(rows.map((r) => `${r.model}|${r.plan}|${r.roundTo}`))];
   return keys.map((key) => {
     const rs = rows.filter((r) => `${r.model}|${r.plan}|${r.roundTo}` === key).sort((a, b) => a.size - b.size);
-    let from: number | null = null;
-    for (let i = rs.length - 1; i >= 0 && rs[i].speedupOverFlopsRatio >= GOAL; i--) from = rs[i].size;
+    const from = (ratio: (r: Row) => number): number | null => {
+      let size: number | null = null;
+      for (let i = rs.length - 1; i >= 0 && ratio(rs[i]) >= GOAL; i--) size = rs[i].size;
+      return size;
+    };
+    const bySize = (ratio: (r: Row) => number) =>
+      Object.fromEntries(rs.map((r) => [r.size, Number(ratio(r).toFixed(2))]));
     const [model, plan, roundTo] = key.split('|');
     return {
       model,
       plan,
       roundTo: Number(roundTo),
-      ratioBySize: Object.fromEntries(rs.map((r) => [r.size, Number(r.speedupOverFlopsRatio.toFixed(2))])),
-      reachesGoalFrom: from,
+      flopsRatio: Number(rs[0].flopsRatio.toFixed(2)),
+      ratioBySize: bySize((r) => r.speedupOverFlopsRatio),
+      fastestRatioBySize: bySize((r) => r.fastestSpeedupOverFlopsRatio),
+      pairedRatioBySize: bySize((r) => r.pairedSpeedupOverFlopsRatio),
+      reachesGoalFrom: from((r) => r.speedupOverFlopsRatio),
+      reachesGoalFromFastest: from((r) => r.fastestSpeedupOverFlopsRatio),
+      reachesGoalFromPaired: from((r) => r.pairedSpeedupOverFlopsRatio),
     };
   });
 }
