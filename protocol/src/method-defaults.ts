@@ -12,6 +12,8 @@ export const METHOD_OPTION_BASE = {
   scope: 'layer',
   /** Never keep fewer filters per layer. */
   minFilters: 1,
+  /** Kept counts rounded up to a multiple of this (1: no rounding). */
+  roundTo: 1,
   /** Method B's cut-off when a config names none: μ − α·σ of the layer's scores. */
   threshold: { kind: 'std', alpha: 0.5 },
 } as const;

@@ -31,6 +31,8 @@ export const ScoreGroup = z.looseObject({
   spectrum: z.object({ explained: z.array(num), cumulative: z.array(num) }).optional(),
   components: count.optional(),
   threshold: maybeNum.optional(),
+  /** The kept count before the method's `roundTo` rounded it up. */
+  roundedFrom: count.optional(),
   excluded: z.boolean().optional(),
   note: z.string().optional(),
 });

@@ -46,6 +46,8 @@ describe('bad flag values: exit 1, one line naming the flag, before any work', (
   const cases: [string[], RegExp][] = [
     [[...analyze, '--tau', '2'], /^prunelens: --tau 2: must be <= 1$/],
     [[...analyze, '--tau', '0'], /^prunelens: --tau 0: must be > 0$/],
+    [[...analyze, '--round-to', '0'], /^prunelens: --round-to 0: must be >= 1$/],
+    [[...analyze, '--round-to', '2.5'], /^prunelens: --round-to 2\.5: must be integer$/],
     [[...analyze, '--method', 'l1', '--ratio', '1.5'], /^prunelens: --ratio 1\.5: must be < 1$/],
     [[...analyze, '--method', 'distribution', '--alpha', 'abc'], /^prunelens: --alpha "abc": not a number$/],
     [[...analyze, '--method', 'distribution', '--alpha', '9'], /^prunelens: --alpha 9: must be <= 5$/],
@@ -167,6 +169,7 @@ describe('flag parsing shares the config schema', () => {
       method: 'distribution',
       options: {
         minFilters: 2,
+        roundTo: undefined,
         exclude: undefined,
         combine: undefined,
         threshold: { kind: 'std', alpha: 0.8 },
@@ -176,6 +179,7 @@ describe('flag parsing shares the config schema', () => {
     assert.equal(images, 16);
     assert.deepEqual(analyzeFlags({ method: 'pca-nci', tau: '0.95' }).spec.options, {
       minFilters: undefined,
+      roundTo: undefined,
       exclude: undefined,
       varianceThreshold: 0.95,
       minSamplesPerChannel: undefined,

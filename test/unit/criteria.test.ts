@@ -360,6 +360,60 @@ describe('methods', () => {
     assert.equal(Object.keys(excluded.plan.layers).length, 0);
   });
 
+  test('roundTo: method A adds the next filters by NCI (ties by MSD), capped at the width', async () => {
+    // τ 0.75 → k = 2: NCI 5 (idx1) and 4 (idx5); the next two tie at NCI 3 (idx2, idx3), MSD 3 vs 9.
+    const ctx = await constructed([50, 30, 15, 4, 0.9, 0.1], [1, 2, 3, 9, 5, 6], [0.1, 5, 3, 3, 0.2, 4]);
+    assert.deepEqual(pcaNci(ctx, { varianceThreshold: 0.75 }).groups[0].keep, [1, 5]);
+    const three = pcaNci(ctx, { varianceThreshold: 0.75, roundTo: 3 });
+    assert.deepEqual(three.groups[0].keep, [1, 3, 5], 'the extra filter is the tie at NCI 3 with the higher MSD');
+    assert.equal(three.groups[0].roundedFrom, 2);
+    assert.equal(three.groups[0].components, 2, 'PCA’s own count is still reported');
+    assert.deepEqual(three.plan.layers.a.keep, [1, 3, 5]);
+    assert.equal(three.options.roundTo, 3);
+    const capped = pcaNci(ctx, { varianceThreshold: 0.75, roundTo: 8 });
+    assert.equal(capped.groups[0].keep.length, 6, 'never above the width');
+    assert.equal(Object.keys(capped.plan.layers).length, 0);
+    assert.throws(() => pcaNci(ctx, { roundTo: 0 }), /roundTo must be an integer ≥ 1, got 0/);
+    assert.throws(() => pcaNci(ctx, { roundTo: 2.5 }), /roundTo must be an integer ≥ 1, got 2\.5/);
+  });
+
+  test('roundTo: method B adds the highest-scoring filters below its cut-off', async () => {
+    const ctx = await constructed([1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1], [1, 2, 3, 4, 5, 10]);
+    const res = scoreDistribution(ctx, { threshold: { kind: 'percentile', p: 50 }, roundTo: 4 });
+    assert.deepEqual(res.groups[0].keep, [2, 3, 4, 5]);
+    assert.equal(res.groups[0].roundedFrom, 3);
+    assert.equal(res.options.roundTo, 4);
+    const even = scoreDistribution(ctx, { threshold: { kind: 'percentile', p: 50 }, roundTo: 3 });
+    assert.deepEqual(even.groups[0].keep, [3, 4, 5], 'already a multiple: unchanged');
+    assert.equal(even.groups[0].roundedFrom, undefined);
+  });
+
+  test('roundTo: a baseline matched to a FLOPs target is matched after rounding', async () => {
+    // 16 filters feeding a 1-filter head: FLOPs are linear in the kept count.
+    await tf.setBackend('cpu');
+    const inp = tf.input({ shape: [4, 4, 1] });
+    const a = S(tf.layers.conv2d({ name: 'a', filters: 16, kernelSize: 1 }).apply(inp));
+    const model = tf.model({
+      inputs: inp,
+      outputs: S(tf.layers.conv2d({ name: 'head', filters: 1, kernelSize: 1 }).apply(a)),
+    });
+    const ctx = await ctxFor(model);
+    const plain = baseline(ctx, { criterion: 'l1', flopsReduction: 0.3 });
+    assert.equal(plain.groups[0].keep.length, 11, 'unrounded: the most filters that still remove 30%');
+    const res = baseline(ctx, { criterion: 'l1', flopsReduction: 0.3, roundTo: 4 });
+    // Rounding 11 up to 12 would miss the target: matching on the rounded cost lands on 8.
+    assert.equal(res.groups[0].keep.length, 8);
+    assert.ok(1 - res.cost.after.flops / res.cost.before.flops >= 0.3);
+    const l1 = CRITERIA.l1.score(ctx).get(res.groups[0].group)!;
+    const ranked = Array.from(l1, (_, i) => i).sort((x, y) => l1[y] - l1[x]);
+    assert.deepEqual(
+      res.groups[0].keep,
+      ranked.slice(0, 8).sort((x, y) => x - y),
+      'the 8 highest L1 norms',
+    );
+    model.dispose();
+  });
+
   test('cut-offs: percentile interpolates, Otsu splits two clusters', () => {
     assert.equal(cutOff([0, 10], { kind: 'percentile', p: 25 }), 2.5);
     const t = otsu([0.1, 0.12, 0.11, 0.13, 0.9, 0.92, 0.95]);

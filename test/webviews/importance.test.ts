@@ -112,7 +112,7 @@ describe('importance panel (Chromium)', { skip }, () => {
     await p.page.locator('#tau-range').fill(String(tau));
     const [w] = (await p.waitForPosted('whatIf')) as unknown as WhatIf[];
     assert.equal(w.method, 'pca-nci');
-    assert.deepEqual(w.options, { varianceThreshold: tau, minFilters: 1 });
+    assert.deepEqual(w.options, { varianceThreshold: tau, minFilters: 1, roundTo: 1 });
     for (const g of fx.scores.groups) {
       const k = Math.min(g.channels, componentsFor({ explained: [], cumulative: g.spectrum!.cumulative }, tau));
       const sent = w.groups.find((x) => x.group === g.group)!;

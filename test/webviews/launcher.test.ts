@@ -223,4 +223,19 @@ describe('launcher panel (Chromium)', { skip }, () => {
       method: { name: 'distribution', combine: 'product', threshold: { kind: 'std', alpha: 0.7 }, scope: 'layer' },
     });
   });
+
+  test('the roundTo box posts its value; a value below 1 is refused in the panel', async () => {
+    const prunes = async () => (await p.posted()).filter((m) => m.type === 'prune');
+    const before = (await prunes()).length;
+    await p.page.locator('#round-to input').fill('16');
+    await p.page.locator('#round-to input').blur();
+    await p.page.locator('#prune').click();
+    const posts = await p.waitForPosted('prune', before + 1);
+    assert.equal((posts.at(-1)!.method as { roundTo?: number }).roundTo, 16);
+    await p.page.locator('#round-to input').fill('0');
+    await p.page.locator('#round-to input').blur();
+    await p.page.locator('#prune').click();
+    await p.page.locator('.error', { hasText: 'Invalid options: roundTo' }).waitFor();
+    assert.equal((await prunes()).length, before + 1);
+  });
 });

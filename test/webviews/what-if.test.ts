@@ -5,13 +5,17 @@
 import assert from 'node:assert/strict';
 import * as fc from 'fast-check';
 import { describe, test } from 'node:test';
-import { topK as engineTopK } from '../../server/src/engine/methods/decisions';
+import { roundDecision, topK as engineTopK } from '../../server/src/engine/methods/decisions';
 import { cutOff as engineCutOff, type Threshold } from '../../server/src/engine/methods/distribution';
 import { componentsFor as engineComponentsFor } from '../../server/src/engine/methods/pca';
+import type { ScoreGroup } from '../../protocol/src/scores';
 import { webviewSource } from './browser';
 
 interface ModelModule {
   componentsFor(cumulative: number[], tau: number): number;
+  predict(groups: ScoreGroup[], p: ReturnType<ModelModule['paramsOf']>): { keep: number[]; components?: number }[];
+  paramsOf(method: string, options: Record<string, unknown>, available: string[]): Record<string, unknown>;
+  optionsOf(p: ReturnType<ModelModule['paramsOf']>): Record<string, unknown>;
   topK(scores: number[], k: number, tieBreak?: number[]): number[];
   cutOff(values: number[], t: Threshold): number;
 }
@@ -50,6 +54,46 @@ describe('what-if model = engine', async () => {
         const tie = s.map((v, i) => (v * 7 + i) % 1);
         assert.deepEqual(m.topK(s, k, tie), engineTopK(s, k, tie));
       }),
+    );
+  });
+
+  test('roundTo: the analysed option is read, rounds kept counts as the engine does, and is sent back', () => {
+    fc.assert(
+      fc.property(
+        scores,
+        fc.integer({ min: 1, max: 20 }),
+        fc.double({ min: 0.3, max: 1, noNaN: true }),
+        (s, roundTo, tau) => {
+          const msd = s.map((v, i) => (v * 7 + i) % 1);
+          const cumulative = s.map((_, i) => (i + 1) / s.length);
+          const group = { group: 0, layer: 'a', members: ['a'], channels: s.length, keep: [], kept: 0, scores: s };
+          const g = { ...group, nci: s, msd, spectrum: { explained: [], cumulative } } as ScoreGroup;
+          const p = m.paramsOf('pca-nci', { varianceThreshold: tau, roundTo }, ['pca-nci', 'distribution']);
+          assert.equal(p.roundTo, roundTo);
+          assert.equal(m.optionsOf(p).roundTo, roundTo);
+          const [a] = m.predict([g], p);
+          const k = engineComponentsFor({ explained: [], cumulative }, tau);
+          const engine = roundDecision(
+            { group: 0, members: ['a'], channels: s.length, keep: engineTopK(s, k, msd), scores: s },
+            roundTo,
+            msd,
+          );
+          assert.deepEqual(a.keep, engine.keep);
+          assert.ok(a.keep.length % roundTo === 0 || a.keep.length === s.length);
+          const [b] = m.predict([g], { ...p, method: 'distribution', threshold: { kind: 'percentile', p: 50 } });
+          const [unrounded] = m.predict([g], {
+            ...p,
+            method: 'distribution',
+            threshold: { kind: 'percentile', p: 50 },
+            roundTo: 1,
+          });
+          assert.ok(b.keep.length % roundTo === 0 || b.keep.length === s.length);
+          assert.ok(
+            unrounded.keep.every((i) => b.keep.includes(i)),
+            'method B keeps its cut-off choice',
+          );
+        },
+      ),
     );
   });
 

@@ -49,6 +49,7 @@ export const MethodConfig = z.object({
   ratio: num.gt(0).lt(1).optional(),
   flopsReduction: num.gt(0).lt(1).optional(),
   minFilters: count.min(1).optional(),
+  roundTo: count.min(1).optional(),
   exclude: z.array(z.string()).optional(),
 });
 export type MethodConfig = z.infer<typeof MethodConfig>;

@@ -6,8 +6,8 @@ import { parseDocument } from 'yaml';
 
 /** The keys of each method that the importance panel's what-if sets; the other method's keys are removed. */
 const KEYS = {
-  'pca-nci': ['varianceThreshold', 'minFilters'],
-  distribution: ['combine', 'threshold', 'scope', 'minFilters'],
+  'pca-nci': ['varianceThreshold', 'minFilters', 'roundTo'],
+  distribution: ['combine', 'threshold', 'scope', 'minFilters', 'roundTo'],
 } as const;
 
 export function withMethodOptions(

@@ -63,6 +63,7 @@ export function buildProgram(): Command {
     .option('--ratio <r>', 'baselines: fraction of each layer to remove')
     .option('--flops <f>', 'baselines: fraction of FLOPs to remove')
     .option('--min-filters <n>', 'never keep fewer filters per layer')
+    .option('--round-to <n>', "round each layer's kept filters up to a multiple of n (e.g. 16: CPU channel blocks)")
     .option('--images <n>', `calibration images (default ${String(CONFIG_DEFAULTS.calibration.images)})`)
     .option('--out <dir>', 'a new folder (or an earlier PruneLens output) for scores.json and plan.json')
     .option('--json', 'machine-readable summary')

@@ -57,15 +57,17 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 export function methodPhrase(summary: AnalysisSummary, v: LayerVerdict): string {
   const o = summary.options;
   const from = `from ${summary.optionsSource}`;
+  // With roundTo the kept count is the method's own rounded up: say so, or "16 kept" would read as PCA's k.
+  const kept = `${v.kept} kept${typeof o.roundTo === 'number' && o.roundTo > 1 ? ` (rounded to a multiple of ${o.roundTo})` : ''}`;
   if (summary.method === 'pca-nci') {
     const tau = typeof o.varianceThreshold === 'number' ? `τ ${o.varianceThreshold}` : 'default τ';
-    return `method A, ${tau} ${from} → ${v.kept} kept`;
+    return `method A, ${tau} ${from} → ${kept}`;
   }
   if (summary.method === 'distribution') {
     const cut = v.threshold !== undefined ? `score cut-off ${v.threshold.toPrecision(3)}` : 'score distribution';
-    return `method B, ${cut} ${from} → ${v.kept} kept`;
+    return `method B, ${cut} ${from} → ${kept}`;
   }
-  return `${summary.method.replace(/^baseline:/, '')} baseline ${from} → ${v.kept} kept`;
+  return `${summary.method.replace(/^baseline:/, '')} baseline ${from} → ${kept}`;
 }
 
 /** The options of an analysis in a few words with their source, for action titles: `τ 0.9, tiny.prunelens.yaml`. */

@@ -216,6 +216,18 @@ function buildControls(): void {
       'Min filters',
       ...sliderEls(slider('min-filters', 1, 16, 1, p.minFilters, (minFilters) => set({ minFilters }))),
     ),
+    field(
+      'round-to',
+      'Round kept filters up to a multiple of',
+      select(
+        'round-to',
+        [...new Set([...ROUND_TO_CHOICES, p.roundTo])]
+          .sort((a, b) => a - b)
+          .map((n) => [String(n), n === 1 ? '1 (off)' : String(n)] as const),
+        String(p.roundTo),
+        (v) => set({ roundTo: Number(v) }),
+      ),
+    ),
     h(
       'div',
       { class: 'actions' },
@@ -228,6 +240,8 @@ function buildControls(): void {
 }
 
 const sliderEls = (s: ReturnType<typeof slider>): HTMLElement[] => [s.range, s.box];
+/** roundTo's choices: CPU runtimes compute channels in blocks of 4, 8 or 16 floats (SSE, AVX, AVX-512). */
+const ROUND_TO_CHOICES = [1, 2, 4, 8, 16, 32];
 
 /** The what-if shown becomes a real prune: the keep-sets of every group, with the options they came from. */
 function pruneWith(): void {

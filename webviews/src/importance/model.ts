@@ -8,7 +8,12 @@
  * but `scores.json` keeps only the spectrum that won at the analysed τ, so at another τ a different
  * member could ask for more. The host's `whatIf` answer (params/FLOPs) is computed from these keep sets.
  */
-import { componentsForCumulative as componentsFor, cutOff, topK } from '../../../server/src/engine/methods/selection';
+import {
+  componentsForCumulative as componentsFor,
+  cutOff,
+  roundUpKeep,
+  topK,
+} from '../../../server/src/engine/methods/selection';
 import type { ScoreGroup, Threshold } from '../messages';
 import { METHOD_OPTION_BASE } from '../../../protocol/src/method-defaults';
 
@@ -25,6 +30,8 @@ export interface WhatIfParams {
   combine: 'product' | 'mean';
   scope: 'layer' | 'global';
   minFilters: number;
+  /** Kept counts rounded up to a multiple of this (1: no rounding), as the engine's `roundTo`. */
+  roundTo: number;
 }
 
 export interface GroupPrediction {
@@ -75,7 +82,8 @@ export function predict(groups: readonly ScoreGroup[], p: WhatIfParams): GroupPr
       if (g.excluded) return { ...base, keep: all(g.channels), note: 'excluded' };
       if (!g.spectrum) return { ...base, keep: all(g.channels), note: 'no PCA spectrum: kept whole' };
       const k = Math.min(g.channels, Math.max(componentsFor(g.spectrum.cumulative, p.tau), p.minFilters));
-      const keep = topK(nci, k, finite(g.msd));
+      const msd = finite(g.msd);
+      const keep = roundUpKeep(topK(nci, k, msd), nci, p.roundTo, msd);
       return { ...base, keep, components: k, cut: Math.min(...keep.map((i) => nci[i])) };
     });
   }
@@ -93,7 +101,7 @@ export function predict(groups: readonly ScoreGroup[], p: WhatIfParams): GroupPr
     const cut = globalCut ?? cutOff(s, p.threshold);
     let keep = all(g.channels).filter((i) => s[i] >= cut);
     if (keep.length < Math.min(p.minFilters, s.length)) keep = topK(s, p.minFilters, finite(g.nci));
-    return { ...base, keep, cut };
+    return { ...base, keep: roundUpKeep(keep, s, p.roundTo, finite(g.nci)), cut };
   });
 }
 
@@ -121,12 +129,13 @@ export function paramsOf(
     combine: options.combine === 'mean' ? 'mean' : 'product',
     scope: options.scope === 'global' ? 'global' : 'layer',
     minFilters: Math.max(1, Math.round(num(options.minFilters, METHOD_OPTION_BASE.minFilters))),
+    roundTo: Math.max(1, Math.round(num(options.roundTo, METHOD_OPTION_BASE.roundTo))),
   };
 }
 
 /** The options object a what-if corresponds to, in the engine's option names. */
 export function optionsOf(p: WhatIfParams): Record<string, unknown> {
   return p.method === 'pca-nci'
-    ? { varianceThreshold: p.tau, minFilters: p.minFilters }
-    : { combine: p.combine, threshold: p.threshold, scope: p.scope, minFilters: p.minFilters };
+    ? { varianceThreshold: p.tau, minFilters: p.minFilters, roundTo: p.roundTo }
+    : { combine: p.combine, threshold: p.threshold, scope: p.scope, minFilters: p.minFilters, roundTo: p.roundTo };
 }

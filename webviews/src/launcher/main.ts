@@ -125,7 +125,7 @@ function syncFinetuneSource(): void {
 /** The method block as the config schema wants it: only the options the chosen method reads. */
 function methodToSend(): MethodConfig {
   const m = method();
-  const common = { minFilters: m.minFilters, exclude: m.exclude?.length ? m.exclude : undefined };
+  const common = { minFilters: m.minFilters, roundTo: m.roundTo, exclude: m.exclude?.length ? m.exclude : undefined };
   if (m.name === 'pca-nci') return { name: m.name, varianceThreshold: m.varianceThreshold ?? defaultTau(), ...common };
   if (m.name === 'distribution')
     return {
@@ -316,6 +316,11 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
         'min-filters',
         'Min filters',
         number('min-filters', m.minFilters ?? 1, '1', (v) => setMethod({ minFilters: v })),
+      ),
+      field(
+        'round-to',
+        'Round kept filters up to a multiple of',
+        number('round-to', m.roundTo ?? 1, '1', (v) => setMethod({ roundTo: v })),
       ),
       field('exclude', 'Exclude layers', exclude),
     ),

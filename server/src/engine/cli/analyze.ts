@@ -61,8 +61,9 @@ export async function analyzeCommand(model: string, o: AnalyzeCliOptions): Promi
         : d.threshold !== undefined
           ? ` (cut-off ${d.threshold.toFixed(3)})`
           : '';
+    const rounded = d.roundedFrom !== undefined ? `, rounded up from ${d.roundedFrom}` : '';
     out(
-      `${d.members.join(' + ').padEnd(40)} keep ${String(d.keep.length).padStart(4)} of ${String(d.channels).padEnd(4)}${extra}`,
+      `${d.members.join(' + ').padEnd(40)} keep ${String(d.keep.length).padStart(4)} of ${String(d.channels).padEnd(4)}${extra}${rounded}`,
     );
   }
   out(

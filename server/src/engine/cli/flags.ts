@@ -62,6 +62,7 @@ export interface AnalyzeFlags {
   ratio?: string;
   flops?: string;
   minFilters?: string;
+  roundTo?: string;
   images?: string;
 }
 
@@ -91,6 +92,7 @@ export function analyzeFlags(o: AnalyzeFlags): { spec: MethodSpec; images: numbe
     ratio: numberFlag('--ratio', o.ratio),
     flopsReduction: numberFlag('--flops', o.flops),
     minFilters: numberFlag('--min-filters', o.minFilters),
+    roundTo: numberFlag('--round-to', o.roundTo),
   };
   const images = numberFlag('--images', o.images);
   checkFlags(
@@ -104,6 +106,7 @@ export function analyzeFlags(o: AnalyzeFlags): { spec: MethodSpec; images: numbe
       '/method/ratio': { flag: '--ratio', raw: o.ratio },
       '/method/flopsReduction': { flag: '--flops', raw: o.flops },
       '/method/minFilters': { flag: '--min-filters', raw: o.minFilters },
+      '/method/roundTo': { flag: '--round-to', raw: o.roundTo },
       '/calibration/images': { flag: '--images', raw: o.images },
     },
   );

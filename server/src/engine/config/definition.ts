@@ -99,6 +99,12 @@ const method = z
       .describe("Baselines: remove at least this fraction of the model's FLOPs.")
       .optional(),
     minFilters: int().min(1).describe('Never keep fewer filters per layer.').default(METHOD_OPTION_BASE.minFilters),
+    roundTo: int()
+      .min(1)
+      .describe(
+        "Round every layer's kept filter count up to a multiple of this (never above its width), adding its next most important filters: CPU runtimes compute channels in blocks (16 with AVX-512), so 8 or 16 turns FLOPs saved into time saved. 1 = no rounding.",
+      )
+      .default(1),
     exclude: z.array(z.string()).describe('Layers never pruned.').optional(),
   })
   .describe('How filters are chosen.');

@@ -8,7 +8,7 @@ import type { PruneLensConfig } from './types';
 
 export function methodSpecOf(method: PruneLensConfig['method']): MethodSpec {
   const m = method ?? { name: 'pca-nci' as const };
-  const common = { minFilters: m.minFilters, exclude: m.exclude };
+  const common = { minFilters: m.minFilters, roundTo: m.roundTo, exclude: m.exclude };
   if (m.name === 'pca-nci')
     return {
       method: 'pca-nci',

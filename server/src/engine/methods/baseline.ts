@@ -2,7 +2,8 @@
  * Any criterion as a pruning method, with a target, so every method can be compared at equal cost:
  *  - `ratio`: remove that fraction of every group's channels (lowest scores first);
  *  - `flopsReduction`: the uniform ratio, found by bisection on the predicted FLOPs, that removes at least
- *    that fraction of the model's FLOPs;
+ *    that fraction of the model's FLOPs (the FLOPs after `roundTo`'s rounding: the kept counts are rounded
+ *    before each cost is predicted, so a rounded baseline still matches the target);
  *  - `keepCounts`: exactly these many channels per group (e.g. the counts method A chose: same "how many",
  *    this criterion's "which").
  */
@@ -12,6 +13,8 @@ import { FlopsUnknownError } from '../util/errors';
 import {
   finishDecisions,
   isExcluded,
+  roundDecision,
+  roundToOption,
   topK,
   type CommonOptions,
   type GroupDecision,
@@ -32,6 +35,7 @@ function decide(
   opts: BaselineOptions,
 ): GroupDecision[] {
   const minFilters = opts.minFilters ?? 1;
+  const roundTo = roundToOption(opts);
   return ctx.coupling.groups
     .filter((g) => g.prunable)
     .map((g) => {
@@ -39,7 +43,8 @@ function decide(
       const base = { group: g.id, members: g.members, channels: s.length, scores: Array.from(s) };
       if (isExcluded(g.members, opts)) return { ...base, keep: Array.from(s, (_, i) => i), excluded: true };
       const k = Math.min(s.length, Math.max(minFilters, count(g.id, s.length)));
-      return { ...base, keep: topK(s, k) };
+      // Rounded up within the criterion's own ranking: the top ⌈k/roundTo⌉·roundTo channels.
+      return roundDecision({ ...base, keep: topK(s, k) }, roundTo);
     });
 }
 
@@ -51,6 +56,7 @@ export function baseline(ctx: CriterionContext, opts: BaselineOptions): MethodRe
     ratio: opts.ratio,
     flopsReduction: opts.flopsReduction,
     minFilters: opts.minFilters ?? 1,
+    roundTo: roundToOption(opts),
   };
   const name = `baseline:${opts.criterion}`;
   if (opts.keepCounts) {

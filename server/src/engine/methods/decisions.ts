@@ -8,6 +8,8 @@ import { groupRoots } from '../criteria/types';
 import type { PruningPlan } from '../surgery/plan';
 import { predictCost, shapeOnly, type Cost } from './cost';
 import type { Spectrum } from './pca';
+import { roundUpKeep } from './selection';
+import { PruneLensError } from '../util/errors';
 
 export interface GroupDecision {
   group: number;
@@ -24,6 +26,8 @@ export interface GroupDecision {
   components?: number;
   /** Method B: the cut-off applied to `scores`. */
   threshold?: number;
+  /** The kept count before `roundTo` rounded it up (only when rounding added channels). */
+  roundedFrom?: number;
   excluded?: boolean;
   note?: string;
 }
@@ -42,9 +46,27 @@ export interface CommonOptions {
   minFilters?: number;
   /** Layer names never pruned (naming any member of a group excludes the group). */
   exclude?: string[];
+  /** Round every group's kept count up to a multiple of this (default 1: no rounding). */
+  roundTo?: number;
 }
 
 export { topK } from './selection';
+
+/** The `roundTo` option, checked: an integer ≥ 1 (configs and flags are validated earlier; this guards direct callers). */
+export function roundToOption(opts: CommonOptions): number {
+  const n = opts.roundTo ?? 1;
+  if (!(Number.isInteger(n) && n >= 1)) throw new PruneLensError(`roundTo must be an integer ≥ 1, got ${String(n)}`);
+  return n;
+}
+
+/**
+ * The group's keep set rounded up to a multiple of `roundTo` with its next most important channels (`scores`,
+ * ties by `tieBreak`: the method's own ranking). A coupled group is one decision, so it rounds as one.
+ */
+export function roundDecision(d: GroupDecision, roundTo: number, tieBreak?: ArrayLike<number>): GroupDecision {
+  const keep = roundUpKeep(d.keep, d.scores, roundTo, tieBreak);
+  return keep.length === d.keep.length ? d : { ...d, keep, roundedFrom: d.keep.length };
+}
 
 export function isExcluded(members: string[], opts: CommonOptions): boolean {
   return members.some((m) => opts.exclude?.includes(m));

@@ -8,7 +8,15 @@ import { CONFIG_DEFAULTS, DEFAULT_THRESHOLD } from '../config/definition';
 import { nciScores } from '../criteria/nci';
 import { msd } from '../criteria/msd';
 import type { CriterionContext } from '../criteria/types';
-import { finishDecisions, isExcluded, type CommonOptions, type GroupDecision, type MethodResult } from './decisions';
+import {
+  finishDecisions,
+  isExcluded,
+  roundDecision,
+  roundToOption,
+  type CommonOptions,
+  type GroupDecision,
+  type MethodResult,
+} from './decisions';
 import { cutOff, topK, type Threshold } from './selection';
 
 export { cutOff, otsu, type Threshold } from './selection';
@@ -31,6 +39,7 @@ export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptio
   const threshold: Threshold = opts.threshold ?? DEFAULT_THRESHOLD;
   const scope = opts.scope ?? (defaults.scope as 'layer' | 'global');
   const minFilters = opts.minFilters ?? (defaults.minFilters as number);
+  const roundTo = roundToOption(opts);
   if (!ctx.stats) throw new Error('method B (distribution) needs the statistics pass (calibration data)');
   const nci = nciScores(ctx);
   const msdScores = msd.score(ctx);
@@ -64,11 +73,12 @@ export function scoreDistribution(ctx: CriterionContext, opts: DistributionOptio
     const t = globalCut ?? cutOff(Array.from(r.s), threshold);
     let keep = all.filter((i) => r.s[i] >= t);
     if (keep.length < Math.min(minFilters, r.s.length)) keep = topK(r.s, minFilters, r.n);
-    return { ...base, keep, threshold: t };
+    // Rounding adds the highest-scoring channels below the cut-off (ties: NCI), as minFilters does.
+    return roundDecision({ ...base, keep, threshold: t }, roundTo, r.n);
   });
   return finishDecisions(
     'distribution',
-    { combine, threshold, scope, minFilters, exclude: opts.exclude ?? [] },
+    { combine, threshold, scope, minFilters, roundTo, exclude: opts.exclude ?? [] },
     ctx.graph,
     ctx.coupling,
     decisions,

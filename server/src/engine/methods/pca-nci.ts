@@ -11,6 +11,8 @@ import type { CriterionContext } from '../criteria/types';
 import {
   finishDecisions,
   isExcluded,
+  roundDecision,
+  roundToOption,
   topK,
   type CommonOptions,
   type GroupDecision,
@@ -36,6 +38,7 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
   const tau = opts.varianceThreshold ?? (defaults.varianceThreshold as number);
   const minFilters = opts.minFilters ?? (defaults.minFilters as number);
   const minSamples = opts.minSamplesPerChannel ?? (defaults.minSamplesPerChannel as number);
+  const roundTo = roundToOption(opts);
   if (!(tau > 0 && tau <= 1)) throw new Error(`varianceThreshold must be in (0, 1], got ${tau}`);
   if (!ctx.stats) throw new Error('method A (pca-nci) needs the statistics pass (calibration data)');
   const nci = nciScores(ctx);
@@ -87,11 +90,12 @@ export function pcaNci(ctx: CriterionContext, opts: PcaNciOptions = {}): MethodR
       continue;
     }
     k = Math.min(n.length, Math.max(k, minFilters));
-    decisions.push({ ...base, keep: topK(n, k, m), spectrum, components: k });
+    // Rounding adds the next channels by NCI (ties: MSD), the same order that chose the first k.
+    decisions.push(roundDecision({ ...base, keep: topK(n, k, m), spectrum, components: k }, roundTo, m));
   }
   return finishDecisions(
     'pca-nci',
-    { varianceThreshold: tau, minFilters, minSamplesPerChannel: minSamples, exclude: opts.exclude ?? [] },
+    { varianceThreshold: tau, minFilters, minSamplesPerChannel: minSamples, roundTo, exclude: opts.exclude ?? [] },
     ctx.graph,
     ctx.coupling,
     decisions,

@@ -12,11 +12,44 @@ export function componentsForCumulative(cumulative: readonly number[], tau: numb
   return i < 0 ? cumulative.length : Math.max(1, i + 1);
 }
 
+/** Every index, most important first: higher score, then higher `tieBreak`, then lower index. */
+function ranking(scores: ArrayLike<number>, tieBreak?: ArrayLike<number>): number[] {
+  const idx = Array.from({ length: scores.length }, (_, i) => i);
+  return idx.sort((a, b) => scores[b] - scores[a] || (tieBreak ? tieBreak[b] - tieBreak[a] : 0) || a - b);
+}
+
 /** Indices of the `k` highest scores (ties: `tieBreak` higher first, then lower index), ascending. */
 export function topK(scores: ArrayLike<number>, k: number, tieBreak?: ArrayLike<number>): number[] {
-  const idx = Array.from({ length: scores.length }, (_, i) => i);
-  idx.sort((a, b) => scores[b] - scores[a] || (tieBreak ? tieBreak[b] - tieBreak[a] : 0) || a - b);
-  return idx.slice(0, Math.max(0, Math.min(k, scores.length))).sort((a, b) => a - b);
+  return ranking(scores, tieBreak)
+    .slice(0, Math.max(0, Math.min(k, scores.length)))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * A kept count rounded up to a multiple of `roundTo`, never above the group's width (Torch-Pruning's
+ * `round_to`): CPU convolutions work in blocks of channels (16 floats with AVX-512), so a layer left with 9
+ * channels costs as much as one with 16 and the FLOPs saved are not time saved. `roundTo` 1 changes nothing.
+ */
+export function roundedKeepCount(kept: number, channels: number, roundTo: number): number {
+  if (roundTo <= 1 || kept <= 0) return Math.min(kept, channels);
+  return Math.min(channels, Math.ceil(kept / roundTo) * roundTo);
+}
+
+/**
+ * `keep` grown to the rounded count with the next most important channels by the method's own ranking
+ * (`scores`, ties by `tieBreak`); the channels it already keeps stay kept. Ascending.
+ */
+export function roundUpKeep(
+  keep: readonly number[],
+  scores: ArrayLike<number>,
+  roundTo: number,
+  tieBreak?: ArrayLike<number>,
+): number[] {
+  const target = roundedKeepCount(keep.length, scores.length, roundTo);
+  if (target <= keep.length) return [...keep];
+  const kept = new Set(keep);
+  const next = ranking(scores, tieBreak).filter((i) => !kept.has(i));
+  return [...keep, ...next.slice(0, target - keep.length)].sort((a, b) => a - b);
 }
 
 /** Otsu's threshold over a 64-bin histogram (maximises between-class variance). */

@@ -15,6 +15,8 @@ export interface Latency {
   /** The fastest run: on a shared machine the one least disturbed by other processes. */
   minMs: number;
   runs: number;
+  /** Every timed run, in round order: run r of each model measured together (the benches pair them by round). */
+  timesMs: number[];
   backend: string;
 }
 
@@ -33,6 +35,7 @@ export async function compareLatencies(graphs: ModelGraph[], rounds = 15): Promi
       medianMs: [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)],
       minMs: Math.min(...ts),
       runs: ts.length,
+      timesMs: ts,
       backend: timers[i].backend,
     }));
   } finally {

@@ -61,6 +61,8 @@ export interface StageResult {
 
 export interface BaselineRun {
   method: string;
+  /** The options it ran with: the ratio the FLOPs match found, and the method's `roundTo`. */
+  options: Record<string, unknown>;
   paramsRemoved: number;
   flopsRemoved: number;
   evaluation: EvaluationReport;
@@ -229,7 +231,20 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
       `baseline ${criterion} at ${(100 * achieved).toFixed(1)}% FLOPs`,
       0.7 + (0.25 * i) / (config.compareBaselines!.length || 1),
     );
-    baselines.push(await runBaseline(criterion, achieved, analysis, dataset, splits, evalIdx, ft, original, ev));
+    baselines.push(
+      await runBaseline(
+        criterion,
+        achieved,
+        config.method.roundTo,
+        analysis,
+        dataset,
+        splits,
+        evalIdx,
+        ft,
+        original,
+        ev,
+      ),
+    );
   }
   original.dispose();
   pruned.dispose();
@@ -311,6 +326,8 @@ export async function runPipeline(given: PruneLensConfig, configFile: string, ev
 async function runBaseline(
   criterion: string,
   flopsReduction: number,
+  /** The method's rounding: the baseline is rounded the same way and matched on its rounded FLOPs. */
+  roundTo: number,
   analysis: Awaited<ReturnType<typeof analyze>>,
   dataset: Dataset,
   splits: { train: number[]; val: number[] },
@@ -320,7 +337,7 @@ async function runBaseline(
   ev: RunEvents,
 ): Promise<BaselineRun> {
   const res: MethodResult = runMethod(
-    { method: 'baseline', options: { criterion, flopsReduction } },
+    { method: 'baseline', options: { criterion, flopsReduction, roundTo } },
     analysis.graph,
     analysis.coupling,
     analysis.stats,
@@ -335,6 +352,7 @@ async function runBaseline(
       });
     return {
       method: res.method,
+      options: res.options,
       paramsRemoved: 1 - res.cost.after.params / res.cost.before.params,
       flopsRemoved: 1 - res.cost.after.flops / res.cost.before.flops,
       evaluation: await evaluate(model, dataset, evalIdx, { signal: ev.signal }),
