@@ -243,7 +243,7 @@ export async function runNativeStatsPass(
     parts,
     threads: opts.threads ?? null,
   });
-  return statsSessions.with(graph, key, open, passOver);
+  return statsSessions.with(graph, key, open, (held, created) => passOver(held, !created));
 
   async function passOver(held: StatsSession, reused: boolean): Promise<NativeStatsResult> {
     const { session, outputs: modelOutputs, labelInputs } = held;
@@ -378,7 +378,7 @@ export async function runNativeStatsPass(
 }
 
 /** One batch's reductions of one map, as the statistics model returns them. */
-interface BatchReductions {
+export interface BatchReductions {
   mean: Float32Array;
   sumSq: Float32Array;
   gram: Float32Array;
@@ -393,7 +393,7 @@ interface BatchReductions {
  * for any a — here the model's float32 batch mean a, with m̄ the exact float64 mean of the image means, so
  * the identity holds whatever a's rounding.
  */
-function accumulate(acc: LayerAccumulator, r: BatchReductions, b: number, c: number, hw: number): void {
+export function accumulate(acc: LayerAccumulator, r: BatchReductions, b: number, c: number, hw: number): void {
   const total = new Float64Array(c);
   for (let i = 0; i < b; i++) {
     for (let p = 0; p < c; p++) {
