@@ -257,18 +257,26 @@ export async function runNativeStatsPass(
       const batchIdx = indices.slice(start, start + batchSize);
       const { x, y } = await loadBatch(dataset, batchIdx);
       const b = batchIdx.length;
+      // One set of label rows (and class counts) per map size and batch, shared by every map of that size.
+      const byMapSize = new Map<string, ReturnType<typeof labelRows>>();
+      const labels = (h: number, w: number): ReturnType<typeof labelRows> => {
+        const k = `${h}x${w}`;
+        let l = byMapSize.get(k);
+        if (!l) byMapSize.set(k, (l = labelRows(y, info, b, h, w)));
+        return l;
+      };
       const feeds: Record<string, import('onnxruntime-node').Tensor> = {
         [session.inputNames[0]]: floatTensor(x, [b, H, W, C]),
       };
       for (const [name, [h, w]] of model.labelInputs)
-        feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
-      return { y, b, feeds };
+        feeds[name] = floatTensor(labels(h, w).rows, [b, h * w, info.numClasses]);
+      return { b, feeds, labels };
     };
     // Full maps (HRank) are fetched for the first `hrankImages` images of each point; counted when a batch is
     // submitted, since batch k + 1 is submitted before batch k is folded in.
     const rankPlanned = model.outputs.map(() => 0);
     const submit = async (start: number) => {
-      const { y, b, feeds } = await pending!;
+      const { b, feeds, labels } = await pending!;
       const withMap = model.outputs.map((o, i) => !!o.map && rankPlanned[i] < hrankImages && !(o.dense && b !== 1));
       withMap.forEach((w, i) => w && (rankPlanned[i] += Math.min(b, hrankImages - rankPlanned[i])));
       const fetch = model.outputs.flatMap((o, i) => [
@@ -288,13 +296,13 @@ export async function runNativeStatsPass(
       // marked handled now so that a failure in between is not an unhandled rejection. Awaiting still throws.
       running.catch(() => undefined);
       pending?.catch(() => undefined);
-      return { start, y, b, withMap, running };
+      return { start, b, withMap, running, labels };
     };
     const fold = (
-      batch: { y: Int32Array; b: number; withMap: boolean[] },
+      batch: { b: number; withMap: boolean[]; labels: (h: number, w: number) => ReturnType<typeof labelRows> },
       res: import('onnxruntime-node').InferenceSession.OnnxValueMapType,
     ): void => {
-      const { y, b } = batch;
+      const { b } = batch;
       model.outputs.forEach((o, i) => {
         const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
         const acc = (accs[i] ??= new LayerAccumulator(
@@ -323,10 +331,7 @@ export async function runNativeStatsPass(
         if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
         const isDense = o.dense && b !== 1;
         if (withClasses && !isDense) {
-          const { rows, counts } = labelRows(
-            y,
-            info,
-            b,
+          const { rows, counts } = batch.labels(
             info.task === 'classification' ? 1 : h,
             info.task === 'classification' ? 1 : w,
           );
