@@ -25,25 +25,56 @@ import { DataType, type NodeProto } from '../formats/onnx/proto';
 import type { ModelGraph } from '../graph/ir';
 import { CancelledError } from '../util/errors';
 import { LayerAccumulator } from './accumulate';
+import { StatsSessionCache } from './session-cache';
 import type { ObservationPoint } from './observe';
 import { labelRows, loadBatch, type StatsOptions, type StatsResult } from './pass';
 
 export interface NativeStatsOptions extends StatsOptions {
   /** onnxruntime intra-op threads (default 2). */
   threads?: number;
+  /**
+   * Borrow the statistics session kept from an earlier pass over the same model and outputs, and keep it for
+   * the next (default true). False: build and release a session of this pass's own.
+   */
+  reuseSession?: boolean;
 }
 
 export interface NativeStatsResult extends StatsResult {
   runtime: 'onnxruntime';
-  /** Of `seconds`: building the statistics model and creating its session (once per pass, before any image). */
+  /** Of `seconds`: building the statistics model and creating its session (nearly 0 when it was reused). */
   setupSeconds: number;
+  /** The session was kept from an earlier pass over the same model and outputs (already warm). */
+  sessionReused: boolean;
+}
+
+/** A statistics session and how to read its outputs. */
+interface StatsSession {
+  session: import('onnxruntime-node').InferenceSession;
+  outputs: PointOutputs[];
+  labelInputs: Map<string, [number, number]>;
+}
+
+/**
+ * Statistics sessions kept for the next pass over the same model (another method or τ, a re-run from the
+ * editor). Two: a method's pass and the explanation's, say; each is released when pushed out, or by
+ * `releaseStatsSessions()`.
+ */
+export const statsSessions = new StatsSessionCache<StatsSession>(2);
+
+/** Releases every kept statistics session (those in use go when their pass ends). */
+export function releaseStatsSessions(): Promise<void> {
+  return statsSessions.clear();
 }
 
 interface PointOutputs {
   shape: string;
   mean: string;
   sumSq: string;
+  /** Σ_b D_b D_bᵀ of the per-image-centred maps. */
   gram: string;
+  /** m̄ [1, C], the mean of the batch's image means, and Σ_b (m_b − m̄)(m_b − m̄)ᵀ [C, C]. */
+  batchMean: string;
+  between: string;
   nonPositive?: string;
   map?: string;
   classes?: string;
@@ -93,12 +124,21 @@ export function buildStatsModel(
     b.outputs.push(valueInfo(shape, DataType.INT64, null));
     const m = b.node('ReduceMean', [x], { axes: ints([2, 3]), keepdims: int(1) }, `${tag}/mean4`);
     const d = b.node('Sub', [x, m], {}, `${tag}/centred`);
-    const mean = out(b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`));
+    const meanBc = b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`);
+    const mean = out(meanBc);
     const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
     // onnxruntime fuses this Transpose into the MatMul (MatMulTransposeFusion): no copy of the map.
     const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
     const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
     const gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
+    // The images' own means enter the raw Gram matrix as Σ_b HW·m_b m_bᵀ. Centred on the batch's mean m̄
+    // (Σ_b (m_b − m̄)(m_b − m̄)ᵀ, small terms, no cancellation), that is one C×C MatMul here instead of
+    // B·C² float64 products in JavaScript, which shares the two cores with onnxruntime's threads; JavaScript
+    // adds back only the rank-1 B·m̄ m̄ᵀ, exactly, once per batch.
+    const batchMean = out(b.node('ReduceMean', [meanBc], { axes: ints([0]), keepdims: int(1) }, `${tag}/batch_mean`));
+    const dm = b.node('Sub', [meanBc, batchMean], {}, `${tag}/mean_dev`);
+    const dmT = b.node('Transpose', [dm], { perm: ints([1, 0]) }, `${tag}/mean_devT`);
+    const between = out(b.node('MatMul', [dmT, dm], {}, `${tag}/between`));
     // Each image's Σ(x − m)² per channel is the diagonal of its centred Gram: every (C+1)-th entry of the
     // flattened [B, C·C] matrix, read without another pass over the map (channels are static here; a
     // ReduceSumSquare pass is the fallback when they are not).
@@ -141,7 +181,7 @@ export function buildStatsModel(
       const r = b.node('MatMul', [raw, labelName], {}, `${tag}/class_b`);
       classes = out(b.node('ReduceSum', [r, b.int64([0])], { keepdims: int(0) }, `${tag}/classes`));
     }
-    return { shape, mean, sumSq, gram, nonPositive, map, classes, dense };
+    return { shape, mean, sumSq, gram, batchMean, between, nonPositive, map, classes, dense };
   });
   // The statistics are the only outputs: the model's own head past the last observed map (a segmentation
   // network's class convolution, Softmax and NHWC transpose) is not computed.
@@ -180,152 +220,202 @@ export async function runNativeStatsPass(
   const info = dataset.info;
   const withClasses = opts.classResponse !== false && info.numClasses > 0;
   const withApoz = opts.apoz !== false;
-  const model = buildStatsModel(graph, points, withClasses ? info : null, { apoz: withApoz, maps: hrankImages > 0 });
-  // No spin-waiting between runs: the JavaScript thread folds each batch in while the next one runs, and on a
-  // two-core machine a spinning onnxruntime thread would take the core it needs.
-  const session = await createSession(model.bytes, { threads: opts.threads, spin: false });
-  const setupSeconds = (Date.now() - started) / 1000;
-  const accs: LayerAccumulator[] = [];
-  const { height: H, width: W, channels: C } = info;
-  // The next batch is read and its label rows built while onnxruntime runs the current one (its run is
-  // asynchronous, on its own threads), so JavaScript-side work stays off the critical path.
-  const prepare = async (start: number) => {
-    const batchIdx = indices.slice(start, start + batchSize);
-    const { x, y } = await loadBatch(dataset, batchIdx);
-    const b = batchIdx.length;
-    const feeds: Record<string, import('onnxruntime-node').Tensor> = {
-      [session.inputNames[0]]: floatTensor(x, [b, H, W, C]),
-    };
-    for (const [name, [h, w]] of model.labelInputs)
-      feeds[name] = floatTensor(labelRows(y, info, b, h, w).rows, [b, h * w, info.numClasses]);
-    return { y, b, feeds };
+  const parts = { apoz: withApoz, maps: hrankImages > 0 };
+  const classInfo = withClasses ? info : null;
+  const open = async (): Promise<StatsSession> => {
+    const model = buildStatsModel(graph, points, classInfo, parts);
+    // No spin-waiting between runs: the JavaScript thread folds each batch in while the next one runs, and on
+    // a two-core machine a spinning onnxruntime thread would take the core it needs.
+    const session = await createSession(model.bytes, { threads: opts.threads, spin: false });
+    return { session, outputs: model.outputs, labelInputs: model.labelInputs };
   };
-  // Full maps (HRank) are fetched for the first `hrankImages` images of each point; counted when a batch is
-  // submitted, since batch k + 1 is submitted before batch k is folded in.
-  const rankPlanned = model.outputs.map(() => 0);
-  const submit = async (start: number) => {
-    const { y, b, feeds } = await pending!;
-    const withMap = model.outputs.map((o, i) => !!o.map && rankPlanned[i] < hrankImages && !(o.dense && b !== 1));
-    withMap.forEach((w, i) => w && (rankPlanned[i] += Math.min(b, hrankImages - rankPlanned[i])));
-    const fetch = model.outputs.flatMap((o, i) => [
-      o.shape,
-      o.mean,
-      o.sumSq,
-      o.gram,
-      ...(o.nonPositive ? [o.nonPositive] : []),
-      ...(o.classes ? [o.classes] : []),
-      ...(withMap[i] ? [o.map!] : []),
-    ]);
-    const running = session.run(feeds, fetch);
-    pending = start + batchSize < indices.length ? prepare(start + batchSize) : null;
-    // Both are awaited later (the run after the previous batch is folded in, the prefetch by the next submit);
-    // marked handled now so that a failure in between is not an unhandled rejection. Awaiting still throws.
-    running.catch(() => undefined);
-    pending?.catch(() => undefined);
-    return { start, y, b, withMap, running };
-  };
-  const fold = (
-    batch: { y: Int32Array; b: number; withMap: boolean[] },
-    res: import('onnxruntime-node').InferenceSession.OnnxValueMapType,
-  ): void => {
-    const { y, b } = batch;
-    model.outputs.forEach((o, i) => {
-      const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
-      const acc = (accs[i] ??= new LayerAccumulator(
-        points[i].producer,
-        points[i].observed,
-        c,
-        withClasses ? info.numClasses : 0,
-        withApoz,
-      ));
-      // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
-      acc.height = h;
-      acc.width = w;
-      accumulate(
-        acc,
-        res[o.mean].data as Float32Array,
-        res[o.sumSq].data as Float32Array,
-        res[o.gram].data as Float32Array,
-        bb,
-        c,
-        h * w,
-      );
-      if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
-      const isDense = o.dense && b !== 1;
-      if (withClasses && !isDense) {
-        const { rows, counts } = labelRows(
-          y,
-          info,
-          b,
-          info.task === 'classification' ? 1 : h,
-          info.task === 'classification' ? 1 : w,
-        );
-        if (o.classes) acc.addInto(acc.classSum!, res[o.classes].data as Float32Array);
-        else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
-        acc.addInto(acc.classCount!, counts);
-      }
-      if (batch.withMap[i]) {
-        const map = res[o.map!].data as Float32Array;
-        const n = Math.min(bb, hrankImages - acc.rankImages);
-        for (let k = 0; k < n; k++) acc.addRanks(toHwc(map, k, c, h, w), h, w);
-      }
-    });
-  };
-  let pending = indices.length > 0 ? prepare(0) : null;
-  pending?.catch(() => undefined);
-  let inFlight: Awaited<ReturnType<typeof submit>> | null = null;
-  try {
-    inFlight = indices.length > 0 ? await submit(0) : null;
-    while (inFlight) {
-      const done = inFlight;
-      const res = await done.running;
-      if (opts.signal?.aborted) throw new CancelledError();
-      // Batch k + 1 starts before batch k is folded in: onnxruntime never waits on JavaScript.
-      inFlight = null;
-      inFlight = done.start + batchSize < indices.length ? await submit(done.start + batchSize) : null;
-      fold(done, res);
-      opts.onProgress?.(Math.min(done.start + done.b, indices.length), indices.length);
-      await new Promise((r) => setImmediate(r));
+  if (opts.reuseSession === false) {
+    const held = await open();
+    try {
+      return await passOver(held, false);
+    } finally {
+      await held.session.release();
     }
-  } finally {
-    // A run or prefetch still in flight when the pass stops (cancel, error) must finish before the session is
-    // released, and must not reject unobserved.
-    await inFlight?.running.catch(() => undefined);
-    await pending?.catch(() => undefined);
-    await session.release();
   }
-  const seconds = (Date.now() - started) / 1000;
-  return {
-    runtime: 'onnxruntime',
-    layers: new Map(accs.map((a) => [a.producer, a.finish()])),
-    images: indices.length,
-    dataset: info,
-    seconds,
-    setupSeconds,
-    imagesPerSecond: indices.length / Math.max(seconds, 1e-9),
-  };
+  const key = JSON.stringify({
+    points: points.map((p) => [p.producer, p.observed]),
+    classes: classInfo && [classInfo.task, classInfo.numClasses, classInfo.height, classInfo.width],
+    parts,
+    threads: opts.threads ?? null,
+  });
+  return statsSessions.with(graph, key, open, (held, created) => passOver(held, !created));
+
+  async function passOver(held: StatsSession, reused: boolean): Promise<NativeStatsResult> {
+    const { session, outputs: modelOutputs, labelInputs } = held;
+    const model = { outputs: modelOutputs, labelInputs };
+    const setupSeconds = (Date.now() - started) / 1000;
+    const accs: LayerAccumulator[] = [];
+    const { height: H, width: W, channels: C } = info;
+    // The next batch is read and its label rows built while onnxruntime runs the current one (its run is
+    // asynchronous, on its own threads), so JavaScript-side work stays off the critical path.
+    const prepare = async (start: number) => {
+      const batchIdx = indices.slice(start, start + batchSize);
+      const { x, y } = await loadBatch(dataset, batchIdx);
+      const b = batchIdx.length;
+      // One set of label rows (and class counts) per map size and batch, shared by every map of that size.
+      const byMapSize = new Map<string, ReturnType<typeof labelRows>>();
+      const labels = (h: number, w: number): ReturnType<typeof labelRows> => {
+        const k = `${h}x${w}`;
+        let l = byMapSize.get(k);
+        if (!l) byMapSize.set(k, (l = labelRows(y, info, b, h, w)));
+        return l;
+      };
+      const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+        [session.inputNames[0]]: floatTensor(x, [b, H, W, C]),
+      };
+      for (const [name, [h, w]] of model.labelInputs)
+        feeds[name] = floatTensor(labels(h, w).rows, [b, h * w, info.numClasses]);
+      return { b, feeds, labels };
+    };
+    // Full maps (HRank) are fetched for the first `hrankImages` images of each point; counted when a batch is
+    // submitted, since batch k + 1 is submitted before batch k is folded in.
+    const rankPlanned = model.outputs.map(() => 0);
+    const submit = async (start: number) => {
+      const { b, feeds, labels } = await pending!;
+      const withMap = model.outputs.map((o, i) => !!o.map && rankPlanned[i] < hrankImages && !(o.dense && b !== 1));
+      withMap.forEach((w, i) => w && (rankPlanned[i] += Math.min(b, hrankImages - rankPlanned[i])));
+      const fetch = model.outputs.flatMap((o, i) => [
+        o.shape,
+        o.mean,
+        o.sumSq,
+        o.gram,
+        o.batchMean,
+        o.between,
+        ...(o.nonPositive ? [o.nonPositive] : []),
+        ...(o.classes ? [o.classes] : []),
+        ...(withMap[i] ? [o.map!] : []),
+      ]);
+      const running = session.run(feeds, fetch);
+      pending = start + batchSize < indices.length ? prepare(start + batchSize) : null;
+      // Both are awaited later (the run after the previous batch is folded in, the prefetch by the next submit);
+      // marked handled now so that a failure in between is not an unhandled rejection. Awaiting still throws.
+      running.catch(() => undefined);
+      pending?.catch(() => undefined);
+      return { start, b, withMap, running, labels };
+    };
+    const fold = (
+      batch: { b: number; withMap: boolean[]; labels: (h: number, w: number) => ReturnType<typeof labelRows> },
+      res: import('onnxruntime-node').InferenceSession.OnnxValueMapType,
+    ): void => {
+      const { b } = batch;
+      model.outputs.forEach((o, i) => {
+        const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
+        const acc = (accs[i] ??= new LayerAccumulator(
+          points[i].producer,
+          points[i].observed,
+          c,
+          withClasses ? info.numClasses : 0,
+          withApoz,
+        ));
+        // Keep the TF.js pass's reading of a Dense output: height = batch, width = 1.
+        acc.height = h;
+        acc.width = w;
+        accumulate(
+          acc,
+          {
+            mean: res[o.mean].data as Float32Array,
+            sumSq: res[o.sumSq].data as Float32Array,
+            gram: res[o.gram].data as Float32Array,
+            batchMean: res[o.batchMean].data as Float32Array,
+            between: res[o.between].data as Float32Array,
+          },
+          bb,
+          c,
+          h * w,
+        );
+        if (o.nonPositive) acc.addInto(acc.nonPositive!, res[o.nonPositive].data as Float32Array);
+        const isDense = o.dense && b !== 1;
+        if (withClasses && !isDense) {
+          const { rows, counts } = batch.labels(
+            info.task === 'classification' ? 1 : h,
+            info.task === 'classification' ? 1 : w,
+          );
+          if (o.classes) acc.addInto(acc.classSum!, res[o.classes].data as Float32Array);
+          else addClassResponse(acc.classSum!, res[o.mean].data as Float32Array, rows, bb, c, info.numClasses);
+          acc.addInto(acc.classCount!, counts);
+        }
+        if (batch.withMap[i]) {
+          const map = res[o.map!].data as Float32Array;
+          const n = Math.min(bb, hrankImages - acc.rankImages);
+          for (let k = 0; k < n; k++) acc.addRanks(toHwc(map, k, c, h, w), h, w);
+        }
+      });
+    };
+    let pending = indices.length > 0 ? prepare(0) : null;
+    pending?.catch(() => undefined);
+    let inFlight: Awaited<ReturnType<typeof submit>> | null = null;
+    try {
+      inFlight = indices.length > 0 ? await submit(0) : null;
+      while (inFlight) {
+        const done = inFlight;
+        const res = await done.running;
+        if (opts.signal?.aborted) throw new CancelledError();
+        // Batch k + 1 starts before batch k is folded in: onnxruntime never waits on JavaScript.
+        inFlight = null;
+        inFlight = done.start + batchSize < indices.length ? await submit(done.start + batchSize) : null;
+        fold(done, res);
+        opts.onProgress?.(Math.min(done.start + done.b, indices.length), indices.length);
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      // A run or prefetch still in flight when the pass stops (cancel, error) must finish before the session is
+      // released, and must not reject unobserved.
+      await inFlight?.running.catch(() => undefined);
+      await pending?.catch(() => undefined);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    return {
+      runtime: 'onnxruntime',
+      layers: new Map(accs.map((a) => [a.producer, a.finish()])),
+      images: indices.length,
+      dataset: info,
+      seconds,
+      setupSeconds,
+      sessionReused: reused,
+      imagesPerSecond: indices.length / Math.max(seconds, 1e-9),
+    };
+  }
 }
 
-/** Folds one batch's reductions into the float64 accumulators. */
-function accumulate(
-  acc: LayerAccumulator,
-  mean: Float32Array,
-  sumSq: Float32Array,
-  gram: Float32Array,
-  b: number,
-  c: number,
-  hw: number,
-): void {
+/** One batch's reductions of one map, as the statistics model returns them. */
+export interface BatchReductions {
+  mean: Float32Array;
+  sumSq: Float32Array;
+  gram: Float32Array;
+  batchMean: Float32Array;
+  between: Float32Array;
+}
+
+/**
+ * Folds one batch's reductions into the float64 accumulators: O(B·C + C²) per map, so that JavaScript keeps
+ * up with onnxruntime on the same cores. The raw Gram matrix Σ over pixels of x xᵀ is, per image,
+ * D_b D_bᵀ + HW·m_b m_bᵀ, and over the batch Σ_b HW·m_b m_bᵀ = HW·(Σ_b (m_b − a)(m_b − a)ᵀ + B·(a m̄ᵀ + m̄ aᵀ − a aᵀ))
+ * for any a — here the model's float32 batch mean a, with m̄ the exact float64 mean of the image means, so
+ * the identity holds whatever a's rounding.
+ */
+export function accumulate(acc: LayerAccumulator, r: BatchReductions, b: number, c: number, hw: number): void {
+  const total = new Float64Array(c);
   for (let i = 0; i < b; i++) {
     for (let p = 0; p < c; p++) {
-      const m = mean[i * c + p];
-      acc.sum[p] += m * hw;
-      acc.stdSum[p] += Math.sqrt(Math.max(sumSq[i * c + p], 0) / hw);
-      // Σ over pixels of x xᵀ = Σ (x − m)(x − m)ᵀ + HW·m mᵀ per image.
-      for (let q = 0; q < c; q++) acc.gram[p * c + q] += hw * m * mean[i * c + q];
+      total[p] += r.mean[i * c + p];
+      acc.stdSum[p] += Math.sqrt(Math.max(r.sumSq[i * c + p], 0) / hw);
     }
   }
-  acc.addInto(acc.gram, gram);
+  const a = r.batchMean;
+  const exact = total.map((t) => t / b);
+  for (let p = 0; p < c; p++) {
+    acc.sum[p] += total[p] * hw;
+    const ap = a[p];
+    const mp = exact[p];
+    const row = p * c;
+    for (let q = 0; q < c; q++)
+      acc.gram[row + q] += r.gram[row + q] + hw * (r.between[row + q] + b * (ap * exact[q] + mp * a[q] - ap * a[q]));
+  }
   acc.images += b;
   acc.pixels += b * hw;
 }
