@@ -103,12 +103,16 @@ const cacheDir = path.join(
   `wide-${tag}`,
 );
 
-/** One results file per part (and per τ the part depends on), so parts run separately do not overwrite each other. */
+/**
+ * One results file per part (and per τ the part depends on) and per fine-tuning budget, so runs that differ only
+ * there do not overwrite each other. The first results were made with one epoch and carry no budget tag.
+ */
 function resultSuffix(): string {
-  if (settings.part === 'all') return '';
-  if (settings.part === 'layers') return `-layers-tau${settings.layerPruning.varianceThreshold}`;
-  if (settings.part === 'filters' && settings.matchTau !== 0.95) return `-filters-match${settings.matchTau}`;
-  return `-${settings.part}`;
+  const budget = settings.finetune.epochs === 1 ? '' : `-ft${settings.finetune.epochs}`;
+  if (settings.part === 'all') return budget;
+  if (settings.part === 'layers') return `-layers-tau${settings.layerPruning.varianceThreshold}${budget}`;
+  if (settings.part === 'filters' && settings.matchTau !== 0.95) return `-filters-match${settings.matchTau}${budget}`;
+  return `-${settings.part}${budget}`;
 }
 
 /** The seeded training command (the same CLI as scripts/train-demo-models.sh), run once per cache folder. */
