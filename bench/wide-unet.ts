@@ -15,7 +15,7 @@
  * Trained weights: $PRUNELENS_CACHE (default ~/.cache/prunelens)/<tag>/; delete the folder to retrain.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -154,18 +154,19 @@ async function trainedModel(root: string): Promise<{ file: string; trainLog: str
   const tmp = `${cacheDir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`training (cached at ${cacheDir}): node ${trainArgs(tmp).join(' ')}\n`);
-  const r = spawnSync(process.execPath, trainArgs(tmp), {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  process.stdout.write(r.stdout ?? '');
+  // The log is written as training goes (not piped and written at the end), so a long run can be watched.
+  const logFile = `${tmp}.log`;
+  process.stderr.write(`training log: ${logFile}\n`);
+  const fd = openSync(logFile, 'w');
+  const r = spawnSync(process.execPath, trainArgs(tmp), { cwd: root, stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  const out = readFileSync(logFile, 'utf8');
+  process.stdout.write(out);
   if (r.status !== 0) throw new Error(`training failed (exit ${r.status}); is the CLI built (node scripts/build.mjs)?`);
-  writeFileSync(path.join(tmp, 'train-log.txt'), r.stdout);
+  renameSync(logFile, path.join(tmp, 'train-log.txt'));
   renameSync(tmp, cacheDir);
   rmSync(`${tmp}.checkpoints`, { recursive: true, force: true });
-  return { file, trainLog: keep(r.stdout) };
+  return { file, trainLog: keep(out) };
 }
 
 const metricOf = (e: EvaluationReport): number => (isUnet ? e.meanIoU : (e.top1 ?? e.pixelAccuracy));
