@@ -10,12 +10,13 @@
  *       [--train-epochs 10] [--finetune-epochs 2] [--taus 0.9,0.95,0.99] [--match-tau 0.95]
  *       [--calibration 256] [--max-levels 3] [--layer-tau 0.99] [--model unet|vgg16] [--width 1]
  *       [--part all|filters|layers|control]   (filters: A, B, baselines; layers: layer pruning;
- *       control: only the unpruned model fine-tuned with the same budget)
+ *       control: only the unpruned model fine-tuned with the same budget) [--methods a,b,baselines]
+ *   (--methods: the filters part's rows; a subset goes to its own results file, e.g. …-filters-ft3-b+baselines)
  *   `--model vgg16 --width 1` is VGG-16 at full width on the bundled Fashion-MNIST subset (no layer pruning).
  * Trained weights: $PRUNELENS_CACHE (default ~/.cache/prunelens)/<tag>/; delete the folder to retrain.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +49,7 @@ const { values: flag } = parseArgs({
     'max-levels': { type: 'string', default: '3' },
     'layer-tau': { type: 'string', default: '0.99' },
     part: { type: 'string', default: 'all' },
+    methods: { type: 'string', default: 'a,b,baselines' },
     'max-metric-drop': { type: 'string', default: '0.01' },
   },
 });
@@ -94,7 +96,13 @@ const settings = {
     maxMetricDrop: num('max-metric-drop'),
   },
   part: flag.part,
+  /** Which rows the filters part runs: method A (every τ), method B, the baselines. */
+  methods: flag.methods!.split(','),
 };
+const METHOD_KINDS = ['a', 'b', 'baselines'];
+const allMethods = METHOD_KINDS.every((m) => settings.methods.includes(m));
+if (settings.methods.some((m) => !METHOD_KINDS.includes(m)))
+  throw new Error(`--methods: a comma list of a, b, baselines; got ${flag.methods}`);
 const tag = isUnet ? `b${num('base')}-${data}-${size}` : `vgg16-w${num('width')}-${data}`;
 if (!['all', 'filters', 'layers', 'control'].includes(flag.part!))
   throw new Error(`--part must be all, filters, layers or control, got ${flag.part}`);
@@ -103,12 +111,18 @@ const cacheDir = path.join(
   `wide-${tag}`,
 );
 
-/** One results file per part (and per τ the part depends on), so parts run separately do not overwrite each other. */
+/**
+ * One results file per part (and per τ the part depends on) and per fine-tuning budget, so runs that differ only
+ * there do not overwrite each other. The first results were made with one epoch and carry no budget tag.
+ */
 function resultSuffix(): string {
-  if (settings.part === 'all') return '';
-  if (settings.part === 'layers') return `-layers-tau${settings.layerPruning.varianceThreshold}`;
-  if (settings.part === 'filters' && settings.matchTau !== 0.95) return `-filters-match${settings.matchTau}`;
-  return `-${settings.part}`;
+  const budget = settings.finetune.epochs === 1 ? '' : `-ft${settings.finetune.epochs}`;
+  if (settings.part === 'all') return budget;
+  if (settings.part === 'layers') return `-layers-tau${settings.layerPruning.varianceThreshold}${budget}`;
+  const methods = settings.part === 'filters' && !allMethods ? `-${settings.methods.join('+')}` : '';
+  if (settings.part === 'filters' && settings.matchTau !== 0.95)
+    return `-filters-match${settings.matchTau}${budget}${methods}`;
+  return `-${settings.part}${budget}${methods}`;
 }
 
 /** The seeded training command (the same CLI as scripts/train-demo-models.sh), run once per cache folder. */
@@ -150,18 +164,19 @@ async function trainedModel(root: string): Promise<{ file: string; trainLog: str
   const tmp = `${cacheDir}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   process.stderr.write(`training (cached at ${cacheDir}): node ${trainArgs(tmp).join(' ')}\n`);
-  const r = spawnSync(process.execPath, trainArgs(tmp), {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  process.stdout.write(r.stdout ?? '');
+  // The log is written as training goes (not piped and written at the end), so a long run can be watched.
+  const logFile = `${tmp}.log`;
+  process.stderr.write(`training log: ${logFile}\n`);
+  const fd = openSync(logFile, 'w');
+  const r = spawnSync(process.execPath, trainArgs(tmp), { cwd: root, stdio: ['ignore', fd, 'inherit'] });
+  closeSync(fd);
+  const out = readFileSync(logFile, 'utf8');
+  process.stdout.write(out);
   if (r.status !== 0) throw new Error(`training failed (exit ${r.status}); is the CLI built (node scripts/build.mjs)?`);
-  writeFileSync(path.join(tmp, 'train-log.txt'), r.stdout);
+  renameSync(logFile, path.join(tmp, 'train-log.txt'));
   renameSync(tmp, cacheDir);
   rmSync(`${tmp}.checkpoints`, { recursive: true, force: true });
-  return { file, trainLog: keep(r.stdout) };
+  return { file, trainLog: keep(out) };
 }
 
 const metricOf = (e: EvaluationReport): number => (isUnet ? e.meanIoU : (e.top1 ?? e.pixelAccuracy));
@@ -277,16 +292,21 @@ async function main(): Promise<void> {
     }
   }
 
+  const has = (kind: string): boolean => settings.methods.includes(kind);
   const specs: [string, MethodSpec][] = [
-    ...settings.taus.map((tau): [string, MethodSpec] => [
+    ...(has('a') ? settings.taus : []).map((tau): [string, MethodSpec] => [
       `A: PCA + NCI (τ = ${tau})`,
       { method: 'pca-nci', options: { varianceThreshold: tau } },
     ]),
-    [
-      'B: NCI·MSD distribution (μ − 0.5σ)',
-      { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } },
-    ],
-    ...BASELINES.map((c): [string, MethodSpec] => [
+    ...(has('b')
+      ? [
+          [
+            'B: NCI·MSD distribution (μ − 0.5σ)',
+            { method: 'distribution', options: { threshold: { kind: 'std', alpha: 0.5 } } },
+          ] as [string, MethodSpec],
+        ]
+      : []),
+    ...(has('baselines') ? BASELINES : []).map((c): [string, MethodSpec] => [
       `${c} @ A(τ = ${settings.matchTau})'s FLOPs`,
       { method: 'baseline', options: { criterion: c, flopsReduction: matchFlops } },
     ]),

@@ -8,7 +8,21 @@
  * level's share of the network would only count its channels.
  */
 import type { Coupling } from '../graph/coupling';
-import type { ModelGraph } from '../graph/ir';
+import type { ModelGraph, WeightTensor } from '../graph/ir';
+
+/**
+ * Σ |w| over every axis but `axis`, per position of `axis`: the influence one consumer weight gives each channel
+ * it reads (what `influenceByRoot` adds up per root, over every consumer).
+ */
+export function axisMass(w: WeightTensor, axis: number): Float64Array {
+  const n = w.shape[axis];
+  const inner = w.shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const mass = new Float64Array(n);
+  for (let start = 0; start < w.data.length; start += n * inner)
+    for (let p = 0; p < n; p++)
+      for (let k = start + p * inner, end = k + inner; k < end; k++) mass[p] += Math.abs(w.data[k]);
+  return mass;
+}
 
 /** Raw influence per element root. */
 export function influenceByRoot(graph: ModelGraph, coupling: Coupling): Map<number, number> {

@@ -11,7 +11,7 @@
  * gone):
  *
  *   meets(ℓ)  ⇔  max over its convs of k_τ(conv) / width(ℓ) ≤ maxComponentFraction          (PCA, default 0.1)
- *             or  NCI mass of its convs' channels / NCI mass of all channels < maxNciShare     (default 0.02)
+ *             or  NCI share of ℓ at its junction < maxNciShare                                 (default 0.02)
  *
  * width(ℓ) is the largest filter count among the level's convs (its blocks' width). Components are counted
  * against it, not against each conv's own filters, because the upsampling path halves the channels by design
@@ -23,9 +23,13 @@
  *
  * k_τ is the number of principal components reaching cumulative explained variance τ (`varianceThreshold`,
  * default 0.99) of the conv's feature-map covariance from the statistics pass, as in method A. A conv without
- * statistics fails the PCA test (no evidence), so without calibration data only the NCI test can pass. NCI
- * mass is the un-normalised next-convolution influence (see `criteria/influence.ts` for why not the
- * per-layer normalised scores).
+ * statistics fails the PCA test (no evidence), so without calibration data only the NCI test can pass.
+ *
+ * The NCI share at the junction (`layer-pruning/junction.ts`) is the part of the un-normalised next-convolution
+ * influence the parent's decoder convolution gives the channels coming up from ℓ, against all it reads there
+ * (skip included): how much the decoder uses the level. It replaced ℓ's share of the whole network's NCI
+ * mass, which tracks how many weights read ℓ's channels rather than redundancy and, on the wide U-Net, never
+ * dropped below 37% at the bottleneck (see junction.ts).
  *
  *   removable(ℓ)  ⇔  meets(ℓ) and (ℓ is the deepest or removable(ℓ + 1)) and D − ℓ + 1 ≤ maxLevels, ℓ ≥ 2.
  *
@@ -42,7 +46,7 @@ import { measureGraph } from '../measure/cost';
 import type { Cost } from './cost';
 import { componentsFor, pcaSpectrum } from './pca';
 import { detectUNet, type UNetDetection, type UNetLevel } from './layer-pruning/detect';
-import { influenceByRoot, massOf, producerRoots } from '../criteria/influence';
+import { junctionShare } from './layer-pruning/junction';
 import { removeLevels } from './layer-pruning/remove';
 
 export {
@@ -85,8 +89,11 @@ export interface LevelDecision {
   convs: ConvComponents[];
   /** Largest components / level width over the level's convs; null when one has no statistics (or there are none). */
   componentsFraction: number | null;
-  /** The level's share of the network's NCI mass, in [0, 1]. */
-  nciShare: number;
+  /**
+   * The level's NCI share at its junction (see the header), in [0, 1]; null at the top level (no junction) and
+   * when no weight reads the level's channels there.
+   */
+  nciShare: number | null;
   meetsRule: boolean;
   removable: boolean;
   why: string;
@@ -137,8 +144,7 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
   const base = { method: 'layer-pruning' as const, options: o, detection };
   if (!detection.unet) return { ...base, levels: [], removeCount: 0 };
   const { coupling } = ctx;
-  const influence = influenceByRoot(ctx.graph, coupling);
-  const total = massOf(influence, producerRoots(coupling, coupling.producerOut.keys()));
+  const { joins } = detection.structure;
 
   const tests = detection.structure.levels.map((lv) => {
     const filtersOf = (layer: string): number => coupling.producerOut.get(layer)?.length ?? 0;
@@ -156,19 +162,27 @@ export function decideLayerPruning(ctx: CriterionContext, opts: LayerPruningOpti
       null,
     );
     const componentsFraction = missing || !worst ? null : worst.fraction;
-    const nciShare = total > 0 ? massOf(influence, producerRoots(coupling, levelConvs(lv))) / total : 0;
+    // joins[i] belongs to level i + 1, so level ℓ's junction is its parent's join, joins[ℓ − 2].
+    const junction = lv.level >= 2 ? junctionShare(ctx.graph, coupling, joins[lv.level - 2].region) : null;
+    const nciShare = junction?.share ?? null;
     const pcaOk = componentsFraction !== null && componentsFraction <= o.maxComponentFraction;
-    const nciOk = nciShare < o.maxNciShare;
+    const nciOk = nciShare !== null && nciShare < o.maxNciShare;
     const pcaWhy = missing
       ? `no feature-map statistics for '${missing.layer}'`
       : !worst
         ? 'the level has no convolutions'
         : `PCA at τ=${o.varianceThreshold} keeps ${worst.components} of ${worst.filters} filters of '${worst.layer}' (${pct(worst.fraction!)}${worst.filters < width ? ` of the level's width ${width}` : ''} ${pcaOk ? '≤' : '>'} ${pct(o.maxComponentFraction)})`;
-    const nciWhy = `its NCI share is ${pct(nciShare)} (${nciOk ? '<' : '≥'} ${pct(o.maxNciShare)})`;
+    const nciWhy = !junction
+      ? null
+      : nciShare === null
+        ? 'no weight reads its channels at the join above it'
+        : `its NCI share at the join is ${pct(nciShare)} of what ${junction.readers.map((r) => `'${r}'`).join(', ')} read${junction.readers.length > 1 ? '' : 's'} (${nciOk ? '<' : '≥'} ${pct(o.maxNciShare)})`;
     const meetsRule = pcaOk || nciOk;
     const why = meetsRule
       ? [pcaOk ? pcaWhy : null, nciOk ? nciWhy : null].filter(Boolean).join(' and ')
-      : `${pcaWhy}, and ${nciWhy}`;
+      : nciWhy
+        ? `${pcaWhy}, and ${nciWhy}`
+        : pcaWhy;
     return { level: lv.level, convs, componentsFraction, nciShare, meetsRule, why };
   });
 
