@@ -202,3 +202,36 @@ for (const opset of [13, 17] as const) {
     });
   });
 }
+
+describe('channels-last and channels-first maps in one element-wise operator', () => {
+  test('are not merged channel by channel (the file broadcasts them along other axes): both stay unpruned', async () => {
+    const rng = new Rng(9);
+    const b = new OnnxBuilder();
+    const rand = (name: string, shape: number[]) =>
+      b.float(
+        name,
+        shape,
+        new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal()),
+      );
+    b.inputs.push(
+      valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 4 }, { dimValue: 4 }]),
+    );
+    const conv = (name: string) =>
+      b.node('Conv', ['x', rand(`${name}.w`, [4, 3, 1, 1])], { kernel_shape: ints([1, 1]) }, name);
+    // [N, 4, H, W] times [N, H, W, 4]: the file multiplies a's channels with b's rows, not with b's channels.
+    const t = b.node('Transpose', [conv('b')], { perm: ints([0, 2, 3, 1]) }, 't');
+    const m = b.node('Mul', [conv('a'), t], {}, 'mul');
+    const y = b.node('Conv', [m, rand('head.w', [2, 4, 1, 1])], { kernel_shape: ints([1, 1]) }, 'head');
+    b.nodes.push({ opType: 'Identity', name: 'y', input: [y], output: ['y'] });
+    b.outputs.push(valueInfo('y', DataType.FLOAT, null));
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-mixed-'));
+    const file = path.join(dir, 'mixed.onnx');
+    await fs.writeFile(file, b.encode('mixed'));
+    const coupling = analyzeCoupling((await readModel(file)).graph);
+    for (const name of ['a', 'b']) {
+      const g = coupling.groupOf.get(name)!;
+      assert.equal(g.prunable, false, `${name} is not prunable`);
+      assert.match(g.reason!, /different layouts/);
+    }
+  });
+});

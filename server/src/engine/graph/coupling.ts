@@ -320,6 +320,8 @@ function propagate(
       // One value per position, not a channel: a fresh element no producer owns, broadcast back by Sub/Div.
       return { out: uf.add(1), note: CHANNEL_MEAN, statsOver: x };
     }
+    if (kind === 'broadcast' && ins.length > 1 && onnxConfig(layer)!.mixed_layout)
+      return cannot('its inputs are in different layouts: the file broadcasts them along axes other than channels');
     if (kind === 'broadcast' && ins.length > 1 && scalarConsts(layer)) {
       // Element-wise on several maps (LayerNorm's (x − mean) ÷ std): a merge, with broadcasting.
       if (ins.some((a) => a === null)) return cannot('an input has unknown channels');

@@ -47,6 +47,11 @@ export interface OnnxOpConfig {
   slice_channels?: [number, number, number];
   /** A recognised chunk half or channel shuffle step (graph/channel-moves.ts). */
   move?: ChannelMove;
+  /**
+   * Value inputs of different ranks or layouts (an NCHW map and a channels-last tensor): the file broadcasts
+   * them along its own axes, which are not the IR's channel axes, so they do not merge channel by channel.
+   */
+  mixed_layout?: boolean;
 }
 
 export type OnnxKind =

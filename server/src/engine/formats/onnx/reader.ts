@@ -703,6 +703,7 @@ class OnnxImport {
         this.file,
       );
     const vals = (node.input ?? []).filter((n) => this.values.has(n)).map((n) => this.values.get(n)!);
+    if (vals.some((v) => v.rank !== vals[0].rank || v.cf !== vals[0].cf)) extra = { ...extra, mixed_layout: true };
     // Shape-moving operators (channel shuffle's Reshape–Transpose–Reshape, a chunk's Slice) keep their exact
     // output shape, so the layers after them stay measurable and prunable.
     const fileShape = extra.shapeOnly
