@@ -82,7 +82,7 @@ function narrow(w: Weights, stream: number[], hidden: number[]): Weights {
   };
 }
 
-function convnextBlock(w: Weights, opset: 13 | 17): Uint8Array {
+function convnextBlock(w: Weights, opset: 13 | 17 | 18): Uint8Array {
   const b = new OnnxBuilder();
   const W = (name: string) => b.float(name, w[name].shape, w[name].data);
   const scalar = (name: string, v: number) => b.float(name, [], Float32Array.of(v));
@@ -95,14 +95,14 @@ function convnextBlock(w: Weights, opset: 13 | 17): Uint8Array {
   if (opset === 17) {
     h = b.node('LayerNormalization', [t, W('ln.w'), W('ln.b')], { axis: int(-1) }, '/ln/LN');
   } else {
-    const mean = b.node('ReduceMean', [t], { axes: ints([-1]) }, '/ln/ReduceMean');
+    // Opset 18 moved ReduceMean's axes from an attribute to a constant input.
+    const reduce = (x: string, name: string): string =>
+      opset === 18
+        ? b.node('ReduceMean', [x, b.ints(`${name}.axes`, [1], [-1])], {}, name)
+        : b.node('ReduceMean', [x], { axes: ints([-1]) }, name);
+    const mean = reduce(t, '/ln/ReduceMean');
     const d = b.node('Sub', [t, mean], {}, '/ln/Sub');
-    const v = b.node(
-      'ReduceMean',
-      [b.node('Pow', [d, scalar('two', 2)], {}, '/ln/Pow')],
-      { axes: ints([-1]) },
-      '/ln/ReduceMean_1',
-    );
+    const v = reduce(b.node('Pow', [d, scalar('two', 2)], {}, '/ln/Pow'), '/ln/ReduceMean_1');
     const sd = b.node('Sqrt', [b.node('Add', [v, scalar('eps', 1e-6)], {}, '/ln/Add')], {}, '/ln/Sqrt');
     h = b.node('Div', [d, sd], {}, '/ln/Div');
     h = b.node('Add', [b.node('Mul', [h, W('ln.w')], {}, '/ln/Mul'), W('ln.b')], {}, '/ln/Add_1');
@@ -121,8 +121,8 @@ function convnextBlock(w: Weights, opset: 13 | 17): Uint8Array {
   );
   const bytes = b.encode('convnext_block');
   if (opset === 13) return bytes;
-  // LayerNormalization is an opset-17 operator (IR version 8).
-  return encodeModel({ ...decodeModel(bytes), irVersion: 8, opsetImport: [{ domain: '', version: 17 }] });
+  // LayerNormalization is an opset-17 operator (IR version 8); ReduceMean's axes input came with opset 18.
+  return encodeModel({ ...decodeModel(bytes), irVersion: 8, opsetImport: [{ domain: '', version: opset }] });
 }
 
 /** Positions of a producer's output that survive `removed`. */
@@ -131,7 +131,7 @@ const kept = (coupling: Coupling, layer: string, removed: Set<number>): number[]
     (p) => p >= 0,
   );
 
-for (const opset of [13, 17] as const) {
+for (const opset of [13, 17, 18] as const) {
   describe(`channels-last blocks (ConvNeXt, opset ${opset}): LayerNorm over channels, MatMul as a per-position Dense`, () => {
     test('exact shapes and MACs; hidden channels output-preserving; the stream pruned through LayerNorm equals the block built narrower', async () => {
       const rng = new Rng(5);
@@ -143,7 +143,7 @@ for (const opset of [13, 17] as const) {
       const coupling = analyzeCoupling(graph);
       const shape = (layer: string) => coupling.shapes.get(`${layer}:0:0`);
       const ln = opset === 17 ? ['/ln/LN'] : ['/ln/ReduceMean', '/ln/ReduceMean_1'];
-      if (opset === 13) {
+      if (opset !== 17) {
         assert.deepEqual(shape('/ln/ReduceMean'), [null, 8, 8, 1]);
         assert.deepEqual(shape('/ln/Div'), [null, 8, 8, C]);
       } else assert.deepEqual(shape('/ln/LN'), [null, 8, 8, C]);
@@ -233,5 +233,57 @@ describe('channels-last and channels-first maps in one element-wise operator', (
       assert.equal(g.prunable, false, `${name} is not prunable`);
       assert.match(g.reason!, /different layouts/);
     }
+  });
+});
+
+describe('squeeze-and-excitation at opset 18 (ReduceMean over H and W, axes as a constant input)', () => {
+  test('the excited channels stay prunable and the pruned file equals the original with them made irrelevant', async () => {
+    const rng = new Rng(11);
+    const b = new OnnxBuilder();
+    const rand = (name: string, shape: number[]) =>
+      b.float(
+        name,
+        shape,
+        new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal() * 0.5),
+      );
+    b.inputs.push(
+      valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 6 }, { dimValue: 6 }]),
+    );
+    const k1 = { kernel_shape: ints([1, 1]) };
+    const c = b.node('Conv', ['x', rand('c.w', [8, 3, 1, 1]), rand('c.b', [8])], k1, 'c');
+    const pooled = b.node('ReduceMean', [c, b.ints('se.axes', [2], [2, 3])], { keepdims: int(1) }, 'se/pool');
+    const s1 = b.node('Relu', [b.node('Conv', [pooled, rand('s1.w', [4, 8, 1, 1])], k1, 'se/fc1')], {}, 'se/relu');
+    const gate = b.node('Sigmoid', [b.node('Conv', [s1, rand('s2.w', [8, 4, 1, 1])], k1, 'se/fc2')], {}, 'se/gate');
+    const m = b.node('Mul', [c, gate], {}, 'se/scale');
+    const y = b.node('Conv', [m, rand('head.w', [2, 8, 1, 1])], k1, 'head');
+    b.nodes.push({ opType: 'Identity', name: 'y', input: [y], output: ['y'] });
+    b.outputs.push(
+      valueInfo('y', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 2 }, { dimValue: 6 }, { dimValue: 6 }]),
+    );
+    const bytes = encodeModel({
+      ...decodeModel(b.encode('se18')),
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 18 }],
+    });
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-se18-'));
+    const file = path.join(dir, 'se18.onnx');
+    await fs.writeFile(file, bytes);
+    const { graph } = await readModel(file);
+    const coupling = analyzeCoupling(graph);
+    assert.deepEqual(coupling.shapes.get('se/pool:0:0'), [null, 1, 1, 8]);
+    assert.equal(inspectGraph(graph, coupling).totals.unknownLayers, undefined);
+    for (const name of ['c', 'se/fc1']) {
+      const g = coupling.groupOf.get(name)!;
+      assert.equal(g.prunable, true, `${name}: ${g.reason}`);
+    }
+    const removed = randomRemoval(coupling, rng, 0.5);
+    const out = graphToOnnx(removeChannels(graph, coupling, removed).graph);
+    assert.deepEqual(await runsOnZeros(out), ['y']);
+    const x = new Float32Array(2 * 3 * 6 * 6).map(() => rng.normal());
+    const [yp, yz] = await Promise.all([
+      runModel(out, [x], 2),
+      runModel(graphToOnnx(zeroReads(graph, coupling, removed)), [x], 2),
+    ]);
+    assert.ok(maxDiff(yp.y, yz.y) <= 1e-4, `pruned differs by ${maxDiff(yp.y, yz.y)}`);
   });
 });

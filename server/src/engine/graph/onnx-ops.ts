@@ -144,16 +144,11 @@ export function onnxKind(layer: LayerNode): OnnxKind {
   if (ELEMENTWISE.has(o.op_type)) return values === 1 && scalarConsts(layer, o) ? 'elementwise' : 'broadcast';
   if (POOLS.has(o.op_type) && o.cf && o.rank === 4) return 'spatial';
   if ((o.op_type === 'Resize' || o.op_type === 'Upsample') && o.cf && o.spatial) return 'spatial';
-  if (REDUCE.has(o.op_type) && o.cf && o.rank === 4 && spatialAxes(o)) return 'reduce';
-  if (
-    REDUCE.has(o.op_type) &&
-    !o.cf &&
-    o.rank === 4 &&
-    int(o, 'keepdims', 1) === 1 &&
-    [-1, 3].includes(ints(o, 'axes', []).join() === '' ? 0 : ints(o, 'axes', [])[0]) &&
-    ints(o, 'axes', []).length === 1
-  )
-    return 'channelReduce';
+  if (REDUCE.has(o.op_type) && o.cf && o.rank === 4 && spatialAxes(reduceAxes(layer, o))) return 'reduce';
+  if (REDUCE.has(o.op_type) && !o.cf && o.rank === 4 && int(o, 'keepdims', 1) === 1) {
+    const axes = reduceAxes(layer, o);
+    if (axes.length === 1 && [-1, 3].includes(axes[0])) return 'channelReduce';
+  }
   if (o.op_type === 'LayerNormalization' && !o.cf && [-1, o.rank - 1].includes(int(o, 'axis', -1)))
     return 'channelNorm';
   if (o.op_type === 'Conv' && o.cf && layer.weights.get('input1')?.shape.length === 4 && int(o, 'group', 1) > 1)
@@ -161,12 +156,24 @@ export function onnxKind(layer: LayerNode): OnnxKind {
   return 'opaque';
 }
 
-/** ReduceX over H and W of an NCHW map (axes as an attribute, opset < 18). */
-function spatialAxes(o: OnnxOpConfig): boolean {
-  const axes = ints(o, 'axes', [])
-    .map((a) => (a < 0 ? a + 4 : a))
-    .sort();
-  return axes.join() === '2,3';
+/**
+ * A ReduceX's axes: the attribute before opset 18 (ReduceSum: 13), the constant second input from then on. No
+ * axes at all means every axis, which is never only the spatial or only the channel axis.
+ */
+function reduceAxes(layer: LayerNode, o: OnnxOpConfig): number[] {
+  if (attr(o, 'axes')) return ints(o, 'axes', []);
+  const input = o.inputs[1] === 'const' ? layer.weights.get('input1') : undefined;
+  return input ? Array.from(input.data, Number) : [];
+}
+
+/** ReduceX over H and W of an NCHW map. */
+function spatialAxes(axes: number[]): boolean {
+  return (
+    axes
+      .map((a) => (a < 0 ? a + 4 : a))
+      .sort()
+      .join() === '2,3'
+  );
 }
 
 function window(
