@@ -58,6 +58,8 @@ AUX_BUILDERS = {
 MIN_SIZE = {"inception_v3": 96, "vgg11_bn": 224, "vgg16": 224, "alexnet": 224}
 # Export variants: `@` then `+`-joined keys. Default: opset 13, batch dynamic, constant folding, input "input".
 VARIANTS = {
+    "op9": {"opset_version": 9},
+    "op10": {"opset_version": 10},
     "op11": {"opset_version": 11},
     "op13": {"opset_version": 13},
     "op17": {"opset_version": 17},

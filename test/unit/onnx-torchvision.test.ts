@@ -18,6 +18,7 @@ import { decodeModel } from '../../server/src/engine/formats/onnx/proto';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
 import { analyzeCoupling, type Coupling } from '../../server/src/engine/graph/coupling';
 import type { ModelGraph } from '../../server/src/engine/graph/ir';
+import type { OnnxSource } from '../../server/src/engine/formats/onnx/source';
 import { inspectGraph } from '../../server/src/engine/inspect';
 import { loadInOnnxRuntime } from '../../server/src/engine/output/verify';
 import { removeChannels } from '../../server/src/engine/surgery/apply';
@@ -143,10 +144,18 @@ function keptPositions(
   removed: Set<number>,
 ): Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> {
   const layers: Record<string, Partial<Record<'out' | 'in' | 'through', number[]>>> = {};
+  const sources = (graph.meta.onnxSource as OnnxSource | undefined)?.layers;
   for (const layer of graph.layers) {
+    // A Gemm after a channels-first Flatten reads C·H·W rows in the file (and in PyTorch); the IR's are H·W·C.
+    const layout = sources?.[layer.name]?.weights.kernel?.layout;
+    const chw = layout?.kind === 'gemm' ? layout.chw : undefined;
+    const toFile = (p: number) => (chw ? (p % chw[0]) * chw[1] * chw[2] + Math.floor(p / chw[0]) : p);
     for (const ax of coupling.weightAxes.get(layer.name) ?? []) {
       const entry = (layers[layer.name] ??= {});
-      entry[ax.dir] ??= Array.from(ax.origin.keys()).filter((p) => !removed.has(coupling.find(ax.origin[p])));
+      entry[ax.dir] ??= Array.from(ax.origin.keys())
+        .filter((p) => !removed.has(coupling.find(ax.origin[p])))
+        .map((p) => (ax.dir === 'in' ? toFile(p) : p))
+        .sort((p, q) => p - q);
     }
   }
   return layers;
