@@ -162,6 +162,18 @@ class OnnxImport {
     return c ? Array.from(c.data) : this.folded.get(name);
   }
 
+  /**
+   * The integer value of a node's i-th argument (a constant or folded input). Before opset 10 Slice takes
+   * starts, ends and axes as attributes (PyTorch's opset-9 exports): those stand in for inputs 1–3.
+   */
+  private argsOf(node: NodeProto, a: Map<string, AttrValue>): (i: number) => (number | null)[] | undefined {
+    if (node.opType === 'Slice' && a.has('starts')) {
+      const names = [undefined, 'starts', 'ends', 'axes'];
+      return (i) => (names[i] ? (a.get(names[i]) as number[] | undefined)?.map(Number) : this.intsOf(node.input?.[i]));
+    }
+    return (i) => this.intsOf(node.input?.[i]);
+  }
+
   /** A value's shape in the file's own axis order (NCHW for channels-first maps). */
   private fileShape(v: RVal | undefined): Shape | null {
     const s = v ? this.shapeOf(v) : null;
@@ -244,9 +256,7 @@ class OnnxImport {
       // Shape arithmetic (PyTorch's Shape → Gather → Concat → Resize/Reshape) and arithmetic on constants only:
       // kept as is, folded where static.
       const folded =
-        (node.output ?? []).length === 1
-          ? foldShapeOp(node, a, (i) => this.intsOf(node.input?.[i]), this.fileShape(x))
-          : undefined;
+        (node.output ?? []).length === 1 ? foldShapeOp(node, a, this.argsOf(node, a), this.fileShape(x)) : undefined;
       if (folded) this.folded.set(node.output![0], folded);
       this.shapeValues.add(node.output![0]);
       return this.set(node, this.opaque(node, a, 'computes on tensor shapes only', { shapeOnly: true }));
@@ -373,15 +383,18 @@ class OnnxImport {
         return this.add(node, 'Concatenate', { axis: x.cf ? [0, 3, 1, 2][ax] : ax }, v);
       }
       case 'Resize':
-      case 'Upsample':
+      case 'Upsample': {
+        // Upsample (opset ≤ 9) and opset 10's Resize take (X, scales); from opset 11 Resize takes (X, roi, scales, sizes).
+        const at = op === 'Upsample' || (node.input?.length ?? 0) === 2 ? 1 : 2;
         return this.resize(
           node,
           a,
           x,
-          c(op === 'Resize' ? 2 : 1),
-          op === 'Resize' ? this.intsOf(node.input?.[3]) : undefined,
-          this.intsOf(node.input?.[op === 'Resize' ? 2 : 1]),
+          c(at),
+          at === 2 ? this.intsOf(node.input?.[3]) : undefined,
+          this.intsOf(node.input?.[at]),
         );
+      }
       case 'Pad': {
         const pads = c(1)?.data ? Array.from(c(1)!.data) : list('pads', []);
         const value = c(2)?.data[0] ?? num('value', 0);
@@ -721,14 +734,12 @@ class OnnxImport {
           node,
           a,
           this.fileShape(vals[0]),
-          (i) => this.intsOf(node.input?.[i]),
+          this.argsOf(node, a),
           (i) => this.consts.get(node.input?.[i] ?? '')?.dims,
         );
     if (fileShape) extra = { ...extra, file_shape: fileShape };
     const sliced =
-      node.opType === 'Slice' && fileShape
-        ? channelSlice(this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i]))
-        : undefined;
+      node.opType === 'Slice' && fileShape ? channelSlice(this.fileShape(vals[0]), this.argsOf(node, a)) : undefined;
     if (sliced) extra = { ...extra, slice_channels: sliced };
     const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
     const constTypes: Record<string, number> = {};
