@@ -50,6 +50,8 @@ const FAST = [
   'mobilenet_v3_small@op17+dynhw',
   'mobilenet_v3_small@nofold+names+kiai',
   'lraspp_mobilenet_v3_large@op11+static',
+  // Opset 9: Upsample, and Slice with attributes (ends = INT64_MAX) in the scales' shape arithmetic.
+  'lraspp_mobilenet_v3_large@op9',
 ];
 /**
  * 100–550 MB files (VGG and AlexNet at 224×224, the size their adaptive pools export at), ~10–60 s each to read,
@@ -74,6 +76,9 @@ const HEAVY = [
   'alexnet',
   'vgg11_bn',
   'vgg16',
+  // Opset 10's two-input Resize(X, scales) with scales computed from shapes.
+  'deeplabv3_mobilenet_v3_large@op10',
+  'inception_v3@op11+dynhw',
 ];
 // PRUNELENS_TV_MODELS=a,b runs only those (while working on one architecture; any NAME export_torchvision.py
 // takes, export variants included).
