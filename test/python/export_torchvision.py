@@ -11,6 +11,7 @@ per output element unless it reads a convolution's output (the export folds thos
 """
 import json
 import os
+import re
 import sys
 
 import onnx
@@ -46,6 +47,8 @@ BUILDERS = {
     "mobilenet_v3_large": lambda: torchvision.models.mobilenet_v3_large(weights=None),
     "efficientnet_v2_s": lambda: torchvision.models.efficientnet_v2_s(weights=None),
     "shufflenet_v2_x1_0": lambda: torchvision.models.shufflenet_v2_x1_0(weights=None),
+    # transform_input=True: the input's channels re-normalised one by one (Gather on the channel axis → Concat).
+    "googlenet_transform_input": lambda: torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=True, init_weights=True),
     "deeplabv3_resnet50": lambda: torchvision.models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None, aux_loss=False),
 }
 # Two-output exports: segmentation models with their auxiliary head ('out' and 'aux').
@@ -94,15 +97,30 @@ def parse(name):
     arch, _, rest = name.partition("@")
     variants = rest.split("+") if rest else []
     for v in variants:
-        if v not in VARIANTS:
-            sys.exit(f"{name}: unknown export variant {v!r} (known: {', '.join(VARIANTS)})")
-    if arch not in BUILDERS and arch not in AUX_BUILDERS:
-        sys.exit(f"{name}: unknown architecture {arch!r}")
+        if v not in VARIANTS and not re.fullmatch(r"s\d+", v):
+            sys.exit(f"{name}: unknown export variant {v!r} (known: {', '.join(VARIANTS)}, s<SIZE>)")
+    if arch not in BUILDERS and arch not in AUX_BUILDERS and not hasattr(torchvision.models, arch):
+        if not hasattr(torchvision.models.segmentation, arch):
+            sys.exit(f"{name}: unknown architecture {arch!r}")
     return arch, variants
 
 
+def builder(arch, variants):
+    """The named builder, else any torchvision classification or segmentation model by its function name."""
+    if "aux" in variants and arch in AUX_BUILDERS:
+        return AUX_BUILDERS[arch]
+    if arch in BUILDERS:
+        return BUILDERS[arch]
+    if hasattr(torchvision.models.segmentation, arch):
+        seg = getattr(torchvision.models.segmentation, arch)
+        return lambda: seg(weights=None, weights_backbone=None, aux_loss="aux" in variants)
+    return lambda: getattr(torchvision.models, arch)(weights=None)
+
+
 def input_size(name, size):
-    return max(size, MIN_SIZE.get(parse(name)[0], 0))
+    """SIZE, a variant's s<N> (e.g. s224, the size ImageNet models are built for), or the architecture's minimum."""
+    sizes = [int(v[1:]) for v in parse(name)[1] if re.fullmatch(r"s\d+", v)]
+    return sizes[-1] if sizes else max(size, MIN_SIZE.get(parse(name)[0], 0))
 
 
 def count_macs(model, x):
@@ -142,7 +160,7 @@ def build(name):
     """The model with the same random weights every time (seeded per model: narrow_torchvision.py rebuilds it)."""
     arch, variants = parse(name)
     torch.manual_seed(0)
-    model = Plain((AUX_BUILDERS if "aux" in variants else BUILDERS)[arch]()).eval()
+    model = Plain(builder(arch, variants)()).eval()
     # Random BatchNorm statistics, so a folded BatchNorm is not the identity.
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
@@ -161,7 +179,7 @@ def main():
         macs = count_macs(model, x)
         opts = {"opset_version": 13, "input_names": ["input"], "dynamic": "batch"}
         for v in parse(name)[1]:
-            opts.update(VARIANTS[v])
+            opts.update(VARIANTS.get(v, {}))
         outputs = ["output", "aux"] if "aux" in parse(name)[1] else ["output"]
         dims = {"none": {}, "batch": {0: "batch"}, "hw": {0: "batch", 2: "height", 3: "width"}}[opts.pop("dynamic")]
         with torch.no_grad():

@@ -79,6 +79,15 @@ const HEAVY = [
   // Opset 10's two-input Resize(X, scales) with scales computed from shapes.
   'deeplabv3_mobilenet_v3_large@op10',
   'inception_v3@op11+dynhw',
+  // Any torchvision model by its function name (export_torchvision.py falls back to torchvision.models), and the
+  // 224×224 input ImageNet models are built for (`@s224`).
+  'regnet_y_1_6gf',
+  'efficientnet_b3',
+  'shufflenet_v2_x2_0',
+  'googlenet_transform_input',
+  'resnet18@s224',
+  'mobilenet_v3_large@s224',
+  'lraspp_mobilenet_v3_large@s224',
 ];
 // PRUNELENS_TV_MODELS=a,b runs only those (while working on one architecture; any NAME export_torchvision.py
 // takes, export variants included).
