@@ -28,17 +28,23 @@ export function declaredInputs(bytes: Uint8Array, batch = 1): { name: string; sh
     }));
 }
 
-/** Runs the model on the given float inputs (by declared order) and returns every output by name. */
+/**
+ * Runs the model on the given float inputs (by declared order) and returns every output by name. `shapes` gives
+ * each input's shape where its declared one has symbolic dimensions other than the batch (dynamic H and W).
+ */
 export async function runModel(
   bytes: Uint8Array,
   inputs: Float32Array[],
   batch = 1,
+  shapes?: number[][],
 ): Promise<Record<string, Float32Array>> {
   const ort = loadOrt()!;
   const s = await createSession(bytes, { threads: 1, spin: false });
   try {
     const feeds: Record<string, Ort.Tensor> = {};
-    declaredInputs(bytes, batch).forEach((d, i) => (feeds[d.name] = new ort.Tensor('float32', inputs[i], d.shape)));
+    declaredInputs(bytes, batch).forEach(
+      (d, i) => (feeds[d.name] = new ort.Tensor('float32', inputs[i], shapes?.[i] ?? d.shape)),
+    );
     const out = await s.run(feeds);
     return Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array]));
   } finally {

@@ -22,15 +22,25 @@ from export_torchvision import build  # noqa: E402  (the same seeded weights the
 def resolve(model, node_name):
     """ONNX node '/m/layer1/layer1.0/conv1/Conv' → module name 'm.layer1.0.conv1' (None if no such module).
     PyTorch 1.13 names a scope by the child's name, qualified by its parent's scope ('layer1.0' under 'layer1',
-    'backbone.0.0' under 'backbone.0')."""
+    'backbone.0.0' under 'backbone.0'); a child inside a container is named by its path from the scope's module
+    ('convs.0' under 'classifier.0': DeepLabV3's ASPP.convs[0])."""
     parts = node_name.strip('/').split('/')[:-1]
     mod, path, scope = model, [], ''
     for part in parts:
-        children = dict(mod.named_children())
-        child = part[len(scope) + 1:] if scope and part.startswith(scope + '.') and part not in children else part
-        if child not in children:
+        rel = part[len(scope) + 1:] if scope and part.startswith(scope + '.') else None
+        for cand in ([rel] if rel else []) + [part]:
+            found, m = [], mod
+            for step in cand.split('.'):
+                children = dict(m.named_children())
+                if step not in children:
+                    break
+                m = children[step]
+                found.append(step)
+            else:
+                mod, path, scope = m, path + found, part
+                break
+        else:
             return None
-        mod, path, scope = children[child], path + [child], part
     return '.'.join(path)
 
 
@@ -101,13 +111,21 @@ def main():
         if isinstance(m, torch.nn.Conv2d):
             out_keep = k.get('out') or k.get('through') or list(range(m.out_channels))
             depthwise = m.groups > 1 and m.groups == m.in_channels == m.out_channels
+            groups = len(out_keep) if depthwise else m.groups
             if m.groups > 1 and not depthwise:
-                sys.exit(f'{mname}: grouped convolution (groups={m.groups}) is not rebuilt by this script')
-            in_keep = out_keep if depthwise else (k.get('in') or list(range(m.in_channels)))
+                # A grouped convolution that keeps the width (ResNeXt, RegNet) keeps its group count: the plan
+                # removes the same positions from every group, and the kernel's input axis keeps those positions.
+                if m.in_channels != m.out_channels or len(out_keep) % m.groups:
+                    sys.exit(f'{mname}: grouped convolution (groups={m.groups}) pruned unevenly: {len(out_keep)} kept')
+                in_keep = k.get('in') or list(range(m.in_channels // m.groups))
+                width = len(out_keep)
+            else:
+                in_keep = out_keep if depthwise else (k.get('in') or list(range(m.in_channels)))
+                width = len(in_keep)
             w = sd[mname + '.weight'][out_keep]
             sd[mname + '.weight'] = w if depthwise else w[:, in_keep]
-            new = torch.nn.Conv2d(len(in_keep), len(out_keep), m.kernel_size, m.stride, m.padding, m.dilation,
-                                  len(out_keep) if depthwise else 1, m.bias is not None, m.padding_mode)
+            new = torch.nn.Conv2d(width, len(out_keep), m.kernel_size, m.stride, m.padding, m.dilation,
+                                  groups, m.bias is not None, m.padding_mode)
         elif isinstance(m, torch.nn.Linear):
             out_keep = k.get('out') or list(range(m.out_features))
             in_keep = k.get('in') or list(range(m.in_features))
@@ -133,7 +151,9 @@ def main():
     model.eval()
     with torch.no_grad():
         y = model(x)
-    open(out_file, 'wb').write(y.contiguous().numpy().astype('<f4').tobytes())
+    # Every output in order ('out' then 'aux' for a two-output segmentation export), flattened and joined.
+    ys = y if isinstance(y, tuple) else (y,)
+    open(out_file, 'wb').write(b''.join(t.contiguous().numpy().astype('<f4').tobytes() for t in ys))
     print(json.dumps({'narrowed': narrowed, 'params': sum(p.numel() for p in model.parameters())}))
 
 

@@ -326,6 +326,7 @@ export function onnxMacs(layer: LayerNode, outShape: Shape | null): number | nul
         'Concat',
         'Split',
         'Slice',
+        'Gather',
         'Pad',
         'Softmax',
       ].includes(o.op_type)

@@ -172,13 +172,19 @@ export function outputShape(layer: LayerNode, inputs: (Shape | null)[]): Shape |
     default:
       if (SAME_SHAPE.has(layer.className)) return [...x];
       if (MERGE.has(layer.className)) {
-        // Broadcasting merge: the widest known size per axis.
-        const out = [...x];
-        for (const s of inputs as Shape[]) {
-          for (let i = 0; i < out.length; i++)
-            if (out[i] === null || (s[i] !== null && (s[i] as number) > (out[i] as number))) out[i] = s[i];
-        }
-        return out;
+        // Broadcasting merge: per axis the size other than 1 (the widest known one); a size of 1 broadcasts, so
+        // 1 against an unknown size stays unknown (a squeeze-and-excitation scale [N, 1, 1, C] times a map of
+        // dynamic H and W is not 1×1).
+        return x.map((_, i) => {
+          let d: number | null = 1;
+          for (const s of inputs as Shape[]) {
+            const e = s[i];
+            if (e === 1) continue;
+            if (e === null) d = d === 1 ? null : d;
+            else d = d === null || d === 1 ? e : Math.max(d, e);
+          }
+          return d;
+        });
       }
       return null;
   }

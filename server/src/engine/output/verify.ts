@@ -9,7 +9,8 @@
  *   this machine the check says so in a note instead of pretending it ran.
  *
  * Dynamic dimensions become 1 for the batch axis and 64 elsewhere (a 1×1 image would make every pooling
- * pyramid fail for reasons unrelated to the file).
+ * pyramid fail for reasons unrelated to the file); an ONNX model that cannot run at 64 (Inception-v3's stem
+ * needs 75) is run again at 224, the size ImageNet networks are built for, before the check fails.
  */
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
@@ -28,6 +29,8 @@ export interface ModelTotals {
 
 /** A dynamic spatial dimension in the zero input (see the module comment). */
 export const DYNAMIC_DIM = 64;
+/** The second try for an ONNX model with dynamic spatial dimensions that fails at DYNAMIC_DIM. */
+export const DYNAMIC_DIM_RETRY = 224;
 /** Zero inputs above this many elements are not built (the structural checks still ran). */
 const MAX_PROBE_ELEMENTS = 2 ** 26;
 
@@ -48,8 +51,8 @@ export async function verifyTotals(
   }
 }
 
-const probeShape = (dims: readonly (number | string | null | undefined)[]): number[] =>
-  dims.map((d, i) => (typeof d === 'number' && d >= 0 ? d : i === 0 ? 1 : DYNAMIC_DIM));
+const probeShape = (dims: readonly (number | string | null | undefined)[], dynamic = DYNAMIC_DIM): number[] =>
+  dims.map((d, i) => (typeof d === 'number' && d >= 0 ? d : i === 0 ? 1 : dynamic));
 
 const elements = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -128,24 +131,36 @@ export async function loadInOnnxRuntime(file: string): Promise<string[]> {
     graphOptimizationLevel: 'basic',
   });
   try {
-    const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
-    for (const meta of session.inputMetadata) {
-      if (!meta.isTensor) throw new Error(`input '${meta.name}' is not a tensor`);
-      const shape = probeShape(meta.shape);
-      if (elements(shape) > MAX_PROBE_ELEMENTS)
-        return [
-          `${file}: loaded in onnxruntime; no test run (input '${meta.name}' is over ${MAX_PROBE_ELEMENTS} values)`,
-        ];
-      feeds[meta.name] = new ort.Tensor(
-        meta.type as 'float32',
-        zeroData(meta.type, elements(shape)) as Float32Array,
-        shape,
-      );
+    const spatial = session.inputMetadata.some(
+      (m) => m.isTensor && m.shape.some((d, i) => i > 0 && !(typeof d === 'number' && d >= 0)),
+    );
+    for (const size of spatial ? [DYNAMIC_DIM, DYNAMIC_DIM_RETRY] : [DYNAMIC_DIM]) {
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+      for (const meta of session.inputMetadata) {
+        if (!meta.isTensor) throw new Error(`input '${meta.name}' is not a tensor`);
+        const shape = probeShape(meta.shape, size);
+        if (elements(shape) > MAX_PROBE_ELEMENTS)
+          return [
+            `${file}: loaded in onnxruntime; no test run (input '${meta.name}' is over ${MAX_PROBE_ELEMENTS} values)`,
+          ];
+        feeds[meta.name] = new ort.Tensor(
+          meta.type as 'float32',
+          zeroData(meta.type, elements(shape)) as Float32Array,
+          shape,
+        );
+      }
+      let out: Awaited<ReturnType<typeof session.run>>;
+      try {
+        out = await session.run(feeds);
+      } catch (e) {
+        if (size === DYNAMIC_DIM && spatial) continue; // too small for this network: try the larger size
+        throw e;
+      }
+      const missing = session.outputNames.filter((n) => !(n in out));
+      if (missing.length) throw new Error(`onnxruntime produced no '${missing[0]}'`);
+      for (const t of Object.values(out)) t.dispose?.();
+      break;
     }
-    const out = await session.run(feeds);
-    const missing = session.outputNames.filter((n) => !(n in out));
-    if (missing.length) throw new Error(`onnxruntime produced no '${missing[0]}'`);
-    for (const t of Object.values(out)) t.dispose?.();
   } finally {
     await session.release();
   }

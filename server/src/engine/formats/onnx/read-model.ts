@@ -228,6 +228,9 @@ function checkAttrRange(name: string, v: AttrValue, fail: (m: string) => OnnxFor
 function attrValue(a: AttributeProto, file: string, fail: (m: string) => OnnxFormatError): AttrValue {
   const int = (x: unknown): number => {
     const v = Number(x ?? 0);
+    // INT64_MAX / INT64_MIN mean "to the end" (PyTorch's Slice `ends` before opset 10, where they are attributes):
+    // beyond 2^53 an int64 is a sentinel, not a size, and every reader of such a bound clamps it to the axis.
+    if (Number.isInteger(v) && !Number.isSafeInteger(v)) return Math.sign(v) * Number.MAX_SAFE_INTEGER;
     if (!Number.isSafeInteger(v))
       throw fail(`attribute '${printable(a.name)}' holds ${describe(x)}, not an integer PruneLens can represent`);
     return v;

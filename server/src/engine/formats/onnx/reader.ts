@@ -162,6 +162,18 @@ class OnnxImport {
     return c ? Array.from(c.data) : this.folded.get(name);
   }
 
+  /**
+   * The integer value of a node's i-th argument (a constant or folded input). Before opset 10 Slice takes
+   * starts, ends and axes as attributes (PyTorch's opset-9 exports): those stand in for inputs 1–3.
+   */
+  private argsOf(node: NodeProto, a: Map<string, AttrValue>): (i: number) => (number | null)[] | undefined {
+    if (node.opType === 'Slice' && a.has('starts')) {
+      const names = [undefined, 'starts', 'ends', 'axes'];
+      return (i) => (names[i] ? (a.get(names[i]) as number[] | undefined)?.map(Number) : this.intsOf(node.input?.[i]));
+    }
+    return (i) => this.intsOf(node.input?.[i]);
+  }
+
   /** A value's shape in the file's own axis order (NCHW for channels-first maps). */
   private fileShape(v: RVal | undefined): Shape | null {
     const s = v ? this.shapeOf(v) : null;
@@ -244,9 +256,7 @@ class OnnxImport {
       // Shape arithmetic (PyTorch's Shape → Gather → Concat → Resize/Reshape) and arithmetic on constants only:
       // kept as is, folded where static.
       const folded =
-        (node.output ?? []).length === 1
-          ? foldShapeOp(node, a, (i) => this.intsOf(node.input?.[i]), this.fileShape(x))
-          : undefined;
+        (node.output ?? []).length === 1 ? foldShapeOp(node, a, this.argsOf(node, a), this.fileShape(x)) : undefined;
       if (folded) this.folded.set(node.output![0], folded);
       this.shapeValues.add(node.output![0]);
       return this.set(node, this.opaque(node, a, 'computes on tensor shapes only', { shapeOnly: true }));
@@ -348,6 +358,16 @@ class OnnxImport {
       case 'Flatten':
       case 'Reshape':
         return this.flattenOrReshape(node, a, x, c(1));
+      case 'Squeeze': {
+        // A pooled [N, C, 1, 1] map squeezed to [N, C] (a head without Flatten) is a Flatten: channels pass on.
+        const axes = ((a.get('axes') as number[] | undefined) ?? Array.from(c(1)?.data ?? [])).map((v) =>
+          v < 0 ? v + 4 : v,
+        );
+        const s = this.shapeOf(x);
+        if (x.cf && x.rank === 4 && axes.sort().join() === '2,3' && s?.[1] === 1 && s[2] === 1)
+          return this.add(node, 'Flatten', { data_format: 'channels_last' }, [x], {}, false);
+        return this.opaque(node, a, 'squeeze of axes other than a 1×1 map’s H and W');
+      }
       case 'Transpose': {
         const p = permOf(node);
         if (x.rank === 4 && x.cf && p.join() === '0,2,3,1') return { ...x, cf: false };
@@ -363,15 +383,18 @@ class OnnxImport {
         return this.add(node, 'Concatenate', { axis: x.cf ? [0, 3, 1, 2][ax] : ax }, v);
       }
       case 'Resize':
-      case 'Upsample':
+      case 'Upsample': {
+        // Upsample (opset ≤ 9) and opset 10's Resize take (X, scales); from opset 11 Resize takes (X, roi, scales, sizes).
+        const at = op === 'Upsample' || (node.input?.length ?? 0) === 2 ? 1 : 2;
         return this.resize(
           node,
           a,
           x,
-          c(op === 'Resize' ? 2 : 1),
-          op === 'Resize' ? this.intsOf(node.input?.[3]) : undefined,
-          this.intsOf(node.input?.[op === 'Resize' ? 2 : 1]),
+          c(at),
+          at === 2 ? this.intsOf(node.input?.[3]) : undefined,
+          this.intsOf(node.input?.[at]),
         );
+      }
       case 'Pad': {
         const pads = c(1)?.data ? Array.from(c(1)!.data) : list('pads', []);
         const value = c(2)?.data[0] ?? num('value', 0);
@@ -708,12 +731,16 @@ class OnnxImport {
     // output shape, so the layers after them stay measurable and prunable.
     const fileShape = extra.shapeOnly
       ? null
-      : movedShape(node, a, this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i]));
+      : movedShape(
+          node,
+          a,
+          this.fileShape(vals[0]),
+          this.argsOf(node, a),
+          (i) => this.consts.get(node.input?.[i] ?? '')?.dims,
+        );
     if (fileShape) extra = { ...extra, file_shape: fileShape };
     const sliced =
-      node.opType === 'Slice' && fileShape
-        ? channelSlice(this.fileShape(vals[0]), (i) => this.intsOf(node.input?.[i]))
-        : undefined;
+      node.opType === 'Slice' && fileShape ? channelSlice(this.fileShape(vals[0]), this.argsOf(node, a)) : undefined;
     if (sliced) extra = { ...extra, slice_channels: sliced };
     const weights: Record<string, { shape: number[]; data: Float32Array }> = {};
     const constTypes: Record<string, number> = {};
@@ -727,7 +754,11 @@ class OnnxImport {
     // A shape computation's output is a small integer vector, never a map.
     const cf = extra.shapeOnly ? false : (vals[0]?.cf ?? false);
     // Rank of the output where the operator fixes it (Gemm and Flatten give matrices), else the input's.
-    const rank = extra.shapeOnly ? 1 : ['Gemm', 'Flatten'].includes(node.opType) ? 2 : (vals[0]?.rank ?? 4);
+    const rank = extra.shapeOnly
+      ? 1
+      : ['Gemm', 'Flatten'].includes(node.opType)
+        ? 2
+        : (fileShape?.length ?? vals[0]?.rank ?? 4);
     const onnx: OnnxOpConfig = {
       op_type: node.opType,
       attribute: node.attribute ?? [],
@@ -781,15 +812,45 @@ function channelSlice(
   return [clamp(s), clamp(e), c];
 }
 
-/** Output shape (file order) of Reshape, Transpose or Slice on a value of file shape `x`, or null. */
+/**
+ * Output shape (file order) of Reshape, Transpose, Slice, Gather (constant indices), Unsqueeze or Squeeze on a
+ * value of file shape `x`, or null. `dims(i)` is the shape of a constant input (a scalar Gather index drops the
+ * axis; Inception's transform_input picks each input channel so).
+ */
 function movedShape(
   node: NodeProto,
   a: Map<string, AttrValue>,
   x: Shape | null,
   input: (i: number) => (number | null)[] | undefined,
+  dims: (i: number) => number[] | undefined,
 ): Shape | null {
   if (!x) return null;
+  // Squeeze/Unsqueeze axes: an attribute before opset 13, the second input from 13 on.
+  const axesOf = () => (a.get('axes') as number[] | undefined)?.map(Number) ?? input(1);
   switch (node.opType) {
+    case 'Gather': {
+      const [idx, d] = [input(1), dims(1)];
+      const axis0 = (a.get('axis') as number | undefined) ?? 0;
+      const axis = axis0 < 0 ? axis0 + x.length : axis0;
+      if (!idx || !d || d.length > 1 || axis < 0 || axis >= x.length) return null;
+      return [...x.slice(0, axis), ...(d.length === 1 ? [d[0]] : []), ...x.slice(axis + 1)];
+    }
+    case 'Unsqueeze': {
+      const axes = axesOf();
+      if (!axes || axes.some((v) => v === null)) return null;
+      const rank = x.length + axes.length;
+      const at = new Set((axes as number[]).map((v) => (v < 0 ? v + rank : v)));
+      const out: Shape = [];
+      for (let i = 0, j = 0; i < rank; i++) out.push(at.has(i) ? 1 : (x[j++] ?? null));
+      return at.size === axes.length ? out : null;
+    }
+    case 'Squeeze': {
+      const axes = axesOf();
+      if (!axes) return x.every((v) => v !== null) ? x.filter((v) => v !== 1) : null;
+      if (axes.some((v) => v === null)) return null;
+      const at = new Set((axes as number[]).map((v) => (v < 0 ? v + x.length : v)));
+      return [...at].every((i) => x[i] === 1) ? x.filter((_, i) => !at.has(i)) : null;
+    }
     case 'Reshape': {
       const t = input(1);
       if (!t) return null;
