@@ -5,7 +5,7 @@
  * own forms: opset 9's Slice takes starts/ends/axes as attributes (ends = INT64_MAX for "to the end") and feeds
  * Upsample(X, scales); opset 10's Resize takes (X, scales). Without the shapes every layer after them had
  * unknown channels and unknown cost. The pruned file runs and equals the original with the pruned channels
- * made irrelevant.
+ * made irrelevant. Bool and 8-bit constants (Swin's attention mask) read instead of refusing the model.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -170,3 +170,35 @@ for (const opset of [9, 10] as const) {
     }
   });
 }
+
+test('bool and 8-bit integer constants (attention masks) read: the model is kept, not refused', async () => {
+  const rng = new Rng(9);
+  const b = new OnnxBuilder();
+  b.inputs.push(
+    valueInfo('input', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 5 }, { dimValue: 5 }]),
+  );
+  const h = b.node('Conv', ['input', convW(b, rng, 'c1.w', 4, 3, 1)], { kernel_shape: ints([1, 1]) }, '/c1/Conv');
+  b.initializers.push(
+    {
+      name: 'mask',
+      dims: [1, 1, 5, 5],
+      dataType: DataType.BOOL,
+      rawData: Uint8Array.from({ length: 25 }, (_, i) => i % 2),
+    },
+    { name: 'steps', dims: [1], dataType: DataType.INT8, rawData: Uint8Array.of(0xff) },
+  );
+  const masked = b.node('Where', ['mask', h, b.floats('zero', [0], [])], {}, '/Where');
+  const y = b.node('Mul', [masked, b.node('Cast', ['steps'], { to: int(DataType.FLOAT) }, '/Cast')], {}, 'out');
+  b.outputs.push(valueInfo(y, DataType.FLOAT, null));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-bool-'));
+  try {
+    const file = path.join(dir, 'mask.onnx');
+    await fs.writeFile(file, b.encode('masked'));
+    const { graph } = await readModel(file);
+    const x = new Float32Array(75).map(() => rng.normal());
+    const [a, z] = await Promise.all([runModel(await fs.readFile(file), [x]), runModel(graphToOnnx(graph), [x])]);
+    assert.deepEqual(Array.from(z.out), Array.from(a.out), 'the round-tripped file computes the same');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
