@@ -14,7 +14,13 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { readModel } from '../../server/src/engine/formats';
 import { int, ints, OnnxBuilder, valueInfo } from '../../server/src/engine/formats/onnx/builder';
-import { AttrType, DataType, decodeModel, encodeModel } from '../../server/src/engine/formats/onnx/proto';
+import {
+  AttrType,
+  DataType,
+  decodeModel,
+  encodeModel,
+  type NodeProto,
+} from '../../server/src/engine/formats/onnx/proto';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import { inspectGraph } from '../../server/src/engine/inspect';
@@ -198,6 +204,24 @@ test('bool and 8-bit integer constants (attention masks) read: the model is kept
     const x = new Float32Array(75).map(() => rng.normal());
     const [a, z] = await Promise.all([runModel(await fs.readFile(file), [x]), runModel(graphToOnnx(graph), [x])]);
     assert.deepEqual(Array.from(z.out), Array.from(a.out), 'the round-tripped file computes the same');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('attribute bytes (strings, tensors) own their memory: the surgery’s deep copy does not copy the whole file per layer', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-attr-bytes-'));
+  try {
+    const file = path.join(dir, 'm.onnx');
+    await fs.writeFile(file, oldOpsetResize(new Rng(4), 10));
+    const { graph } = await readModel(file);
+    const fields = graph.layers.flatMap((l) =>
+      ((l.config.onnx as { attribute?: NonNullable<NodeProto['attribute']> } | undefined)?.attribute ?? []).flatMap(
+        (a) => [a.s, a.t?.rawData].filter((x): x is Uint8Array => !!x),
+      ),
+    );
+    assert.ok(fields.length > 0, 'the Resize keeps its mode string');
+    for (const f of fields) assert.equal(f.buffer.byteLength, f.byteLength, 'a view into a larger buffer');
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
