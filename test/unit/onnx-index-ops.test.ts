@@ -5,7 +5,7 @@
  * own forms: opset 9's Slice takes starts/ends/axes as attributes (ends = INT64_MAX for "to the end") and feeds
  * Upsample(X, scales); opset 10's Resize takes (X, scales). Without the shapes every layer after them had
  * unknown channels and unknown cost. The pruned file runs and equals the original with the pruned channels
- * made irrelevant.
+ * made irrelevant. Bool and 8-bit constants (Swin's attention mask) read instead of refusing the model.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -14,7 +14,13 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { readModel } from '../../server/src/engine/formats';
 import { int, ints, OnnxBuilder, valueInfo } from '../../server/src/engine/formats/onnx/builder';
-import { AttrType, DataType, decodeModel, encodeModel } from '../../server/src/engine/formats/onnx/proto';
+import {
+  AttrType,
+  DataType,
+  decodeModel,
+  encodeModel,
+  type NodeProto,
+} from '../../server/src/engine/formats/onnx/proto';
 import { graphToOnnx } from '../../server/src/engine/formats/onnx/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import { inspectGraph } from '../../server/src/engine/inspect';
@@ -170,3 +176,53 @@ for (const opset of [9, 10] as const) {
     }
   });
 }
+
+test('bool and 8-bit integer constants (attention masks) read: the model is kept, not refused', async () => {
+  const rng = new Rng(9);
+  const b = new OnnxBuilder();
+  b.inputs.push(
+    valueInfo('input', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 5 }, { dimValue: 5 }]),
+  );
+  const h = b.node('Conv', ['input', convW(b, rng, 'c1.w', 4, 3, 1)], { kernel_shape: ints([1, 1]) }, '/c1/Conv');
+  b.initializers.push(
+    {
+      name: 'mask',
+      dims: [1, 1, 5, 5],
+      dataType: DataType.BOOL,
+      rawData: Uint8Array.from({ length: 25 }, (_, i) => i % 2),
+    },
+    { name: 'steps', dims: [1], dataType: DataType.INT8, rawData: Uint8Array.of(0xff) },
+  );
+  const masked = b.node('Where', ['mask', h, b.floats('zero', [0], [])], {}, '/Where');
+  const y = b.node('Mul', [masked, b.node('Cast', ['steps'], { to: int(DataType.FLOAT) }, '/Cast')], {}, 'out');
+  b.outputs.push(valueInfo(y, DataType.FLOAT, null));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-bool-'));
+  try {
+    const file = path.join(dir, 'mask.onnx');
+    await fs.writeFile(file, b.encode('masked'));
+    const { graph } = await readModel(file);
+    const x = new Float32Array(75).map(() => rng.normal());
+    const [a, z] = await Promise.all([runModel(await fs.readFile(file), [x]), runModel(graphToOnnx(graph), [x])]);
+    assert.deepEqual(Array.from(z.out), Array.from(a.out), 'the round-tripped file computes the same');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('attribute bytes (strings, tensors) own their memory: the surgery’s deep copy does not copy the whole file per layer', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'prunelens-attr-bytes-'));
+  try {
+    const file = path.join(dir, 'm.onnx');
+    await fs.writeFile(file, oldOpsetResize(new Rng(4), 10));
+    const { graph } = await readModel(file);
+    const fields = graph.layers.flatMap((l) =>
+      ((l.config.onnx as { attribute?: NonNullable<NodeProto['attribute']> } | undefined)?.attribute ?? []).flatMap(
+        (a) => [a.s, a.t?.rawData].filter((x): x is Uint8Array => !!x),
+      ),
+    );
+    assert.ok(fields.length > 0, 'the Resize keeps its mode string');
+    for (const f of fields) assert.equal(f.buffer.byteLength, f.byteLength, 'a view into a larger buffer');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -328,6 +328,8 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
       assert.deepEqual(mb.opsetImport, ma.opsetImport, 'opset changed');
       const inputDims = dataInputs(a)[0].type?.tensorType?.shape?.dim ?? [];
       const dynamicHw = inputDims.slice(2).some((d) => d.dimValue === undefined);
+      // A dynamic batch is run with 2 images: the pruned file's shape arithmetic must not have fixed it to 1.
+      const input = [inputDims[0]?.dimValue === undefined ? 2 : ref.input[0], ...ref.input.slice(1)];
       // The write path's own validity check (output/verify.ts): loads and runs on zeros of the declared shape,
       // dynamic H and W at 64 or, for networks that need more (Inception-v3), 224.
       const written = path.join(dir, `${name}.pruned.onnx`);
@@ -337,13 +339,13 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
       } finally {
         await fs.rm(written, { force: true });
       }
-      const x = new Float32Array(ref.input.reduce((p, q) => p * q, 1)).map(() => rng.normal());
+      const x = new Float32Array(input.reduce((p, q) => p * q, 1)).map(() => rng.normal());
       const [yp, yq, yz] = await Promise.all([
-        runModel(out, [x], 1, [ref.input]),
+        runModel(out, [x], input[0], [input]),
         preserving.size < removed.size
-          ? runModel(graphToOnnx(removeChannels(graph, coupling, preserving).graph), [x], 1, [ref.input])
+          ? runModel(graphToOnnx(removeChannels(graph, coupling, preserving).graph), [x], input[0], [input])
           : undefined,
-        runModel(graphToOnnx(zeroReads(graph, coupling, preserving)), [x], 1, [ref.input]),
+        runModel(graphToOnnx(zeroReads(graph, coupling, preserving)), [x], input[0], [input]),
       ]);
       // Every output (segmentation 'out' and 'aux'), in the declared order: the narrow rebuild returns them so.
       const outputs = ref.outputs ?? ['output'];
@@ -377,7 +379,7 @@ describe('torchvision models exported by PyTorch: coverage, MACs, drop-in prunin
       );
       if (NARROW.includes(name)) {
         // The same network built narrower in PyTorch from the kept channels (what Torch-Pruning produces).
-        const t = narrowInTorch(name, keptPositions(graph, coupling, removed), ref.input, x);
+        const t = narrowInTorch(name, keptPositions(graph, coupling, removed), input, x);
         const dt = maxDiff(pj, t.output);
         console.log(
           `  ${name}: narrow PyTorch rebuild (${t.narrowed} modules narrowed, ${t.params} params) vs pruned ONNX: max |Δ| ${dt.toExponential(2)}`,

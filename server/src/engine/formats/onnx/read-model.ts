@@ -163,9 +163,17 @@ export function tensorValues(t: TensorProto | undefined, file: string, what = 'a
     case DataType.INT32:
       data = Float32Array.from(raw ? (view(Int32Array, 4) as Int32Array) : listed(t.int32Data));
       break;
+    // Masks and small integer constants (Swin's attention mask is bool); the spec keeps them in int32_data.
+    case DataType.BOOL:
+    case DataType.UINT8:
+      data = Float32Array.from(raw ? (view(Uint8Array, 1) as Uint8Array) : listed(t.int32Data));
+      break;
+    case DataType.INT8:
+      data = Float32Array.from(raw ? (view(Int8Array, 1) as Int8Array) : listed(t.int32Data));
+      break;
     default:
       throw fail(
-        `${label} has data type ${describe(t.dataType)}, which PruneLens does not read (float32/64, int32/64)`,
+        `${label} has data type ${describe(t.dataType)}, which PruneLens does not read (float32/64, int32/64, int8, uint8, bool)`,
       );
   }
   if (data.length !== n) throw fail(`${label} has ${data.length} values for shape [${dims}]`);

@@ -761,7 +761,7 @@ class OnnxImport {
         : (fileShape?.length ?? vals[0]?.rank ?? 4);
     const onnx: OnnxOpConfig = {
       op_type: node.opType,
-      attribute: node.attribute ?? [],
+      attribute: ownAttributes(node.attribute ?? []),
       inputs: inputs.map((i) => i.kind),
       cf,
       rank,
@@ -785,6 +785,20 @@ class OnnxImport {
       ),
     );
   }
+}
+
+/**
+ * The node's attributes with their byte fields (strings, tensor data) copied out of the file's buffer: decoded
+ * protobuf bytes are views into the whole file, and the surgery's deep copy (structuredClone) of a view copies
+ * its whole buffer — once per layer with a string or tensor attribute (Swin-T: 100 s, 110 MB per copy).
+ */
+function ownAttributes(attrs: NonNullable<NodeProto['attribute']>): NonNullable<NodeProto['attribute']> {
+  // Uint8Array.from copies (a Node Buffer's own slice() is another view of the same memory).
+  return attrs.map((a) => ({
+    ...a,
+    ...(a.s ? { s: Uint8Array.from(a.s) } : {}),
+    ...(a.t?.rawData ? { t: { ...a.t, rawData: Uint8Array.from(a.t.rawData) } } : {}),
+  }));
 }
 
 /** [start, end, channels] of a Slice on axis 1 only (step 1) of a 4-D file shape `x`, bounds clamped; else undefined. */
