@@ -126,11 +126,6 @@ export function buildStatsModel(
     const d = b.node('Sub', [x, m], {}, `${tag}/centred`);
     const meanBc = b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`);
     const mean = out(meanBc);
-    const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
-    // onnxruntime fuses this Transpose into the MatMul (MatMulTransposeFusion): no copy of the map.
-    const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
-    const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
-    const gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
     // The images' own means enter the raw Gram matrix as Σ_b HW·m_b m_bᵀ. Centred on the batch's mean m̄
     // (Σ_b (m_b − m̄)(m_b − m̄)ᵀ, small terms, no cancellation), that is one C×C MatMul here instead of
     // B·C² float64 products in JavaScript, which shares the two cores with onnxruntime's threads; JavaScript
@@ -139,19 +134,38 @@ export function buildStatsModel(
     const dm = b.node('Sub', [meanBc, batchMean], {}, `${tag}/mean_dev`);
     const dmT = b.node('Transpose', [dm], { perm: ints([1, 0]) }, `${tag}/mean_devT`);
     const between = out(b.node('MatMul', [dmT, dm], {}, `${tag}/between`));
-    // Each image's Σ(x − m)² per channel is the diagonal of its centred Gram: every (C+1)-th entry of the
-    // flattened [B, C·C] matrix, read without another pass over the map (channels are static here; a
-    // ReduceSumSquare pass is the fallback when they are not).
     const shp = build.shapes.get(key);
     const c = shp?.[shp.length - 1];
+    const pixels = !dense && typeof shp?.[1] === 'number' && typeof shp?.[2] === 'number' ? shp[1] * shp[2] : null;
+    let gram: string;
     let sumSq: string;
-    if (typeof c === 'number' && c > 0) {
-      const flat = b.node('Reshape', [g, b.int64([0, -1])], {}, `${tag}/gram_flat`);
-      sumSq = out(
-        b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`),
-      );
-    } else {
+    if (typeof c === 'number' && c > 0 && pixels !== null && c >= pixels) {
+      // Deep, small maps (C ≥ H·W: the bottleneck of a wide U-Net, 1024 channels on 8×8): per-image Gram
+      // matrices would write B·C² floats — more than the map — only to sum them. One product over the whole
+      // batch instead ([C, B·HW] by its transpose, after copying the small map to channels-first), and
+      // each image's Σ(x − m)² from one ReduceSumSquare over it.
+      const cols = b.node('Transpose', [d], { perm: ints([1, 0, 2, 3]) }, `${tag}/channels_first`);
+      const rows = b.node('Reshape', [cols, b.int64([c, -1])], {}, `${tag}/rows`);
+      const rowsT = b.node('Transpose', [rows], { perm: ints([1, 0]) }, `${tag}/rowsT`);
+      gram = out(b.node('MatMul', [rows, rowsT], {}, `${tag}/gram`));
       sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
+    } else {
+      const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
+      // onnxruntime fuses this Transpose into the MatMul (MatMulTransposeFusion): no copy of the map.
+      const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
+      const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
+      gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
+      // Each image's Σ(x − m)² per channel is the diagonal of its centred Gram: every (C+1)-th entry of the
+      // flattened [B, C·C] matrix, read without another pass over the map (channels are static here; a
+      // ReduceSumSquare pass is the fallback when they are not).
+      if (typeof c === 'number' && c > 0) {
+        const flat = b.node('Reshape', [g, b.int64([0, -1])], {}, `${tag}/gram_flat`);
+        sumSq = out(
+          b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`),
+        );
+      } else {
+        sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
+      }
     }
     let nonPositive: string | undefined;
     if (parts.apoz) {
