@@ -6,15 +6,18 @@
  * appended as extra graph outputs, so only small tensors cross into JavaScript:
  *   - per image and channel the spatial mean M [B, C];
  *   - the C×C Gram matrix of the per-image-centred map, Σ_b D_b D_bᵀ via MatMul (the raw Gram is recovered
- *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js); the
- *     diagonal of each image's D_b D_bᵀ is that image's centred sum of squares Σ(X − M)², MSD's per-image
- *     std without a pass of its own and without the E[x²] − E[x]² cancellation of a one-pass formula;
+ *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js; the
+ *     between-image term is itself one small in-graph MatMul, see `accumulate`); the diagonal of each
+ *     image's D_b D_bᵀ is that image's centred sum of squares Σ(X − M)², MSD's per-image std without a pass
+ *     of its own and without the E[x²] − E[x]² cancellation of a one-pass formula (on deep, small maps,
+ *     C ≥ H·W, the Gram matrix is one product over the batch and the sums of squares one ReduceSumSquare);
  *   - only when asked (issue 18: collect what the method and criteria need, nothing more): per-channel
  *     counts of non-positive activations (APoZ), for segmentation the C×K class response X·onehot via
  *     MatMul with the resampled label mask as an input (the explanation), and the full map of the first
  *     `hrankImages` images (HRank).
  * The accumulators are the same `LayerAccumulator`s the TF.js pass fills, so both paths finish into
- * identical `LayerStats`.
+ * identical `LayerStats`. The statistics session is kept between passes over the same model and outputs
+ * (`statsSessions`, stats/session-cache.ts), so a second analysis pays neither its set-up nor its first run.
  */
 import type { Dataset, DatasetInfo } from '../data/types';
 import { BATCH_SIZE_DEFAULTS } from '../config/definition';
