@@ -87,7 +87,7 @@ describe('the statistics pass collects what is asked for', () => {
     // deep, small maps (C ≥ H·W), whose Gram matrix is one product over the batch (no per-image diagonal).
     const coupling = analyzeCoupling(graph);
     const deep = points.filter((p) => {
-      const [, h, w, c] = coupling.shapes.get(`${p.observed}:0:0`)!;
+      const [, h, w, c] = coupling.shapes.get(`${p.observed}:0:0`)! as number[];
       return c >= h * w;
     });
     assert.ok(deep.length > 0 && deep.length < points.length, 'the test U-Net has both kinds of map');
@@ -106,7 +106,7 @@ describe('the statistics pass collects what is asked for', () => {
     const points = observationPoints(graph, coupling);
     const nodes = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!.node!;
     points.forEach((p, i) => {
-      const [, h, w, c] = coupling.shapes.get(`${p.observed}:0:0`)!;
+      const [, h, w, c] = coupling.shapes.get(`${p.observed}:0:0`)! as number[];
       const perImage = nodes.some((n) => n.name === `stats${i}/gram_b`);
       const batch = nodes.some((n) => n.name === `stats${i}/channels_first`);
       assert.equal(batch, c >= h * w, `${p.observed}: ${c} channels on ${h}×${w}`);

@@ -7,7 +7,7 @@
  *
  * A model is identified by its `ModelGraph` object and the identity of every weight array in it: surgery and
  * fine-tuning produce new graphs (`cloneGraph`) or new arrays, so a changed model never meets a stale session.
- * A few sampled weight values are compared as well, against an in-place edit of an array that is kept.
+ * A checksum of all weight values is compared as well, against an in-place edit of an array that is kept.
  * Only the most recently used sessions are kept (`capacity`); an evicted one is released once no pass uses it.
  */
 import type * as Ort from 'onnxruntime-node';
@@ -23,20 +23,24 @@ interface Entry<V extends Held> {
   /** What the session computes beyond the model: observation points, outputs, label inputs, threads. */
   key: string;
   weights: Float32Array[];
-  samples: Float64Array;
+  sums: Uint32Array;
   value: Promise<V>;
   users: number;
   evicted: boolean;
   released: boolean;
 }
 
-/** Values sampled from each weight array (16 evenly spaced), to notice an in-place edit. */
-function sampleWeights(weights: Float32Array[]): Float64Array {
-  const out = new Float64Array(weights.length * 16);
-  weights.forEach((w, i) => {
-    for (let k = 0; k < 16 && w.length > 0; k++) out[i * 16 + k] = w[Math.floor((k * (w.length - 1)) / 15)];
+/**
+ * A checksum of every weight value (FNV-1a over the float bits), to notice an in-place edit of an array that
+ * is kept: ≈ 30 ms for the paper's 31 M parameters, against seconds for the pass it guards.
+ */
+function checksums(weights: Float32Array[]): Uint32Array {
+  return Uint32Array.from(weights, (w) => {
+    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193);
+    return h >>> 0;
   });
-  return out;
 }
 
 function weightArrays(graph: ModelGraph): Float32Array[] {
@@ -46,8 +50,8 @@ function weightArrays(graph: ModelGraph): Float32Array[] {
 function sameModel(e: Entry<Held>, graph: ModelGraph, weights: Float32Array[]): boolean {
   if (e.graph.deref() !== graph || e.weights.length !== weights.length) return false;
   if (e.weights.some((w, i) => w !== weights[i])) return false;
-  const samples = sampleWeights(weights);
-  return samples.every((v, i) => Object.is(v, e.samples[i]));
+  const sums = checksums(weights);
+  return sums.every((v, i) => v === e.sums[i]);
 }
 
 export class StatsSessionCache<V extends Held> {
@@ -75,7 +79,7 @@ export class StatsSessionCache<V extends Held> {
         graph: new WeakRef(graph),
         key,
         weights,
-        samples: sampleWeights(weights),
+        sums: checksums(weights),
         value: create(),
         users: 0,
         evicted: false,
