@@ -120,6 +120,7 @@ describe('the statistics pass collects what is asked for', () => {
     const model = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!;
     const nodes = model.node ?? [];
     assert.ok(!nodes.some((n) => n.opType === 'Softmax'), "the U-Net's Softmax head is not observed");
+    assert.ok(!nodes.some((n) => n.opType === 'Shape'), 'map sizes the model fixes are not read back per batch');
     const outputs = new Set((model.output ?? []).map((o) => o.name));
     assert.ok(![...outputs].some((o) => o.endsWith('/output')), "the model's own outputs are not statistics");
     const read = new Set([...nodes.flatMap((n) => n.input ?? []), ...outputs]);

@@ -70,7 +70,11 @@ export function releaseStatsSessions(): Promise<void> {
 }
 
 interface PointOutputs {
-  shape: string;
+  /**
+   * The map's [C, H, W] when the model fixes them (its image count is read from the mean's length); otherwise
+   * the name of a Shape output giving [B, C, H, W] per batch (a Dense output's H is the batch).
+   */
+  shape: [number, number, number] | string;
   mean: string;
   sumSq: string;
   /** Σ_b D_b D_bᵀ of the per-image-centred maps. */
@@ -123,8 +127,15 @@ export function buildStatsModel(
         throw new Error(`observed layer '${p.observed}' has rank ${v.rank}; the pass reads 2-D and 4-D outputs`);
       x = lay.cf(v).name;
     }
-    const shape = b.node('Shape', [x], {}, `${tag}/shape`);
-    b.outputs.push(valueInfo(shape, DataType.INT64, null));
+    const fixed = build.shapes.get(key);
+    let shape: PointOutputs['shape'];
+    if (!dense && fixed?.length === 4 && fixed.slice(1).every((n) => typeof n === 'number' && n > 0)) {
+      // Known sizes need no Shape output: one output (and one tiny onnxruntime node) fewer per map and batch.
+      shape = [fixed[3]!, fixed[1]!, fixed[2]!];
+    } else {
+      shape = b.node('Shape', [x], {}, `${tag}/shape`);
+      b.outputs.push(valueInfo(shape, DataType.INT64, null));
+    }
     const m = b.node('ReduceMean', [x], { axes: ints([2, 3]), keepdims: int(1) }, `${tag}/mean4`);
     const d = b.node('Sub', [x, m], {}, `${tag}/centred`);
     const meanBc = b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`);
@@ -297,7 +308,7 @@ export async function runNativeStatsPass(
       const withMap = model.outputs.map((o, i) => !!o.map && rankPlanned[i] < hrankImages && !(o.dense && b !== 1));
       withMap.forEach((w, i) => w && (rankPlanned[i] += Math.min(b, hrankImages - rankPlanned[i])));
       const fetch = model.outputs.flatMap((o, i) => [
-        o.shape,
+        ...(typeof o.shape === 'string' ? [o.shape] : []),
         o.mean,
         o.sumSq,
         o.gram,
@@ -321,7 +332,10 @@ export async function runNativeStatsPass(
     ): void => {
       const { b } = batch;
       model.outputs.forEach((o, i) => {
-        const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
+        const [bb, c, h, w] =
+          typeof o.shape === 'string'
+            ? Array.from(res[o.shape].data as BigInt64Array, Number)
+            : [res[o.mean].data.length / o.shape[0], ...o.shape];
         const acc = (accs[i] ??= new LayerAccumulator(
           points[i].producer,
           points[i].observed,
