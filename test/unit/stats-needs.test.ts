@@ -83,8 +83,15 @@ describe('the statistics pass collects what is asked for', () => {
       !leanOps.some((o) => o.startsWith('LessOrEqual') || o.endsWith('/fullmap') || o.endsWith('/classes')),
       leanOps.join(' '),
     );
-    // MSD's sum of squares comes from the Gram diagonal, not from a pass of its own over the map.
-    assert.ok(!leanOps.some((o) => o.startsWith('ReduceSumSquare')));
+    // MSD's sum of squares comes from the Gram diagonal, not from a pass of its own over the map — except on
+    // deep, small maps (C ≥ H·W), whose Gram matrix is one product over the batch (no per-image diagonal).
+    const coupling = analyzeCoupling(graph);
+    const deep = points.filter((p) => {
+      const [, h, w, c] = coupling.shapes.get(`${p.observed}:0:0`)! as number[];
+      return c >= h * w;
+    });
+    assert.ok(deep.length > 0 && deep.length < points.length, 'the test U-Net has both kinds of map');
+    assert.equal(leanOps.filter((o) => o.startsWith('ReduceSumSquare')).length, deep.length);
     assert.equal(lean.labelInputs.size, 0);
     const fullOps = ops(full.bytes);
     assert.equal(fullOps.filter((o) => o.startsWith('LessOrEqual')).length, points.length);
@@ -93,12 +100,27 @@ describe('the statistics pass collects what is asked for', () => {
     assert.ok(full.labelInputs.size > 0);
   });
 
+  test('deep, small maps (C ≥ H·W) get one Gram product over the batch, not B per-image C×C matrices', async () => {
+    const graph = await unet();
+    const coupling = analyzeCoupling(graph);
+    const points = observationPoints(graph, coupling);
+    const nodes = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!.node!;
+    points.forEach((p, i) => {
+      const [, h, w, c] = coupling.shapes.get(`${p.observed}:0:0`)! as number[];
+      const perImage = nodes.some((n) => n.name === `stats${i}/gram_b`);
+      const batch = nodes.some((n) => n.name === `stats${i}/channels_first`);
+      assert.equal(batch, c >= h * w, `${p.observed}: ${c} channels on ${h}×${w}`);
+      assert.equal(perImage, !batch, p.observed);
+    });
+  });
+
   test('the ONNX statistics model computes nothing but the statistics: no Softmax head, no unused node', async () => {
     const graph = await unet();
     const points = observationPoints(graph, analyzeCoupling(graph));
     const model = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!;
     const nodes = model.node ?? [];
     assert.ok(!nodes.some((n) => n.opType === 'Softmax'), "the U-Net's Softmax head is not observed");
+    assert.ok(!nodes.some((n) => n.opType === 'Shape'), 'map sizes the model fixes are not read back per batch');
     const outputs = new Set((model.output ?? []).map((o) => o.name));
     assert.ok(![...outputs].some((o) => o.endsWith('/output')), "the model's own outputs are not statistics");
     const read = new Set([...nodes.flatMap((n) => n.input ?? []), ...outputs]);

@@ -6,15 +6,18 @@
  * appended as extra graph outputs, so only small tensors cross into JavaScript:
  *   - per image and channel the spatial mean M [B, C];
  *   - the C×C Gram matrix of the per-image-centred map, Σ_b D_b D_bᵀ via MatMul (the raw Gram is recovered
- *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js); the
- *     diagonal of each image's D_b D_bᵀ is that image's centred sum of squares Σ(X − M)², MSD's per-image
- *     std without a pass of its own and without the E[x²] − E[x]² cancellation of a one-pass formula;
+ *     in float64 as that plus Σ_b HW·m_b m_bᵀ, exact algebra, so no mean shift is needed as on TF.js; the
+ *     between-image term is itself one small in-graph MatMul, see `accumulate`); the diagonal of each
+ *     image's D_b D_bᵀ is that image's centred sum of squares Σ(X − M)², MSD's per-image std without a pass
+ *     of its own and without the E[x²] − E[x]² cancellation of a one-pass formula (on deep, small maps,
+ *     C ≥ H·W, the Gram matrix is one product over the batch and the sums of squares one ReduceSumSquare);
  *   - only when asked (issue 18: collect what the method and criteria need, nothing more): per-channel
  *     counts of non-positive activations (APoZ), for segmentation the C×K class response X·onehot via
  *     MatMul with the resampled label mask as an input (the explanation), and the full map of the first
  *     `hrankImages` images (HRank).
  * The accumulators are the same `LayerAccumulator`s the TF.js pass fills, so both paths finish into
- * identical `LayerStats`.
+ * identical `LayerStats`. The statistics session is kept between passes over the same model and outputs
+ * (`statsSessions`, stats/session-cache.ts), so a second analysis pays neither its set-up nor its first run.
  */
 import type { Dataset, DatasetInfo } from '../data/types';
 import { BATCH_SIZE_DEFAULTS } from '../config/definition';
@@ -67,7 +70,11 @@ export function releaseStatsSessions(): Promise<void> {
 }
 
 interface PointOutputs {
-  shape: string;
+  /**
+   * The map's [C, H, W] when the model fixes them (its image count is read from the mean's length); otherwise
+   * the name of a Shape output giving [B, C, H, W] per batch (a Dense output's H is the batch).
+   */
+  shape: [number, number, number] | string;
   mean: string;
   sumSq: string;
   /** Σ_b D_b D_bᵀ of the per-image-centred maps. */
@@ -120,17 +127,19 @@ export function buildStatsModel(
         throw new Error(`observed layer '${p.observed}' has rank ${v.rank}; the pass reads 2-D and 4-D outputs`);
       x = lay.cf(v).name;
     }
-    const shape = b.node('Shape', [x], {}, `${tag}/shape`);
-    b.outputs.push(valueInfo(shape, DataType.INT64, null));
+    const fixed = build.shapes.get(key);
+    let shape: PointOutputs['shape'];
+    if (!dense && fixed?.length === 4 && fixed.slice(1).every((n) => typeof n === 'number' && n > 0)) {
+      // Known sizes need no Shape output: one output (and one tiny onnxruntime node) fewer per map and batch.
+      shape = [fixed[3]!, fixed[1]!, fixed[2]!];
+    } else {
+      shape = b.node('Shape', [x], {}, `${tag}/shape`);
+      b.outputs.push(valueInfo(shape, DataType.INT64, null));
+    }
     const m = b.node('ReduceMean', [x], { axes: ints([2, 3]), keepdims: int(1) }, `${tag}/mean4`);
     const d = b.node('Sub', [x, m], {}, `${tag}/centred`);
     const meanBc = b.node('Squeeze', [m, b.int64([2, 3])], {}, `${tag}/mean`);
     const mean = out(meanBc);
-    const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
-    // onnxruntime fuses this Transpose into the MatMul (MatMulTransposeFusion): no copy of the map.
-    const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
-    const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
-    const gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
     // The images' own means enter the raw Gram matrix as Σ_b HW·m_b m_bᵀ. Centred on the batch's mean m̄
     // (Σ_b (m_b − m̄)(m_b − m̄)ᵀ, small terms, no cancellation), that is one C×C MatMul here instead of
     // B·C² float64 products in JavaScript, which shares the two cores with onnxruntime's threads; JavaScript
@@ -139,19 +148,38 @@ export function buildStatsModel(
     const dm = b.node('Sub', [meanBc, batchMean], {}, `${tag}/mean_dev`);
     const dmT = b.node('Transpose', [dm], { perm: ints([1, 0]) }, `${tag}/mean_devT`);
     const between = out(b.node('MatMul', [dmT, dm], {}, `${tag}/between`));
-    // Each image's Σ(x − m)² per channel is the diagonal of its centred Gram: every (C+1)-th entry of the
-    // flattened [B, C·C] matrix, read without another pass over the map (channels are static here; a
-    // ReduceSumSquare pass is the fallback when they are not).
     const shp = build.shapes.get(key);
     const c = shp?.[shp.length - 1];
+    const pixels = !dense && typeof shp?.[1] === 'number' && typeof shp?.[2] === 'number' ? shp[1] * shp[2] : null;
+    let gram: string;
     let sumSq: string;
-    if (typeof c === 'number' && c > 0) {
-      const flat = b.node('Reshape', [g, b.int64([0, -1])], {}, `${tag}/gram_flat`);
-      sumSq = out(
-        b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`),
-      );
-    } else {
+    if (typeof c === 'number' && c > 0 && pixels !== null && c >= pixels) {
+      // Deep, small maps (C ≥ H·W: the bottleneck of a wide U-Net, 1024 channels on 8×8): per-image Gram
+      // matrices would write B·C² floats — more than the map — only to sum them. One product over the whole
+      // batch instead ([C, B·HW] by its transpose, after copying the small map to channels-first), and
+      // each image's Σ(x − m)² from one ReduceSumSquare over it.
+      const cols = b.node('Transpose', [d], { perm: ints([1, 0, 2, 3]) }, `${tag}/channels_first`);
+      const rows = b.node('Reshape', [cols, b.int64([c, -1])], {}, `${tag}/rows`);
+      const rowsT = b.node('Transpose', [rows], { perm: ints([1, 0]) }, `${tag}/rowsT`);
+      gram = out(b.node('MatMul', [rows, rowsT], {}, `${tag}/gram`));
       sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
+    } else {
+      const rows = b.node('Reshape', [d, b.int64([0, 0, -1])], {}, `${tag}/rows`);
+      // onnxruntime fuses this Transpose into the MatMul (MatMulTransposeFusion): no copy of the map.
+      const rowsT = b.node('Transpose', [rows], { perm: ints([0, 2, 1]) }, `${tag}/rowsT`);
+      const g = b.node('MatMul', [rows, rowsT], {}, `${tag}/gram_b`);
+      gram = out(b.node('ReduceSum', [g, b.int64([0])], { keepdims: int(0) }, `${tag}/gram`));
+      // Each image's Σ(x − m)² per channel is the diagonal of its centred Gram: every (C+1)-th entry of the
+      // flattened [B, C·C] matrix, read without another pass over the map (channels are static here; a
+      // ReduceSumSquare pass is the fallback when they are not).
+      if (typeof c === 'number' && c > 0) {
+        const flat = b.node('Reshape', [g, b.int64([0, -1])], {}, `${tag}/gram_flat`);
+        sumSq = out(
+          b.node('Slice', [flat, b.int64([0]), b.int64([c * c]), b.int64([1]), b.int64([c + 1])], {}, `${tag}/sumsq`),
+        );
+      } else {
+        sumSq = out(b.node('ReduceSumSquare', [d], { axes: ints([2, 3]), keepdims: int(0) }, `${tag}/sumsq`));
+      }
     }
     let nonPositive: string | undefined;
     if (parts.apoz) {
@@ -280,7 +308,7 @@ export async function runNativeStatsPass(
       const withMap = model.outputs.map((o, i) => !!o.map && rankPlanned[i] < hrankImages && !(o.dense && b !== 1));
       withMap.forEach((w, i) => w && (rankPlanned[i] += Math.min(b, hrankImages - rankPlanned[i])));
       const fetch = model.outputs.flatMap((o, i) => [
-        o.shape,
+        ...(typeof o.shape === 'string' ? [o.shape] : []),
         o.mean,
         o.sumSq,
         o.gram,
@@ -304,7 +332,10 @@ export async function runNativeStatsPass(
     ): void => {
       const { b } = batch;
       model.outputs.forEach((o, i) => {
-        const [bb, c, h, w] = Array.from(res[o.shape].data as BigInt64Array, Number);
+        const [bb, c, h, w] =
+          typeof o.shape === 'string'
+            ? Array.from(res[o.shape].data as BigInt64Array, Number)
+            : [res[o.mean].data.length / o.shape[0], ...o.shape];
         const acc = (accs[i] ??= new LayerAccumulator(
           points[i].producer,
           points[i].observed,

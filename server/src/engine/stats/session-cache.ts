@@ -7,7 +7,7 @@
  *
  * A model is identified by its `ModelGraph` object and the identity of every weight array in it: surgery and
  * fine-tuning produce new graphs (`cloneGraph`) or new arrays, so a changed model never meets a stale session.
- * A few sampled weight values are compared as well, against an in-place edit of an array that is kept.
+ * A checksum of all weight values is compared as well, against an in-place edit of an array that is kept.
  * Only the most recently used sessions are kept (`capacity`); an evicted one is released once no pass uses it.
  */
 import type * as Ort from 'onnxruntime-node';
@@ -23,31 +23,34 @@ interface Entry<V extends Held> {
   /** What the session computes beyond the model: observation points, outputs, label inputs, threads. */
   key: string;
   weights: Float32Array[];
-  samples: Float64Array;
+  sums: Uint32Array;
   value: Promise<V>;
   users: number;
   evicted: boolean;
   released: boolean;
 }
 
-/** Values sampled from each weight array (16 evenly spaced), to notice an in-place edit. */
-function sampleWeights(weights: Float32Array[]): Float64Array {
-  const out = new Float64Array(weights.length * 16);
-  weights.forEach((w, i) => {
-    for (let k = 0; k < 16 && w.length > 0; k++) out[i * 16 + k] = w[Math.floor((k * (w.length - 1)) / 15)];
+/**
+ * A checksum of every weight value (FNV-1a over the float bits), to notice an in-place edit of an array that
+ * is kept: ≈ 50 ms for the paper's 31 M parameters (measured under load), against seconds for the pass it guards.
+ */
+function checksums(weights: Float32Array[]): Uint32Array {
+  return Uint32Array.from(weights, (w) => {
+    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 0x01000193);
+    return h >>> 0;
   });
-  return out;
 }
 
 function weightArrays(graph: ModelGraph): Float32Array[] {
   return graph.layers.flatMap((l) => [...l.weights.values()].map((w) => w.data));
 }
 
-function sameModel(e: Entry<Held>, graph: ModelGraph, weights: Float32Array[]): boolean {
+function sameModel(e: Entry<Held>, graph: ModelGraph, weights: Float32Array[], sums: () => Uint32Array): boolean {
   if (e.graph.deref() !== graph || e.weights.length !== weights.length) return false;
   if (e.weights.some((w, i) => w !== weights[i])) return false;
-  const samples = sampleWeights(weights);
-  return samples.every((v, i) => Object.is(v, e.samples[i]));
+  return sums().every((v, i) => v === e.sums[i]);
 }
 
 export class StatsSessionCache<V extends Held> {
@@ -66,7 +69,10 @@ export class StatsSessionCache<V extends Held> {
     use: (held: V, created: boolean) => Promise<T>,
   ): Promise<T> {
     const weights = weightArrays(graph);
-    let entry = this.entries.find((e) => e.key === key && sameModel(e, graph, weights));
+    // Computed at most once per pass, and only when it is needed.
+    let computed: Uint32Array | undefined;
+    const sums = (): Uint32Array => (computed ??= checksums(weights));
+    let entry = this.entries.find((e) => e.key === key && sameModel(e, graph, weights, sums));
     const created = !entry;
     if (entry) {
       this.entries = [entry, ...this.entries.filter((e) => e !== entry)];
@@ -75,7 +81,7 @@ export class StatsSessionCache<V extends Held> {
         graph: new WeakRef(graph),
         key,
         weights,
-        samples: sampleWeights(weights),
+        sums: sums(),
         value: create(),
         users: 0,
         evicted: false,
