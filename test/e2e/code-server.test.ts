@@ -499,13 +499,18 @@ describe('PruneLens in code-server (real VS Code workbench, Chromium)', { skip }
     await openFile('models/tiny/model.json', 'model.json');
     await page.keyboard.press('Control+Shift+M');
     for (let attempt = 1; ; attempt++) {
-      await problems()
-        .filter({ hasText: new RegExp(`${layer}: \\d+ of 8 filters prunable.*the layer costs`) })
-        .first()
-        .dblclick();
-      await page.locator('.editor-instance .monaco-editor.focused').waitFor({ timeout: 10_000 });
-      await page.keyboard.press('Control+.');
       try {
+        // An editor hover left open by the previous attempt (the mouse rests where the editor opened) lies over
+        // the Problems panel and takes the click: move the pointer off the editor and close it first.
+        await page.mouse.move(0, 0);
+        await page.keyboard.press('Escape');
+        await page.locator('.monaco-hover:visible').waitFor({ state: 'hidden', timeout: 5_000 });
+        await problems()
+          .filter({ hasText: new RegExp(`${layer}: \\d+ of 8 filters prunable.*the layer costs`) })
+          .first()
+          .dblclick({ timeout: 15_000 });
+        await page.locator('.editor-instance .monaco-editor.focused').waitFor({ timeout: 10_000 });
+        await page.keyboard.press('Control+.');
         await fix.waitFor({ timeout: 10_000 });
         break;
       } catch (e) {
