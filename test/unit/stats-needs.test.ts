@@ -7,32 +7,11 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { analyze, collectStatistics, statsNeeds, type MethodSpec } from '../../server/src/engine/analyze';
-import type { Dataset } from '../../server/src/engine/data/types';
-import { tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { decodeModel } from '../../server/src/engine/formats/onnx/proto';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
-import type { ModelGraph } from '../../server/src/engine/graph/ir';
 import { buildStatsModel } from '../../server/src/engine/stats/native-pass';
 import { observationPoints } from '../../server/src/engine/stats/observe';
-import { buildZooModel } from '../../server/src/engine/zoo/index';
-import { Rng } from '../../server/src/engine/util/rng';
-import { memoryDataset } from '../helpers/memory-dataset';
-
-function segmentationData(n: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const samples = Array.from({ length: n }, () => ({
-    image: new Float32Array(16 * 16 * 3).map(() => rng.next()),
-    label: new Int32Array(16 * 16).map(() => rng.int(0, 3)),
-  }));
-  return memoryDataset(samples, { task: 'segmentation', height: 16, width: 16, channels: 3, numClasses: 3 });
-}
-
-async function unet(): Promise<ModelGraph> {
-  const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 });
-  const g = await tfModelToGraph(model);
-  model.dispose();
-  return g;
-}
+import { randomSegmentationSet, tinyUNetGraph } from '../helpers/stats-fixtures';
 
 const A: MethodSpec = { method: 'pca-nci', options: { varianceThreshold: 0.95 } };
 
@@ -72,9 +51,9 @@ describe('the statistics pass collects what is asked for', () => {
   });
 
   test('the ONNX statistics model holds no APoZ, full-map or class outputs unless asked', async () => {
-    const graph = await unet();
+    const graph = await tinyUNetGraph();
     const points = observationPoints(graph, analyzeCoupling(graph));
-    const info = segmentationData(1, 1).info;
+    const info = randomSegmentationSet(1, 1).info;
     const ops = (bytes: Uint8Array) => decodeModel(bytes).graph!.node!.map((n) => `${n.opType}:${n.name}`);
     const lean = buildStatsModel(graph, points, null, { apoz: false, maps: false });
     const full = buildStatsModel(graph, points, info, { apoz: true, maps: true });
@@ -101,7 +80,7 @@ describe('the statistics pass collects what is asked for', () => {
   });
 
   test('deep, small maps (C ≥ H·W) get one Gram product over the batch, not B per-image C×C matrices', async () => {
-    const graph = await unet();
+    const graph = await tinyUNetGraph();
     const coupling = analyzeCoupling(graph);
     const points = observationPoints(graph, coupling);
     const nodes = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!.node!;
@@ -115,7 +94,7 @@ describe('the statistics pass collects what is asked for', () => {
   });
 
   test('the ONNX statistics model computes nothing but the statistics: no Softmax head, no unused node', async () => {
-    const graph = await unet();
+    const graph = await tinyUNetGraph();
     const points = observationPoints(graph, analyzeCoupling(graph));
     const model = decodeModel(buildStatsModel(graph, points, null, { apoz: false, maps: false }).bytes).graph!;
     const nodes = model.node ?? [];
@@ -134,9 +113,9 @@ describe('the statistics pass collects what is asked for', () => {
 
   for (const runtime of ['onnxruntime', 'tfjs'] as const) {
     test(`${runtime}: method A collects no APoZ, ranks or class responses; the rest equals a full pass`, async () => {
-      const graph = await unet();
+      const graph = await tinyUNetGraph();
       const coupling = analyzeCoupling(graph);
-      const dataset = segmentationData(12, 2);
+      const dataset = randomSegmentationSet(12, 2);
       const calibration = { images: 10, batchSize: 4, hrankImages: 2, seed: 1 };
       const lean = await collectStatistics(
         graph,
@@ -177,8 +156,8 @@ describe('the statistics pass collects what is asked for', () => {
   }
 
   test('a baseline criterion gets what it needs through analyze()', async () => {
-    const graph = await unet();
-    const dataset = segmentationData(12, 3);
+    const graph = await tinyUNetGraph();
+    const dataset = randomSegmentationSet(12, 3);
     for (const criterion of ['apoz', 'hrank'] as const) {
       const a = await analyze(
         graph,

@@ -7,22 +7,15 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import type { Dataset } from '../../server/src/engine/data/types';
-import { graphToTfModel, tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
+import { graphToTfModel } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
 import { runNativeStatsPass } from '../../server/src/engine/stats/native-pass';
 import { observationPoints } from '../../server/src/engine/stats/observe';
 import { runStatsPass } from '../../server/src/engine/stats/pass';
-import { buildZooModel } from '../../server/src/engine/zoo/index';
-import { Rng } from '../../server/src/engine/util/rng';
-import { memoryDataset } from '../helpers/memory-dataset';
+import { randomSegmentationSet, tinyUNetGraph } from '../helpers/stats-fixtures';
 
 function data(n: number, seed: number, log: string[]): Dataset {
-  const rng = new Rng(seed);
-  const samples = Array.from({ length: n }, () => ({
-    image: new Float32Array(16 * 16 * 3).map(() => rng.next()),
-    label: new Int32Array(16 * 16).map(() => rng.int(0, 3)),
-  }));
-  const d = memoryDataset(samples, { task: 'segmentation', height: 16, width: 16, channels: 3, numClasses: 3 });
+  const d = randomSegmentationSet(n, seed);
   return { ...d, get: async (i) => (log.push(`read ${i}`), d.get(i)) };
 }
 
@@ -33,9 +26,7 @@ describe('native statistics pass pipeline', () => {
   });
 
   test('batch k + 1 is running (batch k + 2 being read) before batch k is reported done; HRank across batches', async () => {
-    const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 });
-    const graph = await tfModelToGraph(model);
-    model.dispose();
+    const graph = await tinyUNetGraph();
     const points = observationPoints(graph, analyzeCoupling(graph));
     const log: string[] = [];
     const dataset = data(5, 3, log);
@@ -62,9 +53,7 @@ describe('native statistics pass pipeline', () => {
   });
 
   test('a read that fails while a batch runs rejects the pass with its own message', async () => {
-    const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 });
-    const graph = await tfModelToGraph(model);
-    model.dispose();
+    const graph = await tinyUNetGraph();
     const points = observationPoints(graph, analyzeCoupling(graph));
     const good = data(6, 4, []);
     const failing: Dataset = {

@@ -6,10 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Dataset } from '../../server/src/engine/data/types';
-import { tfModelToGraph } from '../../server/src/engine/formats/tfjs-layers/writer';
 import { analyzeCoupling } from '../../server/src/engine/graph/coupling';
-import { cloneGraph, type ModelGraph } from '../../server/src/engine/graph/ir';
+import { cloneGraph } from '../../server/src/engine/graph/ir';
 import { LayerAccumulator } from '../../server/src/engine/stats/accumulate';
 import {
   accumulate,
@@ -19,25 +17,8 @@ import {
 } from '../../server/src/engine/stats/native-pass';
 import { observationPoints } from '../../server/src/engine/stats/observe';
 import { StatsSessionCache, type Held } from '../../server/src/engine/stats/session-cache';
-import { buildZooModel } from '../../server/src/engine/zoo/index';
 import { Rng } from '../../server/src/engine/util/rng';
-import { memoryDataset } from '../helpers/memory-dataset';
-
-function data(n: number, seed: number): Dataset {
-  const rng = new Rng(seed);
-  const samples = Array.from({ length: n }, () => ({
-    image: new Float32Array(16 * 16 * 3).map(() => rng.next()),
-    label: new Int32Array(16 * 16).map(() => rng.int(0, 3)),
-  }));
-  return memoryDataset(samples, { task: 'segmentation', height: 16, width: 16, channels: 3, numClasses: 3 });
-}
-
-async function unet(): Promise<ModelGraph> {
-  const model = buildZooModel('unet', { depth: 2, baseFilters: 4, inputShape: [16, 16, 3], numClasses: 3, seed: 1 });
-  const g = await tfModelToGraph(model);
-  model.dispose();
-  return g;
-}
+import { randomSegmentationSet, tinyUNetGraph } from '../helpers/stats-fixtures';
 
 const lean = { batchSize: 3, hrankImages: 0, classResponse: false, apoz: false, threads: 1 };
 
@@ -50,9 +31,9 @@ describe('statistics sessions kept between passes', () => {
   after(() => releaseStatsSessions());
 
   test('the same model and outputs reuse the session, with the same statistics; anything else gets its own', async () => {
-    const graph = await unet();
+    const graph = await tinyUNetGraph();
     const points = observationPoints(graph, analyzeCoupling(graph));
-    const dataset = data(7, 2);
+    const dataset = randomSegmentationSet(7, 2);
     const indices = [0, 1, 2, 3, 4, 5, 6];
     const first = await runNativeStatsPass(graph, points, dataset, indices, lean);
     assert.equal(first.sessionReused, false);
@@ -90,7 +71,7 @@ describe('statistics sessions kept between passes', () => {
       session: { release: async () => void log.push(`release ${name}`) } as unknown as Held['session'],
     });
     const cache = new StatsSessionCache<Held>(1);
-    const graph = await unet();
+    const graph = await tinyUNetGraph();
     let evictedWhileInUse = false;
     await cache.with(
       graph,
