@@ -3,6 +3,7 @@
  * (fed by the host's `trainProgress` / `epochEnd` messages), cancel. The form and the curves are saved
  * with setState so hiding and re-showing the panel mid-run loses nothing.
  */
+import { METHOD_OPTION_BASE } from '../../../protocol/src/method-defaults';
 import { describeDifferences, methodDifferences } from '../../../server/src/engine/config/method-diff';
 import { MethodConfig, type FinetuneConfig, type MethodName, type ToWebview } from '../messages';
 import { axisStyle, Chart } from '../shared/chart';
@@ -130,9 +131,9 @@ function methodToSend(): MethodConfig {
   if (m.name === 'distribution')
     return {
       name: m.name,
-      combine: m.combine ?? 'product',
+      combine: m.combine ?? METHOD_OPTION_BASE.combine,
       threshold: m.threshold ?? defaultThreshold(),
-      scope: m.scope ?? 'layer',
+      scope: m.scope ?? METHOD_OPTION_BASE.scope,
       ...common,
     };
   return {
@@ -179,7 +180,7 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
     save();
   };
   const t = m.threshold ?? defaultThreshold();
-  const alpha = t?.kind === 'std' ? t.alpha : 0.5; // 0.5 only before the host's defaults arrive
+  const alpha = t?.kind === 'std' ? t.alpha : METHOD_OPTION_BASE.threshold.alpha; // only before the host's defaults arrive
   const pct = m.threshold?.kind === 'percentile' ? m.threshold.p : 10;
   const exclude = h('vscode-textfield', {
     id: 'exclude',
@@ -274,7 +275,7 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
             ['product', 'NCI × MSD'],
             ['mean', 'mean'],
           ] as const,
-          m.combine ?? 'product',
+          m.combine ?? METHOD_OPTION_BASE.combine,
           (combine) => setMethod({ combine }),
         ),
       ),
@@ -287,7 +288,7 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
             ['layer', 'per layer'],
             ['global', 'global'],
           ] as const,
-          m.scope ?? 'layer',
+          m.scope ?? METHOD_OPTION_BASE.scope,
           (scope) => setMethod({ scope }),
         ),
       ),
@@ -315,12 +316,12 @@ function buildForm(fromHost: FinetuneConfig): HTMLElement {
       field(
         'min-filters',
         'Min filters',
-        number('min-filters', m.minFilters ?? 1, '1', (v) => setMethod({ minFilters: v })),
+        number('min-filters', m.minFilters ?? METHOD_OPTION_BASE.minFilters, '1', (v) => setMethod({ minFilters: v })),
       ),
       field(
         'round-to',
         'Round kept filters up to a multiple of',
-        number('round-to', m.roundTo ?? 1, '1', (v) => setMethod({ roundTo: v })),
+        number('round-to', m.roundTo ?? METHOD_OPTION_BASE.roundTo, '1', (v) => setMethod({ roundTo: v })),
       ),
       field('exclude', 'Exclude layers', exclude),
     ),
