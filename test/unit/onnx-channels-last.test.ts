@@ -125,6 +125,14 @@ function convnextBlock(w: Weights, opset: 13 | 17 | 18): Uint8Array {
   return encodeModel({ ...decodeModel(bytes), irVersion: 8, opsetImport: [{ domain: '', version: opset }] });
 }
 
+/** A float initializer of normal(0, scale²) values. */
+const randomConst = (b: OnnxBuilder, rng: Rng, name: string, shape: number[], scale = 1): string =>
+  b.float(
+    name,
+    shape,
+    new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal() * scale),
+  );
+
 /** Positions of a producer's output that survive `removed`. */
 const kept = (coupling: Coupling, layer: string, removed: Set<number>): number[] =>
   Array.from(coupling.producerOut.get(layer)!, (e, p) => (removed.has(coupling.find(e)) ? -1 : p)).filter(
@@ -207,12 +215,7 @@ describe('channels-last and channels-first maps in one element-wise operator', (
   test('are not merged channel by channel (the file broadcasts them along other axes): both stay unpruned', async () => {
     const rng = new Rng(9);
     const b = new OnnxBuilder();
-    const rand = (name: string, shape: number[]) =>
-      b.float(
-        name,
-        shape,
-        new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal()),
-      );
+    const rand = (name: string, shape: number[]) => randomConst(b, rng, name, shape);
     b.inputs.push(
       valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 4 }, { dimValue: 4 }]),
     );
@@ -240,12 +243,7 @@ describe('squeeze-and-excitation at opset 18 (ReduceMean over H and W, axes as a
   test('the excited channels stay prunable and the pruned file equals the original with them made irrelevant', async () => {
     const rng = new Rng(11);
     const b = new OnnxBuilder();
-    const rand = (name: string, shape: number[]) =>
-      b.float(
-        name,
-        shape,
-        new Float32Array(shape.reduce((p, q) => p * q, 1)).map(() => rng.normal() * 0.5),
-      );
+    const rand = (name: string, shape: number[]) => randomConst(b, rng, name, shape, 0.5);
     b.inputs.push(
       valueInfo('x', DataType.FLOAT, [{ dimParam: 'batch' }, { dimValue: 3 }, { dimValue: 6 }, { dimValue: 6 }]),
     );
