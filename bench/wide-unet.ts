@@ -11,6 +11,8 @@
  *       [--calibration 256] [--max-levels 3] [--layer-tau 0.99] [--model unet|vgg16] [--width 1]
  *       [--part all|filters|layers|control]   (filters: A, B, baselines; layers: layer pruning;
  *       control: only the unpruned model fine-tuned with the same budget) [--methods a,b,baselines]
+ *       [--lr-factor 0.1] [--distill 0]   (fine-tuning strategy: learning rate × the training one; λ of the
+ *       distillation term with the unpruned model as teacher, 0 = off; either off its default tags the file)
  *   (--methods: the filters part's rows; a subset goes to its own results file, e.g. …-filters-ft3-b+baselines)
  *   `--model vgg16 --width 1` is VGG-16 at full width on the bundled Fashion-MNIST subset (no layer pruning).
  * Trained weights: $PRUNELENS_CACHE (default ~/.cache/prunelens)/<tag>/; delete the folder to retrain.
@@ -51,6 +53,8 @@ const { values: flag } = parseArgs({
     part: { type: 'string', default: 'all' },
     methods: { type: 'string', default: 'a,b,baselines' },
     'max-metric-drop': { type: 'string', default: '0.01' },
+    'lr-factor': { type: 'string', default: '0.1' },
+    distill: { type: 'string', default: '0' },
   },
 });
 
@@ -82,8 +86,10 @@ const settings = {
   },
   finetune: {
     epochs: num('finetune-epochs'),
-    lrFactor: 0.1,
+    lrFactor: num('lr-factor'),
     patience: num('finetune-epochs'),
+    /** Knowledge distillation from the unpruned model (DESIGN.md, fine-tuning option): λ > 0 turns it on. */
+    distillation: { enabled: num('distill') > 0, temperature: 2, weight: num('distill') },
     augment: true,
     batchSize: isUnet ? 8 : 32,
   },
@@ -116,7 +122,10 @@ const cacheDir = path.join(
  * there do not overwrite each other. The first results were made with one epoch and carry no budget tag.
  */
 function resultSuffix(): string {
-  const budget = settings.finetune.epochs === 1 ? '' : `-ft${settings.finetune.epochs}`;
+  const strategy =
+    (settings.finetune.lrFactor === 0.1 ? '' : `-lr${settings.finetune.lrFactor}`) +
+    (settings.finetune.distillation.enabled ? `-kd${settings.finetune.distillation.weight}` : '');
+  const budget = (settings.finetune.epochs === 1 ? '' : `-ft${settings.finetune.epochs}`) + strategy;
   if (settings.part === 'all') return budget;
   if (settings.part === 'layers') return `-layers-tau${settings.layerPruning.varianceThreshold}${budget}`;
   const methods = settings.part === 'filters' && !allMethods ? `-${settings.methods.join('+')}` : '';
@@ -267,7 +276,7 @@ async function main(): Promise<void> {
         pruned,
         { dataset, train: splits.train, val: splits.val },
         { ...settings.finetune, learningRate: settings.train.lr },
-        undefined,
+        settings.finetune.distillation.enabled ? original : undefined,
       );
       const tuned = await evaluate(pruned, dataset, splits.test);
       const valMetric = metricOf(await evaluate(pruned, dataset, splits.val));
